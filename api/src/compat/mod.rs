@@ -1,0 +1,5 @@
+//! Per-version response and request shims. Each quirk is one named function, tested on both
+//! sides of its version boundary.
+
+pub mod events;
+pub mod info;

@@ -1,0 +1,118 @@
+//! Request decoding shared by handlers: query parameters (with Go's lax booleans) and the
+//! `filters` parameter in both of its JSON forms.
+
+use axum::extract::{FromRequestParts, Query};
+use berth_engine::filters::Filters;
+use http::request::Parts;
+
+use crate::error::ApiError;
+
+/// All query parameters, in order, repeated keys kept.
+#[derive(Clone, Debug, Default)]
+pub struct QueryParams(pub Vec<(String, String)>);
+
+impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Query(pairs) = Query::<Vec<(String, String)>>::from_request_parts(parts, state)
+            .await
+            .map_err(|e| ApiError::invalid(e.body_text()))?;
+        Ok(QueryParams(pairs))
+    }
+}
+
+impl QueryParams {
+    /// The last value of `key` (Go's `r.Form.Get` returns the first; they differ only for
+    /// repeated keys, where clients send one value anyway).
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// moby's `BoolValue`: anything but "", "0", "no", "false", "none" is true.
+    pub fn bool(&self, key: &str) -> bool {
+        self.get(key).is_some_and(|v| {
+            !matches!(
+                v.trim().to_ascii_lowercase().as_str(),
+                "" | "0" | "no" | "false" | "none"
+            )
+        })
+    }
+
+    /// The `filters` parameter, parsed.
+    pub fn filters(&self) -> Result<Filters, ApiError> {
+        parse_filters(self.get("filters").unwrap_or(""))
+    }
+}
+
+/// Accepts `{"term":{"value":true}}` (current clients) and `{"term":["value"]}` (legacy).
+/// Anything else is `invalid filter`.
+pub fn parse_filters(text: &str) -> Result<Filters, ApiError> {
+    let mut filters = Filters::new();
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(filters);
+    }
+    let bad = || ApiError::invalid("invalid filter");
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|_| bad())?;
+    let obj = value.as_object().ok_or_else(bad)?;
+    for (term, values) in obj {
+        match values {
+            serde_json::Value::Object(map) => {
+                for (v, on) in map {
+                    match on {
+                        serde_json::Value::Bool(true) => filters.add(term.clone(), v.clone()),
+                        serde_json::Value::Bool(false) => {}
+                        _ => return Err(bad()),
+                    }
+                }
+            }
+            serde_json::Value::Array(list) => {
+                for v in list {
+                    filters.add(term.clone(), v.as_str().ok_or_else(bad)?.to_string());
+                }
+            }
+            _ => return Err(bad()),
+        }
+    }
+    Ok(filters)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_json_forms_parse_to_the_same_filters() {
+        let a = parse_filters(r#"{"type":{"container":true,"image":true}}"#).unwrap();
+        let b = parse_filters(r#"{"type":["container","image"]}"#).unwrap();
+        assert_eq!(a, b);
+        assert!(a.exact_match("type", "image"));
+    }
+
+    #[test]
+    fn malformed_filters_are_invalid_filter() {
+        for text in ["{bad", "[1]", r#"{"type":"x"}"#, r#"{"type":[1]}"#] {
+            assert_eq!(parse_filters(text).unwrap_err().message, "invalid filter");
+        }
+        assert!(parse_filters("").unwrap().is_empty());
+    }
+
+    #[test]
+    fn go_style_booleans() {
+        let q = QueryParams(vec![
+            ("a".into(), "1".into()),
+            ("b".into(), "False".into()),
+            ("c".into(), "yes".into()),
+            ("d".into(), "".into()),
+        ]);
+        assert!(q.bool("a"));
+        assert!(!q.bool("b"));
+        assert!(q.bool("c"));
+        assert!(!q.bool("d"));
+        assert!(!q.bool("missing"));
+    }
+}

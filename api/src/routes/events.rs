@@ -1,0 +1,185 @@
+//! `GET /events`: past events (with `since`), then live ones until `until` or the client
+//! goes away, one JSON object per line, each line flushed as its own chunk.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Extension, State};
+use axum::response::Response;
+use berth_engine::events::{Event, FILTER_TERMS};
+use berth_engine::filters::Filters;
+use futures_util::StreamExt as _;
+use http::{HeaderValue, header};
+use tokio::sync::broadcast::error::RecvError;
+
+use super::AppState;
+use crate::compat::events::legacy_fields_before_1_52;
+use crate::error::ApiError;
+use crate::extract::QueryParams;
+use crate::types::events::{EventActor, EventMessage};
+use crate::version::ApiVersion;
+
+/// Parses moby's `seconds[.nanoseconds]` timestamps into nanoseconds since the epoch.
+fn parse_timestamp(name: &str, value: &str) -> Result<i128, ApiError> {
+    let bad = || ApiError::invalid(format!("invalid value for {name}: {value}"));
+    let (secs, nanos) = match value.split_once('.') {
+        Some((s, n)) => (s, n),
+        None => (value, ""),
+    };
+    let secs: i128 = secs.parse().map_err(|_| bad())?;
+    let nanos: i128 = if nanos.is_empty() {
+        0
+    } else {
+        if nanos.len() > 9 || !nanos.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(bad());
+        }
+        format!("{nanos:0<9}").parse().map_err(|_| bad())?
+    };
+    Ok(secs * 1_000_000_000 + nanos)
+}
+
+fn now_nanos() -> i128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i128)
+        .unwrap_or_default()
+}
+
+pub fn to_message(ev: &Event, version: ApiVersion) -> EventMessage {
+    let mut msg = EventMessage {
+        status: None,
+        id: None,
+        from: None,
+        kind: ev.kind.clone(),
+        action: ev.action.clone(),
+        actor: EventActor {
+            id: ev.actor_id.clone(),
+            attributes: ev.attributes.clone(),
+        },
+        scope: ev.scope.clone(),
+        time: (ev.time_nano / 1_000_000_000) as i64,
+        time_nano: ev.time_nano as i64,
+    };
+    legacy_fields_before_1_52(&mut msg, version);
+    msg
+}
+
+fn line(ev: &Event, version: ApiVersion) -> Bytes {
+    let mut buf = serde_json::to_vec(&to_message(ev, version)).unwrap_or_default();
+    buf.push(b'\n');
+    Bytes::from(buf)
+}
+
+#[utoipa::path(get, path = "/events", tag = "System",
+    params(("since" = Option<String>, Query), ("until" = Option<String>, Query), ("filters" = Option<String>, Query)),
+    responses((status = 200, body = EventMessage, content_type = "application/json")))]
+pub async fn events(
+    State(s): State<AppState>,
+    Extension(version): Extension<ApiVersion>,
+    q: QueryParams,
+) -> Result<Response, ApiError> {
+    let since = q
+        .get("since")
+        .filter(|v| !v.is_empty())
+        .map(|v| parse_timestamp("since", v))
+        .transpose()?;
+    let until = q
+        .get("until")
+        .filter(|v| !v.is_empty())
+        .map(|v| parse_timestamp("until", v))
+        .transpose()?;
+    if let (Some(a), Some(b)) = (since, until)
+        && a > b
+    {
+        return Err(ApiError::invalid(format!(
+            "`since` time ({}) cannot be after `until` time ({})",
+            q.get("since").unwrap_or_default(),
+            q.get("until").unwrap_or_default()
+        )));
+    }
+    let filters: Filters = q.filters()?;
+    filters.validate(FILTER_TERMS)?;
+
+    let (history, mut live) = s.engine.events().subscribe();
+    let past: Vec<Bytes> = match since {
+        Some(since) => history
+            .iter()
+            .filter(|e| e.time_nano >= since && until.is_none_or(|u| e.time_nano <= u))
+            .filter(|e| e.matches(&filters))
+            .map(|e| line(e, version))
+            .collect(),
+        None => Vec::new(),
+    };
+    let now = now_nanos();
+    let ends_in_past = until.is_some_and(|u| u <= now);
+
+    let mut shutdown = s.shutdown.clone();
+    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(64);
+    tokio::spawn(async move {
+        for chunk in past {
+            if tx.send(chunk).await.is_err() {
+                return;
+            }
+        }
+        if ends_in_past {
+            return;
+        }
+        let deadline = until.map(|u| {
+            tokio::time::Instant::now() + Duration::from_nanos((u - now_nanos()).max(0) as u64)
+        });
+        loop {
+            let next = async {
+                match deadline {
+                    Some(d) => tokio::time::timeout_at(d, live.recv()).await.ok(),
+                    None => Some(live.recv().await),
+                }
+            };
+            let ev = tokio::select! {
+                ev = next => ev,
+                _ = tx.closed() => return,
+                _ = shutdown.wait_for(|stop| *stop) => return,
+            };
+            match ev {
+                None => return, // until reached
+                Some(Ok(ev)) => {
+                    if ev.matches(&filters) && tx.send(line(&ev, version)).await.is_err() {
+                        return;
+                    }
+                }
+                Some(Err(RecvError::Lagged(n))) => {
+                    tracing::warn!(skipped = n, "slow events listener missed events");
+                }
+                Some(Err(RecvError::Closed)) => return,
+            }
+        }
+    });
+    let stream =
+        tokio_stream::wrappers::ReceiverStream::new(rx).map(Ok::<_, std::convert::Infallible>);
+    let mut resp = Response::new(Body::from_stream(stream));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(if version.lt(1, 52) {
+            "application/json"
+        } else {
+            "application/jsonl"
+        }),
+    );
+    Ok(resp)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_are_seconds_and_nanos() {
+        assert_eq!(parse_timestamp("since", "5").unwrap(), 5_000_000_000);
+        assert_eq!(parse_timestamp("since", "5.5").unwrap(), 5_500_000_000);
+        assert_eq!(
+            parse_timestamp("since", "5.000000001").unwrap(),
+            5_000_000_001
+        );
+        assert!(parse_timestamp("since", "x").is_err());
+        assert!(parse_timestamp("since", "1.x").is_err());
+    }
+}

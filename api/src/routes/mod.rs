@@ -1,0 +1,179 @@
+//! The route table, in one place. Handlers live in one module per area and stay thin:
+//! parse, call the engine once, format.
+
+pub mod events;
+pub mod system;
+pub mod unsupported;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::middleware::from_fn_with_state;
+use axum::routing::{MethodRouter, any, delete, get, post};
+use berth_engine::Engine;
+
+use crate::error::page_not_found;
+use crate::version::{ApiVersion, DaemonFlags, RouteMinimum, route_minimum, version_middleware};
+
+#[derive(Clone)]
+pub struct AppState {
+    pub engine: Arc<Engine>,
+    pub flags: DaemonFlags,
+    /// Turns true when the daemon starts shutting down; endless streams end on it.
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
+}
+
+/// Wraps a route with moby's per-route minimum API version.
+fn since(
+    major: u32,
+    minor: u32,
+    method: &'static str,
+    route: &'static str,
+    router: MethodRouter<AppState>,
+) -> MethodRouter<AppState> {
+    router.route_layer(from_fn_with_state(
+        RouteMinimum {
+            version: ApiVersion::new(major, minor),
+            method,
+            route,
+        },
+        route_minimum,
+    ))
+}
+
+/// Every route, on bare paths; the version prefix is stripped before this router runs.
+pub fn router(state: AppState) -> Router {
+    let flags = state.flags;
+    Router::new()
+        // system
+        .route("/_ping", get(system::ping).head(system::ping_head))
+        .route("/version", get(system::version))
+        .route("/info", get(system::info))
+        .route("/events", get(events::events))
+        // swarm: this daemon is never part of a swarm
+        .route("/swarm", get(unsupported::no_swarm_manager))
+        .route("/swarm/init", post(unsupported::swarm_unsupported))
+        .route("/swarm/join", post(unsupported::swarm_unsupported))
+        .route("/swarm/leave", post(unsupported::not_in_swarm))
+        .route("/swarm/update", post(unsupported::no_swarm_manager))
+        .route("/swarm/unlock", post(unsupported::no_swarm_manager))
+        .route("/swarm/unlockkey", get(unsupported::no_swarm_manager))
+        .route("/services", get(unsupported::no_swarm_manager))
+        .route("/services/create", post(unsupported::no_swarm_manager))
+        .route(
+            "/services/{id}",
+            get(unsupported::no_swarm_manager).delete(unsupported::no_swarm_manager),
+        )
+        .route("/services/{id}/update", post(unsupported::no_swarm_manager))
+        .route("/services/{id}/logs", get(unsupported::no_swarm_manager))
+        .route("/nodes", get(unsupported::no_swarm_manager))
+        .route(
+            "/nodes/{id}",
+            get(unsupported::no_swarm_manager).delete(unsupported::no_swarm_manager),
+        )
+        .route("/nodes/{id}/update", post(unsupported::no_swarm_manager))
+        .route("/tasks", get(unsupported::no_swarm_manager))
+        .route("/tasks/{id}", get(unsupported::no_swarm_manager))
+        .route("/tasks/{id}/logs", get(unsupported::no_swarm_manager))
+        .route(
+            "/secrets",
+            since(1, 25, "GET", "/secrets", get(unsupported::no_swarm_manager)),
+        )
+        .route(
+            "/secrets/create",
+            since(
+                1,
+                25,
+                "POST",
+                "/secrets/create",
+                post(unsupported::no_swarm_manager),
+            ),
+        )
+        .route(
+            "/secrets/{id}",
+            since(
+                1,
+                25,
+                "GET",
+                "/secrets/{id}",
+                get(unsupported::no_swarm_manager),
+            )
+            .merge(since(
+                1,
+                25,
+                "DELETE",
+                "/secrets/{id}",
+                delete(unsupported::no_swarm_manager),
+            )),
+        )
+        .route(
+            "/secrets/{id}/update",
+            since(
+                1,
+                25,
+                "POST",
+                "/secrets/{id}/update",
+                post(unsupported::no_swarm_manager),
+            ),
+        )
+        .route(
+            "/configs",
+            since(1, 30, "GET", "/configs", get(unsupported::no_swarm_manager)),
+        )
+        .route(
+            "/configs/create",
+            since(
+                1,
+                30,
+                "POST",
+                "/configs/create",
+                post(unsupported::no_swarm_manager),
+            ),
+        )
+        .route(
+            "/configs/{id}",
+            since(
+                1,
+                30,
+                "GET",
+                "/configs/{id}",
+                get(unsupported::no_swarm_manager),
+            )
+            .merge(since(
+                1,
+                30,
+                "DELETE",
+                "/configs/{id}",
+                delete(unsupported::no_swarm_manager),
+            )),
+        )
+        .route(
+            "/configs/{id}/update",
+            since(
+                1,
+                30,
+                "POST",
+                "/configs/{id}/update",
+                post(unsupported::no_swarm_manager),
+            ),
+        )
+        // plugins: none are installed and none can be
+        .route("/plugins", get(unsupported::plugins_list))
+        .route("/plugins/privileges", get(unsupported::plugins_unsupported))
+        .route("/plugins/pull", post(unsupported::plugins_unsupported))
+        .route("/plugins/create", post(unsupported::plugins_unsupported))
+        .route("/plugins/{*rest}", any(unsupported::plugin_by_name))
+        // checkpoints: experimental in moby, and experimental mode is off
+        .route(
+            "/containers/{name}/checkpoints",
+            get(unsupported::experimental_disabled).post(unsupported::experimental_disabled),
+        )
+        .route(
+            "/containers/{name}/checkpoints/{checkpoint}",
+            delete(unsupported::experimental_disabled),
+        )
+        .route_layer(from_fn_with_state(flags, version_middleware))
+        .fallback(page_not_found)
+        .method_not_allowed_fallback(page_not_found)
+        .with_state(state)
+}

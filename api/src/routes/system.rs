@@ -1,0 +1,278 @@
+//! `/_ping`, `/version`, `/info`.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::extract::{Extension, State};
+use axum::response::{IntoResponse, Response};
+use http::{HeaderValue, header};
+
+use super::AppState;
+use crate::compat::info::adapt_info;
+use crate::error::ApiError;
+use crate::types::system::*;
+use crate::version::{ApiVersion, ENGINE_VERSION, MAX_API_VERSION, MIN_API_VERSION};
+
+fn ping_headers(resp: &mut Response) {
+    let h = resp.headers_mut();
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-cache, no-store, must-revalidate"),
+    );
+    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    // The classic builder only: there is no BuildKit behind this daemon.
+    h.insert("Builder-Version", HeaderValue::from_static("1"));
+    h.insert("Swarm", HeaderValue::from_static("inactive"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+}
+
+#[utoipa::path(get, path = "/_ping", tag = "System",
+    responses((status = 200, description = "OK", body = String, content_type = "text/plain")))]
+pub async fn ping() -> Response {
+    let mut resp = "OK".into_response();
+    ping_headers(&mut resp);
+    resp
+}
+
+#[utoipa::path(head, path = "/_ping", tag = "System", responses((status = 200, description = "OK")))]
+pub async fn ping_head() -> Response {
+    let mut resp = ().into_response();
+    ping_headers(&mut resp);
+    resp.headers_mut()
+        .insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
+    resp
+}
+
+#[utoipa::path(get, path = "/version", tag = "System",
+    responses((status = 200, body = SystemVersion)))]
+pub async fn version(State(s): State<AppState>) -> Result<Json<SystemVersion>, ApiError> {
+    let versions = s.engine.component_versions().await?;
+    let host = s.engine.host();
+    let arch = go_arch(&host.architecture);
+    let mut engine_details = BTreeMap::new();
+    for (k, v) in [
+        ("ApiVersion", MAX_API_VERSION.to_string()),
+        ("MinAPIVersion", MIN_API_VERSION.to_string()),
+        ("GitCommit", GIT_COMMIT.to_string()),
+        ("GoVersion", GO_VERSION.to_string()),
+        ("Os", "linux".to_string()),
+        ("Arch", arch.clone()),
+        ("KernelVersion", host.kernel_version.clone()),
+        ("Experimental", s.flags.experimental.to_string()),
+        ("BuildTime", String::new()),
+    ] {
+        engine_details.insert(k.to_string(), v);
+    }
+    let component = |name: &str, version: &str, commit: &str| ComponentVersion {
+        name: name.to_string(),
+        version: version.to_string(),
+        details: Some(BTreeMap::from([(
+            "GitCommit".to_string(),
+            commit.to_string(),
+        )])),
+    };
+    Ok(Json(SystemVersion {
+        platform: Platform {
+            name: format!("Berth {}", berth_engine::BERTH_VERSION),
+        },
+        components: vec![
+            ComponentVersion {
+                name: "Engine".into(),
+                version: ENGINE_VERSION.into(),
+                details: Some(engine_details),
+            },
+            component(
+                "containerd",
+                &versions.containerd.version,
+                &versions.containerd.commit,
+            ),
+            component("runc", &versions.runc.version, &versions.runc.commit),
+        ],
+        version: ENGINE_VERSION.into(),
+        api_version: MAX_API_VERSION.to_string(),
+        min_api_version: MIN_API_VERSION.to_string(),
+        git_commit: GIT_COMMIT.into(),
+        go_version: GO_VERSION.into(),
+        os: "linux".into(),
+        arch,
+        kernel_version: host.kernel_version.clone(),
+        experimental: s.flags.experimental,
+        build_time: String::new(),
+    }))
+}
+
+/// Berth is not a Go program; clients only display these.
+const GIT_COMMIT: &str = "berth";
+const GO_VERSION: &str = concat!("rust (berth ", env!("CARGO_PKG_VERSION"), ")");
+
+/// Go's GOARCH spelling of `uname -m`.
+fn go_arch(machine: &str) -> String {
+    match machine {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "armv7l" | "armv6l" => "arm",
+        "i686" | "i386" => "386",
+        other => other,
+    }
+    .to_string()
+}
+
+#[utoipa::path(get, path = "/info", tag = "System", responses((status = 200, body = SystemInfo)))]
+pub async fn info(
+    State(s): State<AppState>,
+    Extension(version): Extension<ApiVersion>,
+) -> Result<Json<SystemInfo>, ApiError> {
+    let engine = &s.engine;
+    let counts = engine.system_counts().await?;
+    let versions = engine.component_versions().await?;
+    let host = engine.host();
+    let config = engine.config();
+    let commit = |id: &str| Commit {
+        id: id.to_string(),
+        expected: None,
+    };
+    let mut runtimes = BTreeMap::new();
+    runtimes.insert(
+        "runc".to_string(),
+        RuntimeInfo {
+            path: "runc".into(),
+            runtime_args: None,
+            status: None,
+        },
+    );
+    let mut index_configs = BTreeMap::new();
+    index_configs.insert(
+        "docker.io".to_string(),
+        IndexInfo {
+            name: "docker.io".into(),
+            mirrors: vec![],
+            secure: true,
+            official: true,
+        },
+    );
+    let env = |k: &str| {
+        std::env::var(k)
+            .or_else(|_| std::env::var(k.to_ascii_lowercase()))
+            .unwrap_or_default()
+    };
+    let cgroup_v1 = host.cgroup_version == "1";
+    let mut info = SystemInfo {
+        id: engine.engine_id().to_string(),
+        containers: counts.containers,
+        containers_running: counts.containers_running,
+        containers_paused: counts.containers_paused,
+        containers_stopped: counts.containers_stopped,
+        images: counts.images,
+        driver: "overlayfs".into(),
+        driver_status: vec![[
+            "driver-type".to_string(),
+            "io.containerd.snapshotter.v1".to_string(),
+        ]],
+        plugins: PluginsInfo {
+            volume: vec![],
+            network: vec!["host".into(), "null".into()],
+            authorization: None,
+            log: vec![],
+        },
+        memory_limit: true,
+        swap_limit: true,
+        cpu_cfs_period: true,
+        cpu_cfs_quota: true,
+        cpu_shares: true,
+        cpu_set: true,
+        pids_limit: true,
+        ipv4_forwarding: host.ipv4_forwarding,
+        bridge_nf_iptables: None,
+        bridge_nf_ip6tables: None,
+        debug: config.debug,
+        nfd: count_open_fds(),
+        oom_kill_disable: cgroup_v1,
+        ngoroutines: tokio::runtime::Handle::current()
+            .metrics()
+            .num_alive_tasks() as u64,
+        system_time: now_rfc3339_nano(),
+        logging_driver: "json-file".into(),
+        cgroup_driver: "cgroupfs".into(),
+        cgroup_version: host.cgroup_version.clone(),
+        nevents_listener: engine.events().listeners() as u64,
+        kernel_version: host.kernel_version.clone(),
+        operating_system: host.operating_system.clone(),
+        os_version: host.os_version.clone(),
+        os_type: "linux".into(),
+        architecture: host.architecture.clone(),
+        index_server_address: "https://index.docker.io/v1/".into(),
+        registry_config: RegistryServiceConfig {
+            allow_nondistributable_artifacts_cidrs: None,
+            allow_nondistributable_artifacts_hostnames: None,
+            insecure_registry_cidrs: vec!["127.0.0.0/8".into(), "::1/128".into()],
+            index_configs,
+            mirrors: vec![],
+        },
+        ncpu: host.ncpu as u64,
+        mem_total: host.mem_total,
+        generic_resources: None,
+        docker_root_dir: config.data_root.display().to_string(),
+        http_proxy: env("HTTP_PROXY"),
+        https_proxy: env("HTTPS_PROXY"),
+        no_proxy: env("NO_PROXY"),
+        name: host.hostname.clone(),
+        labels: config.labels.clone(),
+        experimental_build: s.flags.experimental,
+        server_version: ENGINE_VERSION.into(),
+        runtimes,
+        default_runtime: "runc".into(),
+        swarm: SwarmInfo {
+            node_id: String::new(),
+            node_addr: String::new(),
+            local_node_state: "inactive".into(),
+            control_available: false,
+            error: String::new(),
+            remote_managers: None,
+        },
+        live_restore_enabled: true,
+        isolation: String::new(),
+        init_binary: String::new(),
+        containerd_commit: commit(&versions.containerd.commit),
+        runc_commit: commit(&versions.runc.commit),
+        init_commit: commit(""),
+        security_options: vec![],
+        cdi_spec_dirs: vec![],
+        firewall_backend: None,
+        discovered_devices: Some(vec![]),
+        containerd: Some(ContainerdInfo {
+            address: engine.containerd_socket().display().to_string(),
+            namespaces: ContainerdNamespaces {
+                containers: config.namespace.clone(),
+                plugins: format!("plugins.{}", config.namespace),
+            },
+        }),
+        warnings: None,
+    };
+    adapt_info(&mut info, version);
+    Ok(Json(info))
+}
+
+fn count_open_fds() -> u64 {
+    std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count() as u64)
+}
+
+pub(crate) fn now_rfc3339_nano() -> String {
+    let now = time::OffsetDateTime::now_utc();
+    now.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arch_names_follow_go() {
+        assert_eq!(go_arch("x86_64"), "amd64");
+        assert_eq!(go_arch("aarch64"), "arm64");
+        assert_eq!(go_arch("riscv64"), "riscv64");
+    }
+}

@@ -1,0 +1,65 @@
+//! Routes for features this daemon does not offer, answered as moby answers when the feature
+//! is off: swarm (not part of a swarm), checkpoints (experimental), plugins (none installed).
+
+use axum::Json;
+use axum::extract::Path;
+use axum::response::{IntoResponse, Response};
+use http::{Method, StatusCode};
+
+use crate::error::ApiError;
+use crate::extract::QueryParams;
+
+const NO_MANAGER: &str = "This node is not a swarm manager. Use \"docker swarm init\" or \"docker swarm join\" to connect this node to swarm and try again.";
+const NOT_IN_SWARM: &str = "This node is not part of a swarm";
+const EXPERIMENTAL: &str = "This experimental feature is disabled by default. Start the Docker daemon in experimental mode in order to enable it.";
+
+pub async fn no_swarm_manager() -> ApiError {
+    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, NO_MANAGER)
+}
+
+pub async fn not_in_swarm() -> ApiError {
+    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, NOT_IN_SWARM)
+}
+
+pub async fn swarm_unsupported() -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "swarm mode is not supported by this daemon",
+    )
+}
+
+pub async fn experimental_disabled() -> ApiError {
+    ApiError::new(StatusCode::NOT_IMPLEMENTED, EXPERIMENTAL)
+}
+
+/// `GET /plugins`: validates filters like moby, and lists the (no) installed plugins.
+pub async fn plugins_list(q: QueryParams) -> Result<Response, ApiError> {
+    q.filters()?
+        .validate(&["capability", "enabled"])
+        .map_err(ApiError::from)?;
+    Ok(Json(Vec::<serde_json::Value>::new()).into_response())
+}
+
+pub async fn plugins_unsupported() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_IMPLEMENTED,
+        "plugins are not supported by this daemon",
+    )
+}
+
+/// `/plugins/{name}/json|enable|disable|push|set|upgrade` and `DELETE /plugins/{name}`.
+/// Plugin names contain `/` and `:`, so the action is split off the end here.
+pub async fn plugin_by_name(method: Method, Path(rest): Path<String>) -> ApiError {
+    let name = match method {
+        Method::DELETE => Some(rest.as_str()),
+        Method::GET => rest.strip_suffix("/json"),
+        Method::POST => ["enable", "disable", "push", "set", "upgrade"]
+            .iter()
+            .find_map(|action| rest.strip_suffix(action)?.strip_suffix('/')),
+        _ => None,
+    };
+    match name {
+        Some(name) => ApiError::not_found(format!("plugin \"{name}\" not found")),
+        None => ApiError::not_found("page not found"),
+    }
+}

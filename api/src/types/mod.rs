@@ -1,0 +1,6 @@
+//! Wire types: faithful to moby's Go structs. Every key is emitted (Go has no "absent"),
+//! `null` where Go would marshal a nil slice or pointer, and key names spelled as moby
+//! spells them. utoipa derives the served OpenAPI schemas from these same types.
+
+pub mod events;
+pub mod system;

@@ -1,0 +1,604 @@
+//! berth-bench: compares two Docker Engine API daemons over their unix sockets.
+//!
+//! ```text
+//! berth-bench [--iterations N] [--clients K] [--containers M] [--runs R]
+//!             [--pid-a PID] [--pid-b PID] [--ready-a MS] [--ready-b MS]
+//!             [--network MODE] [--image IMAGE] HOST_A [HOST_B]
+//! berth-bench --wait-ready HOST [--timeout SECS] [--since-ns EPOCH_NS]
+//! ```
+//!
+//! Every request goes over one kept-alive connection per client, as real clients do. Latency
+//! rows are milliseconds (lower is better); throughput rows are operations per second
+//! (higher is better); memory rows are MiB of resident memory. Container rows print `n/a`
+//! when the daemon has no container routes yet or no `busybox` image.
+
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+use std::thread;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use compat_tests::http::Conn;
+use compat_tests::{procfs, socket_from_host};
+use serde_json::{Value, json};
+
+const API: &str = "/v1.41";
+
+struct Options {
+    iterations: usize,
+    clients: usize,
+    containers: usize,
+    runs: usize,
+    network: String,
+    image: String,
+    hosts: Vec<String>,
+    pids: [Option<u32>; 2],
+    ready: [Option<f64>; 2],
+}
+
+fn usage() -> ! {
+    eprintln!(
+        "usage: berth-bench [--iterations N] [--clients K] [--containers M] [--runs R]\n\
+         \x20                  [--pid-a PID] [--pid-b PID] [--ready-a MS] [--ready-b MS]\n\
+         \x20                  [--network MODE] [--image IMAGE] HOST_A [HOST_B]\n\
+         \x20      berth-bench --wait-ready HOST [--timeout SECS] [--since-ns EPOCH_NS]\n\
+         HOST is unix:///path/to/docker.sock"
+    );
+    std::process::exit(2)
+}
+
+fn parse<T: std::str::FromStr>(flag: &str, v: Option<String>) -> T {
+    v.and_then(|v| v.parse().ok()).unwrap_or_else(|| {
+        eprintln!("{flag} needs a valid value");
+        usage()
+    })
+}
+
+fn main() -> ExitCode {
+    let mut args = std::env::args().skip(1);
+    let mut o = Options {
+        iterations: 200,
+        clients: 4,
+        containers: 0,
+        runs: 0,
+        network: "none".into(),
+        image: "busybox".into(),
+        hosts: Vec::new(),
+        pids: [None, None],
+        ready: [None, None],
+    };
+    let mut wait_ready: Option<String> = None;
+    let mut timeout = 60.0f64;
+    let mut since_ns: Option<u128> = None;
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--iterations" | "-n" => o.iterations = parse(&a, args.next()),
+            "--clients" | "-k" => o.clients = parse(&a, args.next()),
+            "--containers" => o.containers = parse(&a, args.next()),
+            "--runs" => o.runs = parse(&a, args.next()),
+            "--pid-a" => o.pids[0] = Some(parse(&a, args.next())),
+            "--pid-b" => o.pids[1] = Some(parse(&a, args.next())),
+            "--ready-a" => o.ready[0] = Some(parse(&a, args.next())),
+            "--ready-b" => o.ready[1] = Some(parse(&a, args.next())),
+            "--network" => o.network = parse(&a, args.next()),
+            "--image" => o.image = parse(&a, args.next()),
+            "--wait-ready" => wait_ready = Some(parse(&a, args.next())),
+            "--timeout" => timeout = parse(&a, args.next()),
+            "--since-ns" => since_ns = Some(parse(&a, args.next())),
+            "-h" | "--help" => usage(),
+            s if s.starts_with('-') => {
+                eprintln!("unknown flag {s}");
+                usage()
+            }
+            _ => o.hosts.push(a),
+        }
+    }
+    if let Some(host) = wait_ready {
+        return wait_for_ping(&host, Duration::from_secs_f64(timeout), since_ns);
+    }
+    if o.hosts.is_empty() || o.hosts.len() > 2 || o.iterations == 0 || o.clients == 0 {
+        usage();
+    }
+    if o.containers == 0 {
+        o.containers = o.iterations.clamp(1, 100);
+    }
+    if o.runs == 0 {
+        o.runs = o.iterations.clamp(1, 20);
+    }
+
+    let mut columns = Vec::new();
+    for (i, host) in o.hosts.iter().enumerate() {
+        eprintln!("== measuring {} ({host})", if i == 0 { "A" } else { "B" });
+        let mut results = measure(host, &o, o.pids[i]);
+        if let Some(ms) = o.ready[i] {
+            results.insert(Row::Ready, Some(ms));
+        }
+        columns.push(results);
+    }
+    print_table(&o, &columns);
+    ExitCode::SUCCESS
+}
+
+/// `--wait-ready`: polls `/_ping` until it answers 200, then prints the milliseconds since
+/// `since_ns` (epoch nanoseconds; defaults to when polling began).
+fn wait_for_ping(host: &str, timeout: Duration, since_ns: Option<u128>) -> ExitCode {
+    let socket = socket_from_host(host);
+    let start_ns = since_ns.unwrap_or_else(epoch_ns);
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Ok(mut c) = Conn::connect(&socket) {
+            c.timeout = Duration::from_secs(5);
+            if let Ok(r) = c.request("GET", "/_ping", &[], b"")
+                && r.status == 200
+            {
+                let ms = (epoch_ns().saturating_sub(start_ns)) as f64 / 1e6;
+                println!("{ms:.1}");
+                return ExitCode::SUCCESS;
+            }
+        }
+        if Instant::now() >= deadline {
+            eprintln!("{host}: no successful /_ping within {timeout:?}");
+            return ExitCode::FAILURE;
+        }
+        thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn epoch_ns() -> u128 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+enum Row {
+    Ready,
+    PingP50,
+    PingP95,
+    VersionP50,
+    VersionP95,
+    InfoP50,
+    InfoP95,
+    CreateP50,
+    CreateP95,
+    RunP50,
+    RunP95,
+    ListP50,
+    ListP95,
+    InspectP50,
+    InspectP95,
+    ConcurrentRate,
+    RssStart,
+    RssEnd,
+    RssTotalEnd,
+}
+
+impl Row {
+    fn label(self, o: &Options) -> String {
+        match self {
+            Row::Ready => "ready: start to first _ping (ms)".into(),
+            Row::PingP50 => "GET /_ping p50 (ms)".into(),
+            Row::PingP95 => "GET /_ping p95 (ms)".into(),
+            Row::VersionP50 => "GET /version p50 (ms)".into(),
+            Row::VersionP95 => "GET /version p95 (ms)".into(),
+            Row::InfoP50 => "GET /info p50 (ms)".into(),
+            Row::InfoP95 => "GET /info p95 (ms)".into(),
+            Row::CreateP50 => "create p50 (ms)".into(),
+            Row::CreateP95 => "create p95 (ms)".into(),
+            Row::RunP50 => "create+start+wait+rm p50 (ms)".into(),
+            Row::RunP95 => "create+start+wait+rm p95 (ms)".into(),
+            Row::ListP50 => format!("list all, {} containers, p50 (ms)", o.containers),
+            Row::ListP95 => format!("list all, {} containers, p95 (ms)", o.containers),
+            Row::InspectP50 => "inspect p50 (ms)".into(),
+            Row::InspectP95 => "inspect p95 (ms)".into(),
+            Row::ConcurrentRate => format!("run cycles, {} clients (ops/s)", o.clients),
+            Row::RssStart => "daemon RSS before (MiB)".into(),
+            Row::RssEnd => "daemon RSS after (MiB)".into(),
+            Row::RssTotalEnd => "daemon+containerd RSS after (MiB)".into(),
+        }
+    }
+
+    const ALL: [Row; 19] = [
+        Row::Ready,
+        Row::PingP50,
+        Row::PingP95,
+        Row::VersionP50,
+        Row::VersionP95,
+        Row::InfoP50,
+        Row::InfoP95,
+        Row::CreateP50,
+        Row::CreateP95,
+        Row::RunP50,
+        Row::RunP95,
+        Row::ListP50,
+        Row::ListP95,
+        Row::InspectP50,
+        Row::InspectP95,
+        Row::ConcurrentRate,
+        Row::RssStart,
+        Row::RssEnd,
+        Row::RssTotalEnd,
+    ];
+}
+
+type Results = BTreeMap<Row, Option<f64>>;
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((p / 100.0) * (sorted.len() as f64 - 1.0)).round() as usize;
+    sorted[rank.min(sorted.len() - 1)]
+}
+
+fn record(results: &mut Results, p50: Row, p95: Row, samples: Option<Vec<f64>>) {
+    match samples {
+        Some(mut s) if !s.is_empty() => {
+            s.sort_by(|a, b| a.total_cmp(b));
+            results.insert(p50, Some(percentile(&s, 50.0)));
+            results.insert(p95, Some(percentile(&s, 95.0)));
+        }
+        _ => {
+            results.insert(p50, None);
+            results.insert(p95, None);
+        }
+    }
+}
+
+/// Times `n` requests of one kind on a kept-alive connection; None on any failure.
+fn time_requests(conn: &mut Conn, method: &str, path: &str, n: usize, want: u16) -> Option<Vec<f64>> {
+    let mut samples = Vec::with_capacity(n);
+    // One untimed warm-up request.
+    match conn.request(method, path, &[], b"") {
+        Ok(r) if r.status == want => {}
+        Ok(r) => {
+            eprintln!("  {method} {path}: HTTP {} {}", r.status, r.text().trim());
+            return None;
+        }
+        Err(e) => {
+            eprintln!("  {method} {path}: {e}");
+            return None;
+        }
+    }
+    for _ in 0..n {
+        let t = Instant::now();
+        match conn.request(method, path, &[], b"") {
+            Ok(r) if r.status == want => samples.push(ms(t.elapsed())),
+            Ok(r) => {
+                eprintln!("  {method} {path}: HTTP {} {}", r.status, r.text().trim());
+                return None;
+            }
+            Err(e) => {
+                eprintln!("  {method} {path}: {e}");
+                return None;
+            }
+        }
+    }
+    Some(samples)
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// The daemon's pid: given, or the process listening on the socket.
+fn daemon_pid(host: &str, given: Option<u32>) -> Option<u32> {
+    given.or_else(|| procfs::unix_socket_owner(&socket_from_host(host)))
+}
+
+fn rss_mib(pid: Option<u32>) -> Option<f64> {
+    Some(procfs::rss_kb(pid?)? as f64 / 1024.0)
+}
+
+/// Daemon RSS plus that of its direct children named containerd (its managed containerd).
+fn rss_with_containerd_mib(pid: Option<u32>) -> Option<f64> {
+    let pid = pid?;
+    let mut kb = procfs::rss_kb(pid)?;
+    for child in procfs::all_pids() {
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{child}/stat")) else { continue };
+        let Some(after) = stat.rfind(')').map(|i| &stat[i + 1..]) else { continue };
+        let ppid: Option<u32> = after.split_whitespace().nth(1).and_then(|p| p.parse().ok());
+        let is_containerd = procfs::cmdline(child)
+            .first()
+            .is_some_and(|exe| exe.rsplit('/').next() == Some("containerd"));
+        if ppid == Some(pid) && is_containerd {
+            kb += procfs::rss_kb(child).unwrap_or(0);
+        }
+    }
+    Some(kb as f64 / 1024.0)
+}
+
+fn measure(host: &str, o: &Options, pid: Option<u32>) -> Results {
+    let socket = socket_from_host(host);
+    let pid = daemon_pid(host, pid);
+    if pid.is_none() {
+        eprintln!("  daemon pid unknown (pass --pid-a/--pid-b); RSS rows will be n/a");
+    }
+    let mut results = Results::new();
+    results.insert(Row::RssStart, rss_mib(pid));
+    let mut conn = match Conn::connect(&socket) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("  cannot connect to {}: {e}", socket.display());
+            return results;
+        }
+    };
+    let n = o.iterations;
+    record(&mut results, Row::PingP50, Row::PingP95, time_requests(&mut conn, "GET", "/_ping", n, 200));
+    record(&mut results, Row::VersionP50, Row::VersionP95, time_requests(&mut conn, "GET", &format!("{API}/version"), n, 200));
+    record(&mut results, Row::InfoP50, Row::InfoP95, time_requests(&mut conn, "GET", &format!("{API}/info"), n, 200));
+
+    let bench = ContainerBench { socket: &socket, o };
+    if bench.available(&mut conn) {
+        bench.run_all(&mut conn, &mut results);
+    } else {
+        for row in [
+            Row::CreateP50,
+            Row::CreateP95,
+            Row::RunP50,
+            Row::RunP95,
+            Row::ListP50,
+            Row::ListP95,
+            Row::InspectP50,
+            Row::InspectP95,
+            Row::ConcurrentRate,
+        ] {
+            results.insert(row, None);
+        }
+    }
+    results.insert(Row::RssEnd, rss_mib(pid));
+    results.insert(Row::RssTotalEnd, rss_with_containerd_mib(pid));
+    results
+}
+
+struct ContainerBench<'a> {
+    socket: &'a std::path::Path,
+    o: &'a Options,
+}
+
+impl ContainerBench<'_> {
+    fn create_body(&self) -> Vec<u8> {
+        serde_json::to_vec(&json!({
+            "Image": self.o.image,
+            "Cmd": ["true"],
+            "Labels": {"berth-bench": "1"},
+            "HostConfig": {"NetworkMode": self.o.network},
+        }))
+        .expect("serialize create body")
+    }
+
+    /// True if the daemon has container routes and the image.
+    fn available(&self, conn: &mut Conn) -> bool {
+        let path = format!("{API}/images/{}/json", self.o.image);
+        match conn.request("GET", &path, &[], b"") {
+            Ok(r) if r.status == 200 => true,
+            Ok(r) => {
+                eprintln!(
+                    "  container rows n/a: GET {path} answered {} {}",
+                    r.status,
+                    r.text().trim()
+                );
+                false
+            }
+            Err(e) => {
+                eprintln!("  container rows n/a: GET {path}: {e}");
+                false
+            }
+        }
+    }
+
+    fn create(&self, conn: &mut Conn) -> Result<String, String> {
+        let r = conn
+            .request(
+                "POST",
+                &format!("{API}/containers/create"),
+                &[("Content-Type", "application/json")],
+                &self.create_body(),
+            )
+            .map_err(|e| format!("create: {e}"))?;
+        if r.status != 201 {
+            return Err(format!("create: HTTP {} {}", r.status, r.text().trim()));
+        }
+        let v: Value = serde_json::from_slice(&r.body).map_err(|e| format!("create body: {e}"))?;
+        v["Id"].as_str().map(str::to_string).ok_or_else(|| format!("create: no Id in {v}"))
+    }
+
+    fn call(&self, conn: &mut Conn, method: &str, path: &str, ok: &[u16]) -> Result<Vec<u8>, String> {
+        let r = conn.request(method, path, &[], b"").map_err(|e| format!("{method} {path}: {e}"))?;
+        if ok.contains(&r.status) {
+            Ok(r.body)
+        } else {
+            Err(format!("{method} {path}: HTTP {} {}", r.status, r.text().trim()))
+        }
+    }
+
+    fn remove(&self, conn: &mut Conn, id: &str) -> Result<(), String> {
+        self.call(conn, "DELETE", &format!("{API}/containers/{id}?force=1"), &[204]).map(|_| ())
+    }
+
+    /// create + start + wait + rm of one `true` container.
+    fn cycle(&self, conn: &mut Conn) -> Result<(), String> {
+        let id = self.create(conn)?;
+        let result = (|| {
+            self.call(conn, "POST", &format!("{API}/containers/{id}/start"), &[204])?;
+            let body = self.call(conn, "POST", &format!("{API}/containers/{id}/wait"), &[200])?;
+            let v: Value = serde_json::from_slice(&body).map_err(|e| format!("wait body: {e}"))?;
+            if v["StatusCode"] != 0 {
+                return Err(format!("container exited with {v}"));
+            }
+            Ok(())
+        })();
+        let removed = self.remove(conn, &id);
+        result.and(removed)
+    }
+
+    fn cleanup(&self, conn: &mut Conn, ids: &[String]) {
+        for id in ids {
+            if let Err(e) = self.remove(conn, id) {
+                eprintln!("  cleanup: {e}");
+            }
+        }
+    }
+
+    fn run_all(&self, conn: &mut Conn, results: &mut Results) {
+        let o = self.o;
+        // Create latency (containers removed afterwards, untimed).
+        let mut ids = Vec::new();
+        let mut samples = Vec::new();
+        let mut failed = false;
+        for _ in 0..o.runs {
+            let t = Instant::now();
+            match self.create(conn) {
+                Ok(id) => {
+                    samples.push(ms(t.elapsed()));
+                    ids.push(id);
+                }
+                Err(e) => {
+                    eprintln!("  {e}");
+                    failed = true;
+                    break;
+                }
+            }
+        }
+        self.cleanup(conn, &ids);
+        record(results, Row::CreateP50, Row::CreateP95, (!failed).then_some(samples));
+
+        // Full run cycle latency.
+        let mut samples = Vec::new();
+        let mut failed = false;
+        for _ in 0..o.runs {
+            let t = Instant::now();
+            if let Err(e) = self.cycle(conn) {
+                eprintln!("  {e}");
+                failed = true;
+                break;
+            }
+            samples.push(ms(t.elapsed()));
+        }
+        record(results, Row::RunP50, Row::RunP95, (!failed).then_some(samples));
+
+        // List and inspect with M created containers present.
+        let mut ids = Vec::new();
+        let mut failed = false;
+        for _ in 0..o.containers {
+            match self.create(conn) {
+                Ok(id) => ids.push(id),
+                Err(e) => {
+                    eprintln!("  {e}");
+                    failed = true;
+                    break;
+                }
+            }
+        }
+        if failed || ids.is_empty() {
+            record(results, Row::ListP50, Row::ListP95, None);
+            record(results, Row::InspectP50, Row::InspectP95, None);
+        } else {
+            let list = time_requests(conn, "GET", &format!("{API}/containers/json?all=1"), o.iterations, 200);
+            record(results, Row::ListP50, Row::ListP95, list);
+            let inspect =
+                time_requests(conn, "GET", &format!("{API}/containers/{}/json", ids[0]), o.iterations, 200);
+            record(results, Row::InspectP50, Row::InspectP95, inspect);
+        }
+        self.cleanup(conn, &ids);
+
+        // K clients, each on its own connection, running cycles concurrently.
+        let per_client = o.runs.max(1);
+        let start = Instant::now();
+        let outcomes: Vec<Result<usize, String>> = thread::scope(|s| {
+            let handles: Vec<_> = (0..o.clients)
+                .map(|_| {
+                    s.spawn(move || {
+                        let mut c = Conn::connect(self.socket).map_err(|e| format!("connect: {e}"))?;
+                        for _ in 0..per_client {
+                            self.cycle(&mut c)?;
+                        }
+                        Ok(per_client)
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err("client panicked".into()))).collect()
+        });
+        let elapsed = start.elapsed().as_secs_f64();
+        let mut done = 0;
+        let mut error = None;
+        for r in outcomes {
+            match r {
+                Ok(n) => done += n,
+                Err(e) => error = Some(e),
+            }
+        }
+        match error {
+            Some(e) => {
+                eprintln!("  concurrent: {e}");
+                results.insert(Row::ConcurrentRate, None);
+            }
+            None => {
+                results.insert(Row::ConcurrentRate, Some(done as f64 / elapsed));
+            }
+        }
+    }
+}
+
+fn fmt_value(v: Option<&Option<f64>>) -> String {
+    match v {
+        Some(Some(x)) if x.is_finite() => {
+            if x.abs() >= 100.0 {
+                format!("{x:.1}")
+            } else if x.abs() >= 10.0 {
+                format!("{x:.2}")
+            } else {
+                format!("{x:.3}")
+            }
+        }
+        _ => "n/a".into(),
+    }
+}
+
+fn print_table(o: &Options, columns: &[Results]) {
+    let two = columns.len() == 2;
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    let mut header = vec!["measure".to_string(), "A".to_string()];
+    if two {
+        header.push("B".into());
+        header.push("A/B".into());
+    }
+    rows.push(header);
+    for row in Row::ALL {
+        if columns.iter().all(|c| !c.contains_key(&row)) {
+            continue;
+        }
+        let mut line = vec![row.label(o), fmt_value(columns[0].get(&row))];
+        if two {
+            line.push(fmt_value(columns[1].get(&row)));
+            let ratio = match (columns[0].get(&row), columns[1].get(&row)) {
+                (Some(Some(a)), Some(Some(b))) if *b > 0.0 && a.is_finite() => format!("{:.2}", a / b),
+                _ => "n/a".into(),
+            };
+            line.push(ratio);
+        }
+        rows.push(line);
+    }
+    let widths: Vec<usize> =
+        (0..rows[0].len()).map(|i| rows.iter().map(|r| r[i].len()).max().unwrap_or(0)).collect();
+    println!("A = {}", o.hosts[0]);
+    if two {
+        println!("B = {}", o.hosts[1]);
+    }
+    println!(
+        "{} requests per latency row; {} sequential runs; {} clients x {} runs concurrently",
+        o.iterations, o.runs, o.clients, o.runs
+    );
+    if two {
+        println!("A/B below 1 favours A on ms and MiB rows; above 1 favours A on ops/s rows");
+    }
+    for (i, r) in rows.iter().enumerate() {
+        let cells: Vec<String> = r
+            .iter()
+            .enumerate()
+            .map(|(j, c)| if j == 0 { format!("{c:<w$}", w = widths[j]) } else { format!("{c:>w$}", w = widths[j]) })
+            .collect();
+        println!("| {} |", cells.join(" | "));
+        if i == 0 {
+            let seps: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
+            println!("|-{}-|", seps.join("-|-"));
+        }
+    }
+}

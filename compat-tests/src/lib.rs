@@ -1,0 +1,499 @@
+//! Black-box compatibility harness for berthd.
+//!
+//! Every test asks [`daemon()`] for a [`Daemon`]. With `BERTH_COMPAT_DOCKER_HOST` set (for
+//! example `unix:///tmp/ref/docker.sock`) that is an existing daemon, typically a real dockerd
+//! used to prove that a test encodes Docker's behaviour; otherwise a fresh berthd is booted in
+//! its own temporary directory (with its embedded containerd) and torn down when the handle
+//! drops. Tests talk to it through raw HTTP ([`http`]) or the stock `docker` CLI ([`cli`]).
+
+pub mod cli;
+pub mod expect;
+pub mod http;
+pub mod procfs;
+
+use std::cmp::Ordering;
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering as AtomicOrdering};
+use std::thread;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+pub use http::{Response, Stream};
+
+/// Env var naming an existing daemon to test instead of booting berthd.
+pub const ENV_DOCKER_HOST: &str = "BERTH_COMPAT_DOCKER_HOST";
+/// Env var naming the berthd binary to boot.
+pub const ENV_BIN: &str = "BERTH_BIN";
+/// Env var with extra whitespace-separated flags for every booted daemon. With
+/// `BERTH_BIN=/usr/sbin/dockerd BERTH_COMPAT_EXTRA_ARGS="--iptables=false --bridge=none"` the
+/// owned-daemon tests run against a private real dockerd, which proves what they encode.
+pub const ENV_EXTRA_ARGS: &str = "BERTH_COMPAT_EXTRA_ARGS";
+
+/// How long a booting berthd may take to answer `/_ping`.
+pub const BOOT_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a terminating berthd may take before it is killed.
+pub const STOP_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The daemon under test: either berthd booted for this test or an external one.
+pub struct Daemon {
+    host: String,
+    socket: PathBuf,
+    /// Temp directory: the owned daemon's whole world, or just scratch space (the CLI's
+    /// config directory) for an external daemon. Removed on drop.
+    dir: PathBuf,
+    child: Option<Child>,
+    exit: Option<ExitStatus>,
+    pid: Option<u32>,
+    bin: Option<PathBuf>,
+}
+
+/// The daemon for one test: an external one if `BERTH_COMPAT_DOCKER_HOST` is set, else a
+/// freshly booted berthd.
+pub fn daemon() -> Daemon {
+    match std::env::var(ENV_DOCKER_HOST) {
+        Ok(host) if !host.trim().is_empty() => Daemon::external(host.trim()),
+        _ => Daemon::start_berthd(&[]),
+    }
+}
+
+/// True when tests run against an external daemon rather than a berthd they boot.
+pub fn external_daemon() -> bool {
+    std::env::var(ENV_DOCKER_HOST).is_ok_and(|h| !h.trim().is_empty())
+}
+
+/// The workspace root (parent of this crate).
+pub fn workspace_root() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    dir.parent().unwrap_or(dir).to_path_buf()
+}
+
+/// The berthd binary: `$BERTH_BIN`, else `$CARGO_TARGET_DIR/debug/berthd`, else
+/// `<workspace>/target/debug/berthd`.
+pub fn berthd_binary() -> PathBuf {
+    if let Ok(bin) = std::env::var(ENV_BIN) {
+        return PathBuf::from(bin);
+    }
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| workspace_root().join("target"));
+    target.join("debug").join("berthd")
+}
+
+/// A new, unique, empty directory under the system temp dir.
+pub fn unique_temp_dir(prefix: &str) -> PathBuf {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let n = COUNTER.fetch_add(1, AtomicOrdering::SeqCst);
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    let dir = std::env::temp_dir().join(format!("{prefix}-{}-{n}-{nanos}", std::process::id()));
+    fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
+    dir
+}
+
+/// `unix:///path` → `/path`. Panics on other schemes (only unix sockets are supported).
+pub fn socket_from_host(host: &str) -> PathBuf {
+    match host.strip_prefix("unix://") {
+        Some(path) => PathBuf::from(path),
+        None if host.starts_with('/') => PathBuf::from(host),
+        None => panic!("only unix:// daemon hosts are supported, got {host:?}"),
+    }
+}
+
+/// Parses an API version such as `1.41` into numeric components.
+pub fn parse_api_version(v: &str) -> Vec<u64> {
+    v.trim().split('.').map(|p| p.parse().unwrap_or_else(|_| panic!("bad API version {v:?}"))).collect()
+}
+
+/// Compares API versions numerically per dot segment (`1.4` < `1.40`), as moby does.
+pub fn compare_api_versions(a: &str, b: &str) -> Ordering {
+    let (a, b) = (parse_api_version(a), parse_api_version(b));
+    for i in 0..a.len().max(b.len()) {
+        let (x, y) = (a.get(i).copied().unwrap_or(0), b.get(i).copied().unwrap_or(0));
+        match x.cmp(&y) {
+            Ordering::Equal => {}
+            other => return other,
+        }
+    }
+    Ordering::Equal
+}
+
+/// The exact bytes moby writes for a JSON error: `{"message":"..."}` and a newline.
+pub fn json_error_body(message: &str) -> String {
+    format!("{}\n", serde_json::json!({ "message": message }))
+}
+
+/// Seconds since the epoch.
+pub fn unix_now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+/// Polls `cond` every 50 ms until it returns true or `timeout` passes.
+pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if cond() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
+impl Daemon {
+    /// A handle on an existing daemon; nothing is started or stopped.
+    pub fn external(host: &str) -> Daemon {
+        let socket = socket_from_host(host);
+        let dir = unique_temp_dir("bct-ext");
+        Daemon {
+            host: format!("unix://{}", socket.display()),
+            socket,
+            dir,
+            child: None,
+            exit: None,
+            pid: None,
+            bin: None,
+        }
+    }
+
+    /// Boots berthd in a fresh temp directory with `extra_args` appended to the standard
+    /// flags, and waits until `/_ping` answers 200. Panics with the daemon log on failure.
+    pub fn start_berthd(extra_args: &[&str]) -> Daemon {
+        let bin = berthd_binary();
+        assert!(
+            bin.exists(),
+            "berthd binary {} does not exist: build it (cargo build -p berth-api), set {ENV_BIN}, \
+             or set {ENV_DOCKER_HOST} to test an existing daemon",
+            bin.display()
+        );
+        let dir = unique_temp_dir("bct");
+        let socket = dir.join("berth.sock");
+        let log_path = dir.join("berthd.log");
+        let log = File::create(&log_path).expect("create berthd.log");
+        let mut cmd = Command::new(&bin);
+        cmd.arg("-H")
+            .arg(format!("unix://{}", socket.display()))
+            .arg("--data-root")
+            .arg(dir.join("data"))
+            .arg("--exec-root")
+            .arg(dir.join("exec"))
+            .arg("--pidfile")
+            .arg(dir.join("berthd.pid"))
+            .args(extra_args)
+            .args(std::env::var(ENV_EXTRA_ARGS).unwrap_or_default().split_whitespace())
+            // Any pull aimed at the outside world fails at once instead of hanging.
+            .env("HTTPS_PROXY", "http://127.0.0.1:9")
+            .env("HTTP_PROXY", "http://127.0.0.1:9")
+            .env("NO_PROXY", "localhost,127.0.0.1")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("clone log fd"))
+            .stderr(log);
+        let child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
+        let pid = child.id();
+        let mut d = Daemon {
+            host: format!("unix://{}", socket.display()),
+            socket,
+            dir,
+            child: Some(child),
+            exit: None,
+            pid: Some(pid),
+            bin: Some(bin),
+        };
+        d.wait_ready(BOOT_TIMEOUT);
+        d
+    }
+
+    fn wait_ready(&mut self, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        let mut last = String::from("no attempt yet");
+        loop {
+            if let Some(status) = self.try_wait() {
+                panic!(
+                    "berthd exited during start-up ({status})\n--- berthd.log\n{}",
+                    self.log()
+                );
+            }
+            if self.socket.exists() {
+                let mut conn = match http::Conn::connect(&self.socket) {
+                    Ok(c) => Some(c),
+                    Err(e) => {
+                        last = format!("connect: {e}");
+                        None
+                    }
+                };
+                if let Some(conn) = conn.as_mut() {
+                    conn.timeout = Duration::from_secs(5);
+                    match conn.request("GET", "/_ping", &[], b"") {
+                        Ok(r) if r.status == 200 => return,
+                        Ok(r) => last = format!("/_ping answered {}", r.status),
+                        Err(e) => last = format!("/_ping: {e}"),
+                    }
+                }
+            } else {
+                last = "socket not created yet".into();
+            }
+            if Instant::now() >= deadline {
+                panic!(
+                    "berthd did not answer /_ping within {timeout:?} ({last})\n--- berthd.log\n{}",
+                    self.log()
+                );
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// `unix:///.../sock`, for DOCKER_HOST.
+    pub fn docker_host(&self) -> String {
+        self.host.clone()
+    }
+
+    pub fn socket_path(&self) -> &Path {
+        &self.socket
+    }
+
+    /// True if this handle booted the daemon (and so may signal, restart or inspect it).
+    pub fn owned(&self) -> bool {
+        self.child.is_some() || self.exit.is_some()
+    }
+
+    /// Prints why a test is skipped and returns true when the daemon is not owned.
+    pub fn skip_unless_owned(&self, why: &str) -> bool {
+        if !self.owned() {
+            eprintln!("skipped against external daemon {}: {why}", self.host);
+        }
+        !self.owned()
+    }
+
+    /// The berthd process id (owned daemons only).
+    pub fn pid(&self) -> Option<u32> {
+        self.pid
+    }
+
+    /// The berthd binary booted (owned daemons only).
+    pub fn bin(&self) -> Option<&Path> {
+        self.bin.as_deref()
+    }
+
+    /// The temp directory of this handle.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// `--data-root` of an owned daemon.
+    pub fn data_root(&self) -> PathBuf {
+        self.dir.join("data")
+    }
+
+    /// `--exec-root` of an owned daemon.
+    pub fn exec_root(&self) -> PathBuf {
+        self.dir.join("exec")
+    }
+
+    /// `--pidfile` of an owned daemon.
+    pub fn pidfile(&self) -> PathBuf {
+        self.dir.join("berthd.pid")
+    }
+
+    /// Everything the owned daemon wrote to stdout/stderr so far ("" if not owned).
+    pub fn log(&self) -> String {
+        fs::read(self.dir.join("berthd.log"))
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default()
+    }
+
+    /// The exit status if the owned berthd has exited (reaping it).
+    pub fn try_wait(&mut self) -> Option<ExitStatus> {
+        if self.exit.is_none()
+            && let Some(child) = self.child.as_mut()
+            && let Ok(Some(status)) = child.try_wait()
+        {
+            self.exit = Some(status);
+            self.child = None;
+        }
+        self.exit
+    }
+
+    /// Sends a signal to the owned berthd (only to it).
+    pub fn signal(&self, sig: Signal) {
+        let pid = self.pid.expect("signal() needs an owned daemon");
+        assert!(self.exit.is_none(), "berthd already exited");
+        kill(Pid::from_raw(pid as i32), sig).unwrap_or_else(|e| panic!("kill -{sig} {pid}: {e}"));
+    }
+
+    /// Waits up to `timeout` for the owned berthd to exit on its own.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(st) = self.try_wait() {
+                return Some(st);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            thread::sleep(Duration::from_millis(25));
+        }
+    }
+
+    /// SIGTERM, then wait up to `timeout`. Returns the exit status, or None if berthd had to
+    /// be killed with SIGKILL (or was not owned).
+    pub fn stop(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        if let Some(st) = self.exit {
+            return Some(st);
+        }
+        self.child.as_ref()?;
+        self.signal(Signal::SIGTERM);
+        if let Some(st) = self.wait_exit(timeout) {
+            return Some(st);
+        }
+        eprintln!(
+            "berthd (pid {:?}) did not exit within {timeout:?} of SIGTERM; killing it",
+            self.pid
+        );
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            if let Ok(st) = child.wait() {
+                self.exit = Some(st);
+            }
+        }
+        let left = procfs::containerd_pids_under(&self.dir);
+        if !left.is_empty() {
+            eprintln!("warning: containerd processes left behind by berthd: {left:?}");
+        }
+        None
+    }
+
+    // ---- raw HTTP ----
+
+    /// One request on a fresh connection; panics (with the daemon log) on transport errors.
+    pub fn request(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Response {
+        http::request(&self.socket, method, path, headers, body).unwrap_or_else(|e| {
+            panic!("{method} {path} on {}: {e}\n--- berthd.log\n{}", self.host, self.log())
+        })
+    }
+
+    /// Like [`Daemon::request`] but returns transport errors.
+    pub fn try_request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> std::io::Result<Response> {
+        http::request(&self.socket, method, path, headers, body)
+    }
+
+    pub fn get(&self, path: &str) -> Response {
+        self.request("GET", path, &[], b"")
+    }
+
+    pub fn head(&self, path: &str) -> Response {
+        self.request("HEAD", path, &[], b"")
+    }
+
+    /// GET and parse the body as JSON.
+    pub fn get_json(&self, path: &str) -> (u16, serde_json::Value) {
+        let r = self.get(path);
+        let v = r.json();
+        (r.status, v)
+    }
+
+    /// POST a JSON body.
+    pub fn post_json(&self, path: &str, body: &serde_json::Value) -> Response {
+        let bytes = serde_json::to_vec(body).expect("serialize body");
+        self.request("POST", path, &[("Content-Type", "application/json")], &bytes)
+    }
+
+    /// Opens a streaming GET (e.g. `/events?...`) and returns once headers have arrived.
+    pub fn stream(&self, path: &str, header_timeout: Duration) -> Stream {
+        Stream::open(&self.socket, "GET", path, &[], b"", header_timeout).unwrap_or_else(|e| {
+            panic!("GET {path} on {}: {e}\n--- berthd.log\n{}", self.host, self.log())
+        })
+    }
+
+    /// The API version the server advertises (`Api-Version` of `/_ping`).
+    pub fn max_api_version(&self) -> String {
+        let r = self.get("/_ping");
+        r.header("Api-Version")
+            .unwrap_or_else(|| panic!("/_ping has no Api-Version header\n{}", r.describe()))
+            .to_string()
+    }
+
+    /// `MinAPIVersion` from unversioned `GET /version`.
+    pub fn min_api_version(&self) -> String {
+        let (status, v) = self.get_json("/version");
+        assert_eq!(status, 200, "GET /version: {v}");
+        v["MinAPIVersion"]
+            .as_str()
+            .unwrap_or_else(|| panic!("/version has no MinAPIVersion: {v}"))
+            .to_string()
+    }
+
+    // ---- the docker CLI ----
+
+    /// Runs the stock `docker` CLI against this daemon (2 minute timeout).
+    pub fn docker(&self, args: &[&str]) -> cli::Output {
+        self.docker_timeout(args, Duration::from_secs(120))
+    }
+
+    pub fn docker_timeout(&self, args: &[&str], timeout: Duration) -> cli::Output {
+        let config = self.dir.join("docker-config");
+        let _ = fs::create_dir_all(&config);
+        cli::run(cli::docker_command(&self.host, &config, args), timeout)
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if self.child.is_some() {
+            self.stop(STOP_TIMEOUT);
+        }
+        if std::env::var_os("BERTH_COMPAT_KEEP").is_some() {
+            eprintln!("keeping {}", self.dir.display());
+            return;
+        }
+        unmount_under(&self.dir);
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Lazily unmounts whatever is still mounted below `dir` (deepest first), so that removing
+/// the directory cannot reach into a live mount. Best effort.
+fn unmount_under(dir: &Path) {
+    let Ok(info) = fs::read_to_string("/proc/self/mountinfo") else { return };
+    let prefix = format!("{}/", dir.display());
+    let mut points: Vec<String> = info
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .map(|p| p.replace("\\040", " "))
+        .filter(|p| p.starts_with(&prefix))
+        .collect();
+    if points.is_empty() {
+        return;
+    }
+    points.sort_by_key(|p| std::cmp::Reverse(p.len()));
+    for p in points {
+        let _ = Command::new("umount")
+            .arg("-l")
+            .arg(&p)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+/// Percent-encodes a query-string value (everything but RFC 3986 unreserved characters).
+pub fn url_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() * 3);
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}

@@ -1,0 +1,172 @@
+//! Docker semantics on top of containerd.
+//!
+//! The engine owns daemon state (events, host facts, the containerd connection and, when
+//! embedded, the containerd process). It knows nothing of HTTP or API versions: callers get
+//! plain Rust values and [`Error`]s whose kind says what went wrong.
+
+pub mod error;
+pub mod events;
+pub mod filters;
+pub mod runtime;
+pub mod system;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use error::{Error, ErrorKind, Result};
+use events::EventBus;
+use runtime::{Containerd, EmbeddedContainerd};
+use system::{HostFacts, RuntimeVersion};
+
+/// Version of Berth itself.
+pub const BERTH_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Where the engine finds containerd.
+#[derive(Clone, Debug)]
+pub enum ContainerdEndpoint {
+    /// Start and supervise a private containerd under the data and exec roots.
+    Embedded,
+    /// Use an existing containerd listening on this socket.
+    External(PathBuf),
+}
+
+#[derive(Clone, Debug)]
+pub struct EngineConfig {
+    pub data_root: PathBuf,
+    pub exec_root: PathBuf,
+    pub containerd: ContainerdEndpoint,
+    pub namespace: String,
+    pub debug: bool,
+    /// Labels reported by `/info` (`--label`).
+    pub labels: Vec<String>,
+}
+
+/// The daemon's engine: one per berthd.
+pub struct Engine {
+    config: EngineConfig,
+    containerd: Containerd,
+    embedded: Option<EmbeddedContainerd>,
+    events: Arc<EventBus>,
+    host: HostFacts,
+    engine_id: String,
+}
+
+impl Engine {
+    /// Brings up containerd (embedded or external) and loads persistent daemon state.
+    pub async fn start(config: EngineConfig) -> Result<Engine> {
+        system::ensure_dir(&config.data_root)?;
+        system::ensure_dir(&config.exec_root)?;
+        let engine_id = system::load_or_create_engine_id(&config.data_root)?;
+        let (socket, embedded) = match &config.containerd {
+            ContainerdEndpoint::External(path) => (path.clone(), None),
+            ContainerdEndpoint::Embedded => {
+                let embedded =
+                    EmbeddedContainerd::start(&config.data_root, &config.exec_root, config.debug)
+                        .await?;
+                (embedded.socket().to_path_buf(), Some(embedded))
+            }
+        };
+        let containerd = Containerd::connect(&socket, &config.namespace)?;
+        if embedded.is_none() {
+            // An external containerd must answer before we claim to be up.
+            containerd.version().await.map_err(|e| {
+                Error::unavailable(format!(
+                    "cannot reach containerd at {}: {}",
+                    socket.display(),
+                    e.message
+                ))
+            })?;
+        }
+        let host = HostFacts::gather().await;
+        Ok(Engine {
+            config,
+            containerd,
+            embedded,
+            events: Arc::new(EventBus::new()),
+            host,
+            engine_id,
+        })
+    }
+
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    pub fn events(&self) -> &Arc<EventBus> {
+        &self.events
+    }
+
+    pub fn host(&self) -> &HostFacts {
+        &self.host
+    }
+
+    pub fn engine_id(&self) -> &str {
+        &self.engine_id
+    }
+
+    pub fn containerd_socket(&self) -> &std::path::Path {
+        self.containerd.socket()
+    }
+
+    /// Versions of the runtime components: containerd as it reports itself, and runc.
+    pub async fn component_versions(&self) -> Result<ComponentVersions> {
+        let containerd = self.containerd.version().await?;
+        Ok(ComponentVersions {
+            containerd,
+            runc: self.host.runc.clone(),
+        })
+    }
+
+    /// Figures for `/info` that need containerd.
+    pub async fn system_counts(&self) -> Result<SystemCounts> {
+        let images = self.containerd.image_count().await?;
+        Ok(SystemCounts {
+            containers: 0,
+            containers_running: 0,
+            containers_paused: 0,
+            containers_stopped: 0,
+            images,
+        })
+    }
+
+    /// Re-reads what can change at run time and announces a `daemon reload` event, as
+    /// dockerd does on SIGHUP.
+    pub fn reload(&self) {
+        let mut attributes = std::collections::BTreeMap::new();
+        attributes.insert("debug".to_string(), self.config.debug.to_string());
+        attributes.insert(
+            "labels".to_string(),
+            format!("[{}]", self.config.labels.join(" ")),
+        );
+        attributes.insert("name".to_string(), self.host.hostname.clone());
+        self.events.publish(events::Event::new(
+            "daemon",
+            "reload",
+            self.engine_id.clone(),
+            attributes,
+        ));
+    }
+
+    /// Stops the embedded containerd (if any). Containers keep running in their shims.
+    pub async fn shutdown(&self) {
+        if let Some(embedded) = &self.embedded {
+            embedded.stop(Duration::from_secs(10)).await;
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct ComponentVersions {
+    pub containerd: RuntimeVersion,
+    pub runc: RuntimeVersion,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct SystemCounts {
+    pub containers: u64,
+    pub containers_running: u64,
+    pub containers_paused: u64,
+    pub containers_stopped: u64,
+    pub images: u64,
+}

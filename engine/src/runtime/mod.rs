@@ -1,0 +1,127 @@
+//! The containerd adapter: the only code in Berth that speaks gRPC. Every namespaced call
+//! goes through [`Containerd::request`], which adds the namespace header; gRPC statuses are
+//! classified into engine error kinds here and nowhere else.
+
+mod embedded;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use containerd_client::services::v1::ListImagesRequest;
+use containerd_client::services::v1::images_client::ImagesClient;
+use containerd_client::services::v1::version_client::VersionClient;
+use tonic::transport::{Channel, Endpoint};
+
+pub use embedded::EmbeddedContainerd;
+
+use crate::system::RuntimeVersion;
+use crate::{Error, ErrorKind, Result};
+
+/// How long a simple query may wait on containerd before the caller gets a 503.
+const QUERY_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[derive(Clone)]
+pub struct Containerd {
+    channel: Channel,
+    namespace: String,
+    socket: PathBuf,
+}
+
+impl Containerd {
+    /// A lazily connecting channel: it dials on first use and redials after containerd
+    /// restarts, so one `Containerd` lives as long as the daemon.
+    pub fn connect(socket: &Path, namespace: &str) -> Result<Self> {
+        let path = socket.to_path_buf();
+        let channel = Endpoint::from_static("http://containerd.sock")
+            .connect_timeout(Duration::from_secs(2))
+            .connect_with_connector_lazy(tower::service_fn(move |_| {
+                let path = path.clone();
+                async move {
+                    Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(
+                        tokio::net::UnixStream::connect(path).await?,
+                    ))
+                }
+            }));
+        Ok(Containerd {
+            channel,
+            namespace: namespace.to_string(),
+            socket: socket.to_path_buf(),
+        })
+    }
+
+    pub fn socket(&self) -> &Path {
+        &self.socket
+    }
+
+    /// Wraps a message with the namespace header and a deadline.
+    fn request<T>(&self, message: T) -> tonic::Request<T> {
+        let mut req = tonic::Request::new(message);
+        req.set_timeout(QUERY_TIMEOUT);
+        if let Ok(ns) = self.namespace.parse() {
+            req.metadata_mut().insert("containerd-namespace", ns);
+        }
+        req
+    }
+
+    pub async fn version(&self) -> Result<RuntimeVersion> {
+        let mut client = VersionClient::new(self.channel.clone());
+        let mut req = tonic::Request::new(());
+        req.set_timeout(QUERY_TIMEOUT);
+        let reply = client.version(req).await.map_err(classify)?.into_inner();
+        Ok(RuntimeVersion {
+            version: reply.version,
+            commit: reply.revision,
+        })
+    }
+
+    pub async fn image_count(&self) -> Result<u64> {
+        let mut client = ImagesClient::new(self.channel.clone());
+        let reply = client
+            .list(self.request(ListImagesRequest { filters: vec![] }))
+            .await
+            .map_err(classify)?
+            .into_inner();
+        Ok(reply.images.len() as u64)
+    }
+}
+
+/// Maps a gRPC status to an engine error, as moby's `statusCodeFromGRPCError` does.
+pub fn classify(status: tonic::Status) -> Error {
+    use tonic::Code;
+    let kind = match status.code() {
+        Code::InvalidArgument | Code::FailedPrecondition | Code::OutOfRange => {
+            ErrorKind::InvalidParameter
+        }
+        Code::NotFound => ErrorKind::NotFound,
+        Code::AlreadyExists => ErrorKind::Conflict,
+        Code::PermissionDenied => ErrorKind::Forbidden,
+        Code::Unauthenticated => ErrorKind::Unauthorized,
+        Code::Unimplemented => ErrorKind::NotImplemented,
+        Code::Unavailable | Code::DeadlineExceeded => ErrorKind::Unavailable,
+        _ => ErrorKind::Internal,
+    };
+    let message = match kind {
+        ErrorKind::Unavailable => format!("containerd is not available: {}", status.message()),
+        _ => status.message().to_string(),
+    };
+    Error::new(kind, message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grpc_codes_map_like_moby() {
+        let k = |c| classify(tonic::Status::new(c, "x")).kind;
+        assert_eq!(k(tonic::Code::NotFound), ErrorKind::NotFound);
+        assert_eq!(
+            k(tonic::Code::FailedPrecondition),
+            ErrorKind::InvalidParameter
+        );
+        assert_eq!(k(tonic::Code::AlreadyExists), ErrorKind::Conflict);
+        assert_eq!(k(tonic::Code::Unimplemented), ErrorKind::NotImplemented);
+        assert_eq!(k(tonic::Code::Unavailable), ErrorKind::Unavailable);
+        assert_eq!(k(tonic::Code::DataLoss), ErrorKind::Internal);
+    }
+}

@@ -1,0 +1,204 @@
+//! Facts about the host that `/info` and `/version` report, read once at start-up
+//! (the kernel, the OS, CPUs, memory, cgroups, runc) and the daemon's persistent ID.
+
+use std::path::Path;
+
+use crate::{Error, Result};
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RuntimeVersion {
+    pub version: String,
+    pub commit: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct HostFacts {
+    pub hostname: String,
+    pub kernel_version: String,
+    pub operating_system: String,
+    pub os_version: String,
+    /// `uname -m`, e.g. `x86_64`.
+    pub architecture: String,
+    pub ncpu: usize,
+    pub mem_total: u64,
+    /// "1" or "2".
+    pub cgroup_version: String,
+    pub ipv4_forwarding: bool,
+    pub runc: RuntimeVersion,
+}
+
+impl HostFacts {
+    pub async fn gather() -> HostFacts {
+        let uts = nix::sys::utsname::uname().ok();
+        let field = |f: fn(&nix::sys::utsname::UtsName) -> &std::ffi::OsStr| {
+            uts.as_ref()
+                .map(|u| f(u).to_string_lossy().into_owned())
+                .unwrap_or_default()
+        };
+        let os_release = std::fs::read_to_string("/etc/os-release").unwrap_or_default();
+        let (operating_system, os_version) = parse_os_release(&os_release);
+        let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+        HostFacts {
+            hostname: field(|u| u.nodename()),
+            kernel_version: field(|u| u.release()),
+            operating_system,
+            os_version,
+            architecture: field(|u| u.machine()),
+            ncpu: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            mem_total: parse_mem_total(&meminfo),
+            cgroup_version: if Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+                "2".into()
+            } else {
+                "1".into()
+            },
+            ipv4_forwarding: std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward")
+                .is_ok_and(|s| s.trim() == "1"),
+            runc: runc_version().await,
+        }
+    }
+}
+
+/// `PRETTY_NAME` and `VERSION_ID` from os-release.
+fn parse_os_release(text: &str) -> (String, String) {
+    let mut pretty = String::new();
+    let mut version = String::new();
+    for line in text.lines() {
+        if let Some((k, v)) = line.split_once('=') {
+            let v = v.trim().trim_matches('"').to_string();
+            match k.trim() {
+                "PRETTY_NAME" => pretty = v,
+                "VERSION_ID" => version = v,
+                _ => {}
+            }
+        }
+    }
+    if pretty.is_empty() {
+        pretty = "<unknown>".into();
+    }
+    (pretty, version)
+}
+
+/// `MemTotal` from /proc/meminfo, in bytes.
+fn parse_mem_total(text: &str) -> u64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|rest| rest.split_whitespace().next()?.parse::<u64>().ok())
+        .map_or(0, |kib| kib * 1024)
+}
+
+async fn runc_version() -> RuntimeVersion {
+    match tokio::process::Command::new("runc")
+        .arg("--version")
+        .output()
+        .await
+    {
+        Ok(out) => parse_runc_version(&String::from_utf8_lossy(&out.stdout)),
+        Err(_) => RuntimeVersion::default(),
+    }
+}
+
+/// `runc --version` prints `runc version X`, then `commit: Y`.
+fn parse_runc_version(text: &str) -> RuntimeVersion {
+    let mut v = RuntimeVersion::default();
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("runc version ") {
+            v.version = rest.trim().to_string();
+        } else if let Some(rest) = line.strip_prefix("commit: ") {
+            v.commit = rest.trim().to_string();
+        }
+    }
+    v
+}
+
+pub fn ensure_dir(path: &Path) -> Result<()> {
+    std::fs::create_dir_all(path)
+        .map_err(|e| Error::internal(format!("cannot create {}: {e}", path.display())))
+}
+
+/// Writes `contents` to `path` so that a crash leaves either the old or the new file:
+/// temp file, fsync, rename, fsync of the directory.
+pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let dir = path
+        .parent()
+        .ok_or_else(|| Error::internal(format!("no parent directory for {}", path.display())))?;
+    let tmp = dir.join(format!(
+        ".{}.tmp",
+        path.file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default()
+    ));
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(contents)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)?;
+    std::fs::File::open(dir)?.sync_all()?;
+    Ok(())
+}
+
+/// The daemon's ID (`/info` `ID`): generated once, then kept in the data root.
+pub fn load_or_create_engine_id(data_root: &Path) -> Result<String> {
+    let path = data_root.join("engine-id");
+    if let Ok(id) = std::fs::read_to_string(&path) {
+        let id = id.trim();
+        if !id.is_empty() {
+            return Ok(id.to_string());
+        }
+    }
+    let b: [u8; 16] = rand::random();
+    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    // Formatted as a version-4 UUID, as current dockerd does.
+    let id = format!(
+        "{}-{}-4{}-{:x}{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[13..16],
+        (b[8] & 0x3) | 0x8,
+        &hex[17..20],
+        &hex[20..32]
+    );
+    write_atomic(&path, id.as_bytes())?;
+    Ok(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn os_release_fields() {
+        let (p, v) = parse_os_release(
+            "NAME=\"Debian\"\nPRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nVERSION_ID=\"12\"\n",
+        );
+        assert_eq!(p, "Debian GNU/Linux 12 (bookworm)");
+        assert_eq!(v, "12");
+    }
+
+    #[test]
+    fn mem_total_in_bytes() {
+        assert_eq!(
+            parse_mem_total("MemTotal:       24684084 kB\nMemFree: 1 kB\n"),
+            24684084 * 1024
+        );
+    }
+
+    #[test]
+    fn runc_version_lines() {
+        let v = parse_runc_version(
+            "runc version 1.1.5+ds1\ncommit: 1.1.5+ds1-1+deb12u1\nspec: 1.0.2-dev\n",
+        );
+        assert_eq!(v.version, "1.1.5+ds1");
+        assert_eq!(v.commit, "1.1.5+ds1-1+deb12u1");
+    }
+
+    #[test]
+    fn engine_id_is_stable() {
+        let dir = std::env::temp_dir().join(format!("berth-engine-id-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let a = load_or_create_engine_id(&dir).unwrap();
+        let b = load_or_create_engine_id(&dir).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a.len(), 36);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
