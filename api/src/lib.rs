@@ -7,6 +7,7 @@ pub mod error;
 pub mod extract;
 pub mod listen;
 pub mod routes;
+pub mod stream;
 pub mod types;
 pub mod version;
 
@@ -41,9 +42,23 @@ pub fn app(state: AppState) -> Router {
         routes::system::version,
         routes::system::info,
         routes::events::events,
+        routes::images::list,
+        routes::images::load,
+        routes::images::inspect,
+        routes::images::history,
+        routes::images::tag,
+        routes::images::remove,
     ),
-    components(schemas(types::system::SystemVersion, types::system::SystemInfo, types::events::EventMessage)),
-    tags((name = "System"))
+    components(schemas(
+        types::system::SystemVersion,
+        types::system::SystemInfo,
+        types::events::EventMessage,
+        types::image::ImageSummary,
+        types::image::ImageInspect,
+        types::image::HistoryItem,
+        types::image::DeleteResponseItem,
+    )),
+    tags((name = "System"), (name = "Image"))
 )]
 pub struct ApiDoc;
 

@@ -7,6 +7,7 @@
 pub mod error;
 pub mod events;
 pub mod filters;
+pub mod image;
 pub mod runtime;
 pub mod system;
 
@@ -48,6 +49,7 @@ pub struct Engine {
     containerd: Containerd,
     embedded: Option<EmbeddedContainerd>,
     events: Arc<EventBus>,
+    images: image::store::ImageStore,
     host: HostFacts,
     engine_id: String,
 }
@@ -79,11 +81,16 @@ impl Engine {
             })?;
         }
         let host = HostFacts::gather().await;
+        let events = Arc::new(EventBus::new());
+        let images =
+            image::store::ImageStore::new(containerd.clone(), events.clone(), &config.data_root);
+        system::ensure_dir(images.scratch_dir())?;
         Ok(Engine {
             config,
             containerd,
             embedded,
-            events: Arc::new(EventBus::new()),
+            events,
+            images,
             host,
             engine_id,
         })
@@ -95,6 +102,10 @@ impl Engine {
 
     pub fn events(&self) -> &Arc<EventBus> {
         &self.events
+    }
+
+    pub fn images(&self) -> &image::store::ImageStore {
+        &self.images
     }
 
     pub fn host(&self) -> &HostFacts {
@@ -120,7 +131,7 @@ impl Engine {
 
     /// Figures for `/info` that need containerd.
     pub async fn system_counts(&self) -> Result<SystemCounts> {
-        let images = self.containerd.image_count().await?;
+        let images = self.images.list().await?.len() as u64;
         Ok(SystemCounts {
             containers: 0,
             containers_running: 0,

@@ -2,4 +2,5 @@
 //! sides of its version boundary.
 
 pub mod events;
+pub mod image;
 pub mod info;

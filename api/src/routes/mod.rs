@@ -2,6 +2,7 @@
 //! parse, call the engine once, format.
 
 pub mod events;
+pub mod images;
 pub mod system;
 pub mod unsupported;
 
@@ -50,6 +51,16 @@ pub fn router(state: AppState) -> Router {
         .route("/version", get(system::version))
         .route("/info", get(system::info))
         .route("/events", get(events::events))
+        // images
+        .route("/images/json", get(images::list))
+        .route("/images/load", post(images::load))
+        .route("/images/create", post(images::create))
+        .route(
+            "/images/{*rest}",
+            get(images::get_by_name)
+                .post(images::post_by_name)
+                .delete(images::remove),
+        )
         // swarm: this daemon is never part of a swarm
         .route("/swarm", get(unsupported::no_swarm_manager))
         .route("/swarm/init", post(unsupported::swarm_unsupported))

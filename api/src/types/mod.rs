@@ -3,4 +3,5 @@
 //! spells them. utoipa derives the served OpenAPI schemas from these same types.
 
 pub mod events;
+pub mod image;
 pub mod system;

@@ -2,7 +2,9 @@
 //! goes through [`Containerd::request`], which adds the namespace header; gRPC statuses are
 //! classified into engine error kinds here and nowhere else.
 
+pub mod content;
 mod embedded;
+pub mod snapshots;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -54,7 +56,7 @@ impl Containerd {
     }
 
     /// Wraps a message with the namespace header and a deadline.
-    fn request<T>(&self, message: T) -> tonic::Request<T> {
+    pub(crate) fn request<T>(&self, message: T) -> tonic::Request<T> {
         let mut req = tonic::Request::new(message);
         req.set_timeout(QUERY_TIMEOUT);
         if let Ok(ns) = self.namespace.parse() {

@@ -1,0 +1,121 @@
+//! Image shapes of older API versions.
+
+use serde_json::{Map, Value};
+
+use crate::types::image::{ImageInspect, ImageSummary};
+use crate::version::ApiVersion;
+
+/// The `Config` of image inspect: the image's own config keys, plus (below 1.50) the
+/// container-config keys moby used to include, always empty.
+pub fn inspect_config(image_config: Option<&Value>, v: ApiVersion) -> Value {
+    let src = image_config
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    let mut out = Map::new();
+    let legacy = v.lt(1, 50);
+    if legacy {
+        for (k, zero) in [
+            ("Hostname", Value::from("")),
+            ("Domainname", Value::from("")),
+        ] {
+            out.insert(k.into(), zero);
+        }
+    }
+    out.insert(
+        "User".into(),
+        src.get("User").cloned().unwrap_or(Value::from("")),
+    );
+    if legacy {
+        for k in ["AttachStdin", "AttachStdout", "AttachStderr"] {
+            out.insert(k.into(), Value::Bool(false));
+        }
+    }
+    if let Some(p) = src.get("ExposedPorts").filter(|p| !p.is_null()) {
+        out.insert("ExposedPorts".into(), p.clone());
+    }
+    if legacy {
+        for k in ["Tty", "OpenStdin", "StdinOnce"] {
+            out.insert(k.into(), Value::Bool(false));
+        }
+    }
+    out.insert("Env".into(), src.get("Env").cloned().unwrap_or(Value::Null));
+    out.insert("Cmd".into(), src.get("Cmd").cloned().unwrap_or(Value::Null));
+    for k in ["Healthcheck", "ArgsEscaped"] {
+        if let Some(x) = src
+            .get(k)
+            .filter(|x| !x.is_null() && *x != &Value::Bool(false))
+        {
+            out.insert(k.into(), x.clone());
+        }
+    }
+    if legacy {
+        out.insert("Image".into(), Value::from(""));
+    }
+    out.insert(
+        "Volumes".into(),
+        src.get("Volumes").cloned().unwrap_or(Value::Null),
+    );
+    out.insert(
+        "WorkingDir".into(),
+        src.get("WorkingDir").cloned().unwrap_or(Value::from("")),
+    );
+    out.insert(
+        "Entrypoint".into(),
+        src.get("Entrypoint").cloned().unwrap_or(Value::Null),
+    );
+    out.insert(
+        "OnBuild".into(),
+        src.get("OnBuild").cloned().unwrap_or(Value::Null),
+    );
+    out.insert(
+        "Labels".into(),
+        src.get("Labels").cloned().unwrap_or(Value::Null),
+    );
+    for k in ["StopSignal", "Shell"] {
+        if let Some(x) = src.get(k).filter(|x| !x.is_null()) {
+            out.insert(k.into(), x.clone());
+        }
+    }
+    Value::Object(out)
+}
+
+/// Below 1.44 `VirtualSize` mirrors `Size`; below 1.45 `Container`/`ContainerConfig` appear;
+/// `Descriptor` appears from 1.48.
+pub fn adapt_inspect(img: &mut ImageInspect, v: ApiVersion) {
+    if v.lt(1, 44) {
+        img.virtual_size = Some(img.size);
+    }
+    if v.lt(1, 45) {
+        img.container = Some(String::new());
+        img.container_config = Some(inspect_config(None, ApiVersion::new(1, 41)));
+    }
+    if v.lt(1, 48) {
+        img.descriptor = None;
+    }
+}
+
+pub fn adapt_summary(img: &mut ImageSummary, v: ApiVersion) {
+    if v.lt(1, 44) {
+        img.virtual_size = Some(img.size);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_has_container_keys_below_1_50_only() {
+        let src = serde_json::json!({"Cmd": ["sh"], "Env": ["A=1"]});
+        let old = inspect_config(Some(&src), ApiVersion::new(1, 49));
+        assert_eq!(old["Hostname"], "");
+        assert_eq!(old["Tty"], false);
+        assert_eq!(old["Cmd"][0], "sh");
+        let new = inspect_config(Some(&src), ApiVersion::new(1, 50));
+        assert!(new.get("Hostname").is_none());
+        assert!(new.get("Tty").is_none());
+        assert_eq!(new["Env"][0], "A=1");
+        assert!(new["Entrypoint"].is_null());
+    }
+}

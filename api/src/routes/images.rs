@@ -1,0 +1,404 @@
+//! `/images/*`: list, load, inspect, history, tag, remove. Image names contain `/` and `:`,
+//! so `/images/{name}/<action>` is split by hand, as moby's greedy `{name:.*}` does.
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Extension, Path, State};
+use axum::response::{IntoResponse, Response};
+use berth_engine::image::store::{ImageEntry, RemovedImage, familiar};
+use http::StatusCode;
+
+use super::AppState;
+use crate::compat::image::{adapt_inspect, adapt_summary, inspect_config};
+use crate::error::ApiError;
+use crate::extract::QueryParams;
+use crate::stream::{JsonMessage, json_messages, spool_body};
+use crate::types::image::*;
+use crate::version::ApiVersion;
+
+const LIST_FILTERS: &[&str] = &["dangling", "label", "before", "since", "reference", "until"];
+
+fn repo_tags(e: &ImageEntry) -> Vec<String> {
+    let mut tags: Vec<String> = e
+        .references()
+        .filter(|n| !n.contains('@'))
+        .map(|n| familiar(n))
+        .collect();
+    tags.sort();
+    tags
+}
+
+fn repo_digests(e: &ImageEntry) -> Vec<String> {
+    let mut digests: Vec<String> = e
+        .references()
+        .filter(|n| n.contains('@'))
+        .map(|n| familiar(n))
+        .collect();
+    digests.sort();
+    digests
+}
+
+#[utoipa::path(get, path = "/images/json", tag = "Image",
+    responses((status = 200, body = [ImageSummary])))]
+pub async fn list(
+    State(s): State<AppState>,
+    Extension(version): Extension<ApiVersion>,
+    q: QueryParams,
+) -> Result<Json<Vec<ImageSummary>>, ApiError> {
+    let filters = q.filters()?;
+    filters.validate(LIST_FILTERS)?;
+    let all_images = s.engine.images().list().await?;
+    let created_of = |name: &str| -> Result<i64, ApiError> {
+        let hex = name.strip_prefix("sha256:").unwrap_or(name);
+        all_images
+            .iter()
+            .find(|e| {
+                e.resolved.id[7..].starts_with(hex)
+                    || repo_tags(e)
+                        .iter()
+                        .any(|t| t == name || t == &format!("{name}:latest"))
+            })
+            .map(|e| e.created_unix)
+            .ok_or_else(|| ApiError::not_found(format!("No such image: {name}")))
+    };
+    let before = filters
+        .values("before")
+        .map(|v| {
+            v.iter()
+                .map(|n| created_of(n))
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .transpose()?;
+    let since = filters
+        .values("since")
+        .map(|v| {
+            v.iter()
+                .map(|n| created_of(n))
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .transpose()?;
+    let dangling = match filters.values("dangling").map(|v| v.iter().next().cloned()) {
+        Some(Some(v)) => match v.as_str() {
+            "true" | "1" => Some(true),
+            "false" | "0" => Some(false),
+            _ => {
+                return Err(ApiError::invalid(format!(
+                    "Invalid filter 'dangling=[{v}]'"
+                )));
+            }
+        },
+        _ => None,
+    };
+    let mut out = Vec::new();
+    for e in &all_images {
+        let tags = repo_tags(e);
+        let digests = repo_digests(e);
+        let is_dangling = tags.is_empty() && digests.is_empty();
+        if dangling.is_some_and(|d| d != is_dangling) {
+            continue;
+        }
+        if !filters.label_match(&e.labels) {
+            continue;
+        }
+        if before
+            .as_ref()
+            .is_some_and(|b| b.iter().any(|t| e.created_unix >= *t))
+        {
+            continue;
+        }
+        if since
+            .as_ref()
+            .is_some_and(|b| b.iter().any(|t| e.created_unix <= *t))
+        {
+            continue;
+        }
+        if let Some(patterns) = filters.values("reference")
+            && !tags
+                .iter()
+                .chain(digests.iter())
+                .any(|t| patterns.iter().any(|p| reference_matches(p, t)))
+        {
+            continue;
+        }
+        let mut summary = ImageSummary {
+            containers: -1,
+            created: e.created_unix,
+            id: e.resolved.id.clone(),
+            labels: (!e.labels.is_empty()).then(|| e.labels.clone()),
+            parent_id: String::new(),
+            repo_digests: Some(digests),
+            repo_tags: Some(tags),
+            shared_size: -1,
+            size: e.size,
+            virtual_size: None,
+        };
+        adapt_summary(&mut summary, version);
+        out.push(summary);
+    }
+    out.sort_by(|a, b| b.created.cmp(&a.created).then(a.id.cmp(&b.id)));
+    Ok(Json(out))
+}
+
+/// moby's reference filter: a glob over the familiar name, with or without the tag.
+fn reference_matches(pattern: &str, familiar: &str) -> bool {
+    let name = familiar.split_once('@').map_or(familiar, |(n, _)| n);
+    let untagged = match name.rfind(':') {
+        Some(i) if !name[i..].contains('/') => &name[..i],
+        _ => name,
+    };
+    glob(pattern, familiar) || glob(pattern, untagged)
+}
+
+/// `*` matches within a path component, `?` one character (Go's path.Match subset).
+fn glob(pattern: &str, text: &str) -> bool {
+    fn go(p: &[u8], t: &[u8]) -> bool {
+        match (p.first(), t.first()) {
+            (None, None) => true,
+            (Some(b'*'), _) => go(&p[1..], t) || (!t.is_empty() && t[0] != b'/' && go(p, &t[1..])),
+            (Some(b'?'), Some(c)) if *c != b'/' => go(&p[1..], &t[1..]),
+            (Some(a), Some(b)) if a == b => go(&p[1..], &t[1..]),
+            _ => false,
+        }
+    }
+    go(pattern.as_bytes(), text.as_bytes())
+}
+
+#[utoipa::path(post, path = "/images/load", tag = "Image",
+    params(("quiet" = Option<bool>, Query)),
+    responses((status = 200, description = "JSON progress stream")))]
+pub async fn load(State(s): State<AppState>, body: Body) -> Result<Response, ApiError> {
+    let images = s.engine.images();
+    let path = images
+        .scratch_dir()
+        .join(format!("upload-{:016x}.tar", rand_u64()));
+    let spooled = spool_body(body, &path).await;
+    let result = match spooled {
+        Ok(_) => images.load_archive(&path).await.map_err(ApiError::from),
+        Err(e) => Err(e),
+    };
+    let _ = tokio::fs::remove_file(&path).await;
+    let lines = result?;
+    Ok(json_messages(
+        lines
+            .into_iter()
+            .map(|l| JsonMessage::stream(format!("{l}\n")))
+            .collect(),
+    ))
+}
+
+fn rand_u64() -> u64 {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or_default();
+    nanos ^ (u64::from(std::process::id()) << 32)
+}
+
+/// GET `/images/{name}/json|history`.
+pub async fn get_by_name(
+    State(s): State<AppState>,
+    Extension(version): Extension<ApiVersion>,
+    Path(rest): Path<String>,
+) -> Result<Response, ApiError> {
+    if let Some(name) = rest.strip_suffix("/json") {
+        return inspect(&s, version, name)
+            .await
+            .map(IntoResponse::into_response);
+    }
+    if let Some(name) = rest.strip_suffix("/history") {
+        return history(&s, name).await.map(IntoResponse::into_response);
+    }
+    Err(ApiError::not_found("page not found"))
+}
+
+#[utoipa::path(get, path = "/images/{name}/json", tag = "Image",
+    params(("name" = String, Path)), responses((status = 200, body = ImageInspect)))]
+pub async fn inspect(
+    s: &AppState,
+    version: ApiVersion,
+    name: &str,
+) -> Result<Json<ImageInspect>, ApiError> {
+    let e = s.engine.images().find(name).await?;
+    let r = &e.resolved;
+    let c = &r.config;
+    let mut img = ImageInspect {
+        id: r.id.clone(),
+        repo_tags: repo_tags(&e),
+        repo_digests: repo_digests(&e),
+        parent: String::new(),
+        comment: c.comment.clone().unwrap_or_default(),
+        created: c.created.clone(),
+        container: None,
+        container_config: None,
+        docker_version: c.docker_version.clone().unwrap_or_default(),
+        author: c.author.clone().unwrap_or_default(),
+        config: inspect_config(c.config.as_ref(), version),
+        architecture: c.architecture.clone(),
+        variant: c.variant.clone().filter(|v| !v.is_empty()),
+        os: c.os.clone(),
+        os_version: c.os_version.clone().filter(|v| !v.is_empty()),
+        size: e.size,
+        virtual_size: None,
+        graph_driver: GraphDriver {
+            data: None,
+            name: "overlayfs".into(),
+        },
+        root_fs: RootFs {
+            kind: if c.rootfs.kind.is_empty() {
+                "layers".into()
+            } else {
+                c.rootfs.kind.clone()
+            },
+            layers: c.rootfs.diff_ids.clone(),
+        },
+        metadata: ImageMetadata {
+            last_tag_time: "0001-01-01T00:00:00Z".into(),
+        },
+        descriptor: Some(OciDescriptor {
+            media_type: r.target.media_type.clone(),
+            digest: r.target.digest.clone(),
+            size: r.target.size,
+        }),
+    };
+    adapt_inspect(&mut img, version);
+    Ok(Json(img))
+}
+
+#[utoipa::path(get, path = "/images/{name}/history", tag = "Image",
+    params(("name" = String, Path)), responses((status = 200, body = [HistoryItem])))]
+pub async fn history(s: &AppState, name: &str) -> Result<Json<Vec<HistoryItem>>, ApiError> {
+    let e = s.engine.images().find(name).await?;
+    let c = &e.resolved.config;
+    let layer_sizes = s.engine.images().layer_sizes(&e.resolved.chain_ids).await;
+    let mut items = Vec::new();
+    let mut layer = 0usize;
+    let entries: Vec<_> = if c.history.is_empty() {
+        // Images without history get one entry per layer, as moby synthesises them.
+        c.rootfs
+            .diff_ids
+            .iter()
+            .map(|_| Default::default())
+            .collect()
+    } else {
+        c.history.clone()
+    };
+    for h in &entries {
+        let size = if h.empty_layer {
+            0
+        } else {
+            let s = layer_sizes.get(layer).copied().unwrap_or(0);
+            layer += 1;
+            s
+        };
+        items.push(HistoryItem {
+            comment: h.comment.clone().unwrap_or_default(),
+            created: berth_engine::image::store::unix_seconds(h.created.as_deref()),
+            created_by: h.created_by.clone().unwrap_or_default(),
+            id: "<missing>".into(),
+            size,
+            tags: None,
+        });
+    }
+    items.reverse();
+    if let Some(top) = items.first_mut() {
+        top.id = e.resolved.id.clone();
+        let tags = repo_tags(&e);
+        top.tags = (!tags.is_empty()).then_some(tags);
+    }
+    Ok(Json(items))
+}
+
+/// POST `/images/{name}/tag`.
+pub async fn post_by_name(
+    State(s): State<AppState>,
+    Path(rest): Path<String>,
+    q: QueryParams,
+) -> Result<Response, ApiError> {
+    if let Some(name) = rest.strip_suffix("/tag") {
+        return tag(&s, name, &q).await;
+    }
+    if rest.ends_with("/push") {
+        return Err(ApiError::new(
+            StatusCode::NOT_IMPLEMENTED,
+            "push is not supported yet",
+        ));
+    }
+    Err(ApiError::not_found("page not found"))
+}
+
+#[utoipa::path(post, path = "/images/{name}/tag", tag = "Image",
+    params(("name" = String, Path), ("repo" = String, Query), ("tag" = Option<String>, Query)),
+    responses((status = 201, description = "tagged")))]
+pub async fn tag(s: &AppState, name: &str, q: &QueryParams) -> Result<Response, ApiError> {
+    let repo = q.get("repo").unwrap_or_default();
+    if repo.is_empty() {
+        return Err(ApiError::invalid(
+            "repository name must have at least one component",
+        ));
+    }
+    s.engine
+        .images()
+        .tag(name, repo, q.get("tag").unwrap_or_default())
+        .await?;
+    Ok(StatusCode::CREATED.into_response())
+}
+
+#[utoipa::path(delete, path = "/images/{name}", tag = "Image",
+    params(("name" = String, Path), ("force" = Option<bool>, Query), ("noprune" = Option<bool>, Query)),
+    responses((status = 200, body = [DeleteResponseItem])))]
+pub async fn remove(
+    State(s): State<AppState>,
+    Path(name): Path<String>,
+    q: QueryParams,
+) -> Result<Json<Vec<DeleteResponseItem>>, ApiError> {
+    let removed = s
+        .engine
+        .images()
+        .remove(&name, q.bool("force"), None)
+        .await?;
+    Ok(Json(
+        removed
+            .into_iter()
+            .map(|r| match r {
+                RemovedImage::Untagged(n) => DeleteResponseItem {
+                    untagged: Some(n),
+                    deleted: None,
+                },
+                RemovedImage::Deleted(id) => DeleteResponseItem {
+                    untagged: None,
+                    deleted: Some(id),
+                },
+            })
+            .collect(),
+    ))
+}
+
+/// Registries are out of reach until pulls land.
+pub async fn create(q: QueryParams) -> Result<Response, ApiError> {
+    if q.get("fromSrc").is_some() {
+        return Err(ApiError::new(
+            StatusCode::NOT_IMPLEMENTED,
+            "import is not supported yet",
+        ));
+    }
+    let image = q.get("fromImage").unwrap_or_default();
+    Ok(json_messages(vec![JsonMessage::error(format!(
+        "pull access denied for {image}: pulling images is not supported yet by this daemon"
+    ))]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reference_filter_globs() {
+        assert!(reference_matches("busybox", "busybox:latest"));
+        assert!(reference_matches("busy*", "busybox:latest"));
+        assert!(reference_matches("busybox:lat*", "busybox:latest"));
+        assert!(!reference_matches("alpine", "busybox:latest"));
+        assert!(!reference_matches("*", "library/x:1"));
+        assert!(reference_matches("*/*", "library/x:1"));
+    }
+}

@@ -1,0 +1,97 @@
+//! Streaming responses: JSON messages one per line (each flushed as its own chunk), and
+//! request bodies spooled to disk.
+
+use std::path::Path;
+
+use axum::body::{Body, Bytes};
+use axum::response::Response;
+use futures_util::StreamExt as _;
+use http::{HeaderValue, header};
+use serde::Serialize;
+use tokio::io::AsyncWriteExt as _;
+
+use crate::error::ApiError;
+
+/// One JSON message of the progress stream (`docker load`, pull, push, build).
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct JsonMessage {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stream: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(rename = "errorDetail", skip_serializing_if = "Option::is_none")]
+    pub error_detail: Option<ErrorDetail>,
+    /// Legacy copy of `errorDetail.message`; the CLI reads only `errorDetail`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aux: Option<serde_json::Value>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ErrorDetail {
+    pub message: String,
+}
+
+impl JsonMessage {
+    pub fn stream(text: impl Into<String>) -> Self {
+        JsonMessage {
+            stream: Some(text.into()),
+            ..Default::default()
+        }
+    }
+
+    pub fn error(message: impl Into<String>) -> Self {
+        let message = message.into();
+        JsonMessage {
+            error_detail: Some(ErrorDetail {
+                message: message.clone(),
+            }),
+            error: Some(message),
+            ..Default::default()
+        }
+    }
+
+    pub fn to_line(&self) -> Bytes {
+        let mut v = serde_json::to_vec(self).unwrap_or_default();
+        v.push(b'\n');
+        Bytes::from(v)
+    }
+}
+
+/// A finished list of messages as a JSON-lines response.
+pub fn json_messages(messages: Vec<JsonMessage>) -> Response {
+    let chunks: Vec<Result<Bytes, std::convert::Infallible>> =
+        messages.iter().map(|m| Ok(m.to_line())).collect();
+    let mut resp = Response::new(Body::from_stream(futures_util::stream::iter(chunks)));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp
+}
+
+/// Writes a request body to `path`; returns its size.
+pub async fn spool_body(body: Body, path: &Path) -> Result<u64, ApiError> {
+    let mut file = tokio::fs::File::create(path).await.map_err(|e| {
+        ApiError::from(berth_engine::Error::internal(format!(
+            "cannot spool request: {e}"
+        )))
+    })?;
+    let mut stream = body.into_data_stream();
+    let mut total = 0u64;
+    while let Some(chunk) = stream.next().await {
+        let chunk =
+            chunk.map_err(|e| ApiError::invalid(format!("error reading request body: {e}")))?;
+        total += chunk.len() as u64;
+        file.write_all(&chunk).await.map_err(|e| {
+            ApiError::from(berth_engine::Error::internal(format!(
+                "cannot spool request: {e}"
+            )))
+        })?;
+    }
+    file.flush().await.ok();
+    Ok(total)
+}

@@ -1,0 +1,138 @@
+//! Image wire types (moby `api/types/image`).
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// `GET /images/json` entries.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct ImageSummary {
+    #[serde(rename = "Containers")]
+    pub containers: i64,
+    #[serde(rename = "Created")]
+    pub created: i64,
+    #[serde(rename = "Id")]
+    pub id: String,
+    #[serde(rename = "Labels")]
+    pub labels: Option<BTreeMap<String, String>>,
+    #[serde(rename = "ParentId")]
+    pub parent_id: String,
+    #[serde(rename = "RepoDigests")]
+    pub repo_digests: Option<Vec<String>>,
+    #[serde(rename = "RepoTags")]
+    pub repo_tags: Option<Vec<String>>,
+    #[serde(rename = "SharedSize")]
+    pub shared_size: i64,
+    #[serde(rename = "Size")]
+    pub size: i64,
+    /// Below API 1.44 only.
+    #[serde(rename = "VirtualSize", skip_serializing_if = "Option::is_none")]
+    pub virtual_size: Option<i64>,
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct RootFs {
+    #[serde(rename = "Type")]
+    pub kind: String,
+    #[serde(rename = "Layers")]
+    pub layers: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct GraphDriver {
+    #[serde(rename = "Data")]
+    pub data: Option<BTreeMap<String, String>>,
+    #[serde(rename = "Name")]
+    pub name: String,
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct ImageMetadata {
+    #[serde(rename = "LastTagTime")]
+    pub last_tag_time: String,
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct OciDescriptor {
+    #[serde(rename = "mediaType")]
+    pub media_type: String,
+    pub digest: String,
+    pub size: i64,
+}
+
+/// `GET /images/{name}/json`, in the API 1.50 shape; `compat::image` adapts older ones.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct ImageInspect {
+    #[serde(rename = "Id")]
+    pub id: String,
+    #[serde(rename = "RepoTags")]
+    pub repo_tags: Vec<String>,
+    #[serde(rename = "RepoDigests")]
+    pub repo_digests: Vec<String>,
+    #[serde(rename = "Parent")]
+    pub parent: String,
+    #[serde(rename = "Comment")]
+    pub comment: String,
+    #[serde(rename = "Created", skip_serializing_if = "Option::is_none")]
+    pub created: Option<String>,
+    /// Below API 1.45 only.
+    #[serde(rename = "Container", skip_serializing_if = "Option::is_none")]
+    pub container: Option<String>,
+    #[serde(rename = "ContainerConfig", skip_serializing_if = "Option::is_none")]
+    pub container_config: Option<serde_json::Value>,
+    #[serde(rename = "DockerVersion")]
+    pub docker_version: String,
+    #[serde(rename = "Author")]
+    pub author: String,
+    #[serde(rename = "Config")]
+    pub config: serde_json::Value,
+    #[serde(rename = "Architecture")]
+    pub architecture: String,
+    #[serde(rename = "Variant", skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
+    #[serde(rename = "Os")]
+    pub os: String,
+    #[serde(rename = "OsVersion", skip_serializing_if = "Option::is_none")]
+    pub os_version: Option<String>,
+    #[serde(rename = "Size")]
+    pub size: i64,
+    /// Below API 1.44 only.
+    #[serde(rename = "VirtualSize", skip_serializing_if = "Option::is_none")]
+    pub virtual_size: Option<i64>,
+    #[serde(rename = "GraphDriver")]
+    pub graph_driver: GraphDriver,
+    #[serde(rename = "RootFS")]
+    pub root_fs: RootFs,
+    #[serde(rename = "Metadata")]
+    pub metadata: ImageMetadata,
+    /// From API 1.48.
+    #[serde(rename = "Descriptor", skip_serializing_if = "Option::is_none")]
+    pub descriptor: Option<OciDescriptor>,
+}
+
+/// `GET /images/{name}/history` entries.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct HistoryItem {
+    #[serde(rename = "Comment")]
+    pub comment: String,
+    #[serde(rename = "Created")]
+    pub created: i64,
+    #[serde(rename = "CreatedBy")]
+    pub created_by: String,
+    #[serde(rename = "Id")]
+    pub id: String,
+    #[serde(rename = "Size")]
+    pub size: i64,
+    #[serde(rename = "Tags")]
+    pub tags: Option<Vec<String>>,
+}
+
+/// `DELETE /images/{name}` entries: exactly one key each.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct DeleteResponseItem {
+    #[serde(rename = "Untagged", skip_serializing_if = "Option::is_none")]
+    pub untagged: Option<String>,
+    #[serde(rename = "Deleted", skip_serializing_if = "Option::is_none")]
+    pub deleted: Option<String>,
+}

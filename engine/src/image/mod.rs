@@ -1,0 +1,5 @@
+//! Images: references, archives (load/save), and the image store on containerd.
+
+pub mod archive;
+pub mod reference;
+pub mod store;

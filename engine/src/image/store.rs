@@ -1,0 +1,771 @@
+//! The image store, which *is* containerd's: image records name manifests in the content
+//! store, layers are unpacked into overlayfs snapshots keyed by chain ID, and everything
+//! written carries containerd's GC labels so a garbage collection never takes what an image
+//! uses. Image IDs are config digests, as `docker images` shows them.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use containerd_client::types::Descriptor;
+use serde::Deserialize;
+
+use super::archive::{self, ArchiveImage};
+use super::reference::Reference;
+use crate::events::{Event, EventBus};
+use crate::runtime::Containerd;
+use crate::runtime::content::Lease;
+use crate::runtime::snapshots::SNAPSHOTTER;
+use crate::{Error, Result};
+
+/// containerd image records for images that lost their last name keep this prefix, so their
+/// content is not collected while something may still use them (moby's convention).
+pub const DANGLING_PREFIX: &str = "moby-dangling@";
+
+/// What an image record points at, resolved to this platform's manifest and config.
+#[derive(Clone, Debug)]
+pub struct ResolvedImage {
+    /// The config digest: the image ID.
+    pub id: String,
+    /// The record's target (manifest or index) digest.
+    pub target_digest: String,
+    pub target: Descriptor,
+    pub manifest_digest: String,
+    pub config: ImageConfig,
+    pub config_bytes: Vec<u8>,
+    pub layers: Vec<Descriptor>,
+    pub chain_ids: Vec<String>,
+}
+
+/// The parts of an OCI/Docker image config Berth uses; the raw bytes are kept alongside.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct ImageConfig {
+    #[serde(default)]
+    pub architecture: String,
+    #[serde(default)]
+    pub os: String,
+    #[serde(default, rename = "os.version")]
+    pub os_version: Option<String>,
+    #[serde(default)]
+    pub variant: Option<String>,
+    #[serde(default)]
+    pub created: Option<String>,
+    #[serde(default)]
+    pub author: Option<String>,
+    #[serde(default)]
+    pub comment: Option<String>,
+    #[serde(default)]
+    pub docker_version: Option<String>,
+    #[serde(default)]
+    pub config: Option<serde_json::Value>,
+    #[serde(default)]
+    pub rootfs: RootFs,
+    #[serde(default)]
+    pub history: Vec<HistoryEntry>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct RootFs {
+    #[serde(default, rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub diff_ids: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct HistoryEntry {
+    #[serde(default)]
+    pub created: Option<String>,
+    #[serde(default)]
+    pub created_by: Option<String>,
+    #[serde(default)]
+    pub comment: Option<String>,
+    #[serde(default)]
+    pub empty_layer: bool,
+}
+
+/// One image as listed: its ID and every name pointing at it.
+#[derive(Clone, Debug)]
+pub struct ImageEntry {
+    pub resolved: ResolvedImage,
+    /// Full names (`docker.io/library/busybox:latest`) of the records pointing at it.
+    pub names: Vec<String>,
+    pub created_unix: i64,
+    pub size: i64,
+    pub labels: BTreeMap<String, String>,
+}
+
+/// `chain[0] = diff[0]`, `chain[i] = sha256(chain[i-1] + " " + diff[i])`.
+pub fn chain_ids(diff_ids: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::with_capacity(diff_ids.len());
+    for d in diff_ids {
+        let next = match out.last() {
+            None => d.clone(),
+            Some(prev) => format!(
+                "sha256:{}",
+                archive::sha256_hex(format!("{prev} {d}").as_bytes())
+            ),
+        };
+        out.push(next);
+    }
+    out
+}
+
+pub struct ImageStore {
+    containerd: Containerd,
+    events: Arc<EventBus>,
+    /// Resolutions by target digest: manifests and configs are immutable.
+    resolved: Mutex<HashMap<String, ResolvedImage>>,
+    /// Unpacked sizes by chain ID.
+    sizes: Mutex<HashMap<String, i64>>,
+    scratch: std::path::PathBuf,
+}
+
+fn descriptor(media_type: &str, digest: &str, size: i64) -> Descriptor {
+    Descriptor {
+        media_type: media_type.to_string(),
+        digest: digest.to_string(),
+        size,
+        annotations: HashMap::new(),
+    }
+}
+
+#[derive(Deserialize)]
+struct ManifestDoc {
+    #[serde(default)]
+    manifests: Option<Vec<IndexEntry>>,
+    #[serde(default)]
+    config: Option<DescriptorDoc>,
+    #[serde(default)]
+    layers: Vec<DescriptorDoc>,
+}
+
+#[derive(Deserialize)]
+struct IndexEntry {
+    #[serde(rename = "mediaType", default)]
+    media_type: String,
+    digest: String,
+    #[serde(default)]
+    size: i64,
+    #[serde(default)]
+    platform: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+struct DescriptorDoc {
+    #[serde(rename = "mediaType", default)]
+    media_type: String,
+    digest: String,
+    #[serde(default)]
+    size: i64,
+}
+
+/// Parses an RFC 3339 time into unix seconds (0 when absent or unparsable).
+pub fn unix_seconds(rfc3339: Option<&str>) -> i64 {
+    rfc3339
+        .and_then(|s| {
+            time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()
+        })
+        .map_or(0, |t| t.unix_timestamp())
+}
+
+impl ImageStore {
+    pub fn new(containerd: Containerd, events: Arc<EventBus>, data_root: &Path) -> Self {
+        ImageStore {
+            containerd,
+            events,
+            resolved: Mutex::new(HashMap::new()),
+            sizes: Mutex::new(HashMap::new()),
+            scratch: data_root.join("tmp"),
+        }
+    }
+
+    pub fn scratch_dir(&self) -> &Path {
+        &self.scratch
+    }
+
+    /// Follows a record's target to this platform's manifest and its config.
+    pub async fn resolve(&self, target: &Descriptor) -> Result<ResolvedImage> {
+        if let Some(r) = self
+            .resolved
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&target.digest)
+        {
+            return Ok(r.clone());
+        }
+        let mut manifest_digest = target.digest.clone();
+        let mut bytes = self.containerd.read_blob(&manifest_digest).await?;
+        let mut doc: ManifestDoc = serde_json::from_slice(&bytes)
+            .map_err(|e| Error::internal(format!("invalid manifest {manifest_digest}: {e}")))?;
+        if let Some(list) = &doc.manifests {
+            let want = archive::host_arch();
+            let chosen = list
+                .iter()
+                .find(|m| {
+                    m.platform.as_ref().is_some_and(|p| {
+                        p.get("os").and_then(|v| v.as_str()) == Some("linux")
+                            && p.get("architecture").and_then(|v| v.as_str()) == Some(want)
+                    })
+                })
+                .or_else(|| (list.len() == 1).then(|| &list[0]))
+                .ok_or_else(|| {
+                    Error::not_found(format!("no matching manifest for linux/{want}"))
+                })?;
+            let _ = (&chosen.media_type, chosen.size);
+            manifest_digest = chosen.digest.clone();
+            bytes = self.containerd.read_blob(&manifest_digest).await?;
+            doc = serde_json::from_slice(&bytes)
+                .map_err(|e| Error::internal(format!("invalid manifest {manifest_digest}: {e}")))?;
+        }
+        let config_desc = doc
+            .config
+            .ok_or_else(|| Error::internal(format!("manifest {manifest_digest} has no config")))?;
+        let config_bytes = self.containerd.read_blob(&config_desc.digest).await?;
+        let config: ImageConfig = serde_json::from_slice(&config_bytes).map_err(|e| {
+            Error::internal(format!("invalid image config {}: {e}", config_desc.digest))
+        })?;
+        let resolved = ResolvedImage {
+            id: config_desc.digest.clone(),
+            target_digest: target.digest.clone(),
+            target: target.clone(),
+            manifest_digest,
+            chain_ids: chain_ids(&config.rootfs.diff_ids),
+            config,
+            config_bytes,
+            layers: doc
+                .layers
+                .iter()
+                .map(|l| descriptor(&l.media_type, &l.digest, l.size))
+                .collect(),
+        };
+        self.resolved
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(target.digest.clone(), resolved.clone());
+        Ok(resolved)
+    }
+
+    /// Every image, grouped by ID, with all its names.
+    pub async fn list(&self) -> Result<Vec<ImageEntry>> {
+        let records = self.containerd.list_images().await?;
+        let mut by_id: BTreeMap<String, ImageEntry> = BTreeMap::new();
+        for record in records {
+            let Some(target) = record.target.clone() else {
+                continue;
+            };
+            let resolved = match self.resolve(&target).await {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::debug!(image = %record.name, "skipping unresolvable image: {}", e.message);
+                    continue;
+                }
+            };
+            let entry = match by_id.get_mut(&resolved.id) {
+                Some(e) => e,
+                None => {
+                    let size = self.unpacked_size(&resolved.chain_ids).await;
+                    let created_unix = unix_seconds(resolved.config.created.as_deref());
+                    let labels = resolved
+                        .config
+                        .config
+                        .as_ref()
+                        .and_then(|c| c.get("Labels"))
+                        .and_then(|l| serde_json::from_value(l.clone()).ok())
+                        .unwrap_or_default();
+                    by_id.entry(resolved.id.clone()).or_insert(ImageEntry {
+                        resolved,
+                        names: vec![],
+                        created_unix,
+                        size,
+                        labels,
+                    })
+                }
+            };
+            entry.names.push(record.name);
+        }
+        Ok(by_id.into_values().collect())
+    }
+
+    async fn unpacked_size(&self, chain: &[String]) -> i64 {
+        self.layer_sizes(chain).await.iter().sum()
+    }
+
+    /// Unpacked size of each layer of a chain (snapshot usage), cached by chain ID.
+    pub async fn layer_sizes(&self, chain: &[String]) -> Vec<i64> {
+        let mut sizes = Vec::with_capacity(chain.len());
+        for id in chain {
+            let cached = self
+                .sizes
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(id)
+                .copied();
+            let size = match cached {
+                Some(s) => s,
+                None => {
+                    let s = self.containerd.snapshot_usage(id).await.unwrap_or(0);
+                    self.sizes
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .insert(id.clone(), s);
+                    s
+                }
+            };
+            sizes.push(size);
+        }
+        sizes
+    }
+
+    /// Finds an image by name, full or short ID (with or without `sha256:`), or ID prefix.
+    /// The error is moby's `No such image: <familiar name>`.
+    pub async fn find(&self, name: &str) -> Result<ImageEntry> {
+        let not_found = || {
+            let shown = Reference::parse_normalized(name)
+                .map(|r| r.with_default_tag().familiar())
+                .unwrap_or_else(|_| name.to_string());
+            Error::not_found(format!("No such image: {shown}"))
+        };
+        if name.is_empty() {
+            return Err(not_found());
+        }
+        let images = self.list().await?;
+        // A reference first: `busybox` means docker.io/library/busybox:latest.
+        if let Ok(r) = Reference::parse_normalized(name) {
+            let full = r.with_default_tag().full();
+            if let Some(e) = images.iter().find(|e| e.names.contains(&full)) {
+                return Ok(e.clone());
+            }
+        }
+        let hex = name.strip_prefix("sha256:").unwrap_or(name);
+        if !hex.is_empty()
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+        {
+            let matches: Vec<&ImageEntry> = images
+                .iter()
+                .filter(|e| e.resolved.id["sha256:".len()..].starts_with(hex))
+                .collect();
+            match matches.len() {
+                0 => {}
+                1 => return Ok(matches[0].clone()),
+                _ => {
+                    return Err(Error::invalid(format!(
+                        "multiple IDs found with provided prefix: {name}"
+                    )));
+                }
+            }
+        }
+        Err(not_found())
+    }
+
+    /// Loads every image of an unpacked archive directory; returns the `docker load` lines.
+    pub async fn load_dir(&self, dir: &Path) -> Result<Vec<String>> {
+        let dir_owned = dir.to_path_buf();
+        let images = tokio::task::spawn_blocking(move || archive::read_images(&dir_owned))
+            .await
+            .map_err(|e| Error::internal(e.to_string()))??;
+        let mut lines = Vec::new();
+        for image in images {
+            let tags: Vec<Reference> = image
+                .tags
+                .iter()
+                .map(|t| {
+                    Reference::parse_normalized(t)
+                        .map(Reference::with_default_tag)
+                        .map_err(|e| Error::invalid(format!("invalid tag {t} in archive: {e}")))
+                })
+                .collect::<Result<_>>()?;
+            let target = self.store_image(&image).await?;
+            if tags.is_empty() {
+                self.name_image(
+                    &format!("{DANGLING_PREFIX}{}", target.digest),
+                    target.clone(),
+                )
+                .await?;
+                lines.push(format!("Loaded image ID: {}", image.config.digest));
+            }
+            for tag in tags {
+                self.name_image(&tag.full(), target.clone()).await?;
+                lines.push(format!("Loaded image: {}", tag.familiar()));
+            }
+        }
+        Ok(lines)
+    }
+
+    /// Points `name` at `target`; an image that loses its last name this way is kept as
+    /// dangling.
+    pub async fn name_image(&self, name: &str, target: Descriptor) -> Result<()> {
+        if let Some(old) = self.containerd.get_image(name).await?
+            && let Some(old_target) = old.target
+            && old_target.digest != target.digest
+        {
+            self.keep_if_last_name(name, old_target).await?;
+        }
+        self.containerd
+            .put_image(None, name, target.clone(), HashMap::new())
+            .await?;
+        // The image has a real name now; its dangling record (if any) is no longer needed.
+        if !name.starts_with(DANGLING_PREFIX) {
+            self.containerd
+                .delete_image(&format!("{DANGLING_PREFIX}{}", target.digest))
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn keep_if_last_name(&self, name: &str, target: Descriptor) -> Result<()> {
+        let others = self
+            .containerd
+            .list_images()
+            .await?
+            .into_iter()
+            .filter(|r| {
+                r.name != name && r.target.as_ref().is_some_and(|t| t.digest == target.digest)
+            })
+            .count();
+        if others == 0 {
+            self.containerd
+                .put_image(
+                    None,
+                    &format!("{DANGLING_PREFIX}{}", target.digest),
+                    target,
+                    HashMap::new(),
+                )
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Writes an archive image's blobs (with GC labels) and unpacks its layers, all under one
+    /// lease; returns the manifest descriptor to name it by.
+    async fn store_image(&self, image: &ArchiveImage) -> Result<Descriptor> {
+        let lease = self.containerd.create_lease("load").await?;
+        let r = self.store_image_leased(&lease, image).await;
+        self.containerd.delete_lease(&lease).await;
+        r
+    }
+
+    async fn store_image_leased(&self, lease: &Lease, image: &ArchiveImage) -> Result<Descriptor> {
+        let chain = chain_ids(&image.diff_ids);
+        for (layer, diff_id) in image.layers.iter().zip(&image.diff_ids) {
+            let labels =
+                HashMap::from([("containerd.io/uncompressed".to_string(), diff_id.clone())]);
+            let file = tokio::fs::File::open(&layer.path).await?;
+            self.containerd
+                .write_blob_from(
+                    lease,
+                    &layer.digest,
+                    layer.size,
+                    tokio::io::BufReader::new(file),
+                    labels,
+                )
+                .await?;
+        }
+        self.unpack(lease, &image.layers, &image.diff_ids).await?;
+        let mut config_labels = HashMap::new();
+        if let Some(top) = chain.last() {
+            config_labels.insert(
+                format!("containerd.io/gc.ref.snapshot.{SNAPSHOTTER}"),
+                top.clone(),
+            );
+        }
+        let config_bytes = tokio::fs::read(&image.config.path).await?;
+        self.containerd
+            .write_blob(lease, &image.config.digest, &config_bytes, config_labels)
+            .await?;
+        let manifest_digest = format!("sha256:{}", archive::sha256_hex(&image.manifest));
+        let mut manifest_labels = HashMap::from([(
+            "containerd.io/gc.ref.content.config".to_string(),
+            image.config.digest.clone(),
+        )]);
+        for (i, l) in image.layers.iter().enumerate() {
+            manifest_labels.insert(
+                format!("containerd.io/gc.ref.content.l.{i}"),
+                l.digest.clone(),
+            );
+        }
+        self.containerd
+            .write_blob(lease, &manifest_digest, &image.manifest, manifest_labels)
+            .await?;
+        Ok(descriptor(
+            &image.manifest_media_type,
+            &manifest_digest,
+            image.manifest.len() as i64,
+        ))
+    }
+
+    /// Applies layers onto snapshots keyed by chain ID, skipping those already unpacked.
+    async fn unpack(
+        &self,
+        lease: &Lease,
+        layers: &[archive::Blob],
+        diff_ids: &[String],
+    ) -> Result<()> {
+        let chain = chain_ids(diff_ids);
+        for (i, layer) in layers.iter().enumerate() {
+            if self.containerd.snapshot_exists(&chain[i]).await? {
+                continue;
+            }
+            let parent = if i == 0 { "" } else { chain[i - 1].as_str() };
+            let key = format!("extract-{:08x}-{}", rand::random::<u32>(), chain[i]);
+            let mounts = self
+                .containerd
+                .prepare_snapshot(lease, &key, parent, HashMap::new())
+                .await?;
+            let applied = self
+                .containerd
+                .apply_layer(
+                    descriptor(&layer.media_type, &layer.digest, layer.size),
+                    mounts,
+                )
+                .await;
+            let result = match applied {
+                Ok(d) if d == diff_ids[i] => {
+                    self.containerd
+                        .commit_snapshot(lease, &chain[i], &key, HashMap::new())
+                        .await
+                }
+                Ok(d) => Err(Error::invalid(format!(
+                    "layer {} unpacked to {d}, expected {}",
+                    layer.digest, diff_ids[i]
+                ))),
+                Err(e) => Err(e),
+            };
+            if let Err(e) = result {
+                let _ = self.containerd.remove_snapshot(&key).await;
+                // Another load may have committed the same chain ID meanwhile.
+                if e.kind == crate::ErrorKind::Conflict {
+                    continue;
+                }
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One line of `DELETE /images/{name}`'s answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RemovedImage {
+    Untagged(String),
+    Deleted(String),
+}
+
+/// The 12-hex short form of an ID.
+pub fn short_id(id: &str) -> &str {
+    let hex = id.strip_prefix("sha256:").unwrap_or(id);
+    &hex[..hex.len().min(12)]
+}
+
+/// A full name as users see it: `busybox:latest`, `localhost:5000/x@sha256:...`.
+pub fn familiar(full_name: &str) -> String {
+    Reference::parse_normalized(full_name)
+        .map(|r| r.familiar())
+        .unwrap_or_else(|_| full_name.to_string())
+}
+
+impl ImageEntry {
+    /// Names that are real references (not the dangling placeholder).
+    pub fn references(&self) -> impl Iterator<Item = &String> {
+        self.names
+            .iter()
+            .filter(|n| !n.starts_with(DANGLING_PREFIX))
+    }
+}
+
+impl ImageStore {
+    fn event(&self, action: &str, id: &str, name: Option<String>) {
+        let mut attributes = BTreeMap::new();
+        if let Some(name) = name {
+            attributes.insert("name".to_string(), name);
+        }
+        self.events
+            .publish(Event::new("image", action, id.to_string(), attributes));
+    }
+
+    /// `docker load`: unpacks the archive file into scratch space and loads every image.
+    pub async fn load_archive(&self, archive_path: &Path) -> Result<Vec<String>> {
+        let dir = self
+            .scratch
+            .join(format!("load-{:016x}", rand::random::<u64>()));
+        std::fs::create_dir_all(&dir)?;
+        let (archive_owned, dir_owned) = (archive_path.to_path_buf(), dir.clone());
+        let unpacked =
+            tokio::task::spawn_blocking(move || archive::unpack(&archive_owned, &dir_owned))
+                .await
+                .map_err(|e| Error::internal(e.to_string()));
+        let result = match unpacked {
+            Ok(Ok(())) => self.load_dir(&dir).await,
+            Ok(Err(e)) | Err(e) => Err(e),
+        };
+        let _ = tokio::fs::remove_dir_all(&dir).await;
+        let lines = result?;
+        for line in &lines {
+            let (id, name) = match line.strip_prefix("Loaded image: ") {
+                Some(name) => (
+                    self.find(name)
+                        .await
+                        .map(|e| e.resolved.id)
+                        .unwrap_or_default(),
+                    Some(name.to_string()),
+                ),
+                None => (
+                    line.trim_start_matches("Loaded image ID: ").to_string(),
+                    None,
+                ),
+            };
+            self.event("load", &id, name);
+        }
+        Ok(lines)
+    }
+
+    /// `docker tag SOURCE REPO[:TAG]`.
+    pub async fn tag(&self, source: &str, repo: &str, tag: &str) -> Result<()> {
+        let entry = self.find(source).await?;
+        let joined = if tag.is_empty() {
+            repo.to_string()
+        } else {
+            format!("{repo}:{tag}")
+        };
+        let reference = Reference::parse_normalized(&joined).map_err(Error::from)?;
+        if reference.digest().is_some() {
+            return Err(Error::invalid(
+                "refusing to create a tag with a digest reference",
+            ));
+        }
+        let reference = reference.with_default_tag();
+        self.name_image(&reference.full(), entry.resolved.target.clone())
+            .await?;
+        self.event("tag", &entry.resolved.id, Some(reference.familiar()));
+        Ok(())
+    }
+
+    /// `docker rmi`: untags a reference, or deletes an image by ID; the image itself goes
+    /// when its last name does. `in_use` names a container using the image, and whether it
+    /// is running.
+    pub async fn remove(
+        &self,
+        name: &str,
+        force: bool,
+        in_use: Option<(String, bool)>,
+    ) -> Result<Vec<RemovedImage>> {
+        let entry = self.find(name).await?;
+        let id = entry.resolved.id.clone();
+        let by_reference = Reference::parse_normalized(name)
+            .ok()
+            .map(|r| r.with_default_tag().full())
+            .filter(|full| entry.names.contains(full));
+        let references: Vec<String> = entry.references().cloned().collect();
+        let mut out = Vec::new();
+        if let Some(full) = by_reference {
+            let last = references.len() <= 1;
+            if last
+                && !force
+                && let Some((container, _)) = &in_use
+            {
+                return Err(Error::conflict(format!(
+                    "conflict: unable to remove repository reference \"{name}\" (must force) - container {} is using its referenced image {}",
+                    short_id(container),
+                    short_id(&id)
+                )));
+            }
+            self.containerd.delete_image(&full).await?;
+            out.push(RemovedImage::Untagged(familiar(&full)));
+            self.event("untag", &id, Some(familiar(&full)));
+            if !last {
+                return Ok(out);
+            }
+            if in_use.is_some() {
+                // Forced off its last name while a container uses it: keep it, dangling.
+                self.containerd
+                    .put_image(
+                        None,
+                        &format!("{DANGLING_PREFIX}{}", entry.resolved.target.digest),
+                        entry.resolved.target.clone(),
+                        HashMap::new(),
+                    )
+                    .await?;
+                return Ok(out);
+            }
+        } else {
+            if references.len() > 1 && !force {
+                return Err(Error::conflict(format!(
+                    "conflict: unable to delete {} (must be forced) - image is referenced in multiple repositories",
+                    short_id(&id)
+                )));
+            }
+            match &in_use {
+                Some((container, true)) => {
+                    return Err(Error::conflict(format!(
+                        "conflict: unable to delete {} (cannot be forced) - image is being used by running container {}",
+                        short_id(&id),
+                        short_id(container)
+                    )));
+                }
+                Some((container, false)) if !force => {
+                    return Err(Error::conflict(format!(
+                        "conflict: unable to delete {} (must be forced) - image is being used by stopped container {}",
+                        short_id(&id),
+                        short_id(container)
+                    )));
+                }
+                _ => {}
+            }
+            for full in &references {
+                self.containerd.delete_image(full).await?;
+                out.push(RemovedImage::Untagged(familiar(full)));
+                self.event("untag", &id, Some(familiar(full)));
+            }
+        }
+        for dangling in entry
+            .names
+            .iter()
+            .filter(|n| n.starts_with(DANGLING_PREFIX))
+        {
+            self.containerd.delete_image(dangling).await?;
+        }
+        self.collect_garbage().await;
+        out.push(RemovedImage::Deleted(id.clone()));
+        self.event("delete", &id, None);
+        Ok(out)
+    }
+
+    /// Runs containerd's GC now, so deleted images free their space before we answer.
+    async fn collect_garbage(&self) {
+        if let Ok(lease) = self.containerd.create_lease("gc").await {
+            self.containerd.delete_lease_sync(&lease).await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chain_ids_follow_the_oci_rule() {
+        let a = format!("sha256:{}", "a".repeat(64));
+        let b = format!("sha256:{}", "b".repeat(64));
+        let chain = chain_ids(&[a.clone(), b.clone()]);
+        assert_eq!(chain[0], a);
+        assert_eq!(
+            chain[1],
+            format!(
+                "sha256:{}",
+                archive::sha256_hex(format!("{a} {b}").as_bytes())
+            )
+        );
+    }
+
+    #[test]
+    fn unix_seconds_of_rfc3339() {
+        assert_eq!(unix_seconds(Some("1970-01-01T00:01:00Z")), 60);
+        assert_eq!(
+            unix_seconds(Some("2024-01-01T00:00:00.123456789Z")),
+            1704067200
+        );
+        assert_eq!(unix_seconds(None), 0);
+    }
+}

@@ -1,0 +1,376 @@
+//! Content store, image records and leases: the containerd calls behind the image store.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use containerd_client::services::v1::content_client::ContentClient;
+use containerd_client::services::v1::images_client::ImagesClient;
+use containerd_client::services::v1::leases_client::LeasesClient;
+use containerd_client::services::v1::{
+    CreateImageRequest, CreateRequest as CreateLeaseRequest, DeleteContentRequest,
+    DeleteImageRequest, DeleteRequest as DeleteLeaseRequest, GetImageRequest, Image, InfoRequest,
+    ListImagesRequest, ReadContentRequest, UpdateImageRequest, WriteAction, WriteContentRequest,
+};
+use containerd_client::types::Descriptor;
+use futures_util::StreamExt as _;
+use tokio::io::AsyncReadExt as _;
+
+use super::{Containerd, classify};
+use crate::{Error, ErrorKind, Result};
+
+/// Chunk size for content writes.
+const WRITE_CHUNK: usize = 1 << 20;
+
+/// A containerd lease: while it exists, nothing written under it is garbage collected.
+/// Deleted with [`Containerd::delete_lease`] once the written objects are referenced.
+#[derive(Clone, Debug)]
+pub struct Lease(pub String);
+
+impl Containerd {
+    /// Adds the lease header to a namespaced request.
+    pub(crate) fn leased<T>(&self, message: T, lease: Option<&Lease>) -> tonic::Request<T> {
+        let mut req = self.request(message);
+        if let Some(Lease(id)) = lease
+            && let Ok(v) = id.parse()
+        {
+            req.metadata_mut().insert("containerd-lease", v);
+        }
+        req
+    }
+
+    pub async fn create_lease(&self, purpose: &str) -> Result<Lease> {
+        let id = format!("berth-{purpose}-{:016x}", rand::random::<u64>());
+        let expire = time::OffsetDateTime::now_utc() + Duration::from_secs(24 * 3600);
+        let expire = expire
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
+        let labels = HashMap::from([("containerd.io/gc.expire".to_string(), expire)]);
+        LeasesClient::new(self.channel.clone())
+            .create(self.request(CreateLeaseRequest {
+                id: id.clone(),
+                labels,
+            }))
+            .await
+            .map_err(classify)?;
+        Ok(Lease(id))
+    }
+
+    pub async fn delete_lease(&self, lease: &Lease) {
+        let r = LeasesClient::new(self.channel.clone())
+            .delete(self.request(DeleteLeaseRequest {
+                id: lease.0.clone(),
+                sync: false,
+            }))
+            .await;
+        if let Err(e) = r {
+            tracing::warn!(lease = %lease.0, "cannot delete lease: {}", e.message());
+        }
+    }
+
+    /// Deletes a lease and waits for the garbage collection it triggers.
+    pub async fn delete_lease_sync(&self, lease: &Lease) {
+        let _ = LeasesClient::new(self.channel.clone())
+            .delete(self.request(DeleteLeaseRequest {
+                id: lease.0.clone(),
+                sync: true,
+            }))
+            .await;
+    }
+
+    /// Size and labels of a blob, or None when absent.
+    pub async fn content_info(&self, digest: &str) -> Result<Option<ContentInfo>> {
+        match ContentClient::new(self.channel.clone())
+            .info(self.request(InfoRequest {
+                digest: digest.to_string(),
+            }))
+            .await
+        {
+            Ok(r) => Ok(r.into_inner().info.map(|i| ContentInfo {
+                digest: i.digest,
+                size: i.size,
+                labels: i.labels,
+            })),
+            Err(s) if s.code() == tonic::Code::NotFound => Ok(None),
+            Err(s) => Err(classify(s)),
+        }
+    }
+
+    /// Reads a whole blob (manifests, configs: small things).
+    pub async fn read_blob(&self, digest: &str) -> Result<Vec<u8>> {
+        let mut stream = ContentClient::new(self.channel.clone())
+            .read(self.request(ReadContentRequest {
+                digest: digest.to_string(),
+                offset: 0,
+                size: 0,
+            }))
+            .await
+            .map_err(classify)?
+            .into_inner();
+        let mut out = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            out.extend_from_slice(&chunk.map_err(classify)?.data);
+        }
+        Ok(out)
+    }
+
+    /// Streams a blob in chunks (layers).
+    pub async fn read_blob_stream(
+        &self,
+        digest: &str,
+    ) -> Result<impl futures_util::Stream<Item = Result<Vec<u8>>> + use<>> {
+        let stream = ContentClient::new(self.channel.clone())
+            .read(self.request(ReadContentRequest {
+                digest: digest.to_string(),
+                offset: 0,
+                size: 0,
+            }))
+            .await
+            .map_err(classify)?
+            .into_inner();
+        Ok(stream.map(|r| r.map(|c| c.data).map_err(classify)))
+    }
+
+    /// Writes a blob from memory unless it is already present; sets `labels` either way.
+    pub async fn write_blob(
+        &self,
+        lease: &Lease,
+        digest: &str,
+        data: &[u8],
+        labels: HashMap<String, String>,
+    ) -> Result<()> {
+        let reader = std::io::Cursor::new(data.to_vec());
+        self.write_blob_from(
+            lease,
+            digest,
+            data.len() as i64,
+            tokio::io::BufReader::new(reader),
+            labels,
+        )
+        .await
+    }
+
+    /// Writes a blob from a reader of `total` bytes whose digest must be `digest`.
+    pub async fn write_blob_from<R: tokio::io::AsyncRead + Unpin>(
+        &self,
+        lease: &Lease,
+        digest: &str,
+        total: i64,
+        mut reader: R,
+        labels: HashMap<String, String>,
+    ) -> Result<()> {
+        if self.content_info(digest).await?.is_some() {
+            if !labels.is_empty() {
+                self.label_blob(digest, labels).await?;
+            }
+            return Ok(());
+        }
+        let (tx, rx) = tokio::sync::mpsc::channel::<WriteContentRequest>(4);
+        let reference = format!("berth-write-{digest}-{:08x}", rand::random::<u32>());
+        let mut buf = vec![0u8; WRITE_CHUNK];
+        let mut offset: i64 = 0;
+        let n = read_full(&mut reader, &mut buf).await?;
+        // The first message must be queued before the call is awaited: containerd answers
+        // (and sends headers) only after it.
+        tx.send(WriteContentRequest {
+            action: WriteAction::Write as i32,
+            r#ref: reference.clone(),
+            total,
+            expected: digest.to_string(),
+            offset,
+            data: buf[..n].to_vec(),
+            labels: HashMap::new(),
+        })
+        .await
+        .map_err(|_| Error::internal("content write channel closed"))?;
+        offset += n as i64;
+        let mut responses = ContentClient::new(self.channel.clone())
+            .write(self.leased(tokio_stream::wrappers::ReceiverStream::new(rx), Some(lease)))
+            .await
+            .map_err(classify)?
+            .into_inner();
+        next_response(&mut responses).await?;
+        loop {
+            let n = read_full(&mut reader, &mut buf).await?;
+            if n == 0 {
+                break;
+            }
+            tx.send(WriteContentRequest {
+                action: WriteAction::Write as i32,
+                r#ref: reference.clone(),
+                offset,
+                data: buf[..n].to_vec(),
+                ..Default::default()
+            })
+            .await
+            .map_err(|_| Error::internal("content write channel closed"))?;
+            offset += n as i64;
+            next_response(&mut responses).await?;
+        }
+        tx.send(WriteContentRequest {
+            action: WriteAction::Commit as i32,
+            r#ref: reference,
+            total: offset,
+            expected: digest.to_string(),
+            offset,
+            labels,
+            ..Default::default()
+        })
+        .await
+        .map_err(|_| Error::internal("content write channel closed"))?;
+        match next_response(&mut responses).await {
+            Ok(r) if r.digest == digest => Ok(()),
+            Ok(r) => Err(Error::invalid(format!(
+                "content digest mismatch: expected {digest}, got {}",
+                r.digest
+            ))),
+            // Someone else committed the same blob meanwhile.
+            Err(e) if e.kind == ErrorKind::Conflict => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Replaces the given labels on a blob (others are kept).
+    pub async fn label_blob(&self, digest: &str, labels: HashMap<String, String>) -> Result<()> {
+        use containerd_client::services::v1::{Info, UpdateRequest};
+        let paths = labels.keys().map(|k| format!("labels.{k}")).collect();
+        ContentClient::new(self.channel.clone())
+            .update(self.request(UpdateRequest {
+                info: Some(Info {
+                    digest: digest.to_string(),
+                    labels,
+                    ..Default::default()
+                }),
+                update_mask: Some(prost_types::FieldMask { paths }),
+            }))
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+
+    pub async fn delete_blob(&self, digest: &str) -> Result<()> {
+        match ContentClient::new(self.channel.clone())
+            .delete(self.request(DeleteContentRequest {
+                digest: digest.to_string(),
+            }))
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(s) if s.code() == tonic::Code::NotFound => Ok(()),
+            Err(s) => Err(classify(s)),
+        }
+    }
+
+    pub async fn get_image(&self, name: &str) -> Result<Option<Image>> {
+        match ImagesClient::new(self.channel.clone())
+            .get(self.request(GetImageRequest {
+                name: name.to_string(),
+            }))
+            .await
+        {
+            Ok(r) => Ok(r.into_inner().image),
+            Err(s) if s.code() == tonic::Code::NotFound => Ok(None),
+            Err(s) => Err(classify(s)),
+        }
+    }
+
+    pub async fn list_images(&self) -> Result<Vec<Image>> {
+        Ok(ImagesClient::new(self.channel.clone())
+            .list(self.request(ListImagesRequest { filters: vec![] }))
+            .await
+            .map_err(classify)?
+            .into_inner()
+            .images)
+    }
+
+    /// Creates or re-points the image record `name`.
+    pub async fn put_image(
+        &self,
+        lease: Option<&Lease>,
+        name: &str,
+        target: Descriptor,
+        labels: HashMap<String, String>,
+    ) -> Result<()> {
+        let image = Image {
+            name: name.to_string(),
+            labels,
+            target: Some(target),
+            created_at: None,
+            updated_at: None,
+        };
+        let created = ImagesClient::new(self.channel.clone())
+            .create(self.leased(
+                CreateImageRequest {
+                    image: Some(image.clone()),
+                    source_date_epoch: None,
+                },
+                lease,
+            ))
+            .await;
+        match created {
+            Ok(_) => Ok(()),
+            Err(s) if s.code() == tonic::Code::AlreadyExists => {
+                ImagesClient::new(self.channel.clone())
+                    .update(self.leased(
+                        UpdateImageRequest {
+                            image: Some(image),
+                            update_mask: Some(prost_types::FieldMask {
+                                paths: vec!["target".into(), "labels".into()],
+                            }),
+                            source_date_epoch: None,
+                        },
+                        lease,
+                    ))
+                    .await
+                    .map_err(classify)?;
+                Ok(())
+            }
+            Err(s) => Err(classify(s)),
+        }
+    }
+
+    pub async fn delete_image(&self, name: &str) -> Result<()> {
+        match ImagesClient::new(self.channel.clone())
+            .delete(self.request(DeleteImageRequest {
+                name: name.to_string(),
+                sync: false,
+                target: None,
+            }))
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(s) if s.code() == tonic::Code::NotFound => Ok(()),
+            Err(s) => Err(classify(s)),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct ContentInfo {
+    pub digest: String,
+    pub size: i64,
+    pub labels: HashMap<String, String>,
+}
+
+async fn read_full<R: tokio::io::AsyncRead + Unpin>(r: &mut R, buf: &mut [u8]) -> Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        let n = r.read(&mut buf[filled..]).await?;
+        if n == 0 {
+            break;
+        }
+        filled += n;
+    }
+    Ok(filled)
+}
+
+async fn next_response(
+    responses: &mut tonic::Streaming<containerd_client::services::v1::WriteContentResponse>,
+) -> Result<containerd_client::services::v1::WriteContentResponse> {
+    match responses.next().await {
+        Some(Ok(r)) => Ok(r),
+        Some(Err(s)) => Err(classify(s)),
+        None => Err(Error::internal(
+            "containerd closed the content write stream",
+        )),
+    }
+}

@@ -1,0 +1,139 @@
+//! Snapshots (overlayfs) and the Diff service: layers applied onto snapshots keyed by chain
+//! ID, and container layers prepared on top of them.
+
+use std::collections::HashMap;
+
+use containerd_client::services::v1::ApplyRequest;
+use containerd_client::services::v1::diff_client::DiffClient;
+use containerd_client::services::v1::snapshots::snapshots_client::SnapshotsClient;
+use containerd_client::services::v1::snapshots::{
+    CommitSnapshotRequest, MountsRequest, PrepareSnapshotRequest, RemoveSnapshotRequest,
+    StatSnapshotRequest, UsageRequest,
+};
+use containerd_client::types::{Descriptor, Mount};
+
+use super::content::Lease;
+use super::{Containerd, classify};
+use crate::Result;
+
+pub const SNAPSHOTTER: &str = "overlayfs";
+
+impl Containerd {
+    pub async fn snapshot_exists(&self, key: &str) -> Result<bool> {
+        match SnapshotsClient::new(self.channel.clone())
+            .stat(self.request(StatSnapshotRequest {
+                snapshotter: SNAPSHOTTER.into(),
+                key: key.to_string(),
+            }))
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(s) if s.code() == tonic::Code::NotFound => Ok(false),
+            Err(s) => Err(classify(s)),
+        }
+    }
+
+    /// Prepares an active snapshot `key` on `parent` ("" for none) and returns its mounts.
+    pub async fn prepare_snapshot(
+        &self,
+        lease: &Lease,
+        key: &str,
+        parent: &str,
+        labels: HashMap<String, String>,
+    ) -> Result<Vec<Mount>> {
+        Ok(SnapshotsClient::new(self.channel.clone())
+            .prepare(self.leased(
+                PrepareSnapshotRequest {
+                    snapshotter: SNAPSHOTTER.into(),
+                    key: key.to_string(),
+                    parent: parent.to_string(),
+                    labels,
+                },
+                Some(lease),
+            ))
+            .await
+            .map_err(classify)?
+            .into_inner()
+            .mounts)
+    }
+
+    pub async fn snapshot_mounts(&self, key: &str) -> Result<Vec<Mount>> {
+        Ok(SnapshotsClient::new(self.channel.clone())
+            .mounts(self.request(MountsRequest {
+                snapshotter: SNAPSHOTTER.into(),
+                key: key.to_string(),
+            }))
+            .await
+            .map_err(classify)?
+            .into_inner()
+            .mounts)
+    }
+
+    pub async fn commit_snapshot(
+        &self,
+        lease: &Lease,
+        name: &str,
+        key: &str,
+        labels: HashMap<String, String>,
+    ) -> Result<()> {
+        SnapshotsClient::new(self.channel.clone())
+            .commit(self.leased(
+                CommitSnapshotRequest {
+                    snapshotter: SNAPSHOTTER.into(),
+                    name: name.to_string(),
+                    key: key.to_string(),
+                    labels,
+                },
+                Some(lease),
+            ))
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+
+    pub async fn remove_snapshot(&self, key: &str) -> Result<()> {
+        match SnapshotsClient::new(self.channel.clone())
+            .remove(self.request(RemoveSnapshotRequest {
+                snapshotter: SNAPSHOTTER.into(),
+                key: key.to_string(),
+            }))
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(s) if s.code() == tonic::Code::NotFound => Ok(()),
+            Err(s) => Err(classify(s)),
+        }
+    }
+
+    /// Bytes used by a snapshot (its own layer only).
+    pub async fn snapshot_usage(&self, key: &str) -> Result<i64> {
+        Ok(SnapshotsClient::new(self.channel.clone())
+            .usage(self.request(UsageRequest {
+                snapshotter: SNAPSHOTTER.into(),
+                key: key.to_string(),
+            }))
+            .await
+            .map_err(classify)?
+            .into_inner()
+            .size)
+    }
+
+    /// Applies a layer blob onto the mounts; returns the digest of the uncompressed diff.
+    pub async fn apply_layer(&self, layer: Descriptor, mounts: Vec<Mount>) -> Result<String> {
+        let mut req = self.request(ApplyRequest {
+            diff: Some(layer),
+            mounts,
+            payloads: HashMap::new(),
+            sync_fs: false,
+        });
+        // Unpacking a large layer takes longer than a query.
+        req.set_timeout(std::time::Duration::from_secs(600));
+        let applied = DiffClient::new(self.channel.clone())
+            .apply(req)
+            .await
+            .map_err(classify)?
+            .into_inner()
+            .applied;
+        Ok(applied.map(|d| d.digest).unwrap_or_default())
+    }
+}
