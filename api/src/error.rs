@@ -104,9 +104,13 @@ pub async fn to_plain_text(resp: Response) -> Response {
 }
 
 /// Unknown routes and wrong methods: 404 `page not found`, without the version headers.
-pub async fn page_not_found() -> Response {
+pub async fn page_not_found(body: Body) -> Response {
+    crate::stream::drain(body, DRAIN_LIMIT).await;
     ApiError::not_found("page not found").into_response()
 }
+
+/// How much of an unwanted request body is read before answering an error.
+pub const DRAIN_LIMIT: usize = 64 << 20;
 
 #[cfg(test)]
 mod tests {

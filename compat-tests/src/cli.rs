@@ -23,9 +23,8 @@ impl Output {
 
     /// stdout parsed as JSON; panics with both streams if it is not.
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(self.stdout.trim()).unwrap_or_else(|e| {
-            panic!("stdout is not JSON ({e})\n{}", self.describe())
-        })
+        serde_json::from_str(self.stdout.trim())
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e})\n{}", self.describe()))
     }
 
     pub fn describe(&self) -> String {
@@ -41,9 +40,13 @@ impl Output {
 
 /// Runs `cmd` to completion, killing it (only it) after `timeout`.
 pub fn run(mut cmd: Command, timeout: Duration) -> Output {
-    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     let desc = format!("{cmd:?}");
-    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot run {desc}: {e}"));
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {desc}: {e}"));
     let mut out = child.stdout.take().expect("piped stdout");
     let mut err = child.stderr.take().expect("piped stderr");
     let t_out = thread::spawn(move || {
@@ -72,7 +75,12 @@ pub fn run(mut cmd: Command, timeout: Duration) -> Output {
     };
     let stdout = String::from_utf8_lossy(&t_out.join().unwrap_or_default()).into_owned();
     let stderr = String::from_utf8_lossy(&t_err.join().unwrap_or_default()).into_owned();
-    Output { status: status.code().unwrap_or(-1), stdout, stderr, timed_out }
+    Output {
+        status: status.code().unwrap_or(-1),
+        stdout,
+        stderr,
+        timed_out,
+    }
 }
 
 /// A `docker` CLI command aimed at `docker_host`, with its own config directory so that the

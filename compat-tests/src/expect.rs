@@ -8,7 +8,12 @@ use crate::json_error_body;
 #[track_caller]
 pub fn json_error(r: &Response, status: u16, message: &str) {
     assert_eq!(r.status, status, "status\n{}", r.describe());
-    assert_eq!(r.header("Content-Type"), Some("application/json"), "Content-Type\n{}", r.describe());
+    assert_eq!(
+        r.header("Content-Type"),
+        Some("application/json"),
+        "Content-Type\n{}",
+        r.describe()
+    );
     assert_eq!(r.text(), json_error_body(message), "body\n{}", r.describe());
 }
 
@@ -23,7 +28,12 @@ pub fn text_error(r: &Response, status: u16, message: &str) {
         "Content-Type\n{}",
         r.describe()
     );
-    assert_eq!(r.header("X-Content-Type-Options"), Some("nosniff"), "nosniff\n{}", r.describe());
+    assert_eq!(
+        r.header("X-Content-Type-Options"),
+        Some("nosniff"),
+        "nosniff\n{}",
+        r.describe()
+    );
     assert_eq!(r.text(), format!("{message}\n"), "body\n{}", r.describe());
 }
 
@@ -32,16 +42,36 @@ pub fn text_error(r: &Response, status: u16, message: &str) {
 #[track_caller]
 pub fn page_not_found(r: &Response) {
     json_error(r, 404, "page not found");
-    assert!(!r.has_header("Api-Version"), "unexpected Api-Version\n{}", r.describe());
-    assert!(!r.has_header("Docker-Experimental"), "unexpected Docker-Experimental\n{}", r.describe());
+    assert!(
+        !r.has_header("Api-Version"),
+        "unexpected Api-Version\n{}",
+        r.describe()
+    );
+    assert!(
+        !r.has_header("Docker-Experimental"),
+        "unexpected Docker-Experimental\n{}",
+        r.describe()
+    );
 }
 
 /// Headers the version middleware puts on every routed response.
 #[track_caller]
 pub fn common_headers(r: &Response, api_max: &str) {
-    assert_eq!(r.header("Api-Version"), Some(api_max), "Api-Version\n{}", r.describe());
-    assert_eq!(r.header("Ostype"), Some("linux"), "Ostype\n{}", r.describe());
-    let server = r.header("Server").unwrap_or_else(|| panic!("no Server header\n{}", r.describe()));
+    assert_eq!(
+        r.header("Api-Version"),
+        Some(api_max),
+        "Api-Version\n{}",
+        r.describe()
+    );
+    assert_eq!(
+        r.header("Ostype"),
+        Some("linux"),
+        "Ostype\n{}",
+        r.describe()
+    );
+    let server = r
+        .header("Server")
+        .unwrap_or_else(|| panic!("no Server header\n{}", r.describe()));
     assert!(
         server.starts_with("Docker/") && server.ends_with(" (linux)"),
         "Server header {server:?}"

@@ -14,6 +14,9 @@ use std::time::{Duration, Instant};
 /// How long a plain request may take before it is treated as hung.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Status code, reason phrase and headers of a response.
+type Head = (u16, String, Vec<(String, String)>);
+
 /// A complete response.
 #[derive(Debug, Clone)]
 pub struct Response {
@@ -123,7 +126,9 @@ impl Framing {
                 }
                 Framing::Chunked(state) => match state {
                     ChunkState::Size => {
-                        let Some(end) = find_crlf(raw) else { return Ok(()) };
+                        let Some(end) = find_crlf(raw) else {
+                            return Ok(());
+                        };
                         let line = String::from_utf8_lossy(&raw[..end]).into_owned();
                         raw.drain(..end + 2);
                         let hex = line.split(';').next().unwrap_or("").trim();
@@ -133,7 +138,11 @@ impl Framing {
                                 format!("bad chunk size line {line:?}"),
                             )
                         })?;
-                        *state = if size == 0 { ChunkState::Trailer } else { ChunkState::Data(size) };
+                        *state = if size == 0 {
+                            ChunkState::Trailer
+                        } else {
+                            ChunkState::Data(size)
+                        };
                     }
                     ChunkState::Data(left) => {
                         if raw.is_empty() {
@@ -160,7 +169,9 @@ impl Framing {
                         *state = ChunkState::Size;
                     }
                     ChunkState::Trailer => {
-                        let Some(end) = find_crlf(raw) else { return Ok(()) };
+                        let Some(end) = find_crlf(raw) else {
+                            return Ok(());
+                        };
                         raw.drain(..end + 2);
                         if end == 0 {
                             *self = Framing::Done;
@@ -181,7 +192,10 @@ fn find_crlf(buf: &[u8]) -> Option<usize> {
 }
 
 fn timed_out(what: &str) -> io::Error {
-    io::Error::new(io::ErrorKind::TimedOut, format!("timed out waiting for {what}"))
+    io::Error::new(
+        io::ErrorKind::TimedOut,
+        format!("timed out waiting for {what}"),
+    )
 }
 
 /// One connection to a daemon socket; requests on it reuse the connection (keep-alive).
@@ -199,7 +213,13 @@ impl Conn {
     pub fn connect(path: impl AsRef<Path>) -> io::Result<Conn> {
         let path = path.as_ref().to_path_buf();
         let stream = UnixStream::connect(&path)?;
-        Ok(Conn { stream, raw: Vec::new(), closed: false, path, timeout: DEFAULT_TIMEOUT })
+        Ok(Conn {
+            stream,
+            raw: Vec::new(),
+            closed: false,
+            path,
+            timeout: DEFAULT_TIMEOUT,
+        })
     }
 
     /// Sends one request and reads its complete response. Reconnects first if the previous
@@ -244,7 +264,12 @@ impl Conn {
         {
             self.closed = true;
         }
-        Ok(Response { status, reason, headers: resp_headers, body: out })
+        Ok(Response {
+            status,
+            reason,
+            headers: resp_headers,
+            body: out,
+        })
     }
 
     fn send_head(
@@ -296,7 +321,12 @@ impl Conn {
                 self.raw.extend_from_slice(&buf[..n]);
                 Ok(true)
             }
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
                 Err(timed_out("response bytes"))
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(true),
@@ -305,7 +335,7 @@ impl Conn {
     }
 
     /// Reads a status line and headers, skipping interim 1xx responses other than 101.
-    fn read_head(&mut self, deadline: Instant) -> io::Result<(u16, String, Vec<(String, String)>)> {
+    fn read_head(&mut self, deadline: Instant) -> io::Result<Head> {
         loop {
             let end = loop {
                 if let Some(p) = self.raw.windows(4).position(|w| w == b"\r\n\r\n") {
@@ -334,7 +364,10 @@ impl Conn {
                 ));
             }
             let status: u16 = parts.next().and_then(|s| s.parse().ok()).ok_or_else(|| {
-                io::Error::new(io::ErrorKind::InvalidData, format!("bad status line {status_line:?}"))
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("bad status line {status_line:?}"),
+                )
             })?;
             let reason = parts.next().unwrap_or("").to_string();
             let mut headers = Vec::new();
@@ -365,7 +398,11 @@ fn framing_for(method: &str, status: u16, headers: &[(String, String)]) -> Frami
         return Framing::Chunked(ChunkState::Size);
     }
     if let Some(n) = find_header(headers, "content-length").and_then(|v| v.parse::<u64>().ok()) {
-        return if n == 0 { Framing::Done } else { Framing::Length(n) };
+        return if n == 0 {
+            Framing::Done
+        } else {
+            Framing::Length(n)
+        };
     }
     Framing::Close
 }
@@ -409,7 +446,15 @@ impl Stream {
         conn.send_head(method, path, headers, body)?;
         let (status, reason, headers) = conn.read_head(Instant::now() + header_timeout)?;
         let framing = framing_for(method, status, &headers);
-        Ok(Stream { conn, status, reason, headers, framing, pending: Vec::new(), eof: false })
+        Ok(Stream {
+            conn,
+            status,
+            reason,
+            headers,
+            framing,
+            pending: Vec::new(),
+            eof: false,
+        })
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
@@ -447,7 +492,9 @@ impl Stream {
         if got {
             let pos = self.pending.iter().position(|&c| c == b'\n').unwrap_or(0);
             let line: Vec<u8> = self.pending.drain(..=pos).collect();
-            return Ok(Some(String::from_utf8_lossy(&line[..line.len() - 1]).into_owned()));
+            return Ok(Some(
+                String::from_utf8_lossy(&line[..line.len() - 1]).into_owned(),
+            ));
         }
         if self.pending.is_empty() {
             Ok(None)

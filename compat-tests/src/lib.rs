@@ -5,6 +5,16 @@
 //! used to prove that a test encodes Docker's behaviour; otherwise a fresh berthd is booted in
 //! its own temporary directory (with its embedded containerd) and torn down when the handle
 //! drops. Tests talk to it through raw HTTP ([`http`]) or the stock `docker` CLI ([`cli`]).
+//!
+//! Environment:
+//! - `BERTH_COMPAT_DOCKER_HOST=unix:///path`: test that daemon; boot nothing. Tests that must
+//!   signal or restart the daemon skip themselves.
+//! - `BERTH_BIN=/path/to/berthd`: the binary to boot (default `target/debug/berthd`).
+//! - `BERTH_COMPAT_EXTRA_ARGS="..."`: extra flags for every booted daemon. With
+//!   `BERTH_BIN=/usr/sbin/dockerd BERTH_COMPAT_EXTRA_ARGS="--iptables=false --bridge=none"`
+//!   even the owned-daemon tests run against a private real dockerd.
+//! - `BERTH_COMPAT_KEEP=1`: keep each daemon's temp dir (logs, data root) after the test.
+//! - `BERTH_COMPAT_DOCKER_CLI=/path/to/docker`: the CLI to run (default `docker` on PATH).
 
 pub mod cli;
 pub mod expect;
@@ -87,7 +97,10 @@ pub fn berthd_binary() -> PathBuf {
 pub fn unique_temp_dir(prefix: &str) -> PathBuf {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     let n = COUNTER.fetch_add(1, AtomicOrdering::SeqCst);
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
     let dir = std::env::temp_dir().join(format!("{prefix}-{}-{n}-{nanos}", std::process::id()));
     fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
     dir
@@ -104,14 +117,23 @@ pub fn socket_from_host(host: &str) -> PathBuf {
 
 /// Parses an API version such as `1.41` into numeric components.
 pub fn parse_api_version(v: &str) -> Vec<u64> {
-    v.trim().split('.').map(|p| p.parse().unwrap_or_else(|_| panic!("bad API version {v:?}"))).collect()
+    v.trim()
+        .split('.')
+        .map(|p| {
+            p.parse()
+                .unwrap_or_else(|_| panic!("bad API version {v:?}"))
+        })
+        .collect()
 }
 
 /// Compares API versions numerically per dot segment (`1.4` < `1.40`), as moby does.
 pub fn compare_api_versions(a: &str, b: &str) -> Ordering {
     let (a, b) = (parse_api_version(a), parse_api_version(b));
     for i in 0..a.len().max(b.len()) {
-        let (x, y) = (a.get(i).copied().unwrap_or(0), b.get(i).copied().unwrap_or(0));
+        let (x, y) = (
+            a.get(i).copied().unwrap_or(0),
+            b.get(i).copied().unwrap_or(0),
+        );
         match x.cmp(&y) {
             Ordering::Equal => {}
             other => return other,
@@ -127,7 +149,10 @@ pub fn json_error_body(message: &str) -> String {
 
 /// Seconds since the epoch.
 pub fn unix_now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 /// Polls `cond` every 50 ms until it returns true or `timeout` passes.
@@ -184,7 +209,11 @@ impl Daemon {
             .arg("--pidfile")
             .arg(dir.join("berthd.pid"))
             .args(extra_args)
-            .args(std::env::var(ENV_EXTRA_ARGS).unwrap_or_default().split_whitespace())
+            .args(
+                std::env::var(ENV_EXTRA_ARGS)
+                    .unwrap_or_default()
+                    .split_whitespace(),
+            )
             // Any pull aimed at the outside world fails at once instead of hanging.
             .env("HTTPS_PROXY", "http://127.0.0.1:9")
             .env("HTTP_PROXY", "http://127.0.0.1:9")
@@ -192,7 +221,9 @@ impl Daemon {
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("clone log fd"))
             .stderr(log);
-        let child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
+        let child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
         let pid = child.id();
         let mut d = Daemon {
             host: format!("unix://{}", socket.display()),
@@ -369,9 +400,19 @@ impl Daemon {
     // ---- raw HTTP ----
 
     /// One request on a fresh connection; panics (with the daemon log) on transport errors.
-    pub fn request(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Response {
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Response {
         http::request(&self.socket, method, path, headers, body).unwrap_or_else(|e| {
-            panic!("{method} {path} on {}: {e}\n--- berthd.log\n{}", self.host, self.log())
+            panic!(
+                "{method} {path} on {}: {e}\n--- berthd.log\n{}",
+                self.host,
+                self.log()
+            )
         })
     }
 
@@ -404,13 +445,22 @@ impl Daemon {
     /// POST a JSON body.
     pub fn post_json(&self, path: &str, body: &serde_json::Value) -> Response {
         let bytes = serde_json::to_vec(body).expect("serialize body");
-        self.request("POST", path, &[("Content-Type", "application/json")], &bytes)
+        self.request(
+            "POST",
+            path,
+            &[("Content-Type", "application/json")],
+            &bytes,
+        )
     }
 
     /// Opens a streaming GET (e.g. `/events?...`) and returns once headers have arrived.
     pub fn stream(&self, path: &str, header_timeout: Duration) -> Stream {
         Stream::open(&self.socket, "GET", path, &[], b"", header_timeout).unwrap_or_else(|e| {
-            panic!("GET {path} on {}: {e}\n--- berthd.log\n{}", self.host, self.log())
+            panic!(
+                "GET {path} on {}: {e}\n--- berthd.log\n{}",
+                self.host,
+                self.log()
+            )
         })
     }
 
@@ -463,7 +513,9 @@ impl Drop for Daemon {
 /// Lazily unmounts whatever is still mounted below `dir` (deepest first), so that removing
 /// the directory cannot reach into a live mount. Best effort.
 fn unmount_under(dir: &Path) {
-    let Ok(info) = fs::read_to_string("/proc/self/mountinfo") else { return };
+    let Ok(info) = fs::read_to_string("/proc/self/mountinfo") else {
+        return;
+    };
     let prefix = format!("{}/", dir.display());
     let mut points: Vec<String> = info
         .lines()

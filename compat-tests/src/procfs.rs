@@ -17,8 +17,11 @@ pub fn cmdline(pid: u32) -> Vec<String> {
 
 /// Every process id currently listed in /proc.
 pub fn all_pids() -> Vec<u32> {
-    let Ok(dir) = fs::read_dir("/proc") else { return Vec::new() };
-    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).collect()
+    let Ok(dir) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .collect()
 }
 
 /// The one-letter state from /proc/<pid>/stat (`R`, `S`, `Z`, ...), None if gone.
@@ -43,7 +46,9 @@ pub fn containerd_pids_under(dir: &Path) -> Vec<u32> {
         .into_iter()
         .filter(|&pid| {
             let argv = cmdline(pid);
-            let Some(exe) = argv.first() else { return false };
+            let Some(exe) = argv.first() else {
+                return false;
+            };
             let base = exe.rsplit('/').next().unwrap_or(exe);
             base.starts_with("containerd")
                 && argv.iter().any(|a| a == &dir || a.contains(&inside))
@@ -99,7 +104,13 @@ pub fn allowed_cpus() -> usize {
             None => n += 1,
         }
     }
-    if n == 0 { std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) } else { n }
+    if n == 0 {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    } else {
+        n
+    }
 }
 
 /// The process that listens on a unix socket path: finds the socket's inode in
@@ -130,7 +141,9 @@ pub fn unix_socket_owner(path: &Path) -> Option<u32> {
     let mut owners: Vec<u32> = all_pids()
         .into_iter()
         .filter(|pid| {
-            let Ok(fds) = fs::read_dir(format!("/proc/{pid}/fd")) else { return false };
+            let Ok(fds) = fs::read_dir(format!("/proc/{pid}/fd")) else {
+                return false;
+            };
             fds.filter_map(|e| e.ok()).any(|e| {
                 fs::read_link(e.path())
                     .map(|l| targets.iter().any(|t| l.as_os_str() == t.as_str()))

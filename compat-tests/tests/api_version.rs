@@ -28,7 +28,12 @@ fn too_old_version_is_rejected_in_plain_text() {
              please upgrade your client to a newer version"
         ),
     );
-    assert_eq!(r.header("Api-Version"), Some(d.max_api_version().as_str()), "{}", r.describe());
+    assert_eq!(
+        r.header("Api-Version"),
+        Some(d.max_api_version().as_str()),
+        "{}",
+        r.describe()
+    );
 }
 
 #[test]

@@ -4,10 +4,15 @@ use compat_tests::{daemon, expect};
 
 #[track_caller]
 fn assert_ping_headers(r: &compat_tests::Response) {
-    let api = r.header("Api-Version").unwrap_or_else(|| panic!("no Api-Version\n{}", r.describe()));
+    let api = r
+        .header("Api-Version")
+        .unwrap_or_else(|| panic!("no Api-Version\n{}", r.describe()));
     let parts: Vec<&str> = api.split('.').collect();
     assert!(
-        parts.len() == 2 && parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())),
+        parts.len() == 2
+            && parts
+                .iter()
+                .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())),
         "Api-Version {api:?}"
     );
     expect::common_headers(r, api);
@@ -23,7 +28,12 @@ fn assert_ping_headers(r: &compat_tests::Response) {
         r.describe()
     );
     assert_eq!(r.header("Pragma"), Some("no-cache"), "{}", r.describe());
-    assert_eq!(r.header("Content-Type"), Some("text/plain; charset=utf-8"), "{}", r.describe());
+    assert_eq!(
+        r.header("Content-Type"),
+        Some("text/plain; charset=utf-8"),
+        "{}",
+        r.describe()
+    );
     assert!(r.has_header("Date"), "no Date header\n{}", r.describe());
     if let Some(bv) = r.header("Builder-Version") {
         assert!(bv == "1" || bv == "2", "Builder-Version {bv:?}");
@@ -53,7 +63,12 @@ fn get_ping_body_ok() {
         assert_eq!(r.status, 200, "{path}\n{}", r.describe());
         assert_ping_headers(&r);
         assert_eq!(r.body, b"OK", "{path}\n{}", r.describe());
-        assert_eq!(r.header("Content-Length"), Some("2"), "{path}\n{}", r.describe());
+        assert_eq!(
+            r.header("Content-Length"),
+            Some("2"),
+            "{path}\n{}",
+            r.describe()
+        );
         if d.owned() {
             assert_eq!(r.header("Swarm"), Some("inactive"), "{}", r.describe());
         }
@@ -66,8 +81,17 @@ fn ping_on_a_kept_alive_connection() {
     let d = daemon();
     let mut conn = compat_tests::http::Conn::connect(d.socket_path()).expect("connect");
     for method in ["HEAD", "GET", "HEAD", "GET"] {
-        let r = conn.request(method, "/_ping", &[], b"").expect("ping on kept-alive connection");
+        let r = conn
+            .request(method, "/_ping", &[], b"")
+            .expect("ping on kept-alive connection");
         assert_eq!(r.status, 200, "{}", r.describe());
-        assert_eq!(r.body, if method == "GET" { &b"OK"[..] } else { &b""[..] });
+        assert_eq!(
+            r.body,
+            if method == "GET" {
+                &b"OK"[..]
+            } else {
+                &b""[..]
+            }
+        );
     }
 }

@@ -5,7 +5,12 @@ use compat_tests::{daemon, expect};
 #[test]
 fn unknown_paths_are_page_not_found() {
     let d = daemon();
-    for path in ["/nope", "/v1.41/nope", "/v1.24/containers/x/nope/deeper", "/info/extra"] {
+    for path in [
+        "/nope",
+        "/v1.41/nope",
+        "/v1.24/containers/x/nope/deeper",
+        "/info/extra",
+    ] {
         let r = d.get(path);
         expect::page_not_found(&r);
     }
@@ -41,7 +46,11 @@ fn options_on_any_path_is_a_bare_200() {
         // OPTIONS is a real route, so the version middleware's headers are there.
         expect::common_headers(&r, &max);
         // No CORS middleware: no Access-Control-* headers unless configured.
-        assert!(!r.has_header("Access-Control-Allow-Origin"), "{}", r.describe());
+        assert!(
+            !r.has_header("Access-Control-Allow-Origin"),
+            "{}",
+            r.describe()
+        );
     }
 }
 
@@ -51,7 +60,15 @@ fn swarm_routes_refuse_on_an_inactive_node() {
     let max = d.max_api_version();
     let not_manager = "This node is not a swarm manager. Use \"docker swarm init\" or \
                        \"docker swarm join\" to connect this node to swarm and try again.";
-    for path in ["/swarm", "/v1.41/swarm", "/nodes", "/services", "/tasks", "/v1.41/secrets", "/configs"] {
+    for path in [
+        "/swarm",
+        "/v1.41/swarm",
+        "/nodes",
+        "/services",
+        "/tasks",
+        "/v1.41/secrets",
+        "/configs",
+    ] {
         let r = d.get(path);
         expect::json_error(&r, 503, not_manager);
         expect::common_headers(&r, &max);
@@ -90,6 +107,11 @@ fn checkpoint_routes_need_experimental() {
         let r = d.request(method, path, &[], b"");
         expect::json_error(&r, 501, msg);
         expect::common_headers(&r, &max);
-        assert_eq!(r.header("Docker-Experimental"), Some("false"), "{}", r.describe());
+        assert_eq!(
+            r.header("Docker-Experimental"),
+            Some("false"),
+            "{}",
+            r.describe()
+        );
     }
 }

@@ -16,7 +16,11 @@ fn host_containerd_version() -> Option<String> {
 }
 
 fn host_cgroup_version() -> &'static str {
-    if Path::new("/sys/fs/cgroup/cgroup.controllers").exists() { "2" } else { "1" }
+    if Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+        "2"
+    } else {
+        "1"
+    }
 }
 
 fn host_mem_total_bytes() -> u64 {
@@ -30,7 +34,10 @@ fn host_mem_total_bytes() -> u64 {
 }
 
 fn component<'a>(server: &'a Value, name: &str) -> Option<&'a Value> {
-    server["Components"].as_array()?.iter().find(|c| c["Name"] == name)
+    server["Components"]
+        .as_array()?
+        .iter()
+        .find(|c| c["Name"] == name)
 }
 
 #[test]
@@ -46,36 +53,59 @@ fn docker_version_prints_server_section() {
     let min = d.min_api_version();
     assert_eq!(server["ApiVersion"], max.as_str(), "{server}");
     assert_eq!(server["MinAPIVersion"], min.as_str(), "{server}");
-    assert!(server["Version"].as_str().is_some_and(|s| !s.is_empty()), "{server}");
+    assert!(
+        server["Version"].as_str().is_some_and(|s| !s.is_empty()),
+        "{server}"
+    );
     assert_eq!(server["Os"], "linux", "{server}");
-    assert!(server["Arch"].as_str().is_some_and(|s| !s.is_empty()), "{server}");
+    assert!(
+        server["Arch"].as_str().is_some_and(|s| !s.is_empty()),
+        "{server}"
+    );
 
-    let engine = component(server, "Engine").unwrap_or_else(|| panic!("no Engine component: {server}"));
-    assert_eq!(server["Components"][0]["Name"], "Engine", "Engine must come first: {server}");
+    let engine =
+        component(server, "Engine").unwrap_or_else(|| panic!("no Engine component: {server}"));
+    assert_eq!(
+        server["Components"][0]["Name"], "Engine",
+        "Engine must come first: {server}"
+    );
     assert_eq!(engine["Version"], server["Version"], "{server}");
     assert_eq!(engine["Details"]["ApiVersion"], max.as_str(), "{server}");
     assert_eq!(engine["Details"]["MinAPIVersion"], min.as_str(), "{server}");
 
     // The CLI negotiated min(server max, its own default) through HEAD /_ping.
-    let client_default = v["Client"]["DefaultAPIVersion"].as_str().expect("Client.DefaultAPIVersion");
+    let client_default = v["Client"]["DefaultAPIVersion"]
+        .as_str()
+        .expect("Client.DefaultAPIVersion");
     let expected = match compare_api_versions(&max, client_default) {
         Ordering::Less => max.clone(),
         _ => client_default.to_string(),
     };
-    assert_eq!(v["Client"]["ApiVersion"], expected.as_str(), "negotiated version: {v}");
+    assert_eq!(
+        v["Client"]["ApiVersion"],
+        expected.as_str(),
+        "negotiated version: {v}"
+    );
 
     // Both berthd (embedded) and the reference dockerd run this host's containerd.
     let containerd = component(server, "containerd")
         .unwrap_or_else(|| panic!("no containerd component: {server}"));
     let cv = containerd["Version"].as_str().unwrap_or("");
-    assert!(!cv.is_empty(), "containerd component without Version: {server}");
+    assert!(
+        !cv.is_empty(),
+        "containerd component without Version: {server}"
+    );
     if let Some(host) = host_containerd_version() {
         assert_eq!(cv, host, "containerd component vs `containerd --version`");
     }
 
     if d.owned() {
         // berthd's own range: up to at least 1.50, down to 1.12.
-        assert_ne!(compare_api_versions(&max, "1.50"), Ordering::Less, "ApiVersion {max} < 1.50");
+        assert_ne!(
+            compare_api_versions(&max, "1.50"),
+            Ordering::Less,
+            "ApiVersion {max} < 1.50"
+        );
         assert_eq!(min, "1.12");
     }
 }
@@ -87,17 +117,33 @@ fn version_endpoint_reports_range() {
     for path in ["/version", "/v1.41/version"] {
         let r = d.get(path);
         assert_eq!(r.status, 200, "{path}\n{}", r.describe());
-        assert_eq!(r.header("Content-Type"), Some("application/json"), "{path}\n{}", r.describe());
+        assert_eq!(
+            r.header("Content-Type"),
+            Some("application/json"),
+            "{path}\n{}",
+            r.describe()
+        );
         let v = r.json();
         assert_eq!(v["ApiVersion"], max.as_str(), "{path}: {v}");
         let min = v["MinAPIVersion"].as_str().expect("MinAPIVersion");
         assert_ne!(compare_api_versions(min, &max), Ordering::Greater, "{v}");
-        for key in ["Version", "GitCommit", "GoVersion", "Os", "Arch", "KernelVersion"] {
+        for key in [
+            "Version",
+            "GitCommit",
+            "GoVersion",
+            "Os",
+            "Arch",
+            "KernelVersion",
+        ] {
             assert!(v[key].is_string(), "{path}: {key} missing: {v}");
         }
         assert_eq!(v["Os"], "linux");
         assert_eq!(v["Components"][0]["Name"], "Engine", "{v}");
-        assert_eq!(v["Components"][0]["Details"]["ApiVersion"], max.as_str(), "{v}");
+        assert_eq!(
+            v["Components"][0]["Details"]["ApiVersion"],
+            max.as_str(),
+            "{v}"
+        );
         assert_eq!(v["Components"][0]["Details"]["MinAPIVersion"], min, "{v}");
     }
 }
@@ -107,22 +153,45 @@ fn docker_info_reports_host_facts() {
     let d = daemon();
     let plain = d.docker(&["info"]);
     assert!(plain.success(), "docker info failed\n{}", plain.describe());
-    assert!(plain.stdout.contains("Server Version:"), "{}", plain.describe());
+    assert!(
+        plain.stdout.contains("Server Version:"),
+        "{}",
+        plain.describe()
+    );
 
     let out = d.docker(&["info", "--format", "{{json .}}"]);
-    assert!(out.success(), "docker info --format failed\n{}", out.describe());
+    assert!(
+        out.success(),
+        "docker info --format failed\n{}",
+        out.describe()
+    );
     let v = out.json();
     assert!(
         v["ServerErrors"].as_array().is_none_or(|e| e.is_empty()),
         "server errors: {}",
         v["ServerErrors"]
     );
-    assert!(v["ServerVersion"].as_str().is_some_and(|s| !s.is_empty()), "ServerVersion: {v}");
-    assert_eq!(v["NCPU"].as_u64(), Some(procfs::allowed_cpus() as u64), "NCPU");
-    assert_eq!(v["MemTotal"].as_u64(), Some(host_mem_total_bytes()), "MemTotal");
+    assert!(
+        v["ServerVersion"].as_str().is_some_and(|s| !s.is_empty()),
+        "ServerVersion: {v}"
+    );
+    assert_eq!(
+        v["NCPU"].as_u64(),
+        Some(procfs::allowed_cpus() as u64),
+        "NCPU"
+    );
+    assert_eq!(
+        v["MemTotal"].as_u64(),
+        Some(host_mem_total_bytes()),
+        "MemTotal"
+    );
     assert_eq!(v["OSType"], "linux");
     assert_eq!(v["CgroupVersion"], host_cgroup_version(), "CgroupVersion");
-    assert_eq!(v["Swarm"]["LocalNodeState"], "inactive", "Swarm: {}", v["Swarm"]);
+    assert_eq!(
+        v["Swarm"]["LocalNodeState"], "inactive",
+        "Swarm: {}",
+        v["Swarm"]
+    );
     let root = v["DockerRootDir"].as_str().expect("DockerRootDir");
     assert!(root.starts_with('/'), "DockerRootDir {root:?}");
     if d.owned() {
@@ -136,7 +205,12 @@ fn info_endpoint_shape() {
     let d = daemon();
     let r = d.get("/v1.41/info");
     assert_eq!(r.status, 200, "{}", r.describe());
-    assert_eq!(r.header("Content-Type"), Some("application/json"), "{}", r.describe());
+    assert_eq!(
+        r.header("Content-Type"),
+        Some("application/json"),
+        "{}",
+        r.describe()
+    );
     let v = r.json();
     for key in [
         "ID",

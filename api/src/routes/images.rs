@@ -375,7 +375,8 @@ pub async fn remove(
 }
 
 /// Registries are out of reach until pulls land.
-pub async fn create(q: QueryParams) -> Result<Response, ApiError> {
+pub async fn create(q: QueryParams, body: Body) -> Result<Response, ApiError> {
+    crate::stream::drain(body, crate::error::DRAIN_LIMIT).await;
     if q.get("fromSrc").is_some() {
         return Err(ApiError::new(
             StatusCode::NOT_IMPLEMENTED,

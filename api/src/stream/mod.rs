@@ -95,3 +95,17 @@ pub async fn spool_body(body: Body, path: &Path) -> Result<u64, ApiError> {
     file.flush().await.ok();
     Ok(total)
 }
+
+/// Reads and discards what is left of a request body (up to `limit` bytes), so a client still
+/// sending it reads our error instead of a broken pipe (Go's server does the same).
+pub async fn drain(body: Body, limit: usize) {
+    let mut stream = body.into_data_stream();
+    let mut seen = 0usize;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while seen < limit {
+        match tokio::time::timeout_at(deadline, stream.next()).await {
+            Ok(Some(Ok(chunk))) => seen += chunk.len(),
+            _ => break,
+        }
+    }
+}

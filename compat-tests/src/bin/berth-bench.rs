@@ -144,7 +144,10 @@ fn wait_for_ping(host: &str, timeout: Duration, since_ns: Option<u128>) -> ExitC
 }
 
 fn epoch_ns() -> u128 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0)
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
@@ -243,7 +246,13 @@ fn record(results: &mut Results, p50: Row, p95: Row, samples: Option<Vec<f64>>) 
 }
 
 /// Times `n` requests of one kind on a kept-alive connection; None on any failure.
-fn time_requests(conn: &mut Conn, method: &str, path: &str, n: usize, want: u16) -> Option<Vec<f64>> {
+fn time_requests(
+    conn: &mut Conn,
+    method: &str,
+    path: &str,
+    n: usize,
+    want: u16,
+) -> Option<Vec<f64>> {
     let mut samples = Vec::with_capacity(n);
     // One untimed warm-up request.
     match conn.request(method, path, &[], b"") {
@@ -292,8 +301,12 @@ fn rss_with_containerd_mib(pid: Option<u32>) -> Option<f64> {
     let pid = pid?;
     let mut kb = procfs::rss_kb(pid)?;
     for child in procfs::all_pids() {
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{child}/stat")) else { continue };
-        let Some(after) = stat.rfind(')').map(|i| &stat[i + 1..]) else { continue };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{child}/stat")) else {
+            continue;
+        };
+        let Some(after) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
+            continue;
+        };
         let ppid: Option<u32> = after.split_whitespace().nth(1).and_then(|p| p.parse().ok());
         let is_containerd = procfs::cmdline(child)
             .first()
@@ -321,9 +334,24 @@ fn measure(host: &str, o: &Options, pid: Option<u32>) -> Results {
         }
     };
     let n = o.iterations;
-    record(&mut results, Row::PingP50, Row::PingP95, time_requests(&mut conn, "GET", "/_ping", n, 200));
-    record(&mut results, Row::VersionP50, Row::VersionP95, time_requests(&mut conn, "GET", &format!("{API}/version"), n, 200));
-    record(&mut results, Row::InfoP50, Row::InfoP95, time_requests(&mut conn, "GET", &format!("{API}/info"), n, 200));
+    record(
+        &mut results,
+        Row::PingP50,
+        Row::PingP95,
+        time_requests(&mut conn, "GET", "/_ping", n, 200),
+    );
+    record(
+        &mut results,
+        Row::VersionP50,
+        Row::VersionP95,
+        time_requests(&mut conn, "GET", &format!("{API}/version"), n, 200),
+    );
+    record(
+        &mut results,
+        Row::InfoP50,
+        Row::InfoP95,
+        time_requests(&mut conn, "GET", &format!("{API}/info"), n, 200),
+    );
 
     let bench = ContainerBench { socket: &socket, o };
     if bench.available(&mut conn) {
@@ -397,27 +425,53 @@ impl ContainerBench<'_> {
             return Err(format!("create: HTTP {} {}", r.status, r.text().trim()));
         }
         let v: Value = serde_json::from_slice(&r.body).map_err(|e| format!("create body: {e}"))?;
-        v["Id"].as_str().map(str::to_string).ok_or_else(|| format!("create: no Id in {v}"))
+        v["Id"]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| format!("create: no Id in {v}"))
     }
 
-    fn call(&self, conn: &mut Conn, method: &str, path: &str, ok: &[u16]) -> Result<Vec<u8>, String> {
-        let r = conn.request(method, path, &[], b"").map_err(|e| format!("{method} {path}: {e}"))?;
+    fn call(
+        &self,
+        conn: &mut Conn,
+        method: &str,
+        path: &str,
+        ok: &[u16],
+    ) -> Result<Vec<u8>, String> {
+        let r = conn
+            .request(method, path, &[], b"")
+            .map_err(|e| format!("{method} {path}: {e}"))?;
         if ok.contains(&r.status) {
             Ok(r.body)
         } else {
-            Err(format!("{method} {path}: HTTP {} {}", r.status, r.text().trim()))
+            Err(format!(
+                "{method} {path}: HTTP {} {}",
+                r.status,
+                r.text().trim()
+            ))
         }
     }
 
     fn remove(&self, conn: &mut Conn, id: &str) -> Result<(), String> {
-        self.call(conn, "DELETE", &format!("{API}/containers/{id}?force=1"), &[204]).map(|_| ())
+        self.call(
+            conn,
+            "DELETE",
+            &format!("{API}/containers/{id}?force=1"),
+            &[204],
+        )
+        .map(|_| ())
     }
 
     /// create + start + wait + rm of one `true` container.
     fn cycle(&self, conn: &mut Conn) -> Result<(), String> {
         let id = self.create(conn)?;
         let result = (|| {
-            self.call(conn, "POST", &format!("{API}/containers/{id}/start"), &[204])?;
+            self.call(
+                conn,
+                "POST",
+                &format!("{API}/containers/{id}/start"),
+                &[204],
+            )?;
             let body = self.call(conn, "POST", &format!("{API}/containers/{id}/wait"), &[200])?;
             let v: Value = serde_json::from_slice(&body).map_err(|e| format!("wait body: {e}"))?;
             if v["StatusCode"] != 0 {
@@ -458,7 +512,12 @@ impl ContainerBench<'_> {
             }
         }
         self.cleanup(conn, &ids);
-        record(results, Row::CreateP50, Row::CreateP95, (!failed).then_some(samples));
+        record(
+            results,
+            Row::CreateP50,
+            Row::CreateP95,
+            (!failed).then_some(samples),
+        );
 
         // Full run cycle latency.
         let mut samples = Vec::new();
@@ -472,7 +531,12 @@ impl ContainerBench<'_> {
             }
             samples.push(ms(t.elapsed()));
         }
-        record(results, Row::RunP50, Row::RunP95, (!failed).then_some(samples));
+        record(
+            results,
+            Row::RunP50,
+            Row::RunP95,
+            (!failed).then_some(samples),
+        );
 
         // List and inspect with M created containers present.
         let mut ids = Vec::new();
@@ -491,10 +555,21 @@ impl ContainerBench<'_> {
             record(results, Row::ListP50, Row::ListP95, None);
             record(results, Row::InspectP50, Row::InspectP95, None);
         } else {
-            let list = time_requests(conn, "GET", &format!("{API}/containers/json?all=1"), o.iterations, 200);
+            let list = time_requests(
+                conn,
+                "GET",
+                &format!("{API}/containers/json?all=1"),
+                o.iterations,
+                200,
+            );
             record(results, Row::ListP50, Row::ListP95, list);
-            let inspect =
-                time_requests(conn, "GET", &format!("{API}/containers/{}/json", ids[0]), o.iterations, 200);
+            let inspect = time_requests(
+                conn,
+                "GET",
+                &format!("{API}/containers/{}/json", ids[0]),
+                o.iterations,
+                200,
+            );
             record(results, Row::InspectP50, Row::InspectP95, inspect);
         }
         self.cleanup(conn, &ids);
@@ -506,7 +581,8 @@ impl ContainerBench<'_> {
             let handles: Vec<_> = (0..o.clients)
                 .map(|_| {
                     s.spawn(move || {
-                        let mut c = Conn::connect(self.socket).map_err(|e| format!("connect: {e}"))?;
+                        let mut c =
+                            Conn::connect(self.socket).map_err(|e| format!("connect: {e}"))?;
                         for _ in 0..per_client {
                             self.cycle(&mut c)?;
                         }
@@ -514,7 +590,10 @@ impl ContainerBench<'_> {
                     })
                 })
                 .collect();
-            handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err("client panicked".into()))).collect()
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|_| Err("client panicked".into())))
+                .collect()
         });
         let elapsed = start.elapsed().as_secs_f64();
         let mut done = 0;
@@ -569,15 +648,18 @@ fn print_table(o: &Options, columns: &[Results]) {
         if two {
             line.push(fmt_value(columns[1].get(&row)));
             let ratio = match (columns[0].get(&row), columns[1].get(&row)) {
-                (Some(Some(a)), Some(Some(b))) if *b > 0.0 && a.is_finite() => format!("{:.2}", a / b),
+                (Some(Some(a)), Some(Some(b))) if *b > 0.0 && a.is_finite() => {
+                    format!("{:.2}", a / b)
+                }
                 _ => "n/a".into(),
             };
             line.push(ratio);
         }
         rows.push(line);
     }
-    let widths: Vec<usize> =
-        (0..rows[0].len()).map(|i| rows.iter().map(|r| r[i].len()).max().unwrap_or(0)).collect();
+    let widths: Vec<usize> = (0..rows[0].len())
+        .map(|i| rows.iter().map(|r| r[i].len()).max().unwrap_or(0))
+        .collect();
     println!("A = {}", o.hosts[0]);
     if two {
         println!("B = {}", o.hosts[1]);
@@ -593,7 +675,13 @@ fn print_table(o: &Options, columns: &[Results]) {
         let cells: Vec<String> = r
             .iter()
             .enumerate()
-            .map(|(j, c)| if j == 0 { format!("{c:<w$}", w = widths[j]) } else { format!("{c:>w$}", w = widths[j]) })
+            .map(|(j, c)| {
+                if j == 0 {
+                    format!("{c:<w$}", w = widths[j])
+                } else {
+                    format!("{c:>w$}", w = widths[j])
+                }
+            })
             .collect();
         println!("| {} |", cells.join(" | "));
         if i == 0 {

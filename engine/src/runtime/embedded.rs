@@ -230,7 +230,7 @@ async fn supervise(
         let started = Instant::now();
         let readiness = tokio::select! {
             r = wait_ready(&layout.socket, &mut child) => r,
-            _ = stop.changed() => Err(Error::unavailable("stopping")),
+            _ = stopped(&mut stop) => Err(Error::unavailable("stopping")),
         };
         match readiness {
             Ok(()) => {
@@ -245,29 +245,43 @@ async fn supervise(
                     let _ = r.send(Err(e));
                     return;
                 }
-            }
-        }
-        tokio::select! {
-            status = child.wait() => {
-                let _ = std::fs::remove_file(&layout.pidfile);
                 if *stop.borrow() {
+                    stop_child(&mut child, &layout).await;
                     return;
                 }
-                if started.elapsed() > STABLE_UPTIME {
-                    backoff = BACKOFF_START;
-                }
-                tracing::warn!(?status, delay_ms = backoff.as_millis() as u64, "containerd exited; restarting");
-                if wait_or_stop(&mut stop, backoff).await {
-                    return;
-                }
-                backoff = (backoff * 2).min(BACKOFF_MAX);
-            }
-            _ = stop.changed() => {
-                stop_child(&mut child, &layout).await;
-                return;
+                tracing::warn!("restarted containerd is not answering yet: {}", e.message);
             }
         }
+        let exited = tokio::select! {
+            status = child.wait() => Some(status),
+            _ = stopped(&mut stop) => None,
+        };
+        let Some(status) = exited else {
+            stop_child(&mut child, &layout).await;
+            return;
+        };
+        let _ = std::fs::remove_file(&layout.pidfile);
+        if *stop.borrow() {
+            return;
+        }
+        if started.elapsed() > STABLE_UPTIME {
+            backoff = BACKOFF_START;
+        }
+        tracing::warn!(
+            ?status,
+            delay_ms = backoff.as_millis() as u64,
+            "containerd exited; restarting"
+        );
+        if wait_or_stop(&mut stop, backoff).await {
+            return;
+        }
+        backoff = (backoff * 2).min(BACKOFF_MAX);
     }
+}
+
+/// Resolves once a stop has been requested (at once if it already was).
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|stop| *stop).await;
 }
 
 async fn stop_child(child: &mut tokio::process::Child, layout: &Layout) {
@@ -288,9 +302,10 @@ async fn stop_child(child: &mut tokio::process::Child, layout: &Layout) {
 /// Sleeps for `delay`; true when a stop was requested meanwhile.
 async fn wait_or_stop(stop: &mut watch::Receiver<bool>, delay: Duration) -> bool {
     tokio::select! {
-        _ = tokio::time::sleep(delay) => *stop.borrow(),
-        _ = stop.changed() => true,
+        _ = tokio::time::sleep(delay) => {}
+        _ = stopped(stop) => {}
     }
+    *stop.borrow()
 }
 
 #[cfg(test)]
