@@ -48,6 +48,8 @@ pub fn app(state: AppState) -> Router {
         routes::images::history,
         routes::images::tag,
         routes::images::remove,
+        routes::images::save_many,
+        routes::images::create,
     ),
     components(schemas(
         types::system::SystemVersion,

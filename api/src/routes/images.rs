@@ -209,6 +209,9 @@ pub async fn get_by_name(
     if let Some(name) = rest.strip_suffix("/history") {
         return history(&s, name).await.map(IntoResponse::into_response);
     }
+    if let Some(name) = rest.strip_suffix("/get") {
+        return save(&s, vec![name.to_string()]).await;
+    }
     Err(ApiError::not_found("page not found"))
 }
 
@@ -374,19 +377,94 @@ pub async fn remove(
     ))
 }
 
-/// Registries are out of reach until pulls land.
-pub async fn create(q: QueryParams, body: Body) -> Result<Response, ApiError> {
-    crate::stream::drain(body, crate::error::DRAIN_LIMIT).await;
-    if q.get("fromSrc").is_some() {
-        return Err(ApiError::new(
-            StatusCode::NOT_IMPLEMENTED,
-            "import is not supported yet",
+#[utoipa::path(get, path = "/images/get", tag = "Image",
+    params(("names" = Vec<String>, Query)),
+    responses((status = 200, description = "a docker-archive tar", content_type = "application/x-tar")))]
+pub async fn save_many(State(s): State<AppState>, q: QueryParams) -> Result<Response, ApiError> {
+    let names: Vec<String> =
+        q.0.iter()
+            .filter(|(k, _)| k == "names")
+            .map(|(_, v)| v.clone())
+            .collect();
+    save(&s, names).await
+}
+
+async fn save(s: &AppState, names: Vec<String>) -> Result<Response, ApiError> {
+    let path = s.engine.images().save(&names).await?;
+    crate::stream::scratch_file_response(&path, "application/x-tar").await
+}
+
+/// `POST /images/create`: `fromSrc` imports a rootfs tarball; `fromImage` pulls, which is
+/// not supported yet (the error is reported in the stream, as pull errors are).
+#[utoipa::path(post, path = "/images/create", tag = "Image",
+    params(("fromSrc" = Option<String>, Query), ("fromImage" = Option<String>, Query),
+        ("repo" = Option<String>, Query), ("tag" = Option<String>, Query),
+        ("message" = Option<String>, Query), ("changes" = Option<Vec<String>>, Query)),
+    responses((status = 200, description = "JSON progress stream")))]
+pub async fn create(
+    State(s): State<AppState>,
+    q: QueryParams,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let Some(src) = q.get("fromSrc") else {
+        crate::stream::drain(body, crate::error::DRAIN_LIMIT).await;
+        let image = q.get("fromImage").unwrap_or_default();
+        return Ok(json_messages(vec![JsonMessage::error(format!(
+            "pull access denied for {image}: pulling images is not supported yet by this daemon"
+        ))]));
+    };
+    if src != "-" {
+        crate::stream::drain(body, crate::error::DRAIN_LIMIT).await;
+        return Err(ApiError::invalid(
+            "importing from a URL is not supported: this daemon reaches no outside address",
         ));
     }
-    let image = q.get("fromImage").unwrap_or_default();
-    Ok(json_messages(vec![JsonMessage::error(format!(
-        "pull access denied for {image}: pulling images is not supported yet by this daemon"
-    ))]))
+    let reference = match q.get("repo").filter(|r| !r.is_empty()) {
+        None => None,
+        Some(repo) => {
+            let tag = q.get("tag").unwrap_or_default();
+            let joined = if tag.is_empty() {
+                repo.to_string()
+            } else {
+                format!("{repo}:{tag}")
+            };
+            match berth_engine::image::reference::Reference::parse_normalized(&joined) {
+                Ok(r) => Some(r.with_default_tag()),
+                Err(e) => {
+                    crate::stream::drain(body, crate::error::DRAIN_LIMIT).await;
+                    return Err(ApiError::invalid(e.to_string()));
+                }
+            }
+        }
+    };
+    let changes: Vec<String> =
+        q.0.iter()
+            .filter(|(k, _)| k == "changes")
+            .map(|(_, v)| v.clone())
+            .collect();
+    let images = s.engine.images();
+    let path = images
+        .scratch_dir()
+        .join(format!("import-{:016x}.tar", rand_u64()));
+    let spooled = spool_body(body, &path).await;
+    let result = match spooled {
+        Ok(_) => images
+            .import_rootfs(
+                &path,
+                reference,
+                q.get("message").unwrap_or_default(),
+                &changes,
+            )
+            .await
+            .map_err(ApiError::from),
+        Err(e) => Err(e),
+    };
+    let _ = tokio::fs::remove_file(&path).await;
+    let id = result?;
+    Ok(json_messages(vec![JsonMessage {
+        status: Some(id),
+        ..Default::default()
+    }]))
 }
 
 #[cfg(test)]

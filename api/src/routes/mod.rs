@@ -55,6 +55,7 @@ pub fn router(state: AppState) -> Router {
         .route("/images/json", get(images::list))
         .route("/images/load", post(images::load))
         .route("/images/create", post(images::create))
+        .route("/images/get", get(images::save_many))
         .route(
             "/images/{*rest}",
             get(images::get_by_name)

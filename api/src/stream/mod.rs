@@ -109,3 +109,36 @@ pub async fn drain(body: Body, limit: usize) {
         }
     }
 }
+
+/// Streams a scratch file as the response body and removes its directory at once (the open
+/// file stays readable until the stream ends).
+pub async fn scratch_file_response(
+    path: &Path,
+    content_type: &'static str,
+) -> Result<Response, ApiError> {
+    let file = tokio::fs::File::open(path).await.map_err(|e| {
+        ApiError::from(berth_engine::Error::internal(format!(
+            "cannot open {}: {e}",
+            path.display()
+        )))
+    })?;
+    if let Some(dir) = path.parent() {
+        let _ = tokio::fs::remove_dir_all(dir).await;
+    }
+    let stream = futures_util::stream::unfold(file, |mut file| async move {
+        use tokio::io::AsyncReadExt as _;
+        let mut buf = vec![0u8; 256 * 1024];
+        match file.read(&mut buf).await {
+            Ok(0) => None,
+            Ok(n) => {
+                buf.truncate(n);
+                Some((Ok::<_, std::io::Error>(Bytes::from(buf)), file))
+            }
+            Err(e) => Some((Err(e), file)),
+        }
+    });
+    let mut resp = Response::new(Body::from_stream(stream));
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    Ok(resp)
+}

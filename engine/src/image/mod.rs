@@ -1,5 +1,6 @@
 //! Images: references, archives (load/save), and the image store on containerd.
 
 pub mod archive;
+pub mod changes;
 pub mod reference;
 pub mod store;

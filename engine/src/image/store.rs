@@ -740,6 +740,239 @@ impl ImageStore {
     }
 }
 
+impl ImageStore {
+    /// `docker import`: a rootfs tarball (plain or gzip) becomes a one-layer image, with the
+    /// `--change` instructions applied. Returns the image ID.
+    pub async fn import_rootfs(
+        &self,
+        tarball: &Path,
+        reference: Option<Reference>,
+        message: &str,
+        changes: &[String],
+    ) -> Result<String> {
+        let mut container_config = serde_json::Map::new();
+        super::changes::apply(&mut container_config, changes)?;
+        let path = tarball.to_path_buf();
+        let (digest, size, diff_id, gzip) = tokio::task::spawn_blocking(move || -> Result<_> {
+            let gzip = archive::is_gzip(&path)?;
+            let (digest, size) = archive::file_digest(&path)?;
+            let diff_id = archive::uncompressed_digest(&path)?;
+            Ok((digest, size, diff_id, gzip))
+        })
+        .await
+        .map_err(|e| Error::internal(e.to_string()))??;
+        let now = time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
+        let comment = if message.is_empty() {
+            "Imported from -"
+        } else {
+            message
+        };
+        let config = serde_json::json!({
+            "architecture": archive::host_arch(),
+            "os": "linux",
+            "created": now,
+            "comment": comment,
+            "config": container_config,
+            "rootfs": {"type": "layers", "diff_ids": [diff_id]},
+            "history": [{"created": now, "comment": comment}],
+        });
+        let config_bytes =
+            serde_json::to_vec(&config).map_err(|e| Error::internal(e.to_string()))?;
+        let config_digest = format!("sha256:{}", archive::sha256_hex(&config_bytes));
+        let config_path = self
+            .scratch
+            .join(format!("import-{:016x}.json", rand::random::<u64>()));
+        tokio::fs::write(&config_path, &config_bytes).await?;
+        let layer = archive::Blob {
+            media_type: if gzip {
+                archive::MEDIA_DOCKER_LAYER_GZIP
+            } else {
+                archive::MEDIA_DOCKER_LAYER
+            }
+            .into(),
+            digest,
+            size,
+            path: tarball.to_path_buf(),
+        };
+        let config_blob = archive::Blob {
+            media_type: archive::MEDIA_DOCKER_CONFIG.into(),
+            digest: config_digest.clone(),
+            size: config_bytes.len() as i64,
+            path: config_path.clone(),
+        };
+        let image = ArchiveImage {
+            manifest: archive::build_docker_manifest(&config_blob, std::slice::from_ref(&layer)),
+            manifest_media_type: archive::MEDIA_DOCKER_MANIFEST.into(),
+            config: config_blob,
+            layers: vec![layer],
+            diff_ids: vec![diff_id],
+            tags: vec![],
+        };
+        let stored = self.store_image(&image).await;
+        let _ = tokio::fs::remove_file(&config_path).await;
+        let target = stored?;
+        match &reference {
+            Some(r) => self.name_image(&r.full(), target).await?,
+            None => {
+                self.name_image(&format!("{DANGLING_PREFIX}{}", target.digest), target)
+                    .await?
+            }
+        }
+        self.event("import", &config_digest, reference.map(|r| r.familiar()));
+        Ok(config_digest)
+    }
+
+    /// `docker save`: writes the images as a docker-archive (legacy layout, loadable by every
+    /// dockerd and by berthd) into a scratch file and returns its path. The caller removes it.
+    pub async fn save(&self, names: &[String]) -> Result<std::path::PathBuf> {
+        let mut entries = Vec::new();
+        for name in names {
+            let entry = self.find(name).await?;
+            // Naming an image by reference saves that tag; by ID, every tag it has.
+            let tags = match Reference::parse_normalized(name) {
+                Ok(r) if entry.names.contains(&r.clone().with_default_tag().full()) => {
+                    vec![r.with_default_tag().familiar()]
+                }
+                _ => entry
+                    .references()
+                    .filter(|n| !n.contains('@'))
+                    .map(|n| familiar(n))
+                    .collect(),
+            };
+            entries.push((entry, tags));
+        }
+        let dir = self
+            .scratch
+            .join(format!("save-{:016x}", rand::random::<u64>()));
+        tokio::fs::create_dir_all(&dir).await?;
+        let result = self.save_into(&dir, entries).await;
+        if result.is_err() {
+            let _ = tokio::fs::remove_dir_all(&dir).await;
+        }
+        result
+    }
+
+    async fn save_into(
+        &self,
+        dir: &Path,
+        entries: Vec<(ImageEntry, Vec<String>)>,
+    ) -> Result<std::path::PathBuf> {
+        use futures_util::StreamExt as _;
+        use tokio::io::AsyncWriteExt as _;
+        let mut plan = Vec::new();
+        let mut blobs: HashMap<String, std::path::PathBuf> = HashMap::new();
+        for (entry, tags) in entries {
+            let r = &entry.resolved;
+            let mut layers = Vec::new();
+            for (layer, diff_id) in r.layers.iter().zip(&r.config.rootfs.diff_ids) {
+                if !blobs.contains_key(&layer.digest) {
+                    let path = dir.join(layer.digest.replace(':', "-"));
+                    let mut file = tokio::fs::File::create(&path).await?;
+                    let mut stream = self.containerd.read_blob_stream(&layer.digest).await?;
+                    while let Some(chunk) = stream.next().await {
+                        file.write_all(&chunk?).await?;
+                    }
+                    file.flush().await?;
+                    blobs.insert(layer.digest.clone(), path);
+                }
+                layers.push((blobs[&layer.digest].clone(), diff_id.clone()));
+            }
+            plan.push(SaveImage {
+                config_digest: r.id.clone(),
+                config: r.config_bytes.clone(),
+                layers,
+                tags,
+            });
+        }
+        let out = dir.join("archive.tar");
+        let out_clone = out.clone();
+        tokio::task::spawn_blocking(move || write_docker_archive(&out_clone, &plan))
+            .await
+            .map_err(|e| Error::internal(e.to_string()))??;
+        for path in blobs.values() {
+            let _ = tokio::fs::remove_file(path).await;
+        }
+        Ok(out)
+    }
+}
+
+struct SaveImage {
+    config_digest: String,
+    config: Vec<u8>,
+    /// (blob file, diff ID) per layer.
+    layers: Vec<(std::path::PathBuf, String)>,
+    tags: Vec<String>,
+}
+
+fn hex_of(digest: &str) -> &str {
+    digest.strip_prefix("sha256:").unwrap_or(digest)
+}
+
+/// The docker-archive layout every loader reads: `manifest.json`, `<config>.json` and
+/// `<diffid>/layer.tar` (uncompressed).
+fn write_docker_archive(out: &Path, images: &[SaveImage]) -> Result<()> {
+    use std::io::Write as _;
+    let file = std::fs::File::create(out)?;
+    let mut tar = tar::Builder::new(std::io::BufWriter::new(file));
+    let mut written = std::collections::HashSet::new();
+    let mut manifest = Vec::new();
+    let append = |tar: &mut tar::Builder<_>, name: &str, data: &[u8]| -> Result<()> {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_mtime(0);
+        h.set_entry_type(tar::EntryType::Regular);
+        tar.append_data(&mut h, name, data)?;
+        Ok(())
+    };
+    for img in images {
+        let config_name = format!("{}.json", hex_of(&img.config_digest));
+        if written.insert(config_name.clone()) {
+            append(&mut tar, &config_name, &img.config)?;
+        }
+        let mut layer_names = Vec::new();
+        for (blob, diff_id) in &img.layers {
+            let name = format!("{}/layer.tar", hex_of(diff_id));
+            if written.insert(name.clone()) {
+                let plain = if archive::is_gzip(blob)? {
+                    let plain = blob.with_extension("tar");
+                    let mut r = flate2::read::MultiGzDecoder::new(std::io::BufReader::new(
+                        std::fs::File::open(blob)?,
+                    ));
+                    let mut w = std::io::BufWriter::new(std::fs::File::create(&plain)?);
+                    std::io::copy(&mut r, &mut w)?;
+                    w.flush()?;
+                    plain
+                } else {
+                    blob.clone()
+                };
+                let mut h = tar::Header::new_gnu();
+                h.set_size(std::fs::metadata(&plain)?.len());
+                h.set_mode(0o644);
+                h.set_mtime(0);
+                h.set_entry_type(tar::EntryType::Regular);
+                tar.append_data(&mut h, &name, std::fs::File::open(&plain)?)?;
+                if plain != *blob {
+                    let _ = std::fs::remove_file(&plain);
+                }
+            }
+            layer_names.push(name);
+        }
+        manifest.push(serde_json::json!({
+            "Config": config_name,
+            "RepoTags": if img.tags.is_empty() { serde_json::Value::Null } else { serde_json::json!(img.tags) },
+            "Layers": layer_names,
+        }));
+    }
+    let manifest = serde_json::to_vec(&manifest).map_err(|e| Error::internal(e.to_string()))?;
+    append(&mut tar, "manifest.json", &manifest)?;
+    let mut w = tar.into_inner()?;
+    w.flush()?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
