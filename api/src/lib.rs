@@ -1,3 +1,4 @@
+#![recursion_limit = "256"]
 //! The Docker Engine API surface of Berth: version handling, routes, wire types, error
 //! mapping, listeners. Handlers call into `berth_engine` and never speak gRPC.
 

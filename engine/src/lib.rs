@@ -4,10 +4,12 @@
 //! embedded, the containerd process). It knows nothing of HTTP or API versions: callers get
 //! plain Rust values and [`Error`]s whose kind says what went wrong.
 
+pub mod container;
 pub mod error;
 pub mod events;
 pub mod filters;
 pub mod image;
+pub mod oci;
 pub mod runtime;
 pub mod system;
 
@@ -50,6 +52,7 @@ pub struct Engine {
     embedded: Option<EmbeddedContainerd>,
     events: Arc<EventBus>,
     images: image::store::ImageStore,
+    containers: Arc<container::ContainerService>,
     host: HostFacts,
     engine_id: String,
 }
@@ -85,12 +88,21 @@ impl Engine {
         let images =
             image::store::ImageStore::new(containerd.clone(), events.clone(), &config.data_root);
         system::ensure_dir(images.scratch_dir())?;
+        let containers = container::ContainerService::new(
+            containerd.clone(),
+            events.clone(),
+            config.data_root.clone(),
+            config.exec_root.clone(),
+            config.namespace.clone(),
+        );
+        containers.restore().await?;
         Ok(Engine {
             config,
             containerd,
             embedded,
             events,
             images,
+            containers,
             host,
             engine_id,
         })
@@ -106,6 +118,21 @@ impl Engine {
 
     pub fn images(&self) -> &image::store::ImageStore {
         &self.images
+    }
+
+    pub fn containers(&self) -> &container::ContainerService {
+        &self.containers
+    }
+
+    /// `docker rmi`, refusing images that containers use (moby's conflict texts).
+    pub async fn remove_image(
+        &self,
+        name: &str,
+        force: bool,
+    ) -> Result<Vec<image::store::RemovedImage>> {
+        let entry = self.images.find(name).await?;
+        let user = self.containers.user_of_image(&entry.resolved.id);
+        self.images.remove(name, force, user).await
     }
 
     pub fn host(&self) -> &HostFacts {
@@ -132,11 +159,18 @@ impl Engine {
     /// Figures for `/info` that need containerd.
     pub async fn system_counts(&self) -> Result<SystemCounts> {
         let images = self.images.list().await?.len() as u64;
+        let all = self.containers.list();
+        let count = |f: &dyn Fn(&container::model::Status) -> bool| {
+            all.iter().filter(|c| f(&c.state.status)).count() as u64
+        };
+        use container::model::Status;
         Ok(SystemCounts {
-            containers: 0,
-            containers_running: 0,
-            containers_paused: 0,
-            containers_stopped: 0,
+            containers: all.len() as u64,
+            containers_running: count(&|s| matches!(s, Status::Running | Status::Restarting)),
+            containers_paused: count(&|s| *s == Status::Paused),
+            containers_stopped: count(&|s| {
+                !matches!(s, Status::Running | Status::Restarting | Status::Paused)
+            }),
             images,
         })
     }

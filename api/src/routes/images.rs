@@ -355,11 +355,7 @@ pub async fn remove(
     Path(name): Path<String>,
     q: QueryParams,
 ) -> Result<Json<Vec<DeleteResponseItem>>, ApiError> {
-    let removed = s
-        .engine
-        .images()
-        .remove(&name, q.bool("force"), None)
-        .await?;
+    let removed = s.engine.remove_image(&name, q.bool("force")).await?;
     Ok(Json(
         removed
             .into_iter()

@@ -1,6 +1,7 @@
 //! The route table, in one place. Handlers live in one module per area and stay thin:
 //! parse, call the engine once, format.
 
+pub mod containers;
 pub mod events;
 pub mod images;
 pub mod system;
@@ -51,6 +52,19 @@ pub fn router(state: AppState) -> Router {
         .route("/version", get(system::version))
         .route("/info", get(system::info))
         .route("/events", get(events::events))
+        // containers
+        .route("/containers/create", post(containers::create))
+        .route("/containers/json", get(containers::list))
+        .route("/containers/{id}/json", get(containers::inspect))
+        .route("/containers/{id}/start", post(containers::start))
+        .route("/containers/{id}/stop", post(containers::stop))
+        .route("/containers/{id}/restart", post(containers::restart))
+        .route("/containers/{id}/kill", post(containers::kill))
+        .route("/containers/{id}/wait", post(containers::wait))
+        .route("/containers/{id}/attach", post(containers::attach))
+        .route("/containers/{id}/logs", get(containers::logs))
+        .route("/containers/{id}/resize", post(containers::resize))
+        .route("/containers/{id}", delete(containers::remove))
         // images
         .route("/images/json", get(images::list))
         .route("/images/load", post(images::load))

@@ -1,6 +1,8 @@
 //! Streaming responses: JSON messages one per line (each flushed as its own chunk), and
 //! request bodies spooled to disk.
 
+pub mod stdcopy;
+
 use std::path::Path;
 
 use axum::body::{Body, Bytes};

@@ -2,6 +2,7 @@
 //! `null` where Go would marshal a nil slice or pointer, and key names spelled as moby
 //! spells them. utoipa derives the served OpenAPI schemas from these same types.
 
+pub mod container;
 pub mod events;
 pub mod image;
 pub mod system;

@@ -55,6 +55,21 @@ impl Containerd {
         Ok(Lease(id))
     }
 
+    /// A lease with a fixed ID and no expiry, for things that live until explicitly removed.
+    pub async fn create_named_lease(&self, id: &str) -> Result<Lease> {
+        let r = LeasesClient::new(self.channel.clone())
+            .create(self.request(CreateLeaseRequest {
+                id: id.to_string(),
+                labels: HashMap::new(),
+            }))
+            .await;
+        match r {
+            Ok(_) => Ok(Lease(id.to_string())),
+            Err(s) if s.code() == tonic::Code::AlreadyExists => Ok(Lease(id.to_string())),
+            Err(s) => Err(classify(s)),
+        }
+    }
+
     pub async fn delete_lease(&self, lease: &Lease) {
         let r = LeasesClient::new(self.channel.clone())
             .delete(self.request(DeleteLeaseRequest {

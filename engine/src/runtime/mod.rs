@@ -5,6 +5,7 @@
 pub mod content;
 mod embedded;
 pub mod snapshots;
+pub mod tasks;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -24,8 +25,8 @@ const QUERY_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[derive(Clone)]
 pub struct Containerd {
-    channel: Channel,
-    namespace: String,
+    pub(crate) channel: Channel,
+    pub(crate) namespace: String,
     socket: PathBuf,
 }
 

@@ -1,0 +1,645 @@
+//! `/containers/*`: create, start, stop, kill, restart, wait, attach, logs, resize, remove,
+//! inspect and list.
+
+use axum::Json;
+use axum::body::{Body, Bytes};
+use axum::extract::{Extension, Path, Request, State};
+use axum::response::{IntoResponse, Response};
+use berth_engine::container::io::{Output, StdinMsg, StreamKind};
+use berth_engine::container::model::Status;
+use berth_engine::container::{AttachHandle, CreateRequest, LogsRequest, WaitCondition};
+use futures_util::StreamExt as _;
+use http::{HeaderValue, StatusCode, header};
+use hyper_util::rt::TokioIo;
+use serde_json::{Map, Value, json};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+use super::AppState;
+use crate::error::ApiError;
+use crate::extract::QueryParams;
+use crate::stream::stdcopy;
+use crate::version::ApiVersion;
+
+/// Reads a JSON body with moby's rules: an empty body is allowed, a non-empty one needs
+/// `Content-Type: application/json`.
+async fn json_body(req: Request) -> Result<Option<Value>, ApiError> {
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let bytes = axum::body::to_bytes(req.into_body(), 16 << 20)
+        .await
+        .map_err(|e| ApiError::invalid(format!("error reading request body: {e}")))?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    if let Some(ct) = content_type {
+        let mime = ct.split(';').next().unwrap_or("").trim();
+        if mime != "application/json" {
+            return Err(ApiError::invalid(format!(
+                "unsupported Content-Type header ({ct}): must be 'application/json'"
+            )));
+        }
+    }
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(|e| ApiError::invalid(format!("invalid JSON: {e}")))
+}
+
+/// `POST /containers/create`.
+pub async fn create(
+    State(s): State<AppState>,
+    Extension(version): Extension<ApiVersion>,
+    q: QueryParams,
+    req: Request,
+) -> Result<Response, ApiError> {
+    let Some(body) = json_body(req).await? else {
+        return Err(ApiError::invalid(
+            "config cannot be empty in order to create a container",
+        ));
+    };
+    let Value::Object(mut config) = body else {
+        return Err(ApiError::invalid(
+            "invalid JSON: the body must be a JSON object",
+        ));
+    };
+    let mut host_config = match config.remove("HostConfig") {
+        Some(Value::Object(h)) => h,
+        _ => Map::new(),
+    };
+    config.remove("NetworkingConfig");
+    crate::compat::container::adapt_create(&mut config, &mut host_config, version);
+    let (id, warnings) = s
+        .engine
+        .containers()
+        .create(
+            s.engine.images(),
+            CreateRequest {
+                name: q.get("name").map(str::to_string),
+                config,
+                host_config,
+            },
+        )
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"Id": id, "Warnings": warnings})),
+    )
+        .into_response())
+}
+
+/// `GET /containers/{id}/json`.
+pub async fn inspect(
+    State(s): State<AppState>,
+    Extension(version): Extension<ApiVersion>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let c = s.engine.containers().get(&id)?;
+    Ok(Json(crate::types::container::inspect(&c, version)))
+}
+
+/// `GET /containers/json`.
+pub async fn list(
+    State(s): State<AppState>,
+    Extension(version): Extension<ApiVersion>,
+    q: QueryParams,
+) -> Result<Json<Vec<Value>>, ApiError> {
+    let filters = q.filters()?;
+    filters.validate(&[
+        "id",
+        "name",
+        "label",
+        "status",
+        "exited",
+        "ancestor",
+        "before",
+        "since",
+        "volume",
+        "network",
+        "health",
+        "is-task",
+        "publish",
+        "expose",
+        "isolation",
+    ])?;
+    if let Some(statuses) = filters.values("status") {
+        for st in statuses {
+            if ![
+                "created",
+                "restarting",
+                "running",
+                "removing",
+                "paused",
+                "exited",
+                "dead",
+            ]
+            .contains(&st.as_str())
+            {
+                return Err(ApiError::invalid(format!("Invalid filter 'status={st}'")));
+            }
+        }
+    }
+    let all = q.bool("all")
+        || q.get("limit").is_some_and(|l| l != "-1" && l != "0")
+        || filters.contains("status")
+        || filters.contains("exited");
+    let mut list = s.engine.containers().list();
+    list.sort_by(|a, b| b.created.cmp(&a.created));
+    let created_of = |name: &str| {
+        list.iter()
+            .find(|c| c.id.starts_with(name) || c.name == format!("/{name}"))
+            .map(|c| c.created.clone())
+    };
+    let before = filters
+        .values("before")
+        .and_then(|v| v.iter().next())
+        .and_then(|n| created_of(n));
+    let since = filters
+        .values("since")
+        .and_then(|v| v.iter().next())
+        .and_then(|n| created_of(n));
+    let mut out = Vec::new();
+    for c in &list {
+        let running = c.state.running();
+        if !all && !running {
+            continue;
+        }
+        if !filters.prefix_match_any("id", &[&c.id])
+            || !filters.values("name").is_none_or(|v| {
+                v.iter().any(|n| {
+                    c.name
+                        .trim_start_matches('/')
+                        .contains(n.trim_start_matches('/'))
+                })
+            })
+            || !filters.label_match(&c.labels())
+            || !filters.exact_match("status", c.state.status.as_str())
+            || !filters.values("exited").is_none_or(|v| {
+                c.state.status == Status::Exited && v.contains(&c.state.exit_code.to_string())
+            })
+            || !filters.values("ancestor").is_none_or(|v| {
+                v.iter().any(|a| {
+                    c.image_name == *a
+                        || c.config_str("Image") == a
+                        || c.image_id
+                            .trim_start_matches("sha256:")
+                            .starts_with(a.trim_start_matches("sha256:"))
+                })
+            })
+            || before.as_ref().is_some_and(|b| c.created >= *b)
+            || since.as_ref().is_some_and(|b| c.created <= *b)
+        {
+            continue;
+        }
+        out.push(crate::types::container::summary(c, version));
+    }
+    if let Some(limit) = q
+        .get("limit")
+        .and_then(|l| l.parse::<usize>().ok())
+        .filter(|l| *l > 0)
+    {
+        out.truncate(limit);
+    }
+    Ok(Json(out))
+}
+
+pub async fn start(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    s.engine.containers().start(&id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+fn timeout_param(q: &QueryParams) -> Result<Option<i64>, ApiError> {
+    match q.get("t").or(q.get("timeout")).filter(|t| !t.is_empty()) {
+        None => Ok(None),
+        Some(t) => t
+            .parse::<i64>()
+            .map(Some)
+            .map_err(|_| ApiError::invalid(format!("invalid value for t: {t}"))),
+    }
+}
+
+pub async fn stop(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    q: QueryParams,
+) -> Result<StatusCode, ApiError> {
+    s.engine
+        .containers()
+        .stop(&id, q.get("signal"), timeout_param(&q)?)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn restart(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    q: QueryParams,
+) -> Result<StatusCode, ApiError> {
+    match s
+        .engine
+        .containers()
+        .stop(&id, q.get("signal"), timeout_param(&q)?)
+        .await
+    {
+        Ok(()) => {}
+        Err(e) if e.kind == berth_engine::ErrorKind::NotModified => {}
+        Err(e) => return Err(e.into()),
+    }
+    s.engine.containers().start(&id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn kill(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    q: QueryParams,
+) -> Result<StatusCode, ApiError> {
+    s.engine
+        .containers()
+        .kill(&id, q.get("signal").unwrap_or(""))
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn remove(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    q: QueryParams,
+) -> Result<StatusCode, ApiError> {
+    s.engine.containers().remove(&id, q.bool("force")).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn resize(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    q: QueryParams,
+) -> Result<StatusCode, ApiError> {
+    let num = |k: &str| -> Result<u32, ApiError> {
+        q.get(k)
+            .unwrap_or("0")
+            .parse()
+            .map_err(|_| ApiError::invalid(format!("invalid value for {k}")))
+    };
+    s.engine
+        .containers()
+        .resize(&id, num("h")?, num("w")?)
+        .await?;
+    Ok(StatusCode::OK)
+}
+
+/// `POST /containers/{id}/wait`: 200 and headers at once, the body when the condition holds.
+pub async fn wait(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    q: QueryParams,
+) -> Result<Response, ApiError> {
+    let condition = match q.get("condition").unwrap_or("") {
+        "" | "not-running" => WaitCondition::NotRunning,
+        "next-exit" => WaitCondition::NextExit,
+        "removed" => WaitCondition::Removed,
+        other => return Err(ApiError::invalid(format!("invalid condition: \"{other}\""))),
+    };
+    let done = s.engine.containers().wait(&id, condition)?;
+    let body = futures_util::stream::once(async move {
+        let code = done.await;
+        let mut line = serde_json::to_vec(&json!({"StatusCode": code})).unwrap_or_default();
+        line.push(b'\n');
+        Ok::<_, std::convert::Infallible>(Bytes::from(line))
+    });
+    let mut resp = Response::new(Body::from_stream(body));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    Ok(resp)
+}
+
+fn stream_content_type(tty: bool, version: ApiVersion) -> &'static str {
+    if !tty && version.ge(1, 42) {
+        "application/vnd.docker.multiplexed-stream"
+    } else {
+        "application/vnd.docker.raw-stream"
+    }
+}
+
+fn frame(tty: bool, kind: StreamKind, data: &[u8]) -> Vec<u8> {
+    if tty {
+        data.to_vec()
+    } else {
+        let n = if kind == StreamKind::Stderr {
+            stdcopy::STDERR
+        } else {
+            stdcopy::STDOUT
+        };
+        stdcopy::frame(n, data)
+    }
+}
+
+/// `POST /containers/{id}/attach`: hijacks the connection (101 UPGRADED) and relays stdio.
+pub async fn attach(
+    State(s): State<AppState>,
+    Extension(version): Extension<ApiVersion>,
+    Path(id): Path<String>,
+    q: QueryParams,
+    mut req: Request,
+) -> Result<Response, ApiError> {
+    let want_stdin = q.bool("stdin");
+    let want_out = q.bool("stdout");
+    let want_err = q.bool("stderr");
+    let handle = s
+        .engine
+        .containers()
+        .attach(&id, want_stdin, q.bool("stream"), q.bool("logs"))?;
+    let tty = handle.tty;
+    let detach_keys = q
+        .get("detachKeys")
+        .map(parse_detach_keys)
+        .transpose()?
+        .unwrap_or(vec![0x10, 0x11]);
+    let upgrading = req
+        .headers()
+        .get(header::UPGRADE)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"tcp"));
+    let content_type = stream_content_type(tty, version);
+    if !upgrading {
+        // Old clients without Upgrade: output only, raw close-delimited HTTP/1.0 body.
+        let stream = output_stream(handle, tty, want_out, want_err);
+        let mut resp = Response::new(Body::from_stream(
+            stream.map(Ok::<_, std::convert::Infallible>),
+        ));
+        *resp.version_mut() = http::Version::HTTP_10;
+        resp.headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+        return Ok(resp);
+    }
+    let on_upgrade = hyper::upgrade::on(&mut req);
+    tokio::spawn(async move {
+        let Ok(upgraded) = on_upgrade.await else {
+            return;
+        };
+        relay(
+            TokioIo::new(upgraded),
+            handle,
+            tty,
+            want_out,
+            want_err,
+            detach_keys,
+        )
+        .await;
+    });
+    let mut resp = Response::new(Body::empty());
+    *resp.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+    h.insert(header::UPGRADE, HeaderValue::from_static("tcp"));
+    resp.extensions_mut()
+        .insert(hyper::ext::ReasonPhrase::from_static(b"UPGRADED"));
+    Ok(resp)
+}
+
+/// `ctrl-p,ctrl-q` style detach keys as bytes.
+fn parse_detach_keys(s: &str) -> Result<Vec<u8>, ApiError> {
+    s.split(',')
+        .map(|k| {
+            let k = k.trim();
+            if let Some(c) = k.strip_prefix("ctrl-") {
+                let c = c.as_bytes();
+                if c.len() == 1 {
+                    let b = c[0].to_ascii_lowercase();
+                    return match b {
+                        b'a'..=b'z' => Ok(b - b'a' + 1),
+                        b'@' => Ok(0),
+                        b'[' => Ok(27),
+                        b'\\' => Ok(28),
+                        b']' => Ok(29),
+                        b'^' => Ok(30),
+                        b'_' => Ok(31),
+                        _ => Err(ApiError::invalid(format!(
+                            "Invalid escape keys ({s}) provided"
+                        ))),
+                    };
+                }
+            } else if k.len() == 1 {
+                return Ok(k.as_bytes()[0]);
+            }
+            Err(ApiError::invalid(format!(
+                "Invalid escape keys ({s}) provided"
+            )))
+        })
+        .collect()
+}
+
+fn output_stream(
+    handle: AttachHandle,
+    tty: bool,
+    want_out: bool,
+    want_err: bool,
+) -> impl futures_util::Stream<Item = Bytes> {
+    let replay: Vec<Bytes> = handle
+        .replay
+        .iter()
+        .filter(|e| {
+            if e.stream == StreamKind::Stderr {
+                want_err
+            } else {
+                want_out
+            }
+        })
+        .map(|e| Bytes::from(frame(tty, e.stream, &e.line)))
+        .collect();
+    let live = futures_util::stream::unfold(handle.output, move |rx| async move {
+        let mut rx = rx?;
+        loop {
+            match rx.recv().await {
+                Ok(Output { stream, data }) => {
+                    let wanted = if stream == StreamKind::Stderr {
+                        want_err
+                    } else {
+                        want_out
+                    };
+                    if wanted {
+                        return Some((Bytes::from(frame(tty, stream, &data)), Some(rx)));
+                    }
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(_) => return None,
+            }
+        }
+    });
+    futures_util::stream::iter(replay).chain(live)
+}
+
+async fn relay<IO>(
+    io: IO,
+    handle: AttachHandle,
+    tty: bool,
+    want_out: bool,
+    want_err: bool,
+    detach_keys: Vec<u8>,
+) where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + 'static,
+{
+    let (mut reader, mut writer) = tokio::io::split(io);
+    let stdin = handle.stdin.clone();
+    let stdin_once = handle.stdin_once;
+    let (detach_tx, mut detach_rx) = tokio::sync::oneshot::channel::<()>();
+    let input = tokio::spawn(async move {
+        let mut buf = vec![0u8; 32 * 1024];
+        let mut matched = 0usize;
+        let mut detach_tx = Some(detach_tx);
+        loop {
+            let n = match reader.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            let mut data = &buf[..n];
+            if tty && !detach_keys.is_empty() {
+                for (i, b) in data.iter().enumerate() {
+                    if *b == detach_keys[matched] {
+                        matched += 1;
+                        if matched == detach_keys.len() {
+                            if let Some(tx) = detach_tx.take() {
+                                let _ = tx.send(());
+                            }
+                            data = &data[..i.saturating_sub(detach_keys.len() - 1)];
+                            if let Some(tx) = &stdin {
+                                let _ = tx.send(StdinMsg::Data(data.to_vec())).await;
+                            }
+                            return;
+                        }
+                    } else {
+                        matched = usize::from(*b == detach_keys[0]);
+                    }
+                }
+            }
+            if let Some(tx) = &stdin
+                && tx.send(StdinMsg::Data(data.to_vec())).await.is_err()
+            {
+                break;
+            }
+        }
+        if stdin_once && let Some(tx) = &stdin {
+            let _ = tx.send(StdinMsg::Close).await;
+        }
+    });
+    let out = output_stream(handle, tty, want_out, want_err);
+    futures_util::pin_mut!(out);
+    loop {
+        tokio::select! {
+            chunk = out.next() => match chunk {
+                Some(c) => {
+                    if writer.write_all(&c).await.is_err() {
+                        break;
+                    }
+                    let _ = writer.flush().await;
+                }
+                None => break,
+            },
+            // Only an actual detach ends the relay; the input side ending (client EOF) does not.
+            Ok(()) = &mut detach_rx => break,
+        }
+    }
+    let _ = writer.shutdown().await;
+    input.abort();
+}
+
+/// `GET /containers/{id}/logs`.
+pub async fn logs(
+    State(s): State<AppState>,
+    Extension(version): Extension<ApiVersion>,
+    Path(id): Path<String>,
+    q: QueryParams,
+) -> Result<Response, ApiError> {
+    let stdout = q.bool("stdout");
+    let stderr = q.bool("stderr");
+    if !stdout && !stderr {
+        return Err(ApiError::invalid(
+            "Bad parameters: you must choose at least one stream",
+        ));
+    }
+    let time = |k: &str| -> Result<Option<i128>, ApiError> {
+        match q.get(k).filter(|v| !v.is_empty() && *v != "0") {
+            None => Ok(None),
+            Some(v) => parse_time(v)
+                .map(Some)
+                .ok_or_else(|| ApiError::invalid(format!("invalid value for {k}: {v}"))),
+        }
+    };
+    let tail = match q.get("tail").unwrap_or("all") {
+        "all" | "" => None,
+        t => Some(
+            t.parse::<i64>()
+                .map_err(|_| ApiError::invalid(format!("invalid value for tail: {t}")))?
+                .max(0) as usize,
+        ),
+    };
+    let (tty, rx) = s.engine.containers().logs(
+        &id,
+        LogsRequest {
+            stdout,
+            stderr,
+            follow: q.bool("follow"),
+            since_nanos: time("since")?,
+            until_nanos: time("until")?,
+            tail,
+        },
+    )?;
+    let timestamps = q.bool("timestamps");
+    let stream = tokio_stream::wrappers::ReceiverStream::new(rx).map(move |e| {
+        let mut line = Vec::new();
+        if timestamps {
+            line.extend_from_slice(e.time.as_bytes());
+            line.push(b' ');
+        }
+        line.extend_from_slice(&e.line);
+        Ok::<_, std::convert::Infallible>(Bytes::from(frame(tty, e.stream, &line)))
+    });
+    let mut resp = Response::new(Body::from_stream(stream));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(stream_content_type(tty, version)),
+    );
+    Ok(resp)
+}
+
+/// Unix `seconds[.nanos]`, or RFC 3339.
+fn parse_time(v: &str) -> Option<i128> {
+    if let Some((s, n)) = v.split_once('.') {
+        let secs: i128 = s.parse().ok()?;
+        let nanos: i128 = format!("{n:0<9}").get(..9)?.parse().ok()?;
+        return Some(secs * 1_000_000_000 + nanos);
+    }
+    if let Ok(secs) = v.parse::<i128>() {
+        return Some(secs * 1_000_000_000);
+    }
+    let t = berth_engine::container::logs::parse_time_nanos(v);
+    (t != 0).then_some(t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detach_key_parsing() {
+        assert_eq!(
+            parse_detach_keys("ctrl-p,ctrl-q").unwrap(),
+            vec![0x10, 0x11]
+        );
+        assert_eq!(parse_detach_keys("a,ctrl-@").unwrap(), vec![b'a', 0]);
+        assert!(parse_detach_keys("ctrl-").is_err());
+    }
+
+    #[test]
+    fn log_times() {
+        assert_eq!(parse_time("5"), Some(5_000_000_000));
+        assert_eq!(parse_time("5.25"), Some(5_250_000_000));
+        assert_eq!(parse_time("nope"), None);
+    }
+}

@@ -1,0 +1,260 @@
+//! Container inspect and list shapes (moby `api/types/container`), built from Berth's record.
+//! Every key moby emits is present, with Go's zero values where Berth has nothing to say.
+
+use serde_json::{Map, Value, json};
+
+use berth_engine::container::model::{ContainerRecord, Status};
+
+use crate::version::ApiVersion;
+
+/// Keys of moby's `container.Config`, in order, with their zero values (omitempty keys
+/// are left out unless set).
+type ZeroValue = fn() -> Value;
+
+const CONFIG_KEYS: &[(&str, ZeroValue)] = &[
+    ("Hostname", || json!("")),
+    ("Domainname", || json!("")),
+    ("User", || json!("")),
+    ("AttachStdin", || json!(false)),
+    ("AttachStdout", || json!(false)),
+    ("AttachStderr", || json!(false)),
+    ("Tty", || json!(false)),
+    ("OpenStdin", || json!(false)),
+    ("StdinOnce", || json!(false)),
+    ("Env", || Value::Null),
+    ("Cmd", || Value::Null),
+    ("Image", || json!("")),
+    ("Volumes", || Value::Null),
+    ("WorkingDir", || json!("")),
+    ("Entrypoint", || Value::Null),
+    ("OnBuild", || Value::Null),
+    ("Labels", || json!({})),
+];
+
+const CONFIG_OPTIONAL: &[&str] = &[
+    "ExposedPorts",
+    "Healthcheck",
+    "ArgsEscaped",
+    "NetworkDisabled",
+    "MacAddress",
+    "StopSignal",
+    "StopTimeout",
+    "Shell",
+];
+
+fn config(c: &ContainerRecord) -> Value {
+    let src = c.config.as_object().cloned().unwrap_or_default();
+    let mut out = Map::new();
+    for (k, zero) in CONFIG_KEYS {
+        out.insert((*k).into(), src.get(*k).cloned().unwrap_or_else(zero));
+    }
+    for k in CONFIG_OPTIONAL {
+        if let Some(v) = src.get(*k).filter(|v| !v.is_null()) {
+            out.insert((*k).into(), v.clone());
+        }
+    }
+    Value::Object(out)
+}
+
+fn host_config(c: &ContainerRecord, v: ApiVersion) -> Value {
+    let src = c.host_config.as_object().cloned().unwrap_or_default();
+    let network_mode = match src.get("NetworkMode").and_then(Value::as_str) {
+        None | Some("") | Some("default") => "bridge".to_string(),
+        Some(m) => m.to_string(),
+    };
+    let mut h = json!({
+        "Binds": null, "ContainerIDFile": "", "LogConfig": {"Type": "json-file", "Config": {}},
+        "NetworkMode": network_mode, "PortBindings": {}, "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0},
+        "AutoRemove": false, "VolumeDriver": "", "VolumesFrom": null, "ConsoleSize": [0, 0],
+        "CapAdd": null, "CapDrop": null, "CgroupnsMode": "host", "Dns": [], "DnsOptions": [], "DnsSearch": [],
+        "ExtraHosts": null, "GroupAdd": null, "IpcMode": "private", "Cgroup": "", "Links": null,
+        "OomScoreAdj": 0, "PidMode": "", "Privileged": false, "PublishAllPorts": false,
+        "ReadonlyRootfs": false, "SecurityOpt": null, "UTSMode": "", "UsernsMode": "",
+        "ShmSize": 67108864, "Runtime": "runc", "Isolation": "", "CpuShares": 0, "Memory": 0,
+        "NanoCpus": 0, "CgroupParent": "", "BlkioWeight": 0, "BlkioWeightDevice": [],
+        "BlkioDeviceReadBps": [], "BlkioDeviceWriteBps": [], "BlkioDeviceReadIOps": [],
+        "BlkioDeviceWriteIOps": [], "CpuPeriod": 0, "CpuQuota": 0, "CpuRealtimePeriod": 0,
+        "CpuRealtimeRuntime": 0, "CpusetCpus": "", "CpusetMems": "", "Devices": [],
+        "DeviceCgroupRules": null, "DeviceRequests": null, "MemoryReservation": 0, "MemorySwap": 0,
+        "MemorySwappiness": null, "OomKillDisable": false, "PidsLimit": null, "Ulimits": [],
+        "CpuCount": 0, "CpuPercent": 0, "IOMaximumIOps": 0, "IOMaximumBandwidth": 0,
+        "MaskedPaths": berth_engine::oci::MASKED_PATHS, "ReadonlyPaths": berth_engine::oci::READONLY_PATHS,
+    });
+    if v.lt(1, 42) {
+        h["KernelMemory"] = json!(0);
+        h["KernelMemoryTCP"] = json!(0);
+    }
+    if let Some(obj) = h.as_object_mut() {
+        for (k, val) in src {
+            if k == "NetworkMode" || val.is_null() {
+                continue;
+            }
+            obj.insert(k, val);
+        }
+        if c.host_bool("Privileged") {
+            obj.insert("MaskedPaths".into(), Value::Null);
+            obj.insert("ReadonlyPaths".into(), Value::Null);
+        }
+    }
+    h
+}
+
+fn network_settings(c: &ContainerRecord, full: bool) -> Value {
+    let mode = match c.host_str("NetworkMode") {
+        "" | "default" => "bridge",
+        m => m,
+    };
+    let endpoint = json!({
+        "IPAMConfig": null, "Links": null, "Aliases": null, "NetworkID": "", "EndpointID": "",
+        "Gateway": "", "IPAddress": "", "IPPrefixLen": 0, "IPv6Gateway": "", "GlobalIPv6Address": "",
+        "GlobalIPv6PrefixLen": 0, "MacAddress": "", "DriverOpts": null,
+    });
+    let networks = if mode.starts_with("container:") {
+        json!({})
+    } else {
+        json!({ mode: endpoint })
+    };
+    if !full {
+        return json!({"Networks": networks});
+    }
+    json!({
+        "Bridge": "", "SandboxID": "", "HairpinMode": false, "LinkLocalIPv6Address": "",
+        "LinkLocalIPv6PrefixLen": 0, "Ports": {}, "SandboxKey": "", "SecondaryIPAddresses": null,
+        "SecondaryIPv6Addresses": null, "EndpointID": "", "Gateway": "", "GlobalIPv6Address": "",
+        "GlobalIPv6PrefixLen": 0, "IPAddress": "", "IPPrefixLen": 0, "IPv6Gateway": "", "MacAddress": "",
+        "Networks": networks,
+    })
+}
+
+/// `GET /containers/{id}/json`.
+pub fn inspect(c: &ContainerRecord, v: ApiVersion) -> Value {
+    let st = &c.state;
+    json!({
+        "Id": c.id,
+        "Created": c.created,
+        "Path": c.path,
+        "Args": c.args,
+        "State": {
+            "Status": st.status.as_str(),
+            "Running": matches!(st.status, Status::Running | Status::Paused | Status::Restarting),
+            "Paused": st.status == Status::Paused,
+            "Restarting": st.status == Status::Restarting,
+            "OOMKilled": st.oom_killed,
+            "Dead": st.status == Status::Dead,
+            "Pid": st.pid,
+            "ExitCode": st.exit_code,
+            "Error": st.error,
+            "StartedAt": st.started_at,
+            "FinishedAt": st.finished_at,
+        },
+        "Image": c.image_id,
+        "ResolvConfPath": c.resolv_conf_path,
+        "HostnamePath": c.hostname_path,
+        "HostsPath": c.hosts_path,
+        "LogPath": c.log_path,
+        "Name": c.name,
+        "RestartCount": c.restart_count,
+        "Driver": "overlayfs",
+        "Platform": "linux",
+        "MountLabel": "",
+        "ProcessLabel": "",
+        "AppArmorProfile": "",
+        "ExecIDs": null,
+        "HostConfig": host_config(c, v),
+        "GraphDriver": {"Data": null, "Name": "overlayfs"},
+        "Mounts": [],
+        "Config": config(c),
+        "NetworkSettings": network_settings(c, true),
+    })
+}
+
+/// Go's `units.HumanDuration`.
+pub fn human_duration(secs: i64) -> String {
+    let s = secs.max(0);
+    let (m, h, d) = (s / 60, s / 3600, s / 86400);
+    match () {
+        _ if s < 1 => "Less than a second".into(),
+        _ if s == 1 => "1 second".into(),
+        _ if s < 60 => format!("{s} seconds"),
+        _ if m == 1 => "About a minute".into(),
+        _ if m < 60 => format!("{m} minutes"),
+        _ if h == 1 => "About an hour".into(),
+        _ if h < 48 => format!("{h} hours"),
+        _ if h < 24 * 7 * 2 => format!("{d} days"),
+        _ if h < 24 * 30 * 2 => format!("{} weeks", d / 7),
+        _ if h < 24 * 365 * 2 => format!("{} months", d / 30),
+        _ => format!("{} years", d / 365),
+    }
+}
+
+fn since(rfc3339: &str) -> i64 {
+    let t = berth_engine::container::logs::parse_time_nanos(rfc3339) / 1_000_000_000;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i128)
+        .unwrap_or_default();
+    (now - t) as i64
+}
+
+/// `docker ps`'s STATUS column.
+pub fn status_text(c: &ContainerRecord) -> String {
+    let st = &c.state;
+    match st.status {
+        Status::Running => format!("Up {}", human_duration(since(&st.started_at))),
+        Status::Paused => format!("Up {} (Paused)", human_duration(since(&st.started_at))),
+        Status::Restarting => format!(
+            "Restarting ({}) {} ago",
+            st.exit_code,
+            human_duration(since(&st.finished_at))
+        ),
+        Status::Exited => format!(
+            "Exited ({}) {} ago",
+            st.exit_code,
+            human_duration(since(&st.finished_at))
+        ),
+        Status::Created => "Created".into(),
+        Status::Removing => "Removal In Progress".into(),
+        Status::Dead => "Dead".into(),
+    }
+}
+
+/// `GET /containers/json` entries.
+pub fn summary(c: &ContainerRecord, _v: ApiVersion) -> Value {
+    let created = berth_engine::container::logs::parse_time_nanos(&c.created) / 1_000_000_000;
+    let mode = match c.host_str("NetworkMode") {
+        "" | "default" => "bridge",
+        m => m,
+    };
+    json!({
+        "Id": c.id,
+        "Names": [c.name],
+        "Image": c.config_str("Image"),
+        "ImageID": c.image_id,
+        "Command": c.command(),
+        "Created": created as i64,
+        "Ports": [],
+        "Labels": c.labels(),
+        "State": c.state.status.as_str(),
+        "Status": status_text(c),
+        "HostConfig": {"NetworkMode": mode},
+        "NetworkSettings": network_settings(c, false),
+        "Mounts": [],
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_like_docker() {
+        assert_eq!(human_duration(0), "Less than a second");
+        assert_eq!(human_duration(1), "1 second");
+        assert_eq!(human_duration(59), "59 seconds");
+        assert_eq!(human_duration(60), "About a minute");
+        assert_eq!(human_duration(600), "10 minutes");
+        assert_eq!(human_duration(3600), "About an hour");
+        assert_eq!(human_duration(3 * 3600), "3 hours");
+        assert_eq!(human_duration(3 * 86400), "3 days");
+    }
+}

@@ -1,0 +1,241 @@
+//! A container's stdio: FIFOs between the shim and berthd, the copiers that feed the log
+//! driver (json-file) and every attached client, and the stdin pump.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+use crate::Result;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StreamKind {
+    Stdout,
+    Stderr,
+}
+
+impl StreamKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            StreamKind::Stdout => "stdout",
+            StreamKind::Stderr => "stderr",
+        }
+    }
+}
+
+/// A chunk of container output.
+#[derive(Clone, Debug)]
+pub struct Output {
+    pub stream: StreamKind,
+    pub data: Arc<Vec<u8>>,
+}
+
+/// What attached clients send towards the container's stdin.
+#[derive(Debug)]
+pub enum StdinMsg {
+    Data(Vec<u8>),
+    /// The client half-closed and the container has `StdinOnce`: close the container's stdin.
+    Close,
+}
+
+/// The channels of one run of a container. A new set is installed when a run ends, so
+/// clients attached for the next run (e.g. `docker start -a`) see only its output.
+pub struct IoChannels {
+    pub output: broadcast::Sender<Output>,
+    pub stdin_tx: Option<mpsc::Sender<StdinMsg>>,
+    pub stdin_rx: Option<mpsc::Receiver<StdinMsg>>,
+}
+
+impl IoChannels {
+    pub fn new(open_stdin: bool) -> Self {
+        let (stdin_tx, stdin_rx) = if open_stdin {
+            let (tx, rx) = mpsc::channel(64);
+            (Some(tx), Some(rx))
+        } else {
+            (None, None)
+        };
+        IoChannels {
+            output: broadcast::channel(1024).0,
+            stdin_tx,
+            stdin_rx,
+        }
+    }
+}
+
+/// FIFO paths of a container's init process.
+#[derive(Clone, Debug)]
+pub struct Fifos {
+    pub stdin: Option<PathBuf>,
+    pub stdout: PathBuf,
+    pub stderr: Option<PathBuf>,
+}
+
+impl Fifos {
+    pub fn create(dir: &Path, stdin: bool, tty: bool) -> Result<Fifos> {
+        std::fs::create_dir_all(dir)?;
+        let make = |name: &str| -> Result<PathBuf> {
+            let p = dir.join(name);
+            let _ = std::fs::remove_file(&p);
+            nix::unistd::mkfifo(&p, nix::sys::stat::Mode::from_bits_truncate(0o600))
+                .map_err(|e| crate::Error::internal(format!("mkfifo {}: {e}", p.display())))?;
+            Ok(p)
+        };
+        Ok(Fifos {
+            stdin: if stdin {
+                Some(make("init-stdin")?)
+            } else {
+                None
+            },
+            stdout: make("init-stdout")?,
+            // With a TTY the shim sends everything through stdout.
+            stderr: if tty {
+                None
+            } else {
+                Some(make("init-stderr")?)
+            },
+        })
+    }
+
+    /// The FIFOs of a container that is already running (after a daemon restart).
+    pub fn existing(dir: &Path) -> Fifos {
+        let p = |n: &str| Some(dir.join(n)).filter(|p| p.exists());
+        Fifos {
+            stdin: p("init-stdin"),
+            stdout: dir.join("init-stdout"),
+            stderr: p("init-stderr"),
+        }
+    }
+}
+
+/// Where output goes besides attached clients.
+#[derive(Clone, Debug)]
+pub enum LogSink {
+    JsonFile(PathBuf),
+    None,
+}
+
+/// Opens the read ends (before the task exists, so the shim's writers never block) and
+/// starts copying. The returned receiver fires when both streams reached EOF.
+pub fn start_copiers(
+    fifos: &Fifos,
+    output: broadcast::Sender<Output>,
+    sink: LogSink,
+) -> Result<oneshot::Receiver<()>> {
+    let open = |p: &Path| {
+        tokio::net::unix::pipe::OpenOptions::new()
+            .open_receiver(p)
+            .map_err(|e| crate::Error::internal(format!("open {}: {e}", p.display())))
+    };
+    let stdout = open(&fifos.stdout)?;
+    let stderr = fifos.stderr.as_deref().map(open).transpose()?;
+    let log = Arc::new(tokio::sync::Mutex::new(match &sink {
+        LogSink::JsonFile(p) => std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(p)
+            .ok(),
+        LogSink::None => None,
+    }));
+    let (done_tx, done_rx) = oneshot::channel();
+    tokio::spawn(async move {
+        let a = copy_stream(stdout, StreamKind::Stdout, output.clone(), log.clone());
+        match stderr {
+            Some(e) => {
+                let b = copy_stream(e, StreamKind::Stderr, output.clone(), log.clone());
+                tokio::join!(a, b);
+            }
+            None => a.await,
+        }
+        drop(output);
+        let _ = done_tx.send(());
+    });
+    Ok(done_rx)
+}
+
+async fn copy_stream(
+    mut pipe: tokio::net::unix::pipe::Receiver,
+    kind: StreamKind,
+    output: broadcast::Sender<Output>,
+    log: Arc<tokio::sync::Mutex<Option<std::fs::File>>>,
+) {
+    let mut buf = vec![0u8; 32 * 1024];
+    let mut pending: Vec<u8> = Vec::new();
+    loop {
+        let n = match pipe.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        let chunk = &buf[..n];
+        let _ = output.send(Output {
+            stream: kind,
+            data: Arc::new(chunk.to_vec()),
+        });
+        pending.extend_from_slice(chunk);
+        let mut lines = Vec::new();
+        while let Some(pos) = pending.iter().position(|b| *b == b'\n') {
+            lines.push(pending.drain(..=pos).collect::<Vec<u8>>());
+        }
+        // moby splits very long lines into 16 KiB entries.
+        if pending.len() >= 16 * 1024 {
+            lines.push(std::mem::take(&mut pending));
+        }
+        if !lines.is_empty() {
+            write_log(&log, kind, &lines).await;
+        }
+    }
+    if !pending.is_empty() {
+        write_log(&log, kind, &[pending]).await;
+    }
+}
+
+async fn write_log(
+    log: &Arc<tokio::sync::Mutex<Option<std::fs::File>>>,
+    kind: StreamKind,
+    lines: &[Vec<u8>],
+) {
+    use std::io::Write as _;
+    let mut guard = log.lock().await;
+    let Some(file) = guard.as_mut() else { return };
+    let mut out = Vec::new();
+    for line in lines {
+        let entry = serde_json::json!({
+            "log": String::from_utf8_lossy(line),
+            "stream": kind.name(),
+            "time": super::logs::now_rfc3339_nano(),
+        });
+        if serde_json::to_writer(&mut out, &entry).is_ok() {
+            out.push(b'\n');
+        }
+    }
+    let _ = file.write_all(&out);
+}
+
+/// Feeds stdin from attached clients into the container's stdin FIFO until a client asks
+/// to close it or every sender is gone. `on_close` runs when stdin is closed.
+pub fn start_stdin_pump<F>(path: PathBuf, mut rx: mpsc::Receiver<StdinMsg>, on_close: F)
+where
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
+    tokio::spawn(async move {
+        let mut writer = match tokio::net::unix::pipe::OpenOptions::new().open_sender(&path) {
+            Ok(w) => w,
+            Err(e) => {
+                tracing::warn!("cannot open stdin fifo {}: {e}", path.display());
+                return;
+            }
+        };
+        while let Some(msg) = rx.recv().await {
+            match msg {
+                StdinMsg::Data(d) => {
+                    if writer.write_all(&d).await.is_err() {
+                        break;
+                    }
+                }
+                StdinMsg::Close => break,
+            }
+        }
+        drop(writer);
+        on_close.await;
+    });
+}

@@ -1,0 +1,81 @@
+//! Reading the json-file log: `docker logs` with tail, since/until, timestamps and follow.
+
+use std::path::Path;
+
+use serde::Deserialize;
+
+use super::io::StreamKind;
+
+#[derive(Clone, Debug)]
+pub struct LogEntry {
+    pub stream: StreamKind,
+    pub line: Vec<u8>,
+    /// RFC 3339 with nanoseconds, as written.
+    pub time: String,
+    pub time_nanos: i128,
+}
+
+#[derive(Deserialize)]
+struct Raw {
+    log: String,
+    stream: String,
+    time: String,
+}
+
+pub fn now_rfc3339_nano() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+pub fn parse_time_nanos(s: &str) -> i128 {
+    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+        .map(|t| t.unix_timestamp_nanos())
+        .unwrap_or(0)
+}
+
+/// Parses complete lines of a json-file log; returns entries and the bytes consumed.
+pub fn parse(data: &[u8]) -> (Vec<LogEntry>, usize) {
+    let mut entries = Vec::new();
+    let mut consumed = 0;
+    for line in data.split_inclusive(|b| *b == b'\n') {
+        if !line.ends_with(b"\n") {
+            break;
+        }
+        consumed += line.len();
+        if let Ok(raw) = serde_json::from_slice::<Raw>(line) {
+            entries.push(LogEntry {
+                stream: if raw.stream == "stderr" {
+                    StreamKind::Stderr
+                } else {
+                    StreamKind::Stdout
+                },
+                line: raw.log.into_bytes(),
+                time_nanos: parse_time_nanos(&raw.time),
+                time: raw.time,
+            });
+        }
+    }
+    (entries, consumed)
+}
+
+pub fn read_all(path: &Path) -> (Vec<LogEntry>, u64) {
+    let data = std::fs::read(path).unwrap_or_default();
+    let (entries, consumed) = parse(&data);
+    (entries, consumed as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_complete_lines_only() {
+        let data = b"{\"log\":\"a\\n\",\"stream\":\"stdout\",\"time\":\"2024-01-01T00:00:00.5Z\"}\n{\"log\":\"b";
+        let (entries, consumed) = parse(data);
+        assert_eq!(entries.len(), 1);
+        assert_eq!(entries[0].line, b"a\n");
+        assert_eq!(entries[0].time_nanos, 1_704_067_200_500_000_000);
+        assert_eq!(consumed, data.iter().position(|b| *b == b'\n').unwrap() + 1);
+    }
+}

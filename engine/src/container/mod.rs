@@ -1,0 +1,12 @@
+//! Containers: create, start, stop/kill, wait, remove, attach, logs, and the exit monitor.
+//! State lives in memory (for list and lookups) and on disk (for restarts); processes live in
+//! containerd.
+
+pub mod io;
+pub mod logs;
+pub mod model;
+pub mod names;
+mod service;
+mod setup;
+
+pub use service::{AttachHandle, ContainerService, CreateRequest, LogsRequest, WaitCondition};

@@ -1,0 +1,154 @@
+//! A container as Berth keeps it: what was asked for (Config and HostConfig, echoed back as
+//! sent, merged with the image), its state, and the paths of its files. Persisted as
+//! `config.v2.json` and `hostconfig.json` in `<data-root>/containers/<id>/`.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+pub const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Created,
+    Running,
+    Paused,
+    Restarting,
+    Removing,
+    Exited,
+    Dead,
+}
+
+impl Status {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Status::Created => "created",
+            Status::Running => "running",
+            Status::Paused => "paused",
+            Status::Restarting => "restarting",
+            Status::Removing => "removing",
+            Status::Exited => "exited",
+            Status::Dead => "dead",
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct State {
+    pub status: Status,
+    pub pid: u32,
+    pub exit_code: i64,
+    pub error: String,
+    pub oom_killed: bool,
+    pub started_at: String,
+    pub finished_at: String,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        State {
+            status: Status::Created,
+            pid: 0,
+            exit_code: 0,
+            error: String::new(),
+            oom_killed: false,
+            started_at: ZERO_TIME.into(),
+            finished_at: ZERO_TIME.into(),
+        }
+    }
+}
+
+impl State {
+    pub fn running(&self) -> bool {
+        matches!(
+            self.status,
+            Status::Running | Status::Paused | Status::Restarting
+        )
+    }
+}
+
+/// `config.v2.json`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ContainerRecord {
+    pub id: String,
+    /// With the leading `/`.
+    pub name: String,
+    pub created: String,
+    pub path: String,
+    pub args: Vec<String>,
+    /// The container config in moby's shape, after merging the image config.
+    pub config: Value,
+    /// The image ID (config digest).
+    pub image_id: String,
+    /// The containerd image record name it was created from (for events and `ps`).
+    pub image_name: String,
+    pub state: State,
+    pub restart_count: u64,
+    pub log_path: String,
+    pub resolv_conf_path: String,
+    pub hostname_path: String,
+    pub hosts_path: String,
+    /// Whether the container was stopped by a user (restart policies honour it).
+    #[serde(default)]
+    pub manually_stopped: bool,
+    #[serde(skip)]
+    pub host_config: Value,
+}
+
+impl ContainerRecord {
+    pub fn config_str(&self, key: &str) -> &str {
+        self.config.get(key).and_then(Value::as_str).unwrap_or("")
+    }
+
+    pub fn config_bool(&self, key: &str) -> bool {
+        self.config
+            .get(key)
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
+    }
+
+    pub fn host_str(&self, key: &str) -> &str {
+        self.host_config
+            .get(key)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+    }
+
+    pub fn host_bool(&self, key: &str) -> bool {
+        self.host_config
+            .get(key)
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
+    }
+
+    pub fn host_i64(&self, key: &str) -> i64 {
+        self.host_config
+            .get(key)
+            .and_then(Value::as_i64)
+            .unwrap_or(0)
+    }
+
+    pub fn labels(&self) -> std::collections::BTreeMap<String, String> {
+        self.config
+            .get("Labels")
+            .and_then(|l| serde_json::from_value(l.clone()).ok())
+            .unwrap_or_default()
+    }
+
+    pub fn tty(&self) -> bool {
+        self.config_bool("Tty")
+    }
+
+    /// `Path` + `Args` joined as `docker ps` shows the command.
+    pub fn command(&self) -> String {
+        let mut parts = vec![self.path.clone()];
+        parts.extend(self.args.iter().map(|a| {
+            if a.contains(char::is_whitespace) || a.is_empty() {
+                format!("'{a}'")
+            } else {
+                a.clone()
+            }
+        }));
+        parts.join(" ")
+    }
+}

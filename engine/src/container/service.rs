@@ -1,0 +1,1166 @@
+//! The container lifecycle on containerd.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{Map, Value, json};
+use tokio::sync::{broadcast, mpsc, watch};
+
+use super::io::{self, Fifos, IoChannels, LogSink, Output, StdinMsg};
+use super::logs::{self, LogEntry};
+use super::model::{ContainerRecord, State, Status};
+use super::{names, setup};
+use crate::events::{Event, EventBus};
+use crate::image::store::ImageStore;
+use crate::oci::{self, NetworkNamespace, SpecInput};
+use crate::runtime::Containerd;
+use crate::runtime::content::Lease;
+use crate::runtime::tasks::{StdioPaths, start_failure};
+use crate::system::write_atomic;
+use crate::{Error, ErrorKind, Result};
+
+/// The last exit of a container, numbered so waiters can tell a new one from an old one.
+#[derive(Clone, Copy, Debug, Default)]
+struct ExitSeq {
+    seq: u64,
+    code: i64,
+}
+
+struct Container {
+    record: Mutex<ContainerRecord>,
+    io: Mutex<IoChannels>,
+    exits: watch::Sender<ExitSeq>,
+    removed: watch::Sender<bool>,
+    /// Serialises start, stop and remove of this container.
+    op: tokio::sync::Mutex<()>,
+}
+
+impl Container {
+    fn new(record: ContainerRecord) -> Arc<Self> {
+        let open_stdin = record.config_bool("OpenStdin");
+        let code = record.state.exit_code;
+        Arc::new(Container {
+            record: Mutex::new(record),
+            io: Mutex::new(IoChannels::new(open_stdin)),
+            exits: watch::channel(ExitSeq { seq: 0, code }).0,
+            removed: watch::channel(false).0,
+            op: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    fn rec(&self) -> std::sync::MutexGuard<'_, ContainerRecord> {
+        self.record.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// `POST /containers/create`, decoded.
+#[derive(Clone, Debug, Default)]
+pub struct CreateRequest {
+    pub name: Option<String>,
+    pub config: Map<String, Value>,
+    pub host_config: Map<String, Value>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WaitCondition {
+    NotRunning,
+    NextExit,
+    Removed,
+}
+
+/// An attached client's view of a container.
+pub struct AttachHandle {
+    pub tty: bool,
+    pub output: Option<broadcast::Receiver<Output>>,
+    pub stdin: Option<mpsc::Sender<StdinMsg>>,
+    pub stdin_once: bool,
+    pub replay: Vec<LogEntry>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct LogsRequest {
+    pub stdout: bool,
+    pub stderr: bool,
+    pub follow: bool,
+    pub since_nanos: Option<i128>,
+    pub until_nanos: Option<i128>,
+    pub tail: Option<usize>,
+}
+
+pub struct ContainerService {
+    containerd: Containerd,
+    events: Arc<EventBus>,
+    data_root: PathBuf,
+    exec_root: PathBuf,
+    namespace: String,
+    containers: Mutex<HashMap<String, Arc<Container>>>,
+    /// name (with `/`) → id; entries are reserved before anything is written.
+    names: Mutex<HashMap<String, String>>,
+    weak: std::sync::Weak<ContainerService>,
+}
+
+fn now() -> String {
+    logs::now_rfc3339_nano()
+}
+
+fn random_id() -> String {
+    let a: [u8; 32] = rand::random();
+    a.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl ContainerService {
+    pub fn new(
+        containerd: Containerd,
+        events: Arc<EventBus>,
+        data_root: PathBuf,
+        exec_root: PathBuf,
+        namespace: String,
+    ) -> Arc<Self> {
+        Arc::new_cyclic(|weak| ContainerService {
+            containerd,
+            events,
+            data_root,
+            exec_root,
+            namespace,
+            containers: Mutex::new(HashMap::new()),
+            names: Mutex::new(HashMap::new()),
+            weak: weak.clone(),
+        })
+    }
+
+    fn dir(&self, id: &str) -> PathBuf {
+        self.data_root.join("containers").join(id)
+    }
+
+    fn run_dir(&self, id: &str) -> PathBuf {
+        self.exec_root.join(id)
+    }
+
+    fn lease_for(id: &str) -> Lease {
+        Lease(format!("berth-container-{id}"))
+    }
+
+    fn event(&self, c: &ContainerRecord, action: &str, extra: &[(&str, String)]) {
+        let mut attributes: BTreeMap<String, String> = c.labels();
+        attributes.insert("image".into(), c.config_str("Image").to_string());
+        attributes.insert("name".into(), c.name.trim_start_matches('/').to_string());
+        for (k, v) in extra {
+            attributes.insert((*k).to_string(), v.clone());
+        }
+        self.events
+            .publish(Event::new("container", action, c.id.clone(), attributes));
+    }
+
+    fn persist(&self, c: &ContainerRecord) -> Result<()> {
+        let dir = self.dir(&c.id);
+        let config = serde_json::to_vec(c).map_err(|e| Error::internal(e.to_string()))?;
+        write_atomic(&dir.join("config.v2.json"), &config)?;
+        let host =
+            serde_json::to_vec(&c.host_config).map_err(|e| Error::internal(e.to_string()))?;
+        write_atomic(&dir.join("hostconfig.json"), &host)
+    }
+
+    /// Finds a container by full ID, name (with or without `/`) or unique ID prefix.
+    fn lookup(&self, name_or_id: &str) -> Result<Arc<Container>> {
+        if name_or_id.is_empty() {
+            return Err(Error::invalid("invalid name or ID supplied: \"\""));
+        }
+        let containers = self.containers.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(c) = containers.get(name_or_id) {
+            return Ok(c.clone());
+        }
+        let name = format!("/{}", name_or_id.trim_start_matches('/'));
+        if let Some(id) = self
+            .names
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&name)
+            && let Some(c) = containers.get(id)
+        {
+            return Ok(c.clone());
+        }
+        let matches: Vec<&Arc<Container>> = containers
+            .iter()
+            .filter(|(id, _)| id.starts_with(name_or_id))
+            .map(|(_, c)| c)
+            .collect();
+        match matches.len() {
+            1 => Ok(matches[0].clone()),
+            0 => Err(Error::not_found(format!("No such container: {name_or_id}"))),
+            _ => Err(Error::invalid(format!(
+                "multiple IDs found with provided prefix: {name_or_id}"
+            ))),
+        }
+    }
+
+    /// A snapshot of a container's record.
+    pub fn get(&self, name_or_id: &str) -> Result<ContainerRecord> {
+        Ok(self.lookup(name_or_id)?.rec().clone())
+    }
+
+    pub fn list(&self) -> Vec<ContainerRecord> {
+        self.containers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .map(|c| c.rec().clone())
+            .collect()
+    }
+
+    /// A container using the image `image_id`, preferring a running one.
+    pub fn user_of_image(&self, image_id: &str) -> Option<(String, bool)> {
+        let list = self.list();
+        let mut users = list.iter().filter(|c| c.image_id == image_id);
+        let first = users
+            .clone()
+            .find(|c| c.state.running())
+            .or_else(|| users.next())?;
+        Some((first.id.clone(), first.state.running()))
+    }
+
+    fn reserve_name(&self, name: &str, id: &str) -> Result<()> {
+        let mut names = self.names.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(owner) = names.get(name) {
+            return Err(Error::conflict(format!(
+                "Conflict. The container name \"{name}\" is already in use by container \"{owner}\". You have to remove (or rename) that container to be able to reuse that name."
+            )));
+        }
+        names.insert(name.to_string(), id.to_string());
+        Ok(())
+    }
+
+    fn release_name(&self, name: &str, id: &str) {
+        let mut names = self.names.lock().unwrap_or_else(|p| p.into_inner());
+        if names.get(name).is_some_and(|owner| owner == id) {
+            names.remove(name);
+        }
+    }
+
+    /// `POST /containers/create`. Nothing is left behind when it fails.
+    pub async fn create(
+        &self,
+        images: &ImageStore,
+        req: CreateRequest,
+    ) -> Result<(String, Vec<String>)> {
+        let mut config = req.config;
+        let host_config = req.host_config;
+        let image_name = config
+            .get("Image")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        if image_name.is_empty() {
+            return Err(Error::invalid("No image specified"));
+        }
+        let image = images.find(&image_name).await?;
+        setup::merge_image_config(&mut config, image.resolved.config.config.as_ref());
+        let as_list = |v: Option<&Value>| -> Vec<String> {
+            v.and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|x| x.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let mut argv = as_list(config.get("Entrypoint"));
+        argv.extend(as_list(config.get("Cmd")));
+        if argv.is_empty() {
+            return Err(Error::invalid("No command specified"));
+        }
+        validate_host_config(&host_config)?;
+        let id = random_id();
+        let name = match &req.name {
+            Some(n) if !n.is_empty() => {
+                let n = names::validate(n)?;
+                self.reserve_name(&n, &id)?;
+                n
+            }
+            _ => {
+                let mut attempt = 0;
+                loop {
+                    let n = format!("/{}", names::generate(attempt));
+                    if self.reserve_name(&n, &id).is_ok() {
+                        break n;
+                    }
+                    attempt += 1;
+                }
+            }
+        };
+        if config
+            .get("Hostname")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .is_empty()
+        {
+            config.insert("Hostname".into(), json!(id[..12]));
+        }
+        let dir = self.dir(&id);
+        let result = self
+            .create_parts(
+                &id,
+                &name,
+                &image,
+                &image_name,
+                config,
+                host_config,
+                argv,
+                &dir,
+            )
+            .await;
+        match result {
+            Ok(record) => {
+                self.event(&record, "create", &[]);
+                let c = Container::new(record);
+                self.containers
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(id.clone(), c);
+                Ok((id, vec![]))
+            }
+            Err(e) => {
+                self.release_name(&name, &id);
+                let _ = self.containerd.remove_snapshot(&id).await;
+                self.containerd.delete_lease(&Self::lease_for(&id)).await;
+                let _ = std::fs::remove_dir_all(&dir);
+                Err(e)
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn create_parts(
+        &self,
+        id: &str,
+        name: &str,
+        image: &crate::image::store::ImageEntry,
+        image_name: &str,
+        config: Map<String, Value>,
+        host_config: Map<String, Value>,
+        argv: Vec<String>,
+        dir: &std::path::Path,
+    ) -> Result<ContainerRecord> {
+        std::fs::create_dir_all(dir)?;
+        // A lease without expiry keeps the writable layer until the container is removed.
+        let lease = self
+            .containerd
+            .create_named_lease(&Self::lease_for(id).0)
+            .await?;
+        let parent = image.resolved.chain_ids.last().cloned().unwrap_or_default();
+        self.containerd
+            .prepare_snapshot(&lease, id, &parent, HashMap::new())
+            .await?;
+        let record = ContainerRecord {
+            id: id.to_string(),
+            name: name.to_string(),
+            created: now(),
+            path: argv[0].clone(),
+            args: argv[1..].to_vec(),
+            config: Value::Object(config),
+            image_id: image.resolved.id.clone(),
+            image_name: image_name.to_string(),
+            state: State::default(),
+            restart_count: 0,
+            log_path: dir.join(format!("{id}-json.log")).display().to_string(),
+            resolv_conf_path: dir.join("resolv.conf").display().to_string(),
+            hostname_path: dir.join("hostname").display().to_string(),
+            hosts_path: dir.join("hosts").display().to_string(),
+            manually_stopped: false,
+            host_config: Value::Object(host_config),
+        };
+        self.persist(&record)?;
+        Ok(record)
+    }
+
+    /// `POST /containers/{id}/start`.
+    pub async fn start(&self, name_or_id: &str) -> Result<()> {
+        let c = self.lookup(name_or_id)?;
+        let _op = c.op.lock().await;
+        let record = c.rec().clone();
+        match record.state.status {
+            Status::Running | Status::Restarting => {
+                return Err(Error::new(
+                    ErrorKind::NotModified,
+                    "container is already running",
+                ));
+            }
+            Status::Paused => {
+                return Err(Error::conflict(
+                    "cannot start a paused container, try unpause instead",
+                ));
+            }
+            Status::Removing | Status::Dead => {
+                return Err(Error::conflict(
+                    "container is marked for removal and cannot be started",
+                ));
+            }
+            _ => {}
+        }
+        match self.start_task(&c, &record).await {
+            Ok(pid) => {
+                let record = {
+                    let mut r = c.rec();
+                    r.state = State {
+                        status: Status::Running,
+                        pid,
+                        exit_code: 0,
+                        error: String::new(),
+                        oom_killed: false,
+                        started_at: now(),
+                        finished_at: r.state.finished_at.clone(),
+                    };
+                    r.manually_stopped = false;
+                    r.clone()
+                };
+                self.persist(&record)?;
+                self.event(&record, "start", &[]);
+                Ok(())
+            }
+            Err(e) => {
+                let (message, code) = start_failure(&e);
+                let record = {
+                    let mut r = c.rec();
+                    r.state.error = message.clone();
+                    r.state.exit_code = code;
+                    if r.state.status != Status::Created {
+                        r.state.status = Status::Exited;
+                    }
+                    r.clone()
+                };
+                let _ = self.persist(&record);
+                let _ = self.containerd.delete_task(&record.id).await;
+                let _ = self.containerd.delete_container(&record.id).await;
+                // The attach streams of this run end here.
+                self.new_io_generation(&c);
+                let kind = if e.kind == ErrorKind::Unavailable {
+                    e.kind
+                } else {
+                    ErrorKind::InvalidParameter
+                };
+                Err(Error::new(kind, message))
+            }
+        }
+    }
+
+    async fn start_task(&self, c: &Arc<Container>, record: &ContainerRecord) -> Result<u32> {
+        let id = &record.id;
+        let hostname = record.config_str("Hostname").to_string();
+        setup::write_file(
+            std::path::Path::new(&record.hostname_path),
+            &format!("{hostname}\n"),
+        )?;
+        let network_mode = record.host_str("NetworkMode").to_string();
+        let network = match network_mode.as_str() {
+            "host" => NetworkNamespace::Host,
+            m if m.starts_with("container:") => {
+                let other = self.lookup(&m["container:".len()..])?;
+                let pid = other.rec().state.pid;
+                if pid == 0 {
+                    return Err(Error::conflict(format!(
+                        "cannot join network of a non running container: {}",
+                        &m["container:".len()..]
+                    )));
+                }
+                NetworkNamespace::Path(format!("/proc/{pid}/ns/net"))
+            }
+            _ => NetworkNamespace::Private,
+        };
+        let hosts = if network == NetworkNamespace::Host {
+            std::fs::read_to_string("/etc/hosts").unwrap_or_default()
+        } else {
+            setup::hosts_file(&hostname, false)
+        };
+        setup::write_file(std::path::Path::new(&record.hosts_path), &hosts)?;
+        setup::write_file(
+            std::path::Path::new(&record.resolv_conf_path),
+            &setup::resolv_conf(),
+        )?;
+
+        let mounts = self.containerd.snapshot_mounts(id).await?;
+        let dirs = mounts
+            .first()
+            .map(|m| setup::overlay_dirs(&m.options))
+            .unwrap_or_default();
+        let (uid, gid, additional_gids) = setup::resolve_user(record.config_str("User"), &dirs)?;
+        let tty = record.tty();
+        let mut env: Vec<String> = record
+            .config
+            .get("Env")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let has = |env: &Vec<String>, k: &str| env.iter().any(|e| e.starts_with(&format!("{k}=")));
+        if !has(&env, "PATH") {
+            env.insert(
+                0,
+                "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into(),
+            );
+        }
+        if !has(&env, "HOSTNAME") {
+            env.insert(1.min(env.len()), format!("HOSTNAME={hostname}"));
+        }
+        if tty && !has(&env, "TERM") {
+            env.push("TERM=xterm".into());
+        }
+        let list = |key: &str| -> Vec<String> {
+            record
+                .host_config
+                .get(key)
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let security_opt = list("SecurityOpt");
+        let spec = oci::build(&SpecInput {
+            id: id.clone(),
+            args: std::iter::once(record.path.clone())
+                .chain(record.args.iter().cloned())
+                .collect(),
+            env,
+            cwd: record.config_str("WorkingDir").to_string(),
+            uid,
+            gid,
+            additional_gids,
+            tty,
+            hostname,
+            privileged: record.host_bool("Privileged"),
+            readonly_rootfs: record.host_bool("ReadonlyRootfs"),
+            cap_add: list("CapAdd"),
+            cap_drop: list("CapDrop"),
+            network,
+            files: vec![
+                ("/etc/resolv.conf".into(), record.resolv_conf_path.clone()),
+                ("/etc/hostname".into(), record.hostname_path.clone()),
+                ("/etc/hosts".into(), record.hosts_path.clone()),
+            ],
+            shm_size: record.host_i64("ShmSize"),
+            cgroup_parent: {
+                let p = record.host_str("CgroupParent");
+                if p.is_empty() {
+                    format!("/{}", self.namespace)
+                } else {
+                    p.to_string()
+                }
+            },
+            memory: record.host_i64("Memory"),
+            nano_cpus: record.host_i64("NanoCpus"),
+            cpu_shares: record.host_i64("CpuShares"),
+            pids_limit: record.host_i64("PidsLimit"),
+            oom_score_adj: record.host_i64("OomScoreAdj"),
+            no_new_privileges: security_opt.iter().any(|o| {
+                o == "no-new-privileges"
+                    || o == "no-new-privileges:true"
+                    || o == "no-new-privileges=true"
+            }),
+        });
+        let spec_json = serde_json::to_vec(&spec).map_err(|e| Error::internal(e.to_string()))?;
+
+        // Leftovers of a previous run (or of a crash) are replaced.
+        let _ = self.containerd.delete_task(id).await;
+        self.containerd.delete_container(id).await?;
+        let runc_root = self.exec_root.join("runc");
+        let mut labels = HashMap::new();
+        labels.insert("com.berth.name".to_string(), record.name.clone());
+        self.containerd
+            .create_container(
+                &Self::lease_for(id),
+                id,
+                &record.image_name,
+                spec_json,
+                &runc_root.display().to_string(),
+                labels,
+            )
+            .await?;
+
+        let open_stdin = record.config_bool("OpenStdin");
+        let fifos = Fifos::create(&self.run_dir(id), open_stdin, tty)?;
+        let (output, stdin_rx) = {
+            let mut io = c.io.lock().unwrap_or_else(|p| p.into_inner());
+            (io.output.clone(), io.stdin_rx.take())
+        };
+        let sink = match record
+            .host_config
+            .pointer("/LogConfig/Type")
+            .and_then(Value::as_str)
+        {
+            Some("none") => LogSink::None,
+            _ => LogSink::JsonFile(record.log_path.clone().into()),
+        };
+        let io_done = io::start_copiers(&fifos, output, sink)?;
+        let stdio = StdioPaths {
+            stdin: fifos
+                .stdin
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+            stdout: fifos.stdout.display().to_string(),
+            stderr: fifos
+                .stderr
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+            terminal: tty,
+        };
+        let pid = self.containerd.create_task(id, mounts, &stdio).await?;
+        if let (Some(path), Some(rx)) = (fifos.stdin.clone(), stdin_rx) {
+            let containerd = self.containerd.clone();
+            let cid = id.clone();
+            io::start_stdin_pump(path, rx, async move {
+                let _ = containerd.close_stdin(&cid).await;
+            });
+        }
+        let exit_wait = {
+            let containerd = self.containerd.clone();
+            let cid = id.clone();
+            tokio::spawn(async move { containerd.wait_task(&cid).await })
+        };
+        if let Err(e) = self.containerd.start_task(id).await {
+            exit_wait.abort();
+            return Err(e);
+        }
+        self.spawn_exit_monitor(c.clone(), exit_wait, io_done);
+        Ok(pid)
+    }
+
+    fn spawn_exit_monitor(
+        &self,
+        c: Arc<Container>,
+        exit_wait: tokio::task::JoinHandle<Result<crate::runtime::tasks::Exit>>,
+        io_done: tokio::sync::oneshot::Receiver<()>,
+    ) {
+        let this = self.self_ref();
+        tokio::spawn(async move {
+            let exit = exit_wait.await;
+            // Output written just before the exit reaches logs and clients before waiters
+            // hear about the exit (moby waits for the copiers too, with a bound).
+            let _ = tokio::time::timeout(Duration::from_secs(2), io_done).await;
+            let Some(this) = this.upgrade() else { return };
+            let code = match exit {
+                Ok(Ok(e)) => e.status as i64,
+                _ => 255,
+            };
+            this.handle_exit(&c, code).await;
+        });
+    }
+
+    fn self_ref(&self) -> std::sync::Weak<ContainerService> {
+        self.weak.clone()
+    }
+
+    /// A run ended: delete the task, record the exit, wake waiters, announce it, and remove
+    /// the container when it asked for that.
+    async fn handle_exit(&self, c: &Arc<Container>, code: i64) {
+        let id = c.rec().id.clone();
+        let _ = self.containerd.delete_task(&id).await;
+        let record = {
+            let mut r = c.rec();
+            r.state.status = Status::Exited;
+            r.state.pid = 0;
+            r.state.exit_code = code;
+            r.state.finished_at = now();
+            r.clone()
+        };
+        if let Err(e) = self.persist(&record) {
+            tracing::warn!(container = %id, "cannot persist exit: {}", e.message);
+        }
+        self.new_io_generation(c);
+        self.event(&record, "die", &[("exitCode", code.to_string())]);
+        c.exits.send_modify(|e| {
+            e.seq += 1;
+            e.code = code;
+        });
+        if record.host_bool("AutoRemove")
+            && let Err(e) = self.remove(&id, true).await
+        {
+            tracing::warn!(container = %id, "auto-remove failed: {}", e.message);
+        }
+    }
+
+    fn new_io_generation(&self, c: &Arc<Container>) {
+        let open_stdin = c.rec().config_bool("OpenStdin");
+        *c.io.lock().unwrap_or_else(|p| p.into_inner()) = IoChannels::new(open_stdin);
+    }
+
+    /// `POST /containers/{id}/stop`: the stop signal, then SIGKILL after `timeout` seconds
+    /// (negative: wait forever).
+    pub async fn stop(
+        &self,
+        name_or_id: &str,
+        signal: Option<&str>,
+        timeout: Option<i64>,
+    ) -> Result<()> {
+        let c = self.lookup(name_or_id)?;
+        let _op = c.op.lock().await;
+        let record = c.rec().clone();
+        if !record.state.running() {
+            return Err(Error::new(
+                ErrorKind::NotModified,
+                "container is already stopped",
+            ));
+        }
+        c.rec().manually_stopped = true;
+        let stop_signal = match signal.filter(|s| !s.is_empty()) {
+            Some(s) => s.to_string(),
+            None => {
+                let s = record.config_str("StopSignal");
+                if s.is_empty() {
+                    "SIGTERM".into()
+                } else {
+                    s.to_string()
+                }
+            }
+        };
+        let signo = parse_signal(&stop_signal)?;
+        let timeout = timeout.unwrap_or_else(|| {
+            record
+                .config
+                .get("StopTimeout")
+                .and_then(Value::as_i64)
+                .unwrap_or(10)
+        });
+        let mut exits = c.exits.subscribe();
+        let seen = exits.borrow().seq;
+        let _ = self.containerd.kill_task(&record.id, signo, false).await;
+        let exited = async {
+            let _ = exits.wait_for(|e| e.seq > seen).await;
+        };
+        let in_time = if timeout < 0 {
+            exited.await;
+            true
+        } else {
+            tokio::time::timeout(Duration::from_secs(timeout as u64), exited)
+                .await
+                .is_ok()
+        };
+        if !in_time {
+            let mut exits = c.exits.subscribe();
+            let _ = self.containerd.kill_task(&record.id, 9, true).await;
+            let _ = tokio::time::timeout(Duration::from_secs(30), exits.wait_for(|e| e.seq > seen))
+                .await;
+        }
+        let record = c.rec().clone();
+        self.event(&record, "stop", &[]);
+        Ok(())
+    }
+
+    /// `POST /containers/{id}/kill`.
+    pub async fn kill(&self, name_or_id: &str, signal: &str) -> Result<()> {
+        let c = self.lookup(name_or_id)?;
+        let record = c.rec().clone();
+        let signo = parse_signal(if signal.is_empty() { "SIGKILL" } else { signal })?;
+        if !record.state.running() {
+            return Err(Error::conflict(format!(
+                "cannot kill container: {name_or_id}: container {} is not running",
+                record.id
+            )));
+        }
+        self.containerd.kill_task(&record.id, signo, false).await?;
+        self.event(&record, "kill", &[("signal", signo.to_string())]);
+        Ok(())
+    }
+
+    /// `DELETE /containers/{id}`.
+    pub async fn remove(&self, name_or_id: &str, force: bool) -> Result<()> {
+        let c = self.lookup(name_or_id)?;
+        if c.rec().state.status == Status::Removing {
+            return Err(Error::conflict(format!(
+                "removal of container {name_or_id} is already in progress"
+            )));
+        }
+        let record = c.rec().clone();
+        if record.state.running() {
+            if !force {
+                let what = if record.state.status == Status::Paused {
+                    "container is paused and must be unpaused first"
+                } else {
+                    "container is running: stop the container before removing or force remove"
+                };
+                return Err(Error::conflict(format!(
+                    "cannot remove container \"{name_or_id}\": {what}"
+                )));
+            }
+            let mut exits = c.exits.subscribe();
+            let seen = exits.borrow().seq;
+            let _ = self.containerd.kill_task(&record.id, 9, true).await;
+            let _ = tokio::time::timeout(Duration::from_secs(30), exits.wait_for(|e| e.seq > seen))
+                .await;
+        }
+        let _op = c.op.lock().await;
+        {
+            let mut r = c.rec();
+            if r.state.status == Status::Removing {
+                return Ok(());
+            }
+            r.state.status = Status::Removing;
+        }
+        let id = record.id.clone();
+        let _ = self.containerd.delete_task(&id).await;
+        self.containerd.delete_container(&id).await?;
+        let _ = self.containerd.remove_snapshot(&id).await;
+        self.containerd.delete_lease(&Self::lease_for(&id)).await;
+        let _ = std::fs::remove_dir_all(self.dir(&id));
+        let _ = std::fs::remove_dir_all(self.run_dir(&id));
+        self.containers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&id);
+        self.release_name(&record.name, &id);
+        self.event(&record, "destroy", &[]);
+        c.removed.send_replace(true);
+        Ok(())
+    }
+
+    /// `POST /containers/{id}/wait`: resolves the container now (so a 404 comes before any
+    /// headers) and returns a future of the exit code.
+    pub fn wait(
+        &self,
+        name_or_id: &str,
+        condition: WaitCondition,
+    ) -> Result<impl std::future::Future<Output = i64> + Send + 'static + use<>> {
+        let c = self.lookup(name_or_id)?;
+        let mut exits = c.exits.subscribe();
+        let mut removed = c.removed.subscribe();
+        let seen = exits.borrow().seq;
+        let running = c.rec().state.running();
+        let current = c.rec().state.exit_code;
+        Ok(async move {
+            match condition {
+                WaitCondition::NotRunning if !running => current,
+                WaitCondition::NotRunning | WaitCondition::NextExit => {
+                    match exits.wait_for(|e| e.seq > seen).await {
+                        Ok(e) => e.code,
+                        Err(_) => current,
+                    }
+                }
+                WaitCondition::Removed => {
+                    let _ = removed.wait_for(|r| *r).await;
+                    exits.borrow().code
+                }
+            }
+        })
+    }
+
+    /// `POST /containers/{id}/attach`.
+    pub fn attach(
+        &self,
+        name_or_id: &str,
+        stdin: bool,
+        stream: bool,
+        logs_replay: bool,
+    ) -> Result<AttachHandle> {
+        let c = self.lookup(name_or_id)?;
+        let record = c.rec().clone();
+        let io = c.io.lock().unwrap_or_else(|p| p.into_inner());
+        let replay = if logs_replay {
+            logs::read_all(std::path::Path::new(&record.log_path)).0
+        } else {
+            vec![]
+        };
+        let record_ref = &record;
+        self.event(record_ref, "attach", &[]);
+        Ok(AttachHandle {
+            tty: record.tty(),
+            output: stream.then(|| io.output.subscribe()),
+            stdin: if stdin { io.stdin_tx.clone() } else { None },
+            stdin_once: record.config_bool("StdinOnce"),
+            replay,
+        })
+    }
+
+    /// `POST /containers/{id}/resize`.
+    pub async fn resize(&self, name_or_id: &str, height: u32, width: u32) -> Result<()> {
+        let c = self.lookup(name_or_id)?;
+        let record = c.rec().clone();
+        if !record.state.running() {
+            return Err(Error::conflict(format!(
+                "container {} is not running",
+                record.id
+            )));
+        }
+        self.containerd.resize_pty(&record.id, width, height).await
+    }
+
+    /// `GET /containers/{id}/logs`: past entries now, and with `follow` a stream of new ones
+    /// until the container stops.
+    pub fn logs(
+        &self,
+        name_or_id: &str,
+        req: LogsRequest,
+    ) -> Result<(bool, mpsc::Receiver<LogEntry>)> {
+        let c = self.lookup(name_or_id)?;
+        let record = c.rec().clone();
+        if record
+            .host_config
+            .pointer("/LogConfig/Type")
+            .and_then(Value::as_str)
+            == Some("none")
+        {
+            return Err(Error::not_implemented(
+                "configured logging driver does not support reading",
+            ));
+        }
+        let path = PathBuf::from(&record.log_path);
+        let (tx, rx) = mpsc::channel(256);
+        let mut exits = c.exits.subscribe();
+        let follow = req.follow && record.state.running();
+        tokio::spawn(async move {
+            let keep = |e: &LogEntry| {
+                (match e.stream {
+                    io::StreamKind::Stdout => req.stdout,
+                    io::StreamKind::Stderr => req.stderr,
+                }) && req.since_nanos.is_none_or(|s| e.time_nanos >= s)
+                    && req.until_nanos.is_none_or(|u| e.time_nanos <= u)
+            };
+            let data = tokio::fs::read(&path).await.unwrap_or_default();
+            let (entries, mut offset) = logs::parse(&data);
+            let entries: Vec<LogEntry> = entries.into_iter().filter(|e| keep(e)).collect();
+            let skip = req.tail.map_or(0, |t| entries.len().saturating_sub(t));
+            for e in entries.into_iter().skip(skip) {
+                if tx.send(e).await.is_err() {
+                    return;
+                }
+            }
+            if !follow {
+                return;
+            }
+            // Follow by polling the file: exact, and cheap at this interval.
+            let mut stopping = false;
+            loop {
+                let data = tokio::fs::read(&path).await.unwrap_or_default();
+                if data.len() > offset {
+                    let (entries, used) = logs::parse(&data[offset..]);
+                    offset += used;
+                    for e in entries.into_iter().filter(|e| keep(e)) {
+                        if tx.send(e).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+                if stopping {
+                    return;
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+                    _ = exits.changed() => stopping = true,
+                    _ = tx.closed() => return,
+                }
+            }
+        });
+        Ok((record.tty(), rx))
+    }
+
+    /// Loads containers from the data root and reconciles them with containerd: running
+    /// tasks get their output and exit monitor back, tasks that ended meanwhile are recorded.
+    pub async fn restore(&self) -> Result<()> {
+        let root = self.data_root.join("containers");
+        let Ok(dir) = std::fs::read_dir(&root) else {
+            return Ok(());
+        };
+        for entry in dir.flatten() {
+            let path = entry.path();
+            let Ok(bytes) = std::fs::read(path.join("config.v2.json")) else {
+                continue;
+            };
+            let Ok(mut record) = serde_json::from_slice::<ContainerRecord>(&bytes) else {
+                tracing::warn!(path = %path.display(), "skipping unreadable container record");
+                continue;
+            };
+            record.host_config = std::fs::read(path.join("hostconfig.json"))
+                .ok()
+                .and_then(|b| serde_json::from_slice(&b).ok())
+                .unwrap_or(json!({}));
+            if record.state.status == Status::Removing {
+                record.state.status = Status::Dead;
+            }
+            let id = record.id.clone();
+            self.names
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(record.name.clone(), id.clone());
+            let was_running = record.state.running();
+            let c = Container::new(record);
+            self.containers
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(id.clone(), c.clone());
+            if !was_running {
+                continue;
+            }
+            match self.containerd.task_status(&id).await {
+                Ok(Some((pid, status))) if status == 2 || status == 4 => {
+                    // Running (or paused): reattach output to the FIFOs the shim still holds.
+                    let fifos = Fifos::existing(&self.run_dir(&id));
+                    let (output, sink) = {
+                        let io = c.io.lock().unwrap_or_else(|p| p.into_inner());
+                        let r = c.rec();
+                        let sink = match r
+                            .host_config
+                            .pointer("/LogConfig/Type")
+                            .and_then(Value::as_str)
+                        {
+                            Some("none") => LogSink::None,
+                            _ => LogSink::JsonFile(r.log_path.clone().into()),
+                        };
+                        (io.output.clone(), sink)
+                    };
+                    c.rec().state.pid = pid;
+                    let io_done = match io::start_copiers(&fifos, output, sink) {
+                        Ok(done) => done,
+                        Err(_) => tokio::sync::oneshot::channel().1,
+                    };
+                    let containerd = self.containerd.clone();
+                    let cid = id.clone();
+                    let exit_wait = tokio::spawn(async move { containerd.wait_task(&cid).await });
+                    self.spawn_exit_monitor(c.clone(), exit_wait, io_done);
+                }
+                _ => {
+                    let code = self
+                        .containerd
+                        .delete_task(&id)
+                        .await
+                        .ok()
+                        .flatten()
+                        .map_or(255, i64::from);
+                    self.handle_exit(&c, code).await;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Signal names (`SIGTERM`, `TERM`, `term`) and numbers.
+pub fn parse_signal(s: &str) -> Result<u32> {
+    if let Ok(n) = s.parse::<u32>() {
+        if n == 0 || n > 64 {
+            return Err(Error::invalid(format!("Invalid signal: {s}")));
+        }
+        return Ok(n);
+    }
+    let upper = s.to_ascii_uppercase();
+    let name = upper.strip_prefix("SIG").unwrap_or(&upper);
+    let n = match name {
+        "HUP" => 1,
+        "INT" => 2,
+        "QUIT" => 3,
+        "ILL" => 4,
+        "TRAP" => 5,
+        "ABRT" | "IOT" => 6,
+        "BUS" => 7,
+        "FPE" => 8,
+        "KILL" => 9,
+        "USR1" => 10,
+        "SEGV" => 11,
+        "USR2" => 12,
+        "PIPE" => 13,
+        "ALRM" => 14,
+        "TERM" => 15,
+        "STKFLT" => 16,
+        "CHLD" => 17,
+        "CONT" => 18,
+        "STOP" => 19,
+        "TSTP" => 20,
+        "TTIN" => 21,
+        "TTOU" => 22,
+        "URG" => 23,
+        "XCPU" => 24,
+        "XFSZ" => 25,
+        "VTALRM" => 26,
+        "PROF" => 27,
+        "WINCH" => 28,
+        "IO" | "POLL" => 29,
+        "PWR" => 30,
+        "SYS" => 31,
+        _ => return Err(Error::invalid(format!("Invalid signal: {s}"))),
+    };
+    Ok(n)
+}
+
+/// moby's create-time host-config checks that matter before anything is made.
+fn validate_host_config(h: &Map<String, Value>) -> Result<()> {
+    if let Some(rp) = h.get("RestartPolicy") {
+        let name = rp.get("Name").and_then(Value::as_str).unwrap_or("");
+        let max = rp
+            .get("MaximumRetryCount")
+            .and_then(Value::as_i64)
+            .unwrap_or(0);
+        match name {
+            "" | "no" | "always" | "unless-stopped" if max != 0 => {
+                return Err(Error::invalid("invalid restart policy: maximum retry count can only be used with 'on-failure'".to_string()));
+            }
+            "" | "no" | "always" | "unless-stopped" | "on-failure" => {}
+            other => {
+                return Err(Error::invalid(format!(
+                    "invalid restart policy: unknown policy '{other}'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'"
+                )));
+            }
+        }
+        if max < 0 {
+            return Err(Error::invalid(
+                "invalid restart policy: maximum retry count cannot be negative",
+            ));
+        }
+        if h.get("AutoRemove").and_then(Value::as_bool) == Some(true) && !matches!(name, "" | "no")
+        {
+            return Err(Error::invalid(
+                "conflicting options: cannot specify both --restart and --rm",
+            ));
+        }
+    }
+    if let Some(mode) = h.get("NetworkMode").and_then(Value::as_str)
+        && !matches!(mode, "" | "default" | "bridge" | "none" | "host")
+        && !mode.starts_with("container:")
+    {
+        return Err(Error::not_found(format!("network {mode} not found")));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signals_by_name_and_number() {
+        assert_eq!(parse_signal("SIGTERM").unwrap(), 15);
+        assert_eq!(parse_signal("kill").unwrap(), 9);
+        assert_eq!(parse_signal("usr1").unwrap(), 10);
+        assert_eq!(parse_signal("9").unwrap(), 9);
+        assert!(parse_signal("SIGNOPE").is_err());
+        assert!(parse_signal("0").is_err());
+    }
+
+    #[test]
+    fn restart_policy_checks() {
+        let h = |v: Value| v.as_object().unwrap().clone();
+        assert!(
+            validate_host_config(&h(
+                json!({"RestartPolicy": {"Name": "always", "MaximumRetryCount": 2}})
+            ))
+            .is_err()
+        );
+        assert!(
+            validate_host_config(&h(
+                json!({"RestartPolicy": {"Name": "on-failure", "MaximumRetryCount": 2}})
+            ))
+            .is_ok()
+        );
+        assert!(
+            validate_host_config(&h(
+                json!({"RestartPolicy": {"Name": "always"}, "AutoRemove": true})
+            ))
+            .is_err()
+        );
+        assert!(validate_host_config(&h(json!({"NetworkMode": "nope"}))).is_err());
+    }
+}

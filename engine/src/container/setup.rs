@@ -1,0 +1,236 @@
+//! Per-container files and facts resolved at create/start: the image config merge, the
+//! files bind-mounted into the container (hostname, hosts, resolv.conf), and user lookup.
+
+use std::path::Path;
+
+use serde_json::{Map, Value, json};
+
+use crate::{Error, Result};
+
+/// Merges the image config into the container config as moby does: Env by key, Cmd and
+/// Entrypoint by the entrypoint rule, and WorkingDir, User, Labels, ExposedPorts, Volumes,
+/// StopSignal, Healthcheck where the container sets none.
+pub fn merge_image_config(config: &mut Map<String, Value>, image: Option<&Value>) {
+    let Some(image) = image.and_then(Value::as_object) else {
+        return;
+    };
+    let empty = |v: Option<&Value>| match v {
+        None | Some(Value::Null) => true,
+        Some(Value::String(s)) => s.is_empty(),
+        Some(Value::Array(a)) => a.is_empty(),
+        Some(Value::Object(o)) => o.is_empty(),
+        _ => false,
+    };
+    // Env: image first, container entries override by key.
+    let mut env: Vec<String> = image
+        .get("Env")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    if let Some(own) = config.get("Env").and_then(Value::as_array) {
+        for e in own.iter().filter_map(Value::as_str) {
+            let key = e.split_once('=').map_or(e, |(k, _)| k);
+            match env
+                .iter_mut()
+                .find(|x| x.split_once('=').map_or(x.as_str(), |(k, _)| k) == key)
+            {
+                Some(slot) => *slot = e.to_string(),
+                None => env.push(e.to_string()),
+            }
+        }
+    }
+    config.insert("Env".into(), json!(env));
+    let own_entrypoint = !empty(config.get("Entrypoint"));
+    if empty(config.get("Cmd"))
+        && !own_entrypoint
+        && let Some(cmd) = image.get("Cmd").filter(|c| !c.is_null())
+    {
+        config.insert("Cmd".into(), cmd.clone());
+    }
+    if !own_entrypoint && let Some(ep) = image.get("Entrypoint").filter(|c| !c.is_null()) {
+        config.insert("Entrypoint".into(), ep.clone());
+    }
+    for key in [
+        "WorkingDir",
+        "User",
+        "StopSignal",
+        "Healthcheck",
+        "Domainname",
+    ] {
+        if empty(config.get(key))
+            && let Some(v) = image.get(key).filter(|v| !empty(Some(v)))
+        {
+            config.insert(key.into(), v.clone());
+        }
+    }
+    for key in ["Labels", "ExposedPorts", "Volumes"] {
+        let mut merged = image
+            .get(key)
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
+        if let Some(own) = config.get(key).and_then(Value::as_object) {
+            for (k, v) in own {
+                merged.insert(k.clone(), v.clone());
+            }
+        }
+        if !merged.is_empty() || key == "Labels" {
+            config.insert(key.into(), Value::Object(merged));
+        }
+    }
+}
+
+/// The hosts file dockerd writes for a container without a network endpoint.
+pub fn hosts_file(hostname: &str, with_self: bool) -> String {
+    let mut s = String::from(
+        "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n",
+    );
+    if with_self {
+        s.push_str(&format!("127.0.1.1\t{hostname}\n"));
+    }
+    s
+}
+
+/// The host's resolv.conf without loopback nameservers (unreachable from a container).
+pub fn resolv_conf() -> String {
+    let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let kept: Vec<&str> = host
+        .lines()
+        .filter(|l| {
+            let mut w = l.split_whitespace();
+            !(w.next() == Some("nameserver")
+                && w.next()
+                    .is_some_and(|ip| ip.starts_with("127.") || ip == "::1"))
+        })
+        .collect();
+    let mut out = kept.join("\n");
+    out.push('\n');
+    out
+}
+
+/// Directories of an overlay mount, top first (upper, then lowers), for reading image files
+/// such as /etc/passwd without mounting.
+pub fn overlay_dirs(options: &[String]) -> Vec<std::path::PathBuf> {
+    let mut dirs = Vec::new();
+    for o in options {
+        if let Some(u) = o.strip_prefix("upperdir=") {
+            dirs.insert(0, u.into());
+        }
+    }
+    for o in options {
+        if let Some(l) = o.strip_prefix("lowerdir=") {
+            dirs.extend(l.split(':').map(std::path::PathBuf::from));
+        }
+    }
+    dirs
+}
+
+fn read_first(dirs: &[std::path::PathBuf], rel: &str) -> Option<String> {
+    dirs.iter()
+        .find_map(|d| std::fs::read_to_string(d.join(rel)).ok())
+}
+
+/// Resolves `user[:group]` (names or numbers) against the image's /etc/passwd and
+/// /etc/group, with moby's messages for unknown names.
+pub fn resolve_user(user: &str, dirs: &[std::path::PathBuf]) -> Result<(u32, u32, Vec<u32>)> {
+    if user.is_empty() {
+        return Ok((0, 0, vec![]));
+    }
+    let (u, g) = match user.split_once(':') {
+        Some((u, g)) => (u, Some(g)),
+        None => (user, None),
+    };
+    let passwd = read_first(dirs, "etc/passwd").unwrap_or_default();
+    let group = read_first(dirs, "etc/group").unwrap_or_default();
+    let entry = passwd.lines().find_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        (f.len() >= 4 && (f[0] == u || f[2] == u))
+            .then(|| (f[2].parse::<u32>().ok(), f[3].parse::<u32>().ok()))
+    });
+    let (uid, mut gid) = match (u.parse::<u32>(), entry) {
+        (_, Some((Some(uid), Some(gid)))) => (uid, gid),
+        (Ok(uid), _) => (uid, 0),
+        _ => {
+            return Err(Error::invalid(format!(
+                "unable to find user {u}: no matching entries in passwd file"
+            )));
+        }
+    };
+    if let Some(g) = g {
+        gid = match g.parse::<u32>() {
+            Ok(n) => n,
+            Err(_) => group
+                .lines()
+                .find_map(|l| {
+                    let f: Vec<&str> = l.split(':').collect();
+                    (f.len() >= 3 && f[0] == g)
+                        .then(|| f[2].parse::<u32>().ok())
+                        .flatten()
+                })
+                .ok_or_else(|| {
+                    Error::invalid(format!(
+                        "unable to find group {g}: no matching entries in group file"
+                    ))
+                })?,
+        };
+    }
+    Ok((uid, gid, vec![]))
+}
+
+pub fn write_file(path: &Path, contents: &str) -> Result<()> {
+    std::fs::write(path, contents)
+        .map_err(|e| Error::internal(format!("cannot write {}: {e}", path.display())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn image_cmd_is_used_only_without_own_entrypoint() {
+        let image = json!({"Cmd": ["sh"], "Env": ["PATH=/bin", "A=1"], "Labels": {"x": "1"}});
+        let mut c = Map::new();
+        c.insert("Env".into(), json!(["A=2", "B=3"]));
+        merge_image_config(&mut c, Some(&image));
+        assert_eq!(c["Cmd"], json!(["sh"]));
+        assert_eq!(c["Env"], json!(["PATH=/bin", "A=2", "B=3"]));
+        assert_eq!(c["Labels"], json!({"x": "1"}));
+        let mut c = Map::new();
+        c.insert("Entrypoint".into(), json!(["echo"]));
+        merge_image_config(&mut c, Some(&image));
+        assert!(c.get("Cmd").is_none());
+    }
+
+    #[test]
+    fn users_resolve_from_passwd() {
+        let dir = std::env::temp_dir().join(format!("berth-user-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("etc")).unwrap();
+        std::fs::write(
+            dir.join("etc/passwd"),
+            "root:x:0:0::/root:/bin/sh\nnobody:x:65534:65534::/:/bin/false\n",
+        )
+        .unwrap();
+        std::fs::write(dir.join("etc/group"), "root:x:0:\nwheel:x:10:\n").unwrap();
+        let dirs = vec![dir.clone()];
+        assert_eq!(
+            resolve_user("nobody", &dirs).unwrap(),
+            (65534, 65534, vec![])
+        );
+        assert_eq!(
+            resolve_user("1000:wheel", &dirs).unwrap(),
+            (1000, 10, vec![])
+        );
+        assert!(resolve_user("ghost", &dirs).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn resolv_conf_drops_loopback_servers() {
+        // Only the filter is tested here; the host file varies.
+        assert!(hosts_file("h", true).contains("127.0.1.1\th\n"));
+    }
+}

@@ -1,0 +1,372 @@
+//! The OCI runtime spec for a container, with Docker's defaults (capabilities, mounts,
+//! masked and read-only paths, device rules) and the parts of the host config applied.
+//! Built as JSON: containerd takes the spec as JSON bytes anyway.
+
+use serde_json::{Value, json};
+
+/// Docker's default capability set.
+pub const DEFAULT_CAPABILITIES: &[&str] = &[
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FSETID",
+    "CAP_FOWNER",
+    "CAP_MKNOD",
+    "CAP_NET_RAW",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETFCAP",
+    "CAP_SETPCAP",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_SYS_CHROOT",
+    "CAP_KILL",
+    "CAP_AUDIT_WRITE",
+];
+
+pub const MASKED_PATHS: &[&str] = &[
+    "/proc/asound",
+    "/proc/acpi",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+    "/sys/devices/virtual/powercap",
+];
+
+pub const READONLY_PATHS: &[&str] = &[
+    "/proc/bus",
+    "/proc/fs",
+    "/proc/irq",
+    "/proc/sys",
+    "/proc/sysrq-trigger",
+];
+
+/// Where the container's network namespace comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NetworkNamespace {
+    /// A fresh namespace with only loopback.
+    Private,
+    /// The host's.
+    Host,
+    /// Another container's (its `/proc/<pid>/ns/net`).
+    Path(String),
+}
+
+/// Everything the spec needs, already resolved by the engine.
+#[derive(Clone, Debug)]
+pub struct SpecInput {
+    pub id: String,
+    pub args: Vec<String>,
+    pub env: Vec<String>,
+    pub cwd: String,
+    pub uid: u32,
+    pub gid: u32,
+    pub additional_gids: Vec<u32>,
+    pub tty: bool,
+    pub hostname: String,
+    pub privileged: bool,
+    pub readonly_rootfs: bool,
+    pub cap_add: Vec<String>,
+    pub cap_drop: Vec<String>,
+    pub network: NetworkNamespace,
+    /// Bind mounts of the per-container files: (container path, host path).
+    pub files: Vec<(String, String)>,
+    pub shm_size: i64,
+    pub cgroup_parent: String,
+    pub memory: i64,
+    pub nano_cpus: i64,
+    pub cpu_shares: i64,
+    pub pids_limit: i64,
+    pub oom_score_adj: i64,
+    pub no_new_privileges: bool,
+}
+
+fn normalise_cap(c: &str) -> String {
+    let c = c.to_ascii_uppercase();
+    if c.starts_with("CAP_") {
+        c
+    } else {
+        format!("CAP_{c}")
+    }
+}
+
+/// The final capability set: defaults, plus `CapAdd`, minus `CapDrop` (`ALL` honoured).
+pub fn capabilities(add: &[String], drop: &[String], privileged: bool) -> Vec<String> {
+    if privileged {
+        return ALL_CAPABILITIES.iter().map(|c| c.to_string()).collect();
+    }
+    let add: Vec<String> = add.iter().map(|c| normalise_cap(c)).collect();
+    let drop: Vec<String> = drop.iter().map(|c| normalise_cap(c)).collect();
+    let mut caps: Vec<String> = if add.iter().any(|c| c == "CAP_ALL") {
+        ALL_CAPABILITIES.iter().map(|c| c.to_string()).collect()
+    } else {
+        DEFAULT_CAPABILITIES.iter().map(|c| c.to_string()).collect()
+    };
+    if drop.iter().any(|c| c == "CAP_ALL") {
+        caps.clear();
+    }
+    for c in add {
+        if c != "CAP_ALL" && !caps.contains(&c) {
+            caps.push(c);
+        }
+    }
+    caps.retain(|c| !drop.contains(c));
+    caps
+}
+
+const ALL_CAPABILITIES: &[&str] = &[
+    "CAP_AUDIT_CONTROL",
+    "CAP_AUDIT_READ",
+    "CAP_AUDIT_WRITE",
+    "CAP_BLOCK_SUSPEND",
+    "CAP_BPF",
+    "CAP_CHECKPOINT_RESTORE",
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_DAC_READ_SEARCH",
+    "CAP_FOWNER",
+    "CAP_FSETID",
+    "CAP_IPC_LOCK",
+    "CAP_IPC_OWNER",
+    "CAP_KILL",
+    "CAP_LEASE",
+    "CAP_LINUX_IMMUTABLE",
+    "CAP_MAC_ADMIN",
+    "CAP_MAC_OVERRIDE",
+    "CAP_MKNOD",
+    "CAP_NET_ADMIN",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_NET_BROADCAST",
+    "CAP_NET_RAW",
+    "CAP_PERFMON",
+    "CAP_SETFCAP",
+    "CAP_SETGID",
+    "CAP_SETPCAP",
+    "CAP_SETUID",
+    "CAP_SYS_ADMIN",
+    "CAP_SYS_BOOT",
+    "CAP_SYS_CHROOT",
+    "CAP_SYS_MODULE",
+    "CAP_SYS_NICE",
+    "CAP_SYS_PACCT",
+    "CAP_SYS_PTRACE",
+    "CAP_SYS_RAWIO",
+    "CAP_SYS_RESOURCE",
+    "CAP_SYS_TIME",
+    "CAP_SYS_TTY_CONFIG",
+    "CAP_SYSLOG",
+    "CAP_WAKE_ALARM",
+];
+
+fn device_rules(privileged: bool) -> Value {
+    if privileged {
+        return json!([{"allow": true, "access": "rwm"}]);
+    }
+    let allow = |kind: &str, major: Value, minor: Value, access: &str| json!({"allow": true, "type": kind, "major": major, "minor": minor, "access": access});
+    json!([
+        {"allow": false, "access": "rwm"},
+        allow("c", Value::Null, Value::Null, "m"),
+        allow("b", Value::Null, Value::Null, "m"),
+        allow("c", json!(1), json!(3), "rwm"),
+        allow("c", json!(1), json!(8), "rwm"),
+        allow("c", json!(1), json!(7), "rwm"),
+        allow("c", json!(5), json!(0), "rwm"),
+        allow("c", json!(1), json!(5), "rwm"),
+        allow("c", json!(1), json!(9), "rwm"),
+        allow("c", json!(5), json!(1), "rwm"),
+        allow("c", json!(136), Value::Null, "rwm"),
+        allow("c", json!(5), json!(2), "rwm"),
+        allow("c", json!(10), json!(200), "rwm"),
+    ])
+}
+
+/// Builds the runtime spec as JSON.
+pub fn build(input: &SpecInput) -> Value {
+    let caps = capabilities(&input.cap_add, &input.cap_drop, input.privileged);
+    let mut namespaces = vec![
+        json!({"type": "pid"}),
+        json!({"type": "ipc"}),
+        json!({"type": "uts"}),
+        json!({"type": "mount"}),
+    ];
+    match &input.network {
+        NetworkNamespace::Private => namespaces.push(json!({"type": "network"})),
+        NetworkNamespace::Path(p) => namespaces.push(json!({"type": "network", "path": p})),
+        NetworkNamespace::Host => {}
+    }
+    let shm_size = if input.shm_size > 0 {
+        input.shm_size
+    } else {
+        64 << 20
+    };
+    let mut mounts = vec![
+        json!({"destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid", "noexec", "nodev"]}),
+        json!({"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]}),
+        json!({"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]}),
+        json!({"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", if input.privileged { "rw" } else { "ro" }]}),
+        json!({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["ro", "nosuid", "noexec", "nodev"]}),
+        json!({"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]}),
+        json!({"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", format!("size={shm_size}")]}),
+    ];
+    for (dest, src) in &input.files {
+        mounts.push(json!({"destination": dest, "type": "bind", "source": src, "options": ["rbind", "rprivate"]}));
+    }
+    let mut resources = json!({"devices": device_rules(input.privileged)});
+    if input.memory > 0 {
+        resources["memory"] = json!({"limit": input.memory});
+    }
+    let mut cpu = serde_json::Map::new();
+    if input.cpu_shares > 0 {
+        cpu.insert("shares".into(), json!(input.cpu_shares));
+    }
+    if input.nano_cpus > 0 {
+        cpu.insert("period".into(), json!(100_000));
+        cpu.insert(
+            "quota".into(),
+            json!(input.nano_cpus * 100_000 / 1_000_000_000),
+        );
+    }
+    if !cpu.is_empty() {
+        resources["cpu"] = Value::Object(cpu);
+    }
+    if input.pids_limit > 0 {
+        resources["pids"] = json!({"limit": input.pids_limit});
+    }
+    let mut process = json!({
+        "terminal": input.tty,
+        "user": {"uid": input.uid, "gid": input.gid},
+        "args": input.args,
+        "env": input.env,
+        "cwd": if input.cwd.is_empty() { "/" } else { input.cwd.as_str() },
+        "capabilities": {
+            "bounding": caps,
+            "effective": caps,
+            "permitted": caps,
+        },
+        "noNewPrivileges": input.no_new_privileges,
+        "oomScoreAdj": input.oom_score_adj,
+    });
+    if !input.additional_gids.is_empty() {
+        process["user"]["additionalGids"] = json!(input.additional_gids);
+    }
+    let mut linux = json!({
+        "resources": resources,
+        "cgroupsPath": format!("{}/{}", input.cgroup_parent.trim_end_matches('/'), input.id),
+        "namespaces": namespaces,
+    });
+    if !input.privileged {
+        linux["maskedPaths"] = json!(MASKED_PATHS);
+        linux["readonlyPaths"] = json!(READONLY_PATHS);
+    }
+    json!({
+        "ociVersion": "1.0.2-dev",
+        "process": process,
+        "root": {"path": "rootfs", "readonly": input.readonly_rootfs},
+        "hostname": input.hostname,
+        "mounts": mounts,
+        "linux": linux,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input() -> SpecInput {
+        SpecInput {
+            id: "abc".into(),
+            args: vec!["sh".into()],
+            env: vec!["PATH=/bin".into()],
+            cwd: String::new(),
+            uid: 0,
+            gid: 0,
+            additional_gids: vec![],
+            tty: false,
+            hostname: "abc".into(),
+            privileged: false,
+            readonly_rootfs: false,
+            cap_add: vec![],
+            cap_drop: vec![],
+            network: NetworkNamespace::Private,
+            files: vec![("/etc/hosts".into(), "/x/hosts".into())],
+            shm_size: 0,
+            cgroup_parent: "/berth".into(),
+            memory: 0,
+            nano_cpus: 0,
+            cpu_shares: 0,
+            pids_limit: 0,
+            oom_score_adj: 0,
+            no_new_privileges: false,
+        }
+    }
+
+    #[test]
+    fn capabilities_add_and_drop() {
+        let caps = capabilities(&["NET_ADMIN".into()], &["chown".into()], false);
+        assert!(caps.contains(&"CAP_NET_ADMIN".to_string()));
+        assert!(!caps.contains(&"CAP_CHOWN".to_string()));
+        assert!(caps.contains(&"CAP_KILL".to_string()));
+        assert!(capabilities(&[], &["ALL".into()], false).is_empty());
+        assert_eq!(capabilities(&[], &[], true).len(), ALL_CAPABILITIES.len());
+    }
+
+    #[test]
+    fn defaults_follow_docker() {
+        let spec = build(&input());
+        assert_eq!(spec["process"]["cwd"], "/");
+        assert_eq!(spec["root"]["readonly"], false);
+        assert_eq!(spec["linux"]["cgroupsPath"], "/berth/abc");
+        assert_eq!(spec["linux"]["resources"]["devices"][0]["allow"], false);
+        assert!(
+            spec["linux"]["namespaces"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|n| n["type"] == "network")
+        );
+        let shm = spec["mounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["destination"] == "/dev/shm")
+            .unwrap();
+        assert!(
+            shm["options"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("size=67108864"))
+        );
+        assert!(
+            spec["mounts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|m| m["destination"] == "/etc/hosts")
+        );
+    }
+
+    #[test]
+    fn host_network_has_no_network_namespace() {
+        let mut i = input();
+        i.network = NetworkNamespace::Host;
+        let spec = build(&i);
+        assert!(
+            !spec["linux"]["namespaces"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|n| n["type"] == "network")
+        );
+    }
+
+    #[test]
+    fn nano_cpus_become_a_quota() {
+        let mut i = input();
+        i.nano_cpus = 1_500_000_000;
+        let spec = build(&i);
+        assert_eq!(spec["linux"]["resources"]["cpu"]["quota"], 150_000);
+    }
+}
