@@ -18,6 +18,7 @@
 
 pub mod cli;
 pub mod expect;
+pub mod fixtures;
 pub mod http;
 pub mod procfs;
 

@@ -99,11 +99,58 @@ pub fn adapt_summary(img: &mut ImageSummary, v: ApiVersion) {
     if v.lt(1, 44) {
         img.virtual_size = Some(img.size);
     }
+    none_placeholders_before_1_43(img, v);
+}
+
+/// Below 1.43 an untagged image lists as `<none>:<none>` / `<none>@<none>`, and an image
+/// without digests has `RepoDigests: null`.
+fn none_placeholders_before_1_43(img: &mut ImageSummary, v: ApiVersion) {
+    if !v.lt(1, 43) {
+        return;
+    }
+    let no_tags = img.repo_tags.as_ref().is_none_or(Vec::is_empty);
+    let no_digests = img.repo_digests.as_ref().is_none_or(Vec::is_empty);
+    if no_tags && no_digests {
+        img.repo_tags = Some(vec!["<none>:<none>".into()]);
+        img.repo_digests = Some(vec!["<none>@<none>".into()]);
+    } else if no_digests {
+        img.repo_digests = None;
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn summary(tags: Vec<String>) -> ImageSummary {
+        ImageSummary {
+            containers: -1,
+            created: 0,
+            id: "sha256:x".into(),
+            labels: None,
+            parent_id: String::new(),
+            repo_digests: Some(vec![]),
+            repo_tags: Some(tags),
+            shared_size: -1,
+            size: 1,
+            virtual_size: None,
+        }
+    }
+
+    #[test]
+    fn none_placeholders_below_1_43_only() {
+        let mut s = summary(vec![]);
+        adapt_summary(&mut s, ApiVersion::new(1, 42));
+        assert_eq!(s.repo_tags.unwrap(), vec!["<none>:<none>"]);
+        assert_eq!(s.repo_digests.unwrap(), vec!["<none>@<none>"]);
+        let mut s = summary(vec![]);
+        adapt_summary(&mut s, ApiVersion::new(1, 43));
+        assert!(s.repo_tags.unwrap().is_empty());
+        let mut s = summary(vec!["a:1".into()]);
+        adapt_summary(&mut s, ApiVersion::new(1, 41));
+        assert!(s.repo_digests.is_none());
+        assert_eq!(s.virtual_size, Some(1));
+    }
 
     #[test]
     fn config_has_container_keys_below_1_50_only() {

@@ -22,7 +22,7 @@ use crate::version::ApiVersion;
 
 /// Reads a JSON body with moby's rules: an empty body is allowed, a non-empty one needs
 /// `Content-Type: application/json`.
-async fn json_body(req: Request) -> Result<Option<Value>, ApiError> {
+pub(crate) async fn json_body(req: Request) -> Result<Option<Value>, ApiError> {
     let content_type = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -69,6 +69,11 @@ pub async fn create(
         _ => Map::new(),
     };
     config.remove("NetworkingConfig");
+    if config.is_empty() {
+        return Err(ApiError::invalid(
+            "config cannot be empty in order to create a container",
+        ));
+    }
     crate::compat::container::adapt_create(&mut config, &mut host_config, version);
     let (id, warnings) = s
         .engine
@@ -239,17 +244,10 @@ pub async fn restart(
     Path(id): Path<String>,
     q: QueryParams,
 ) -> Result<StatusCode, ApiError> {
-    match s
-        .engine
+    s.engine
         .containers()
-        .stop(&id, q.get("signal"), timeout_param(&q)?)
-        .await
-    {
-        Ok(()) => {}
-        Err(e) if e.kind == berth_engine::ErrorKind::NotModified => {}
-        Err(e) => return Err(e.into()),
-    }
-    s.engine.containers().start(&id).await?;
+        .restart(&id, q.get("signal"), timeout_param(&q)?)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -319,7 +317,7 @@ pub async fn wait(
     Ok(resp)
 }
 
-fn stream_content_type(tty: bool, version: ApiVersion) -> &'static str {
+pub(crate) fn stream_content_type(tty: bool, version: ApiVersion) -> &'static str {
     if !tty && version.ge(1, 42) {
         "application/vnd.docker.multiplexed-stream"
     } else {
@@ -404,7 +402,7 @@ pub async fn attach(
 }
 
 /// `ctrl-p,ctrl-q` style detach keys as bytes.
-fn parse_detach_keys(s: &str) -> Result<Vec<u8>, ApiError> {
+pub(crate) fn parse_detach_keys(s: &str) -> Result<Vec<u8>, ApiError> {
     s.split(',')
         .map(|k| {
             let k = k.trim();
@@ -475,7 +473,7 @@ fn output_stream(
     futures_util::stream::iter(replay).chain(live)
 }
 
-async fn relay<IO>(
+pub(crate) async fn relay<IO>(
     io: IO,
     handle: AttachHandle,
     tty: bool,
@@ -488,11 +486,11 @@ async fn relay<IO>(
     let (mut reader, mut writer) = tokio::io::split(io);
     let stdin = handle.stdin.clone();
     let stdin_once = handle.stdin_once;
-    let (detach_tx, mut detach_rx) = tokio::sync::oneshot::channel::<()>();
+    let (detach_tx, mut detach_rx) = tokio::sync::watch::channel(false);
     let input = tokio::spawn(async move {
         let mut buf = vec![0u8; 32 * 1024];
         let mut matched = 0usize;
-        let mut detach_tx = Some(detach_tx);
+        let detach_tx = Some(detach_tx);
         loop {
             let n = match reader.read(&mut buf).await {
                 Ok(0) | Err(_) => break,
@@ -504,8 +502,8 @@ async fn relay<IO>(
                     if *b == detach_keys[matched] {
                         matched += 1;
                         if matched == detach_keys.len() {
-                            if let Some(tx) = detach_tx.take() {
-                                let _ = tx.send(());
+                            if let Some(tx) = &detach_tx {
+                                let _ = tx.send(true);
                             }
                             data = &data[..i.saturating_sub(detach_keys.len() - 1)];
                             if let Some(tx) = &stdin {
@@ -541,8 +539,13 @@ async fn relay<IO>(
                 }
                 None => break,
             },
-            // Only an actual detach ends the relay; the input side ending (client EOF) does not.
-            Ok(()) = &mut detach_rx => break,
+            // Only an actual detach ends the relay; the input side ending (client EOF) does not
+            // (then this branch errors and is skipped).
+            Ok(()) = detach_rx.changed() => {
+                if *detach_rx.borrow() {
+                    break;
+                }
+            }
         }
     }
     let _ = writer.shutdown().await;
@@ -594,7 +597,7 @@ pub async fn logs(
     let stream = tokio_stream::wrappers::ReceiverStream::new(rx).map(move |e| {
         let mut line = Vec::new();
         if timestamps {
-            line.extend_from_slice(e.time.as_bytes());
+            line.extend_from_slice(fixed_nanos(&e.time).as_bytes());
             line.push(b' ');
         }
         line.extend_from_slice(&e.line);
@@ -606,6 +609,15 @@ pub async fn logs(
         HeaderValue::from_static(stream_content_type(tty, version)),
     );
     Ok(resp)
+}
+
+/// `docker logs -t` always prints nine fractional digits (the log file may trim zeros).
+fn fixed_nanos(rfc3339: &str) -> String {
+    let Some(body) = rfc3339.strip_suffix('Z') else {
+        return rfc3339.to_string();
+    };
+    let (secs, frac) = body.split_once('.').unwrap_or((body, ""));
+    format!("{secs}.{:0<9}Z", &frac[..frac.len().min(9)])
 }
 
 /// Unix `seconds[.nanos]`, or RFC 3339.
@@ -634,6 +646,18 @@ mod tests {
         );
         assert_eq!(parse_detach_keys("a,ctrl-@").unwrap(), vec![b'a', 0]);
         assert!(parse_detach_keys("ctrl-").is_err());
+    }
+
+    #[test]
+    fn log_timestamps_have_nine_digits() {
+        assert_eq!(
+            fixed_nanos("2026-11-22T06:52:09.2266493Z"),
+            "2026-11-22T06:52:09.226649300Z"
+        );
+        assert_eq!(
+            fixed_nanos("2026-11-22T06:52:09Z"),
+            "2026-11-22T06:52:09.000000000Z"
+        );
     }
 
     #[test]

@@ -59,7 +59,12 @@ pub async fn list(
                         .any(|t| t == name || t == &format!("{name}:latest"))
             })
             .map(|e| e.created_unix)
-            .ok_or_else(|| ApiError::not_found(format!("No such image: {name}")))
+            .ok_or_else(|| {
+                let shown = berth_engine::image::reference::Reference::parse_normalized(name)
+                    .map(|r| r.with_default_tag().familiar())
+                    .unwrap_or_else(|_| name.to_string());
+                ApiError::not_found(format!("No such image: {shown}"))
+            })
     };
     let before = filters
         .values("before")
@@ -112,14 +117,19 @@ pub async fn list(
         {
             continue;
         }
-        if let Some(patterns) = filters.values("reference")
-            && !tags
-                .iter()
-                .chain(digests.iter())
-                .any(|t| patterns.iter().any(|p| reference_matches(p, t)))
-        {
-            continue;
-        }
+        let (tags, digests) = match filters.values("reference") {
+            // Only the references that match are listed, as moby does.
+            Some(patterns) => {
+                let keep = |t: &String| patterns.iter().any(|p| reference_matches(p, t));
+                let tags: Vec<String> = tags.into_iter().filter(keep).collect();
+                let digests: Vec<String> = digests.into_iter().filter(keep).collect();
+                if tags.is_empty() && digests.is_empty() {
+                    continue;
+                }
+                (tags, digests)
+            }
+            None => (tags, digests),
+        };
         let mut summary = ImageSummary {
             containers: -1,
             created: e.created_unix,
@@ -177,13 +187,16 @@ pub async fn load(State(s): State<AppState>, body: Body) -> Result<Response, Api
         Err(e) => Err(e),
     };
     let _ = tokio::fs::remove_file(&path).await;
-    let lines = result?;
-    Ok(json_messages(
-        lines
+    // Errors from reading the archive go in-band, as dockerd reports them.
+    let messages = match result {
+        Ok(lines) => lines
             .into_iter()
             .map(|l| JsonMessage::stream(format!("{l}\n")))
             .collect(),
-    ))
+        Err(e) if e.status.is_client_error() => vec![JsonMessage::error(e.message)],
+        Err(e) => return Err(e),
+    };
+    Ok(json_messages(messages))
 }
 
 fn rand_u64() -> u64 {

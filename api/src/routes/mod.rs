@@ -3,6 +3,7 @@
 
 pub mod containers;
 pub mod events;
+pub mod exec;
 pub mod images;
 pub mod system;
 pub mod unsupported;
@@ -65,6 +66,10 @@ pub fn router(state: AppState) -> Router {
         .route("/containers/{id}/logs", get(containers::logs))
         .route("/containers/{id}/resize", post(containers::resize))
         .route("/containers/{id}", delete(containers::remove))
+        .route("/containers/{id}/exec", post(exec::create))
+        .route("/exec/{id}/start", post(exec::start))
+        .route("/exec/{id}/resize", post(exec::resize))
+        .route("/exec/{id}/json", get(exec::inspect))
         // images
         .route("/images/json", get(images::list))
         .route("/images/load", post(images::load))

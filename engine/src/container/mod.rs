@@ -2,6 +2,7 @@
 //! State lives in memory (for list and lookups) and on disk (for restarts); processes live in
 //! containerd.
 
+pub mod exec;
 pub mod io;
 pub mod logs;
 pub mod model;

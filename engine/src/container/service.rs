@@ -99,6 +99,7 @@ pub struct ContainerService {
     /// name (with `/`) → id; entries are reserved before anything is written.
     names: Mutex<HashMap<String, String>>,
     weak: std::sync::Weak<ContainerService>,
+    pub(crate) execs: super::exec::Execs,
 }
 
 fn now() -> String {
@@ -127,6 +128,7 @@ impl ContainerService {
             containers: Mutex::new(HashMap::new()),
             names: Mutex::new(HashMap::new()),
             weak: weak.clone(),
+            execs: Default::default(),
         })
     }
 
@@ -140,6 +142,28 @@ impl ContainerService {
 
     fn lease_for(id: &str) -> Lease {
         Lease(format!("berth-container-{id}"))
+    }
+
+    pub(crate) fn containerd(&self) -> &Containerd {
+        &self.containerd
+    }
+
+    pub(crate) fn weak_self(&self) -> std::sync::Weak<ContainerService> {
+        self.weak.clone()
+    }
+
+    pub(crate) fn exec_dir(&self, container_id: &str, exec_id: &str) -> PathBuf {
+        self.run_dir(container_id)
+            .join(format!("exec-{}", &exec_id[..12]))
+    }
+
+    pub(crate) fn container_event(
+        &self,
+        c: &ContainerRecord,
+        action: &str,
+        extra: &[(&str, String)],
+    ) {
+        self.event(c, action, extra);
     }
 
     fn event(&self, c: &ContainerRecord, action: &str, extra: &[(&str, String)]) {
@@ -271,6 +295,8 @@ impl ContainerService {
             return Err(Error::invalid("No command specified"));
         }
         validate_host_config(&host_config)?;
+        let mut host_config = host_config;
+        fill_host_config_defaults(&mut host_config);
         let id = random_id();
         let name = match &req.name {
             Some(n) if !n.is_empty() => {
@@ -731,6 +757,7 @@ impl ContainerService {
         let mut exits = c.exits.subscribe();
         let seen = exits.borrow().seq;
         let _ = self.containerd.kill_task(&record.id, signo, false).await;
+        self.event(&record, "kill", &[("signal", signo.to_string())]);
         let exited = async {
             let _ = exits.wait_for(|e| e.seq > seen).await;
         };
@@ -745,6 +772,7 @@ impl ContainerService {
         if !in_time {
             let mut exits = c.exits.subscribe();
             let _ = self.containerd.kill_task(&record.id, 9, true).await;
+            self.event(&record, "kill", &[("signal", "9".to_string())]);
             let _ = tokio::time::timeout(Duration::from_secs(30), exits.wait_for(|e| e.seq > seen))
                 .await;
         }
@@ -753,9 +781,32 @@ impl ContainerService {
         Ok(())
     }
 
+    /// `POST /containers/{id}/restart`: stop (if running), start, then a `restart` event.
+    pub async fn restart(
+        &self,
+        name_or_id: &str,
+        signal: Option<&str>,
+        timeout: Option<i64>,
+    ) -> Result<()> {
+        match self.stop(name_or_id, signal, timeout).await {
+            Ok(()) => {}
+            Err(e) if e.kind == ErrorKind::NotModified => {}
+            Err(e) => return Err(e),
+        }
+        self.start(name_or_id).await?;
+        let record = self.get(name_or_id)?;
+        self.event(&record, "restart", &[]);
+        Ok(())
+    }
+
     /// `POST /containers/{id}/kill`.
     pub async fn kill(&self, name_or_id: &str, signal: &str) -> Result<()> {
-        let c = self.lookup(name_or_id)?;
+        let c = self.lookup(name_or_id).map_err(|e| {
+            Error::new(
+                e.kind,
+                format!("cannot kill container: {name_or_id}: {}", e.message),
+            )
+        })?;
         let record = c.rec().clone();
         let signo = parse_signal(if signal.is_empty() { "SIGKILL" } else { signal })?;
         if !record.state.running() {
@@ -815,6 +866,7 @@ impl ContainerService {
             .unwrap_or_else(|p| p.into_inner())
             .remove(&id);
         self.release_name(&record.name, &id);
+        self.drop_execs_of(&id);
         self.event(&record, "destroy", &[]);
         c.removed.send_replace(true);
         Ok(())
@@ -1084,6 +1136,63 @@ pub fn parse_signal(s: &str) -> Result<u32> {
         _ => return Err(Error::invalid(format!("Invalid signal: {s}"))),
     };
     Ok(n)
+}
+
+/// Defaults moby fills in at create time, so inspect shows them.
+fn fill_host_config_defaults(h: &mut Map<String, Value>) {
+    let unset = |h: &Map<String, Value>, k: &str| match h.get(k) {
+        None | Some(Value::Null) => true,
+        Some(Value::String(s)) => s.is_empty(),
+        Some(Value::Number(n)) => n.as_i64() == Some(0),
+        _ => false,
+    };
+    if h.get("LogConfig")
+        .and_then(|l| l.get("Type"))
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .is_empty()
+    {
+        let config = h
+            .get("LogConfig")
+            .and_then(|l| l.get("Config"))
+            .filter(|c| !c.is_null())
+            .cloned()
+            .unwrap_or(json!({}));
+        h.insert(
+            "LogConfig".into(),
+            json!({"Type": "json-file", "Config": config}),
+        );
+    }
+    if unset(h, "ShmSize") {
+        h.insert("ShmSize".into(), json!(67108864));
+    }
+    if unset(h, "IpcMode") {
+        h.insert("IpcMode".into(), json!("private"));
+    }
+    if unset(h, "CgroupnsMode") {
+        h.insert("CgroupnsMode".into(), json!("host"));
+    }
+    if unset(h, "NetworkMode") {
+        h.insert("NetworkMode".into(), json!("default"));
+    }
+    if unset(h, "Runtime") {
+        h.insert("Runtime".into(), json!("runc"));
+    }
+    if h.get("PidsLimit")
+        .and_then(Value::as_i64)
+        .is_some_and(|p| p <= 0)
+    {
+        h.insert("PidsLimit".into(), Value::Null);
+    }
+    if h.get("MemorySwappiness").and_then(Value::as_i64) == Some(-1) {
+        h.insert("MemorySwappiness".into(), Value::Null);
+    }
+    if h.get("RestartPolicy").is_none_or(Value::is_null) {
+        h.insert(
+            "RestartPolicy".into(),
+            json!({"Name": "no", "MaximumRetryCount": 0}),
+        );
+    }
 }
 
 /// moby's create-time host-config checks that matter before anything is made.

@@ -21,8 +21,9 @@ pub fn merge_image_config(config: &mut Map<String, Value>, image: Option<&Value>
         Some(Value::Object(o)) => o.is_empty(),
         _ => false,
     };
-    // Env: image first, container entries override by key.
-    let mut env: Vec<String> = image
+    // Env: the container's entries first, then the image's that it does not override.
+    let key_of = |e: &str| e.split_once('=').map_or(e, |(k, _)| k).to_string();
+    let mut env: Vec<String> = config
         .get("Env")
         .and_then(Value::as_array)
         .map(|a| {
@@ -31,15 +32,10 @@ pub fn merge_image_config(config: &mut Map<String, Value>, image: Option<&Value>
                 .collect()
         })
         .unwrap_or_default();
-    if let Some(own) = config.get("Env").and_then(Value::as_array) {
-        for e in own.iter().filter_map(Value::as_str) {
-            let key = e.split_once('=').map_or(e, |(k, _)| k);
-            match env
-                .iter_mut()
-                .find(|x| x.split_once('=').map_or(x.as_str(), |(k, _)| k) == key)
-            {
-                Some(slot) => *slot = e.to_string(),
-                None => env.push(e.to_string()),
+    if let Some(from_image) = image.get("Env").and_then(Value::as_array) {
+        for e in from_image.iter().filter_map(Value::as_str) {
+            if !env.iter().any(|x| key_of(x) == key_of(e)) {
+                env.push(e.to_string());
             }
         }
     }
@@ -197,7 +193,7 @@ mod tests {
         c.insert("Env".into(), json!(["A=2", "B=3"]));
         merge_image_config(&mut c, Some(&image));
         assert_eq!(c["Cmd"], json!(["sh"]));
-        assert_eq!(c["Env"], json!(["PATH=/bin", "A=2", "B=3"]));
+        assert_eq!(c["Env"], json!(["A=2", "B=3", "PATH=/bin"]));
         assert_eq!(c["Labels"], json!({"x": "1"}));
         let mut c = Map::new();
         c.insert("Entrypoint".into(), json!(["echo"]));

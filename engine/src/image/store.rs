@@ -377,17 +377,12 @@ impl ImageStore {
                         .map_err(|e| Error::invalid(format!("invalid tag {t} in archive: {e}")))
                 })
                 .collect::<Result<_>>()?;
-            let target = self.store_image(&image).await?;
+            let names: Vec<String> = tags.iter().map(Reference::full).collect();
+            self.store_image(&image, &names).await?;
             if tags.is_empty() {
-                self.name_image(
-                    &format!("{DANGLING_PREFIX}{}", target.digest),
-                    target.clone(),
-                )
-                .await?;
                 lines.push(format!("Loaded image ID: {}", image.config.digest));
             }
             for tag in tags {
-                self.name_image(&tag.full(), target.clone()).await?;
                 lines.push(format!("Loaded image: {}", tag.familiar()));
             }
         }
@@ -440,9 +435,26 @@ impl ImageStore {
 
     /// Writes an archive image's blobs (with GC labels) and unpacks its layers, all under one
     /// lease; returns the manifest descriptor to name it by.
-    async fn store_image(&self, image: &ArchiveImage) -> Result<Descriptor> {
+    /// Stores the image and gives it `names` (or a dangling record when there are none)
+    /// while the lease still protects what was written: the GC may run the moment the lease
+    /// goes, and only named content survives it.
+    async fn store_image(&self, image: &ArchiveImage, names: &[String]) -> Result<Descriptor> {
         let lease = self.containerd.create_lease("load").await?;
-        let r = self.store_image_leased(&lease, image).await;
+        let r = async {
+            let target = self.store_image_leased(&lease, image).await?;
+            if names.is_empty() {
+                self.name_image(
+                    &format!("{DANGLING_PREFIX}{}", target.digest),
+                    target.clone(),
+                )
+                .await?;
+            }
+            for name in names {
+                self.name_image(name, target.clone()).await?;
+            }
+            Ok(target)
+        }
+        .await;
         self.containerd.delete_lease(&lease).await;
         r
     }
@@ -576,11 +588,21 @@ impl ImageEntry {
 }
 
 impl ImageStore {
+    /// Image events as dockerd sends them: `name` is the reference for `tag`, the image ID
+    /// otherwise, plus the image's labels.
     fn event(&self, action: &str, id: &str, name: Option<String>) {
-        let mut attributes = BTreeMap::new();
-        if let Some(name) = name {
-            attributes.insert("name".to_string(), name);
-        }
+        self.event_labelled(action, id, name, &BTreeMap::new());
+    }
+
+    fn event_labelled(
+        &self,
+        action: &str,
+        id: &str,
+        name: Option<String>,
+        labels: &BTreeMap<String, String>,
+    ) {
+        let mut attributes = labels.clone();
+        attributes.insert("name".to_string(), name.unwrap_or_else(|| id.to_string()));
         self.events
             .publish(Event::new("image", action, id.to_string(), attributes));
     }
@@ -603,20 +625,13 @@ impl ImageStore {
         let _ = tokio::fs::remove_dir_all(&dir).await;
         let lines = result?;
         for line in &lines {
-            let (id, name) = match line.strip_prefix("Loaded image: ") {
-                Some(name) => (
-                    self.find(name)
-                        .await
-                        .map(|e| e.resolved.id)
-                        .unwrap_or_default(),
-                    Some(name.to_string()),
-                ),
-                None => (
-                    line.trim_start_matches("Loaded image ID: ").to_string(),
-                    None,
-                ),
-            };
-            self.event("load", &id, name);
+            let name = line
+                .strip_prefix("Loaded image: ")
+                .or_else(|| line.strip_prefix("Loaded image ID: "))
+                .unwrap_or_default();
+            if let Ok(e) = self.find(name).await {
+                self.event_labelled("load", &e.resolved.id, None, &e.labels);
+            }
         }
         Ok(lines)
     }
@@ -624,12 +639,11 @@ impl ImageStore {
     /// `docker tag SOURCE REPO[:TAG]`.
     pub async fn tag(&self, source: &str, repo: &str, tag: &str) -> Result<()> {
         let entry = self.find(source).await?;
-        let joined = if tag.is_empty() {
-            repo.to_string()
-        } else {
-            format!("{repo}:{tag}")
-        };
-        let reference = Reference::parse_normalized(&joined).map_err(Error::from)?;
+        // The repository and the tag are checked apart, so a bad tag gets "invalid tag format".
+        let mut reference = Reference::parse_normalized(repo).map_err(Error::from)?;
+        if !tag.is_empty() {
+            reference = reference.with_tag(tag).map_err(Error::from)?;
+        }
         if reference.digest().is_some() {
             return Err(Error::invalid(
                 "refusing to create a tag with a digest reference",
@@ -638,7 +652,12 @@ impl ImageStore {
         let reference = reference.with_default_tag();
         self.name_image(&reference.full(), entry.resolved.target.clone())
             .await?;
-        self.event("tag", &entry.resolved.id, Some(reference.familiar()));
+        self.event_labelled(
+            "tag",
+            &entry.resolved.id,
+            Some(reference.familiar()),
+            &entry.labels,
+        );
         Ok(())
     }
 
@@ -673,7 +692,7 @@ impl ImageStore {
             }
             self.containerd.delete_image(&full).await?;
             out.push(RemovedImage::Untagged(familiar(&full)));
-            self.event("untag", &id, Some(familiar(&full)));
+            self.event_labelled("untag", &id, None, &entry.labels);
             if !last {
                 return Ok(out);
             }
@@ -716,7 +735,7 @@ impl ImageStore {
             for full in &references {
                 self.containerd.delete_image(full).await?;
                 out.push(RemovedImage::Untagged(familiar(full)));
-                self.event("untag", &id, Some(familiar(full)));
+                self.event_labelled("untag", &id, None, &entry.labels);
             }
         }
         for dangling in entry
@@ -810,17 +829,11 @@ impl ImageStore {
             diff_ids: vec![diff_id],
             tags: vec![],
         };
-        let stored = self.store_image(&image).await;
+        let names: Vec<String> = reference.iter().map(Reference::full).collect();
+        let stored = self.store_image(&image, &names).await;
         let _ = tokio::fs::remove_file(&config_path).await;
-        let target = stored?;
-        match &reference {
-            Some(r) => self.name_image(&r.full(), target).await?,
-            None => {
-                self.name_image(&format!("{DANGLING_PREFIX}{}", target.digest), target)
-                    .await?
-            }
-        }
-        self.event("import", &config_digest, reference.map(|r| r.familiar()));
+        stored?;
+        self.event("import", &config_digest, None);
         Ok(config_digest)
     }
 

@@ -9,7 +9,8 @@ use containerd_client::services::v1::containers_client::ContainersClient;
 use containerd_client::services::v1::tasks_client::TasksClient;
 use containerd_client::services::v1::{
     CloseIoRequest, Container, CreateContainerRequest, CreateTaskRequest, DeleteContainerRequest,
-    DeleteTaskRequest, GetRequest, KillRequest, ResizePtyRequest, StartRequest, WaitRequest,
+    DeleteProcessRequest, DeleteTaskRequest, ExecProcessRequest, GetRequest, KillRequest,
+    ResizePtyRequest, StartRequest, WaitRequest,
 };
 use containerd_client::types::Mount;
 use prost_types::Any;
@@ -235,6 +236,111 @@ impl Containerd {
             .resize_pty(self.request(ResizePtyRequest {
                 container_id: id.to_string(),
                 exec_id: String::new(),
+                width,
+                height,
+            }))
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+}
+
+/// Exec processes: the same calls with an exec ID.
+impl Containerd {
+    pub async fn exec_process(
+        &self,
+        id: &str,
+        exec_id: &str,
+        process_json: Vec<u8>,
+        stdio: &StdioPaths,
+    ) -> Result<()> {
+        let mut req = self.request(ExecProcessRequest {
+            container_id: id.to_string(),
+            stdin: stdio.stdin.clone(),
+            stdout: stdio.stdout.clone(),
+            stderr: stdio.stderr.clone(),
+            terminal: stdio.terminal,
+            spec: Some(Any {
+                type_url: "types.containerd.io/opencontainers/runtime-spec/1/Process".into(),
+                value: process_json,
+            }),
+            exec_id: exec_id.to_string(),
+        });
+        req.set_timeout(Duration::from_secs(60));
+        TasksClient::new(self.channel.clone())
+            .exec(req)
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+
+    pub async fn start_process(&self, id: &str, exec_id: &str) -> Result<u32> {
+        let mut req = self.request(StartRequest {
+            container_id: id.to_string(),
+            exec_id: exec_id.to_string(),
+        });
+        req.set_timeout(Duration::from_secs(60));
+        Ok(TasksClient::new(self.channel.clone())
+            .start(req)
+            .await
+            .map_err(classify)?
+            .into_inner()
+            .pid)
+    }
+
+    pub async fn wait_process(&self, id: &str, exec_id: &str) -> Result<u32> {
+        let mut req = tonic::Request::new(WaitRequest {
+            container_id: id.to_string(),
+            exec_id: exec_id.to_string(),
+        });
+        if let Ok(ns) = self.namespace.parse() {
+            req.metadata_mut().insert("containerd-namespace", ns);
+        }
+        Ok(TasksClient::new(self.channel.clone())
+            .wait(req)
+            .await
+            .map_err(classify)?
+            .into_inner()
+            .exit_status)
+    }
+
+    pub async fn delete_process(&self, id: &str, exec_id: &str) -> Result<()> {
+        match TasksClient::new(self.channel.clone())
+            .delete_process(self.request(DeleteProcessRequest {
+                container_id: id.to_string(),
+                exec_id: exec_id.to_string(),
+            }))
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(s) if s.code() == tonic::Code::NotFound => Ok(()),
+            Err(s) => Err(classify(s)),
+        }
+    }
+
+    pub async fn close_process_stdin(&self, id: &str, exec_id: &str) -> Result<()> {
+        TasksClient::new(self.channel.clone())
+            .close_io(self.request(CloseIoRequest {
+                container_id: id.to_string(),
+                exec_id: exec_id.to_string(),
+                stdin: true,
+            }))
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+
+    pub async fn resize_process(
+        &self,
+        id: &str,
+        exec_id: &str,
+        width: u32,
+        height: u32,
+    ) -> Result<()> {
+        TasksClient::new(self.channel.clone())
+            .resize_pty(self.request(ResizePtyRequest {
+                container_id: id.to_string(),
+                exec_id: exec_id.to_string(),
                 width,
                 height,
             }))

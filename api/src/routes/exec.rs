@@ -1,0 +1,169 @@
+//! `docker exec`: `POST /containers/{id}/exec`, `POST /exec/{id}/start` (hijacked like
+//! attach), `GET /exec/{id}/json`, `POST /exec/{id}/resize`.
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Extension, Path, Request, State};
+use axum::response::{IntoResponse, Response};
+use berth_engine::container::exec::ExecConfig;
+use http::{HeaderValue, StatusCode, header};
+use hyper_util::rt::TokioIo;
+use serde_json::{Value, json};
+use tokio::io::AsyncWriteExt as _;
+
+use super::AppState;
+use super::containers::{json_body, parse_detach_keys, relay, stream_content_type};
+use crate::error::ApiError;
+use crate::extract::QueryParams;
+use crate::stream::stdcopy;
+use crate::version::ApiVersion;
+
+fn strings(v: &Value, key: &str) -> Vec<String> {
+    v.get(key)
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+pub async fn create(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    req: Request,
+) -> Result<Response, ApiError> {
+    let body = json_body(req).await?.unwrap_or(json!({}));
+    let b = |k: &str| body.get(k).and_then(Value::as_bool).unwrap_or(false);
+    let t = |k: &str| {
+        body.get(k)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
+    let exec_id = s.engine.containers().exec_create(
+        &id,
+        ExecConfig {
+            cmd: strings(&body, "Cmd"),
+            env: strings(&body, "Env"),
+            user: t("User"),
+            working_dir: t("WorkingDir"),
+            tty: b("Tty"),
+            privileged: b("Privileged"),
+            attach_stdin: b("AttachStdin"),
+            attach_stdout: b("AttachStdout"),
+            attach_stderr: b("AttachStderr"),
+            detach_keys: t("DetachKeys"),
+        },
+    )?;
+    Ok((StatusCode::CREATED, Json(json!({"Id": exec_id}))).into_response())
+}
+
+pub async fn inspect(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let st = s.engine.containers().exec_inspect(&id)?;
+    let c = &st.config;
+    Ok(Json(json!({
+        "CanRemove": false,
+        "ContainerID": st.container_id,
+        "DetachKeys": c.detach_keys,
+        "ExitCode": st.exit_code,
+        "ID": st.id,
+        "OpenStderr": c.attach_stderr,
+        "OpenStdin": c.attach_stdin,
+        "OpenStdout": c.attach_stdout,
+        "ProcessConfig": {
+            "arguments": c.cmd.get(1..).unwrap_or_default(),
+            "entrypoint": c.cmd.first().cloned().unwrap_or_default(),
+            "privileged": c.privileged,
+            "tty": c.tty,
+            "user": c.user,
+        },
+        "Running": st.running,
+        "Pid": st.pid,
+    })))
+}
+
+pub async fn resize(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    q: QueryParams,
+) -> Result<StatusCode, ApiError> {
+    let num = |k: &str| {
+        q.get(k)
+            .unwrap_or("0")
+            .parse::<u32>()
+            .map_err(|_| ApiError::invalid(format!("invalid value for {k}")))
+    };
+    s.engine
+        .containers()
+        .exec_resize(&id, num("h")?, num("w")?)
+        .await?;
+    Ok(StatusCode::OK)
+}
+
+pub async fn start(
+    State(s): State<AppState>,
+    Extension(version): Extension<ApiVersion>,
+    Path(id): Path<String>,
+    mut req: Request,
+) -> Result<Response, ApiError> {
+    let upgrading = req
+        .headers()
+        .get(header::UPGRADE)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"tcp"));
+    let on_upgrade = upgrading.then(|| hyper::upgrade::on(&mut req));
+    let body = json_body(req).await?.unwrap_or(json!({}));
+    let detach = body.get("Detach").and_then(Value::as_bool).unwrap_or(false);
+    let containers = s.engine.containers();
+    let st = containers.exec_inspect(&id)?;
+    if detach {
+        containers.exec_start(&id).await?;
+        return Ok(StatusCode::OK.into_response());
+    }
+    let handle = containers.exec_attach(&id)?;
+    let tty = handle.tty;
+    let (want_out, want_err) = (st.config.attach_stdout, st.config.attach_stderr);
+    let detach_keys = if st.config.detach_keys.is_empty() {
+        vec![0x10, 0x11]
+    } else {
+        parse_detach_keys(&st.config.detach_keys)?
+    };
+    let content_type = stream_content_type(tty, version);
+    let Some(on_upgrade) = on_upgrade else {
+        return Err(ApiError::invalid(
+            "exec start needs a connection upgrade (Upgrade: tcp)",
+        ));
+    };
+    let engine = s.engine.clone();
+    tokio::spawn(async move {
+        let Ok(upgraded) = on_upgrade.await else {
+            return;
+        };
+        let mut io = TokioIo::new(upgraded);
+        if let Err(e) = engine.containers().exec_start(&id).await {
+            let line = format!("{}\r\n", e.message);
+            let bytes = if tty {
+                line.into_bytes()
+            } else {
+                stdcopy::frame(stdcopy::STDOUT, line.as_bytes())
+            };
+            let _ = io.write_all(&bytes).await;
+            let _ = io.shutdown().await;
+            return;
+        }
+        relay(io, handle, tty, want_out, want_err, detach_keys).await;
+    });
+    let mut resp = Response::new(Body::empty());
+    *resp.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+    h.insert(header::UPGRADE, HeaderValue::from_static("tcp"));
+    resp.extensions_mut()
+        .insert(hyper::ext::ReasonPhrase::from_static(b"UPGRADED"));
+    Ok(resp)
+}
