@@ -390,6 +390,11 @@ pub async fn attach(
         )
         .await;
     });
+    Ok(switching_protocols(content_type))
+}
+
+/// `HTTP/1.1 101 UPGRADED` with `Upgrade: tcp`, byte for byte as dockerd answers a hijack.
+pub(crate) fn switching_protocols(content_type: &'static str) -> Response {
     let mut resp = Response::new(Body::empty());
     *resp.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
     let h = resp.headers_mut();
@@ -398,7 +403,7 @@ pub async fn attach(
     h.insert(header::UPGRADE, HeaderValue::from_static("tcp"));
     resp.extensions_mut()
         .insert(hyper::ext::ReasonPhrase::from_static(b"UPGRADED"));
-    Ok(resp)
+    resp
 }
 
 /// `ctrl-p,ctrl-q` style detach keys as bytes.

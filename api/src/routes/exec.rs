@@ -2,11 +2,10 @@
 //! attach), `GET /exec/{id}/json`, `POST /exec/{id}/resize`.
 
 use axum::Json;
-use axum::body::Body;
 use axum::extract::{Extension, Path, Request, State};
 use axum::response::{IntoResponse, Response};
 use berth_engine::container::exec::ExecConfig;
-use http::{HeaderValue, StatusCode, header};
+use http::{StatusCode, header};
 use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt as _;
@@ -19,14 +18,7 @@ use crate::stream::stdcopy;
 use crate::version::ApiVersion;
 
 fn strings(v: &Value, key: &str) -> Vec<String> {
-    v.get(key)
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|x| x.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default()
+    berth_engine::container::setup::strings(v.get(key))
 }
 
 pub async fn create(
@@ -157,13 +149,5 @@ pub async fn start(
         }
         relay(io, handle, tty, want_out, want_err, detach_keys).await;
     });
-    let mut resp = Response::new(Body::empty());
-    *resp.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
-    let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
-    h.insert(header::UPGRADE, HeaderValue::from_static("tcp"));
-    resp.extensions_mut()
-        .insert(hyper::ext::ReasonPhrase::from_static(b"UPGRADED"));
-    Ok(resp)
+    Ok(super::containers::switching_protocols(content_type))
 }

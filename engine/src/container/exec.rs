@@ -8,7 +8,7 @@ use tokio::sync::watch;
 
 use super::io::{self, Fifos, IoChannels, LogSink};
 use super::service::{AttachHandle, ContainerService};
-use crate::runtime::tasks::{StdioPaths, start_failure};
+use crate::runtime::tasks::start_failure;
 use crate::{Error, Result};
 
 /// What `POST /containers/{id}/exec` asked for.
@@ -155,16 +155,7 @@ impl ContainerService {
             )));
         }
         let c = &st.config;
-        let mut env: Vec<String> = record
-            .config
-            .get("Env")
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(|v| v.as_str().map(str::to_string))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let mut env = super::setup::strings(record.config.get("Env"));
         for e in &c.env {
             let key = e.split_once('=').map_or(e.as_str(), |(k, _)| k);
             env.retain(|x| x.split_once('=').map_or(x.as_str(), |(k, _)| k) != key);
@@ -220,20 +211,7 @@ impl ContainerService {
             (io.output.clone(), io.stdin_rx.take())
         };
         let io_done = io::start_copiers(&fifos, output, LogSink::None)?;
-        let stdio = StdioPaths {
-            stdin: fifos
-                .stdin
-                .as_ref()
-                .map(|p| p.display().to_string())
-                .unwrap_or_default(),
-            stdout: fifos.stdout.display().to_string(),
-            stderr: fifos
-                .stderr
-                .as_ref()
-                .map(|p| p.display().to_string())
-                .unwrap_or_default(),
-            terminal: c.tty,
-        };
+        let stdio = fifos.stdio_paths(c.tty);
         self.container_event(
             &record,
             &format!("exec_start: {}", c.cmd.join(" ")),
@@ -359,12 +337,5 @@ impl ContainerService {
 }
 
 fn list(v: &Value, key: &str) -> Vec<String> {
-    v.get(key)
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|x| x.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default()
+    super::setup::strings(v.get(key))
 }

@@ -97,6 +97,21 @@ impl Fifos {
         })
     }
 
+    /// The paths as the shim takes them ("" for a stream that has no FIFO).
+    pub fn stdio_paths(&self, terminal: bool) -> crate::runtime::tasks::StdioPaths {
+        let path = |p: &Option<PathBuf>| {
+            p.as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default()
+        };
+        crate::runtime::tasks::StdioPaths {
+            stdin: path(&self.stdin),
+            stdout: self.stdout.display().to_string(),
+            stderr: path(&self.stderr),
+            terminal,
+        }
+    }
+
     /// The FIFOs of a container that is already running (after a daemon restart).
     pub fn existing(dir: &Path) -> Fifos {
         let p = |n: &str| Some(dir.join(n)).filter(|p| p.exists());

@@ -8,6 +8,6 @@ pub mod logs;
 pub mod model;
 pub mod names;
 mod service;
-mod setup;
+pub mod setup;
 
 pub use service::{AttachHandle, ContainerService, CreateRequest, LogsRequest, WaitCondition};

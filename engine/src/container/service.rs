@@ -17,7 +17,7 @@ use crate::image::store::ImageStore;
 use crate::oci::{self, NetworkNamespace, SpecInput};
 use crate::runtime::Containerd;
 use crate::runtime::content::Lease;
-use crate::runtime::tasks::{StdioPaths, start_failure};
+use crate::runtime::tasks::start_failure;
 use crate::system::write_atomic;
 use crate::{Error, ErrorKind, Result};
 
@@ -280,15 +280,7 @@ impl ContainerService {
         }
         let image = images.find(&image_name).await?;
         setup::merge_image_config(&mut config, image.resolved.config.config.as_ref());
-        let as_list = |v: Option<&Value>| -> Vec<String> {
-            v.and_then(Value::as_array)
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|x| x.as_str().map(str::to_string))
-                        .collect()
-                })
-                .unwrap_or_default()
-        };
+        let as_list = setup::strings;
         let mut argv = as_list(config.get("Entrypoint"));
         argv.extend(as_list(config.get("Cmd")));
         if argv.is_empty() {
@@ -511,16 +503,7 @@ impl ContainerService {
             .unwrap_or_default();
         let (uid, gid, additional_gids) = setup::resolve_user(record.config_str("User"), &dirs)?;
         let tty = record.tty();
-        let mut env: Vec<String> = record
-            .config
-            .get("Env")
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(|v| v.as_str().map(str::to_string))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let mut env = setup::strings(record.config.get("Env"));
         let has = |env: &Vec<String>, k: &str| env.iter().any(|e| e.starts_with(&format!("{k}=")));
         if !has(&env, "PATH") {
             env.insert(
@@ -534,18 +517,7 @@ impl ContainerService {
         if tty && !has(&env, "TERM") {
             env.push("TERM=xterm".into());
         }
-        let list = |key: &str| -> Vec<String> {
-            record
-                .host_config
-                .get(key)
-                .and_then(Value::as_array)
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|v| v.as_str().map(str::to_string))
-                        .collect()
-                })
-                .unwrap_or_default()
-        };
+        let list = |key: &str| setup::strings(record.host_config.get(key));
         let security_opt = list("SecurityOpt");
         let spec = oci::build(&SpecInput {
             id: id.clone(),
@@ -623,20 +595,7 @@ impl ContainerService {
             _ => LogSink::JsonFile(record.log_path.clone().into()),
         };
         let io_done = io::start_copiers(&fifos, output, sink)?;
-        let stdio = StdioPaths {
-            stdin: fifos
-                .stdin
-                .as_ref()
-                .map(|p| p.display().to_string())
-                .unwrap_or_default(),
-            stdout: fifos.stdout.display().to_string(),
-            stderr: fifos
-                .stderr
-                .as_ref()
-                .map(|p| p.display().to_string())
-                .unwrap_or_default(),
-            terminal: tty,
-        };
+        let stdio = fifos.stdio_paths(tty);
         let pid = self.containerd.create_task(id, mounts, &stdio).await?;
         if let (Some(path), Some(rx)) = (fifos.stdin.clone(), stdin_rx) {
             let containerd = self.containerd.clone();

@@ -7,6 +7,17 @@ use serde_json::{Map, Value, json};
 
 use crate::{Error, Result};
 
+/// A JSON array of strings as a list (non-strings and absence give nothing).
+pub fn strings(v: Option<&Value>) -> Vec<String> {
+    v.and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Merges the image config into the container config as moby does: Env by key, Cmd and
 /// Entrypoint by the entrypoint rule, and WorkingDir, User, Labels, ExposedPorts, Volumes,
 /// StopSignal, Healthcheck where the container sets none.
@@ -23,15 +34,7 @@ pub fn merge_image_config(config: &mut Map<String, Value>, image: Option<&Value>
     };
     // Env: the container's entries first, then the image's that it does not override.
     let key_of = |e: &str| e.split_once('=').map_or(e, |(k, _)| k).to_string();
-    let mut env: Vec<String> = config
-        .get("Env")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|v| v.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default();
+    let mut env = strings(config.get("Env"));
     if let Some(from_image) = image.get("Env").and_then(Value::as_array) {
         for e in from_image.iter().filter_map(Value::as_str) {
             if !env.iter().any(|x| key_of(x) == key_of(e)) {

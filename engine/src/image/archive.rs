@@ -485,17 +485,19 @@ pub fn host_arch() -> &'static str {
     }
 }
 
+/// Whether an OCI platform object names linux on this machine's architecture.
+pub fn platform_is_host(platform: Option<&serde_json::Value>) -> bool {
+    platform.is_some_and(|p| {
+        p.get("os").and_then(|v| v.as_str()) == Some("linux")
+            && p.get("architecture").and_then(|v| v.as_str()) == Some(host_arch())
+    })
+}
+
 /// The manifest for linux/<host arch>, or the only one.
 fn pick_platform(manifests: &[OciDescriptor]) -> Option<&OciDescriptor> {
-    let want = host_arch();
     manifests
         .iter()
-        .find(|d| {
-            d.platform.as_ref().is_some_and(|p| {
-                p.get("os").and_then(|v| v.as_str()) == Some("linux")
-                    && p.get("architecture").and_then(|v| v.as_str()) == Some(want)
-            })
-        })
+        .find(|d| platform_is_host(d.platform.as_ref()))
         .or_else(|| (manifests.len() == 1).then(|| &manifests[0]))
 }
 

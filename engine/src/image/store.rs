@@ -142,11 +142,7 @@ struct ManifestDoc {
 
 #[derive(Deserialize)]
 struct IndexEntry {
-    #[serde(rename = "mediaType", default)]
-    media_type: String,
     digest: String,
-    #[serde(default)]
-    size: i64,
     #[serde(default)]
     platform: Option<serde_json::Value>,
 }
@@ -202,17 +198,11 @@ impl ImageStore {
             let want = archive::host_arch();
             let chosen = list
                 .iter()
-                .find(|m| {
-                    m.platform.as_ref().is_some_and(|p| {
-                        p.get("os").and_then(|v| v.as_str()) == Some("linux")
-                            && p.get("architecture").and_then(|v| v.as_str()) == Some(want)
-                    })
-                })
+                .find(|m| archive::platform_is_host(m.platform.as_ref()))
                 .or_else(|| (list.len() == 1).then(|| &list[0]))
                 .ok_or_else(|| {
                     Error::not_found(format!("no matching manifest for linux/{want}"))
                 })?;
-            let _ = (&chosen.media_type, chosen.size);
             manifest_digest = chosen.digest.clone();
             bytes = self.containerd.read_blob(&manifest_digest).await?;
             doc = serde_json::from_slice(&bytes)
