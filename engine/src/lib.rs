@@ -63,6 +63,8 @@ impl Engine {
         system::ensure_dir(&config.data_root)?;
         system::ensure_dir(&config.exec_root)?;
         let engine_id = system::load_or_create_engine_id(&config.data_root)?;
+        // Host facts (runc --version among them) are gathered while containerd starts.
+        let host = tokio::spawn(HostFacts::gather());
         let (socket, embedded) = match &config.containerd {
             ContainerdEndpoint::External(path) => (path.clone(), None),
             ContainerdEndpoint::Embedded => {
@@ -83,7 +85,9 @@ impl Engine {
                 ))
             })?;
         }
-        let host = HostFacts::gather().await;
+        let host = host
+            .await
+            .map_err(|e| Error::internal(format!("gathering host facts: {e}")))?;
         let events = Arc::new(EventBus::new());
         let images =
             image::store::ImageStore::new(containerd.clone(), events.clone(), &config.data_root);

@@ -56,7 +56,9 @@ impl IoChannels {
             (None, None)
         };
         IoChannels {
-            output: broadcast::channel(1024).0,
+            // Chunks are up to 32 KiB, so this holds a few MiB for a slow client; every
+            // container carries one, so it is kept small.
+            output: broadcast::channel(128).0,
             stdin_tx,
             stdin_rx,
         }

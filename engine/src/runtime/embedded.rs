@@ -199,7 +199,8 @@ async fn wait_ready(socket: &Path, child: &mut tokio::process::Child) -> Result<
                 READY_TIMEOUT.as_secs()
             )));
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        // containerd is usually up within tens of milliseconds; poll finely.
+        tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
 
