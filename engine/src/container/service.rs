@@ -395,6 +395,20 @@ impl ContainerService {
     /// `POST /containers/{id}/start`.
     pub async fn start(&self, name_or_id: &str) -> Result<()> {
         let c = self.lookup(name_or_id)?;
+        let result = self.start_container(&c).await;
+        if let Err(e) = &result
+            && e.kind != ErrorKind::NotModified
+            && c.rec().host_bool("AutoRemove")
+        {
+            // moby removes an auto-remove container whose start failed; clients waiting for
+            // `condition=removed` depend on it.
+            let id = c.rec().id.clone();
+            let _ = self.remove(&id, true).await;
+        }
+        result
+    }
+
+    async fn start_container(&self, c: &Arc<Container>) -> Result<()> {
         let _op = c.op.lock().await;
         let record = c.rec().clone();
         match record.state.status {
@@ -501,7 +515,13 @@ impl ContainerService {
             .first()
             .map(|m| setup::overlay_dirs(&m.options))
             .unwrap_or_default();
-        let (uid, gid, additional_gids) = setup::resolve_user(record.config_str("User"), &dirs)?;
+        let (uid, gid, mut additional_gids) =
+            setup::resolve_user(record.config_str("User"), &dirs)?;
+        additional_gids.extend(setup::resolve_groups(
+            &list_of(&record.host_config, "GroupAdd"),
+            &dirs,
+        )?);
+        setup::ensure_working_dir(record.config_str("WorkingDir"), &dirs)?;
         let tty = record.tty();
         let mut env = setup::strings(record.config.get("Env"));
         let has = |env: &Vec<String>, k: &str| env.iter().any(|e| e.starts_with(&format!("{k}=")));
@@ -555,6 +575,18 @@ impl ContainerService {
             cpu_shares: record.host_i64("CpuShares"),
             pids_limit: record.host_i64("PidsLimit"),
             oom_score_adj: record.host_i64("OomScoreAdj"),
+            cpu_quota: record.host_i64("CpuQuota"),
+            cpu_period: record.host_i64("CpuPeriod"),
+            cpuset_cpus: record.host_str("CpusetCpus").to_string(),
+            cpuset_mems: record.host_str("CpusetMems").to_string(),
+            tmpfs: string_map(record.host_config.get("Tmpfs")),
+            sysctls: string_map(record.host_config.get("Sysctls")),
+            rlimits: setup::rlimits(record.host_config.get("Ulimits"))?,
+            init: if record.host_bool("Init") {
+                Some(setup::init_binary()?)
+            } else {
+                None
+            },
             no_new_privileges: security_opt.iter().any(|o| {
                 o == "no-new-privileges"
                     || o == "no-new-privileges:true"
@@ -1048,6 +1080,21 @@ impl ContainerService {
         }
         Ok(())
     }
+}
+
+fn list_of(v: &Value, key: &str) -> Vec<String> {
+    setup::strings(v.get(key))
+}
+
+/// A JSON object of strings as ordered pairs.
+fn string_map(v: Option<&Value>) -> Vec<(String, String)> {
+    v.and_then(Value::as_object)
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string())))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// Signal names (`SIGTERM`, `TERM`, `term`) and numbers.

@@ -136,9 +136,7 @@ fn read_first(dirs: &[std::path::PathBuf], rel: &str) -> Option<String> {
 /// Resolves `user[:group]` (names or numbers) against the image's /etc/passwd and
 /// /etc/group, with moby's messages for unknown names.
 pub fn resolve_user(user: &str, dirs: &[std::path::PathBuf]) -> Result<(u32, u32, Vec<u32>)> {
-    if user.is_empty() {
-        return Ok((0, 0, vec![]));
-    }
+    let user = if user.is_empty() { "0" } else { user };
     let (u, g) = match user.split_once(':') {
         Some((u, g)) => (u, Some(g)),
         None => (user, None),
@@ -177,7 +175,109 @@ pub fn resolve_user(user: &str, dirs: &[std::path::PathBuf]) -> Result<(u32, u32
                 })?,
         };
     }
-    Ok((uid, gid, vec![]))
+    // Supplementary groups: the primary one, then those listing the user as a member, as
+    // runc's user lookup gives them to dockerd.
+    let user_name = passwd.lines().find_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        (f.len() >= 3 && f[2].parse::<u32>().ok() == Some(uid)).then(|| f[0].to_string())
+    });
+    let mut groups = vec![gid];
+    if let Some(name) = user_name {
+        for l in group.lines() {
+            let f: Vec<&str> = l.split(':').collect();
+            if f.len() >= 4
+                && f[3].split(',').any(|m| m == name)
+                && let Ok(g) = f[2].parse::<u32>()
+                && !groups.contains(&g)
+            {
+                groups.push(g);
+            }
+        }
+    }
+    Ok((uid, gid, groups))
+}
+
+/// `GroupAdd` entries (names or numbers) as gids, from the image's /etc/group.
+pub fn resolve_groups(groups: &[String], dirs: &[std::path::PathBuf]) -> Result<Vec<u32>> {
+    let group = read_first(dirs, "etc/group").unwrap_or_default();
+    groups
+        .iter()
+        .map(|g| match g.parse::<u32>() {
+            Ok(n) => Ok(n),
+            Err(_) => group
+                .lines()
+                .find_map(|l| {
+                    let f: Vec<&str> = l.split(':').collect();
+                    (f.len() >= 3 && f[0] == g)
+                        .then(|| f[2].parse::<u32>().ok())
+                        .flatten()
+                })
+                .ok_or_else(|| {
+                    Error::invalid(format!(
+                        "Unable to find group {g}: no matching entries in group file"
+                    ))
+                }),
+        })
+        .collect()
+}
+
+/// Creates `WorkingDir` in the container's writable layer when no layer has it, as dockerd
+/// does before start (runc would refuse to chdir into a missing directory).
+pub fn ensure_working_dir(dir: &str, dirs: &[std::path::PathBuf]) -> Result<()> {
+    let rel = dir.trim_start_matches('/');
+    if rel.is_empty() || rel.split('/').any(|c| c == "..") {
+        return Ok(());
+    }
+    if dirs.iter().any(|d| d.join(rel).exists()) {
+        return Ok(());
+    }
+    if let Some(upper) = dirs.first() {
+        std::fs::create_dir_all(upper.join(rel))
+            .map_err(|e| Error::internal(format!("cannot create working directory {dir}: {e}")))?;
+    }
+    Ok(())
+}
+
+/// `Ulimits` as runtime-spec rlimits (`nofile` → `RLIMIT_NOFILE`).
+pub fn rlimits(v: Option<&Value>) -> Result<Vec<(String, u64, u64)>> {
+    let Some(list) = v.and_then(Value::as_array) else {
+        return Ok(vec![]);
+    };
+    list.iter()
+        .map(|u| {
+            let name = u.get("Name").and_then(Value::as_str).unwrap_or("");
+            let soft = u.get("Soft").and_then(Value::as_i64).unwrap_or(0);
+            let hard = u.get("Hard").and_then(Value::as_i64).unwrap_or(0);
+            if name.is_empty() || soft < 0 || hard < 0 {
+                return Err(Error::invalid(format!("invalid ulimit: {u}")));
+            }
+            if soft > hard {
+                return Err(Error::invalid(format!(
+                    "ulimit soft limit must be less than or equal to hard limit: {soft} > {hard}"
+                )));
+            }
+            Ok((
+                format!("RLIMIT_{}", name.to_ascii_uppercase()),
+                soft as u64,
+                hard as u64,
+            ))
+        })
+        .collect()
+}
+
+/// The static init (`--init`): Debian's tini-static, as dockerd uses docker-init.
+pub fn init_binary() -> Result<String> {
+    [
+        "/usr/bin/tini-static",
+        "/usr/bin/docker-init",
+        "/usr/libexec/docker/docker-init",
+    ]
+    .iter()
+    .find(|p| Path::new(p).is_file())
+    .map(|p| p.to_string())
+    .ok_or_else(|| {
+        Error::invalid("--init needs tini-static: install it with `apt-get install tini`")
+    })
 }
 
 pub fn write_file(path: &Path, contents: &str) -> Result<()> {
@@ -213,16 +313,17 @@ mod tests {
             "root:x:0:0::/root:/bin/sh\nnobody:x:65534:65534::/:/bin/false\n",
         )
         .unwrap();
-        std::fs::write(dir.join("etc/group"), "root:x:0:\nwheel:x:10:\n").unwrap();
+        std::fs::write(dir.join("etc/group"), "root:x:0:\nwheel:x:10:root\n").unwrap();
         let dirs = vec![dir.clone()];
         assert_eq!(
             resolve_user("nobody", &dirs).unwrap(),
-            (65534, 65534, vec![])
+            (65534, 65534, vec![65534])
         );
         assert_eq!(
             resolve_user("1000:wheel", &dirs).unwrap(),
-            (1000, 10, vec![])
+            (1000, 10, vec![10])
         );
+        assert_eq!(resolve_user("", &dirs).unwrap(), (0, 0, vec![0, 10]));
         assert!(resolve_user("ghost", &dirs).is_err());
         std::fs::remove_dir_all(&dir).unwrap();
     }

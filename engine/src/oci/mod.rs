@@ -82,6 +82,17 @@ pub struct SpecInput {
     pub pids_limit: i64,
     pub oom_score_adj: i64,
     pub no_new_privileges: bool,
+    pub cpu_quota: i64,
+    pub cpu_period: i64,
+    pub cpuset_cpus: String,
+    pub cpuset_mems: String,
+    /// `Tmpfs`: container path → mount options (`rw,noexec,size=64m`).
+    pub tmpfs: Vec<(String, String)>,
+    pub sysctls: Vec<(String, String)>,
+    /// (`RLIMIT_*` name, soft, hard).
+    pub rlimits: Vec<(String, u64, u64)>,
+    /// The init binary on the host (`--init`), bind-mounted as `/sbin/docker-init`.
+    pub init: Option<String>,
 }
 
 fn normalise_cap(c: &str) -> String {
@@ -214,6 +225,27 @@ pub fn build(input: &SpecInput) -> Value {
     for (dest, src) in &input.files {
         mounts.push(json!({"destination": dest, "type": "bind", "source": src, "options": ["rbind", "rprivate"]}));
     }
+    for (dest, opts) in &input.tmpfs {
+        let mut options = vec![
+            "nosuid".to_string(),
+            "nodev".to_string(),
+            "noexec".to_string(),
+        ];
+        for o in opts.split(',').filter(|o| !o.is_empty()) {
+            match o {
+                "exec" => options.retain(|x| x != "noexec"),
+                "suid" => options.retain(|x| x != "nosuid"),
+                "dev" => options.retain(|x| x != "nodev"),
+                other => options.push(other.to_string()),
+            }
+        }
+        mounts.push(
+            json!({"destination": dest, "type": "tmpfs", "source": "tmpfs", "options": options}),
+        );
+    }
+    if let Some(init) = &input.init {
+        mounts.push(json!({"destination": "/sbin/docker-init", "type": "bind", "source": init, "options": ["rbind", "ro"]}));
+    }
     let mut resources = json!({"devices": device_rules(input.privileged)});
     if input.memory > 0 {
         resources["memory"] = json!({"limit": input.memory});
@@ -235,10 +267,17 @@ pub fn build(input: &SpecInput) -> Value {
     if input.pids_limit > 0 {
         resources["pids"] = json!({"limit": input.pids_limit});
     }
+    let args: Vec<String> = match &input.init {
+        Some(_) => ["/sbin/docker-init".to_string(), "--".to_string()]
+            .into_iter()
+            .chain(input.args.iter().cloned())
+            .collect(),
+        None => input.args.clone(),
+    };
     let mut process = json!({
         "terminal": input.tty,
         "user": {"uid": input.uid, "gid": input.gid},
-        "args": input.args,
+        "args": args,
         "env": input.env,
         "cwd": if input.cwd.is_empty() { "/" } else { input.cwd.as_str() },
         "capabilities": {
@@ -249,6 +288,15 @@ pub fn build(input: &SpecInput) -> Value {
         "noNewPrivileges": input.no_new_privileges,
         "oomScoreAdj": input.oom_score_adj,
     });
+    if !input.rlimits.is_empty() {
+        process["rlimits"] = json!(
+            input
+                .rlimits
+                .iter()
+                .map(|(t, soft, hard)| json!({"type": t, "soft": soft, "hard": hard}))
+                .collect::<Vec<_>>()
+        );
+    }
     if !input.additional_gids.is_empty() {
         process["user"]["additionalGids"] = json!(input.additional_gids);
     }
@@ -257,6 +305,15 @@ pub fn build(input: &SpecInput) -> Value {
         "cgroupsPath": format!("{}/{}", input.cgroup_parent.trim_end_matches('/'), input.id),
         "namespaces": namespaces,
     });
+    if !input.sysctls.is_empty() {
+        linux["sysctl"] = Value::Object(
+            input
+                .sysctls
+                .iter()
+                .map(|(k, v)| (k.clone(), json!(v)))
+                .collect(),
+        );
+    }
     if !input.privileged {
         linux["maskedPaths"] = json!(MASKED_PATHS);
         linux["readonlyPaths"] = json!(READONLY_PATHS);
@@ -300,7 +357,38 @@ mod tests {
             pids_limit: 0,
             oom_score_adj: 0,
             no_new_privileges: false,
+            cpu_quota: 0,
+            cpu_period: 0,
+            cpuset_cpus: String::new(),
+            cpuset_mems: String::new(),
+            tmpfs: vec![],
+            sysctls: vec![],
+            rlimits: vec![],
+            init: None,
         }
+    }
+
+    #[test]
+    fn tmpfs_sysctls_rlimits_and_init() {
+        let mut i = input();
+        i.tmpfs = vec![("/run".into(), "rw,exec,size=1m".into())];
+        i.sysctls = vec![("net.ipv4.ip_forward".into(), "1".into())];
+        i.rlimits = vec![("RLIMIT_NOFILE".into(), 100, 200)];
+        i.init = Some("/usr/bin/tini-static".into());
+        let spec = build(&i);
+        let run = spec["mounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["destination"] == "/run")
+            .unwrap();
+        assert_eq!(run["options"], json!(["nosuid", "nodev", "rw", "size=1m"]));
+        assert_eq!(spec["linux"]["sysctl"]["net.ipv4.ip_forward"], "1");
+        assert_eq!(spec["process"]["rlimits"][0]["hard"], 200);
+        assert_eq!(
+            spec["process"]["args"],
+            json!(["/sbin/docker-init", "--", "sh"])
+        );
     }
 
     #[test]

@@ -1,0 +1,127 @@
+//! What `docker run` flags do inside the container: user and groups, working directory,
+//! `--init`, `--tmpfs`, `--ulimit`, `--sysctl`, `--read-only`, and the clean-up of an
+//! auto-remove container whose start fails. Each expectation was checked against Debian's
+//! dockerd 20.10 first (with `--network none`, as it runs without a bridge here).
+
+use compat_tests::{Daemon, cli, daemon, fixtures};
+
+struct Ctx {
+    d: Daemon,
+    image: String,
+}
+
+fn setup(test: &str) -> Ctx {
+    let d = daemon();
+    let image = fixtures::test_image(&format!("runcfg-{test}"));
+    let tag = format!("berth-test/busybox:runcfg-{test}");
+    let archive = image.docker_archive(&[&tag]);
+    let out = d.docker(&["load", "-i", archive.to_str().expect("utf-8 path")]);
+    assert!(out.success(), "docker load\n{}", out.describe());
+    Ctx { d, image: tag }
+}
+
+impl Drop for Ctx {
+    fn drop(&mut self) {
+        if !self.d.owned() {
+            let _ = self.d.docker(&["rmi", "-f", &self.image]);
+        }
+    }
+}
+
+impl Ctx {
+    fn run(&self, flags: &[&str], cmd: &[&str]) -> cli::Output {
+        let mut args = vec!["run", "--rm", "--network", "none"];
+        args.extend_from_slice(flags);
+        args.push(&self.image);
+        args.extend_from_slice(cmd);
+        self.d.docker(&args)
+    }
+}
+
+#[test]
+fn init_tmpfs_ulimit_sysctl_workdir_and_groups_apply() {
+    let c = setup("all");
+    let out = c.run(
+        &[
+            "--init",
+            "--tmpfs",
+            "/run:rw,size=1m",
+            "--ulimit",
+            "nofile=100:200",
+            "--group-add",
+            "10",
+            "--sysctl",
+            "kernel.msgmax=4096",
+            "-w",
+            "/some/dir",
+        ],
+        &[
+            "sh",
+            "-c",
+            "id -G; pwd; ulimit -n; ulimit -Hn; cat /proc/sys/kernel/msgmax; \
+             grep ' /run ' /proc/mounts; tr '\\0' ' ' < /proc/1/cmdline",
+        ],
+    );
+    assert!(out.success(), "{}", out.describe());
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines.len(), 7, "{}", out.stdout);
+    let groups: Vec<&str> = lines[0].split_whitespace().collect();
+    assert!(
+        groups.contains(&"0") && groups.contains(&"10"),
+        "groups: {}",
+        lines[0]
+    );
+    assert_eq!(lines[1], "/some/dir");
+    assert_eq!(lines[2], "100");
+    assert_eq!(lines[3], "200");
+    assert_eq!(lines[4], "4096");
+    assert!(lines[5].starts_with("tmpfs /run tmpfs "), "{}", lines[5]);
+    assert!(
+        lines[5].contains("noexec") && lines[5].contains("size=1024k"),
+        "{}",
+        lines[5]
+    );
+    assert!(
+        lines[6].starts_with("/sbin/docker-init -- sh -c"),
+        "{}",
+        lines[6]
+    );
+}
+
+#[test]
+fn users_resolve_by_name_and_unknown_users_fail() {
+    let c = setup("user");
+    let out = c.run(&["-u", "nobody"], &["id", "-u"]);
+    assert!(out.success(), "{}", out.describe());
+    assert_eq!(out.stdout.trim(), "65534");
+    let name = format!("bct-runcfg-{}-ghost", std::process::id());
+    let out = c.run(&["--name", &name, "-u", "ghost"], &["true"]);
+    assert!(!out.success(), "{}", out.describe());
+    assert!(
+        out.stderr.contains("unable to find user ghost"),
+        "{}",
+        out.describe()
+    );
+    // An auto-remove container whose start failed is removed, so nothing is left behind.
+    let ps =
+        c.d.docker(&["ps", "-aq", "--filter", &format!("name={name}")]);
+    assert!(
+        ps.success() && ps.stdout.trim().is_empty(),
+        "{}",
+        ps.describe()
+    );
+}
+
+#[test]
+fn read_only_rootfs_refuses_writes() {
+    let c = setup("ro");
+    let out = c.run(&["--read-only"], &["touch", "/x"]);
+    assert!(!out.success(), "{}", out.describe());
+    assert!(
+        out.stderr.contains("Read-only file system"),
+        "{}",
+        out.describe()
+    );
+    let out = c.run(&["--read-only", "--tmpfs", "/tmp"], &["touch", "/tmp/x"]);
+    assert!(out.success(), "{}", out.describe());
+}
