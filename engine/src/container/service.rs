@@ -430,7 +430,7 @@ impl ContainerService {
             }
             _ => {}
         }
-        match self.start_task(&c, &record).await {
+        match self.start_task(c, &record).await {
             Ok(pid) => {
                 let record = {
                     let mut r = c.rec();
@@ -465,7 +465,7 @@ impl ContainerService {
                 let _ = self.containerd.delete_task(&record.id).await;
                 let _ = self.containerd.delete_container(&record.id).await;
                 // The attach streams of this run end here.
-                self.new_io_generation(&c);
+                self.new_io_generation(c);
                 let kind = if e.kind == ErrorKind::Unavailable {
                     e.kind
                 } else {
