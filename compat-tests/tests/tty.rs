@@ -1,0 +1,160 @@
+//! Interactive TTY sessions driven through tmux, as a user types them: `docker run -it`,
+//! `docker exec -it`, and a terminal resize reaching the container. Checked against Debian's
+//! dockerd 20.10 first (with `--network none`).
+
+use std::process::Command;
+use std::time::Duration;
+
+use compat_tests::{Daemon, daemon, fixtures, unique_temp_dir, wait_until};
+
+struct Session {
+    name: String,
+}
+
+impl Session {
+    /// A detached tmux session of `cols` x `rows` running `command`.
+    fn start(name: &str, cols: u16, rows: u16, command: &str) -> Session {
+        let ok = Command::new("tmux")
+            .args([
+                "new-session",
+                "-d",
+                "-s",
+                name,
+                "-x",
+                &cols.to_string(),
+                "-y",
+                &rows.to_string(),
+                command,
+            ])
+            .status()
+            .expect("tmux");
+        assert!(ok.success(), "tmux new-session");
+        Session {
+            name: name.to_string(),
+        }
+    }
+
+    fn send(&self, keys: &str) {
+        let ok = Command::new("tmux")
+            .args(["send-keys", "-t", &self.name, keys, "Enter"])
+            .status()
+            .expect("tmux send-keys");
+        assert!(ok.success());
+    }
+
+    fn screen(&self) -> String {
+        let out = Command::new("tmux")
+            .args(["capture-pane", "-p", "-t", &self.name])
+            .output()
+            .expect("tmux capture-pane");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn alive(&self) -> bool {
+        Command::new("tmux")
+            .args(["has-session", "-t", &self.name])
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+
+    #[track_caller]
+    fn expect(&self, text: &str) {
+        let seen = wait_until(Duration::from_secs(20), || self.screen().contains(text));
+        assert!(seen, "{text:?} never appeared; screen:\n{}", self.screen());
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["kill-session", "-t", &self.name])
+            .status();
+    }
+}
+
+fn load(d: &Daemon, test: &str) -> String {
+    let image = fixtures::test_image(&format!("tty-{test}"));
+    let tag = format!("berth-test/busybox:tty-{test}");
+    let archive = image.docker_archive(&[&tag]);
+    let out = d.docker(&["load", "-i", archive.to_str().expect("utf-8 path")]);
+    assert!(out.success(), "docker load\n{}", out.describe());
+    tag
+}
+
+fn docker_line(d: &Daemon, config: &std::path::Path, args: &str) -> String {
+    format!(
+        "env DOCKER_HOST={} DOCKER_CONFIG={} docker {args}",
+        d.docker_host(),
+        config.display()
+    )
+}
+
+#[test]
+fn interactive_run_and_exec_with_a_terminal() {
+    let d = daemon();
+    let image = load(&d, "session");
+    let config = unique_temp_dir("bct-tty-cli");
+    let pid = std::process::id();
+    let name = format!("bct-tty-{pid}");
+
+    let run = Session::start(
+        &format!("berth-run-{pid}"),
+        100,
+        30,
+        &docker_line(
+            &d,
+            &config,
+            &format!("run -it --rm --network none --name {name} {image} sh"),
+        ),
+    );
+    run.send("echo $((6*7))");
+    run.expect("42");
+    run.send("stty size");
+    run.expect("30 100");
+
+    // A second terminal execs into the same container.
+    let exec = Session::start(
+        &format!("berth-exec-{pid}"),
+        80,
+        24,
+        &docker_line(&d, &config, &format!("exec -it {name} sh")),
+    );
+    exec.send("echo exec-$((2*21))");
+    exec.expect("exec-42");
+    exec.send("stty size");
+    exec.expect("24 80");
+    exec.send("exit");
+    assert!(
+        wait_until(Duration::from_secs(20), || !exec.alive()),
+        "exec session did not end"
+    );
+
+    // Resizing the run terminal reaches the container's TTY.
+    let ok = Command::new("tmux")
+        .args(["resize-window", "-t", &run.name, "-x", "120", "-y", "40"])
+        .status()
+        .expect("tmux resize-window");
+    assert!(ok.success());
+    let resized = wait_until(Duration::from_secs(20), || {
+        run.send("stty size");
+        std::thread::sleep(Duration::from_millis(300));
+        run.screen().contains("40 120")
+    });
+    assert!(
+        resized,
+        "resize never reached the container; screen:\n{}",
+        run.screen()
+    );
+
+    run.send("exit");
+    assert!(
+        wait_until(Duration::from_secs(20), || !run.alive()),
+        "run session did not end"
+    );
+    let ps = d.docker(&["ps", "-aq", "--filter", &format!("name={name}")]);
+    assert!(ps.stdout.trim().is_empty(), "--rm left {}", ps.stdout);
+    if !d.owned() {
+        let _ = d.docker(&["rmi", &image]);
+    }
+    let _ = std::fs::remove_dir_all(&config);
+}
