@@ -128,8 +128,85 @@ impl Fifos {
 /// Where output goes besides attached clients.
 #[derive(Clone, Debug)]
 pub enum LogSink {
-    JsonFile(PathBuf),
+    /// json-file; with `max_size`, rotated into `<path>.1` .. `<path>.<max_files - 1>`.
+    JsonFile {
+        path: PathBuf,
+        max_size: Option<u64>,
+        max_files: u32,
+    },
     None,
+}
+
+/// The open json-file log and its rotation state.
+struct JsonLog {
+    path: PathBuf,
+    file: std::fs::File,
+    size: u64,
+    max_size: Option<u64>,
+    max_files: u32,
+}
+
+impl JsonLog {
+    fn open(path: PathBuf, max_size: Option<u64>, max_files: u32) -> Option<JsonLog> {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .ok()?;
+        let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+        Some(JsonLog {
+            path,
+            file,
+            size,
+            max_size,
+            max_files: max_files.max(1),
+        })
+    }
+
+    fn write(&mut self, data: &[u8]) {
+        use std::io::Write as _;
+        if self.file.write_all(data).is_ok() {
+            self.size += data.len() as u64;
+        }
+        if self.max_size.is_some_and(|max| self.size >= max) {
+            self.rotate();
+        }
+    }
+
+    /// `log` → `log.1` → ... → `log.<max_files - 1>`, the oldest dropped; one file means the
+    /// log is simply truncated.
+    fn rotate(&mut self) {
+        let numbered = |n: u32| PathBuf::from(format!("{}.{n}", self.path.display()));
+        if self.max_files > 1 {
+            for n in (1..self.max_files - 1).rev() {
+                let _ = std::fs::rename(numbered(n), numbered(n + 1));
+            }
+            let _ = std::fs::rename(&self.path, numbered(1));
+        }
+        if let Ok(f) = std::fs::OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(true)
+            .open(&self.path)
+        {
+            self.file = f;
+            self.size = 0;
+        }
+    }
+}
+
+/// moby's json-file `max-size`: a number with an optional binary unit (`k`, `m`, `g`).
+pub fn parse_size(s: &str) -> Option<u64> {
+    let s = s.trim().to_ascii_lowercase();
+    let s = s.strip_suffix('b').unwrap_or(&s);
+    let (num, mult) = match s.chars().last()? {
+        'k' => (&s[..s.len() - 1], 1u64 << 10),
+        'm' => (&s[..s.len() - 1], 1 << 20),
+        'g' => (&s[..s.len() - 1], 1 << 30),
+        _ => (s, 1),
+    };
+    let n: f64 = num.trim().parse().ok()?;
+    (n >= 0.0).then_some((n * mult as f64) as u64)
 }
 
 /// Opens the read ends (before the task exists, so the shim's writers never block) and
@@ -146,12 +223,12 @@ pub fn start_copiers(
     };
     let stdout = open(&fifos.stdout)?;
     let stderr = fifos.stderr.as_deref().map(open).transpose()?;
-    let log = Arc::new(tokio::sync::Mutex::new(match &sink {
-        LogSink::JsonFile(p) => std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(p)
-            .ok(),
+    let log = Arc::new(tokio::sync::Mutex::new(match sink {
+        LogSink::JsonFile {
+            path,
+            max_size,
+            max_files,
+        } => JsonLog::open(path, max_size, max_files),
         LogSink::None => None,
     }));
     let (done_tx, done_rx) = oneshot::channel();
@@ -174,7 +251,7 @@ async fn copy_stream(
     mut pipe: tokio::net::unix::pipe::Receiver,
     kind: StreamKind,
     output: broadcast::Sender<Output>,
-    log: Arc<tokio::sync::Mutex<Option<std::fs::File>>>,
+    log: Arc<tokio::sync::Mutex<Option<JsonLog>>>,
 ) {
     let mut buf = vec![0u8; 32 * 1024];
     let mut pending: Vec<u8> = Vec::new();
@@ -207,11 +284,10 @@ async fn copy_stream(
 }
 
 async fn write_log(
-    log: &Arc<tokio::sync::Mutex<Option<std::fs::File>>>,
+    log: &Arc<tokio::sync::Mutex<Option<JsonLog>>>,
     kind: StreamKind,
     lines: &[Vec<u8>],
 ) {
-    use std::io::Write as _;
     let mut guard = log.lock().await;
     let Some(file) = guard.as_mut() else { return };
     let mut out = Vec::new();
@@ -225,7 +301,7 @@ async fn write_log(
             out.push(b'\n');
         }
     }
-    let _ = file.write_all(&out);
+    file.write(&out);
 }
 
 /// Feeds stdin from attached clients into the container's stdin FIFO until a client asks
@@ -255,4 +331,41 @@ where
         drop(writer);
         on_close.await;
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_use_binary_units() {
+        assert_eq!(parse_size("10"), Some(10));
+        assert_eq!(parse_size("1k"), Some(1024));
+        assert_eq!(parse_size("2m"), Some(2 << 20));
+        assert_eq!(parse_size("1.5kb"), Some(1536));
+        assert_eq!(parse_size("x"), None);
+    }
+
+    #[test]
+    fn rotation_keeps_max_files() {
+        let dir = std::env::temp_dir().join(format!("berth-rot-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("c-json.log");
+        let mut log = JsonLog::open(path.clone(), Some(10), 3).unwrap();
+        for i in 0..5 {
+            log.write(format!("line-{i}-xxxx\n").as_bytes());
+        }
+        assert!(
+            std::fs::read_to_string(format!("{}.1", path.display()))
+                .unwrap()
+                .contains("line-4")
+        );
+        assert!(
+            std::fs::read_to_string(format!("{}.2", path.display()))
+                .unwrap()
+                .contains("line-3")
+        );
+        assert!(!std::path::Path::new(&format!("{}.3", path.display())).exists());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

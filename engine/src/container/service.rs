@@ -287,6 +287,7 @@ impl ContainerService {
             return Err(Error::invalid("No command specified"));
         }
         validate_host_config(&host_config)?;
+        validate_log_config(&host_config)?;
         let mut host_config = host_config;
         fill_host_config_defaults(&mut host_config);
         let id = random_id();
@@ -624,7 +625,7 @@ impl ContainerService {
             .and_then(Value::as_str)
         {
             Some("none") => LogSink::None,
-            _ => LogSink::JsonFile(record.log_path.clone().into()),
+            _ => json_file_sink(record),
         };
         let io_done = io::start_copiers(&fifos, output, sink)?;
         let stdio = fifos.stdio_paths(tty);
@@ -964,8 +965,17 @@ impl ContainerService {
                 }) && req.since_nanos.is_none_or(|s| e.time_nanos >= s)
                     && req.until_nanos.is_none_or(|u| e.time_nanos <= u)
             };
+            // Rotated files first, oldest (highest number) to newest.
+            let mut entries = Vec::new();
+            for n in (1..100).rev() {
+                let rotated = PathBuf::from(format!("{}.{n}", path.display()));
+                if let Ok(data) = tokio::fs::read(&rotated).await {
+                    entries.extend(logs::parse(&data).0);
+                }
+            }
             let data = tokio::fs::read(&path).await.unwrap_or_default();
-            let (entries, mut offset) = logs::parse(&data);
+            let (current, mut offset) = logs::parse(&data);
+            entries.extend(current);
             let entries: Vec<LogEntry> = entries.into_iter().filter(|e| keep(e)).collect();
             let skip = req.tail.map_or(0, |t| entries.len().saturating_sub(t));
             for e in entries.into_iter().skip(skip) {
@@ -980,6 +990,10 @@ impl ContainerService {
             let mut stopping = false;
             loop {
                 let data = tokio::fs::read(&path).await.unwrap_or_default();
+                if data.len() < offset {
+                    // Rotated under us: the new file starts from the beginning.
+                    offset = 0;
+                }
                 if data.len() > offset {
                     let (entries, used) = logs::parse(&data[offset..]);
                     offset += used;
@@ -1052,7 +1066,7 @@ impl ContainerService {
                             .and_then(Value::as_str)
                         {
                             Some("none") => LogSink::None,
-                            _ => LogSink::JsonFile(r.log_path.clone().into()),
+                            _ => json_file_sink(&r),
                         };
                         (io.output.clone(), sink)
                     };
@@ -1080,6 +1094,67 @@ impl ContainerService {
         }
         Ok(())
     }
+}
+
+/// The json-file sink with the container's `max-size` / `max-file` options.
+fn json_file_sink(record: &ContainerRecord) -> LogSink {
+    let opt = |k: &str| {
+        record
+            .host_config
+            .pointer(&format!("/LogConfig/Config/{k}"))
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    };
+    LogSink::JsonFile {
+        path: record.log_path.clone().into(),
+        max_size: opt("max-size")
+            .and_then(|s| io::parse_size(&s))
+            .filter(|s| *s > 0),
+        max_files: opt("max-file").and_then(|s| s.parse().ok()).unwrap_or(1),
+    }
+}
+
+/// Checks json-file options as moby does at create time.
+fn validate_log_config(h: &Map<String, Value>) -> Result<()> {
+    let Some(lc) = h.get("LogConfig") else {
+        return Ok(());
+    };
+    let driver = lc.get("Type").and_then(Value::as_str).unwrap_or("");
+    match driver {
+        "" | "json-file" | "none" => {}
+        other => {
+            return Err(Error::invalid(format!(
+                "failed to create container: logger: no log driver named '{other}' is registered"
+            )));
+        }
+    }
+    let Some(opts) = lc.get("Config").and_then(Value::as_object) else {
+        return Ok(());
+    };
+    for (k, v) in opts {
+        let v = v.as_str().unwrap_or("");
+        match k.as_str() {
+            "max-size" if io::parse_size(v).is_none() => {
+                return Err(Error::invalid(format!("invalid max-size: {v}")));
+            }
+            "max-file" if v.parse::<u32>().map_or(true, |n| n == 0) => {
+                return Err(Error::invalid(format!("invalid max-file: {v}")));
+            }
+            "max-size" | "max-file" | "compress" | "labels" | "labels-regex" | "env"
+            | "env-regex" | "tag" => {}
+            other if driver == "none" => {
+                return Err(Error::invalid(format!(
+                    "unknown log opt '{other}' for none log driver"
+                )));
+            }
+            other => {
+                return Err(Error::invalid(format!(
+                    "unknown log opt '{other}' for json-file log driver"
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn list_of(v: &Value, key: &str) -> Vec<String> {
