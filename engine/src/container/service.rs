@@ -35,6 +35,8 @@ struct Container {
     removed: watch::Sender<bool>,
     /// Serialises start, stop and remove of this container.
     op: tokio::sync::Mutex<()>,
+    /// The restart policy's current backoff.
+    restart_delay: Mutex<Duration>,
 }
 
 impl Container {
@@ -47,6 +49,7 @@ impl Container {
             exits: watch::channel(ExitSeq { seq: 0, code }).0,
             removed: watch::channel(false).0,
             op: tokio::sync::Mutex::new(()),
+            restart_delay: Mutex::new(Duration::ZERO),
         })
     }
 
@@ -396,7 +399,7 @@ impl ContainerService {
     /// `POST /containers/{id}/start`.
     pub async fn start(&self, name_or_id: &str) -> Result<()> {
         let c = self.lookup(name_or_id)?;
-        let result = self.start_container(&c).await;
+        let result = self.start_container(&c, false).await;
         if let Err(e) = &result
             && e.kind != ErrorKind::NotModified
             && c.rec().host_bool("AutoRemove")
@@ -409,10 +412,11 @@ impl ContainerService {
         result
     }
 
-    async fn start_container(&self, c: &Arc<Container>) -> Result<()> {
+    async fn start_container(&self, c: &Arc<Container>, from_policy: bool) -> Result<()> {
         let _op = c.op.lock().await;
         let record = c.rec().clone();
         match record.state.status {
+            Status::Restarting if from_policy => {}
             Status::Running | Status::Restarting => {
                 return Err(Error::new(
                     ErrorKind::NotModified,
@@ -702,6 +706,72 @@ impl ContainerService {
         {
             tracing::warn!(container = %id, "auto-remove failed: {}", e.message);
         }
+        if let Some(delay) = self.restart_delay(c, &record, code) {
+            self.schedule_restart(c.clone(), delay, true);
+        }
+    }
+
+    /// Whether the restart policy restarts this exit, and after how long: 100 ms doubling up
+    /// to a minute, back to 100 ms once a run lasted 10 s (moby's restart manager).
+    fn restart_delay(&self, c: &Arc<Container>, record: &ContainerRecord, code: i64) -> Option<Duration> {
+        if record.manually_stopped || record.host_bool("AutoRemove") {
+            return None;
+        }
+        let policy = record.host_config.get("RestartPolicy");
+        let name = policy.and_then(|p| p.get("Name")).and_then(Value::as_str).unwrap_or("no");
+        let max = policy
+            .and_then(|p| p.get("MaximumRetryCount"))
+            .and_then(Value::as_u64)
+            .unwrap_or(0);
+        let restart = match name {
+            "always" | "unless-stopped" => true,
+            "on-failure" => code != 0 && (max == 0 || record.restart_count < max),
+            _ => false,
+        };
+        if !restart {
+            return None;
+        }
+        let ran = logs::parse_time_nanos(&record.state.finished_at)
+            - logs::parse_time_nanos(&record.state.started_at);
+        let mut delay = c.restart_delay.lock().unwrap_or_else(|p| p.into_inner());
+        *delay = if ran >= 10_000_000_000 || delay.is_zero() {
+            Duration::from_millis(100)
+        } else {
+            (*delay * 2).min(Duration::from_secs(60))
+        };
+        Some(*delay)
+    }
+
+    /// Restarts the container after `delay`; `counted` restarts raise `RestartCount`.
+    fn schedule_restart(&self, c: Arc<Container>, delay: Duration, counted: bool) {
+        let record = {
+            let mut r = c.rec();
+            r.state.status = Status::Restarting;
+            r.clone()
+        };
+        let _ = self.persist(&record);
+        let this = self.self_ref();
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            let Some(this) = this.upgrade() else { return };
+            {
+                let mut r = c.rec();
+                // A stop or removal during the backoff cancels the restart.
+                if r.state.status != Status::Restarting || r.manually_stopped {
+                    return;
+                }
+                if counted {
+                    r.restart_count += 1;
+                }
+            }
+            if let Err(e) = this.start_container(&c, true).await {
+                tracing::warn!(container = %record.id, "restart failed: {}", e.message);
+                let mut r = c.rec();
+                if r.state.status == Status::Restarting {
+                    r.state.status = Status::Exited;
+                }
+            }
+        });
     }
 
     fn new_io_generation(&self, c: &Arc<Container>) {
@@ -727,6 +797,17 @@ impl ContainerService {
             ));
         }
         c.rec().manually_stopped = true;
+        if record.state.status == Status::Restarting {
+            // Between restarts there is no process: the pending restart is cancelled.
+            let record = {
+                let mut r = c.rec();
+                r.state.status = Status::Exited;
+                r.clone()
+            };
+            self.persist(&record)?;
+            self.event(&record, "stop", &[]);
+            return Ok(());
+        }
         let stop_signal = match signal.filter(|s| !s.is_empty()) {
             Some(s) => s.to_string(),
             None => {
@@ -820,13 +901,21 @@ impl ContainerService {
                 "removal of container {name_or_id} is already in progress"
             )));
         }
-        let record = c.rec().clone();
+        let mut record = c.rec().clone();
+        if record.state.status == Status::Restarting && force {
+            let mut r = c.rec();
+            r.manually_stopped = true;
+            r.state.status = Status::Exited;
+            record = r.clone();
+        }
         if record.state.running() {
             if !force {
-                let what = if record.state.status == Status::Paused {
-                    "container is paused and must be unpaused first"
-                } else {
-                    "container is running: stop the container before removing or force remove"
+                let what = match record.state.status {
+                    Status::Paused => "container is paused and must be unpaused first",
+                    Status::Restarting => {
+                        "container is restarting: stop the container before removing or force remove"
+                    }
+                    _ => "container is running: stop the container before removing or force remove",
                 };
                 return Err(Error::conflict(format!(
                     "cannot remove container \"{name_or_id}\": {what}"
@@ -1092,7 +1181,36 @@ impl ContainerService {
                 }
             }
         }
+        self.start_by_policy_after_boot();
         Ok(())
+    }
+
+    /// At daemon start, `always` containers and `unless-stopped` ones nobody stopped are
+    /// started again if they are not running (moby's restore).
+    fn start_by_policy_after_boot(&self) {
+        let containers: Vec<Arc<Container>> = self
+            .containers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .cloned()
+            .collect();
+        for c in containers {
+            let r = c.rec().clone();
+            let policy = r
+                .host_config
+                .pointer("/RestartPolicy/Name")
+                .and_then(Value::as_str)
+                .unwrap_or("no");
+            let wanted = match policy {
+                "always" => true,
+                "unless-stopped" => !r.manually_stopped,
+                _ => false,
+            };
+            if wanted && !matches!(r.state.status, Status::Running | Status::Restarting | Status::Paused) {
+                self.schedule_restart(c.clone(), Duration::ZERO, false);
+            }
+        }
     }
 }
 
