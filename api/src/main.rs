@@ -25,6 +25,8 @@ fn main() -> ExitCode {
         }
     };
     init_logging(&settings.log_level);
+    // One TLS provider for the process: the API listener and registry clients share it.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

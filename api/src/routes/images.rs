@@ -2,10 +2,11 @@
 //! so `/images/{name}/<action>` is split by hand, as moby's greedy `{name:.*}` does.
 
 use axum::Json;
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::{Extension, Path, State};
 use axum::response::{IntoResponse, Response};
 use berth_engine::image::store::{ImageEntry, RemovedImage, familiar};
+use futures_util::StreamExt as _;
 use http::StatusCode;
 
 use super::AppState;
@@ -413,14 +414,12 @@ async fn save(s: &AppState, names: Vec<String>) -> Result<Response, ApiError> {
 pub async fn create(
     State(s): State<AppState>,
     q: QueryParams,
+    headers: http::HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
     let Some(src) = q.get("fromSrc") else {
         crate::stream::drain(body, crate::error::DRAIN_LIMIT).await;
-        let image = q.get("fromImage").unwrap_or_default();
-        return Ok(json_messages(vec![JsonMessage::error(format!(
-            "pull access denied for {image}: pulling images is not supported yet by this daemon"
-        ))]));
+        return pull(&s, &q, &headers);
     };
     if src != "-" {
         crate::stream::drain(body, crate::error::DRAIN_LIMIT).await;
@@ -476,9 +475,108 @@ pub async fn create(
     }]))
 }
 
+/// `X-Registry-Auth`: base64url (padded or not) JSON with `username` and `password`; a header
+/// that does not decode means anonymous, as in moby.
+fn registry_auth(headers: &http::HeaderMap) -> Option<berth_engine::image::pull::Credentials> {
+    use base64::Engine as _;
+    let raw = headers.get("X-Registry-Auth")?.to_str().ok()?.trim();
+    if raw.is_empty() {
+        return None;
+    }
+    let bytes = base64::engine::general_purpose::URL_SAFE
+        .decode(raw)
+        .or_else(|_| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(raw.trim_end_matches('='))
+        })
+        .or_else(|_| base64::engine::general_purpose::STANDARD.decode(raw))
+        .ok()?;
+    let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    let field = |k: &str| v.get(k).and_then(|x| x.as_str()).unwrap_or("").to_string();
+    Some(berth_engine::image::pull::Credentials {
+        username: field("username"),
+        password: field("password"),
+    })
+}
+
+/// The pull half of `POST /images/create`: progress streamed as it happens, errors in-band.
+fn pull(s: &AppState, q: &QueryParams, headers: &http::HeaderMap) -> Result<Response, ApiError> {
+    let image = q.get("fromImage").unwrap_or_default();
+    if image.is_empty() {
+        return Err(ApiError::invalid(
+            "either fromSrc or fromImage must be given",
+        ));
+    }
+    let tag = q.get("tag").unwrap_or_default();
+    let reference = if tag.is_empty() {
+        image.to_string()
+    } else if tag.contains(':') {
+        format!("{image}@{tag}")
+    } else {
+        format!("{image}:{tag}")
+    };
+    let credentials = registry_auth(headers);
+    let (tx, mut rx) = tokio::sync::mpsc::channel(64);
+    let engine = s.engine.clone();
+    let (out_tx, out_rx) = tokio::sync::mpsc::channel::<Bytes>(64);
+    tokio::spawn(async move {
+        let pull = engine.images().pull(&reference, credentials, tx);
+        tokio::pin!(pull);
+        let result = loop {
+            tokio::select! {
+                r = &mut pull => break r,
+                Some(p) = rx.recv() => {
+                    let _ = out_tx.send(progress_line(&p)).await;
+                }
+            }
+        };
+        while let Ok(p) = rx.try_recv() {
+            let _ = out_tx.send(progress_line(&p)).await;
+        }
+        if let Err(e) = result {
+            let _ = out_tx.send(JsonMessage::error(e.message).to_line()).await;
+        }
+    });
+    let stream =
+        tokio_stream::wrappers::ReceiverStream::new(out_rx).map(Ok::<_, std::convert::Infallible>);
+    let mut resp = Response::new(Body::from_stream(stream));
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    Ok(resp)
+}
+
+fn progress_line(p: &berth_engine::image::pull::Progress) -> Bytes {
+    let mut v = serde_json::json!({"status": p.status});
+    if let Some(id) = &p.id {
+        v["id"] = serde_json::json!(id);
+    }
+    if let (Some(current), Some(total)) = (p.current, p.total) {
+        v["progressDetail"] = serde_json::json!({"current": current, "total": total});
+    } else if p.id.is_some() {
+        v["progressDetail"] = serde_json::json!({});
+    }
+    let mut line = serde_json::to_vec(&v).unwrap_or_default();
+    line.push(b'\n');
+    Bytes::from(line)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn registry_auth_decodes_base64url_json() {
+        use base64::Engine as _;
+        let mut h = http::HeaderMap::new();
+        let json = r#"{"username":"u","password":"p?>"}"#;
+        let enc = base64::engine::general_purpose::URL_SAFE.encode(json);
+        h.insert("X-Registry-Auth", enc.parse().unwrap());
+        let c = registry_auth(&h).unwrap();
+        assert_eq!((c.username.as_str(), c.password.as_str()), ("u", "p?>"));
+        h.insert("X-Registry-Auth", "not base64 at all!".parse().unwrap());
+        assert!(registry_auth(&h).is_none());
+    }
 
     #[test]
     fn reference_filter_globs() {

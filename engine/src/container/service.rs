@@ -713,12 +713,20 @@ impl ContainerService {
 
     /// Whether the restart policy restarts this exit, and after how long: 100 ms doubling up
     /// to a minute, back to 100 ms once a run lasted 10 s (moby's restart manager).
-    fn restart_delay(&self, c: &Arc<Container>, record: &ContainerRecord, code: i64) -> Option<Duration> {
+    fn restart_delay(
+        &self,
+        c: &Arc<Container>,
+        record: &ContainerRecord,
+        code: i64,
+    ) -> Option<Duration> {
         if record.manually_stopped || record.host_bool("AutoRemove") {
             return None;
         }
         let policy = record.host_config.get("RestartPolicy");
-        let name = policy.and_then(|p| p.get("Name")).and_then(Value::as_str).unwrap_or("no");
+        let name = policy
+            .and_then(|p| p.get("Name"))
+            .and_then(Value::as_str)
+            .unwrap_or("no");
         let max = policy
             .and_then(|p| p.get("MaximumRetryCount"))
             .and_then(Value::as_u64)
@@ -1207,7 +1215,12 @@ impl ContainerService {
                 "unless-stopped" => !r.manually_stopped,
                 _ => false,
             };
-            if wanted && !matches!(r.state.status, Status::Running | Status::Restarting | Status::Paused) {
+            if wanted
+                && !matches!(
+                    r.state.status,
+                    Status::Running | Status::Restarting | Status::Paused
+                )
+            {
                 self.schedule_restart(c.clone(), Duration::ZERO, false);
             }
         }

@@ -2,5 +2,6 @@
 
 pub mod archive;
 pub mod changes;
+pub mod pull;
 pub mod reference;
 pub mod store;

@@ -452,6 +452,10 @@ impl ImageStore {
     async fn store_image_leased(&self, lease: &Lease, image: &ArchiveImage) -> Result<Descriptor> {
         let chain = chain_ids(&image.diff_ids);
         for (layer, diff_id) in image.layers.iter().zip(&image.diff_ids) {
+            if layer.path.as_os_str().is_empty() {
+                // Already in the content store (a pull found it there).
+                continue;
+            }
             let labels =
                 HashMap::from([("containerd.io/uncompressed".to_string(), diff_id.clone())]);
             let file = tokio::fs::File::open(&layer.path).await?;
@@ -746,6 +750,26 @@ impl ImageStore {
         if let Ok(lease) = self.containerd.create_lease("gc").await {
             self.containerd.delete_lease_sync(&lease).await;
         }
+    }
+}
+
+impl ImageStore {
+    pub(crate) async fn has_blob(&self, digest: &str) -> bool {
+        self.containerd
+            .content_info(digest)
+            .await
+            .ok()
+            .flatten()
+            .is_some()
+    }
+
+    /// Stores a pulled image and names it, like a loaded one.
+    pub(crate) async fn store_pulled(&self, image: &ArchiveImage, names: &[String]) -> Result<()> {
+        self.store_image(image, names).await.map(|_| ())
+    }
+
+    pub(crate) fn pulled_event(&self, id: &str, name: &str) {
+        self.event("pull", id, Some(name.to_string()));
     }
 }
 

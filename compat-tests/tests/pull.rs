@@ -1,0 +1,155 @@
+//! `docker pull` from a local registry (Debian's docker-registry on a free loopback port, with
+//! storage in a temp dir): per-layer progress, the pulled image runs, a missing tag fails with
+//! "manifest unknown", and a registry out of reach fails quickly. Images are pushed to the
+//! registry with skopeo from the test fixture. Checked against Debian's dockerd 20.10 too.
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use compat_tests::{daemon, fixtures, unique_temp_dir, wait_until};
+
+struct Registry {
+    child: Child,
+    dir: std::path::PathBuf,
+    port: u16,
+}
+
+impl Registry {
+    fn start() -> Registry {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("free port");
+        let dir = unique_temp_dir("bct-registry");
+        let config = dir.join("config.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
+                dir.join("data").display()
+            ),
+        )
+        .unwrap();
+        let child = Command::new("docker-registry")
+            .arg("serve")
+            .arg(&config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("docker-registry (apt-get install docker-registry)");
+        let up = wait_until(Duration::from_secs(20), || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+        assert!(up, "registry did not start on port {port}");
+        Registry { child, dir, port }
+    }
+
+    fn push(&self, archive: &std::path::Path, repo_tag: &str) {
+        let out = Command::new("skopeo")
+            .args(["copy", "--dest-tls-verify=false"])
+            .arg(format!("docker-archive:{}", archive.display()))
+            .arg(format!("docker://127.0.0.1:{}/{repo_tag}", self.port))
+            .output()
+            .expect("skopeo (apt-get install skopeo)");
+        assert!(
+            out.status.success(),
+            "skopeo copy: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[test]
+fn pull_from_a_local_registry_then_run() {
+    let d = daemon();
+    let reg = Registry::start();
+    let image = fixtures::test_image("pull-basic");
+    let archive = image.docker_archive(&["x/y:z"]);
+    reg.push(&archive, "t/busybox:1");
+    let reference = format!("127.0.0.1:{}/t/busybox:1", reg.port);
+
+    let out = d.docker(&["pull", &reference]);
+    assert!(out.success(), "{}", out.describe());
+    assert!(
+        out.stdout.contains("1: Pulling from t/busybox"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("Pull complete"), "{}", out.stdout);
+    assert!(out.stdout.contains("Digest: sha256:"), "{}", out.stdout);
+    assert!(
+        out.stdout
+            .contains(&format!("Status: Downloaded newer image for {reference}")),
+        "{}",
+        out.stdout
+    );
+
+    // The image ID is the config digest, whatever the transport.
+    let id = d.docker(&["image", "inspect", "-f", "{{.Id}}", &reference]);
+    assert_eq!(id.stdout.trim(), image.id, "{}", id.describe());
+    let digests = d.docker(&[
+        "image",
+        "inspect",
+        "-f",
+        "{{json .RepoDigests}}",
+        &reference,
+    ]);
+    assert!(
+        digests
+            .stdout
+            .contains(&format!("127.0.0.1:{}/t/busybox@sha256:", reg.port)),
+        "{}",
+        digests.stdout
+    );
+
+    let run = d.docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        &reference,
+        "echo",
+        "pulled",
+    ]);
+    assert!(run.success(), "{}", run.describe());
+    assert_eq!(run.stdout, "pulled\n");
+
+    let _ = d.docker(&["rmi", "-f", &reference]);
+}
+
+#[test]
+fn missing_tags_and_unreachable_registries_fail_cleanly() {
+    let d = daemon();
+    let reg = Registry::start();
+    let image = fixtures::test_image("pull-missing");
+    reg.push(&image.docker_archive(&["x/y:z"]), "t/busybox:1");
+
+    let out = d.docker(&["pull", &format!("127.0.0.1:{}/t/busybox:nope", reg.port)]);
+    assert_eq!(out.status, 1, "{}", out.describe());
+    assert!(
+        out.stderr.contains("manifest unknown"),
+        "{}",
+        out.describe()
+    );
+
+    // Nothing listens on this port: the pull must fail, not hang.
+    let closed = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let out = d.docker_timeout(
+        &["pull", &format!("127.0.0.1:{closed}/t/busybox:1")],
+        Duration::from_secs(60),
+    );
+    assert!(!out.success() && !out.timed_out, "{}", out.describe());
+}
