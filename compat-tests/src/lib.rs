@@ -201,6 +201,11 @@ impl Daemon {
         let log_path = dir.join("berthd.log");
         let log = File::create(&log_path).expect("create berthd.log");
         let mut cmd = Command::new(&bin);
+        // Containment: anything the daemon tries to fetch from outside fails at once on a
+        // closed loopback port; loopback registries stay reachable.
+        cmd.env("HTTPS_PROXY", "http://127.0.0.1:9")
+            .env("HTTP_PROXY", "http://127.0.0.1:9")
+            .env("NO_PROXY", "127.0.0.1,localhost,::1");
         cmd.arg("-H")
             .arg(format!("unix://{}", socket.display()))
             .arg("--data-root")
