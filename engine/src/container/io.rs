@@ -163,13 +163,17 @@ impl JsonLog {
         })
     }
 
+    /// Writes one entry, rotating first when it would not fit (moby rotates per message).
     fn write(&mut self, data: &[u8]) {
         use std::io::Write as _;
+        if self
+            .max_size
+            .is_some_and(|max| self.size > 0 && self.size + data.len() as u64 > max)
+        {
+            self.rotate();
+        }
         if self.file.write_all(data).is_ok() {
             self.size += data.len() as u64;
-        }
-        if self.max_size.is_some_and(|max| self.size >= max) {
-            self.rotate();
         }
     }
 
@@ -290,18 +294,17 @@ async fn write_log(
 ) {
     let mut guard = log.lock().await;
     let Some(file) = guard.as_mut() else { return };
-    let mut out = Vec::new();
     for line in lines {
         let entry = serde_json::json!({
             "log": String::from_utf8_lossy(line),
             "stream": kind.name(),
             "time": super::logs::now_rfc3339_nano(),
         });
-        if serde_json::to_writer(&mut out, &entry).is_ok() {
-            out.push(b'\n');
+        if let Ok(mut bytes) = serde_json::to_vec(&entry) {
+            bytes.push(b'\n');
+            file.write(&bytes);
         }
     }
-    file.write(&out);
 }
 
 /// Feeds stdin from attached clients into the container's stdin FIFO until a client asks
@@ -355,16 +358,11 @@ mod tests {
         for i in 0..5 {
             log.write(format!("line-{i}-xxxx\n").as_bytes());
         }
-        assert!(
-            std::fs::read_to_string(format!("{}.1", path.display()))
-                .unwrap()
-                .contains("line-4")
-        );
-        assert!(
-            std::fs::read_to_string(format!("{}.2", path.display()))
-                .unwrap()
-                .contains("line-3")
-        );
+        // Each entry is larger than max-size, so each lands in a file of its own.
+        let read = |p: String| std::fs::read_to_string(p).unwrap();
+        assert!(read(path.display().to_string()).contains("line-4"));
+        assert!(read(format!("{}.1", path.display())).contains("line-3"));
+        assert!(read(format!("{}.2", path.display())).contains("line-2"));
         assert!(!std::path::Path::new(&format!("{}.3", path.display())).exists());
         std::fs::remove_dir_all(&dir).unwrap();
     }
