@@ -139,6 +139,35 @@ impl Engine {
         self.images.remove(name, force, user).await
     }
 
+    /// `docker image prune`: dangling images (all unused ones with `all`) that no container
+    /// uses. Returns what was removed and the bytes freed.
+    pub async fn prune_images(
+        &self,
+        all: bool,
+        keep: impl Fn(&image::store::ImageEntry) -> bool,
+    ) -> Result<(Vec<image::store::RemovedImage>, i64)> {
+        let mut removed = Vec::new();
+        let mut reclaimed = 0;
+        for entry in self.images.list().await? {
+            let dangling = entry.references().next().is_none();
+            if (!all && !dangling) || keep(&entry) {
+                continue;
+            }
+            if self.containers.user_of_image(&entry.resolved.id).is_some() {
+                continue;
+            }
+            match self.images.remove(&entry.resolved.id, true, None).await {
+                Ok(r) => {
+                    reclaimed += entry.size;
+                    removed.extend(r);
+                }
+                Err(e) if e.kind == ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok((removed, reclaimed))
+    }
+
     pub fn host(&self) -> &HostFacts {
         &self.host
     }

@@ -5,6 +5,7 @@ pub mod containers;
 pub mod events;
 pub mod exec;
 pub mod images;
+pub mod prune;
 pub mod system;
 pub mod unsupported;
 
@@ -56,6 +57,14 @@ pub fn router(state: AppState) -> Router {
         // containers
         .route("/containers/create", post(containers::create))
         .route("/containers/json", get(containers::list))
+        .route(
+            "/containers/prune",
+            since(1, 25, "POST", "/containers/prune", post(prune::containers)),
+        )
+        .route(
+            "/images/prune",
+            since(1, 25, "POST", "/images/prune", post(prune::images)),
+        )
         .route("/containers/{id}/json", get(containers::inspect))
         .route("/containers/{id}/start", post(containers::start))
         .route("/containers/{id}/stop", post(containers::stop))

@@ -1018,6 +1018,23 @@ impl ContainerService {
         })
     }
 
+    /// `docker container prune`: removes stopped containers that `keep` does not protect;
+    /// returns their IDs.
+    pub async fn prune(&self, keep: impl Fn(&ContainerRecord) -> bool) -> Vec<String> {
+        let mut removed = Vec::new();
+        for c in self.list() {
+            if matches!(
+                c.state.status,
+                Status::Created | Status::Exited | Status::Dead
+            ) && !keep(&c)
+                && self.remove(&c.id, false).await.is_ok()
+            {
+                removed.push(c.id);
+            }
+        }
+        removed
+    }
+
     /// `POST /containers/{id}/resize`.
     pub async fn resize(&self, name_or_id: &str, height: u32, width: u32) -> Result<()> {
         let c = self.lookup(name_or_id)?;

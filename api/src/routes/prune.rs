@@ -1,0 +1,99 @@
+//! `POST /containers/prune` and `POST /images/prune`.
+
+use axum::Json;
+use axum::extract::State;
+use berth_engine::filters::Filters;
+use berth_engine::image::store::RemovedImage;
+use serde_json::{Value, json};
+
+use super::AppState;
+use crate::error::ApiError;
+use crate::extract::QueryParams;
+
+/// `until=<unix seconds or RFC 3339>` as unix seconds.
+fn until(filters: &Filters) -> Result<Option<i64>, ApiError> {
+    let Some(v) = filters.values("until").and_then(|v| v.iter().next()) else {
+        return Ok(None);
+    };
+    if let Ok(secs) = v.split('.').next().unwrap_or("").parse::<i64>() {
+        return Ok(Some(secs));
+    }
+    let t = berth_engine::container::logs::parse_time_nanos(v);
+    if t == 0 {
+        return Err(ApiError::invalid(format!("invalid filter 'until={v}'")));
+    }
+    Ok(Some((t / 1_000_000_000) as i64))
+}
+
+/// `label=k[=v]` keeps matching objects out of the prune; `label!=k[=v]` the opposite.
+fn label_keeps(filters: &Filters, labels: &std::collections::BTreeMap<String, String>) -> bool {
+    let matches = |spec: &str| match spec.split_once('=') {
+        Some((k, v)) => labels.get(k).is_some_and(|x| x == v),
+        None => labels.contains_key(spec),
+    };
+    let wanted = filters
+        .values("label")
+        .is_none_or(|v| v.iter().all(|s| matches(s)));
+    let unwanted = filters
+        .values("label!")
+        .is_some_and(|v| v.iter().any(|s| matches(s)));
+    !wanted || unwanted
+}
+
+pub async fn containers(
+    State(s): State<AppState>,
+    q: QueryParams,
+) -> Result<Json<Value>, ApiError> {
+    let filters = q.filters()?;
+    filters.validate(&["until", "label", "label!"])?;
+    let until = until(&filters)?;
+    let removed = s
+        .engine
+        .containers()
+        .prune(|c| {
+            let created =
+                berth_engine::container::logs::parse_time_nanos(&c.created) / 1_000_000_000;
+            until.is_some_and(|u| created as i64 >= u) || label_keeps(&filters, &c.labels())
+        })
+        .await;
+    Ok(Json(json!({
+        "ContainersDeleted": if removed.is_empty() { Value::Null } else { json!(removed) },
+        "SpaceReclaimed": 0,
+    })))
+}
+
+pub async fn images(State(s): State<AppState>, q: QueryParams) -> Result<Json<Value>, ApiError> {
+    let filters = q.filters()?;
+    filters.validate(&["dangling", "until", "label", "label!"])?;
+    let all = match filters
+        .values("dangling")
+        .and_then(|v| v.iter().next())
+        .map(String::as_str)
+    {
+        None | Some("true") | Some("1") => false,
+        Some("false") | Some("0") => true,
+        Some(other) => {
+            return Err(ApiError::invalid(format!(
+                "invalid filter 'dangling={other}'"
+            )));
+        }
+    };
+    let until = until(&filters)?;
+    let (removed, reclaimed) = s
+        .engine
+        .prune_images(all, |e| {
+            until.is_some_and(|u| e.created_unix >= u) || label_keeps(&filters, &e.labels)
+        })
+        .await?;
+    let items: Vec<Value> = removed
+        .into_iter()
+        .map(|r| match r {
+            RemovedImage::Untagged(n) => json!({"Untagged": n}),
+            RemovedImage::Deleted(id) => json!({"Deleted": id}),
+        })
+        .collect();
+    Ok(Json(json!({
+        "ImagesDeleted": if items.is_empty() { Value::Null } else { json!(items) },
+        "SpaceReclaimed": reclaimed,
+    })))
+}
