@@ -490,6 +490,17 @@ impl Daemon {
 
     // ---- the docker CLI ----
 
+    /// Loads a fixture image unique to `name` (its own image ID) under
+    /// `berth-test/busybox:<name>` and returns that tag.
+    pub fn load_test_image(&self, name: &str) -> String {
+        let image = fixtures::test_image(name);
+        let tag = format!("berth-test/busybox:{name}");
+        let archive = image.docker_archive(&[&tag]);
+        let out = self.docker(&["load", "-i", archive.to_str().expect("utf-8 fixture path")]);
+        assert!(out.success(), "docker load of {tag}\n{}", out.describe());
+        tag
+    }
+
     /// Runs the stock `docker` CLI against this daemon (2 minute timeout).
     pub fn docker(&self, args: &[&str]) -> cli::Output {
         self.docker_timeout(args, Duration::from_secs(120))

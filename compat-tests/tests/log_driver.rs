@@ -1,15 +1,10 @@
 //! The json-file log driver's options: rotation with `max-size` / `max-file`, the `none`
 //! driver, and moby's refusal of unknown options. Checked against Debian's dockerd 20.10.
 
-use compat_tests::{Daemon, daemon, fixtures};
+use compat_tests::{Daemon, daemon};
 
 fn load(d: &Daemon, test: &str) -> String {
-    let image = fixtures::test_image(&format!("logdrv-{test}"));
-    let tag = format!("berth-test/busybox:logdrv-{test}");
-    let archive = image.docker_archive(&[&tag]);
-    let out = d.docker(&["load", "-i", archive.to_str().expect("utf-8 path")]);
-    assert!(out.success(), "docker load\n{}", out.describe());
-    tag
+    d.load_test_image(&format!("logdrv-{test}"))
 }
 
 #[test]

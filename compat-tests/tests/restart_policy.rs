@@ -3,15 +3,10 @@
 
 use std::time::Duration;
 
-use compat_tests::{Daemon, daemon, fixtures, wait_until};
+use compat_tests::{Daemon, daemon, wait_until};
 
 fn load(d: &Daemon, test: &str) -> String {
-    let image = fixtures::test_image(&format!("restart-{test}"));
-    let tag = format!("berth-test/busybox:restart-{test}");
-    let archive = image.docker_archive(&[&tag]);
-    let out = d.docker(&["load", "-i", archive.to_str().expect("utf-8 path")]);
-    assert!(out.success(), "docker load\n{}", out.describe());
-    tag
+    d.load_test_image(&format!("restart-{test}"))
 }
 
 fn state(d: &Daemon, name: &str) -> (u64, String, i64) {

@@ -5,7 +5,7 @@
 use std::process::Command;
 use std::time::Duration;
 
-use compat_tests::{Daemon, daemon, fixtures, unique_temp_dir, wait_until};
+use compat_tests::{Daemon, daemon, unique_temp_dir, wait_until};
 
 struct Session {
     name: String,
@@ -73,12 +73,7 @@ impl Drop for Session {
 }
 
 fn load(d: &Daemon, test: &str) -> String {
-    let image = fixtures::test_image(&format!("tty-{test}"));
-    let tag = format!("berth-test/busybox:tty-{test}");
-    let archive = image.docker_archive(&[&tag]);
-    let out = d.docker(&["load", "-i", archive.to_str().expect("utf-8 path")]);
-    assert!(out.success(), "docker load\n{}", out.describe());
-    tag
+    d.load_test_image(&format!("tty-{test}"))
 }
 
 fn docker_line(d: &Daemon, config: &std::path::Path, args: &str) -> String {

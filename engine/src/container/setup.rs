@@ -158,22 +158,11 @@ pub fn resolve_user(user: &str, dirs: &[std::path::PathBuf]) -> Result<(u32, u32
         }
     };
     if let Some(g) = g {
-        gid = match g.parse::<u32>() {
-            Ok(n) => n,
-            Err(_) => group
-                .lines()
-                .find_map(|l| {
-                    let f: Vec<&str> = l.split(':').collect();
-                    (f.len() >= 3 && f[0] == g)
-                        .then(|| f[2].parse::<u32>().ok())
-                        .flatten()
-                })
-                .ok_or_else(|| {
-                    Error::invalid(format!(
-                        "unable to find group {g}: no matching entries in group file"
-                    ))
-                })?,
-        };
+        gid = group_id(&group, g).ok_or_else(|| {
+            Error::invalid(format!(
+                "unable to find group {g}: no matching entries in group file"
+            ))
+        })?;
     }
     // Supplementary groups: the primary one, then those listing the user as a member, as
     // runc's user lookup gives them to dockerd.
@@ -197,26 +186,29 @@ pub fn resolve_user(user: &str, dirs: &[std::path::PathBuf]) -> Result<(u32, u32
     Ok((uid, gid, groups))
 }
 
+/// A group given by number, or by name looked up in the text of an /etc/group file.
+fn group_id(group_file: &str, g: &str) -> Option<u32> {
+    g.parse::<u32>().ok().or_else(|| {
+        group_file.lines().find_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            (f.len() >= 3 && f[0] == g)
+                .then(|| f[2].parse::<u32>().ok())
+                .flatten()
+        })
+    })
+}
+
 /// `GroupAdd` entries (names or numbers) as gids, from the image's /etc/group.
 pub fn resolve_groups(groups: &[String], dirs: &[std::path::PathBuf]) -> Result<Vec<u32>> {
     let group = read_first(dirs, "etc/group").unwrap_or_default();
     groups
         .iter()
-        .map(|g| match g.parse::<u32>() {
-            Ok(n) => Ok(n),
-            Err(_) => group
-                .lines()
-                .find_map(|l| {
-                    let f: Vec<&str> = l.split(':').collect();
-                    (f.len() >= 3 && f[0] == g)
-                        .then(|| f[2].parse::<u32>().ok())
-                        .flatten()
-                })
-                .ok_or_else(|| {
-                    Error::invalid(format!(
-                        "Unable to find group {g}: no matching entries in group file"
-                    ))
-                }),
+        .map(|g| {
+            group_id(&group, g).ok_or_else(|| {
+                Error::invalid(format!(
+                    "Unable to find group {g}: no matching entries in group file"
+                ))
+            })
         })
         .collect()
 }
