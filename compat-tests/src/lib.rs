@@ -516,7 +516,11 @@ impl Daemon {
 impl Drop for Daemon {
     fn drop(&mut self) {
         if self.child.is_some() {
+            // berthd keeps containers running when it stops (live restore); a test daemon's
+            // containers must go with it.
+            self.remove_all_containers();
             self.stop(STOP_TIMEOUT);
+            kill_leftover_shims(&self.dir);
         }
         if std::env::var_os("BERTH_COMPAT_KEEP").is_some() {
             eprintln!("keeping {}", self.dir.display());
@@ -524,6 +528,45 @@ impl Drop for Daemon {
         }
         unmount_under(&self.dir);
         let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl Daemon {
+    /// Force-removes every container of an owned daemon (best effort, bounded).
+    fn remove_all_containers(&self) {
+        let Ok(list) = http::request(&self.socket, "GET", "/containers/json?all=1", &[], b"")
+        else {
+            return;
+        };
+        let ids: Vec<String> = list
+            .json()
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|c| c["Id"].as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        for id in ids {
+            let _ = http::request(
+                &self.socket,
+                "DELETE",
+                &format!("/containers/{id}?force=1"),
+                &[],
+                b"",
+            );
+        }
+    }
+}
+
+/// Kills shims (and the container processes under them) left behind below `dir`: only
+/// processes whose command line names this daemon's own directory.
+fn kill_leftover_shims(dir: &Path) {
+    for shim in procfs::containerd_pids_under(dir) {
+        for pid in procfs::descendants(shim).into_iter().rev() {
+            let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
+        }
+        let _ = kill(Pid::from_raw(shim as i32), Signal::SIGKILL);
     }
 }
 

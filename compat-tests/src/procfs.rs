@@ -71,6 +71,34 @@ pub fn containerd_daemons_under(dir: &Path) -> Vec<u32> {
         .collect()
 }
 
+/// The parent pid of a process.
+pub fn parent(pid: u32) -> Option<u32> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("PPid:"))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// Every descendant of `root` (children first, then theirs).
+pub fn descendants(root: u32) -> Vec<u32> {
+    let all = all_pids();
+    let mut found = vec![root];
+    let mut i = 0;
+    while i < found.len() {
+        let p = found[i];
+        let children: Vec<u32> = all
+            .iter()
+            .copied()
+            .filter(|&c| parent(c) == Some(p) && !found.contains(&c))
+            .collect();
+        found.extend(children);
+        i += 1;
+    }
+    found.remove(0);
+    found
+}
+
 /// A `Name:  value kB` field of /proc/<pid>/status, in kB.
 pub fn status_kb(pid: u32, field: &str) -> Option<u64> {
     let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
