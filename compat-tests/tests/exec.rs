@@ -90,6 +90,7 @@ fn exec_interactive_passes_stdin_and_closes_it() {
         .expect("write stdin");
     // Dropping stdin closes it: cat must see EOF and exit.
     let out = child.wait_with_output().expect("docker exec -i");
+    let _ = std::fs::remove_dir_all(&config);
     assert!(out.status.success(), "{:?}", out);
     assert_eq!(String::from_utf8_lossy(&out.stdout), "piped through\n");
 }
