@@ -153,3 +153,43 @@ fn missing_tags_and_unreachable_registries_fail_cleanly() {
     );
     assert!(!out.success() && !out.timed_out, "{}", out.describe());
 }
+
+#[test]
+fn distribution_inspect_asks_the_registry() {
+    let d = daemon();
+    let reg = Registry::start();
+    let image = fixtures::test_image("pull-distribution");
+    reg.push(&image.docker_archive(&["x/y:z"]), "t/busybox:1");
+    let name = format!("127.0.0.1:{}/t/busybox:1", reg.port);
+    let (status, v) = d.get_json(&format!("/distribution/{name}/json"));
+    assert_eq!(status, 200, "{v}");
+    assert!(
+        v["Descriptor"]["digest"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("sha256:")),
+        "{v}"
+    );
+    assert!(
+        v["Descriptor"]["size"].as_i64().is_some_and(|n| n > 0),
+        "{v}"
+    );
+    assert_eq!(v["Platforms"][0]["os"], "linux", "{v}");
+    assert_eq!(v["Platforms"][0]["architecture"], "amd64", "{v}");
+    // The digest is the one a pull records.
+    let out = d.docker(&["pull", &name]);
+    assert!(out.success(), "{}", out.describe());
+    let digest = v["Descriptor"]["digest"].as_str().unwrap();
+    assert!(
+        out.stdout.contains(&format!("Digest: {digest}")),
+        "{}",
+        out.stdout
+    );
+    let _ = d.docker(&["rmi", "-f", &name]);
+}
+
+#[test]
+fn search_fails_at_once_without_a_hub() {
+    let d = daemon();
+    let out = d.docker_timeout(&["search", "busybox"], Duration::from_secs(60));
+    assert!(!out.success() && !out.timed_out, "{}", out.describe());
+}

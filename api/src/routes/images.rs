@@ -475,6 +475,46 @@ pub async fn create(
     }]))
 }
 
+/// `GET /images/search`: Docker Hub is never reachable from this daemon, so the answer is a
+/// clear error at once rather than a hang.
+pub async fn search() -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "image search is not available: this daemon does not reach Docker Hub",
+    )
+}
+
+/// `GET /distribution/{name}/json`.
+pub async fn distribution(
+    State(s): State<AppState>,
+    Path(rest): Path<String>,
+    headers: http::HeaderMap,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let name = rest
+        .strip_suffix("/json")
+        .ok_or_else(|| ApiError::not_found("page not found"))?;
+    let info = s
+        .engine
+        .images()
+        .distribution(name, registry_auth(&headers))
+        .await?;
+    let platforms: Vec<serde_json::Value> = info
+        .platforms
+        .iter()
+        .map(|(os, arch, variant)| {
+            let mut p = serde_json::json!({"architecture": arch, "os": os});
+            if !variant.is_empty() {
+                p["variant"] = serde_json::json!(variant);
+            }
+            p
+        })
+        .collect();
+    Ok(Json(serde_json::json!({
+        "Descriptor": {"mediaType": info.media_type, "digest": info.digest, "size": info.size},
+        "Platforms": platforms,
+    })))
+}
+
 /// `X-Registry-Auth`: base64url (padded or not) JSON with `username` and `password`; a header
 /// that does not decode means anonymous, as in moby.
 fn registry_auth(headers: &http::HeaderMap) -> Option<berth_engine::image::pull::Credentials> {

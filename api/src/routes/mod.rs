@@ -84,6 +84,17 @@ pub fn router(state: AppState) -> Router {
         .route("/images/load", post(images::load))
         .route("/images/create", post(images::create))
         .route("/images/get", get(images::save_many))
+        .route("/images/search", get(images::search))
+        .route(
+            "/distribution/{*rest}",
+            since(
+                1,
+                30,
+                "GET",
+                "/distribution/{name}/json",
+                get(images::distribution),
+            ),
+        )
         .route(
             "/images/{*rest}",
             get(images::get_by_name)

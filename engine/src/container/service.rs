@@ -281,8 +281,8 @@ impl ContainerService {
         if image_name.is_empty() {
             return Err(Error::invalid("No image specified"));
         }
-        let image = images.find(&image_name).await?;
-        setup::merge_image_config(&mut config, image.resolved.config.config.as_ref());
+        let image = images.resolve_for_container(&image_name).await?;
+        setup::merge_image_config(&mut config, image.config.config.as_ref());
         let as_list = setup::strings;
         let mut argv = as_list(config.get("Entrypoint"));
         argv.extend(as_list(config.get("Cmd")));
@@ -357,7 +357,7 @@ impl ContainerService {
         &self,
         id: &str,
         name: &str,
-        image: &crate::image::store::ImageEntry,
+        image: &crate::image::store::ResolvedImage,
         image_name: &str,
         config: Map<String, Value>,
         host_config: Map<String, Value>,
@@ -370,7 +370,7 @@ impl ContainerService {
             .containerd
             .create_named_lease(&Self::lease_for(id).0)
             .await?;
-        let parent = image.resolved.chain_ids.last().cloned().unwrap_or_default();
+        let parent = image.chain_ids.last().cloned().unwrap_or_default();
         self.containerd
             .prepare_snapshot(&lease, id, &parent, HashMap::new())
             .await?;
@@ -381,7 +381,7 @@ impl ContainerService {
             path: argv[0].clone(),
             args: argv[1..].to_vec(),
             config: Value::Object(config),
-            image_id: image.resolved.id.clone(),
+            image_id: image.id.clone(),
             image_name: image_name.to_string(),
             state: State::default(),
             restart_count: 0,

@@ -112,7 +112,88 @@ fn short(digest: &str) -> String {
     hex[..hex.len().min(12)].to_string()
 }
 
+/// `GET /distribution/{name}/json`: the registry's descriptor for a reference and the
+/// platforms it offers.
+#[derive(Clone, Debug)]
+pub struct DistributionInfo {
+    pub media_type: String,
+    pub digest: String,
+    pub size: i64,
+    /// (os, architecture, variant)
+    pub platforms: Vec<(String, String, String)>,
+}
+
+fn client_for(r: &Reference) -> oci_client::Client {
+    let protocol = if insecure(&registry_host(r)) {
+        ClientProtocol::Http
+    } else {
+        ClientProtocol::Https
+    };
+    oci_client::Client::new(ClientConfig {
+        protocol,
+        ..Default::default()
+    })
+}
+
+fn auth_of(credentials: Option<Credentials>) -> RegistryAuth {
+    match credentials {
+        Some(c) if !c.username.is_empty() => RegistryAuth::Basic(c.username, c.password),
+        _ => RegistryAuth::Anonymous,
+    }
+}
+
 impl ImageStore {
+    /// Asks the registry about `reference` without pulling it.
+    pub async fn distribution(
+        &self,
+        reference: &str,
+        credentials: Option<Credentials>,
+    ) -> Result<DistributionInfo> {
+        let r = Reference::parse_normalized(reference).map_err(Error::from)?;
+        let r = if r.tag().is_none() && r.digest().is_none() {
+            r.with_default_tag()
+        } else {
+            r
+        };
+        let client = client_for(&r);
+        let auth = auth_of(credentials);
+        let (manifest, digest) = client
+            .pull_manifest_raw(&oci_ref(&r, None)?, &auth, ACCEPTED)
+            .await
+            .map_err(|e| classify(&r, e))?;
+        let doc: serde_json::Value = serde_json::from_slice(&manifest)
+            .map_err(|e| Error::invalid(format!("invalid manifest from registry: {e}")))?;
+        let text = |v: &serde_json::Value, k: &str| {
+            v.get(k).and_then(|x| x.as_str()).unwrap_or("").to_string()
+        };
+        let mut platforms = Vec::new();
+        if let Some(list) = doc.get("manifests").and_then(|m| m.as_array()) {
+            for m in list {
+                if let Some(p) = m.get("platform") {
+                    platforms.push((text(p, "os"), text(p, "architecture"), text(p, "variant")));
+                }
+            }
+        } else if let Some(config) = doc.pointer("/config/digest").and_then(|d| d.as_str()) {
+            let mut bytes = Vec::new();
+            client
+                .pull_blob(&oci_ref(&r, Some(&digest))?, config, &mut bytes)
+                .await
+                .map_err(|e| classify(&r, e))?;
+            let c: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+            platforms.push((
+                text(&c, "os"),
+                text(&c, "architecture"),
+                text(&c, "variant"),
+            ));
+        }
+        Ok(DistributionInfo {
+            media_type: text(&doc, "mediaType"),
+            digest,
+            size: manifest.len() as i64,
+            platforms,
+        })
+    }
+
     /// Pulls `reference` (tag defaulted to `latest`), sending progress lines as it goes.
     /// Returns the image ID.
     pub async fn pull(
@@ -127,20 +208,8 @@ impl ImageStore {
         } else {
             r
         };
-        let host = registry_host(&r);
-        let protocol = if insecure(&host) {
-            ClientProtocol::Http
-        } else {
-            ClientProtocol::Https
-        };
-        let client = oci_client::Client::new(ClientConfig {
-            protocol,
-            ..Default::default()
-        });
-        let auth = match credentials {
-            Some(c) if !c.username.is_empty() => RegistryAuth::Basic(c.username, c.password),
-            _ => RegistryAuth::Anonymous,
-        };
+        let client = client_for(&r);
+        let auth = auth_of(credentials);
         let send = |p: Progress| {
             let progress = progress.clone();
             async move {

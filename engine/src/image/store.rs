@@ -350,6 +350,21 @@ impl ImageStore {
         Err(not_found())
     }
 
+    /// What a container needs of its image: the image by reference with one Images.Get
+    /// (the common case, `busybox`), or by any other form through [`find`](Self::find).
+    pub async fn resolve_for_container(&self, name: &str) -> Result<ResolvedImage> {
+        if let Ok(r) = Reference::parse_normalized(name)
+            && let Some(record) = self
+                .containerd
+                .get_image(&r.with_default_tag().full())
+                .await?
+            && let Some(target) = record.target
+        {
+            return self.resolve(&target).await;
+        }
+        Ok(self.find(name).await?.resolved)
+    }
+
     /// Loads every image of an unpacked archive directory; returns the `docker load` lines.
     pub async fn load_dir(&self, dir: &Path) -> Result<Vec<String>> {
         let dir_owned = dir.to_path_buf();
