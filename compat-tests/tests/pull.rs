@@ -193,3 +193,57 @@ fn search_fails_at_once_without_a_hub() {
     let out = d.docker_timeout(&["search", "busybox"], Duration::from_secs(60));
     assert!(!out.success() && !out.timed_out, "{}", out.describe());
 }
+
+#[test]
+fn push_then_pull_back_gives_the_same_image() {
+    let d = daemon();
+    let reg = Registry::start();
+    let image = fixtures::test_image("push-roundtrip");
+    let local = "berth-test/busybox:push-roundtrip";
+    let out = d.docker(&[
+        "load",
+        "-i",
+        image.docker_archive(&[local]).to_str().unwrap(),
+    ]);
+    assert!(out.success(), "{}", out.describe());
+    let remote = format!("127.0.0.1:{}/t/pushed:1", reg.port);
+    assert!(d.docker(&["tag", local, &remote]).success());
+
+    let out = d.docker(&["push", &remote]);
+    assert!(out.success(), "{}", out.describe());
+    assert!(
+        out.stdout.contains(&format!(
+            "The push refers to repository [127.0.0.1:{}/t/pushed]",
+            reg.port
+        )),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("Pushed"), "{}", out.stdout);
+    assert!(out.stdout.contains("1: digest: sha256:"), "{}", out.stdout);
+
+    // A second push finds every layer there already.
+    let again = d.docker(&["push", &remote]);
+    assert!(again.success(), "{}", again.describe());
+    assert!(
+        again.stdout.contains("Layer already exists"),
+        "{}",
+        again.stdout
+    );
+
+    assert!(d.docker(&["rmi", &remote]).success());
+    let _ = d.docker(&["rmi", local]);
+    let out = d.docker(&["pull", &remote]);
+    assert!(out.success(), "{}", out.describe());
+    let id = d.docker(&["image", "inspect", "-f", "{{.Id}}", &remote]);
+    assert_eq!(id.stdout.trim(), image.id, "{}", id.describe());
+    let _ = d.docker(&["rmi", "-f", &remote]);
+
+    let missing = d.docker(&["push", &format!("127.0.0.1:{}/t/nosuch:1", reg.port)]);
+    assert!(!missing.success(), "{}", missing.describe());
+    assert!(
+        missing.stderr.contains("does not exist locally"),
+        "{}",
+        missing.describe()
+    );
+}

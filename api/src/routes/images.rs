@@ -331,17 +331,82 @@ pub async fn post_by_name(
     State(s): State<AppState>,
     Path(rest): Path<String>,
     q: QueryParams,
+    headers: http::HeaderMap,
 ) -> Result<Response, ApiError> {
     if let Some(name) = rest.strip_suffix("/tag") {
         return tag(&s, name, &q).await;
     }
-    if rest.ends_with("/push") {
-        return Err(ApiError::new(
-            StatusCode::NOT_IMPLEMENTED,
-            "push is not supported yet",
-        ));
+    if let Some(name) = rest.strip_suffix("/push") {
+        return push(&s, name, &q, &headers);
     }
     Err(ApiError::not_found("page not found"))
+}
+
+/// `POST /images/{name}/push?tag=`: progress streamed, the result as `aux`, errors in-band.
+fn push(
+    s: &AppState,
+    name: &str,
+    q: &QueryParams,
+    headers: &http::HeaderMap,
+) -> Result<Response, ApiError> {
+    let reference = match q.get("tag").filter(|t| !t.is_empty()) {
+        Some(tag) => format!("{name}:{tag}"),
+        None => name.to_string(),
+    };
+    let credentials = registry_auth(headers);
+    let engine = s.engine.clone();
+    Ok(progress_stream(move |tx| async move {
+        let (tag, digest, size) = engine.images().push(&reference, credentials, tx).await?;
+        Ok(Some(
+            serde_json::json!({"Tag": tag, "Digest": digest, "Size": size}),
+        ))
+    }))
+}
+
+/// Runs a registry operation, streaming its progress lines, then its `aux` result or its
+/// error (in-band, as the CLI expects once the 200 is sent).
+fn progress_stream<F, Fut>(op: F) -> Response
+where
+    F: FnOnce(tokio::sync::mpsc::Sender<berth_engine::image::pull::Progress>) -> Fut
+        + Send
+        + 'static,
+    Fut: std::future::Future<Output = berth_engine::Result<Option<serde_json::Value>>> + Send,
+{
+    let (tx, mut rx) = tokio::sync::mpsc::channel(64);
+    let (out_tx, out_rx) = tokio::sync::mpsc::channel::<Bytes>(64);
+    tokio::spawn(async move {
+        let work = op(tx);
+        tokio::pin!(work);
+        let result = loop {
+            tokio::select! {
+                r = &mut work => break r,
+                Some(p) = rx.recv() => {
+                    let _ = out_tx.send(progress_line(&p)).await;
+                }
+            }
+        };
+        while let Ok(p) = rx.try_recv() {
+            let _ = out_tx.send(progress_line(&p)).await;
+        }
+        let last = match result {
+            Ok(Some(aux)) => JsonMessage {
+                aux: Some(aux),
+                ..Default::default()
+            }
+            .to_line(),
+            Ok(None) => return,
+            Err(e) => JsonMessage::error(e.message).to_line(),
+        };
+        let _ = out_tx.send(last).await;
+    });
+    let stream =
+        tokio_stream::wrappers::ReceiverStream::new(out_rx).map(Ok::<_, std::convert::Infallible>);
+    let mut resp = Response::new(Body::from_stream(stream));
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    resp
 }
 
 #[utoipa::path(post, path = "/images/{name}/tag", tag = "Image",
@@ -555,35 +620,14 @@ fn pull(s: &AppState, q: &QueryParams, headers: &http::HeaderMap) -> Result<Resp
         format!("{image}:{tag}")
     };
     let credentials = registry_auth(headers);
-    let (tx, mut rx) = tokio::sync::mpsc::channel(64);
     let engine = s.engine.clone();
-    let (out_tx, out_rx) = tokio::sync::mpsc::channel::<Bytes>(64);
-    tokio::spawn(async move {
-        let pull = engine.images().pull(&reference, credentials, tx);
-        tokio::pin!(pull);
-        let result = loop {
-            tokio::select! {
-                r = &mut pull => break r,
-                Some(p) = rx.recv() => {
-                    let _ = out_tx.send(progress_line(&p)).await;
-                }
-            }
-        };
-        while let Ok(p) = rx.try_recv() {
-            let _ = out_tx.send(progress_line(&p)).await;
-        }
-        if let Err(e) = result {
-            let _ = out_tx.send(JsonMessage::error(e.message).to_line()).await;
-        }
-    });
-    let stream =
-        tokio_stream::wrappers::ReceiverStream::new(out_rx).map(Ok::<_, std::convert::Infallible>);
-    let mut resp = Response::new(Body::from_stream(stream));
-    resp.headers_mut().insert(
-        http::header::CONTENT_TYPE,
-        http::HeaderValue::from_static("application/json"),
-    );
-    Ok(resp)
+    Ok(progress_stream(move |tx| async move {
+        engine
+            .images()
+            .pull(&reference, credentials, tx)
+            .await
+            .map(|_| None)
+    }))
 }
 
 fn progress_line(p: &berth_engine::image::pull::Progress) -> Bytes {

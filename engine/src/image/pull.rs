@@ -384,3 +384,112 @@ impl ImageStore {
         result
     }
 }
+
+impl ImageStore {
+    /// Pushes `name` (a tag of this daemon's, e.g. `127.0.0.1:5000/t/busybox:1`): layers,
+    /// config and manifest, skipping blobs the registry has. Returns (tag, digest, size).
+    pub async fn push(
+        &self,
+        name: &str,
+        credentials: Option<Credentials>,
+        progress: mpsc::Sender<Progress>,
+    ) -> Result<(String, String, i64)> {
+        let r = Reference::parse_normalized(name).map_err(Error::from)?;
+        let r = if r.tag().is_none() && r.digest().is_none() {
+            r.with_default_tag()
+        } else {
+            r
+        };
+        let entry = self.find(&r.familiar()).await.map_err(|_| {
+            Error::not_found(format!(
+                "An image does not exist locally with the tag: {}",
+                r.familiar_name()
+            ))
+        })?;
+        let resolved = &entry.resolved;
+        let tag = r.tag().unwrap_or("latest").to_string();
+        let client = client_for(&r);
+        let auth = auth_of(credentials);
+        let target = oci_ref(&r, None)?;
+        let send = |p: Progress| {
+            let progress = progress.clone();
+            async move {
+                let _ = progress.send(p).await;
+            }
+        };
+        send(Progress::line(
+            format!("The push refers to repository [{}]", r.familiar_name()),
+            None,
+        ))
+        .await;
+        client
+            .auth(&target, &auth, oci_client::RegistryOperation::Push)
+            .await
+            .map_err(|e| classify(&r, e))?;
+        for layer in resolved.layers.iter().rev() {
+            send(Progress::line("Preparing", Some(&short(&layer.digest)))).await;
+        }
+        let mut blobs: Vec<(String, i64)> = resolved
+            .layers
+            .iter()
+            .rev()
+            .map(|l| (l.digest.clone(), l.size))
+            .collect();
+        blobs.push((resolved.id.clone(), resolved.config_bytes.len() as i64));
+        let layer_count = resolved.layers.len();
+        for (i, (digest, size)) in blobs.iter().enumerate() {
+            let is_layer = i < layer_count;
+            let id = short(digest);
+            if client
+                .blob_exists(&target, digest)
+                .await
+                .map_err(|e| classify(&r, e))?
+            {
+                if is_layer {
+                    send(Progress::line("Layer already exists", Some(&id))).await;
+                }
+                continue;
+            }
+            if is_layer {
+                send(Progress::line("Pushing", Some(&id))).await;
+            }
+            let stream = self.containerd_blob_stream(digest).await?.map(|chunk| {
+                chunk.map(bytes::Bytes::from).map_err(|e| {
+                    oci_client::errors::OciDistributionError::GenericError(Some(e.message))
+                })
+            });
+            client
+                .push_blob_stream(&target, stream, digest, Some(*size as u64))
+                .await
+                .map_err(|e| classify(&r, e))?;
+            if is_layer {
+                send(Progress::line("Pushed", Some(&id))).await;
+            }
+        }
+        let manifest = self.manifest_bytes(&resolved.manifest_digest).await?;
+        let media_type = serde_json::from_slice::<serde_json::Value>(&manifest)
+            .ok()
+            .and_then(|m| {
+                m.get("mediaType")
+                    .and_then(|t| t.as_str())
+                    .map(str::to_string)
+            })
+            .unwrap_or_else(|| archive::MEDIA_OCI_MANIFEST.to_string());
+        let content_type = media_type
+            .parse()
+            .map_err(|_| Error::internal(format!("bad manifest media type {media_type}")))?;
+        client
+            .push_manifest_raw(&target, manifest.clone(), content_type)
+            .await
+            .map_err(|e| classify(&r, e))?;
+        let digest = resolved.manifest_digest.clone();
+        let size = manifest.len() as i64;
+        send(Progress::line(
+            format!("{tag}: digest: {digest} size: {size}"),
+            None,
+        ))
+        .await;
+        self.pushed_event(&resolved.id, &r.familiar());
+        Ok((tag, digest, size))
+    }
+}

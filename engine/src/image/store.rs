@@ -783,6 +783,21 @@ impl ImageStore {
         self.store_image(image, names).await.map(|_| ())
     }
 
+    pub(crate) fn pushed_event(&self, id: &str, name: &str) {
+        self.event("push", id, Some(name.to_string()));
+    }
+
+    pub(crate) async fn manifest_bytes(&self, digest: &str) -> Result<Vec<u8>> {
+        self.containerd.read_blob(digest).await
+    }
+
+    pub(crate) async fn containerd_blob_stream(
+        &self,
+        digest: &str,
+    ) -> Result<impl futures_util::Stream<Item = Result<Vec<u8>>> + Send + use<>> {
+        self.containerd.read_blob_stream(digest).await
+    }
+
     pub(crate) fn pulled_event(&self, id: &str, name: &str) {
         self.event("pull", id, Some(name.to_string()));
     }
