@@ -17,6 +17,11 @@ struct Registry {
 
 impl Registry {
     fn start() -> Registry {
+        Registry::start_with(None)
+    }
+
+    /// With `Some((user, password))`, the registry asks for basic auth (htpasswd).
+    fn start_with(user: Option<(&str, &str)>) -> Registry {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map(|a| a.port())
@@ -26,11 +31,38 @@ impl Registry {
         std::fs::write(
             &config,
             format!(
-                "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
-                dir.join("data").display()
+                "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n{}",
+                dir.join("data").display(),
+                match user {
+                    Some(_) => format!(
+                        "auth:\n  htpasswd:\n    realm: berth-test\n    path: {}\n",
+                        dir.join("htpasswd").display()
+                    ),
+                    None => String::new(),
+                }
             ),
         )
         .unwrap();
+        if let Some((name, password)) = user {
+            // A bcrypt hash from the system's crypt(3), through Python's crypt module.
+            let out = Command::new("python3")
+                .args([
+                    "-W",
+                    "ignore",
+                    "-c",
+                    "import crypt,sys; print(sys.argv[1] + ':' + crypt.crypt(sys.argv[2], crypt.mksalt(crypt.METHOD_BLOWFISH)))",
+                    name,
+                    password,
+                ])
+                .output()
+                .expect("python3");
+            assert!(
+                out.status.success(),
+                "htpasswd entry: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            std::fs::write(dir.join("htpasswd"), &out.stdout).unwrap();
+        }
         let child = Command::new("docker-registry")
             .arg("serve")
             .arg(&config)
@@ -46,8 +78,16 @@ impl Registry {
     }
 
     fn push(&self, archive: &std::path::Path, repo_tag: &str) {
-        let out = Command::new("skopeo")
-            .args(["copy", "--dest-tls-verify=false"])
+        self.push_as(archive, repo_tag, None);
+    }
+
+    fn push_as(&self, archive: &std::path::Path, repo_tag: &str, creds: Option<&str>) {
+        let mut cmd = Command::new("skopeo");
+        cmd.args(["copy", "--dest-tls-verify=false"]);
+        if let Some(c) = creds {
+            cmd.args(["--dest-creds", c]);
+        }
+        let out = cmd
             .arg(format!("docker-archive:{}", archive.display()))
             .arg(format!("docker://127.0.0.1:{}/{repo_tag}", self.port))
             .output()
@@ -246,4 +286,73 @@ fn push_then_pull_back_gives_the_same_image() {
         "{}",
         missing.describe()
     );
+}
+
+fn registry_auth_header(user: &str, password: &str) -> String {
+    // base64url of the JSON, as the CLI sends it.
+    let json = format!(r#"{{"username":"{user}","password":"{password}"}}"#);
+    let table = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let bytes = json.as_bytes();
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(table[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn credentials_from_x_registry_auth_reach_the_registry() {
+    let d = daemon();
+    let reg = Registry::start_with(Some(("berth", "s3cret")));
+    let image = fixtures::test_image("pull-auth");
+    reg.push_as(
+        &image.docker_archive(&["x/y:z"]),
+        "t/private:1",
+        Some("berth:s3cret"),
+    );
+    let path = format!(
+        "/images/create?fromImage=127.0.0.1:{}/t/private&tag=1",
+        reg.port
+    );
+
+    // Wrong password: refused, either as an HTTP error (dockerd 20.10) or in the stream.
+    let bad = registry_auth_header("berth", "wrong");
+    let r = d.request("POST", &path, &[("X-Registry-Auth", &bad)], b"");
+    let body = String::from_utf8_lossy(&r.body).to_string();
+    assert!(
+        r.status >= 400 || body.contains("errorDetail"),
+        "{} {body}",
+        r.status
+    );
+    assert!(
+        body.contains("unauthorized") || body.contains("denied") || body.contains("authentication"),
+        "{body}"
+    );
+
+    let good = registry_auth_header("berth", "s3cret");
+    let r = d.request("POST", &path, &[("X-Registry-Auth", &good)], b"");
+    let body = String::from_utf8_lossy(&r.body).to_string();
+    assert_eq!(r.status, 200, "{body}");
+    assert!(!body.contains("errorDetail"), "{body}");
+    let id = d.docker(&[
+        "image",
+        "inspect",
+        "-f",
+        "{{.Id}}",
+        &format!("127.0.0.1:{}/t/private:1", reg.port),
+    ]);
+    assert_eq!(id.stdout.trim(), image.id, "{}", id.describe());
+    let _ = d.docker(&["rmi", "-f", &format!("127.0.0.1:{}/t/private:1", reg.port)]);
 }
