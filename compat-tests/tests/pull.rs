@@ -356,3 +356,35 @@ fn credentials_from_x_registry_auth_reach_the_registry() {
     assert_eq!(id.stdout.trim(), image.id, "{}", id.describe());
     let _ = d.docker(&["rmi", "-f", &format!("127.0.0.1:{}/t/private:1", reg.port)]);
 }
+
+#[test]
+fn docker_login_then_push_and_pull_with_the_stored_credentials() {
+    let d = daemon();
+    let reg = Registry::start_with(Some(("berth", "s3cret")));
+    let server = format!("127.0.0.1:{}", reg.port);
+    let bad = d.docker(&["login", &server, "-u", "berth", "-p", "wrong"]);
+    assert!(!bad.success(), "{}", bad.describe());
+    let ok = d.docker(&["login", &server, "-u", "berth", "-p", "s3cret"]);
+    assert!(ok.success(), "{}", ok.describe());
+    assert!(ok.stdout.contains("Login Succeeded"), "{}", ok.describe());
+
+    let image = fixtures::test_image("login-push");
+    let local = "berth-test/busybox:login-push";
+    assert!(
+        d.docker(&[
+            "load",
+            "-i",
+            image.docker_archive(&[local]).to_str().unwrap()
+        ])
+        .success()
+    );
+    let remote = format!("{server}/t/login:1");
+    assert!(d.docker(&["tag", local, &remote]).success());
+    let push = d.docker(&["push", &remote]);
+    assert!(push.success(), "{}", push.describe());
+    assert!(d.docker(&["rmi", &remote]).success());
+    let pull = d.docker(&["pull", &remote]);
+    assert!(pull.success(), "{}", pull.describe());
+    let _ = d.docker(&["rmi", "-f", &remote, local]);
+    let _ = d.docker(&["logout", &server]);
+}

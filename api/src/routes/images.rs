@@ -540,6 +540,28 @@ pub async fn create(
     }]))
 }
 
+/// `POST /auth`: `docker login` checks the credentials with the registry.
+pub async fn auth(req: axum::extract::Request) -> Result<Json<serde_json::Value>, ApiError> {
+    let body = super::containers::json_body(req)
+        .await?
+        .ok_or_else(|| ApiError::invalid("invalid JSON: got EOF while reading request body"))?;
+    let field = |k: &str| {
+        body.get(k)
+            .and_then(|v| v.as_str())
+            .unwrap_or("")
+            .to_string()
+    };
+    berth_engine::image::pull::login(
+        &field("serveraddress"),
+        &field("username"),
+        &field("password"),
+    )
+    .await?;
+    Ok(Json(
+        serde_json::json!({"Status": "Login Succeeded", "IdentityToken": ""}),
+    ))
+}
+
 /// `GET /images/search`: Docker Hub is never reachable from this daemon, so the answer is a
 /// clear error at once rather than a hang.
 pub async fn search() -> ApiError {

@@ -54,6 +54,7 @@ pub fn router(state: AppState) -> Router {
         .route("/version", get(system::version))
         .route("/info", get(system::info))
         .route("/events", get(events::events))
+        .route("/auth", post(images::auth))
         // containers
         .route("/containers/create", post(containers::create))
         .route("/containers/json", get(containers::list))

@@ -493,3 +493,79 @@ impl ImageStore {
         Ok((tag, digest, size))
     }
 }
+
+/// `POST /auth` (`docker login`): checks the credentials against the registry's `/v2/`,
+/// following a bearer-token challenge when the registry sends one.
+pub async fn login(server: &str, username: &str, password: &str) -> Result<()> {
+    let host = server
+        .trim_start_matches("https://")
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .trim_end_matches("/v1")
+        .trim_end_matches("/v2")
+        .to_string();
+    let host = if host.is_empty() || host == "index.docker.io" || host == "docker.io" {
+        "registry-1.docker.io".to_string()
+    } else {
+        host
+    };
+    let scheme = if insecure(&host) { "http" } else { "https" };
+    let url = format!("{scheme}://{host}/v2/");
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(30))
+        .build()
+        .map_err(|e| Error::internal(format!("registry client: {e}")))?;
+    let failed = |status: reqwest::StatusCode| {
+        Error::new(
+            crate::ErrorKind::Unauthorized,
+            format!("login attempt to {url} failed with status: {status}"),
+        )
+    };
+    let unreachable =
+        |e: reqwest::Error| Error::unavailable(format!("error logging in to {host}: {e}"));
+    let resp = client
+        .get(&url)
+        .basic_auth(username, Some(password))
+        .send()
+        .await
+        .map_err(unreachable)?;
+    if resp.status().is_success() {
+        return Ok(());
+    }
+    if resp.status() != reqwest::StatusCode::UNAUTHORIZED {
+        return Err(failed(resp.status()));
+    }
+    // A bearer challenge: the credentials are checked by the token service.
+    let challenge = resp
+        .headers()
+        .get(reqwest::header::WWW_AUTHENTICATE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let Some(params) = challenge.strip_prefix("Bearer ") else {
+        return Err(failed(resp.status()));
+    };
+    let param = |k: &str| {
+        params.split(',').find_map(|p| {
+            let (name, value) = p.trim().split_once('=')?;
+            (name == k).then(|| value.trim_matches('"').to_string())
+        })
+    };
+    let realm = param("realm").ok_or_else(|| failed(resp.status()))?;
+    let mut query = vec![("account", username.to_string())];
+    if let Some(service) = param("service") {
+        query.push(("service", service));
+    }
+    let token = client
+        .get(&realm)
+        .query(&query)
+        .basic_auth(username, Some(password))
+        .send()
+        .await
+        .map_err(unreachable)?;
+    if token.status().is_success() {
+        Ok(())
+    } else {
+        Err(failed(token.status()))
+    }
+}
