@@ -168,6 +168,9 @@ enum Row {
     InspectP50,
     InspectP95,
     ConcurrentRate,
+    LoadBig,
+    ImagesListP50,
+    ImagesListP95,
     RssStart,
     RssEnd,
     RssTotalEnd,
@@ -192,13 +195,16 @@ impl Row {
             Row::InspectP50 => "inspect p50 (ms)".into(),
             Row::InspectP95 => "inspect p95 (ms)".into(),
             Row::ConcurrentRate => format!("run cycles, {} clients (ops/s)", o.clients),
+            Row::LoadBig => format!("docker load, {BIG_MIB} MiB image, median (ms)"),
+            Row::ImagesListP50 => format!("GET /images/json, {LIST_IMAGES} images, p50 (ms)"),
+            Row::ImagesListP95 => format!("GET /images/json, {LIST_IMAGES} images, p95 (ms)"),
             Row::RssStart => "daemon RSS before (MiB)".into(),
             Row::RssEnd => "daemon RSS after (MiB)".into(),
             Row::RssTotalEnd => "daemon+containerd RSS after (MiB)".into(),
         }
     }
 
-    const ALL: [Row; 19] = [
+    const ALL: [Row; 22] = [
         Row::Ready,
         Row::PingP50,
         Row::PingP95,
@@ -215,6 +221,9 @@ impl Row {
         Row::InspectP50,
         Row::InspectP95,
         Row::ConcurrentRate,
+        Row::LoadBig,
+        Row::ImagesListP50,
+        Row::ImagesListP95,
         Row::RssStart,
         Row::RssEnd,
         Row::RssTotalEnd,
@@ -353,6 +362,8 @@ fn measure(host: &str, o: &Options, pid: Option<u32>) -> Results {
         time_requests(&mut conn, "GET", &format!("{API}/info"), n, 200),
     );
 
+    image_rows(&mut conn, o, &mut results);
+
     let bench = ContainerBench { socket: &socket, o };
     if bench.available(&mut conn) {
         bench.run_all(&mut conn, &mut results);
@@ -374,6 +385,70 @@ fn measure(host: &str, o: &Options, pid: Option<u32>) -> Results {
     results.insert(Row::RssEnd, rss_mib(pid));
     results.insert(Row::RssTotalEnd, rss_with_containerd_mib(pid));
     results
+}
+
+/// Size of the image `docker load` is timed with.
+const BIG_MIB: usize = 50;
+/// How many images `GET /images/json` lists.
+const LIST_IMAGES: usize = 100;
+
+/// `docker load` of a large image (median of three, removed between runs) and the image list
+/// with many images. Everything loaded is removed again.
+fn image_rows(conn: &mut Conn, o: &Options, results: &mut Results) {
+    use compat_tests::fixtures;
+    // Incompressible-looking content, so neither side can cheat on it.
+    let mut big = vec![0u8; BIG_MIB << 20];
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    for chunk in big.chunks_mut(8) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        chunk.copy_from_slice(&x.to_le_bytes()[..chunk.len()]);
+    }
+    let mut spec = fixtures::ImageSpec::busybox().label("berth-bench", "big");
+    spec.extra_files.push(("/big.bin".into(), big));
+    let image = spec.build();
+    let tag = "berth-bench/big:1";
+    let archive = std::fs::read(image.docker_archive(&[tag])).unwrap_or_default();
+    let mut samples = Vec::new();
+    for _ in 0..3 {
+        let t = Instant::now();
+        match conn.request("POST", &format!("{API}/images/load?quiet=1"), &[("Content-Type", "application/x-tar")], &archive) {
+            Ok(r) if r.status == 200 && !r.text().contains("errorDetail") => samples.push(ms(t.elapsed())),
+            Ok(r) => {
+                eprintln!("  load: HTTP {} {}", r.status, r.text().trim());
+                break;
+            }
+            Err(e) => {
+                eprintln!("  load: {e}");
+                break;
+            }
+        }
+        let _ = conn.request("DELETE", &format!("{API}/images/{tag}?force=1"), &[], b"");
+    }
+    samples.sort_by(|a, b| a.total_cmp(b));
+    results.insert(Row::LoadBig, (samples.len() == 3).then(|| samples[1]));
+
+    let images: Vec<fixtures::Image> = (0..LIST_IMAGES)
+        .map(|i| fixtures::ImageSpec::busybox().label("berth-bench", &i.to_string()).build())
+        .collect();
+    let tags: Vec<String> = (0..LIST_IMAGES).map(|i| format!("berth-bench/list:{i}")).collect();
+    let tag_refs: Vec<[&str; 1]> = tags.iter().map(|t| [t.as_str()]).collect();
+    let pairs: Vec<(&fixtures::Image, &[&str])> = images.iter().zip(tag_refs.iter()).map(|(i, t)| (i, &t[..])).collect();
+    let archive = std::fs::read(fixtures::docker_archive(&pairs)).unwrap_or_default();
+    let loaded = conn
+        .request("POST", &format!("{API}/images/load?quiet=1"), &[("Content-Type", "application/x-tar")], &archive)
+        .is_ok_and(|r| r.status == 200 && !r.text().contains("errorDetail"));
+    let list = if loaded {
+        time_requests(conn, "GET", &format!("{API}/images/json"), o.iterations.min(100), 200)
+    } else {
+        eprintln!("  loading {LIST_IMAGES} images failed; image list rows are n/a");
+        None
+    };
+    record(results, Row::ImagesListP50, Row::ImagesListP95, list);
+    for t in &tags {
+        let _ = conn.request("DELETE", &format!("{API}/images/{t}?force=1"), &[], b"");
+    }
 }
 
 struct ContainerBench<'a> {
