@@ -406,7 +406,7 @@ fn image_rows(conn: &mut Conn, o: &Options, results: &mut Results) {
         chunk.copy_from_slice(&x.to_le_bytes()[..chunk.len()]);
     }
     let mut spec = fixtures::ImageSpec::busybox().label("berth-bench", "big");
-    spec.extra_files.push(("/big.bin".into(), big));
+    spec.extra_files.push(("big.bin".into(), big));
     let image = spec.build();
     let tag = "berth-bench/big:1";
     let archive = std::fs::read(image.docker_archive(&[tag])).unwrap_or_default();
