@@ -413,8 +413,15 @@ fn image_rows(conn: &mut Conn, o: &Options, results: &mut Results) {
     let mut samples = Vec::new();
     for _ in 0..3 {
         let t = Instant::now();
-        match conn.request("POST", &format!("{API}/images/load?quiet=1"), &[("Content-Type", "application/x-tar")], &archive) {
-            Ok(r) if r.status == 200 && !r.text().contains("errorDetail") => samples.push(ms(t.elapsed())),
+        match conn.request(
+            "POST",
+            &format!("{API}/images/load?quiet=1"),
+            &[("Content-Type", "application/x-tar")],
+            &archive,
+        ) {
+            Ok(r) if r.status == 200 && !r.text().contains("errorDetail") => {
+                samples.push(ms(t.elapsed()))
+            }
             Ok(r) => {
                 eprintln!("  load: HTTP {} {}", r.status, r.text().trim());
                 break;
@@ -430,17 +437,38 @@ fn image_rows(conn: &mut Conn, o: &Options, results: &mut Results) {
     results.insert(Row::LoadBig, (samples.len() == 3).then(|| samples[1]));
 
     let images: Vec<fixtures::Image> = (0..LIST_IMAGES)
-        .map(|i| fixtures::ImageSpec::busybox().label("berth-bench", &i.to_string()).build())
+        .map(|i| {
+            fixtures::ImageSpec::busybox()
+                .label("berth-bench", &i.to_string())
+                .build()
+        })
         .collect();
-    let tags: Vec<String> = (0..LIST_IMAGES).map(|i| format!("berth-bench/list:{i}")).collect();
+    let tags: Vec<String> = (0..LIST_IMAGES)
+        .map(|i| format!("berth-bench/list:{i}"))
+        .collect();
     let tag_refs: Vec<[&str; 1]> = tags.iter().map(|t| [t.as_str()]).collect();
-    let pairs: Vec<(&fixtures::Image, &[&str])> = images.iter().zip(tag_refs.iter()).map(|(i, t)| (i, &t[..])).collect();
+    let pairs: Vec<(&fixtures::Image, &[&str])> = images
+        .iter()
+        .zip(tag_refs.iter())
+        .map(|(i, t)| (i, &t[..]))
+        .collect();
     let archive = std::fs::read(fixtures::docker_archive(&pairs)).unwrap_or_default();
     let loaded = conn
-        .request("POST", &format!("{API}/images/load?quiet=1"), &[("Content-Type", "application/x-tar")], &archive)
+        .request(
+            "POST",
+            &format!("{API}/images/load?quiet=1"),
+            &[("Content-Type", "application/x-tar")],
+            &archive,
+        )
         .is_ok_and(|r| r.status == 200 && !r.text().contains("errorDetail"));
     let list = if loaded {
-        time_requests(conn, "GET", &format!("{API}/images/json"), o.iterations.min(100), 200)
+        time_requests(
+            conn,
+            "GET",
+            &format!("{API}/images/json"),
+            o.iterations.min(100),
+            200,
+        )
     } else {
         eprintln!("  loading {LIST_IMAGES} images failed; image list rows are n/a");
         None

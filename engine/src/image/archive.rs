@@ -101,8 +101,29 @@ pub fn uncompressed_digest(path: &Path) -> Result<String> {
     Ok(format!("sha256:{:x}", h.finalize()))
 }
 
+/// sha256 digests and sizes of the regular files an archive held, computed while unpacking
+/// so that layers are not read a second time.
+pub type Digests = std::collections::HashMap<PathBuf, (String, i64)>;
+
+/// Copies `r` into `w`, hashing on the way; returns (digest, size).
+fn copy_hashing(r: &mut impl Read, w: &mut impl Write) -> std::io::Result<(String, i64)> {
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut size = 0i64;
+    loop {
+        let n = r.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+        w.write_all(&buf[..n])?;
+        size += n as i64;
+    }
+    Ok((format!("sha256:{:x}", h.finalize()), size))
+}
+
 /// Unpacks `archive` (plain or gzip tar) into `dir`, refusing entries that leave it.
-pub fn unpack(archive: &Path, dir: &Path) -> Result<()> {
+pub fn unpack(archive: &Path, dir: &Path) -> Result<Digests> {
     let reader: Box<dyn Read> = if is_gzip(archive)? {
         Box::new(flate2::read::MultiGzDecoder::new(BufReader::new(
             File::open(archive)?,
@@ -113,6 +134,7 @@ pub fn unpack(archive: &Path, dir: &Path) -> Result<()> {
     let mut tar = tar::Archive::new(reader);
     let bad = |e: std::io::Error| Error::invalid(format!("invalid archive: {e}"));
     let mut links: Vec<(PathBuf, PathBuf)> = Vec::new();
+    let mut digests = Digests::new();
     for entry in tar.entries().map_err(bad)? {
         let mut entry = entry.map_err(bad)?;
         let rel = entry.path().map_err(bad)?.into_owned();
@@ -126,9 +148,10 @@ pub fn unpack(archive: &Path, dir: &Path) -> Result<()> {
                 if let Some(parent) = dest.parent() {
                     std::fs::create_dir_all(parent)?;
                 }
-                let mut out = File::create(&dest)?;
-                std::io::copy(&mut entry, &mut out).map_err(bad)?;
+                let mut out = std::io::BufWriter::new(File::create(&dest)?);
+                let d = copy_hashing(&mut entry, &mut out).map_err(bad)?;
                 out.flush()?;
+                digests.insert(dest.clone(), d);
             }
             tar::EntryType::Symlink | tar::EntryType::Link => {
                 // Legacy archives link repeated layers to the first copy; resolved below.
@@ -157,9 +180,12 @@ pub fn unpack(archive: &Path, dir: &Path) -> Result<()> {
         if target.is_file() {
             std::fs::hard_link(&target, &link)
                 .or_else(|_| std::fs::copy(&target, &link).map(|_| ()))?;
+            if let Some(d) = digests.get(&target).cloned() {
+                digests.insert(link, d);
+            }
         }
     }
-    Ok(())
+    Ok(digests)
 }
 
 /// `a/./b/../c` → `a/c`; None when the path is absolute or climbs out.
@@ -248,11 +274,11 @@ fn config_diff_ids(config: &[u8]) -> Result<Vec<String>> {
 }
 
 /// Describes the images in an unpacked archive directory.
-pub fn read_images(dir: &Path) -> Result<Vec<ArchiveImage>> {
+pub fn read_images(dir: &Path, digests: &Digests) -> Result<Vec<ArchiveImage>> {
     let manifest_json = dir.join("manifest.json");
     let index_json = dir.join("index.json");
     if manifest_json.is_file() {
-        return read_docker_archive(dir, &manifest_json);
+        return read_docker_archive(dir, &manifest_json, digests);
     }
     if index_json.is_file() {
         return read_oci_layout(dir, &index_json);
@@ -262,7 +288,11 @@ pub fn read_images(dir: &Path) -> Result<Vec<ArchiveImage>> {
     ))
 }
 
-fn read_docker_archive(dir: &Path, manifest_json: &Path) -> Result<Vec<ArchiveImage>> {
+fn read_docker_archive(
+    dir: &Path,
+    manifest_json: &Path,
+    digests: &Digests,
+) -> Result<Vec<ArchiveImage>> {
     let entries: Vec<ManifestEntry> = serde_json::from_slice(&std::fs::read(manifest_json)?)
         .map_err(|e| Error::invalid(format!("invalid manifest.json: {e}")))?;
     // Docker 25+ archives also carry OCI manifests; reuse them so digests are preserved.
@@ -298,9 +328,13 @@ fn read_docker_archive(dir: &Path, manifest_json: &Path) -> Result<Vec<ArchiveIm
                 safe_relative(Path::new(layer))
                     .ok_or_else(|| Error::invalid("invalid manifest.json: bad layer path"))?,
             );
-            let (digest, size) = file_digest(&path).map_err(|e| {
-                Error::invalid(format!("invalid archive: layer {layer}: {}", e.message))
-            })?;
+            let known = digests.get(&path).cloned();
+            let (digest, size) = known
+                .map(Ok)
+                .unwrap_or_else(|| file_digest(&path))
+                .map_err(|e| {
+                    Error::invalid(format!("invalid archive: layer {layer}: {}", e.message))
+                })?;
             let gzip = is_gzip(&path)?;
             let actual_diff = if gzip {
                 uncompressed_digest(&path)?

@@ -366,11 +366,12 @@ impl ImageStore {
     }
 
     /// Loads every image of an unpacked archive directory; returns the `docker load` lines.
-    pub async fn load_dir(&self, dir: &Path) -> Result<Vec<String>> {
+    pub async fn load_dir(&self, dir: &Path, digests: archive::Digests) -> Result<Vec<String>> {
         let dir_owned = dir.to_path_buf();
-        let images = tokio::task::spawn_blocking(move || archive::read_images(&dir_owned))
-            .await
-            .map_err(|e| Error::internal(e.to_string()))??;
+        let images =
+            tokio::task::spawn_blocking(move || archive::read_images(&dir_owned, &digests))
+                .await
+                .map_err(|e| Error::internal(e.to_string()))??;
         let mut lines = Vec::new();
         for image in images {
             let tags: Vec<Reference> = image
@@ -628,7 +629,7 @@ impl ImageStore {
                 .await
                 .map_err(|e| Error::internal(e.to_string()));
         let result = match unpacked {
-            Ok(Ok(())) => self.load_dir(&dir).await,
+            Ok(Ok(digests)) => self.load_dir(&dir, digests).await,
             Ok(Err(e)) | Err(e) => Err(e),
         };
         let _ = tokio::fs::remove_dir_all(&dir).await;

@@ -18,8 +18,8 @@ use tokio::io::AsyncReadExt as _;
 use super::{Containerd, classify};
 use crate::{Error, ErrorKind, Result};
 
-/// Chunk size for content writes.
-const WRITE_CHUNK: usize = 1 << 20;
+/// Chunk size for content writes (containerd accepts messages up to 16 MiB).
+const WRITE_CHUNK: usize = 4 << 20;
 
 /// A containerd lease: while it exists, nothing written under it is garbage collected.
 /// Deleted with [`Containerd::delete_lease`] once the written objects are referenced.
@@ -204,35 +204,62 @@ impl Containerd {
             .map_err(classify)?
             .into_inner();
         next_response(&mut responses).await?;
-        loop {
-            let n = read_full(&mut reader, &mut buf).await?;
-            if n == 0 {
-                break;
+        // Answers (one per message, in order) are read concurrently, so chunks go out without
+        // a round trip each and containerd never blocks on unread answers.
+        let answers = tokio::spawn(async move {
+            loop {
+                match responses.next().await {
+                    Some(Ok(r)) if r.action == WriteAction::Commit as i32 => return Ok(r),
+                    Some(Ok(_)) => {}
+                    Some(Err(s)) => return Err(classify(s)),
+                    None => {
+                        return Err(Error::internal(
+                            "containerd closed the content write stream",
+                        ));
+                    }
+                }
+            }
+        });
+        let sent: Result<()> = async {
+            loop {
+                let n = read_full(&mut reader, &mut buf).await?;
+                if n == 0 {
+                    break;
+                }
+                tx.send(WriteContentRequest {
+                    action: WriteAction::Write as i32,
+                    r#ref: reference.clone(),
+                    offset,
+                    data: buf[..n].to_vec(),
+                    ..Default::default()
+                })
+                .await
+                .map_err(|_| Error::internal("content write channel closed"))?;
+                offset += n as i64;
             }
             tx.send(WriteContentRequest {
-                action: WriteAction::Write as i32,
-                r#ref: reference.clone(),
+                action: WriteAction::Commit as i32,
+                r#ref: reference,
+                total: offset,
+                expected: digest.to_string(),
                 offset,
-                data: buf[..n].to_vec(),
+                labels,
                 ..Default::default()
             })
             .await
-            .map_err(|_| Error::internal("content write channel closed"))?;
-            offset += n as i64;
-            next_response(&mut responses).await?;
+            .map_err(|_| Error::internal("content write channel closed"))
         }
-        tx.send(WriteContentRequest {
-            action: WriteAction::Commit as i32,
-            r#ref: reference,
-            total: offset,
-            expected: digest.to_string(),
-            offset,
-            labels,
-            ..Default::default()
-        })
-        .await
-        .map_err(|_| Error::internal("content write channel closed"))?;
-        match next_response(&mut responses).await {
+        .await;
+        // Ending the request stream makes containerd answer even when sending stopped early.
+        drop(tx);
+        let answer = answers
+            .await
+            .map_err(|e| Error::internal(format!("content write: {e}")))?;
+        // containerd's own error says more than a closed channel.
+        if let (Err(e), Ok(_)) = (&sent, &answer) {
+            return Err(e.clone());
+        }
+        match answer {
             Ok(r) if r.digest == digest => Ok(()),
             Ok(r) => Err(Error::invalid(format!(
                 "content digest mismatch: expected {digest}, got {}",
