@@ -178,16 +178,13 @@ fn glob(pattern: &str, text: &str) -> bool {
     params(("quiet" = Option<bool>, Query)),
     responses((status = 200, description = "JSON progress stream")))]
 pub async fn load(State(s): State<AppState>, body: Body) -> Result<Response, ApiError> {
-    let images = s.engine.images();
-    let path = images
-        .scratch_dir()
-        .join(format!("upload-{:016x}.tar", rand_u64()));
-    let spooled = spool_body(body, &path).await;
-    let result = match spooled {
-        Ok(_) => images.load_archive(&path).await.map_err(ApiError::from),
-        Err(e) => Err(e),
-    };
-    let _ = tokio::fs::remove_file(&path).await;
+    // The archive is unpacked as it arrives; it is never stored whole.
+    let result = s
+        .engine
+        .images()
+        .load_reader(crate::stream::BodyReader::new(body))
+        .await
+        .map_err(ApiError::from);
     // Errors from reading the archive go in-band, as dockerd reports them.
     let messages = match result {
         Ok(lines) => lines

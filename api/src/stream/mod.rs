@@ -144,3 +144,61 @@ pub async fn scratch_file_response(
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     Ok(resp)
 }
+
+/// A blocking `Read` over a request body, for code that parses it on a blocking thread
+/// (archives): chunks are handed over through a bounded channel as they arrive.
+pub struct BodyReader {
+    rx: tokio::sync::mpsc::Receiver<Result<Bytes, std::io::Error>>,
+    current: Bytes,
+}
+
+impl BodyReader {
+    pub fn new(body: Body) -> BodyReader {
+        let (tx, rx) = tokio::sync::mpsc::channel(8);
+        tokio::spawn(async move {
+            let mut stream = body.into_data_stream();
+            while let Some(chunk) = stream.next().await {
+                let item = chunk
+                    .map_err(|e| std::io::Error::other(format!("error reading request body: {e}")));
+                let failed = item.is_err();
+                if failed {
+                    let _ = tx.send(item).await;
+                    return;
+                }
+                if tx.send(item).await.is_err() {
+                    // The parser stopped early (a bad archive): read the rest anyway, so the
+                    // client gets our answer rather than a broken pipe.
+                    let mut seen = 0usize;
+                    while let Some(Ok(chunk)) = stream.next().await {
+                        seen += chunk.len();
+                        if seen > crate::error::DRAIN_LIMIT {
+                            break;
+                        }
+                    }
+                    return;
+                }
+            }
+        });
+        BodyReader {
+            rx,
+            current: Bytes::new(),
+        }
+    }
+}
+
+impl std::io::Read for BodyReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.current.is_empty() {
+            // Called on a blocking thread (the archive parser runs in spawn_blocking).
+            match self.rx.blocking_recv() {
+                Some(Ok(b)) => self.current = b,
+                Some(Err(e)) => return Err(e),
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.current.len());
+        buf[..n].copy_from_slice(&self.current[..n]);
+        self.current = self.current.slice(n..);
+        Ok(n)
+    }
+}

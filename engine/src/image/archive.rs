@@ -124,12 +124,21 @@ fn copy_hashing(r: &mut impl Read, w: &mut impl Write) -> std::io::Result<(Strin
 
 /// Unpacks `archive` (plain or gzip tar) into `dir`, refusing entries that leave it.
 pub fn unpack(archive: &Path, dir: &Path) -> Result<Digests> {
-    let reader: Box<dyn Read> = if is_gzip(archive)? {
-        Box::new(flate2::read::MultiGzDecoder::new(BufReader::new(
-            File::open(archive)?,
-        )))
+    unpack_reader(File::open(archive)?, dir)
+}
+
+/// Like [`unpack`], from a stream (a request body), so the archive is never stored whole.
+pub fn unpack_reader(reader: impl Read, dir: &Path) -> Result<Digests> {
+    use std::io::BufRead as _;
+    let mut buffered = BufReader::with_capacity(256 * 1024, reader);
+    let gzip = buffered
+        .fill_buf()
+        .map_err(|e| Error::invalid(format!("invalid archive: {e}")))?
+        .starts_with(&[0x1f, 0x8b]);
+    let reader: Box<dyn Read> = if gzip {
+        Box::new(flate2::read::MultiGzDecoder::new(buffered))
     } else {
-        Box::new(BufReader::new(File::open(archive)?))
+        Box::new(buffered)
     };
     let mut tar = tar::Archive::new(reader);
     let bad = |e: std::io::Error| Error::invalid(format!("invalid archive: {e}"));

@@ -617,6 +617,42 @@ impl ImageStore {
             .publish(Event::new("image", action, id.to_string(), attributes));
     }
 
+    async fn load_events(&self, lines: &[String]) {
+        for line in lines {
+            let name = line
+                .strip_prefix("Loaded image: ")
+                .or_else(|| line.strip_prefix("Loaded image ID: "))
+                .unwrap_or_default();
+            if let Ok(e) = self.find(name).await {
+                self.event_labelled("load", &e.resolved.id, None, &e.labels);
+            }
+        }
+    }
+
+    /// `docker load` from a stream: unpacked into scratch space as it arrives.
+    pub async fn load_reader(
+        &self,
+        reader: impl std::io::Read + Send + 'static,
+    ) -> Result<Vec<String>> {
+        let dir = self
+            .scratch
+            .join(format!("load-{:016x}", rand::random::<u64>()));
+        std::fs::create_dir_all(&dir)?;
+        let dir_owned = dir.clone();
+        let unpacked =
+            tokio::task::spawn_blocking(move || archive::unpack_reader(reader, &dir_owned))
+                .await
+                .map_err(|e| Error::internal(e.to_string()));
+        let result = match unpacked {
+            Ok(Ok(digests)) => self.load_dir(&dir, digests).await,
+            Ok(Err(e)) | Err(e) => Err(e),
+        };
+        let _ = tokio::fs::remove_dir_all(&dir).await;
+        let lines = result?;
+        self.load_events(&lines).await;
+        Ok(lines)
+    }
+
     /// `docker load`: unpacks the archive file into scratch space and loads every image.
     pub async fn load_archive(&self, archive_path: &Path) -> Result<Vec<String>> {
         let dir = self
@@ -634,15 +670,7 @@ impl ImageStore {
         };
         let _ = tokio::fs::remove_dir_all(&dir).await;
         let lines = result?;
-        for line in &lines {
-            let name = line
-                .strip_prefix("Loaded image: ")
-                .or_else(|| line.strip_prefix("Loaded image ID: "))
-                .unwrap_or_default();
-            if let Ok(e) = self.find(name).await {
-                self.event_labelled("load", &e.resolved.id, None, &e.labels);
-            }
-        }
+        self.load_events(&lines).await;
         Ok(lines)
     }
 
