@@ -2,7 +2,7 @@
 
 use std::io::Read;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -44,9 +44,14 @@ pub fn run(mut cmd: Command, timeout: Duration) -> Output {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let desc = format!("{cmd:?}");
-    let mut child = cmd
+    let child = cmd
         .spawn()
         .unwrap_or_else(|e| panic!("cannot run {desc}: {e}"));
+    finish(child, timeout, &desc)
+}
+
+/// Collects a spawned child's piped output, killing it (only it) after `timeout`.
+pub fn finish(mut child: Child, timeout: Duration, desc: &str) -> Output {
     let mut out = child.stdout.take().expect("piped stdout");
     let mut err = child.stderr.take().expect("piped stderr");
     let t_out = thread::spawn(move || {

@@ -274,7 +274,7 @@ impl ContainerService {
                 .await
                 .ok()
                 .and_then(Result::ok)
-                .map_or(255, i64::from);
+                .map_or(255, |e| i64::from(e.status));
             let _ = tokio::time::timeout(std::time::Duration::from_secs(2), io_done).await;
             let _ = containerd.delete_process(&events_record.id, &eid).await;
             {

@@ -638,15 +638,15 @@ impl ContainerService {
             let containerd = self.containerd.clone();
             let cid = id.clone();
             io::start_stdin_pump(path, rx, async move {
-                let _ = containerd.close_stdin(&cid).await;
+                let _ = containerd.close_process_stdin(&cid, "").await;
             });
         }
         let exit_wait = {
             let containerd = self.containerd.clone();
             let cid = id.clone();
-            tokio::spawn(async move { containerd.wait_task(&cid).await })
+            tokio::spawn(async move { containerd.wait_process(&cid, "").await })
         };
-        if let Err(e) = self.containerd.start_task(id).await {
+        if let Err(e) = self.containerd.start_process(id, "").await {
             exit_wait.abort();
             return Err(e);
         }
@@ -1045,7 +1045,9 @@ impl ContainerService {
                 record.id
             )));
         }
-        self.containerd.resize_pty(&record.id, width, height).await
+        self.containerd
+            .resize_process(&record.id, "", width, height)
+            .await
     }
 
     /// `GET /containers/{id}/logs`: past entries now, and with `follow` a stream of new ones
@@ -1191,7 +1193,8 @@ impl ContainerService {
                     };
                     let containerd = self.containerd.clone();
                     let cid = id.clone();
-                    let exit_wait = tokio::spawn(async move { containerd.wait_task(&cid).await });
+                    let exit_wait =
+                        tokio::spawn(async move { containerd.wait_process(&cid, "").await });
                     self.spawn_exit_monitor(c.clone(), exit_wait, io_done);
                 }
                 _ => {

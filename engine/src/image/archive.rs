@@ -122,12 +122,8 @@ fn copy_hashing(r: &mut impl Read, w: &mut impl Write) -> std::io::Result<(Strin
     Ok((format!("sha256:{:x}", h.finalize()), size))
 }
 
-/// Unpacks `archive` (plain or gzip tar) into `dir`, refusing entries that leave it.
-pub fn unpack(archive: &Path, dir: &Path) -> Result<Digests> {
-    unpack_reader(File::open(archive)?, dir)
-}
-
-/// Like [`unpack`], from a stream (a request body), so the archive is never stored whole.
+/// Unpacks a plain or gzip tar stream (a request body) into `dir` as it arrives, refusing
+/// entries that leave `dir`; the archive is never stored whole.
 pub fn unpack_reader(reader: impl Read, dir: &Path) -> Result<Digests> {
     use std::io::BufRead as _;
     let mut buffered = BufReader::with_capacity(256 * 1024, reader);

@@ -653,27 +653,6 @@ impl ImageStore {
         Ok(lines)
     }
 
-    /// `docker load`: unpacks the archive file into scratch space and loads every image.
-    pub async fn load_archive(&self, archive_path: &Path) -> Result<Vec<String>> {
-        let dir = self
-            .scratch
-            .join(format!("load-{:016x}", rand::random::<u64>()));
-        std::fs::create_dir_all(&dir)?;
-        let (archive_owned, dir_owned) = (archive_path.to_path_buf(), dir.clone());
-        let unpacked =
-            tokio::task::spawn_blocking(move || archive::unpack(&archive_owned, &dir_owned))
-                .await
-                .map_err(|e| Error::internal(e.to_string()));
-        let result = match unpacked {
-            Ok(Ok(digests)) => self.load_dir(&dir, digests).await,
-            Ok(Err(e)) | Err(e) => Err(e),
-        };
-        let _ = tokio::fs::remove_dir_all(&dir).await;
-        let lines = result?;
-        self.load_events(&lines).await;
-        Ok(lines)
-    }
-
     /// `docker tag SOURCE REPO[:TAG]`.
     pub async fn tag(&self, source: &str, repo: &str, tag: &str) -> Result<()> {
         let entry = self.find(source).await?;

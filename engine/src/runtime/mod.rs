@@ -10,8 +10,6 @@ pub mod tasks;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use containerd_client::services::v1::ListImagesRequest;
-use containerd_client::services::v1::images_client::ImagesClient;
 use containerd_client::services::v1::version_client::VersionClient;
 use tonic::transport::{Channel, Endpoint};
 
@@ -58,8 +56,14 @@ impl Containerd {
 
     /// Wraps a message with the namespace header and a deadline.
     pub(crate) fn request<T>(&self, message: T) -> tonic::Request<T> {
-        let mut req = tonic::Request::new(message);
+        let mut req = self.request_without_deadline(message);
         req.set_timeout(QUERY_TIMEOUT);
+        req
+    }
+
+    /// A namespaced request that may wait as long as it takes (waits for exits).
+    pub(crate) fn request_without_deadline<T>(&self, message: T) -> tonic::Request<T> {
+        let mut req = tonic::Request::new(message);
         if let Ok(ns) = self.namespace.parse() {
             req.metadata_mut().insert("containerd-namespace", ns);
         }
@@ -75,16 +79,6 @@ impl Containerd {
             version: reply.version,
             commit: reply.revision,
         })
-    }
-
-    pub async fn image_count(&self) -> Result<u64> {
-        let mut client = ImagesClient::new(self.channel.clone());
-        let reply = client
-            .list(self.request(ListImagesRequest { filters: vec![] }))
-            .await
-            .map_err(classify)?
-            .into_inner();
-        Ok(reply.images.len() as u64)
     }
 }
 

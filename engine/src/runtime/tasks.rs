@@ -139,44 +139,6 @@ impl Containerd {
             .pid)
     }
 
-    pub async fn start_task(&self, id: &str) -> Result<u32> {
-        let mut req = self.request(StartRequest {
-            container_id: id.to_string(),
-            exec_id: String::new(),
-        });
-        req.set_timeout(Duration::from_secs(60));
-        Ok(TasksClient::new(self.channel.clone())
-            .start(req)
-            .await
-            .map_err(classify)?
-            .into_inner()
-            .pid)
-    }
-
-    /// Waits for the task's exit without a deadline. The shim keeps the status until the
-    /// task is deleted, so a wait issued after the exit still answers.
-    pub async fn wait_task(&self, id: &str) -> Result<Exit> {
-        let mut req = tonic::Request::new(WaitRequest {
-            container_id: id.to_string(),
-            exec_id: String::new(),
-        });
-        if let Ok(ns) = self.namespace.parse() {
-            req.metadata_mut().insert("containerd-namespace", ns);
-        }
-        let r = TasksClient::new(self.channel.clone())
-            .wait(req)
-            .await
-            .map_err(classify)?
-            .into_inner();
-        Ok(Exit {
-            status: r.exit_status,
-            at_nanos: r
-                .exited_at
-                .map(|t| t.seconds as i128 * 1_000_000_000 + t.nanos as i128)
-                .unwrap_or_default(),
-        })
-    }
-
     /// Deletes the task; Ok(None) when there was none.
     pub async fn delete_task(&self, id: &str) -> Result<Option<u32>> {
         match TasksClient::new(self.channel.clone())
@@ -218,34 +180,10 @@ impl Containerd {
             Err(s) => Err(classify(s)),
         }
     }
-
-    pub async fn close_stdin(&self, id: &str) -> Result<()> {
-        TasksClient::new(self.channel.clone())
-            .close_io(self.request(CloseIoRequest {
-                container_id: id.to_string(),
-                exec_id: String::new(),
-                stdin: true,
-            }))
-            .await
-            .map_err(classify)?;
-        Ok(())
-    }
-
-    pub async fn resize_pty(&self, id: &str, width: u32, height: u32) -> Result<()> {
-        TasksClient::new(self.channel.clone())
-            .resize_pty(self.request(ResizePtyRequest {
-                container_id: id.to_string(),
-                exec_id: String::new(),
-                width,
-                height,
-            }))
-            .await
-            .map_err(classify)?;
-        Ok(())
-    }
 }
 
-/// Exec processes: the same calls with an exec ID.
+/// Calls on a task's processes: the init process has the empty exec ID, `docker exec`
+/// processes their own.
 impl Containerd {
     pub async fn exec_process(
         &self,
@@ -288,20 +226,26 @@ impl Containerd {
             .pid)
     }
 
-    pub async fn wait_process(&self, id: &str, exec_id: &str) -> Result<u32> {
-        let mut req = tonic::Request::new(WaitRequest {
+    /// Waits, without a deadline, for a process to exit: the init process with an empty
+    /// `exec_id`. The shim keeps the status until the process is deleted, so a wait issued
+    /// after the exit still answers.
+    pub async fn wait_process(&self, id: &str, exec_id: &str) -> Result<Exit> {
+        let req = self.request_without_deadline(WaitRequest {
             container_id: id.to_string(),
             exec_id: exec_id.to_string(),
         });
-        if let Ok(ns) = self.namespace.parse() {
-            req.metadata_mut().insert("containerd-namespace", ns);
-        }
-        Ok(TasksClient::new(self.channel.clone())
+        let r = TasksClient::new(self.channel.clone())
             .wait(req)
             .await
             .map_err(classify)?
-            .into_inner()
-            .exit_status)
+            .into_inner();
+        Ok(Exit {
+            status: r.exit_status,
+            at_nanos: r
+                .exited_at
+                .map(|t| t.seconds as i128 * 1_000_000_000 + t.nanos as i128)
+                .unwrap_or_default(),
+        })
     }
 
     pub async fn delete_process(&self, id: &str, exec_id: &str) -> Result<()> {
