@@ -467,6 +467,92 @@ fn load_of_garbage_fails_and_leaves_nothing_behind() {
 }
 
 #[test]
+fn interrupted_or_refused_loads_leave_no_layer_in_the_content_store() {
+    // Layers stream into containerd while the archive arrives; one that is cut off or not
+    // wanted after all must not stay there.
+    let d = daemon();
+    if d.skip_unless_owned("inspects berthd's own containerd") {
+        return;
+    }
+    let mut noise = vec![0u8; 3 << 20];
+    let mut x: u32 = 0x2545_f491;
+    for b in noise.iter_mut() {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        *b = x as u8;
+    }
+    let mut spec = ImageSpec::busybox().label(TEST_LABEL, "interrupted-load");
+    spec.extra_files.push(("noise.bin".into(), noise));
+    let image = spec.build();
+    let layer = image.layers.last().unwrap().clone();
+    let archive = std::fs::read(image.docker_archive(&["bct-interrupted:1"])).unwrap();
+
+    // Cut in the middle of the big layer.
+    let cut = fixtures::scratch_path("interrupted.tar");
+    let at = archive
+        .windows(9)
+        .position(|w| w == b"noise.bin")
+        .expect("the layer is in the archive")
+        + (1 << 20);
+    std::fs::write(&cut, &archive[..at]).unwrap();
+    let out = d.docker(&["load", "-i", &cut.display().to_string()]);
+    assert!(!out.success() && !out.timed_out, "{}", out.describe());
+
+    // Whole, but with a config that disowns the layer: it is written, then refused.
+    let mut bad_config: Value = serde_json::from_slice(&image.config).unwrap();
+    let zeros = format!("sha256:{}", "0".repeat(64));
+    *bad_config["rootfs"]["diff_ids"]
+        .as_array_mut()
+        .unwrap()
+        .last_mut()
+        .unwrap() = json!(zeros);
+    let bad_config = serde_json::to_vec(&bad_config).unwrap();
+    let layer_paths: Vec<String> = image
+        .layers
+        .iter()
+        .map(|l| format!("{}/layer.tar", l.hex()))
+        .collect();
+    let manifest = json!([{
+        "Config": "config.json",
+        "RepoTags": ["bct-interrupted:2"],
+        "Layers": layer_paths,
+    }]);
+    let layer_bytes: Vec<Vec<u8>> = image
+        .layers
+        .iter()
+        .map(|l| std::fs::read(&l.path).unwrap())
+        .collect();
+    let manifest_bytes = serde_json::to_vec(&manifest).unwrap();
+    let mut files: Vec<(&str, &[u8])> = layer_paths
+        .iter()
+        .zip(&layer_bytes)
+        .map(|(p, b)| (p.as_str(), b.as_slice()))
+        .collect();
+    files.push(("config.json", &bad_config));
+    files.push(("manifest.json", &manifest_bytes));
+    let refused = fixtures::plain_tar("refused-layer.tar", &files);
+    let out = d.docker(&["load", "-i", &refused.display().to_string()]);
+    assert!(!out.success() && !out.timed_out, "{}", out.describe());
+    assert!(out.stderr.contains("diff ID"), "{}", out.describe());
+
+    // The load's lease is gone, so containerd's collector takes what it held.
+    let gone = compat_tests::wait_until(Duration::from_secs(10), || {
+        !ctr(&d, &["content", "ls", "-q"]).contains(&layer.diff_id)
+            && ctr(&d, &["content", "active"]).lines().count() <= 1
+    });
+    assert!(
+        gone,
+        "layer or ingest left behind:\n{}\n{}",
+        ctr(&d, &["content", "ls"]),
+        ctr(&d, &["content", "active"])
+    );
+    for tag in ["bct-interrupted:1", "bct-interrupted:2"] {
+        assert!(!d.docker(&["image", "inspect", tag]).success());
+    }
+}
+
+#[test]
 fn load_errors_are_reported_in_the_progress_stream() {
     // moby answers 200 and reports the failure as the last JSON message, both in 20.10 and
     // in current releases (the CLI then prints the bare message, without "Error response

@@ -58,19 +58,8 @@ pub fn sha256_hex(data: &[u8]) -> String {
 
 /// sha256 of a file's bytes, as `sha256:<hex>`.
 pub fn file_digest(path: &Path) -> Result<(String, i64)> {
-    let mut f = BufReader::new(File::open(path)?);
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 256 * 1024];
-    let mut size = 0i64;
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        size += n as i64;
-        h.update(&buf[..n]);
-    }
-    Ok((format!("sha256:{:x}", h.finalize()), size))
+    let facts = file_facts(path)?;
+    Ok((facts.digest, facts.size))
 }
 
 /// Whether a file starts with the gzip magic.
@@ -81,50 +70,132 @@ pub fn is_gzip(path: &Path) -> Result<bool> {
     Ok(n == 2 && magic == [0x1f, 0x8b])
 }
 
-/// sha256 of the uncompressed content of a layer file (its diff ID).
-pub fn uncompressed_digest(path: &Path) -> Result<String> {
-    if !is_gzip(path)? {
-        return Ok(file_digest(path)?.0);
-    }
-    let mut r = flate2::read::MultiGzDecoder::new(BufReader::new(File::open(path)?));
-    let mut h = Sha256::new();
+/// Digest, size and (for gzip) uncompressed digest of a file, read once.
+pub fn file_facts(path: &Path) -> Result<FileFacts> {
+    let mut f = File::open(path)?;
+    let mut facts = FactsBuilder::default();
     let mut buf = vec![0u8; 256 * 1024];
     loop {
-        let n = r
-            .read(&mut buf)
-            .map_err(|e| Error::invalid(format!("corrupt gzip layer: {e}")))?;
+        let n = read_full(&mut f, &mut buf)?;
         if n == 0 {
             break;
         }
-        h.update(&buf[..n]);
+        facts.update(&buf[..n]);
     }
-    Ok(format!("sha256:{:x}", h.finalize()))
+    Ok(facts.finish(false))
 }
 
-/// sha256 digests and sizes of the regular files an archive held, computed while unpacking
-/// so that layers are not read a second time.
-pub type Digests = std::collections::HashMap<PathBuf, (String, i64)>;
+/// What unpacking learnt about one regular file of an archive.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileFacts {
+    pub digest: String,
+    pub size: i64,
+    pub gzip: bool,
+    /// The digest of the content after gunzip: the layer's diff ID. Empty when a gzip file
+    /// does not decompress.
+    pub uncompressed: String,
+    /// The file went straight into the content store rather than the scratch directory.
+    pub stored: bool,
+}
 
-/// Copies `r` into `w`, hashing on the way; returns (digest, size).
-fn copy_hashing(r: &mut impl Read, w: &mut impl Write) -> std::io::Result<(String, i64)> {
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 256 * 1024];
-    let mut size = 0i64;
-    loop {
-        let n = r.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-        w.write_all(&buf[..n])?;
-        size += n as i64;
+/// Facts about the regular files of an unpacked archive, by path in the scratch directory.
+pub type Digests = std::collections::HashMap<PathBuf, FileFacts>;
+
+/// Hashes a file as it passes, and its gunzipped content too when it is gzip.
+#[derive(Default)]
+struct FactsBuilder {
+    hash: Sha256,
+    size: i64,
+    gunzip: Option<flate2::write::MultiGzDecoder<HashWriter>>,
+    /// Set when the gzip stream turned out corrupt.
+    corrupt: bool,
+}
+
+#[derive(Default)]
+struct HashWriter(Sha256);
+
+impl Write for HashWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
     }
-    Ok((format!("sha256:{:x}", h.finalize()), size))
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl FactsBuilder {
+    /// Feeds the next bytes; the first call must hold at least two bytes unless the file is
+    /// shorter, which full reads guarantee.
+    fn update(&mut self, data: &[u8]) {
+        if self.size == 0 && data.starts_with(&[0x1f, 0x8b]) {
+            self.gunzip = Some(flate2::write::MultiGzDecoder::new(HashWriter::default()));
+        }
+        self.hash.update(data);
+        self.size += data.len() as i64;
+        if let Some(g) = self.gunzip.as_mut()
+            && !self.corrupt
+            && g.write_all(data).is_err()
+        {
+            self.corrupt = true;
+        }
+    }
+
+    fn finish(self, stored: bool) -> FileFacts {
+        let digest = format!("sha256:{:x}", self.hash.finalize());
+        let (gzip, uncompressed) = match self.gunzip {
+            None => (false, digest.clone()),
+            Some(g) => match (self.corrupt, g.finish()) {
+                (false, Ok(w)) => (true, format!("sha256:{:x}", w.0.finalize())),
+                _ => (true, String::new()),
+            },
+        };
+        FileFacts {
+            digest,
+            size: self.size,
+            gzip,
+            uncompressed,
+            stored,
+        }
+    }
+}
+
+/// Reads until `buf` is full or the input ends.
+fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match r.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
+
+/// Files at least this large (layers) go to a [`ContentSink`] when one is given.
+pub const STORE_DIRECTLY: u64 = 1 << 20;
+
+/// Takes large archive files as they are read, so layers reach the content store without
+/// being written to scratch space first.
+pub trait ContentSink {
+    /// The next piece of the current file (a new file starts after `end`).
+    fn piece(&mut self, data: Vec<u8>) -> Result<()>;
+    /// The current file is complete, with these facts.
+    fn end(&mut self, facts: &FileFacts) -> Result<()>;
+    /// The current file could not be read to its end.
+    fn abandon(&mut self);
 }
 
 /// Unpacks a plain or gzip tar stream (a request body) into `dir` as it arrives, refusing
-/// entries that leave `dir`; the archive is never stored whole.
-pub fn unpack_reader(reader: impl Read, dir: &Path) -> Result<Digests> {
+/// entries that leave `dir`; the archive is never stored whole. Files of
+/// [`STORE_DIRECTLY`] bytes or more go to `sink` instead of `dir` when one is given.
+pub fn unpack_reader(
+    reader: impl Read,
+    dir: &Path,
+    mut sink: Option<&mut dyn ContentSink>,
+) -> Result<Digests> {
     use std::io::BufRead as _;
     let mut buffered = BufReader::with_capacity(256 * 1024, reader);
     let gzip = buffered
@@ -150,13 +221,34 @@ pub fn unpack_reader(reader: impl Read, dir: &Path) -> Result<Digests> {
         match entry.header().entry_type() {
             tar::EntryType::Directory => std::fs::create_dir_all(&dest)?,
             tar::EntryType::Regular | tar::EntryType::Continuous => {
-                if let Some(parent) = dest.parent() {
-                    std::fs::create_dir_all(parent)?;
-                }
-                let mut out = std::io::BufWriter::new(File::create(&dest)?);
-                let d = copy_hashing(&mut entry, &mut out).map_err(bad)?;
-                out.flush()?;
-                digests.insert(dest.clone(), d);
+                let large = entry.header().size().unwrap_or(0) >= STORE_DIRECTLY;
+                let facts = match sink.as_deref_mut() {
+                    Some(sink) if large => {
+                        let r = stream_to_sink(&mut entry, sink);
+                        if r.is_err() {
+                            sink.abandon();
+                        }
+                        r?
+                    }
+                    _ => {
+                        if let Some(parent) = dest.parent() {
+                            std::fs::create_dir_all(parent)?;
+                        }
+                        let mut out = File::create(&dest)?;
+                        let mut facts = FactsBuilder::default();
+                        let mut buf = vec![0u8; 256 * 1024];
+                        loop {
+                            let n = read_full(&mut entry, &mut buf).map_err(bad)?;
+                            if n == 0 {
+                                break;
+                            }
+                            facts.update(&buf[..n]);
+                            out.write_all(&buf[..n])?;
+                        }
+                        facts.finish(false)
+                    }
+                };
+                digests.insert(dest.clone(), facts);
             }
             tar::EntryType::Symlink | tar::EntryType::Link => {
                 // Legacy archives link repeated layers to the first copy; resolved below.
@@ -179,6 +271,10 @@ pub fn unpack_reader(reader: impl Read, dir: &Path) -> Result<Digests> {
         }
     }
     for (link, target) in links {
+        if let Some(facts) = digests.get(&target).filter(|f| f.stored).cloned() {
+            digests.insert(link, facts);
+            continue;
+        }
         if let Some(parent) = link.parent() {
             std::fs::create_dir_all(parent)?;
         }
@@ -191,6 +287,23 @@ pub fn unpack_reader(reader: impl Read, dir: &Path) -> Result<Digests> {
         }
     }
     Ok(digests)
+}
+
+fn stream_to_sink(entry: &mut impl Read, sink: &mut dyn ContentSink) -> Result<FileFacts> {
+    let mut facts = FactsBuilder::default();
+    let mut buf = vec![0u8; 4 << 20];
+    loop {
+        let n = read_full(entry, &mut buf)
+            .map_err(|e| Error::invalid(format!("invalid archive: {e}")))?;
+        if n == 0 {
+            break;
+        }
+        facts.update(&buf[..n]);
+        sink.piece(buf[..n].to_vec())?;
+    }
+    let facts = facts.finish(true);
+    sink.end(&facts)?;
+    Ok(facts)
 }
 
 /// `a/./b/../c` → `a/c`; None when the path is absolute or climbs out.
@@ -278,38 +391,77 @@ fn config_diff_ids(config: &[u8]) -> Result<Vec<String>> {
     Ok(head.rootfs.map(|r| r.diff_ids).unwrap_or_default())
 }
 
-/// Describes the images in an unpacked archive directory.
-pub fn read_images(dir: &Path, digests: &Digests) -> Result<Vec<ArchiveImage>> {
-    let manifest_json = dir.join("manifest.json");
-    let index_json = dir.join("index.json");
-    if manifest_json.is_file() {
-        return read_docker_archive(dir, &manifest_json, digests);
+/// An archive unpacked into a scratch directory; its large files may have gone to the
+/// content store instead.
+pub struct Unpacked<'a> {
+    pub dir: &'a Path,
+    pub files: &'a Digests,
+    /// Reads a stored file back from the content store, by digest.
+    pub fetch: &'a dyn Fn(&str) -> Result<Vec<u8>>,
+}
+
+impl Unpacked<'_> {
+    fn exists(&self, path: &Path) -> bool {
+        self.files.contains_key(path) || path.is_file()
     }
-    if index_json.is_file() {
-        return read_oci_layout(dir, &index_json);
+
+    fn read(&self, path: &Path) -> Result<Vec<u8>> {
+        match self.files.get(path) {
+            Some(f) if f.stored => (self.fetch)(&f.digest),
+            _ => Ok(std::fs::read(path)?),
+        }
+    }
+
+    fn facts(&self, path: &Path) -> Result<FileFacts> {
+        match self.files.get(path) {
+            Some(f) => Ok(f.clone()),
+            None => file_facts(path),
+        }
+    }
+
+    /// The blob at `path`; a stored one has an empty path (it is in the content store).
+    fn blob(&self, media_type: &str, path: PathBuf, facts: &FileFacts) -> Blob {
+        Blob {
+            media_type: media_type.to_string(),
+            digest: facts.digest.clone(),
+            size: facts.size,
+            path: if facts.stored { PathBuf::new() } else { path },
+        }
+    }
+}
+
+/// Describes the images in an unpacked archive.
+pub fn read_images(archive: &Unpacked) -> Result<Vec<ArchiveImage>> {
+    let manifest_json = archive.dir.join("manifest.json");
+    let index_json = archive.dir.join("index.json");
+    if archive.exists(&manifest_json) {
+        return read_docker_archive(archive, &manifest_json);
+    }
+    if archive.exists(&index_json) {
+        return read_oci_layout(archive, &index_json);
     }
     Err(Error::invalid(
         "invalid archive: no manifest.json or index.json found",
     ))
 }
 
-fn read_docker_archive(
-    dir: &Path,
-    manifest_json: &Path,
-    digests: &Digests,
-) -> Result<Vec<ArchiveImage>> {
-    let entries: Vec<ManifestEntry> = serde_json::from_slice(&std::fs::read(manifest_json)?)
+fn read_docker_archive(archive: &Unpacked, manifest_json: &Path) -> Result<Vec<ArchiveImage>> {
+    let dir = archive.dir;
+    let entries: Vec<ManifestEntry> = serde_json::from_slice(&archive.read(manifest_json)?)
         .map_err(|e| Error::invalid(format!("invalid manifest.json: {e}")))?;
     // Docker 25+ archives also carry OCI manifests; reuse them so digests are preserved.
-    let oci_manifests = oci_manifests_by_config(dir);
+    let oci_manifests = oci_manifests_by_config(archive);
     let mut images = Vec::new();
     for entry in entries {
         let config_path = dir.join(
             safe_relative(Path::new(&entry.config))
                 .ok_or_else(|| Error::invalid("invalid manifest.json: bad config path"))?,
         );
-        let config_bytes = std::fs::read(&config_path).map_err(|e| {
-            Error::invalid(format!("invalid archive: config {}: {e}", entry.config))
+        let config_bytes = archive.read(&config_path).map_err(|e| {
+            Error::invalid(format!(
+                "invalid archive: config {}: {}",
+                entry.config, e.message
+            ))
         })?;
         let config_digest = format!("sha256:{}", sha256_hex(&config_bytes));
         let diff_ids = config_diff_ids(&config_bytes)?;
@@ -322,7 +474,8 @@ fn read_docker_archive(
         }
         let tags = entry.repo_tags.unwrap_or_default();
         if let Some((manifest, media_type)) = oci_manifests.get(&config_digest)
-            && let Ok(img) = image_from_manifest(dir, manifest.clone(), media_type, tags.clone())
+            && let Ok(img) =
+                image_from_manifest(archive, manifest.clone(), media_type, tags.clone())
         {
             images.push(img);
             continue;
@@ -333,35 +486,25 @@ fn read_docker_archive(
                 safe_relative(Path::new(layer))
                     .ok_or_else(|| Error::invalid("invalid manifest.json: bad layer path"))?,
             );
-            let known = digests.get(&path).cloned();
-            let (digest, size) = known
-                .map(Ok)
-                .unwrap_or_else(|| file_digest(&path))
-                .map_err(|e| {
-                    Error::invalid(format!("invalid archive: layer {layer}: {}", e.message))
-                })?;
-            let gzip = is_gzip(&path)?;
-            let actual_diff = if gzip {
-                uncompressed_digest(&path)?
-            } else {
-                digest.clone()
-            };
-            if &actual_diff != diff_id {
+            let facts = archive.facts(&path).map_err(|e| {
+                Error::invalid(format!("invalid archive: layer {layer}: {}", e.message))
+            })?;
+            if &facts.uncompressed != diff_id {
                 return Err(Error::invalid(format!(
-                    "invalid archive: layer {layer} has diff ID {actual_diff}, config says {diff_id}"
+                    "invalid archive: layer {layer} has diff ID {}, config says {diff_id}",
+                    if facts.uncompressed.is_empty() {
+                        "(corrupt gzip)"
+                    } else {
+                        &facts.uncompressed
+                    }
                 )));
             }
-            layers.push(Blob {
-                media_type: if gzip {
-                    MEDIA_DOCKER_LAYER_GZIP
-                } else {
-                    MEDIA_DOCKER_LAYER
-                }
-                .into(),
-                digest,
-                size,
-                path,
-            });
+            let media_type = if facts.gzip {
+                MEDIA_DOCKER_LAYER_GZIP
+            } else {
+                MEDIA_DOCKER_LAYER
+            };
+            layers.push(archive.blob(media_type, path, &facts));
         }
         let config = Blob {
             media_type: MEDIA_DOCKER_CONFIG.into(),
@@ -395,9 +538,10 @@ pub fn build_docker_manifest(config: &Blob, layers: &[Blob]) -> Vec<u8> {
 }
 
 /// For archives that carry an OCI layout: manifest bytes by config digest.
-fn oci_manifests_by_config(dir: &Path) -> BTreeMap<String, (Vec<u8>, String)> {
+fn oci_manifests_by_config(archive: &Unpacked) -> BTreeMap<String, (Vec<u8>, String)> {
+    let dir = archive.dir;
     let mut out = BTreeMap::new();
-    let Ok(index) = std::fs::read(dir.join("index.json")) else {
+    let Ok(index) = archive.read(&dir.join("index.json")) else {
         return out;
     };
     let Ok(index) = serde_json::from_slice::<OciIndex>(&index) else {
@@ -408,7 +552,7 @@ fn oci_manifests_by_config(dir: &Path) -> BTreeMap<String, (Vec<u8>, String)> {
         let Ok(path) = blob_path(dir, &d.digest) else {
             continue;
         };
-        let Ok(bytes) = std::fs::read(&path) else {
+        let Ok(bytes) = archive.read(&path) else {
             continue;
         };
         if is_index(&d.media_type, &bytes) {
@@ -436,31 +580,37 @@ fn is_index(media_type: &str, bytes: &[u8]) -> bool {
 }
 
 fn image_from_manifest(
-    dir: &Path,
+    archive: &Unpacked,
     manifest: Vec<u8>,
     media_type: &str,
     tags: Vec<String>,
 ) -> Result<ArchiveImage> {
     let m: OciManifest = serde_json::from_slice(&manifest)
         .map_err(|e| Error::invalid(format!("invalid manifest: {e}")))?;
-    let blob = |d: &OciDescriptor| -> Result<Blob> {
-        let path = blob_path(dir, &d.digest)?;
-        if !path.is_file() {
+    let blob = |d: &OciDescriptor| -> Result<(Blob, PathBuf)> {
+        let path = blob_path(archive.dir, &d.digest)?;
+        if !archive.exists(&path) {
             return Err(Error::invalid(format!(
                 "invalid archive: blob {} is missing",
                 d.digest
             )));
         }
-        Ok(Blob {
-            media_type: d.media_type.clone(),
-            digest: d.digest.clone(),
-            size: d.size,
-            path,
-        })
+        let facts = archive.facts(&path)?;
+        if facts.digest != d.digest || (d.size != 0 && facts.size != d.size) {
+            return Err(Error::invalid(format!(
+                "invalid archive: blob {} does not match its digest",
+                d.digest
+            )));
+        }
+        Ok((archive.blob(&d.media_type, path.clone(), &facts), path))
     };
-    let config = blob(&m.config)?;
-    let diff_ids = config_diff_ids(&std::fs::read(&config.path)?)?;
-    let layers = m.layers.iter().map(blob).collect::<Result<Vec<_>>>()?;
+    let (config, config_path) = blob(&m.config)?;
+    let diff_ids = config_diff_ids(&archive.read(&config_path)?)?;
+    let layers = m
+        .layers
+        .iter()
+        .map(|d| blob(d).map(|(b, _)| b))
+        .collect::<Result<Vec<_>>>()?;
     if layers.len() != diff_ids.len() {
         return Err(Error::invalid(
             "invalid archive: layer count does not match the config",
@@ -482,8 +632,9 @@ fn image_from_manifest(
 
 /// A plain OCI layout: images named by the `io.containerd.image.name` or
 /// `org.opencontainers.image.ref.name` annotation. Indexes pick the host's platform.
-fn read_oci_layout(dir: &Path, index_json: &Path) -> Result<Vec<ArchiveImage>> {
-    let index: OciIndex = serde_json::from_slice(&std::fs::read(index_json)?)
+fn read_oci_layout(archive: &Unpacked, index_json: &Path) -> Result<Vec<ArchiveImage>> {
+    let dir = archive.dir;
+    let index: OciIndex = serde_json::from_slice(&archive.read(index_json)?)
         .map_err(|e| Error::invalid(format!("invalid index.json: {e}")))?;
     let mut images = Vec::new();
     for d in index.manifests {
@@ -493,8 +644,12 @@ fn read_oci_layout(dir: &Path, index_json: &Path) -> Result<Vec<ArchiveImage>> {
         } else if let Some(tag) = d.annotations.get("org.opencontainers.image.ref.name") {
             tags.push(tag.clone());
         }
-        let bytes = std::fs::read(blob_path(dir, &d.digest)?)
-            .map_err(|e| Error::invalid(format!("invalid archive: manifest {}: {e}", d.digest)))?;
+        let bytes = archive.read(&blob_path(dir, &d.digest)?).map_err(|e| {
+            Error::invalid(format!(
+                "invalid archive: manifest {}: {}",
+                d.digest, e.message
+            ))
+        })?;
         let (manifest, media_type) = if is_index(&d.media_type, &bytes) {
             let child: OciIndex = serde_json::from_slice(&bytes)
                 .map_err(|e| Error::invalid(format!("invalid index: {e}")))?;
@@ -502,13 +657,13 @@ fn read_oci_layout(dir: &Path, index_json: &Path) -> Result<Vec<ArchiveImage>> {
                 Error::not_found("no matching manifest for linux/amd64 in the archive")
             })?;
             (
-                std::fs::read(blob_path(dir, &chosen.digest)?)?,
+                archive.read(&blob_path(dir, &chosen.digest)?)?,
                 chosen.media_type.clone(),
             )
         } else {
             (bytes, d.media_type.clone())
         };
-        images.push(image_from_manifest(dir, manifest, &media_type, tags)?);
+        images.push(image_from_manifest(archive, manifest, &media_type, tags)?);
     }
     let _ = index.media_type;
     Ok(images)

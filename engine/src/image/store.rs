@@ -14,7 +14,7 @@ use super::archive::{self, ArchiveImage};
 use super::reference::Reference;
 use crate::events::{Event, EventBus};
 use crate::runtime::Containerd;
-use crate::runtime::content::Lease;
+use crate::runtime::content::{BlobPiece, Lease};
 use crate::runtime::snapshots::SNAPSHOTTER;
 use crate::{Error, Result};
 
@@ -365,13 +365,27 @@ impl ImageStore {
         Ok(self.find(name).await?.resolved)
     }
 
-    /// Loads every image of an unpacked archive directory; returns the `docker load` lines.
-    pub async fn load_dir(&self, dir: &Path, digests: archive::Digests) -> Result<Vec<String>> {
+    /// Loads every image of an unpacked archive, under `lease` (which holds the blobs that
+    /// went straight to the content store); returns the `docker load` lines.
+    async fn load_unpacked(
+        &self,
+        lease: &Lease,
+        dir: &Path,
+        files: archive::Digests,
+    ) -> Result<Vec<String>> {
         let dir_owned = dir.to_path_buf();
-        let images =
-            tokio::task::spawn_blocking(move || archive::read_images(&dir_owned, &digests))
-                .await
-                .map_err(|e| Error::internal(e.to_string()))??;
+        let containerd = self.containerd.clone();
+        let handle = tokio::runtime::Handle::current();
+        let images = tokio::task::spawn_blocking(move || {
+            let fetch = |digest: &str| handle.block_on(containerd.read_blob(digest));
+            archive::read_images(&archive::Unpacked {
+                dir: &dir_owned,
+                files: &files,
+                fetch: &fetch,
+            })
+        })
+        .await
+        .map_err(|e| Error::internal(e.to_string()))??;
         let mut lines = Vec::new();
         for image in images {
             let tags: Vec<Reference> = image
@@ -384,7 +398,7 @@ impl ImageStore {
                 })
                 .collect::<Result<_>>()?;
             let names: Vec<String> = tags.iter().map(Reference::full).collect();
-            self.store_image(&image, &names).await?;
+            self.store_image_named(lease, &image, &names).await?;
             if tags.is_empty() {
                 lines.push(format!("Loaded image ID: {}", image.config.digest));
             }
@@ -446,23 +460,29 @@ impl ImageStore {
     /// goes, and only named content survives it.
     async fn store_image(&self, image: &ArchiveImage, names: &[String]) -> Result<Descriptor> {
         let lease = self.containerd.create_lease("load").await?;
-        let r = async {
-            let target = self.store_image_leased(&lease, image).await?;
-            if names.is_empty() {
-                self.name_image(
-                    &format!("{DANGLING_PREFIX}{}", target.digest),
-                    target.clone(),
-                )
-                .await?;
-            }
-            for name in names {
-                self.name_image(name, target.clone()).await?;
-            }
-            Ok(target)
-        }
-        .await;
+        let r = self.store_image_named(&lease, image, names).await;
         self.containerd.delete_lease(&lease).await;
         r
+    }
+
+    async fn store_image_named(
+        &self,
+        lease: &Lease,
+        image: &ArchiveImage,
+        names: &[String],
+    ) -> Result<Descriptor> {
+        let target = self.store_image_leased(lease, image).await?;
+        if names.is_empty() {
+            self.name_image(
+                &format!("{DANGLING_PREFIX}{}", target.digest),
+                target.clone(),
+            )
+            .await?;
+        }
+        for name in names {
+            self.name_image(name, target.clone()).await?;
+        }
+        Ok(target)
     }
 
     async fn store_image_leased(&self, lease: &Lease, image: &ArchiveImage) -> Result<Descriptor> {
@@ -629,7 +649,8 @@ impl ImageStore {
         }
     }
 
-    /// `docker load` from a stream: unpacked into scratch space as it arrives.
+    /// `docker load` from a stream, read as it arrives: layers go straight into the content
+    /// store, the small files (manifests, configs) into scratch space.
     pub async fn load_reader(
         &self,
         reader: impl std::io::Read + Send + 'static,
@@ -638,15 +659,24 @@ impl ImageStore {
             .scratch
             .join(format!("load-{:016x}", rand::random::<u64>()));
         std::fs::create_dir_all(&dir)?;
+        let lease = self.containerd.create_lease("load").await?;
         let dir_owned = dir.clone();
-        let unpacked =
-            tokio::task::spawn_blocking(move || archive::unpack_reader(reader, &dir_owned))
-                .await
-                .map_err(|e| Error::internal(e.to_string()));
+        let mut sink = LeasedSink {
+            containerd: self.containerd.clone(),
+            lease: lease.clone(),
+            handle: tokio::runtime::Handle::current(),
+            current: None,
+        };
+        let unpacked = tokio::task::spawn_blocking(move || {
+            archive::unpack_reader(reader, &dir_owned, Some(&mut sink))
+        })
+        .await
+        .map_err(|e| Error::internal(e.to_string()));
         let result = match unpacked {
-            Ok(Ok(digests)) => self.load_dir(&dir, digests).await,
+            Ok(Ok(files)) => self.load_unpacked(&lease, &dir, files).await,
             Ok(Err(e)) | Err(e) => Err(e),
         };
+        self.containerd.delete_lease(&lease).await;
         let _ = tokio::fs::remove_dir_all(&dir).await;
         let lines = result?;
         self.load_events(&lines).await;
@@ -824,14 +854,18 @@ impl ImageStore {
         let mut container_config = serde_json::Map::new();
         super::changes::apply(&mut container_config, changes)?;
         let path = tarball.to_path_buf();
-        let (digest, size, diff_id, gzip) = tokio::task::spawn_blocking(move || -> Result<_> {
-            let gzip = archive::is_gzip(&path)?;
-            let (digest, size) = archive::file_digest(&path)?;
-            let diff_id = archive::uncompressed_digest(&path)?;
-            Ok((digest, size, diff_id, gzip))
-        })
-        .await
-        .map_err(|e| Error::internal(e.to_string()))??;
+        let archive::FileFacts {
+            digest,
+            size,
+            gzip,
+            uncompressed: diff_id,
+            ..
+        } = tokio::task::spawn_blocking(move || archive::file_facts(&path))
+            .await
+            .map_err(|e| Error::internal(e.to_string()))??;
+        if diff_id.is_empty() {
+            return Err(Error::invalid("corrupt gzip layer"));
+        }
         let now = time::OffsetDateTime::now_utc()
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap_or_default();
@@ -1036,6 +1070,77 @@ fn write_docker_archive(out: &Path, images: &[SaveImage]) -> Result<()> {
     let mut w = tar.into_inner()?;
     w.flush()?;
     Ok(())
+}
+
+/// Sends an archive's large files into the content store under the load's lease, from the
+/// blocking thread that reads the archive.
+struct LeasedSink {
+    containerd: Containerd,
+    lease: Lease,
+    handle: tokio::runtime::Handle,
+    current: Option<(
+        tokio::sync::mpsc::Sender<BlobPiece>,
+        tokio::task::JoinHandle<Result<String>>,
+    )>,
+}
+
+impl archive::ContentSink for LeasedSink {
+    fn piece(&mut self, data: Vec<u8>) -> Result<()> {
+        let (tx, _) = self.current.get_or_insert_with(|| {
+            let (tx, rx) = tokio::sync::mpsc::channel(2);
+            let containerd = self.containerd.clone();
+            let lease = self.lease.clone();
+            let write = self
+                .handle
+                .spawn(async move { containerd.write_blob_pieces(&lease, 0, rx).await });
+            (tx, write)
+        });
+        if tx.blocking_send(BlobPiece::Data(data)).is_ok() {
+            return Ok(());
+        }
+        // The writer stopped early: its error says why.
+        let (_, write) = self.current.take().expect("a write in progress");
+        Err(self
+            .joined(write)
+            .err()
+            .unwrap_or_else(|| Error::internal("the content write ended before its data")))
+    }
+
+    fn end(&mut self, facts: &archive::FileFacts) -> Result<()> {
+        if self.current.is_none() {
+            // An empty file: open the write with nothing in it.
+            self.piece(Vec::new())?;
+        }
+        let (tx, write) = self.current.take().expect("a write in progress");
+        let mut labels = HashMap::new();
+        if !facts.uncompressed.is_empty() {
+            labels.insert(
+                "containerd.io/uncompressed".to_string(),
+                facts.uncompressed.clone(),
+            );
+        }
+        let _ = tx.blocking_send(BlobPiece::End {
+            digest: facts.digest.clone(),
+            labels,
+        });
+        drop(tx);
+        self.joined(write).map(|_| ())
+    }
+
+    fn abandon(&mut self) {
+        if let Some((tx, write)) = self.current.take() {
+            drop(tx);
+            let _ = self.joined(write);
+        }
+    }
+}
+
+impl LeasedSink {
+    fn joined(&self, write: tokio::task::JoinHandle<Result<String>>) -> Result<String> {
+        self.handle
+            .block_on(write)
+            .map_err(|e| Error::internal(format!("content write: {e}")))?
+    }
 }
 
 #[cfg(test)]

@@ -21,6 +21,17 @@ use crate::{Error, ErrorKind, Result};
 /// Chunk size for content writes (containerd accepts messages up to 16 MiB).
 const WRITE_CHUNK: usize = 4 << 20;
 
+/// One piece of a blob written with [`Containerd::write_blob_pieces`].
+#[derive(Debug)]
+pub enum BlobPiece {
+    Data(Vec<u8>),
+    /// The blob is complete: commit it as `digest` with `labels`.
+    End {
+        digest: String,
+        labels: HashMap<String, String>,
+    },
+}
+
 /// A containerd lease: while it exists, nothing written under it is garbage collected.
 /// Deleted with [`Containerd::delete_lease`] once the written objects are referenced.
 #[derive(Clone, Debug)]
@@ -179,25 +190,68 @@ impl Containerd {
             }
             return Ok(());
         }
+        let (tx, rx) = tokio::sync::mpsc::channel::<BlobPiece>(2);
+        let pump = async move {
+            let mut buf = vec![0u8; WRITE_CHUNK];
+            loop {
+                let n = read_full(&mut reader, &mut buf).await?;
+                if n == 0 {
+                    break;
+                }
+                if tx.send(BlobPiece::Data(buf[..n].to_vec())).await.is_err() {
+                    return Ok(());
+                }
+            }
+            let _ = tx
+                .send(BlobPiece::End {
+                    digest: digest.to_string(),
+                    labels,
+                })
+                .await;
+            Ok::<(), Error>(())
+        };
+        let (written, pumped) = tokio::join!(self.write_blob_pieces(lease, total, rx), pump);
+        pumped?;
+        written.map(|_| ())
+    }
+
+    /// Writes a blob that arrives in pieces, its digest known only at the end (an archive
+    /// being read): `total` is its size when known, else 0. The pieces must end with
+    /// [`BlobPiece::End`]; a channel closed before that abandons the write. Returns the
+    /// digest containerd committed.
+    pub async fn write_blob_pieces(
+        &self,
+        lease: &Lease,
+        total: i64,
+        mut pieces: tokio::sync::mpsc::Receiver<BlobPiece>,
+    ) -> Result<String> {
+        let abandoned = || Error::internal("blob write abandoned before its end");
         let (tx, rx) = tokio::sync::mpsc::channel::<WriteContentRequest>(4);
-        let reference = format!("berth-write-{digest}-{:08x}", rand::random::<u32>());
-        let mut buf = vec![0u8; WRITE_CHUNK];
+        let reference = format!("berth-write-{:016x}", rand::random::<u64>());
         let mut offset: i64 = 0;
-        let n = read_full(&mut reader, &mut buf).await?;
+        let first = pieces.recv().await.ok_or_else(abandoned)?;
+        let mut end = None;
+        let data = match first {
+            BlobPiece::Data(d) => d,
+            BlobPiece::End { digest, labels } => {
+                end = Some((digest, labels));
+                Vec::new()
+            }
+        };
         // The first message must be queued before the call is awaited: containerd answers
         // (and sends headers) only after it.
+        let first_len = data.len() as i64;
         tx.send(WriteContentRequest {
             action: WriteAction::Write as i32,
             r#ref: reference.clone(),
             total,
-            expected: digest.to_string(),
             offset,
-            data: buf[..n].to_vec(),
-            labels: HashMap::new(),
+            data,
+            ..Default::default()
         })
         .await
         .map_err(|_| Error::internal("content write channel closed"))?;
-        offset += n as i64;
+        offset += first_len;
         let mut responses = ContentClient::new(self.channel.clone())
             .write(self.leased(tokio_stream::wrappers::ReceiverStream::new(rx), Some(lease)))
             .await
@@ -220,34 +274,40 @@ impl Containerd {
                 }
             }
         });
-        let sent: Result<()> = async {
-            loop {
-                let n = read_full(&mut reader, &mut buf).await?;
-                if n == 0 {
-                    break;
-                }
-                tx.send(WriteContentRequest {
-                    action: WriteAction::Write as i32,
-                    r#ref: reference.clone(),
-                    offset,
-                    data: buf[..n].to_vec(),
-                    ..Default::default()
-                })
-                .await
-                .map_err(|_| Error::internal("content write channel closed"))?;
-                offset += n as i64;
-            }
+        let sent: Result<String> = async {
+            let (digest, labels) = match end {
+                Some(end) => end,
+                None => loop {
+                    match pieces.recv().await.ok_or_else(abandoned)? {
+                        BlobPiece::Data(data) => {
+                            let n = data.len() as i64;
+                            tx.send(WriteContentRequest {
+                                action: WriteAction::Write as i32,
+                                r#ref: reference.clone(),
+                                offset,
+                                data,
+                                ..Default::default()
+                            })
+                            .await
+                            .map_err(|_| Error::internal("content write channel closed"))?;
+                            offset += n;
+                        }
+                        BlobPiece::End { digest, labels } => break (digest, labels),
+                    }
+                },
+            };
             tx.send(WriteContentRequest {
                 action: WriteAction::Commit as i32,
                 r#ref: reference,
                 total: offset,
-                expected: digest.to_string(),
+                expected: digest.clone(),
                 offset,
                 labels,
                 ..Default::default()
             })
             .await
-            .map_err(|_| Error::internal("content write channel closed"))
+            .map_err(|_| Error::internal("content write channel closed"))?;
+            Ok(digest)
         }
         .await;
         // Ending the request stream makes containerd answer even when sending stopped early.
@@ -255,19 +315,22 @@ impl Containerd {
         let answer = answers
             .await
             .map_err(|e| Error::internal(format!("content write: {e}")))?;
-        // containerd's own error says more than a closed channel.
-        if let (Err(e), Ok(_)) = (&sent, &answer) {
-            return Err(e.clone());
-        }
-        match answer {
-            Ok(r) if r.digest == digest => Ok(()),
-            Ok(r) => Err(Error::invalid(format!(
+        match (sent, answer) {
+            (Ok(digest), Ok(r)) if r.digest != digest => Err(Error::invalid(format!(
                 "content digest mismatch: expected {digest}, got {}",
                 r.digest
             ))),
+            (Ok(digest), Ok(_)) => Ok(digest),
             // Someone else committed the same blob meanwhile.
-            Err(e) if e.kind == ErrorKind::Conflict => Ok(()),
-            Err(e) => Err(e),
+            (Ok(digest), Err(e)) if e.kind == ErrorKind::Conflict => Ok(digest),
+            (Ok(_), Err(e)) => Err(e),
+            (Err(ours), Ok(_)) => Err(ours),
+            // containerd's own error says more than a closed channel, unless the writer gave up.
+            (Err(ours), Err(theirs)) => Err(if ours.message == abandoned().message {
+                ours
+            } else {
+                theirs
+            }),
         }
     }
 
