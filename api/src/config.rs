@@ -64,6 +64,9 @@ pub struct Flags {
     /// Set key=value labels on the daemon (repeatable)
     #[arg(long = "label")]
     pub labels: Vec<String>,
+    /// Enable insecure registry communication (repeatable; host[:port] or CIDR)
+    #[arg(long = "insecure-registry")]
+    pub insecure_registries: Vec<String>,
     /// Enable experimental features
     #[arg(long = "experimental", num_args = 0..=1, default_missing_value = "true")]
     pub experimental: Option<bool>,
@@ -85,6 +88,7 @@ pub struct Settings {
     /// `--tls=false` given explicitly: plain TCP is accepted.
     pub tls_explicitly_off: bool,
     pub labels: Vec<String>,
+    pub insecure_registries: Vec<String>,
     pub experimental: bool,
 }
 
@@ -107,6 +111,7 @@ const KNOWN_KEYS: &[&str] = &[
     "tlscert",
     "tlskey",
     "labels",
+    "insecure-registries",
     "experimental",
 ];
 
@@ -160,6 +165,10 @@ impl Flags {
         put(
             "labels",
             (!self.labels.is_empty()).then(|| self.labels.join(",")),
+        );
+        put(
+            "insecure-registries",
+            (!self.insecure_registries.is_empty()).then(|| self.insecure_registries.join(",")),
         );
         put("experimental", self.experimental.map(|b| b.to_string()));
         v
@@ -305,6 +314,11 @@ fn merge(flags: Flags, file: serde_json::Map<String, Value>) -> Result<Settings,
     } else {
         flags.labels.clone()
     };
+    let insecure_registries = if flags.insecure_registries.is_empty() {
+        list("insecure-registries")?
+    } else {
+        flags.insecure_registries.clone()
+    };
 
     Ok(Settings {
         listen,
@@ -330,6 +344,7 @@ fn merge(flags: Flags, file: serde_json::Map<String, Value>) -> Result<Settings,
         tls,
         tls_explicitly_off,
         labels,
+        insecure_registries,
         experimental: flags.experimental.or(b("experimental")?).unwrap_or(false),
     })
 }

@@ -151,6 +151,7 @@ async fn run(settings: Settings) -> Result<(), String> {
         namespace: settings.namespace.clone(),
         debug: settings.debug,
         labels: settings.labels.clone(),
+        insecure_registries: settings.insecure_registries.clone(),
     })
     .await
     .map_err(|e| e.message)?;

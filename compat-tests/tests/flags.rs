@@ -235,3 +235,61 @@ fn socket_belongs_to_the_group_with_mode_0660() {
     assert_eq!(meta.gid(), 0);
     assert_eq!(meta.permissions().mode() & 0o777, 0o660);
 }
+
+#[test]
+fn insecure_registries_show_in_info_and_bad_ones_are_refused() {
+    if external_daemon() {
+        return;
+    }
+    let d = Daemon::start_berthd(&[
+        "--insecure-registry",
+        "myreg:5000",
+        "--insecure-registry",
+        "10.1.0.0/16",
+        "--insecure-registry",
+        "http://other.example",
+    ]);
+    let (status, info) = d.get_json("/v1.41/info");
+    assert_eq!(status, 200);
+    let config = &info["RegistryConfig"];
+    assert_eq!(
+        config["InsecureRegistryCIDRs"],
+        serde_json::json!(["10.1.0.0/16", "127.0.0.0/8", "::1/128"])
+    );
+    for name in ["myreg:5000", "other.example"] {
+        assert_eq!(
+            config["IndexConfigs"][name],
+            serde_json::json!({"Name": name, "Mirrors": [], "Secure": false, "Official": false}),
+            "{config}"
+        );
+    }
+    assert_eq!(config["IndexConfigs"]["docker.io"]["Secure"], true);
+    let out = d.docker(&["info"]);
+    assert!(out.success(), "{}", out.describe());
+    let listed = out
+        .stdout
+        .split("Insecure Registries:")
+        .nth(1)
+        .unwrap_or_default();
+    for name in ["myreg:5000", "10.1.0.0/16", "127.0.0.0/8"] {
+        assert!(listed.contains(name), "{}", out.stdout);
+    }
+    drop(d);
+
+    let (ok, text) = run_berthd_expecting_failure(&["--insecure-registry", "x:99999"]);
+    assert!(!ok, "{text}");
+    assert!(
+        text.contains("insecure registry x:99999 is not valid: invalid port \"99999\""),
+        "{text}"
+    );
+    let dir = unique_temp_dir("bct-daemon-json");
+    let file = dir.join("daemon.json");
+    std::fs::write(&file, r#"{"insecure-registries": ["bad value!"]}"#).unwrap();
+    let (ok, text) = run_berthd_expecting_failure(&["--config-file", &file.display().to_string()]);
+    assert!(!ok, "{text}");
+    assert!(
+        text.contains("insecure registry bad value! is not valid: invalid host \"bad value!\""),
+        "{text}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -43,6 +43,8 @@ pub struct EngineConfig {
     pub debug: bool,
     /// Labels reported by `/info` (`--label`).
     pub labels: Vec<String>,
+    /// `--insecure-registry` values: `host[:port]` names or CIDR ranges.
+    pub insecure_registries: Vec<String>,
 }
 
 /// The daemon's engine: one per berthd.
@@ -60,6 +62,12 @@ pub struct Engine {
 impl Engine {
     /// Brings up containerd (embedded or external) and loads persistent daemon state.
     pub async fn start(config: EngineConfig) -> Result<Engine> {
+        let (registries, warnings) =
+            image::registry::RegistryPolicy::parse(&config.insecure_registries);
+        for w in warnings {
+            tracing::warn!("{w}");
+        }
+        let registries = registries.map_err(Error::invalid)?;
         system::ensure_dir(&config.data_root)?;
         system::ensure_dir(&config.exec_root)?;
         let engine_id = system::load_or_create_engine_id(&config.data_root)?;
@@ -89,8 +97,12 @@ impl Engine {
             .await
             .map_err(|e| Error::internal(format!("gathering host facts: {e}")))?;
         let events = Arc::new(EventBus::new());
-        let images =
-            image::store::ImageStore::new(containerd.clone(), events.clone(), &config.data_root);
+        let images = image::store::ImageStore::new(
+            containerd.clone(),
+            events.clone(),
+            &config.data_root,
+            registries,
+        );
         system::ensure_dir(images.scratch_dir())?;
         let containers = container::ContainerService::new(
             containerd.clone(),

@@ -538,7 +538,10 @@ pub async fn create(
 }
 
 /// `POST /auth`: `docker login` checks the credentials with the registry.
-pub async fn auth(req: axum::extract::Request) -> Result<Json<serde_json::Value>, ApiError> {
+pub async fn auth(
+    State(s): State<AppState>,
+    req: axum::extract::Request,
+) -> Result<Json<serde_json::Value>, ApiError> {
     let body = super::containers::json_body(req)
         .await?
         .ok_or_else(|| ApiError::invalid("invalid JSON: got EOF while reading request body"))?;
@@ -548,12 +551,14 @@ pub async fn auth(req: axum::extract::Request) -> Result<Json<serde_json::Value>
             .unwrap_or("")
             .to_string()
     };
-    berth_engine::image::pull::login(
-        &field("serveraddress"),
-        &field("username"),
-        &field("password"),
-    )
-    .await?;
+    s.engine
+        .images()
+        .login(
+            &field("serveraddress"),
+            &field("username"),
+            &field("password"),
+        )
+        .await?;
     Ok(Json(
         serde_json::json!({"Status": "Login Succeeded", "IdentityToken": ""}),
     ))

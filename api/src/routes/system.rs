@@ -153,6 +153,18 @@ pub async fn info(
             official: true,
         },
     );
+    let registries = s.engine.images().registries();
+    for host in registries.insecure_hosts() {
+        index_configs.insert(
+            host.clone(),
+            IndexInfo {
+                name: host.clone(),
+                mirrors: vec![],
+                secure: false,
+                official: false,
+            },
+        );
+    }
     let env = |k: &str| {
         std::env::var(k)
             .or_else(|_| std::env::var(k.to_ascii_lowercase()))
@@ -207,7 +219,7 @@ pub async fn info(
         registry_config: RegistryServiceConfig {
             allow_nondistributable_artifacts_cidrs: None,
             allow_nondistributable_artifacts_hostnames: None,
-            insecure_registry_cidrs: vec!["127.0.0.0/8".into(), "::1/128".into()],
+            insecure_registry_cidrs: registries.insecure_cidrs(),
             index_configs,
             mirrors: vec![],
         },

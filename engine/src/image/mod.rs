@@ -4,4 +4,5 @@ pub mod archive;
 pub mod changes;
 pub mod pull;
 pub mod reference;
+pub mod registry;
 pub mod store;

@@ -12,6 +12,7 @@ use tokio::sync::mpsc;
 
 use super::archive::{self, ArchiveImage, Blob};
 use super::reference::Reference;
+use super::registry::RegistryPolicy;
 use super::store::ImageStore;
 use crate::{Error, Result};
 
@@ -54,13 +55,6 @@ fn registry_host(r: &Reference) -> String {
         "docker.io" => "index.docker.io".to_string(),
         d => d.to_string(),
     }
-}
-
-/// Registries reached over plain HTTP: loopback ones, as dockerd treats 127.0.0.0/8 as
-/// insecure by default.
-fn insecure(host: &str) -> bool {
-    let name = host.rsplit_once(':').map_or(host, |(h, _)| h);
-    name == "localhost" || name.starts_with("127.") || name == "[::1]"
 }
 
 fn oci_ref(r: &Reference, digest: Option<&str>) -> Result<oci_client::Reference> {
@@ -123,8 +117,9 @@ pub struct DistributionInfo {
     pub platforms: Vec<(String, String, String)>,
 }
 
-fn client_for(r: &Reference) -> oci_client::Client {
-    let protocol = if insecure(&registry_host(r)) {
+/// A registry client, over plain HTTP for the registries the policy calls insecure.
+async fn client_for(policy: &RegistryPolicy, r: &Reference) -> oci_client::Client {
+    let protocol = if policy.is_insecure(&registry_host(r)).await {
         ClientProtocol::Http
     } else {
         ClientProtocol::Https
@@ -155,7 +150,7 @@ impl ImageStore {
         } else {
             r
         };
-        let client = client_for(&r);
+        let client = client_for(&self.registries, &r).await;
         let auth = auth_of(credentials);
         let (manifest, digest) = client
             .pull_manifest_raw(&oci_ref(&r, None)?, &auth, ACCEPTED)
@@ -208,7 +203,7 @@ impl ImageStore {
         } else {
             r
         };
-        let client = client_for(&r);
+        let client = client_for(&self.registries, &r).await;
         let auth = auth_of(credentials);
         let send = |p: Progress| {
             let progress = progress.clone();
@@ -408,7 +403,7 @@ impl ImageStore {
         })?;
         let resolved = &entry.resolved;
         let tag = r.tag().unwrap_or("latest").to_string();
-        let client = client_for(&r);
+        let client = client_for(&self.registries, &r).await;
         let auth = auth_of(credentials);
         let target = oci_ref(&r, None)?;
         let send = |p: Progress| {
@@ -494,9 +489,20 @@ impl ImageStore {
     }
 }
 
-/// `POST /auth` (`docker login`): checks the credentials against the registry's `/v2/`,
-/// following a bearer-token challenge when the registry sends one.
-pub async fn login(server: &str, username: &str, password: &str) -> Result<()> {
+impl ImageStore {
+    /// `POST /auth` (`docker login`): checks the credentials against the registry's `/v2/`,
+    /// following a bearer-token challenge when the registry sends one.
+    pub async fn login(&self, server: &str, username: &str, password: &str) -> Result<()> {
+        login(&self.registries, server, username, password).await
+    }
+}
+
+async fn login(
+    policy: &RegistryPolicy,
+    server: &str,
+    username: &str,
+    password: &str,
+) -> Result<()> {
     let host = server
         .trim_start_matches("https://")
         .trim_start_matches("http://")
@@ -509,7 +515,11 @@ pub async fn login(server: &str, username: &str, password: &str) -> Result<()> {
     } else {
         host
     };
-    let scheme = if insecure(&host) { "http" } else { "https" };
+    let scheme = if policy.is_insecure(&host).await {
+        "http"
+    } else {
+        "https"
+    };
     let url = format!("{scheme}://{host}/v2/");
     let client = reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(30))

@@ -12,6 +12,7 @@ use serde::Deserialize;
 
 use super::archive::{self, ArchiveImage};
 use super::reference::Reference;
+use super::registry::RegistryPolicy;
 use crate::events::{Event, EventBus};
 use crate::runtime::Containerd;
 use crate::runtime::content::{BlobPiece, Lease};
@@ -119,6 +120,7 @@ pub struct ImageStore {
     /// Unpacked sizes by chain ID.
     sizes: Mutex<HashMap<String, i64>>,
     scratch: std::path::PathBuf,
+    pub(crate) registries: RegistryPolicy,
 }
 
 fn descriptor(media_type: &str, digest: &str, size: i64) -> Descriptor {
@@ -166,14 +168,25 @@ pub fn unix_seconds(rfc3339: Option<&str>) -> i64 {
 }
 
 impl ImageStore {
-    pub fn new(containerd: Containerd, events: Arc<EventBus>, data_root: &Path) -> Self {
+    pub fn new(
+        containerd: Containerd,
+        events: Arc<EventBus>,
+        data_root: &Path,
+        registries: RegistryPolicy,
+    ) -> Self {
         ImageStore {
             containerd,
+            registries,
             events,
             resolved: Mutex::new(HashMap::new()),
             sizes: Mutex::new(HashMap::new()),
             scratch: data_root.join("tmp"),
         }
+    }
+
+    /// The insecure-registry settings pulls, pushes and logins follow.
+    pub fn registries(&self) -> &RegistryPolicy {
+        &self.registries
     }
 
     pub fn scratch_dir(&self) -> &Path {
