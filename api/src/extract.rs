@@ -32,6 +32,15 @@ impl QueryParams {
             .map(|(_, v)| v.as_str())
     }
 
+    /// Every value of a repeated key, in order.
+    pub fn all(&self, key: &str) -> Vec<&str> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
     /// moby's `BoolValue`: anything but "", "0", "no", "false", "none" is true.
     pub fn bool(&self, key: &str) -> bool {
         self.get(key).is_some_and(|v| {

@@ -42,6 +42,7 @@ pub fn app(state: AppState) -> Router {
         routes::system::ping_head,
         routes::system::version,
         routes::system::info,
+        routes::system::disk_usage,
         routes::events::events,
         routes::images::list,
         routes::images::load,

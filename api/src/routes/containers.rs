@@ -197,7 +197,7 @@ pub async fn list(
         {
             continue;
         }
-        out.push(crate::types::container::summary(c, version));
+        out.push((c, crate::types::container::summary(c, version)));
     }
     if let Some(limit) = q
         .get("limit")
@@ -206,6 +206,16 @@ pub async fn list(
     {
         out.truncate(limit);
     }
+    let with_size = q.bool("size");
+    let mut entries = Vec::with_capacity(out.len());
+    for (c, mut entry) in out {
+        if with_size {
+            let size = s.engine.container_size(c).await;
+            crate::types::container::add_sizes(&mut entry, size);
+        }
+        entries.push(entry);
+    }
+    let out = entries;
     Ok(Json(out))
 }
 

@@ -95,6 +95,12 @@ pub async fn list(
         },
         _ => None,
     };
+    // `shared-size` is honoured from 1.42; below, SharedSize stays -1 as in moby.
+    let shared = if version.ge(1, 42) && q.bool("shared-size") {
+        Some(s.engine.shared_sizes(&all_images).await.0)
+    } else {
+        None
+    };
     let mut out = Vec::new();
     for e in &all_images {
         let tags = repo_tags(e);
@@ -131,23 +137,44 @@ pub async fn list(
             }
             None => (tags, digests),
         };
-        let mut summary = ImageSummary {
-            containers: -1,
-            created: e.created_unix,
-            id: e.resolved.id.clone(),
-            labels: (!e.labels.is_empty()).then(|| e.labels.clone()),
-            parent_id: String::new(),
-            repo_digests: Some(digests),
-            repo_tags: Some(tags),
-            shared_size: -1,
-            size: e.size,
-            virtual_size: None,
+        let shared_size = match &shared {
+            Some(shared) => shared.get(&e.resolved.id).copied().unwrap_or(0),
+            None => -1,
         };
-        adapt_summary(&mut summary, version);
-        out.push(summary);
+        out.push(image_summary(e, tags, digests, -1, shared_size, version));
     }
     out.sort_by(|a, b| b.created.cmp(&a.created).then(a.id.cmp(&b.id)));
     Ok(Json(out))
+}
+
+/// One entry of the images list (and of `system df`), shaped for `version`.
+pub(crate) fn image_summary(
+    e: &ImageEntry,
+    tags: Vec<String>,
+    digests: Vec<String>,
+    containers: i64,
+    shared_size: i64,
+    version: ApiVersion,
+) -> ImageSummary {
+    let mut summary = ImageSummary {
+        containers,
+        created: e.created_unix,
+        id: e.resolved.id.clone(),
+        labels: (!e.labels.is_empty()).then(|| e.labels.clone()),
+        parent_id: String::new(),
+        repo_digests: Some(digests),
+        repo_tags: Some(tags),
+        shared_size,
+        size: e.size,
+        virtual_size: None,
+    };
+    adapt_summary(&mut summary, version);
+    summary
+}
+
+/// Tags and digests of an image as lists show them.
+pub(crate) fn names_of(e: &ImageEntry) -> (Vec<String>, Vec<String>) {
+    (repo_tags(e), repo_digests(e))
 }
 
 /// moby's reference filter: a glob over the familiar name, with or without the tag.

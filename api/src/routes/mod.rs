@@ -53,6 +53,7 @@ pub fn router(state: AppState) -> Router {
         .route("/_ping", get(system::ping).head(system::ping_head))
         .route("/version", get(system::version))
         .route("/info", get(system::info))
+        .route("/system/df", get(system::disk_usage))
         .route("/events", get(events::events))
         .route("/auth", post(images::auth))
         // containers

@@ -1,4 +1,4 @@
-//! `/_ping`, `/version`, `/info`.
+//! `/_ping`, `/version`, `/info`, `/system/df`.
 
 use std::collections::BTreeMap;
 
@@ -287,4 +287,66 @@ mod tests {
         assert_eq!(go_arch("aarch64"), "arm64");
         assert_eq!(go_arch("riscv64"), "riscv64");
     }
+}
+
+#[utoipa::path(get, path = "/system/df", tag = "System",
+    params(("type" = Option<Vec<String>>, Query)),
+    responses((status = 200, description = "disk usage by images, containers, volumes and build cache")))]
+pub async fn disk_usage(
+    State(s): State<AppState>,
+    Extension(version): Extension<ApiVersion>,
+    q: crate::extract::QueryParams,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let types = q.all("type");
+    // `type` is honoured from 1.42; older clients always get everything.
+    let (mut images, mut containers, mut volumes) = (true, true, true);
+    if version.ge(1, 42) && !types.is_empty() {
+        (images, containers, volumes) = (false, false, false);
+        for t in types {
+            match t {
+                "image" => images = true,
+                "container" => containers = true,
+                "volume" => volumes = true,
+                "build-cache" => {}
+                other => {
+                    return Err(ApiError::invalid(format!("unknown object type: {other}")));
+                }
+            }
+        }
+    }
+    let du = s.engine.disk_usage(images, containers).await?;
+    let images = du.images.map(|list| {
+        list.iter()
+            .map(|u| {
+                let (tags, digests) = super::images::names_of(&u.entry);
+                super::images::image_summary(
+                    &u.entry,
+                    tags,
+                    digests,
+                    u.containers,
+                    u.shared_size,
+                    version,
+                )
+            })
+            .collect::<Vec<_>>()
+    });
+    let containers = du.containers.map(|list| {
+        list.iter()
+            .map(|u| {
+                let mut entry = crate::types::container::summary(&u.record, version);
+                crate::types::container::add_sizes(&mut entry, u.size);
+                entry
+            })
+            .collect::<Vec<_>>()
+    });
+    Ok(Json(serde_json::json!({
+        "LayersSize": if images.is_some() { du.layers_size } else { 0 },
+        "Images": images,
+        "Containers": containers,
+        // Volumes come with the storage work; there are none yet.
+        "Volumes": volumes.then(Vec::<serde_json::Value>::new),
+        // No builder runs behind this daemon, so there is no build cache to report.
+        "BuildCache": null,
+        "BuilderSize": 0,
+    })))
 }

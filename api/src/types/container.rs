@@ -242,6 +242,16 @@ pub fn summary(c: &ContainerRecord, _v: ApiVersion) -> Value {
     })
 }
 
+/// `SizeRw` and `SizeRootFs`, left out when zero as Go's `omitempty` does.
+pub fn add_sizes(entry: &mut Value, size: berth_engine::disk_usage::ContainerSize) {
+    if size.size_rw != 0 {
+        entry["SizeRw"] = json!(size.size_rw);
+    }
+    if size.size_root_fs != 0 {
+        entry["SizeRootFs"] = json!(size.size_root_fs);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -294,7 +294,7 @@ impl ImageStore {
         self.layer_sizes(chain).await.iter().sum()
     }
 
-    /// Unpacked size of each layer of a chain (snapshot usage), cached by chain ID.
+    /// Unpacked size of each layer of a chain, cached by chain ID.
     pub async fn layer_sizes(&self, chain: &[String]) -> Vec<i64> {
         let mut sizes = Vec::with_capacity(chain.len());
         for id in chain {
@@ -307,7 +307,7 @@ impl ImageStore {
             let size = match cached {
                 Some(s) => s,
                 None => {
-                    let s = self.containerd.snapshot_usage(id).await.unwrap_or(0);
+                    let s = crate::disk_usage::snapshot_size(&self.containerd, id, true).await;
                     self.sizes
                         .lock()
                         .unwrap_or_else(|p| p.into_inner())

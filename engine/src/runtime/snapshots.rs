@@ -8,7 +8,7 @@ use containerd_client::services::v1::diff_client::DiffClient;
 use containerd_client::services::v1::snapshots::snapshots_client::SnapshotsClient;
 use containerd_client::services::v1::snapshots::{
     CommitSnapshotRequest, MountsRequest, PrepareSnapshotRequest, RemoveSnapshotRequest,
-    StatSnapshotRequest, UsageRequest,
+    StatSnapshotRequest, UsageRequest, ViewSnapshotRequest,
 };
 use containerd_client::types::{Descriptor, Mount};
 
@@ -105,6 +105,30 @@ impl Containerd {
         }
     }
 
+    /// The directory holding a snapshot's own files (not its parents'): the upper directory
+    /// of an active snapshot, or, for a committed one, its layer seen through a short-lived
+    /// view. None when the snapshotter does not expose one.
+    pub async fn own_dir(&self, key: &str, committed: bool) -> Result<Option<std::path::PathBuf>> {
+        if !committed {
+            return Ok(own_dir_of(&self.snapshot_mounts(key).await?, false));
+        }
+        let view = format!("size-{:016x}", rand::random::<u64>());
+        let mounts = SnapshotsClient::new(self.channel.clone())
+            .view(self.request(ViewSnapshotRequest {
+                snapshotter: SNAPSHOTTER.into(),
+                key: view.clone(),
+                parent: key.to_string(),
+                labels: HashMap::new(),
+            }))
+            .await
+            .map_err(classify)?
+            .into_inner()
+            .mounts;
+        // The view only names directories; nothing is mounted, so it can go at once.
+        let _ = self.remove_snapshot(&view).await;
+        Ok(own_dir_of(&mounts, true))
+    }
+
     /// Bytes used by a snapshot (its own layer only).
     pub async fn snapshot_usage(&self, key: &str) -> Result<i64> {
         Ok(SnapshotsClient::new(self.channel.clone())
@@ -135,5 +159,24 @@ impl Containerd {
             .into_inner()
             .applied;
         Ok(applied.map(|d| d.digest).unwrap_or_default())
+    }
+}
+
+/// The snapshot's own directory in its mounts: the upper directory of an overlay (or, for a
+/// read-only view, its topmost lower directory), or the source of a bind mount.
+fn own_dir_of(mounts: &[Mount], view: bool) -> Option<std::path::PathBuf> {
+    let m = mounts.first()?;
+    if m.r#type == "bind" {
+        return Some(m.source.clone().into());
+    }
+    let option = |name: &str| {
+        m.options
+            .iter()
+            .find_map(|o| o.strip_prefix(name).map(str::to_string))
+    };
+    if view {
+        option("lowerdir=").and_then(|l| l.split(':').next().map(Into::into))
+    } else {
+        option("upperdir=").map(Into::into)
     }
 }
