@@ -865,6 +865,57 @@ fn create_rejects_bad_input() {
 }
 
 #[test]
+fn create_shims_follow_the_request_version() {
+    let c = setup("shims");
+    // Below 1.40 an empty IpcMode means `shareable`; from 1.40 the daemon default.
+    let n = c.name("ipc-old");
+    let r = c.d.post_json(
+        &format!("/v1.39/containers/create?name={n}"),
+        &c.create_body(&["true"]),
+    );
+    assert_eq!(r.status, 201, "{}", r.describe());
+    let (_, v) = c.d.get_json(&format!("/v1.39/containers/{n}/json"));
+    assert_eq!(v["HostConfig"]["IpcMode"], "shareable", "{v}");
+    let out = c.d.docker(&["start", "-a", &n]);
+    assert!(out.success(), "{}", out.describe());
+    let n = c.name("ipc-new");
+    let r = c.d.post_json(
+        &format!("/v1.41/containers/create?name={n}"),
+        &c.create_body(&["true"]),
+    );
+    assert_eq!(r.status, 201, "{}", r.describe());
+    let (_, v) = c.d.get_json(&format!("/v1.41/containers/{n}/json"));
+    assert_eq!(v["HostConfig"]["IpcMode"], "private", "{v}");
+    if !c.d.owned() {
+        // The refusals below follow current moby; Debian's dockerd 20.10 predates them.
+        return;
+    }
+    // Several networks at create need 1.44; refused with moby's sentence, nothing made.
+    let n = c.name("two-nets");
+    let mut body = c.create_body(&["true"]);
+    body["NetworkingConfig"] = json!({"EndpointsConfig": {"a": {}, "b": {}}});
+    let r =
+        c.d.post_json(&format!("/v1.43/containers/create?name={n}"), &body);
+    expect::json_error(
+        &r,
+        400,
+        "Container cannot be created with multiple network endpoints: a, b",
+    );
+    assert_eq!(c.d.get(&format!("/containers/{n}/json")).status, 404);
+    // Options for another mount type: refused from 1.42.
+    let mut body = c.create_body(&["true"]);
+    body["HostConfig"]["Mounts"] =
+        json!([{"Type": "tmpfs", "Target": "/t", "BindOptions": {"Propagation": "rprivate"}}]);
+    let r =
+        c.d.post_json(&format!("/v1.42/containers/create?name={n}"), &body);
+    expect::json_error(
+        &r,
+        400,
+        "BindOptions must not be specified on mount type \"tmpfs\"",
+    );
+}
+
+#[test]
 fn concurrent_creates_with_one_name_yield_one_container() {
     let c = setup("race");
     let n = c.name("x");

@@ -46,11 +46,7 @@ impl HostFacts {
             architecture: field(|u| u.machine()),
             ncpu: std::thread::available_parallelism().map_or(1, |n| n.get()),
             mem_total: parse_mem_total(&meminfo),
-            cgroup_version: if Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
-                "2".into()
-            } else {
-                "1".into()
-            },
+            cgroup_version: if cgroup_v2() { "2".into() } else { "1".into() },
             ipv4_forwarding: std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward")
                 .is_ok_and(|s| s.trim() == "1"),
             runc: runc_version().await,
@@ -159,6 +155,11 @@ pub fn load_or_create_engine_id(data_root: &Path) -> Result<String> {
     );
     write_atomic(&path, id.as_bytes())?;
     Ok(id)
+}
+
+/// Whether the host runs the unified cgroup hierarchy (v2).
+pub fn cgroup_v2() -> bool {
+    Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
 }
 
 #[cfg(test)]

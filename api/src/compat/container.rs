@@ -2,13 +2,234 @@
 
 use serde_json::{Map, Value};
 
+use crate::error::ApiError;
 use crate::version::ApiVersion;
 
-pub fn adapt_create(config: &mut Map<String, Value>, host: &mut Map<String, Value>, v: ApiVersion) {
-    adjust_cpu_shares_before_1_19(host, v);
-    auto_remove_off_before_1_25(host, v);
-    ignore_before_1_40(host, v);
-    let _ = config;
+/// The parts of a create request the shims rewrite.
+pub struct CreateBody<'a> {
+    pub config: &'a mut Map<String, Value>,
+    pub host: &'a mut Map<String, Value>,
+    /// `NetworkingConfig.EndpointsConfig`, when given.
+    pub endpoints: Option<&'a Map<String, Value>>,
+    /// The host runs cgroup v1.
+    pub cgroup_v1: bool,
+}
+
+/// Applies every create-time shim for version `v`, or refuses the request as moby does.
+pub fn adapt_create(body: CreateBody, v: ApiVersion) -> Result<(), ApiError> {
+    adjust_cpu_shares_before_1_19(body.host, v);
+    auto_remove_off_before_1_25(body.host, v);
+    ignore_before_1_40(body.host, v);
+    shareable_ipc_before_1_40(body.host, v);
+    non_recursive_binds_off_before_1_40(body.host, v);
+    refuse_capabilities_at_1_40(body.host, v)?;
+    host_cgroupns_before_1_41(body.host, v, body.cgroup_v1);
+    mount_options_before_1_42(body.host, v)?;
+    console_size_reset_before_1_42(body.host, v);
+    annotations_ignored_before_1_43(body.host, v);
+    start_interval_zeroed_before_1_44(body.config, v);
+    refuse_force_recursive_before_1_44(body.host, v)?;
+    one_endpoint_before_1_44(body.endpoints, v)?;
+    refuse_subpath_before_1_45(body.host, v)?;
+    refuse_image_mounts_before_1_48(body.host, v)?;
+    Ok(())
+}
+
+/// The `Mounts` of a host config, as objects.
+fn mounts(host: &mut Map<String, Value>) -> impl Iterator<Item = &mut Map<String, Value>> {
+    host.get_mut("Mounts")
+        .and_then(Value::as_array_mut)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_object_mut)
+}
+
+fn is_set(v: Option<&Value>) -> bool {
+    !matches!(v, None | Some(Value::Null))
+}
+
+/// Below 1.40 an empty `IpcMode` meant `shareable` (the daemon default is `private` since).
+fn shareable_ipc_before_1_40(host: &mut Map<String, Value>, v: ApiVersion) {
+    if v.lt(1, 40)
+        && host
+            .get("IpcMode")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .is_empty()
+    {
+        host.insert("IpcMode".into(), Value::from("shareable"));
+    }
+}
+
+/// Below 1.40 `BindOptions.NonRecursive` did not exist: forced false.
+fn non_recursive_binds_off_before_1_40(host: &mut Map<String, Value>, v: ApiVersion) {
+    if !v.lt(1, 40) {
+        return;
+    }
+    for m in mounts(host) {
+        if let Some(b) = m.get_mut("BindOptions").and_then(Value::as_object_mut) {
+            b.insert("NonRecursive".into(), Value::Bool(false));
+        }
+    }
+}
+
+/// At exactly 1.40 the legacy `Capabilities` field was accepted by the API but refused by
+/// the daemon.
+fn refuse_capabilities_at_1_40(host: &Map<String, Value>, v: ApiVersion) -> Result<(), ApiError> {
+    let given = host
+        .get("Capabilities")
+        .and_then(Value::as_array)
+        .is_some_and(|c| !c.is_empty());
+    if v.ge(1, 40) && v.lt(1, 41) && given {
+        return Err(ApiError::invalid(
+            "the HostConfig.Capabilities field is not supported by this daemon; use CapAdd and CapDrop to set capabilities",
+        ));
+    }
+    Ok(())
+}
+
+/// Below 1.41 an empty `CgroupnsMode` meant `host` on cgroup v1 hosts.
+fn host_cgroupns_before_1_41(host: &mut Map<String, Value>, v: ApiVersion, cgroup_v1: bool) {
+    let empty = host
+        .get("CgroupnsMode")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .is_empty();
+    if v.lt(1, 41) && empty && cgroup_v1 {
+        host.insert("CgroupnsMode".into(), Value::from("host"));
+    }
+}
+
+/// Options for another mount type: silently dropped below 1.42, refused from 1.42. Below
+/// 1.42 `BindOptions.CreateMountpoint` did not exist either.
+fn mount_options_before_1_42(host: &mut Map<String, Value>, v: ApiVersion) -> Result<(), ApiError> {
+    let old = v.lt(1, 42);
+    for m in mounts(host) {
+        let kind = m
+            .get("Type")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        for (field, owner) in [
+            ("BindOptions", "bind"),
+            ("VolumeOptions", "volume"),
+            ("TmpfsOptions", "tmpfs"),
+        ] {
+            if is_set(m.get(field)) && kind != owner {
+                if old {
+                    m.remove(field);
+                } else {
+                    return Err(ApiError::invalid(format!(
+                        "{field} must not be specified on mount type {kind:?}"
+                    )));
+                }
+            }
+        }
+        if old && let Some(b) = m.get_mut("BindOptions").and_then(Value::as_object_mut) {
+            b.insert("CreateMountpoint".into(), Value::Bool(false));
+        }
+    }
+    Ok(())
+}
+
+/// Below 1.42 the console size could not be given at create: reset to 0×0.
+fn console_size_reset_before_1_42(host: &mut Map<String, Value>, v: ApiVersion) {
+    if v.lt(1, 42) && host.contains_key("ConsoleSize") {
+        host.insert("ConsoleSize".into(), serde_json::json!([0, 0]));
+    }
+}
+
+/// Below 1.43 `HostConfig.Annotations` did not exist: ignored.
+fn annotations_ignored_before_1_43(host: &mut Map<String, Value>, v: ApiVersion) {
+    if v.lt(1, 43) {
+        host.remove("Annotations");
+    }
+}
+
+/// Below 1.44 `Healthcheck.StartInterval` did not exist: zeroed.
+fn start_interval_zeroed_before_1_44(config: &mut Map<String, Value>, v: ApiVersion) {
+    if v.lt(1, 44)
+        && let Some(h) = config.get_mut("Healthcheck").and_then(Value::as_object_mut)
+        && h.contains_key("StartInterval")
+    {
+        h.insert("StartInterval".into(), Value::from(0));
+    }
+}
+
+/// `BindOptions.ReadOnlyForceRecursive` needs 1.44.
+fn refuse_force_recursive_before_1_44(
+    host: &mut Map<String, Value>,
+    v: ApiVersion,
+) -> Result<(), ApiError> {
+    if !v.lt(1, 44) {
+        return Ok(());
+    }
+    for m in mounts(host) {
+        if m.get("BindOptions")
+            .and_then(|b| b.get("ReadOnlyForceRecursive"))
+            .and_then(Value::as_bool)
+            == Some(true)
+        {
+            return Err(ApiError::invalid(
+                "BindOptions.ReadOnlyForceRecursive needs API v1.44 or newer",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Below 1.44 a container is created on one network at most.
+fn one_endpoint_before_1_44(
+    endpoints: Option<&Map<String, Value>>,
+    v: ApiVersion,
+) -> Result<(), ApiError> {
+    if let Some(e) = endpoints
+        && v.lt(1, 44)
+        && e.len() > 1
+    {
+        let names: Vec<&str> = e.keys().map(String::as_str).collect();
+        return Err(ApiError::invalid(format!(
+            "Container cannot be created with multiple network endpoints: {}",
+            names.join(", ")
+        )));
+    }
+    Ok(())
+}
+
+/// `VolumeOptions.Subpath` needs 1.45.
+fn refuse_subpath_before_1_45(
+    host: &mut Map<String, Value>,
+    v: ApiVersion,
+) -> Result<(), ApiError> {
+    if !v.lt(1, 45) {
+        return Ok(());
+    }
+    for m in mounts(host) {
+        let subpath = m
+            .get("VolumeOptions")
+            .and_then(|o| o.get("Subpath"))
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        if !subpath.is_empty() {
+            return Err(ApiError::invalid(
+                "VolumeOptions.Subpath needs API v1.45 or newer",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Mounts of type `image` need 1.48.
+fn refuse_image_mounts_before_1_48(
+    host: &mut Map<String, Value>,
+    v: ApiVersion,
+) -> Result<(), ApiError> {
+    if v.lt(1, 48) && mounts(host).any(|m| m.get("Type").and_then(Value::as_str) == Some("image")) {
+        return Err(ApiError::invalid(
+            "Mount type \"Image\" needs API v1.48 or newer",
+        ));
+    }
+    Ok(())
 }
 
 /// Below 1.19 the daemon clamped CPU shares into the kernel's range (2..=262144).
@@ -66,6 +287,139 @@ mod tests {
         let mut h = host(json!({"AutoRemove": true}));
         auto_remove_off_before_1_25(&mut h, ApiVersion::new(1, 25));
         assert_eq!(h["AutoRemove"], true);
+    }
+
+    const V: fn(u32) -> ApiVersion = |minor| ApiVersion::new(1, minor);
+
+    #[test]
+    fn empty_ipc_mode_is_shareable_below_1_40() {
+        let mut h = host(json!({"IpcMode": ""}));
+        shareable_ipc_before_1_40(&mut h, V(39));
+        assert_eq!(h["IpcMode"], "shareable");
+        let mut h = host(json!({}));
+        shareable_ipc_before_1_40(&mut h, V(40));
+        assert!(h.get("IpcMode").is_none());
+        let mut h = host(json!({"IpcMode": "host"}));
+        shareable_ipc_before_1_40(&mut h, V(39));
+        assert_eq!(h["IpcMode"], "host");
+    }
+
+    #[test]
+    fn non_recursive_forced_off_below_1_40() {
+        let body = json!({"Mounts": [{"Type": "bind", "BindOptions": {"NonRecursive": true}}]});
+        let mut h = host(body.clone());
+        non_recursive_binds_off_before_1_40(&mut h, V(39));
+        assert_eq!(h["Mounts"][0]["BindOptions"]["NonRecursive"], false);
+        let mut h = host(body);
+        non_recursive_binds_off_before_1_40(&mut h, V(40));
+        assert_eq!(h["Mounts"][0]["BindOptions"]["NonRecursive"], true);
+    }
+
+    #[test]
+    fn legacy_capabilities_refused_at_1_40_only() {
+        let h = host(json!({"Capabilities": ["CAP_NET_ADMIN"]}));
+        let e = refuse_capabilities_at_1_40(&h, V(40)).unwrap_err();
+        assert!(
+            e.message
+                .starts_with("the HostConfig.Capabilities field is not supported")
+        );
+        assert!(refuse_capabilities_at_1_40(&h, V(41)).is_ok());
+        assert!(refuse_capabilities_at_1_40(&h, V(39)).is_ok());
+        assert!(refuse_capabilities_at_1_40(&host(json!({"Capabilities": []})), V(40)).is_ok());
+    }
+
+    #[test]
+    fn empty_cgroupns_is_host_on_cgroup_v1_below_1_41() {
+        let mut h = host(json!({}));
+        host_cgroupns_before_1_41(&mut h, V(40), true);
+        assert_eq!(h["CgroupnsMode"], "host");
+        let mut h = host(json!({}));
+        host_cgroupns_before_1_41(&mut h, V(41), true);
+        assert!(h.get("CgroupnsMode").is_none());
+        let mut h = host(json!({}));
+        host_cgroupns_before_1_41(&mut h, V(40), false);
+        assert!(h.get("CgroupnsMode").is_none());
+    }
+
+    #[test]
+    fn wrong_mount_options_dropped_below_1_42_refused_from_1_42() {
+        let body = json!({"Mounts": [{"Type": "bind", "TmpfsOptions": {"SizeBytes": 1},
+            "BindOptions": {"CreateMountpoint": true}}]});
+        let mut h = host(body.clone());
+        mount_options_before_1_42(&mut h, V(41)).unwrap();
+        assert!(h["Mounts"][0].get("TmpfsOptions").is_none());
+        assert_eq!(h["Mounts"][0]["BindOptions"]["CreateMountpoint"], false);
+        let mut h = host(body);
+        let e = mount_options_before_1_42(&mut h, V(42)).unwrap_err();
+        assert_eq!(
+            e.message,
+            "TmpfsOptions must not be specified on mount type \"bind\""
+        );
+        let mut h =
+            host(json!({"Mounts": [{"Type": "bind", "BindOptions": {"CreateMountpoint": true}}]}));
+        mount_options_before_1_42(&mut h, V(42)).unwrap();
+        assert_eq!(h["Mounts"][0]["BindOptions"]["CreateMountpoint"], true);
+    }
+
+    #[test]
+    fn console_size_reset_below_1_42() {
+        let mut h = host(json!({"ConsoleSize": [24, 80]}));
+        console_size_reset_before_1_42(&mut h, V(41));
+        assert_eq!(h["ConsoleSize"], json!([0, 0]));
+        let mut h = host(json!({"ConsoleSize": [24, 80]}));
+        console_size_reset_before_1_42(&mut h, V(42));
+        assert_eq!(h["ConsoleSize"], json!([24, 80]));
+    }
+
+    #[test]
+    fn annotations_ignored_below_1_43() {
+        let mut h = host(json!({"Annotations": {"a": "b"}}));
+        annotations_ignored_before_1_43(&mut h, V(42));
+        assert!(h.get("Annotations").is_none());
+        let mut h = host(json!({"Annotations": {"a": "b"}}));
+        annotations_ignored_before_1_43(&mut h, V(43));
+        assert_eq!(h["Annotations"]["a"], "b");
+    }
+
+    #[test]
+    fn start_interval_zeroed_below_1_44() {
+        let mut c = host(json!({"Healthcheck": {"Test": ["NONE"], "StartInterval": 5}}));
+        start_interval_zeroed_before_1_44(&mut c, V(43));
+        assert_eq!(c["Healthcheck"]["StartInterval"], 0);
+        let mut c = host(json!({"Healthcheck": {"Test": ["NONE"], "StartInterval": 5}}));
+        start_interval_zeroed_before_1_44(&mut c, V(44));
+        assert_eq!(c["Healthcheck"]["StartInterval"], 5);
+    }
+
+    #[test]
+    fn force_recursive_read_only_needs_1_44() {
+        let body =
+            json!({"Mounts": [{"Type": "bind", "BindOptions": {"ReadOnlyForceRecursive": true}}]});
+        assert!(refuse_force_recursive_before_1_44(&mut host(body.clone()), V(43)).is_err());
+        assert!(refuse_force_recursive_before_1_44(&mut host(body), V(44)).is_ok());
+    }
+
+    #[test]
+    fn several_endpoints_refused_below_1_44() {
+        let e = host(json!({"a": {}, "b": {}}));
+        let err = one_endpoint_before_1_44(Some(&e), V(43)).unwrap_err();
+        assert_eq!(
+            err.message,
+            "Container cannot be created with multiple network endpoints: a, b"
+        );
+        assert!(one_endpoint_before_1_44(Some(&e), V(44)).is_ok());
+        assert!(one_endpoint_before_1_44(Some(&host(json!({"a": {}}))), V(43)).is_ok());
+    }
+
+    #[test]
+    fn subpath_needs_1_45_and_image_mounts_1_48() {
+        let sub = json!({"Mounts": [{"Type": "volume", "VolumeOptions": {"Subpath": "x"}}]});
+        assert!(refuse_subpath_before_1_45(&mut host(sub.clone()), V(44)).is_err());
+        assert!(refuse_subpath_before_1_45(&mut host(sub), V(45)).is_ok());
+        let img = json!({"Mounts": [{"Type": "image", "Source": "busybox", "Target": "/i"}]});
+        let e = refuse_image_mounts_before_1_48(&mut host(img.clone()), V(47)).unwrap_err();
+        assert_eq!(e.message, "Mount type \"Image\" needs API v1.48 or newer");
+        assert!(refuse_image_mounts_before_1_48(&mut host(img), V(48)).is_ok());
     }
 
     #[test]

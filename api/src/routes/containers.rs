@@ -68,13 +68,25 @@ pub async fn create(
         Some(Value::Object(h)) => h,
         _ => Map::new(),
     };
-    config.remove("NetworkingConfig");
+    let networking = config.remove("NetworkingConfig");
     if config.is_empty() {
         return Err(ApiError::invalid(
             "config cannot be empty in order to create a container",
         ));
     }
-    crate::compat::container::adapt_create(&mut config, &mut host_config, version);
+    let endpoints = networking
+        .as_ref()
+        .and_then(|n| n.get("EndpointsConfig"))
+        .and_then(Value::as_object);
+    crate::compat::container::adapt_create(
+        crate::compat::container::CreateBody {
+            config: &mut config,
+            host: &mut host_config,
+            endpoints,
+            cgroup_v1: !berth_engine::system::cgroup_v2(),
+        },
+        version,
+    )?;
     let (id, warnings) = s
         .engine
         .containers()

@@ -1402,7 +1402,13 @@ fn fill_host_config_defaults(h: &mut Map<String, Value>) {
         h.insert("IpcMode".into(), json!("private"));
     }
     if unset(h, "CgroupnsMode") {
-        h.insert("CgroupnsMode".into(), json!("host"));
+        // dockerd's default: a private cgroup namespace where cgroup v2 makes it useful.
+        let mode = if crate::system::cgroup_v2() {
+            "private"
+        } else {
+            "host"
+        };
+        h.insert("CgroupnsMode".into(), json!(mode));
     }
     if unset(h, "NetworkMode") {
         h.insert("NetworkMode".into(), json!("default"));
