@@ -125,3 +125,83 @@ fn read_only_rootfs_refuses_writes() {
     let out = c.run(&["--read-only", "--tmpfs", "/tmp"], &["touch", "/tmp/x"]);
     assert!(out.success(), "{}", out.describe());
 }
+
+#[test]
+fn init_layer_holds_the_placeholders_and_rm_leaves_nothing_behind() {
+    let c = setup("init-layer");
+    // dockerd's init layer: /.dockerenv, /etc/mtab and the mount points, none of them
+    // counted as the container's own changes.
+    let out = c.run(
+        &[],
+        &[
+            "sh",
+            "-c",
+            "ls -l /.dockerenv /etc/mtab && readlink /etc/mtab",
+        ],
+    );
+    assert!(out.success(), "{}", out.describe());
+    assert!(out.stdout.contains("-rwxr-xr-x"), "{}", out.stdout);
+    assert!(
+        out.stdout.trim_end().ends_with("/proc/mounts"),
+        "{}",
+        out.stdout
+    );
+    let name = format!("bct-init-layer-{}", std::process::id());
+    let out = c.d.docker(&[
+        "run",
+        "--name",
+        &name,
+        "--network",
+        "none",
+        &c.image,
+        "true",
+    ]);
+    assert!(out.success(), "{}", out.describe());
+    let out = c.d.docker(&[
+        "ps",
+        "-a",
+        "-s",
+        "--filter",
+        &format!("name={name}"),
+        "--format",
+        "{{.Size}}",
+    ]);
+    assert!(out.stdout.trim().starts_with("0B"), "{}", out.describe());
+    let id =
+        c.d.docker(&["inspect", "-f", "{{.Id}}", &name])
+            .stdout
+            .trim()
+            .to_string();
+
+    if c.d.owned() {
+        // Inside berthd's containerd: the writable layer sits on `<id>-init`, and removing
+        // the container removes both, with the container and its task.
+        let ctr = |args: &[&str]| {
+            let sock = c.d.exec_root().join("containerd/containerd.sock");
+            let out = std::process::Command::new("ctr")
+                .arg("-a")
+                .arg(&sock)
+                .args(["-n", "berth"])
+                .args(args)
+                .output()
+                .expect("run ctr");
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        };
+        let snapshots = ctr(&["snapshots", "ls"]);
+        let line = snapshots
+            .lines()
+            .find(|l| l.starts_with(&format!("{id} ")))
+            .unwrap_or_else(|| panic!("no snapshot {id}:\n{snapshots}"));
+        assert!(line.contains(&format!("{id}-init")), "{line}");
+        let out = c.d.docker(&["rm", &name]);
+        assert!(out.success(), "{}", out.describe());
+        let gone = compat_tests::wait_until(std::time::Duration::from_secs(10), || {
+            !ctr(&["snapshots", "ls"]).contains(&id)
+                && !ctr(&["containers", "ls", "-q"]).contains(&id)
+                && !ctr(&["tasks", "ls"]).contains(&id)
+        });
+        assert!(gone, "left behind:\n{}", ctr(&["snapshots", "ls"]));
+    } else {
+        let _ = c.d.docker(&["rm", "-f", &name]);
+    }
+}

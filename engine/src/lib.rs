@@ -11,6 +11,7 @@ pub mod events;
 pub mod filters;
 pub mod image;
 pub mod oci;
+pub mod rootfs;
 pub mod runtime;
 pub mod system;
 

@@ -345,6 +345,7 @@ impl ContainerService {
             Err(e) => {
                 self.release_name(&name, &id);
                 let _ = self.containerd.remove_snapshot(&id).await;
+                let _ = self.containerd.remove_snapshot(&init_snapshot(&id)).await;
                 self.containerd.delete_lease(&Self::lease_for(&id)).await;
                 let _ = std::fs::remove_dir_all(&dir);
                 Err(e)
@@ -371,8 +372,9 @@ impl ContainerService {
             .create_named_lease(&Self::lease_for(id).0)
             .await?;
         let parent = image.chain_ids.last().cloned().unwrap_or_default();
+        let init = self.create_init_layer(&lease, id, &parent).await?;
         self.containerd
-            .prepare_snapshot(&lease, id, &parent, HashMap::new())
+            .prepare_snapshot(&lease, id, &init, HashMap::new())
             .await?;
         let record = ContainerRecord {
             id: id.to_string(),
@@ -394,6 +396,38 @@ impl ContainerService {
         };
         self.persist(&record)?;
         Ok(record)
+    }
+
+    /// Prepares the `<id>-init` snapshot on the image, fills in the placeholders and commits
+    /// it; returns its name, the parent of the container's writable layer.
+    async fn create_init_layer(&self, lease: &Lease, id: &str, parent: &str) -> Result<String> {
+        let name = init_snapshot(id);
+        let key = format!("{name}-key");
+        let mounts = self
+            .containerd
+            .prepare_snapshot(lease, &key, parent, HashMap::new())
+            .await?;
+        let target = self.run_dir(id).join("init-rootfs");
+        let filled = tokio::task::spawn_blocking(move || {
+            crate::rootfs::with_mounted(&mounts, &target, super::init_layer::populate)
+        })
+        .await
+        .map_err(|e| Error::internal(e.to_string()))
+        .and_then(|r| r)
+        .and_then(|r| r.map_err(Error::from));
+        let committed = match filled {
+            Ok(()) => {
+                self.containerd
+                    .commit_snapshot(lease, &name, &key, HashMap::new())
+                    .await
+            }
+            Err(e) => Err(e),
+        };
+        if committed.is_err() {
+            let _ = self.containerd.remove_snapshot(&key).await;
+        }
+        let _ = std::fs::remove_dir(self.run_dir(id));
+        committed.map(|_| name)
     }
 
     /// `POST /containers/{id}/start`.
@@ -947,6 +981,7 @@ impl ContainerService {
         let _ = self.containerd.delete_task(&id).await;
         self.containerd.delete_container(&id).await?;
         let _ = self.containerd.remove_snapshot(&id).await;
+        let _ = self.containerd.remove_snapshot(&init_snapshot(&id)).await;
         self.containerd.delete_lease(&Self::lease_for(&id)).await;
         let _ = std::fs::remove_dir_all(self.dir(&id));
         let _ = std::fs::remove_dir_all(self.run_dir(&id));
@@ -1471,6 +1506,11 @@ fn validate_host_config(h: &Map<String, Value>) -> Result<()> {
         return Err(Error::not_found(format!("network {mode} not found")));
     }
     Ok(())
+}
+
+/// The init layer's snapshot: the parent of container `id`'s writable layer.
+fn init_snapshot(id: &str) -> String {
+    format!("{id}-init")
 }
 
 #[cfg(test)]
