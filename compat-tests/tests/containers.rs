@@ -916,6 +916,77 @@ fn create_shims_follow_the_request_version() {
 }
 
 #[test]
+fn ps_filters_health_task_expose_and_network() {
+    let c = setup("ps_more_filters");
+    let exposed = c.name("exposed");
+    let plain = c.name("plain");
+    let out = c.d.docker(&[
+        "create",
+        "--name",
+        &exposed,
+        "--network",
+        "none",
+        "--expose",
+        "8080",
+        &c.image,
+    ]);
+    assert!(out.success(), "{}", out.describe());
+    let out =
+        c.d.docker(&["create", "--name", &plain, "--network", "none", &c.image]);
+    assert!(out.success(), "{}", out.describe());
+    let ps = |filter: &str| {
+        let out = c.d.docker(&[
+            "ps",
+            "-a",
+            "--filter",
+            filter,
+            "--filter",
+            &format!("name=bct-ctr-{}-ps_more_filters", std::process::id()),
+            "--format",
+            "{{.Names}}",
+        ]);
+        assert!(out.success(), "ps --filter {filter}\n{}", out.describe());
+        let mut names: Vec<String> = out.stdout.lines().map(str::to_string).collect();
+        names.sort();
+        names
+    };
+    let mut both = vec![exposed.clone(), plain.clone()];
+    both.sort();
+    // `expose` and `publish` look at the ports a network endpoint lists: containers on
+    // `none` have none, whatever they expose (so on dockerd too).
+    assert!(ps("expose=8080").is_empty());
+    assert!(ps("expose=8079-8081/tcp").is_empty());
+    assert!(ps("publish=8080").is_empty());
+    assert_eq!(ps("health=none"), both);
+    assert!(ps("health=healthy").is_empty());
+    assert_eq!(ps("is-task=false"), both);
+    assert!(ps("is-task=true").is_empty());
+    assert_eq!(ps("network=none"), both);
+    assert!(ps("network=host").is_empty());
+    assert!(ps("volume=/data").is_empty());
+
+    for (filter, message) in [
+        (
+            "health=bogus",
+            "Unrecognised filter value for health: bogus",
+        ),
+        ("is-task=maybe", "Invalid filter 'is-task=[maybe]'"),
+        (
+            "expose=bad",
+            "error while looking up for expose bad: strconv.ParseUint: parsing \"bad\": invalid syntax",
+        ),
+        (
+            "expose=8080:1",
+            "filter for 'expose' should not contain ':': 8080:1",
+        ),
+    ] {
+        let out = c.d.docker(&["ps", "-a", "--filter", filter]);
+        assert!(!out.success(), "{}", out.describe());
+        assert!(out.stderr.contains(message), "{}", out.describe());
+    }
+}
+
+#[test]
 fn concurrent_creates_with_one_name_yield_one_container() {
     let c = setup("race");
     let n = c.name("x");

@@ -205,3 +205,41 @@ fn init_layer_holds_the_placeholders_and_rm_leaves_nothing_behind() {
         let _ = c.d.docker(&["rm", "-f", &name]);
     }
 }
+
+#[test]
+fn default_seccomp_profile_applies_unless_unconfined() {
+    let c = setup("seccomp");
+    let script = "grep Seccomp: /proc/self/status; unshare -U true && echo unshare-ok";
+    // Docker's default profile: a filter is installed, and unshare needs CAP_SYS_ADMIN.
+    let out = c.run(&[], &["sh", "-c", script]);
+    assert!(out.stdout.contains("Seccomp:\t2"), "{}", out.describe());
+    assert!(!out.stdout.contains("unshare-ok"), "{}", out.describe());
+    assert!(
+        out.stderr.contains("Operation not permitted"),
+        "{}",
+        out.describe()
+    );
+    let out = c.run(&["--cap-add", "SYS_ADMIN"], &["sh", "-c", script]);
+    assert!(out.stdout.contains("unshare-ok"), "{}", out.describe());
+    let out = c.run(
+        &["--security-opt", "seccomp=unconfined"],
+        &["sh", "-c", script],
+    );
+    assert!(out.stdout.contains("Seccomp:\t0"), "{}", out.describe());
+    assert!(out.stdout.contains("unshare-ok"), "{}", out.describe());
+
+    // dockerd's texts for options it cannot read.
+    let out = c.d.docker(&[
+        "create",
+        "--security-opt",
+        "no-new-privileges=maybe",
+        &c.image,
+    ]);
+    assert!(!out.success(), "{}", out.describe());
+    assert!(
+        out.stderr
+            .contains("invalid --security-opt 2: \"no-new-privileges=maybe\""),
+        "{}",
+        out.describe()
+    );
+}

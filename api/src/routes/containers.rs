@@ -157,6 +157,23 @@ pub async fn list(
             }
         }
     }
+    if let Some(values) = filters.values("health") {
+        for h in values {
+            if !["starting", "healthy", "unhealthy", "none"].contains(&h.as_str()) {
+                return Err(ApiError::invalid(format!(
+                    "Unrecognised filter value for health: {h}"
+                )));
+            }
+        }
+    }
+    let is_task = match filters.values("is-task").map(|v| v.iter().next().cloned()) {
+        Some(Some(v)) if v == "true" => Some(true),
+        Some(Some(v)) if v == "false" => Some(false),
+        Some(Some(v)) => return Err(ApiError::invalid(format!("Invalid filter 'is-task=[{v}]'"))),
+        _ => None,
+    };
+    let exposed = port_filter(filters.values("expose"), "expose")?;
+    let published = port_filter(filters.values("publish"), "publish")?;
     let all = q.bool("all")
         || q.get("limit").is_some_and(|l| l != "-1" && l != "0")
         || filters.contains("status")
@@ -204,6 +221,22 @@ pub async fn list(
                             .starts_with(a.trim_start_matches("sha256:"))
                 })
             })
+            || !filters.exact_match("health", c.health_status())
+            // Swarm tasks are not run by this daemon.
+            || is_task == Some(true)
+            // No container has a volume yet, and `expose`/`publish` look at the ports a
+            // container's network endpoint lists, which only bridge networks have (still to
+            // come): as on dockerd, `none` and `host` containers never match them.
+            || filters.contains("volume")
+            || published.is_some()
+            || exposed.is_some()
+            || !filters.values("network").is_none_or(|v| {
+                let mode = match c.host_str("NetworkMode") {
+                    "" | "default" => "bridge",
+                    m => m,
+                };
+                v.contains(mode)
+            })
             || before.as_ref().is_some_and(|b| c.created >= *b)
             || since.as_ref().is_some_and(|b| c.created <= *b)
         {
@@ -229,6 +262,37 @@ pub async fn list(
     }
     let out = entries;
     Ok(Json(out))
+}
+
+/// The ports an `expose` or `publish` filter names (`80`, `80/udp`, `8000-8080/tcp`), as
+/// `port/proto` keys; moby's error for one that does not parse.
+fn port_filter(
+    values: Option<&std::collections::BTreeSet<String>>,
+    what: &str,
+) -> Result<Option<Vec<String>>, ApiError> {
+    let Some(values) = values else {
+        return Ok(None);
+    };
+    let mut ports = Vec::new();
+    for v in values {
+        if v.contains(':') {
+            return Err(ApiError::invalid(format!(
+                "filter for '{what}' should not contain ':': {v}"
+            )));
+        }
+        let (range, proto) = v.split_once('/').unwrap_or((v, "tcp"));
+        let (start, end) = range.split_once('-').unwrap_or((range, range));
+        let parse = |p: &str| {
+            p.parse::<u16>().map_err(|_| {
+                ApiError::invalid(format!(
+                    "error while looking up for {what} {v}: strconv.ParseUint: parsing {p:?}: invalid syntax"
+                ))
+            })
+        };
+        let (start, end) = (parse(start)?, parse(end)?);
+        ports.extend((start..=end.max(start)).map(|p| format!("{p}/{proto}")));
+    }
+    Ok(Some(ports))
 }
 
 pub async fn start(

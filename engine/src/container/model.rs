@@ -42,6 +42,28 @@ pub struct State {
     pub oom_killed: bool,
     pub started_at: String,
     pub finished_at: String,
+    /// Set when the container has a healthcheck.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<Health>,
+}
+
+/// `State.Health`: what the healthcheck has found so far.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Health {
+    /// `starting`, `healthy` or `unhealthy`.
+    pub status: String,
+    pub failing_streak: i64,
+    /// The last results, oldest first (at most five kept).
+    pub log: Vec<HealthResult>,
+}
+
+/// One probe of a healthcheck.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct HealthResult {
+    pub start: String,
+    pub end: String,
+    pub exit_code: i64,
+    pub output: String,
 }
 
 impl Default for State {
@@ -54,6 +76,7 @@ impl Default for State {
             oom_killed: false,
             started_at: ZERO_TIME.into(),
             finished_at: ZERO_TIME.into(),
+            health: None,
         }
     }
 }
@@ -93,6 +116,16 @@ pub struct ContainerRecord {
     pub manually_stopped: bool,
     #[serde(skip)]
     pub host_config: Value,
+}
+
+impl ContainerRecord {
+    /// `none` without a healthcheck, else `starting`, `healthy` or `unhealthy`.
+    pub fn health_status(&self) -> &str {
+        self.state
+            .health
+            .as_ref()
+            .map_or("none", |h| h.status.as_str())
+    }
 }
 
 impl ContainerRecord {

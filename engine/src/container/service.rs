@@ -481,6 +481,7 @@ impl ContainerService {
                         oom_killed: false,
                         started_at: now(),
                         finished_at: r.state.finished_at.clone(),
+                        health: None,
                     };
                     r.manually_stopped = false;
                     r.clone()
@@ -577,7 +578,7 @@ impl ContainerService {
             env.push("TERM=xterm".into());
         }
         let list = |key: &str| setup::strings(record.host_config.get(key));
-        let security_opt = list("SecurityOpt");
+        let security = setup::security_options(&list("SecurityOpt"))?;
         let spec = oci::build(&SpecInput {
             id: id.clone(),
             args: std::iter::once(record.path.clone())
@@ -626,11 +627,9 @@ impl ContainerService {
             } else {
                 None
             },
-            no_new_privileges: security_opt.iter().any(|o| {
-                o == "no-new-privileges"
-                    || o == "no-new-privileges:true"
-                    || o == "no-new-privileges=true"
-            }),
+            no_new_privileges: security.no_new_privileges,
+            // Docker's default profile, unless privileged or asked away.
+            seccomp: !record.host_bool("Privileged") && !security.seccomp_unconfined,
         });
         let spec_json = serde_json::to_vec(&spec).map_err(|e| Error::internal(e.to_string()))?;
 
@@ -1470,6 +1469,7 @@ fn fill_host_config_defaults(h: &mut Map<String, Value>) {
 
 /// moby's create-time host-config checks that matter before anything is made.
 fn validate_host_config(h: &Map<String, Value>) -> Result<()> {
+    setup::security_options(&setup::strings(h.get("SecurityOpt")))?;
     if let Some(rp) = h.get("RestartPolicy") {
         let name = rp.get("Name").and_then(Value::as_str).unwrap_or("");
         let max = rp

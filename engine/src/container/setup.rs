@@ -277,8 +277,90 @@ pub fn write_file(path: &Path, contents: &str) -> Result<()> {
         .map_err(|e| Error::internal(format!("cannot write {}: {e}", path.display())))
 }
 
+/// What `HostConfig.SecurityOpt` asks for.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SecurityOptions {
+    pub no_new_privileges: bool,
+    /// `seccomp=unconfined`: no seccomp filter.
+    pub seccomp_unconfined: bool,
+}
+
+/// Reads `SecurityOpt` entries the way dockerd does (`key=value`, or the deprecated
+/// `key:value`), with its error texts. A custom seccomp profile is refused: Berth applies
+/// Docker's default profile or none.
+pub fn security_options(opts: &[String]) -> crate::Result<SecurityOptions> {
+    let mut out = SecurityOptions::default();
+    let go_bool = |v: &str| match v {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
+        _ => None,
+    };
+    for opt in opts {
+        if opt == "no-new-privileges" {
+            out.no_new_privileges = true;
+            continue;
+        }
+        if opt == "disable" {
+            continue;
+        }
+        let split = opt.split_once('=').or_else(|| opt.split_once(':'));
+        let Some((key, value)) = split else {
+            return Err(crate::Error::invalid(format!(
+                "invalid --security-opt 1: {opt:?}"
+            )));
+        };
+        let invalid = || crate::Error::invalid(format!("invalid --security-opt 2: {opt:?}"));
+        match key {
+            // SELinux labels and AppArmor profiles: neither is enforced on this host.
+            "label" | "apparmor" => {}
+            "seccomp" if value == "unconfined" => out.seccomp_unconfined = true,
+            "seccomp" => {
+                return Err(crate::Error::invalid(
+                    "custom seccomp profiles are not supported by berthd yet; use seccomp=unconfined or leave Docker's default profile in place",
+                ));
+            }
+            "no-new-privileges" => out.no_new_privileges = go_bool(value).ok_or_else(invalid)?,
+            "writable-cgroups" => {
+                go_bool(value).ok_or_else(invalid)?;
+            }
+            _ => return Err(invalid()),
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn security_options_read_like_dockerd() {
+        let opts = |v: &[&str]| {
+            super::security_options(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+        };
+        assert!(opts(&["no-new-privileges"]).unwrap().no_new_privileges);
+        assert!(opts(&["no-new-privileges=true"]).unwrap().no_new_privileges);
+        assert!(
+            !opts(&["no-new-privileges:false"])
+                .unwrap()
+                .no_new_privileges
+        );
+        assert!(opts(&["seccomp=unconfined"]).unwrap().seccomp_unconfined);
+        assert!(opts(&["seccomp:unconfined"]).unwrap().seccomp_unconfined);
+        assert!(opts(&["label=disable", "apparmor=unconfined"]).is_ok());
+        assert_eq!(
+            opts(&["no-new-privileges=maybe"]).unwrap_err().message,
+            "invalid --security-opt 2: \"no-new-privileges=maybe\""
+        );
+        assert_eq!(
+            opts(&["bogus"]).unwrap_err().message,
+            "invalid --security-opt 1: \"bogus\""
+        );
+        assert_eq!(
+            opts(&["foo=bar"]).unwrap_err().message,
+            "invalid --security-opt 2: \"foo=bar\""
+        );
+        assert!(opts(&["seccomp={\"defaultAction\":\"SCMP_ACT_ALLOW\"}"]).is_err());
+    }
+
     use super::*;
 
     #[test]

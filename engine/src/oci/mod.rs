@@ -4,6 +4,8 @@
 
 use serde_json::{Value, json};
 
+pub mod seccomp;
+
 /// Docker's default capability set.
 pub const DEFAULT_CAPABILITIES: &[&str] = &[
     "CAP_CHOWN",
@@ -82,6 +84,8 @@ pub struct SpecInput {
     pub pids_limit: i64,
     pub oom_score_adj: i64,
     pub no_new_privileges: bool,
+    /// Apply Docker's default seccomp profile.
+    pub seccomp: bool,
     pub cpu_quota: i64,
     pub cpu_period: i64,
     pub cpuset_cpus: String,
@@ -314,6 +318,9 @@ pub fn build(input: &SpecInput) -> Value {
                 .collect(),
         );
     }
+    if input.seccomp {
+        linux["seccomp"] = seccomp::default_profile(&caps);
+    }
     if !input.privileged {
         linux["maskedPaths"] = json!(MASKED_PATHS);
         linux["readonlyPaths"] = json!(READONLY_PATHS);
@@ -357,6 +364,7 @@ mod tests {
             pids_limit: 0,
             oom_score_adj: 0,
             no_new_privileges: false,
+            seccomp: true,
             cpu_quota: 0,
             cpu_period: 0,
             cpuset_cpus: String::new(),
