@@ -349,6 +349,50 @@ pub async fn kill(
     Ok(StatusCode::NO_CONTENT)
 }
 
+pub async fn pause(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    s.engine.containers().pause(&id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn unpause(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    s.engine.containers().unpause(&id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn rename(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    q: QueryParams,
+) -> Result<StatusCode, ApiError> {
+    s.engine
+        .containers()
+        .rename(&id, q.get("name").unwrap_or(""))
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /containers/{id}/top`.
+pub async fn top(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    q: QueryParams,
+) -> Result<Json<Value>, ApiError> {
+    let top = s
+        .engine
+        .containers()
+        .top(&id, q.get("ps_args").unwrap_or(""))
+        .await?;
+    Ok(Json(
+        json!({"Titles": top.titles, "Processes": top.processes}),
+    ))
+}
+
 pub async fn remove(
     State(s): State<AppState>,
     Path(id): Path<String>,

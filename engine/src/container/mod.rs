@@ -6,9 +6,11 @@ pub mod exec;
 pub mod init_layer;
 pub mod io;
 pub mod logs;
+mod manage;
 pub mod model;
 pub mod names;
 mod service;
 pub mod setup;
 
+pub use manage::Top;
 pub use service::{AttachHandle, ContainerService, CreateRequest, LogsRequest, WaitCondition};

@@ -28,13 +28,13 @@ struct ExitSeq {
     code: i64,
 }
 
-struct Container {
+pub(super) struct Container {
     record: Mutex<ContainerRecord>,
     io: Mutex<IoChannels>,
     exits: watch::Sender<ExitSeq>,
     removed: watch::Sender<bool>,
     /// Serialises start, stop and remove of this container.
-    op: tokio::sync::Mutex<()>,
+    pub(super) op: tokio::sync::Mutex<()>,
     /// The restart policy's current backoff.
     restart_delay: Mutex<Duration>,
 }
@@ -53,7 +53,7 @@ impl Container {
         })
     }
 
-    fn rec(&self) -> std::sync::MutexGuard<'_, ContainerRecord> {
+    pub(super) fn rec(&self) -> std::sync::MutexGuard<'_, ContainerRecord> {
         self.record.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
@@ -93,14 +93,14 @@ pub struct LogsRequest {
 }
 
 pub struct ContainerService {
-    containerd: Containerd,
+    pub(super) containerd: Containerd,
     events: Arc<EventBus>,
     data_root: PathBuf,
     exec_root: PathBuf,
     namespace: String,
     containers: Mutex<HashMap<String, Arc<Container>>>,
     /// name (with `/`) → id; entries are reserved before anything is written.
-    names: Mutex<HashMap<String, String>>,
+    pub(super) names: Mutex<HashMap<String, String>>,
     weak: std::sync::Weak<ContainerService>,
     pub(crate) execs: super::exec::Execs,
 }
@@ -169,7 +169,7 @@ impl ContainerService {
         self.event(c, action, extra);
     }
 
-    fn event(&self, c: &ContainerRecord, action: &str, extra: &[(&str, String)]) {
+    pub(super) fn event(&self, c: &ContainerRecord, action: &str, extra: &[(&str, String)]) {
         let mut attributes: BTreeMap<String, String> = c.labels();
         attributes.insert("image".into(), c.config_str("Image").to_string());
         attributes.insert("name".into(), c.name.trim_start_matches('/').to_string());
@@ -180,7 +180,7 @@ impl ContainerService {
             .publish(Event::new("container", action, c.id.clone(), attributes));
     }
 
-    fn persist(&self, c: &ContainerRecord) -> Result<()> {
+    pub(super) fn persist(&self, c: &ContainerRecord) -> Result<()> {
         let dir = self.dir(&c.id);
         let config = serde_json::to_vec(c).map_err(|e| Error::internal(e.to_string()))?;
         write_atomic(&dir.join("config.v2.json"), &config)?;
@@ -190,7 +190,7 @@ impl ContainerService {
     }
 
     /// Finds a container by full ID, name (with or without `/`) or unique ID prefix.
-    fn lookup(&self, name_or_id: &str) -> Result<Arc<Container>> {
+    pub(super) fn lookup(&self, name_or_id: &str) -> Result<Arc<Container>> {
         if name_or_id.is_empty() {
             return Err(Error::invalid("invalid name or ID supplied: \"\""));
         }
@@ -247,7 +247,7 @@ impl ContainerService {
         Some((first.id.clone(), first.state.running()))
     }
 
-    fn reserve_name(&self, name: &str, id: &str) -> Result<()> {
+    pub(super) fn reserve_name(&self, name: &str, id: &str) -> Result<()> {
         let mut names = self.names.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(owner) = names.get(name) {
             return Err(Error::conflict(format!(
@@ -258,7 +258,7 @@ impl ContainerService {
         Ok(())
     }
 
-    fn release_name(&self, name: &str, id: &str) {
+    pub(super) fn release_name(&self, name: &str, id: &str) {
         let mut names = self.names.lock().unwrap_or_else(|p| p.into_inner());
         if names.get(name).is_some_and(|owner| owner == id) {
             names.remove(name);
@@ -872,6 +872,7 @@ impl ContainerService {
         let seen = exits.borrow().seq;
         let _ = self.containerd.kill_task(&record.id, signo, false).await;
         self.event(&record, "kill", &[("signal", signo.to_string())]);
+        self.thaw_after_signal(&c).await?;
         let exited = async {
             let _ = exits.wait_for(|e| e.seq > seen).await;
         };
@@ -931,7 +932,7 @@ impl ContainerService {
         }
         self.containerd.kill_task(&record.id, signo, false).await?;
         self.event(&record, "kill", &[("signal", signo.to_string())]);
-        Ok(())
+        self.thaw_after_signal(&c).await
     }
 
     /// `DELETE /containers/{id}`.
@@ -965,6 +966,7 @@ impl ContainerService {
             let mut exits = c.exits.subscribe();
             let seen = exits.borrow().seq;
             let _ = self.containerd.kill_task(&record.id, 9, true).await;
+            let _ = self.thaw_after_signal(&c).await;
             let _ = tokio::time::timeout(Duration::from_secs(30), exits.wait_for(|e| e.seq > seen))
                 .await;
         }

@@ -10,7 +10,8 @@ use containerd_client::services::v1::tasks_client::TasksClient;
 use containerd_client::services::v1::{
     CloseIoRequest, Container, CreateContainerRequest, CreateTaskRequest, DeleteContainerRequest,
     DeleteProcessRequest, DeleteTaskRequest, ExecProcessRequest, GetRequest, KillRequest,
-    ResizePtyRequest, StartRequest, WaitRequest,
+    ListPidsRequest, PauseTaskRequest, ResizePtyRequest, ResumeTaskRequest, StartRequest,
+    UpdateTaskRequest, WaitRequest,
 };
 use containerd_client::types::Mount;
 use prost_types::Any;
@@ -160,6 +161,59 @@ impl Containerd {
                 exec_id: String::new(),
                 signal,
                 all,
+            }))
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+
+    /// Freezes every process of the task (the cgroup freezer).
+    pub async fn pause_task(&self, id: &str) -> Result<()> {
+        TasksClient::new(self.channel.clone())
+            .pause(self.request(PauseTaskRequest {
+                container_id: id.to_string(),
+            }))
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+
+    pub async fn resume_task(&self, id: &str) -> Result<()> {
+        TasksClient::new(self.channel.clone())
+            .resume(self.request(ResumeTaskRequest {
+                container_id: id.to_string(),
+            }))
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+
+    /// Host pids of every process in the task.
+    pub async fn task_pids(&self, id: &str) -> Result<Vec<u32>> {
+        Ok(TasksClient::new(self.channel.clone())
+            .list_pids(self.request(ListPidsRequest {
+                container_id: id.to_string(),
+            }))
+            .await
+            .map_err(classify)?
+            .into_inner()
+            .processes
+            .into_iter()
+            .map(|p| p.pid)
+            .collect())
+    }
+
+    /// Applies OCI `LinuxResources` (as JSON) to a running task.
+    pub async fn update_task_resources(&self, id: &str, resources_json: Vec<u8>) -> Result<()> {
+        TasksClient::new(self.channel.clone())
+            .update(self.request(UpdateTaskRequest {
+                container_id: id.to_string(),
+                resources: Some(Any {
+                    type_url:
+                        "types.containerd.io/opencontainers/runtime-spec/1/LinuxResources".into(),
+                    value: resources_json,
+                }),
+                annotations: HashMap::new(),
             }))
             .await
             .map_err(classify)?;

@@ -1,0 +1,244 @@
+//! `docker pause`/`unpause`, `docker rename` and `docker top`: moby's texts, status codes and
+//! events. Checked against Debian's dockerd 20.10 first.
+
+use std::time::Duration;
+
+use compat_tests::{Daemon, daemon, fixtures};
+use serde_json::Value;
+
+struct Ctx {
+    d: Daemon,
+    image: String,
+    names: Vec<String>,
+}
+
+fn setup(test: &str) -> Ctx {
+    let d = daemon();
+    let image = fixtures::test_image(&format!("ops-{test}"));
+    let tag = format!("berth-test/busybox:ops-{test}");
+    let archive = image.docker_archive(&[&tag]);
+    let out = d.docker(&["load", "-i", archive.to_str().unwrap()]);
+    assert!(out.success(), "{}", out.describe());
+    Ctx {
+        d,
+        image: tag,
+        names: Vec::new(),
+    }
+}
+
+impl Ctx {
+    fn name(&mut self, what: &str) -> String {
+        let n = format!("bct-ops-{}-{what}", std::process::id());
+        self.names.push(n.clone());
+        n
+    }
+
+    fn run_sleeper(&mut self, what: &str) -> (String, String) {
+        let name = self.name(what);
+        let out = self.d.docker(&[
+            "run",
+            "-d",
+            "--name",
+            &name,
+            "--network",
+            "none",
+            &self.image,
+            "sleep",
+            "300",
+        ]);
+        assert!(out.success(), "{}", out.describe());
+        (name, out.stdout.trim().to_string())
+    }
+
+    fn post(&self, path: &str) -> (u16, String) {
+        let r = self.d.request("POST", path, &[], b"");
+        let msg = r.json()["message"].as_str().unwrap_or("").to_string();
+        (r.status, msg)
+    }
+
+    fn status(&self, name: &str) -> String {
+        let (_, v) = self.d.get_json(&format!("/containers/{name}/json"));
+        v["State"]["Status"].as_str().unwrap_or("").to_string()
+    }
+}
+
+impl Drop for Ctx {
+    fn drop(&mut self) {
+        for n in &self.names {
+            let _ = self.d.docker(&["rm", "-f", n]);
+        }
+        if !self.d.owned() {
+            let _ = self.d.docker(&["rmi", "-f", &self.image]);
+        }
+    }
+}
+
+#[test]
+fn pause_and_unpause_freeze_the_container() {
+    let mut c = setup("pause");
+    let (name, id) = c.run_sleeper("p");
+    let since = compat_tests::unix_now();
+    assert!(c.d.docker(&["pause", &name]).success());
+    assert_eq!(c.status(&name), "paused");
+    let (_, v) = c.d.get_json(&format!("/containers/{name}/json"));
+    assert_eq!(v["State"]["Paused"], true);
+    assert_eq!(v["State"]["Running"], true);
+    let out = c.d.docker(&[
+        "ps",
+        "--filter",
+        &format!("name={name}"),
+        "--format",
+        "{{.Status}}",
+    ]);
+    assert!(out.stdout.contains("(Paused)"), "{}", out.describe());
+    // The frozen process does not run: its state in /proc is D or similar, and exec is refused.
+    let out = c.d.docker(&["exec", &name, "true"]);
+    assert!(!out.success(), "{}", out.describe());
+    assert!(out.stderr.contains("is paused"), "{}", out.describe());
+
+    assert_eq!(
+        c.post(&format!("/containers/{name}/pause")),
+        (409, format!("Container {id} is already paused"))
+    );
+    assert!(c.d.docker(&["unpause", &name]).success());
+    assert_eq!(c.status(&name), "running");
+    // moby answers this one with a 500 (an untyped error), and so does Berth.
+    assert_eq!(
+        c.post(&format!("/containers/{name}/unpause")),
+        (500, format!("Container {id} is not paused"))
+    );
+    assert!(c.d.docker(&["exec", &name, "true"]).success());
+
+    // A signal to a paused container thaws it, so `docker kill` and `stop` still work.
+    assert!(c.d.docker(&["pause", &name]).success());
+    let out =
+        c.d.docker_timeout(&["stop", "-t", "1", &name], Duration::from_secs(30));
+    assert!(out.success(), "{}", out.describe());
+    assert_eq!(c.status(&name), "exited");
+    assert_eq!(
+        c.post(&format!("/containers/{name}/pause")),
+        (409, format!("Container {id} is not running"))
+    );
+    assert_eq!(
+        c.post(&format!("/containers/{name}/unpause")),
+        (500, format!("Container {id} is not paused"))
+    );
+    let events = c.d.docker(&[
+        "events",
+        "--since",
+        &since.to_string(),
+        "--until",
+        &(compat_tests::unix_now() + 1).to_string(),
+        "--filter",
+        &format!("container={id}"),
+        "--format",
+        "{{.Action}}",
+    ]);
+    let actions: Vec<&str> = events.stdout.lines().collect();
+    for want in ["pause", "unpause"] {
+        assert!(actions.contains(&want), "{actions:?}");
+    }
+    assert_eq!(c.post("/containers/bct-no-such-ops/pause").0, 404);
+}
+
+#[test]
+fn rename_moves_the_name_and_frees_the_old_one() {
+    let mut c = setup("rename");
+    let (old, id) = c.run_sleeper("old");
+    let new = c.name("new");
+    let since = compat_tests::unix_now();
+    let out = c.d.docker(&["rename", &old, &new]);
+    assert!(out.success(), "{}", out.describe());
+    let (_, v) = c.d.get_json(&format!("/containers/{new}/json"));
+    assert_eq!(v["Id"], id.as_str());
+    assert_eq!(v["Name"], format!("/{new}"));
+    assert_eq!(c.d.get(&format!("/containers/{old}/json")).status, 404);
+    // The old name is free again.
+    let out =
+        c.d.docker(&["create", "--name", &old, "--network", "none", &c.image]);
+    assert!(out.success(), "{}", out.describe());
+
+    let (status, msg) = c.post(&format!("/containers/{new}/rename?name={new}"));
+    assert_eq!(
+        (status, msg.as_str()),
+        (
+            400,
+            "Renaming a container with the same name as its current name"
+        )
+    );
+    let (status, msg) = c.post(&format!("/containers/{new}/rename"));
+    assert_eq!(
+        (status, msg.as_str()),
+        (400, "Neither old nor new names may be empty")
+    );
+    let (status, msg) = c.post(&format!("/containers/{new}/rename?name=a/b"));
+    assert_eq!(status, 400);
+    assert_eq!(
+        msg,
+        "Error when allocating new name: Invalid container name (/a/b), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
+    );
+    let (status, msg) = c.post(&format!("/containers/{new}/rename?name={old}"));
+    assert_eq!(status, 409, "{msg}");
+    assert!(
+        msg.starts_with(&format!(
+            "Error when allocating new name: Conflict. The container name \"/{old}\" is already in use by container"
+        )),
+        "{msg}"
+    );
+    assert_eq!(
+        c.post(&format!("/containers/bct-no-such-ops/rename?name={old}x"))
+            .0,
+        404
+    );
+
+    let events = c.d.docker(&[
+        "events", "--since", &since.to_string(), "--until", &(compat_tests::unix_now() + 1).to_string(),
+        "--filter", "event=rename", "--format", "{{.Actor.ID}} {{index .Actor.Attributes \"oldName\"}} {{index .Actor.Attributes \"name\"}}",
+    ]);
+    assert!(
+        events.stdout.contains(&format!("{id} /{old} {new}")),
+        "{}",
+        events.describe()
+    );
+}
+
+#[test]
+fn top_lists_the_containers_processes() {
+    let mut c = setup("top");
+    let (name, id) = c.run_sleeper("t");
+    let (status, v) = c.d.get_json(&format!("/containers/{name}/top"));
+    assert_eq!(status, 200, "{v}");
+    let titles: Vec<&str> = v["Titles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(
+        titles,
+        ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"]
+    );
+    let procs = v["Processes"].as_array().unwrap();
+    assert_eq!(procs.len(), 1, "{v}");
+    assert_eq!(procs[0][7], "sleep 300");
+
+    let out = c.d.docker(&["top", &name, "-o", "pid,comm"]);
+    assert!(out.success(), "{}", out.describe());
+    assert!(
+        out.stdout.lines().nth(1).unwrap_or("").ends_with("sleep"),
+        "{}",
+        out.stdout
+    );
+    let r =
+        c.d.get(&format!("/containers/{name}/top?ps_args=-o%20comm"));
+    assert_eq!(r.status, 500, "{}", r.describe());
+    assert_eq!(r.json()["message"], "Couldn't find PID field in ps output");
+
+    assert!(c.d.docker(&["stop", "-t", "0", &name]).success());
+    let r = c.d.get(&format!("/containers/{name}/top"));
+    assert_eq!(r.status, 409, "{}", r.describe());
+    assert_eq!(
+        r.json()["message"],
+        format!("Container {id} is not running")
+    );
+}

@@ -1,0 +1,261 @@
+//! Container routes beyond the lifecycle: pause and unpause (the cgroup freezer), rename, and
+//! top (the host's `ps`, narrowed to the container's processes).
+
+use super::model::Status;
+use super::names;
+use super::service::ContainerService;
+use crate::{Error, Result};
+
+/// `GET /containers/{id}/top`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Top {
+    pub titles: Vec<String>,
+    pub processes: Vec<Vec<String>>,
+}
+
+impl ContainerService {
+    /// `POST /containers/{id}/pause`.
+    pub async fn pause(&self, name_or_id: &str) -> Result<()> {
+        let c = self.lookup(name_or_id)?;
+        let _op = c.op.lock().await;
+        let record = c.rec().clone();
+        let id = &record.id;
+        match record.state.status {
+            Status::Running => {}
+            Status::Paused => {
+                return Err(Error::conflict(format!("Container {id} is already paused")));
+            }
+            Status::Restarting => {
+                return Err(Error::conflict(format!(
+                    "Container {id} is restarting, wait until the container is running"
+                )));
+            }
+            _ => return Err(Error::conflict(format!("Container {id} is not running"))),
+        }
+        self.containerd.pause_task(id).await?;
+        let record = {
+            let mut r = c.rec();
+            r.state.status = Status::Paused;
+            r.clone()
+        };
+        self.persist(&record)?;
+        self.event(&record, "pause", &[]);
+        Ok(())
+    }
+
+    /// `POST /containers/{id}/unpause`.
+    pub async fn unpause(&self, name_or_id: &str) -> Result<()> {
+        let c = self.lookup(name_or_id)?;
+        let _op = c.op.lock().await;
+        let record = c.rec().clone();
+        if record.state.status != Status::Paused {
+            // moby returns this as an untyped error, which clients see as a 500.
+            return Err(Error::internal(format!(
+                "Container {} is not paused",
+                record.id
+            )));
+        }
+        self.containerd.resume_task(&record.id).await?;
+        let record = self.mark_resumed(&c);
+        self.persist(&record)?;
+        self.event(&record, "unpause", &[]);
+        Ok(())
+    }
+
+    /// A signal to a paused container is delivered when it thaws, so dockerd thaws it: the
+    /// same here, after `kill` and `stop` signalled it.
+    pub(super) async fn thaw_after_signal(
+        &self,
+        c: &std::sync::Arc<super::service::Container>,
+    ) -> Result<()> {
+        let id = {
+            let r = c.rec();
+            if r.state.status != Status::Paused {
+                return Ok(());
+            }
+            r.id.clone()
+        };
+        self.containerd.resume_task(&id).await?;
+        let record = self.mark_resumed(c);
+        self.persist(&record)
+    }
+
+    fn mark_resumed(
+        &self,
+        c: &std::sync::Arc<super::service::Container>,
+    ) -> super::model::ContainerRecord {
+        let mut r = c.rec();
+        if r.state.status == Status::Paused {
+            r.state.status = Status::Running;
+        }
+        r.clone()
+    }
+
+    /// `POST /containers/{id}/rename?name=`.
+    pub async fn rename(&self, name_or_id: &str, new_name: &str) -> Result<()> {
+        if name_or_id.is_empty() || new_name.is_empty() {
+            return Err(Error::invalid("Neither old nor new names may be empty"));
+        }
+        let c = self.lookup(name_or_id)?;
+        let new_name = names::validate(new_name).map_err(|_| {
+            Error::invalid(format!(
+                "Error when allocating new name: Invalid container name (/{}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed",
+                new_name.trim_start_matches('/')
+            ))
+        })?;
+        let record = c.rec().clone();
+        if record.name == new_name {
+            return Err(Error::invalid(
+                "Renaming a container with the same name as its current name",
+            ));
+        }
+        self.reserve_name(&new_name, &record.id).map_err(|e| {
+            Error::new(
+                e.kind,
+                format!("Error when allocating new name: {}", e.message),
+            )
+        })?;
+        let updated = {
+            let mut r = c.rec();
+            r.name = new_name.clone();
+            r.clone()
+        };
+        if let Err(e) = self.persist(&updated) {
+            c.rec().name = record.name.clone();
+            self.release_name(&new_name, &record.id);
+            return Err(e);
+        }
+        self.release_name(&record.name, &record.id);
+        self.event(&updated, "rename", &[("oldName", record.name.clone())]);
+        Ok(())
+    }
+
+    /// `GET /containers/{id}/top?ps_args=`: the host's `ps` with those arguments, keeping
+    /// the rows of the container's processes.
+    pub async fn top(&self, name_or_id: &str, ps_args: &str) -> Result<Top> {
+        let c = self.lookup(name_or_id)?;
+        let record = c.rec().clone();
+        match record.state.status {
+            Status::Running | Status::Paused => {}
+            Status::Restarting => {
+                return Err(Error::conflict(format!(
+                    "Container {} is restarting, wait until the container is running",
+                    record.id
+                )));
+            }
+            _ => {
+                return Err(Error::conflict(format!(
+                    "Container {} is not running",
+                    record.id
+                )));
+            }
+        }
+        let pids = self.containerd.task_pids(&record.id).await?;
+        let args: Vec<String> = if ps_args.is_empty() {
+            vec!["-ef".into()]
+        } else {
+            ps_args.split(' ').map(str::to_string).collect()
+        };
+        let pid_list = pids
+            .iter()
+            .map(u32::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+        let run = |extra: bool| {
+            let mut cmd = tokio::process::Command::new("ps");
+            cmd.args(&args);
+            if extra {
+                cmd.args(["-q", &pid_list]);
+            }
+            cmd.output()
+        };
+        // Some ps options (such as `f`) do not combine with -q: then without it.
+        let mut out = run(true).await?;
+        if !out.status.success() {
+            out = run(false).await?;
+        }
+        if !out.status.success() {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            let first = stderr.lines().next().unwrap_or("").trim();
+            return Err(Error::internal(format!(
+                "ps: {}",
+                if first.is_empty() {
+                    format!("exit status {}", out.status.code().unwrap_or(-1))
+                } else {
+                    first.to_string()
+                }
+            )));
+        }
+        parse_ps(&String::from_utf8_lossy(&out.stdout), &pids)
+    }
+}
+
+/// Splits `ps` output into titles and the rows whose PID is one of `pids`; the last column
+/// keeps its spaces (it is the command line).
+fn parse_ps(output: &str, pids: &[u32]) -> Result<Top> {
+    let mut lines = output.lines();
+    let titles: Vec<String> = lines
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    let pid_col = titles
+        .iter()
+        .position(|t| t == "PID")
+        .ok_or_else(|| Error::internal("Couldn't find PID field in ps output"))?;
+    let mut processes = Vec::new();
+    for line in lines.filter(|l| !l.trim().is_empty()) {
+        let row = split_fields(line, titles.len());
+        let Some(pid) = row.get(pid_col).and_then(|p| p.parse::<u32>().ok()) else {
+            return Err(Error::internal(format!(
+                "Unexpected pid '{}': invalid syntax",
+                row.get(pid_col).map_or("", String::as_str)
+            )));
+        };
+        if pids.contains(&pid) {
+            processes.push(row);
+        }
+    }
+    Ok(Top { titles, processes })
+}
+
+/// The first `n - 1` whitespace-separated fields, then the rest of the line as one.
+fn split_fields(line: &str, n: usize) -> Vec<String> {
+    let mut out = Vec::with_capacity(n);
+    let mut rest = line.trim_start();
+    while out.len() + 1 < n {
+        let Some(end) = rest.find(char::is_whitespace) else {
+            break;
+        };
+        out.push(rest[..end].to_string());
+        rest = rest[end..].trim_start();
+    }
+    if !rest.is_empty() {
+        out.push(rest.trim_end().to_string());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ps_rows_are_narrowed_to_the_containers_pids() {
+        let out = "UID PID PPID C STIME TTY TIME CMD\n\
+                   root 10 1 0 08:00 ? 00:00:00 sleep 100\n\
+                   root 11 1 0 08:00 ? 00:00:00 sh -c while true; do :; done\n";
+        let top = parse_ps(out, &[11]).unwrap();
+        assert_eq!(top.titles.len(), 8);
+        assert_eq!(top.processes.len(), 1);
+        assert_eq!(top.processes[0][1], "11");
+        assert_eq!(top.processes[0][7], "sh -c while true; do :; done");
+    }
+
+    #[test]
+    fn output_without_a_pid_column_is_an_error() {
+        let e = parse_ps("COMMAND\nsleep\n", &[1]).unwrap_err();
+        assert_eq!(e.message, "Couldn't find PID field in ps output");
+    }
+}
