@@ -119,6 +119,11 @@ fn check_pidfile(path: &Path) -> Result<(), String> {
 }
 
 async fn run(settings: Settings) -> Result<(), String> {
+    // Handlers first: a client can see the socket (and signal us) before the engine is up,
+    // and a SIGTERM then must still mean a clean shutdown, not death by the default action.
+    let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
+    let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
+    let mut hup = signal(SignalKind::hangup()).map_err(|e| e.to_string())?;
     let _claim = claim(&settings)?;
 
     let tls = match &settings.tls {
@@ -173,9 +178,6 @@ async fn run(settings: Settings) -> Result<(), String> {
         settings.listen.iter().map(describe).collect::<Vec<_>>().join(", ")
     );
 
-    let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
-    let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
-    let mut hup = signal(SignalKind::hangup()).map_err(|e| e.to_string())?;
     loop {
         tokio::select! {
             _ = term.recv() => break,
