@@ -198,8 +198,29 @@ impl Daemon {
         );
         let dir = unique_temp_dir("bct");
         let socket = dir.join("berth.sock");
-        let log_path = dir.join("berthd.log");
-        let log = File::create(&log_path).expect("create berthd.log");
+        let mut d = Daemon {
+            host: format!("unix://{}", socket.display()),
+            socket,
+            dir,
+            child: None,
+            exit: None,
+            pid: None,
+            bin: Some(bin),
+        };
+        d.spawn(extra_args);
+        d.wait_ready(BOOT_TIMEOUT);
+        d
+    }
+
+    /// Starts berthd in this daemon's directory (its data root, exec root and socket).
+    fn spawn(&mut self, extra_args: &[&str]) {
+        let bin = self.bin.clone().expect("an owned daemon");
+        let dir = self.dir.clone();
+        let log = File::options()
+            .create(true)
+            .append(true)
+            .open(dir.join("berthd.log"))
+            .expect("open berthd.log");
         let mut cmd = Command::new(&bin);
         // Containment: anything the daemon tries to fetch from outside fails at once on a
         // closed loopback port; loopback registries stay reachable.
@@ -207,7 +228,7 @@ impl Daemon {
             .env("HTTP_PROXY", "http://127.0.0.1:9")
             .env("NO_PROXY", "127.0.0.1,localhost,::1");
         cmd.arg("-H")
-            .arg(format!("unix://{}", socket.display()))
+            .arg(format!("unix://{}", self.socket.display()))
             .arg("--data-root")
             .arg(dir.join("data"))
             .arg("--exec-root")
@@ -220,28 +241,40 @@ impl Daemon {
                     .unwrap_or_default()
                     .split_whitespace(),
             )
-            // Any pull aimed at the outside world fails at once instead of hanging.
-            .env("HTTPS_PROXY", "http://127.0.0.1:9")
-            .env("HTTP_PROXY", "http://127.0.0.1:9")
-            .env("NO_PROXY", "localhost,127.0.0.1")
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("clone log fd"))
             .stderr(log);
         let child = cmd
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
-        let pid = child.id();
-        let mut d = Daemon {
-            host: format!("unix://{}", socket.display()),
-            socket,
-            dir,
-            child: Some(child),
-            exit: None,
-            pid: Some(pid),
-            bin: Some(bin),
-        };
-        d.wait_ready(BOOT_TIMEOUT);
-        d
+        self.pid = Some(child.id());
+        self.child = Some(child);
+        self.exit = None;
+    }
+
+    /// Ends an owned berthd (SIGTERM, or SIGKILL for a crash) and starts a new one on the
+    /// same data root, waiting until it answers. Containers keep running meanwhile (live
+    /// restore), so the new daemon must pick them up.
+    pub fn restart(&mut self, crash: bool) {
+        assert!(self.owned(), "only an owned daemon can be restarted");
+        self.signal(if crash {
+            Signal::SIGKILL
+        } else {
+            Signal::SIGTERM
+        });
+        assert!(
+            self.wait_exit(Duration::from_secs(30)).is_some(),
+            "berthd did not exit\n{}",
+            self.log()
+        );
+        self.restart_stopped();
+    }
+
+    /// Starts berthd again on the same data root after it exited, and waits until it answers.
+    pub fn restart_stopped(&mut self) {
+        assert!(self.exit.is_some(), "berthd is still running");
+        self.spawn(&[]);
+        self.wait_ready(BOOT_TIMEOUT);
     }
 
     fn wait_ready(&mut self, timeout: Duration) {

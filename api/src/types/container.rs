@@ -128,6 +128,20 @@ fn network_settings(c: &ContainerRecord, full: bool) -> Value {
 
 /// `GET /containers/{id}/json`.
 pub fn inspect(c: &ContainerRecord, v: ApiVersion) -> Value {
+    let mut out = inspect_without_health(c, v);
+    if let Some(h) = &c.state.health {
+        out["State"]["Health"] = json!({
+            "Status": h.status,
+            "FailingStreak": h.failing_streak,
+            "Log": h.log.iter().map(|r| json!({
+                "Start": r.start, "End": r.end, "ExitCode": r.exit_code, "Output": r.output,
+            })).collect::<Vec<_>>(),
+        });
+    }
+    out
+}
+
+fn inspect_without_health(c: &ContainerRecord, v: ApiVersion) -> Value {
     let st = &c.state;
     json!({
         "Id": c.id,
@@ -200,7 +214,18 @@ fn since(rfc3339: &str) -> i64 {
 pub fn status_text(c: &ContainerRecord) -> String {
     let st = &c.state;
     match st.status {
-        Status::Running => format!("Up {}", human_duration(since(&st.started_at))),
+        Status::Running => match &st.health {
+            Some(h) if h.status == "starting" => format!(
+                "Up {} (health: starting)",
+                human_duration(since(&st.started_at))
+            ),
+            Some(h) => format!(
+                "Up {} ({})",
+                human_duration(since(&st.started_at)),
+                h.status
+            ),
+            None => format!("Up {}", human_duration(since(&st.started_at))),
+        },
         Status::Paused => format!("Up {} (Paused)", human_duration(since(&st.started_at))),
         Status::Restarting => format!(
             "Restarting ({}) {} ago",

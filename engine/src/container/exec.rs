@@ -306,6 +306,36 @@ impl ContainerService {
             .await
     }
 
+    /// Waits up to `timeout` for an exec to end; its exit code, or None while it still runs.
+    pub(crate) async fn exec_wait(
+        &self,
+        exec_id: &str,
+        timeout: std::time::Duration,
+    ) -> Result<Option<i64>> {
+        let exec = self.exec(exec_id)?;
+        let mut done = exec.done.subscribe();
+        let _ = tokio::time::timeout(timeout, done.wait_for(|d| *d)).await;
+        let st = exec.state.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(if st.running { None } else { st.exit_code })
+    }
+
+    /// Kills a running exec's process.
+    pub(crate) async fn exec_kill(&self, exec_id: &str) -> Result<()> {
+        let st = self.exec_inspect(exec_id)?;
+        self.containerd()
+            .kill_process(&st.container_id, exec_id, 9)
+            .await
+    }
+
+    /// Forgets an exec that has ended (the daemon's own, such as health probes).
+    pub(crate) fn exec_forget(&self, exec_id: &str) {
+        self.execs
+            .by_id
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(exec_id);
+    }
+
     /// Forgets execs of a removed container.
     pub(crate) fn drop_execs_of(&self, container_id: &str) {
         self.execs

@@ -3,6 +3,7 @@
 //! containerd.
 
 pub mod exec;
+pub mod health;
 pub mod init_layer;
 pub mod io;
 pub mod logs;

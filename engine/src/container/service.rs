@@ -481,13 +481,14 @@ impl ContainerService {
                         oom_killed: false,
                         started_at: now(),
                         finished_at: r.state.finished_at.clone(),
-                        health: None,
+                        health: super::health::initial_health(&r.config),
                     };
                     r.manually_stopped = false;
                     r.clone()
                 };
                 self.persist(&record)?;
                 self.event(&record, "start", &[]);
+                self.start_health_monitor(c);
                 Ok(())
             }
             Err(e) => {
@@ -694,16 +695,39 @@ impl ContainerService {
         io_done: tokio::sync::oneshot::Receiver<()>,
     ) {
         let this = self.self_ref();
+        let containerd = self.containerd.clone();
         tokio::spawn(async move {
-            let exit = exit_wait.await;
+            let id = c.rec().id.clone();
+            let mut exit = exit_wait
+                .await
+                .unwrap_or_else(|e| Err(Error::internal(e.to_string())));
+            // A wait cut short by containerd going away (it is restarted, and it finds the
+            // task again through its shim) is simply waited again: the task still runs, or
+            // its exit status is kept for us.
+            let mut backoff = Duration::from_millis(100);
+            let code = loop {
+                match exit {
+                    Ok(e) => break i64::from(e.status),
+                    Err(e)
+                        if matches!(e.kind, ErrorKind::NotFound | ErrorKind::InvalidParameter) =>
+                    {
+                        break 255;
+                    }
+                    Err(e) => {
+                        tracing::debug!(container = %id, "waiting again for the task: {}", e.message);
+                        tokio::time::sleep(backoff).await;
+                        backoff = (backoff * 2).min(Duration::from_secs(2));
+                        if this.upgrade().is_none() {
+                            return;
+                        }
+                        exit = containerd.wait_process(&id, "").await;
+                    }
+                }
+            };
             // Output written just before the exit reaches logs and clients before waiters
             // hear about the exit (moby waits for the copiers too, with a bound).
             let _ = tokio::time::timeout(Duration::from_secs(2), io_done).await;
             let Some(this) = this.upgrade() else { return };
-            let code = match exit {
-                Ok(Ok(e)) => e.status as i64,
-                _ => 255,
-            };
             this.handle_exit(&c, code).await;
         });
     }
@@ -1232,6 +1256,8 @@ impl ContainerService {
                     let exit_wait =
                         tokio::spawn(async move { containerd.wait_process(&cid, "").await });
                     self.spawn_exit_monitor(c.clone(), exit_wait, io_done);
+                    // Probing carries on where the last daemon left it.
+                    self.start_health_monitor(&c);
                 }
                 _ => {
                     let code = self

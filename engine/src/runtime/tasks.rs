@@ -167,6 +167,20 @@ impl Containerd {
         Ok(())
     }
 
+    /// Signals one exec process of a task.
+    pub async fn kill_process(&self, id: &str, exec_id: &str, signal: u32) -> Result<()> {
+        TasksClient::new(self.channel.clone())
+            .kill(self.request(KillRequest {
+                container_id: id.to_string(),
+                exec_id: exec_id.to_string(),
+                signal,
+                all: false,
+            }))
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+
     /// Freezes every process of the task (the cgroup freezer).
     pub async fn pause_task(&self, id: &str) -> Result<()> {
         TasksClient::new(self.channel.clone())
