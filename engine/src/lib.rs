@@ -4,6 +4,7 @@
 //! embedded, the containerd process). It knows nothing of HTTP or API versions: callers get
 //! plain Rust values and [`Error`]s whose kind says what went wrong.
 
+pub mod commit;
 pub mod container;
 pub mod disk_usage;
 pub mod error;

@@ -393,6 +393,71 @@ pub async fn top(
     ))
 }
 
+/// `POST /commit`: a new image from a container.
+pub async fn commit(
+    State(s): State<AppState>,
+    q: QueryParams,
+    req: Request,
+) -> Result<Response, ApiError> {
+    let config = match json_body(req).await? {
+        Some(Value::Object(m)) => m,
+        Some(Value::Null) | None => Map::new(),
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "invalid JSON: the body must be a JSON object",
+            ));
+        }
+    };
+    let id = s
+        .engine
+        .commit(berth_engine::commit::CommitRequest {
+            container: q.get("container").unwrap_or("").to_string(),
+            repo: q.get("repo").unwrap_or("").to_string(),
+            tag: q.get("tag").unwrap_or("").to_string(),
+            comment: q.get("comment").unwrap_or("").to_string(),
+            author: q.get("author").unwrap_or("").to_string(),
+            // Pausing is the default; only an explicit false turns it off.
+            pause: q.get("pause").is_none_or(|_| q.bool("pause")),
+            changes: q.all("changes").into_iter().map(str::to_string).collect(),
+            config,
+        })
+        .await?;
+    Ok((StatusCode::CREATED, Json(json!({"Id": id}))).into_response())
+}
+
+/// `GET /containers/{id}/changes`: `null` when nothing changed, as moby answers.
+pub async fn changes(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let changes = s.engine.containers().changes(&id).await?;
+    if changes.is_empty() {
+        return Ok(Json(Value::Null));
+    }
+    Ok(Json(Value::Array(
+        changes
+            .iter()
+            .map(|c| json!({"Path": c.path, "Kind": c.kind}))
+            .collect(),
+    )))
+}
+
+/// `GET /containers/{id}/export`: the root filesystem as a tar stream.
+pub async fn export(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    s.engine.containers().export(&id, tx).await?;
+    let body = Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx));
+    let mut resp = Response::new(body);
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/x-tar"),
+    );
+    Ok(resp)
+}
+
 pub async fn remove(
     State(s): State<AppState>,
     Path(id): Path<String>,

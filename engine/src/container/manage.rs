@@ -91,6 +91,18 @@ impl ContainerService {
         r.clone()
     }
 
+    /// The container's `commit` event, naming the new image.
+    pub fn commit_event(&self, record: &super::model::ContainerRecord, comment: &str, image: &str) {
+        self.event(
+            record,
+            "commit",
+            &[
+                ("comment", comment.to_string()),
+                ("imageID", image.to_string()),
+            ],
+        );
+    }
+
     /// `POST /containers/{id}/rename?name=`.
     pub async fn rename(&self, name_or_id: &str, new_name: &str) -> Result<()> {
         if name_or_id.is_empty() || new_name.is_empty() {

@@ -3,6 +3,7 @@
 //! containerd.
 
 pub mod exec;
+mod filesystem;
 pub mod health;
 pub mod init_layer;
 pub mod io;
@@ -13,5 +14,6 @@ pub mod names;
 mod service;
 pub mod setup;
 
+pub use filesystem::Change;
 pub use manage::Top;
 pub use service::{AttachHandle, ContainerService, CreateRequest, LogsRequest, WaitCondition};

@@ -151,6 +151,10 @@ impl ContainerService {
         &self.containerd
     }
 
+    pub(crate) fn exec_root(&self) -> &std::path::Path {
+        &self.exec_root
+    }
+
     pub(crate) fn weak_self(&self) -> std::sync::Weak<ContainerService> {
         self.weak.clone()
     }

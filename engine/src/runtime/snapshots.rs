@@ -3,13 +3,13 @@
 
 use std::collections::HashMap;
 
-use containerd_client::services::v1::ApplyRequest;
 use containerd_client::services::v1::diff_client::DiffClient;
 use containerd_client::services::v1::snapshots::snapshots_client::SnapshotsClient;
 use containerd_client::services::v1::snapshots::{
     CommitSnapshotRequest, MountsRequest, PrepareSnapshotRequest, RemoveSnapshotRequest,
     StatSnapshotRequest, UsageRequest, ViewSnapshotRequest,
 };
+use containerd_client::services::v1::{ApplyRequest, DiffRequest};
 use containerd_client::types::{Descriptor, Mount};
 
 use super::content::Lease;
@@ -140,6 +140,59 @@ impl Containerd {
             .map_err(classify)?
             .into_inner()
             .size)
+    }
+
+    /// A read-only view `key` of the committed snapshot `parent`, under `lease`.
+    pub async fn view_snapshot(
+        &self,
+        lease: &Lease,
+        key: &str,
+        parent: &str,
+    ) -> Result<Vec<Mount>> {
+        Ok(SnapshotsClient::new(self.channel.clone())
+            .view(self.leased(
+                ViewSnapshotRequest {
+                    snapshotter: SNAPSHOTTER.into(),
+                    key: key.to_string(),
+                    parent: parent.to_string(),
+                    labels: HashMap::new(),
+                },
+                Some(lease),
+            ))
+            .await
+            .map_err(classify)?
+            .into_inner()
+            .mounts)
+    }
+
+    /// The changes from `left` to `right` as a layer blob of `media_type`, written to the
+    /// content store under `lease` (containerd mounts both read-only to compare them).
+    pub async fn diff_mounts(
+        &self,
+        lease: &Lease,
+        left: Vec<Mount>,
+        right: Vec<Mount>,
+        media_type: &str,
+    ) -> Result<Descriptor> {
+        let mut req = self.leased(
+            DiffRequest {
+                left,
+                right,
+                media_type: media_type.to_string(),
+                r#ref: format!("berth-diff-{:016x}", rand::random::<u64>()),
+                labels: HashMap::new(),
+                source_date_epoch: None,
+            },
+            Some(lease),
+        );
+        req.set_timeout(std::time::Duration::from_secs(600));
+        DiffClient::new(self.channel.clone())
+            .diff(req)
+            .await
+            .map_err(classify)?
+            .into_inner()
+            .diff
+            .ok_or_else(|| crate::Error::internal("containerd returned no diff"))
     }
 
     /// Applies a layer blob onto the mounts; returns the digest of the uncompressed diff.

@@ -1,0 +1,200 @@
+//! `docker commit`: a container's writable layer (its changes on top of the init layer)
+//! becomes the top layer of a new image whose config is the container's.
+
+use serde_json::{Map, Value, json};
+
+use crate::image::archive::{self, ArchiveImage, Blob};
+use crate::image::reference::Reference;
+use crate::{Engine, Error, Result};
+
+/// `POST /commit`, decoded.
+#[derive(Clone, Debug, Default)]
+pub struct CommitRequest {
+    pub container: String,
+    pub repo: String,
+    pub tag: String,
+    pub comment: String,
+    pub author: String,
+    /// Freeze the container while its layer is read (the API's default).
+    pub pause: bool,
+    /// Dockerfile instructions applied to the config (`--change`).
+    pub changes: Vec<String>,
+    /// Config fields given in the request body, over the container's.
+    pub config: Map<String, Value>,
+}
+
+impl Engine {
+    /// Commits the container; returns the new image ID.
+    pub async fn commit(&self, req: CommitRequest) -> Result<String> {
+        let record = self.containers().get(&req.container)?;
+        let name = self.commit_name(&req)?;
+        let base = self.images().find(&record.image_id).await?.resolved;
+        let pause = req.pause && record.state.status == crate::container::model::Status::Running;
+        if pause {
+            self.containers().pause(&record.id).await?;
+        }
+        let lease = self.containerd.create_lease("commit").await?;
+        let layer = self.diff_container(&lease, &record.id).await;
+        if pause && let Err(e) = self.containers().unpause(&record.id).await {
+            tracing::warn!(container = %record.id, "cannot unpause after commit: {}", e.message);
+        }
+        let result = match layer {
+            Ok(layer) => self.store_commit(&req, &record, &base, layer, name).await,
+            Err(e) => Err(e),
+        };
+        self.containerd.delete_lease(&lease).await;
+        let id = result?;
+        self.containers().commit_event(&record, &req.comment, &id);
+        Ok(id)
+    }
+
+    /// The name to give the image (`repo[:tag]`), or None for a dangling one.
+    fn commit_name(&self, req: &CommitRequest) -> Result<Option<Reference>> {
+        if req.repo.is_empty() {
+            if !req.tag.is_empty() {
+                return Err(Error::invalid("invalid reference format"));
+            }
+            return Ok(None);
+        }
+        let mut r = Reference::parse_normalized(&req.repo).map_err(Error::from)?;
+        if !req.tag.is_empty() {
+            r = r.with_tag(&req.tag).map_err(Error::from)?;
+        }
+        if r.digest().is_some() {
+            return Err(Error::invalid(
+                "refusing to create a tag with a digest reference",
+            ));
+        }
+        Ok(Some(r.with_default_tag()))
+    }
+
+    /// The container's own changes as an uncompressed layer blob (under `lease`): its
+    /// snapshot compared with the init layer below it.
+    async fn diff_container(
+        &self,
+        lease: &crate::runtime::content::Lease,
+        id: &str,
+    ) -> Result<containerd_client::types::Descriptor> {
+        let init = format!("{id}-init");
+        let below = if self.containerd.snapshot_exists(&init).await? {
+            init
+        } else {
+            // Containers made before init layers sit directly on their image.
+            let record = self.containers().get(id)?;
+            let image = self.images().find(&record.image_id).await?.resolved;
+            image.chain_ids.last().cloned().unwrap_or_default()
+        };
+        let view = format!("commit-{:016x}", rand::random::<u64>());
+        let left = if below.is_empty() {
+            vec![]
+        } else {
+            self.containerd.view_snapshot(lease, &view, &below).await?
+        };
+        let right = self.containerd.snapshot_mounts(id).await?;
+        let diff = self
+            .containerd
+            .diff_mounts(lease, left, right, archive::MEDIA_OCI_LAYER)
+            .await;
+        if !below.is_empty() {
+            let _ = self.containerd.remove_snapshot(&view).await;
+        }
+        diff
+    }
+
+    async fn store_commit(
+        &self,
+        req: &CommitRequest,
+        record: &crate::container::model::ContainerRecord,
+        base: &crate::image::store::ResolvedImage,
+        layer: containerd_client::types::Descriptor,
+        name: Option<Reference>,
+    ) -> Result<String> {
+        let now = crate::container::logs::now_rfc3339_nano();
+        let mut container_config = record.config.as_object().cloned().unwrap_or_default();
+        for (k, v) in &req.config {
+            let empty = v.is_null()
+                || v.as_str().is_some_and(str::is_empty)
+                || v.as_array().is_some_and(Vec::is_empty)
+                || v.as_object().is_some_and(Map::is_empty);
+            if !empty {
+                container_config.insert(k.clone(), v.clone());
+            }
+        }
+        crate::image::changes::apply(&mut container_config, &req.changes)?;
+        let mut config: Value = serde_json::from_slice(&base.config_bytes)
+            .map_err(|e| Error::internal(format!("image config: {e}")))?;
+        let created_by = std::iter::once(record.path.clone())
+            .chain(record.args.iter().cloned())
+            .collect::<Vec<_>>()
+            .join(" ");
+        let mut history = json!({"created": now, "created_by": created_by});
+        if !req.author.is_empty() {
+            history["author"] = json!(req.author);
+            config["author"] = json!(req.author);
+        }
+        if let Some(c) = config.as_object_mut() {
+            c.remove("comment");
+        }
+        if !req.comment.is_empty() {
+            history["comment"] = json!(req.comment);
+            config["comment"] = json!(req.comment);
+        }
+        config["created"] = json!(now);
+        config["config"] = Value::Object(container_config.clone());
+        // The fields docker 20.10 writes for a committed image (shown below API 1.45).
+        config["container"] = json!(record.id);
+        config["container_config"] = Value::Object(container_config);
+        if let Some(h) = config.get_mut("history").and_then(Value::as_array_mut) {
+            h.push(history);
+        } else {
+            config["history"] = json!([history]);
+        }
+        let mut diff_ids: Vec<String> = base.config.rootfs.diff_ids.clone();
+        diff_ids.push(layer.digest.clone());
+        config["rootfs"] = json!({"type": "layers", "diff_ids": diff_ids});
+        let config_bytes =
+            serde_json::to_vec(&config).map_err(|e| Error::internal(e.to_string()))?;
+        let config_digest = format!("sha256:{}", archive::sha256_hex(&config_bytes));
+        let config_path = self
+            .images()
+            .scratch_dir()
+            .join(format!("commit-{:016x}.json", rand::random::<u64>()));
+        tokio::fs::write(&config_path, &config_bytes).await?;
+        let in_store = |d: &containerd_client::types::Descriptor| Blob {
+            media_type: docker_layer_type(&d.media_type).to_string(),
+            digest: d.digest.clone(),
+            size: d.size,
+            path: Default::default(),
+        };
+        let mut layers: Vec<Blob> = base.layers.iter().map(in_store).collect();
+        layers.push(in_store(&layer));
+        let config_blob = Blob {
+            media_type: archive::MEDIA_DOCKER_CONFIG.into(),
+            digest: config_digest.clone(),
+            size: config_bytes.len() as i64,
+            path: config_path.clone(),
+        };
+        let image = ArchiveImage {
+            manifest: archive::build_docker_manifest(&config_blob, &layers),
+            manifest_media_type: archive::MEDIA_DOCKER_MANIFEST.into(),
+            config: config_blob,
+            layers,
+            diff_ids,
+            tags: vec![],
+        };
+        let names: Vec<String> = name.iter().map(Reference::full).collect();
+        let stored = self.images().store_pulled(&image, &names).await;
+        let _ = tokio::fs::remove_file(&config_path).await;
+        stored?;
+        Ok(config_digest)
+    }
+}
+
+/// Docker media types for layers, so the manifest is a consistent Docker v2 one.
+fn docker_layer_type(media_type: &str) -> &str {
+    match media_type {
+        archive::MEDIA_OCI_LAYER => archive::MEDIA_DOCKER_LAYER,
+        archive::MEDIA_OCI_LAYER_GZIP => archive::MEDIA_DOCKER_LAYER_GZIP,
+        other => other,
+    }
+}
