@@ -242,3 +242,111 @@ fn top_lists_the_containers_processes() {
         format!("Container {id} is not running")
     );
 }
+
+/// `docker stats --no-stream` percentages, as the CLI prints them: ("CPU %", "MEM USAGE").
+fn stats_row(c: &Ctx, name: &str) -> (f64, String) {
+    let out = c.d.docker(&[
+        "stats",
+        "--no-stream",
+        "--format",
+        "{{.CPUPerc}}|{{.MemUsage}}",
+        name,
+    ]);
+    assert!(out.success(), "{}", out.describe());
+    let line = out.stdout.trim().to_string();
+    let (cpu, mem) = line.split_once('|').unwrap_or_else(|| panic!("{line}"));
+    (cpu.trim_end_matches('%').parse().unwrap(), mem.to_string())
+}
+
+#[test]
+fn stats_show_cpu_and_memory_use() {
+    let mut c = setup("stats");
+    let busy = c.name("busy");
+    let out = c.d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        &busy,
+        "--network",
+        "none",
+        &c.image,
+        "sh",
+        "-c",
+        "while true; do :; done",
+    ]);
+    assert!(out.success(), "{}", out.describe());
+    let hog = c.name("hog");
+    let out = c.d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        &hog,
+        "--network",
+        "none",
+        &c.image,
+        "sh",
+        "-c",
+        "dd if=/dev/zero bs=1M count=50 2>/dev/null > /dev/shm/fill; sleep 300",
+    ]);
+    assert!(out.success(), "{}", out.describe());
+    let (cpu, _) = stats_row(&c, &busy);
+    assert!(cpu > 0.0, "a busy loop shows no CPU use");
+    // 50 MiB in /dev/shm are charged to the container's memory.
+    let mut mem = String::new();
+    let filled = wait_until_mib(&c, &hog, 50.0, &mut mem);
+    assert!(filled, "memory use {mem}");
+
+    // The raw records: one with its baseline, or a stream of them.
+    let (status, v) =
+        c.d.get_json(&format!("/v1.41/containers/{busy}/stats?stream=false"));
+    assert_eq!(status, 200);
+    assert!(
+        v["cpu_stats"]["cpu_usage"]["total_usage"].as_u64().unwrap() > 0,
+        "{v}"
+    );
+    assert!(
+        v["precpu_stats"]["system_cpu_usage"].as_u64().unwrap() > 0,
+        "{v}"
+    );
+    assert_ne!(v["preread"], "0001-01-01T00:00:00Z");
+    assert_eq!(v["name"], format!("/{busy}"));
+    assert_eq!(v["pids_stats"]["current"], 1);
+    let (_, v) = c.d.get_json(&format!(
+        "/v1.41/containers/{busy}/stats?stream=false&one-shot=true"
+    ));
+    assert_eq!(
+        v["preread"], "0001-01-01T00:00:00Z",
+        "one-shot has no baseline: {v}"
+    );
+    let mut s = c.d.stream(
+        &format!("/v1.41/containers/{busy}/stats"),
+        Duration::from_secs(5),
+    );
+    let first: Value =
+        serde_json::from_str(&s.next_line(Duration::from_secs(5)).unwrap().unwrap()).unwrap();
+    let second: Value =
+        serde_json::from_str(&s.next_line(Duration::from_secs(5)).unwrap().unwrap()).unwrap();
+    assert_eq!(first["preread"], "0001-01-01T00:00:00Z");
+    assert_eq!(second["preread"], first["read"]);
+
+    // A container that is not running gets the empty record at once.
+    assert!(c.d.docker(&["stop", "-t", "0", &hog]).success());
+    let (_, v) =
+        c.d.get_json(&format!("/v1.41/containers/{hog}/stats?stream=false"));
+    assert_eq!(v["read"], "0001-01-01T00:00:00Z", "{v}");
+    assert_eq!(v["memory_stats"], serde_json::json!({}));
+    assert!(v["blkio_stats"]["io_service_bytes_recursive"].is_null());
+}
+
+fn wait_until_mib(c: &Ctx, name: &str, mib: f64, seen: &mut String) -> bool {
+    compat_tests::wait_until(Duration::from_secs(20), || {
+        let (_, mem) = stats_row(c, name);
+        *seen = mem.clone();
+        let used = mem.split('/').next().unwrap_or("").trim();
+        let value: f64 = used
+            .trim_end_matches(|ch: char| ch.is_ascii_alphabetic())
+            .parse()
+            .unwrap_or(0.0);
+        used.ends_with("GiB") || (used.ends_with("MiB") && value >= mib)
+    })
+}

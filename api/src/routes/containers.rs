@@ -425,6 +425,78 @@ pub async fn commit(
     Ok((StatusCode::CREATED, Json(json!({"Id": id}))).into_response())
 }
 
+/// `GET /containers/{id}/stats`: a record per second while `stream` (the default), or one
+/// record with its CPU baseline a second earlier; `one-shot` (from 1.41) skips the wait.
+pub async fn stats(
+    State(s): State<AppState>,
+    Extension(version): Extension<ApiVersion>,
+    Path(id): Path<String>,
+    q: QueryParams,
+) -> Result<Response, ApiError> {
+    use crate::types::stats::stats_json;
+    let containers = s.engine.clone();
+    let record = containers.containers().get(&id)?;
+    let (name, cid) = (record.name.clone(), record.id.clone());
+    let stream = q.get("stream").is_none_or(|_| q.bool("stream"));
+    let one_shot = version.ge(1, 41) && q.bool("one-shot");
+    let first = containers.containers().stats_sample(&cid).await?;
+    let json_line = |v: Value| {
+        let mut line = serde_json::to_vec(&v).unwrap_or_default();
+        line.push(b'\n');
+        Bytes::from(line)
+    };
+    let body = if !stream || first.is_none() {
+        let record = match (&first, one_shot) {
+            (None, _) => stats_json(&name, &cid, None, None),
+            (Some(only), true) => stats_json(&name, &cid, Some(only), None),
+            (Some(prev), false) => {
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                let cur = containers.containers().stats_sample(&cid).await?;
+                stats_json(&name, &cid, cur.as_ref(), cur.as_ref().map(|_| prev))
+            }
+        };
+        Body::from(json_line(record))
+    } else {
+        let mut shutdown = s.shutdown.clone();
+        shutdown.borrow_and_update();
+        let state = (
+            containers,
+            first,
+            None::<berth_engine::container::stats::StatsSample>,
+            true,
+        );
+        let frames = futures_util::stream::unfold(state, move |(engine, next, prev, first)| {
+            let (name, cid) = (name.clone(), cid.clone());
+            let mut shutdown = shutdown.clone();
+            async move {
+                let cur = if first {
+                    next
+                } else {
+                    tokio::select! {
+                        _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+                        _ = shutdown.changed() => return None,
+                    }
+                    engine.containers().stats_sample(&cid).await.ok().flatten()
+                };
+                // The stream ends when the container stops.
+                let cur = cur?;
+                let line = json_line(stats_json(&name, &cid, Some(&cur), prev.as_ref()));
+                Some((
+                    Ok::<_, std::io::Error>(line),
+                    (engine, None, Some(cur), false),
+                ))
+            }
+        });
+        Body::from_stream(frames)
+    };
+    let mut resp = Response::new(body);
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    Ok(resp)
+}
+
 /// `GET /containers/{id}/changes`: `null` when nothing changed, as moby answers.
 pub async fn changes(
     State(s): State<AppState>,

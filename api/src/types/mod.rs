@@ -5,4 +5,5 @@
 pub mod container;
 pub mod events;
 pub mod image;
+pub mod stats;
 pub mod system;

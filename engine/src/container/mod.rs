@@ -13,6 +13,7 @@ pub mod model;
 pub mod names;
 mod service;
 pub mod setup;
+pub mod stats;
 
 pub use filesystem::Change;
 pub use manage::Top;
