@@ -350,3 +350,106 @@ fn wait_until_mib(c: &Ctx, name: &str, mib: f64, seen: &mut String) -> bool {
         used.ends_with("GiB") || (used.ends_with("MiB") && value >= mib)
     })
 }
+
+#[test]
+fn update_changes_limits_of_a_running_container() {
+    let mut c = setup("update");
+    let (name, id) = c.run_sleeper("u");
+    let cat = |file: &str| {
+        let out = c.d.docker(&["exec", &name, "cat", file]);
+        assert!(out.success(), "{}", out.describe());
+        out.stdout.trim().to_string()
+    };
+    // Raising memory above the swap limit needs the swap limit too (dockerd's rule).
+    let out = c.d.docker(&["update", "--memory", "100m", &name]);
+    assert!(!out.success());
+    assert!(
+        out.stderr.contains(&format!(
+            "Cannot update container {id}: Memory limit should be smaller than already set memoryswap limit, update the memoryswap at the same time"
+        )),
+        "{}",
+        out.describe()
+    );
+    let out =
+        c.d.docker(&["update", "--memory", "100m", "--memory-swap", "200m", &name]);
+    assert!(out.success(), "{}", out.describe());
+    assert_eq!(
+        cat("/sys/fs/cgroup/memory/memory.limit_in_bytes"),
+        "104857600"
+    );
+    let out = c.d.docker(&[
+        "update",
+        "--cpus",
+        "0.5",
+        "--pids-limit",
+        "50",
+        "--restart",
+        "always",
+        &name,
+    ]);
+    assert!(out.success(), "{}", out.describe());
+    assert_eq!(cat("/sys/fs/cgroup/cpu/cpu.cfs_quota_us"), "50000");
+    assert_eq!(cat("/sys/fs/cgroup/pids/pids.max"), "50");
+    let (_, v) = c.d.get_json(&format!("/containers/{name}/json"));
+    let h = &v["HostConfig"];
+    assert_eq!(h["Memory"], 104857600);
+    assert_eq!(h["MemorySwap"], 209715200);
+    assert_eq!(h["NanoCpus"], 500000000);
+    assert_eq!(h["PidsLimit"], 50);
+    assert_eq!(h["RestartPolicy"]["Name"], "always");
+
+    let r = c.d.post_json(
+        &format!("/containers/{name}/update"),
+        &serde_json::json!({"Memory": 1000}),
+    );
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["message"], "Minimum memory limit allowed is 6MB");
+    let r =
+        c.d.post_json("/containers/bct-no-such-ops/update", &serde_json::json!({}));
+    assert_eq!(r.status, 404);
+
+    // Limits given at create reach the cgroups too, with dockerd's default swap (twice the
+    // memory).
+    let out = c.d.docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "-m",
+        "50m",
+        "--cpuset-cpus",
+        "0",
+        "--cpu-quota",
+        "30000",
+        &c.image,
+        "cat",
+        "/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes",
+        "/sys/fs/cgroup/cpuset/cpuset.cpus",
+        "/sys/fs/cgroup/cpu/cpu.cfs_quota_us",
+    ]);
+    assert_eq!(out.stdout, "104857600\n0\n30000\n", "{}", out.describe());
+
+    // An auto-remove container cannot get a restart policy.
+    let auto = c.name("auto");
+    let out = c.d.docker(&[
+        "run",
+        "-d",
+        "--rm",
+        "--name",
+        &auto,
+        "--network",
+        "none",
+        &c.image,
+        "sleep",
+        "300",
+    ]);
+    assert!(out.success(), "{}", out.describe());
+    let r = c.d.post_json(
+        &format!("/containers/{auto}/update"),
+        &serde_json::json!({"RestartPolicy": {"Name": "always"}}),
+    );
+    assert_eq!(r.status, 409, "{}", r.describe());
+    assert!(r.json()["message"].as_str().unwrap_or("").ends_with(
+        "Restart policy cannot be updated because AutoRemove is enabled for the container"
+    ));
+}

@@ -157,6 +157,11 @@ pub fn load_or_create_engine_id(data_root: &Path) -> Result<String> {
     Ok(id)
 }
 
+/// Whether the kernel accounts swap per cgroup (so a memory+swap limit can be set).
+pub fn swap_limit_supported() -> bool {
+    cgroup_v2() || Path::new("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes").exists()
+}
+
 /// Whether the host runs the unified cgroup hierarchy (v2).
 pub fn cgroup_v2() -> bool {
     Path::new("/sys/fs/cgroup/cgroup.controllers").exists()

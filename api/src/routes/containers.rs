@@ -497,6 +497,27 @@ pub async fn stats(
     Ok(resp)
 }
 
+/// `POST /containers/{id}/update`.
+pub async fn update(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    req: Request,
+) -> Result<Json<Value>, ApiError> {
+    let changes = match json_body(req).await? {
+        Some(Value::Object(m)) => m,
+        Some(Value::Null) | None => Map::new(),
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "invalid JSON: the body must be a JSON object",
+            ));
+        }
+    };
+    let warnings = s.engine.containers().update(&id, changes).await?;
+    Ok(Json(json!({
+        "Warnings": if warnings.is_empty() { Value::Null } else { json!(warnings) }
+    })))
+}
+
 /// `GET /containers/{id}/changes`: `null` when nothing changed, as moby answers.
 pub async fn changes(
     State(s): State<AppState>,

@@ -77,6 +77,7 @@ pub fn router(state: AppState) -> Router {
         .route("/containers/{id}/rename", post(containers::rename))
         .route("/containers/{id}/top", get(containers::top))
         .route("/containers/{id}/changes", get(containers::changes))
+        .route("/containers/{id}/update", post(containers::update))
         .route("/containers/{id}/stats", get(containers::stats))
         .route("/commit", post(containers::commit))
         .route("/containers/{id}/export", get(containers::export))

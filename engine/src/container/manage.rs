@@ -103,6 +103,102 @@ impl ContainerService {
         );
     }
 
+    /// `POST /containers/{id}/update`: new resource limits and restart policy, applied to
+    /// the running task at once. Zero values leave a setting as it was.
+    pub async fn update(
+        &self,
+        name_or_id: &str,
+        changes: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<Vec<String>> {
+        use serde_json::Value;
+        let c = self.lookup(name_or_id)?;
+        let _op = c.op.lock().await;
+        let record = c.rec().clone();
+        let cannot = |why: String| format!("Cannot update container {}: {why}", record.id);
+        if matches!(record.state.status, Status::Removing | Status::Dead) {
+            return Err(Error::conflict(cannot(
+                "container is marked for removal and cannot be \"updated\"".into(),
+            )));
+        }
+        let int = |m: &serde_json::Map<String, Value>, k: &str| {
+            m.get(k).and_then(Value::as_i64).unwrap_or(0)
+        };
+        let memory = int(&changes, "Memory");
+        if memory != 0 && memory < 6 * 1024 * 1024 {
+            return Err(Error::invalid("Minimum memory limit allowed is 6MB"));
+        }
+        let mut host = record.host_config.as_object().cloned().unwrap_or_default();
+        if memory != 0 && memory > int(&host, "MemorySwap") && int(&changes, "MemorySwap") == 0 {
+            return Err(Error::conflict(cannot(
+                "Memory limit should be smaller than already set memoryswap limit, update the memoryswap at the same time".into(),
+            )));
+        }
+        for key in [
+            "Memory",
+            "MemorySwap",
+            "MemoryReservation",
+            "NanoCpus",
+            "CpuShares",
+            "CpuQuota",
+            "CpuPeriod",
+            "PidsLimit",
+            "BlkioWeight",
+            "CpuRealtimePeriod",
+            "CpuRealtimeRuntime",
+        ] {
+            if int(&changes, key) != 0 {
+                host.insert(key.into(), changes[key].clone());
+            }
+        }
+        for key in ["CpusetCpus", "CpusetMems"] {
+            if let Some(v) = changes
+                .get(key)
+                .and_then(Value::as_str)
+                .filter(|v| !v.is_empty())
+            {
+                host.insert(key.into(), Value::from(v));
+            }
+        }
+        if let Some(policy) = changes.get("RestartPolicy").filter(|p| {
+            p.get("Name")
+                .and_then(Value::as_str)
+                .is_some_and(|n| !n.is_empty())
+        }) {
+            if record.host_bool("AutoRemove") {
+                return Err(Error::conflict(cannot(
+                    "Restart policy cannot be updated because AutoRemove is enabled for the container".into(),
+                )));
+            }
+            host.insert("RestartPolicy".into(), policy.clone());
+        }
+        super::service::validate_host_config(&host)?;
+        let updated = {
+            let mut r = c.rec();
+            r.host_config = Value::Object(host);
+            r.clone()
+        };
+        if record.state.running() {
+            let resources =
+                crate::oci::linux_resources(&super::setup::resources(&updated.host_config));
+            let json =
+                serde_json::to_vec(&resources).map_err(|e| Error::internal(e.to_string()))?;
+            if let Err(e) = self
+                .containerd
+                .update_task_resources(&record.id, json)
+                .await
+            {
+                c.rec().host_config = record.host_config.clone();
+                return Err(Error::new(e.kind, cannot(e.message)));
+            }
+        }
+        if let Err(e) = self.persist(&updated) {
+            c.rec().host_config = record.host_config.clone();
+            return Err(e);
+        }
+        self.event(&updated, "update", &[]);
+        Ok(vec![])
+    }
+
     /// `POST /containers/{id}/rename?name=`.
     pub async fn rename(&self, name_or_id: &str, new_name: &str) -> Result<()> {
         if name_or_id.is_empty() || new_name.is_empty() {

@@ -615,15 +615,8 @@ impl ContainerService {
                     p.to_string()
                 }
             },
-            memory: record.host_i64("Memory"),
-            nano_cpus: record.host_i64("NanoCpus"),
-            cpu_shares: record.host_i64("CpuShares"),
-            pids_limit: record.host_i64("PidsLimit"),
+            resources: setup::resources(&record.host_config),
             oom_score_adj: record.host_i64("OomScoreAdj"),
-            cpu_quota: record.host_i64("CpuQuota"),
-            cpu_period: record.host_i64("CpuPeriod"),
-            cpuset_cpus: record.host_str("CpusetCpus").to_string(),
-            cpuset_mems: record.host_str("CpusetMems").to_string(),
             tmpfs: string_map(record.host_config.get("Tmpfs")),
             sysctls: string_map(record.host_config.get("Sysctls")),
             rlimits: setup::rlimits(record.host_config.get("Ulimits"))?,
@@ -1488,6 +1481,11 @@ fn fill_host_config_defaults(h: &mut Map<String, Value>) {
     {
         h.insert("PidsLimit".into(), Value::Null);
     }
+    // dockerd's default: as much swap as memory (the limit covers memory plus swap).
+    let memory = h.get("Memory").and_then(Value::as_i64).unwrap_or(0);
+    if memory > 0 && h.get("MemorySwap").and_then(Value::as_i64).unwrap_or(0) == 0 {
+        h.insert("MemorySwap".into(), json!(memory * 2));
+    }
     if h.get("MemorySwappiness").and_then(Value::as_i64) == Some(-1) {
         h.insert("MemorySwappiness".into(), Value::Null);
     }
@@ -1500,7 +1498,7 @@ fn fill_host_config_defaults(h: &mut Map<String, Value>) {
 }
 
 /// moby's create-time host-config checks that matter before anything is made.
-fn validate_host_config(h: &Map<String, Value>) -> Result<()> {
+pub(super) fn validate_host_config(h: &Map<String, Value>) -> Result<()> {
     setup::security_options(&setup::strings(h.get("SecurityOpt")))?;
     if let Some(rp) = h.get("RestartPolicy") {
         let name = rp.get("Name").and_then(Value::as_str).unwrap_or("");

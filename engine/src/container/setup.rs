@@ -329,6 +329,16 @@ pub fn security_options(opts: &[String]) -> crate::Result<SecurityOptions> {
     Ok(out)
 }
 
+/// The host config's resource limits as this host can apply them (no swap limit where the
+/// kernel does not account swap).
+pub fn resources(host_config: &serde_json::Value) -> crate::oci::Resources {
+    let mut r = crate::oci::Resources::from_host_config(host_config);
+    if !crate::system::swap_limit_supported() {
+        r.memory_swap = 0;
+    }
+    r
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

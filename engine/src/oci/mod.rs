@@ -57,6 +57,93 @@ pub enum NetworkNamespace {
     Path(String),
 }
 
+/// The resource limits of a host config (0 or empty: not set).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Resources {
+    pub memory: i64,
+    /// Memory plus swap; -1 for unlimited swap.
+    pub memory_swap: i64,
+    pub memory_reservation: i64,
+    pub nano_cpus: i64,
+    pub cpu_shares: i64,
+    pub cpu_quota: i64,
+    pub cpu_period: i64,
+    pub cpuset_cpus: String,
+    pub cpuset_mems: String,
+    pub pids_limit: i64,
+    pub blkio_weight: i64,
+}
+
+impl Resources {
+    /// Reads `Memory`, `NanoCpus`, `CpuShares`, ... from a host config.
+    pub fn from_host_config(h: &Value) -> Resources {
+        let int = |k: &str| h.get(k).and_then(Value::as_i64).unwrap_or(0);
+        let text = |k: &str| h.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+        Resources {
+            memory: int("Memory"),
+            memory_swap: int("MemorySwap"),
+            memory_reservation: int("MemoryReservation"),
+            nano_cpus: int("NanoCpus"),
+            cpu_shares: int("CpuShares"),
+            cpu_quota: int("CpuQuota"),
+            cpu_period: int("CpuPeriod"),
+            cpuset_cpus: text("CpusetCpus"),
+            cpuset_mems: text("CpusetMems"),
+            pids_limit: int("PidsLimit"),
+            blkio_weight: int("BlkioWeight"),
+        }
+    }
+}
+
+/// OCI `LinuxResources` (without device rules) for the limits that are set.
+pub fn linux_resources(r: &Resources) -> Value {
+    let mut resources = json!({});
+    let mut memory = serde_json::Map::new();
+    if r.memory > 0 {
+        memory.insert("limit".into(), json!(r.memory));
+    }
+    if r.memory_swap > 0 || r.memory_swap == -1 {
+        memory.insert("swap".into(), json!(r.memory_swap));
+    }
+    if r.memory_reservation > 0 {
+        memory.insert("reservation".into(), json!(r.memory_reservation));
+    }
+    if !memory.is_empty() {
+        resources["memory"] = Value::Object(memory);
+    }
+    let mut cpu = serde_json::Map::new();
+    if r.cpu_shares > 0 {
+        cpu.insert("shares".into(), json!(r.cpu_shares));
+    }
+    if r.nano_cpus > 0 {
+        cpu.insert("period".into(), json!(100_000));
+        cpu.insert("quota".into(), json!(r.nano_cpus * 100_000 / 1_000_000_000));
+    } else {
+        if r.cpu_period > 0 {
+            cpu.insert("period".into(), json!(r.cpu_period));
+        }
+        if r.cpu_quota != 0 {
+            cpu.insert("quota".into(), json!(r.cpu_quota));
+        }
+    }
+    if !r.cpuset_cpus.is_empty() {
+        cpu.insert("cpus".into(), json!(r.cpuset_cpus));
+    }
+    if !r.cpuset_mems.is_empty() {
+        cpu.insert("mems".into(), json!(r.cpuset_mems));
+    }
+    if !cpu.is_empty() {
+        resources["cpu"] = Value::Object(cpu);
+    }
+    if r.pids_limit > 0 {
+        resources["pids"] = json!({"limit": r.pids_limit});
+    }
+    if r.blkio_weight > 0 {
+        resources["blockIO"] = json!({"weight": r.blkio_weight});
+    }
+    resources
+}
+
 /// Everything the spec needs, already resolved by the engine.
 #[derive(Clone, Debug)]
 pub struct SpecInput {
@@ -78,18 +165,11 @@ pub struct SpecInput {
     pub files: Vec<(String, String)>,
     pub shm_size: i64,
     pub cgroup_parent: String,
-    pub memory: i64,
-    pub nano_cpus: i64,
-    pub cpu_shares: i64,
-    pub pids_limit: i64,
+    pub resources: Resources,
     pub oom_score_adj: i64,
     pub no_new_privileges: bool,
     /// Apply Docker's default seccomp profile.
     pub seccomp: bool,
-    pub cpu_quota: i64,
-    pub cpu_period: i64,
-    pub cpuset_cpus: String,
-    pub cpuset_mems: String,
     /// `Tmpfs`: container path → mount options (`rw,noexec,size=64m`).
     pub tmpfs: Vec<(String, String)>,
     pub sysctls: Vec<(String, String)>,
@@ -250,27 +330,8 @@ pub fn build(input: &SpecInput) -> Value {
     if let Some(init) = &input.init {
         mounts.push(json!({"destination": "/sbin/docker-init", "type": "bind", "source": init, "options": ["rbind", "ro"]}));
     }
-    let mut resources = json!({"devices": device_rules(input.privileged)});
-    if input.memory > 0 {
-        resources["memory"] = json!({"limit": input.memory});
-    }
-    let mut cpu = serde_json::Map::new();
-    if input.cpu_shares > 0 {
-        cpu.insert("shares".into(), json!(input.cpu_shares));
-    }
-    if input.nano_cpus > 0 {
-        cpu.insert("period".into(), json!(100_000));
-        cpu.insert(
-            "quota".into(),
-            json!(input.nano_cpus * 100_000 / 1_000_000_000),
-        );
-    }
-    if !cpu.is_empty() {
-        resources["cpu"] = Value::Object(cpu);
-    }
-    if input.pids_limit > 0 {
-        resources["pids"] = json!({"limit": input.pids_limit});
-    }
+    let mut resources = linux_resources(&input.resources);
+    resources["devices"] = device_rules(input.privileged);
     let args: Vec<String> = match &input.init {
         Some(_) => ["/sbin/docker-init".to_string(), "--".to_string()]
             .into_iter()
@@ -358,17 +419,10 @@ mod tests {
             files: vec![("/etc/hosts".into(), "/x/hosts".into())],
             shm_size: 0,
             cgroup_parent: "/berth".into(),
-            memory: 0,
-            nano_cpus: 0,
-            cpu_shares: 0,
-            pids_limit: 0,
+            resources: Resources::default(),
             oom_score_adj: 0,
             no_new_privileges: false,
             seccomp: true,
-            cpu_quota: 0,
-            cpu_period: 0,
-            cpuset_cpus: String::new(),
-            cpuset_mems: String::new(),
             tmpfs: vec![],
             sysctls: vec![],
             rlimits: vec![],
@@ -461,7 +515,7 @@ mod tests {
     #[test]
     fn nano_cpus_become_a_quota() {
         let mut i = input();
-        i.nano_cpus = 1_500_000_000;
+        i.resources.nano_cpus = 1_500_000_000;
         let spec = build(&i);
         assert_eq!(spec["linux"]["resources"]["cpu"]["quota"], 150_000);
     }
