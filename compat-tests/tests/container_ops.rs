@@ -453,3 +453,62 @@ fn update_changes_limits_of_a_running_container() {
         "Restart policy cannot be updated because AutoRemove is enabled for the container"
     ));
 }
+
+#[test]
+fn an_oom_kill_is_reported_in_state_and_events() {
+    let mut c = setup("oom");
+    let name = c.name("oom");
+    let since = compat_tests::unix_now();
+    // /dev/shm is charged to the container's memory: filling it past the limit gets the
+    // writer killed by the kernel.
+    let out = c.d.docker(&[
+        "run",
+        "--name",
+        &name,
+        "--network",
+        "none",
+        "-m",
+        "10m",
+        "--memory-swap",
+        "10m",
+        &c.image,
+        "sh",
+        "-c",
+        "dd if=/dev/zero bs=1M count=100 2>/dev/null | cat > /dev/shm/x",
+    ]);
+    assert!(!out.timed_out, "{}", out.describe());
+    let (_, v) = c.d.get_json(&format!("/containers/{name}/json"));
+    assert_eq!(v["State"]["OOMKilled"], true, "{}", v["State"]);
+    let events = c.d.docker(&[
+        "events",
+        "--since",
+        &since.to_string(),
+        "--until",
+        &(compat_tests::unix_now() + 1).to_string(),
+        "--filter",
+        &format!("container={name}"),
+        "--format",
+        "{{.Action}}",
+    ]);
+    assert!(
+        events.stdout.lines().any(|a| a == "oom"),
+        "{}",
+        events.describe()
+    );
+
+    let fine = c.name("fine");
+    let out = c.d.docker(&[
+        "run",
+        "--name",
+        &fine,
+        "--network",
+        "none",
+        "-m",
+        "10m",
+        &c.image,
+        "true",
+    ]);
+    assert!(out.success(), "{}", out.describe());
+    let (_, v) = c.d.get_json(&format!("/containers/{fine}/json"));
+    assert_eq!(v["State"]["OOMKilled"], false);
+}

@@ -607,14 +607,7 @@ impl ContainerService {
                 ("/etc/hosts".into(), record.hosts_path.clone()),
             ],
             shm_size: record.host_i64("ShmSize"),
-            cgroup_parent: {
-                let p = record.host_str("CgroupParent");
-                if p.is_empty() {
-                    format!("/{}", self.namespace)
-                } else {
-                    p.to_string()
-                }
-            },
+            cgroup_parent: self.cgroup_parent(record),
             resources: setup::resources(&record.host_config),
             oom_score_adj: record.host_i64("OomScoreAdj"),
             tmpfs: string_map(record.host_config.get("Tmpfs")),
@@ -733,16 +726,35 @@ impl ContainerService {
         self.weak.clone()
     }
 
+    /// The cgroup the container's processes run in: `CgroupParent`, or one per namespace.
+    fn cgroup_parent(&self, record: &ContainerRecord) -> String {
+        let p = record.host_str("CgroupParent");
+        if p.is_empty() {
+            format!("/{}", self.namespace)
+        } else {
+            p.to_string()
+        }
+    }
+
     /// A run ended: delete the task, record the exit, wake waiters, announce it, and remove
     /// the container when it asked for that.
     async fn handle_exit(&self, c: &Arc<Container>, code: i64) {
-        let id = c.rec().id.clone();
+        let (id, cgroup) = {
+            let r = c.rec();
+            (
+                r.id.clone(),
+                format!("{}/{}", self.cgroup_parent(&r).trim_end_matches('/'), r.id),
+            )
+        };
+        // The kernel's OOM-kill count lives in the cgroup, which goes with the task.
+        let oom_killed = super::stats::oom_kills(&cgroup) > 0;
         let _ = self.containerd.delete_task(&id).await;
         let record = {
             let mut r = c.rec();
             r.state.status = Status::Exited;
             r.state.pid = 0;
             r.state.exit_code = code;
+            r.state.oom_killed = oom_killed;
             r.state.finished_at = now();
             r.clone()
         };
@@ -750,6 +762,9 @@ impl ContainerService {
             tracing::warn!(container = %id, "cannot persist exit: {}", e.message);
         }
         self.new_io_generation(c);
+        if oom_killed {
+            self.event(&record, "oom", &[]);
+        }
         self.event(&record, "die", &[("exitCode", code.to_string())]);
         c.exits.send_modify(|e| {
             e.seq += 1;

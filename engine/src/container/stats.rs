@@ -169,6 +169,26 @@ fn read_v2(dir: &Path, host_memory: u64, s: &mut StatsSample) {
     }
 }
 
+/// How many processes the kernel's OOM killer took in the cgroup at `cgroups_path` (as in the
+/// OCI spec) while it existed.
+pub fn oom_kills(cgroups_path: &str) -> u64 {
+    let rel = cgroups_path.trim_start_matches('/');
+    let (file, key) = if crate::system::cgroup_v2() {
+        (
+            Path::new("/sys/fs/cgroup").join(rel).join("memory.events"),
+            "oom_kill",
+        )
+    } else {
+        (
+            Path::new("/sys/fs/cgroup/memory")
+                .join(rel)
+                .join("memory.oom_control"),
+            "oom_kill",
+        )
+    };
+    key_values(&read(&file)).get(key).copied().unwrap_or(0)
+}
+
 fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_default()
 }
