@@ -1,4 +1,5 @@
-//! Live restore: containers outlive berthd (and its containerd). After a crash of either,
+//! Live restore: containers outlive berthd (and its containerd). With twenty containers
+//! running (log writers, TTYs, a healthchecked one, one about to exit), after a crash of either,
 //! logs written meanwhile are all there, exits that happened meanwhile carry their real
 //! codes, health probes and restart policies carry on, and a stopped `unless-stopped`
 //! container stays stopped. Only meaningful for a berthd the test booted.
@@ -56,6 +57,18 @@ fn outage(crash_containerd: bool) {
     let image = load(&d, if crash_containerd { "ctrd" } else { "berthd" });
     let ticker = run(&d, &["--name", "ticker", &image, "sh", "-c", TICKER]);
     let tty = run(&d, &["-t", "--name", "tty", &image, "sh", "-c", TICKER]);
+    // A crowd around them, as in real use: log writers, TTYs and idle ones.
+    let crowd: Vec<String> = (0..15)
+        .map(|i| {
+            let name = format!("crowd{i}");
+            match i % 3 {
+                0 => run(&d, &["--name", &name, &image, "sh", "-c", TICKER]),
+                1 => run(&d, &["-t", "--name", &name, &image, "sh", "-c", TICKER]),
+                _ => run(&d, &["--name", &name, &image, "sleep", "300"]),
+            };
+            name
+        })
+        .collect();
     let quitter = run(
         &d,
         &["--name", "quitter", &image, "sh", "-c", "sleep 2; exit 7"],
@@ -129,10 +142,21 @@ fn outage(crash_containerd: bool) {
     assert!(wait_until(Duration::from_secs(20), || ticks(&d, "ticker")
         .len()
         > before + 10));
-    for name in ["ticker", "tty"] {
-        let got = ticks(&d, name);
+    let writers = ["ticker", "tty"].into_iter().map(str::to_string).chain(
+        crowd
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| i % 3 != 2)
+            .map(|(_, n)| n.clone()),
+    );
+    for name in writers {
+        let got = ticks(&d, &name);
+        assert!(!got.is_empty(), "{name} logged nothing");
         let expected: Vec<u64> = (0..got.len() as u64).collect();
         assert_eq!(got, expected, "{name}: a gap in the logs");
+    }
+    for name in &crowd {
+        assert_eq!(inspect(&d, name, "{{.State.Status}}"), "running", "{name}");
     }
     // Probes carry on.
     let probes = |d: &Daemon| {

@@ -174,8 +174,9 @@ fn init_layer_holds_the_placeholders_and_rm_leaves_nothing_behind() {
             .to_string();
 
     if c.d.owned() {
-        // Inside berthd's containerd: the writable layer sits on `<id>-init`, and removing
-        // the container removes both, with the container and its task.
+        // Inside berthd's containerd: the writable layer sits on the image's init layer
+        // (shared by the image's containers), and removing the container removes the layer,
+        // the container record and its task.
         let ctr = |args: &[&str]| {
             let sock = c.d.exec_root().join("containerd/containerd.sock");
             let out = std::process::Command::new("ctr")
@@ -192,7 +193,7 @@ fn init_layer_holds_the_placeholders_and_rm_leaves_nothing_behind() {
             .lines()
             .find(|l| l.starts_with(&format!("{id} ")))
             .unwrap_or_else(|| panic!("no snapshot {id}:\n{snapshots}"));
-        assert!(line.contains(&format!("{id}-init")), "{line}");
+        assert!(line.contains("berth-init-"), "{line}");
         let out = c.d.docker(&["rm", &name]);
         assert!(out.success(), "{}", out.describe());
         let gone = compat_tests::wait_until(std::time::Duration::from_secs(10), || {

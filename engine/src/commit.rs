@@ -69,21 +69,15 @@ impl Engine {
     }
 
     /// The container's own changes as an uncompressed layer blob (under `lease`): its
-    /// snapshot compared with the init layer below it.
+    /// snapshot compared with the snapshot below it.
     async fn diff_container(
         &self,
         lease: &crate::runtime::content::Lease,
         id: &str,
     ) -> Result<containerd_client::types::Descriptor> {
-        let init = format!("{id}-init");
-        let below = if self.containerd.snapshot_exists(&init).await? {
-            init
-        } else {
-            // Containers made before init layers sit directly on their image.
-            let record = self.containers().get(id)?;
-            let image = self.images().find(&record.image_id).await?.resolved;
-            image.chain_ids.last().cloned().unwrap_or_default()
-        };
+        // The layer below the writable one: the init layer (or, for containers made before
+        // init layers, the image itself).
+        let below = self.containerd.snapshot_parent(id).await?;
         let view = format!("commit-{:016x}", rand::random::<u64>());
         let left = if below.is_empty() {
             vec![]

@@ -69,6 +69,9 @@ fn main() -> ExitCode {
     let mut wait_ready: Option<String> = None;
     let mut timeout = 60.0f64;
     let mut since_ns: Option<u128> = None;
+    let mut populate: Option<usize> = None;
+    let mut running = 0usize;
+    let mut remove_all = false;
     while let Some(a) = args.next() {
         match a.as_str() {
             "--iterations" | "-n" => o.iterations = parse(&a, args.next()),
@@ -84,6 +87,9 @@ fn main() -> ExitCode {
             "--wait-ready" => wait_ready = Some(parse(&a, args.next())),
             "--timeout" => timeout = parse(&a, args.next()),
             "--since-ns" => since_ns = Some(parse(&a, args.next())),
+            "--populate" => populate = Some(parse(&a, args.next())),
+            "--running" => running = parse(&a, args.next()),
+            "--remove-all" => remove_all = true,
             "-h" | "--help" => usage(),
             s if s.starts_with('-') => {
                 eprintln!("unknown flag {s}");
@@ -97,6 +103,12 @@ fn main() -> ExitCode {
     }
     if o.hosts.is_empty() || o.hosts.len() > 2 || o.iterations == 0 || o.clients == 0 {
         usage();
+    }
+    if let Some(n) = populate {
+        return populate_daemon(&o.hosts[0], &o, n, running);
+    }
+    if remove_all {
+        return remove_all_containers(&o.hosts[0]);
     }
     if o.containers == 0 {
         o.containers = o.iterations.clamp(1, 100);
@@ -115,6 +127,82 @@ fn main() -> ExitCode {
         columns.push(results);
     }
     print_table(&o, &columns);
+    ExitCode::SUCCESS
+}
+
+/// `--populate N --running M`: N containers of the bench image, the first M started (they
+/// sleep), so a daemon restart can be timed with that population.
+fn populate_daemon(host: &str, o: &Options, n: usize, running: usize) -> ExitCode {
+    let socket = socket_from_host(host);
+    let Ok(mut conn) = Conn::connect(&socket) else {
+        eprintln!("cannot connect to {host}");
+        return ExitCode::FAILURE;
+    };
+    for i in 0..n {
+        let body = serde_json::to_vec(&json!({
+            "Image": o.image,
+            "Cmd": ["sleep", "86400"],
+            "Labels": {"berth-bench": "population"},
+            "HostConfig": {"NetworkMode": o.network},
+        }))
+        .expect("serialize");
+        let r = conn.request(
+            "POST",
+            &format!("{API}/containers/create"),
+            &[("Content-Type", "application/json")],
+            &body,
+        );
+        let id = match r {
+            Ok(r) if r.status == 201 => r.json()["Id"].as_str().unwrap_or("").to_string(),
+            Ok(r) => {
+                eprintln!("create: HTTP {} {}", r.status, r.text().trim());
+                return ExitCode::FAILURE;
+            }
+            Err(e) => {
+                eprintln!("create: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        if i < running {
+            match conn.request("POST", &format!("{API}/containers/{id}/start"), &[], b"") {
+                Ok(r) if r.status == 204 => {}
+                other => {
+                    eprintln!("start: {other:?}");
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+/// `--remove-all`: force-removes every container (the bench's clean-up).
+fn remove_all_containers(host: &str) -> ExitCode {
+    let socket = socket_from_host(host);
+    let Ok(mut conn) = Conn::connect(&socket) else {
+        return ExitCode::FAILURE;
+    };
+    let ids: Vec<String> = conn
+        .request("GET", &format!("{API}/containers/json?all=1"), &[], b"")
+        .map(|r| {
+            r.json()
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|c| c["Id"].as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default()
+        })
+        .unwrap_or_default();
+    for id in ids {
+        let _ = conn.request(
+            "DELETE",
+            &format!("{API}/containers/{id}?force=1"),
+            &[],
+            b"",
+        );
+    }
     ExitCode::SUCCESS
 }
 

@@ -103,6 +103,8 @@ pub struct ContainerService {
     pub(super) names: Mutex<HashMap<String, String>>,
     weak: std::sync::Weak<ContainerService>,
     pub(crate) execs: super::exec::Execs,
+    /// One creator at a time per shared init layer.
+    init_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 fn now() -> String {
@@ -132,6 +134,7 @@ impl ContainerService {
             names: Mutex::new(HashMap::new()),
             weak: weak.clone(),
             execs: Default::default(),
+            init_locks: Mutex::new(HashMap::new()),
         })
     }
 
@@ -349,7 +352,6 @@ impl ContainerService {
             Err(e) => {
                 self.release_name(&name, &id);
                 let _ = self.containerd.remove_snapshot(&id).await;
-                let _ = self.containerd.remove_snapshot(&init_snapshot(&id)).await;
                 self.containerd.delete_lease(&Self::lease_for(&id)).await;
                 let _ = std::fs::remove_dir_all(&dir);
                 Err(e)
@@ -376,10 +378,21 @@ impl ContainerService {
             .create_named_lease(&Self::lease_for(id).0)
             .await?;
         let parent = image.chain_ids.last().cloned().unwrap_or_default();
-        let init = self.create_init_layer(&lease, id, &parent).await?;
-        self.containerd
+        let init = self.init_layer_for(&lease, &parent).await?;
+        if let Err(e) = self
+            .containerd
             .prepare_snapshot(&lease, id, &init, HashMap::new())
-            .await?;
+            .await
+        {
+            // A collection may have taken an init layer no container used any more.
+            if e.kind != ErrorKind::NotFound {
+                return Err(e);
+            }
+            let init = self.init_layer_for(&lease, &parent).await?;
+            self.containerd
+                .prepare_snapshot(&lease, id, &init, HashMap::new())
+                .await?;
+        }
         let record = ContainerRecord {
             id: id.to_string(),
             name: name.to_string(),
@@ -402,16 +415,31 @@ impl ContainerService {
         Ok(record)
     }
 
-    /// Prepares the `<id>-init` snapshot on the image, fills in the placeholders and commits
-    /// it; returns its name, the parent of the container's writable layer.
-    async fn create_init_layer(&self, lease: &Lease, id: &str, parent: &str) -> Result<String> {
-        let name = init_snapshot(id);
-        let key = format!("{name}-key");
+    /// The init layer on the image's top snapshot `parent`: the placeholders do not depend on
+    /// the container, so containers of one image share it. Made once (under `lease`), then
+    /// kept by containerd as the parent of their writable layers.
+    async fn init_layer_for(&self, lease: &Lease, parent: &str) -> Result<String> {
+        let name = init_snapshot(parent);
+        if self.containerd.snapshot_exists(&name).await? {
+            return Ok(name);
+        }
+        let lock = self
+            .init_locks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(name.clone())
+            .or_default()
+            .clone();
+        let _made_once = lock.lock().await;
+        if self.containerd.snapshot_exists(&name).await? {
+            return Ok(name);
+        }
+        let key = format!("{name}-{:016x}", rand::random::<u64>());
         let mounts = self
             .containerd
             .prepare_snapshot(lease, &key, parent, HashMap::new())
             .await?;
-        let target = self.run_dir(id).join("init-rootfs");
+        let target = self.exec_root.join(&key);
         let filled = tokio::task::spawn_blocking(move || {
             crate::rootfs::with_mounted(&mounts, &target, super::init_layer::populate)
         })
@@ -430,7 +458,6 @@ impl ContainerService {
         if committed.is_err() {
             let _ = self.containerd.remove_snapshot(&key).await;
         }
-        let _ = std::fs::remove_dir(self.run_dir(id));
         committed.map(|_| name)
     }
 
@@ -1018,7 +1045,6 @@ impl ContainerService {
         let _ = self.containerd.delete_task(&id).await;
         self.containerd.delete_container(&id).await?;
         let _ = self.containerd.remove_snapshot(&id).await;
-        let _ = self.containerd.remove_snapshot(&init_snapshot(&id)).await;
         self.containerd.delete_lease(&Self::lease_for(&id)).await;
         let _ = std::fs::remove_dir_all(self.dir(&id));
         let _ = std::fs::remove_dir_all(self.run_dir(&id));
@@ -1553,9 +1579,13 @@ pub(super) fn validate_host_config(h: &Map<String, Value>) -> Result<()> {
     Ok(())
 }
 
-/// The init layer's snapshot: the parent of container `id`'s writable layer.
-fn init_snapshot(id: &str) -> String {
-    format!("{id}-init")
+/// The name of the init layer on the image snapshot `parent` (the chain ID, or none).
+fn init_snapshot(parent: &str) -> String {
+    match parent.strip_prefix("sha256:") {
+        Some(hex) => format!("berth-init-{hex}"),
+        None if parent.is_empty() => "berth-init-scratch".to_string(),
+        None => format!("berth-init-{parent}"),
+    }
 }
 
 #[cfg(test)]

@@ -291,7 +291,7 @@ pub fn unpack_reader(
 
 fn stream_to_sink(entry: &mut impl Read, sink: &mut dyn ContentSink) -> Result<FileFacts> {
     let mut facts = FactsBuilder::default();
-    let mut buf = vec![0u8; 4 << 20];
+    let mut buf = vec![0u8; crate::runtime::content::WRITE_CHUNK];
     loop {
         let n = read_full(entry, &mut buf)
             .map_err(|e| Error::invalid(format!("invalid archive: {e}")))?;

@@ -18,8 +18,9 @@ use tokio::io::AsyncReadExt as _;
 use super::{Containerd, classify};
 use crate::{Error, ErrorKind, Result};
 
-/// Chunk size for content writes (containerd accepts messages up to 16 MiB).
-const WRITE_CHUNK: usize = 4 << 20;
+/// Chunk size for content writes. containerd accepts up to 16 MiB per message, but with
+/// several messages in flight, larger chunks mostly grow the daemon's retained heap.
+pub const WRITE_CHUNK: usize = 1 << 20;
 
 /// One piece of a blob written with [`Containerd::write_blob_pieces`].
 #[derive(Debug)]

@@ -33,6 +33,21 @@ impl Containerd {
         }
     }
 
+    /// The parent of snapshot `key` ("" for none).
+    pub async fn snapshot_parent(&self, key: &str) -> Result<String> {
+        Ok(SnapshotsClient::new(self.channel.clone())
+            .stat(self.request(StatSnapshotRequest {
+                snapshotter: SNAPSHOTTER.into(),
+                key: key.to_string(),
+            }))
+            .await
+            .map_err(classify)?
+            .into_inner()
+            .info
+            .map(|i| i.parent)
+            .unwrap_or_default())
+    }
+
     /// Prepares an active snapshot `key` on `parent` ("" for none) and returns its mounts.
     pub async fn prepare_snapshot(
         &self,
