@@ -260,6 +260,7 @@ enum Row {
     ImagesListP50,
     ImagesListP95,
     RssStart,
+    RssWithContainers,
     RssEnd,
     RssTotalEnd,
 }
@@ -287,12 +288,13 @@ impl Row {
             Row::ImagesListP50 => format!("GET /images/json, {LIST_IMAGES} images, p50 (ms)"),
             Row::ImagesListP95 => format!("GET /images/json, {LIST_IMAGES} images, p95 (ms)"),
             Row::RssStart => "daemon RSS before (MiB)".into(),
+            Row::RssWithContainers => format!("daemon RSS with {} containers (MiB)", o.containers),
             Row::RssEnd => "daemon RSS after (MiB)".into(),
             Row::RssTotalEnd => "daemon+containerd RSS after (MiB)".into(),
         }
     }
 
-    const ALL: [Row; 22] = [
+    const ALL: [Row; 23] = [
         Row::Ready,
         Row::PingP50,
         Row::PingP95,
@@ -313,6 +315,7 @@ impl Row {
         Row::ImagesListP50,
         Row::ImagesListP95,
         Row::RssStart,
+        Row::RssWithContainers,
         Row::RssEnd,
         Row::RssTotalEnd,
     ];
@@ -450,9 +453,11 @@ fn measure(host: &str, o: &Options, pid: Option<u32>) -> Results {
         time_requests(&mut conn, "GET", &format!("{API}/info"), n, 200),
     );
 
-    image_rows(&mut conn, o, &mut results);
-
-    let bench = ContainerBench { socket: &socket, o };
+    let bench = ContainerBench {
+        socket: &socket,
+        o,
+        pid,
+    };
     if bench.available(&mut conn) {
         bench.run_all(&mut conn, &mut results);
     } else {
@@ -470,6 +475,9 @@ fn measure(host: &str, o: &Options, pid: Option<u32>) -> Results {
             results.insert(row, None);
         }
     }
+    // Images last: loading and removing them leaves containerd collecting garbage for a
+    // while, which would weigh on the container rows of this daemon only.
+    image_rows(&mut conn, o, &mut results);
     results.insert(Row::RssEnd, rss_mib(pid));
     results.insert(Row::RssTotalEnd, rss_with_containerd_mib(pid));
     results
@@ -570,6 +578,8 @@ fn image_rows(conn: &mut Conn, o: &Options, results: &mut Results) {
 struct ContainerBench<'a> {
     socket: &'a std::path::Path,
     o: &'a Options,
+    /// The daemon's pid, for its memory while the listed containers exist.
+    pid: Option<u32>,
 }
 
 impl ContainerBench<'_> {
@@ -763,6 +773,7 @@ impl ContainerBench<'_> {
             );
             record(results, Row::InspectP50, Row::InspectP95, inspect);
         }
+        results.insert(Row::RssWithContainers, rss_mib(self.pid));
         self.cleanup(conn, &ids);
 
         // K clients, each on its own connection, running cycles concurrently.
