@@ -151,6 +151,57 @@ fn is_image_id(s: &str) -> bool {
 // ---- docker load ----
 
 #[test]
+fn loaded_layers_apply_whiteouts_and_opaque_directories() {
+    // A second layer that deletes /bin/ls and replaces /etc wholesale, large enough to be
+    // streamed into the content store as it arrives.
+    let d = daemon();
+    let cleanup = Cleanup::new(&d);
+    let mut filler = vec![0u8; 3 << 19];
+    let mut x: u32 = 0x9e37_79b9;
+    for b in filler.iter_mut() {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        *b = x as u8;
+    }
+    let mut spec = ImageSpec::busybox().label(TEST_LABEL, "whiteouts");
+    spec.extra_files.push(("bin/.wh.ls".into(), Vec::new()));
+    spec.extra_files
+        .push(("etc/.wh..wh..opq".into(), Vec::new()));
+    spec.extra_files
+        .push(("etc/only".into(), b"kept\n".to_vec()));
+    spec.extra_files.push(("filler.bin".into(), filler));
+    let image = spec.build();
+    cleanup.image(&image);
+    let tag = "bct-whiteouts:1";
+    load(&d, &image.docker_archive(&[tag]));
+    let out = d.docker(&[
+        "run", "--rm", "--network", "none", tag, "sh", "-c",
+        "test -e /bin/ls && echo ls-present; test -e /etc/passwd && echo passwd-present; cat /etc/only; ls /bin | grep -c . ; wc -c < /filler.bin",
+    ]);
+    assert!(out.success(), "{}", out.describe());
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert!(
+        !lines.contains(&"ls-present"),
+        "/bin/ls was not deleted: {lines:?}"
+    );
+    assert!(
+        !lines.contains(&"passwd-present"),
+        "/etc was not replaced: {lines:?}"
+    );
+    assert!(lines.contains(&"kept"), "{lines:?}");
+    assert!(lines.iter().any(|l| l.trim() == "1572864"), "{lines:?}");
+    // The rest of /bin is still there.
+    let applets: usize = lines
+        .iter()
+        .rev()
+        .nth(1)
+        .and_then(|l| l.trim().parse().ok())
+        .unwrap_or(0);
+    assert!(applets > 3, "{lines:?}");
+}
+
+#[test]
 fn load_prints_the_tag_and_inspect_shows_the_fixture() {
     let d = daemon();
     let img = fixtures::test_image("load-inspect");
