@@ -114,20 +114,27 @@ pub fn ensure_dir(path: &Path) -> Result<()> {
 /// Writes `contents` to `path` so that a crash leaves either the old or the new file:
 /// temp file, fsync, rename, fsync of the directory.
 pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
-    use std::io::Write;
     let dir = path
         .parent()
         .ok_or_else(|| Error::internal(format!("no parent directory for {}", path.display())))?;
-    let tmp = dir.join(format!(
-        ".{}.tmp",
-        path.file_name()
-            .map(|n| n.to_string_lossy())
-            .unwrap_or_default()
-    ));
-    let mut f = std::fs::File::create(&tmp)?;
-    f.write_all(contents)?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path)?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    write_atomic_all(dir, &[(&name, contents)])
+}
+
+/// Several files of one directory, each replaced atomically (temp file, fsync, rename),
+/// with one fsync of the directory for all of them.
+pub fn write_atomic_all(dir: &Path, files: &[(&str, &[u8])]) -> Result<()> {
+    use std::io::Write;
+    for (name, contents) in files {
+        let tmp = dir.join(format!(".{name}.tmp"));
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(contents)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, dir.join(name))?;
+    }
     std::fs::File::open(dir)?.sync_all()?;
     Ok(())
 }

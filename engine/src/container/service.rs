@@ -18,7 +18,6 @@ use crate::oci::{self, NetworkNamespace, SpecInput};
 use crate::runtime::Containerd;
 use crate::runtime::content::Lease;
 use crate::runtime::tasks::start_failure;
-use crate::system::write_atomic;
 use crate::{Error, ErrorKind, Result};
 
 /// The last exit of a container, numbered so waiters can tell a new one from an old one.
@@ -105,6 +104,8 @@ pub struct ContainerService {
     pub(crate) execs: super::exec::Execs,
     /// One creator at a time per shared init layer.
     init_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Init layers known to exist.
+    init_known: Mutex<std::collections::HashSet<String>>,
 }
 
 fn now() -> String {
@@ -135,6 +136,7 @@ impl ContainerService {
             weak: weak.clone(),
             execs: Default::default(),
             init_locks: Mutex::new(HashMap::new()),
+            init_known: Mutex::new(std::collections::HashSet::new()),
         })
     }
 
@@ -190,10 +192,12 @@ impl ContainerService {
     pub(super) fn persist(&self, c: &ContainerRecord) -> Result<()> {
         let dir = self.dir(&c.id);
         let config = serde_json::to_vec(c).map_err(|e| Error::internal(e.to_string()))?;
-        write_atomic(&dir.join("config.v2.json"), &config)?;
         let host =
             serde_json::to_vec(&c.host_config).map_err(|e| Error::internal(e.to_string()))?;
-        write_atomic(&dir.join("hostconfig.json"), &host)
+        crate::system::write_atomic_all(
+            &dir,
+            &[("config.v2.json", &config), ("hostconfig.json", &host)],
+        )
     }
 
     /// Finds a container by full ID, name (with or without `/`) or unique ID prefix.
@@ -378,7 +382,7 @@ impl ContainerService {
             .create_named_lease(&Self::lease_for(id).0)
             .await?;
         let parent = image.chain_ids.last().cloned().unwrap_or_default();
-        let init = self.init_layer_for(&lease, &parent).await?;
+        let init = self.init_layer_for(&lease, &parent, false).await?;
         if let Err(e) = self
             .containerd
             .prepare_snapshot(&lease, id, &init, HashMap::new())
@@ -388,7 +392,11 @@ impl ContainerService {
             if e.kind != ErrorKind::NotFound {
                 return Err(e);
             }
-            let init = self.init_layer_for(&lease, &parent).await?;
+            self.init_known
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&init);
+            let init = self.init_layer_for(&lease, &parent, true).await?;
             self.containerd
                 .prepare_snapshot(&lease, id, &init, HashMap::new())
                 .await?;
@@ -418,9 +426,21 @@ impl ContainerService {
     /// The init layer on the image's top snapshot `parent`: the placeholders do not depend on
     /// the container, so containers of one image share it. Made once (under `lease`), then
     /// kept by containerd as the parent of their writable layers.
-    async fn init_layer_for(&self, lease: &Lease, parent: &str) -> Result<String> {
+    async fn init_layer_for(&self, lease: &Lease, parent: &str, fresh: bool) -> Result<String> {
         let name = init_snapshot(parent);
+        // Known to exist already (a collection may still take it: the caller then asks again
+        // with `fresh`).
+        if !fresh
+            && self
+                .init_known
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .contains(&name)
+        {
+            return Ok(name);
+        }
         if self.containerd.snapshot_exists(&name).await? {
+            self.remember_init(&name);
             return Ok(name);
         }
         let lock = self
@@ -432,6 +452,7 @@ impl ContainerService {
             .clone();
         let _made_once = lock.lock().await;
         if self.containerd.snapshot_exists(&name).await? {
+            self.remember_init(&name);
             return Ok(name);
         }
         let key = format!("{name}-{:016x}", rand::random::<u64>());
@@ -458,7 +479,16 @@ impl ContainerService {
         if committed.is_err() {
             let _ = self.containerd.remove_snapshot(&key).await;
         }
-        committed.map(|_| name)
+        committed?;
+        self.remember_init(&name);
+        Ok(name)
+    }
+
+    fn remember_init(&self, name: &str) {
+        self.init_known
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(name.to_string());
     }
 
     /// `POST /containers/{id}/start`.
