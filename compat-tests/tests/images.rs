@@ -2028,3 +2028,42 @@ fn import_over_raw_http() {
     assert_eq!(v["Config"]["Cmd"], json!(["sh", "-c", "echo hi"]), "{v}");
     assert_eq!(v["Config"]["User"], "nobody", "{v}");
 }
+
+#[test]
+fn created_containers_survive_a_busy_collector() {
+    // A container's writable layer (and the image's shared init layer below it) must be
+    // protected from containerd's collector from the moment they exist until the container
+    // is removed, even before the container ever started.
+    let d = daemon();
+    if d.skip_unless_owned("drives berthd's own containerd collector") {
+        return;
+    }
+    let image = fixtures::test_image_with_layer("gc-containers");
+    let tag = "bct-gc-containers:1";
+    load(&d, &image.docker_archive(&[tag]));
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let hammer = {
+        let exec_root = d.exec_root();
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                collect_garbage_at(&exec_root);
+            }
+        })
+    };
+    let names: Vec<String> = (0..8)
+        .map(|i| format!("bct-gc-ctr-{}-{i}", std::process::id()))
+        .collect();
+    for name in &names {
+        let out = d.docker(&["create", "--name", name, "--network", "none", tag, "true"]);
+        ok(&out, "docker create");
+    }
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    hammer.join().expect("collector helper");
+    collect_garbage_at(&d.exec_root());
+    for name in &names {
+        let out = d.docker(&["start", "-a", name]);
+        ok(&out, &format!("docker start -a {name} after collections"));
+        ok(&d.docker(&["rm", name]), "docker rm");
+    }
+}

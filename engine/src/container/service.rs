@@ -148,6 +148,8 @@ impl ContainerService {
         self.exec_root.join(id)
     }
 
+    /// The lease that held the writable layer of containers made before it became a
+    /// collector root of its own; removal still ends it.
     fn lease_for(id: &str) -> Lease {
         Lease(format!("berth-container-{id}"))
     }
@@ -376,31 +378,29 @@ impl ContainerService {
         dir: &std::path::Path,
     ) -> Result<ContainerRecord> {
         std::fs::create_dir_all(dir)?;
-        // A lease without expiry keeps the writable layer until the container is removed.
-        let lease = self
-            .containerd
-            .create_named_lease(&Self::lease_for(id).0)
-            .await?;
+        // The writable layer is a collector root of its own (no lease to create): it stays
+        // until the container is removed.
         let parent = image.chain_ids.last().cloned().unwrap_or_default();
-        let init = self.init_layer_for(&lease, &parent, false).await?;
-        if let Err(e) = self
-            .containerd
-            .prepare_snapshot(&lease, id, &init, HashMap::new())
-            .await
+        let (init, made) = self.init_layer_for(&parent, false).await?;
+        let mut prepared = self.containerd.prepare_root_snapshot(id, &init).await;
+        let mut leases = vec![made];
+        if let Err(e) = &prepared
+            && e.kind == ErrorKind::NotFound
         {
-            // A collection may have taken an init layer no container used any more.
-            if e.kind != ErrorKind::NotFound {
-                return Err(e);
-            }
+            // A collection took an init layer no container used any more.
             self.init_known
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .remove(&init);
-            let init = self.init_layer_for(&lease, &parent, true).await?;
-            self.containerd
-                .prepare_snapshot(&lease, id, &init, HashMap::new())
-                .await?;
+            let (init, made) = self.init_layer_for(&parent, true).await?;
+            leases.push(made);
+            prepared = self.containerd.prepare_root_snapshot(id, &init).await;
         }
+        // A new init layer is the writable layer's parent now: its lease can go.
+        for lease in leases.into_iter().flatten() {
+            self.containerd.delete_lease(&lease).await;
+        }
+        prepared?;
         let record = ContainerRecord {
             id: id.to_string(),
             name: name.to_string(),
@@ -424,9 +424,10 @@ impl ContainerService {
     }
 
     /// The init layer on the image's top snapshot `parent`: the placeholders do not depend on
-    /// the container, so containers of one image share it. Made once (under `lease`), then
-    /// kept by containerd as the parent of their writable layers.
-    async fn init_layer_for(&self, lease: &Lease, parent: &str, fresh: bool) -> Result<String> {
+    /// the container, so containers of one image share it. Made once, then kept by
+    /// containerd as the parent of their writable layers; when this call made it, the lease
+    /// holding it until then comes back too, for the caller to end.
+    async fn init_layer_for(&self, parent: &str, fresh: bool) -> Result<(String, Option<Lease>)> {
         let name = init_snapshot(parent);
         // Known to exist already (a collection may still take it: the caller then asks again
         // with `fresh`).
@@ -437,11 +438,11 @@ impl ContainerService {
                 .unwrap_or_else(|p| p.into_inner())
                 .contains(&name)
         {
-            return Ok(name);
+            return Ok((name, None));
         }
         if self.containerd.snapshot_exists(&name).await? {
             self.remember_init(&name);
-            return Ok(name);
+            return Ok((name, None));
         }
         let lock = self
             .init_locks
@@ -453,8 +454,19 @@ impl ContainerService {
         let _made_once = lock.lock().await;
         if self.containerd.snapshot_exists(&name).await? {
             self.remember_init(&name);
-            return Ok(name);
+            return Ok((name, None));
         }
+        let lease = self.containerd.create_lease("init").await?;
+        let made = self.make_init_layer(&lease, &name, parent).await;
+        if made.is_err() {
+            self.containerd.delete_lease(&lease).await;
+        }
+        made?;
+        self.remember_init(&name);
+        Ok((name, Some(lease)))
+    }
+
+    async fn make_init_layer(&self, lease: &Lease, name: &str, parent: &str) -> Result<()> {
         let key = format!("{name}-{:016x}", rand::random::<u64>());
         let mounts = self
             .containerd
@@ -471,7 +483,7 @@ impl ContainerService {
         let committed = match filled {
             Ok(()) => {
                 self.containerd
-                    .commit_snapshot(lease, &name, &key, HashMap::new())
+                    .commit_snapshot(lease, name, &key, HashMap::new())
                     .await
             }
             Err(e) => Err(e),
@@ -479,9 +491,7 @@ impl ContainerService {
         if committed.is_err() {
             let _ = self.containerd.remove_snapshot(&key).await;
         }
-        committed?;
-        self.remember_init(&name);
-        Ok(name)
+        committed
     }
 
     fn remember_init(&self, name: &str) {
@@ -689,7 +699,7 @@ impl ContainerService {
         labels.insert("com.berth.name".to_string(), record.name.clone());
         self.containerd
             .create_container(
-                &Self::lease_for(id),
+                None,
                 id,
                 &record.image_name,
                 spec_json,

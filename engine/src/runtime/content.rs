@@ -89,8 +89,11 @@ impl Containerd {
                 sync: false,
             }))
             .await;
-        if let Err(e) = r {
-            tracing::warn!(lease = %lease.0, "cannot delete lease: {}", e.message());
+        match r {
+            Err(e) if e.code() != tonic::Code::NotFound => {
+                tracing::warn!(lease = %lease.0, "cannot delete lease: {}", e.message());
+            }
+            _ => {}
         }
     }
 

@@ -72,6 +72,25 @@ impl Containerd {
             .mounts)
     }
 
+    /// Prepares an active snapshot `key` on `parent` that containerd's collector treats as a
+    /// root (`containerd.io/gc.root`): it stays until it is removed, without a lease.
+    pub async fn prepare_root_snapshot(&self, key: &str, parent: &str) -> Result<Vec<Mount>> {
+        let now = time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
+        Ok(SnapshotsClient::new(self.channel.clone())
+            .prepare(self.request(PrepareSnapshotRequest {
+                snapshotter: SNAPSHOTTER.into(),
+                key: key.to_string(),
+                parent: parent.to_string(),
+                labels: HashMap::from([("containerd.io/gc.root".to_string(), now)]),
+            }))
+            .await
+            .map_err(classify)?
+            .into_inner()
+            .mounts)
+    }
+
     pub async fn snapshot_mounts(&self, key: &str) -> Result<Vec<Mount>> {
         Ok(SnapshotsClient::new(self.channel.clone())
             .mounts(self.request(MountsRequest {

@@ -64,7 +64,7 @@ impl Containerd {
     /// Creates the containerd container record: the spec and the snapshot it runs on.
     pub async fn create_container(
         &self,
-        lease: &Lease,
+        lease: Option<&Lease>,
         id: &str,
         image: &str,
         spec_json: Vec<u8>,
@@ -95,7 +95,7 @@ impl Containerd {
                 CreateContainerRequest {
                     container: Some(container),
                 },
-                Some(lease),
+                lease,
             ))
             .await
             .map_err(classify)?;
