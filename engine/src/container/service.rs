@@ -192,14 +192,7 @@ impl ContainerService {
     }
 
     pub(super) fn persist(&self, c: &ContainerRecord) -> Result<()> {
-        let dir = self.dir(&c.id);
-        let config = serde_json::to_vec(c).map_err(|e| Error::internal(e.to_string()))?;
-        let host =
-            serde_json::to_vec(&c.host_config).map_err(|e| Error::internal(e.to_string()))?;
-        crate::system::write_atomic_all(
-            &dir,
-            &[("config.v2.json", &config), ("hostconfig.json", &host)],
-        )
+        write_record(&self.dir(&c.id), c)
     }
 
     /// Finds a container by full ID, name (with or without `/`) or unique ID prefix.
@@ -378,8 +371,47 @@ impl ContainerService {
         dir: &std::path::Path,
     ) -> Result<ContainerRecord> {
         std::fs::create_dir_all(dir)?;
-        // The writable layer is a collector root of its own (no lease to create): it stays
-        // until the container is removed.
+        let record = ContainerRecord {
+            id: id.to_string(),
+            name: name.to_string(),
+            created: now(),
+            path: argv[0].clone(),
+            args: argv[1..].to_vec(),
+            config: Value::Object(config),
+            image_id: image.id.clone(),
+            image_name: image_name.to_string(),
+            state: State::default(),
+            restart_count: 0,
+            log_path: dir.join(format!("{id}-json.log")).display().to_string(),
+            resolv_conf_path: dir.join("resolv.conf").display().to_string(),
+            hostname_path: dir.join("hostname").display().to_string(),
+            hosts_path: dir.join("hosts").display().to_string(),
+            manually_stopped: false,
+            host_config: Value::Object(host_config),
+        };
+        // The record is written while containerd prepares the writable layer: both wait on
+        // the disk. A failure of either removes both (the caller cleans up).
+        let persisted = {
+            let (dir, record) = (dir.to_path_buf(), record.clone());
+            tokio::task::spawn_blocking(move || write_record(&dir, &record))
+        };
+        let prepared = self.prepare_writable_layer(id, image).await;
+        let persisted = persisted
+            .await
+            .map_err(|e| Error::internal(e.to_string()))
+            .and_then(|r| r);
+        prepared?;
+        persisted?;
+        Ok(record)
+    }
+
+    /// The container's writable snapshot `id` on the image's init layer. It is a collector
+    /// root of its own (no lease to create): it stays until the container is removed.
+    async fn prepare_writable_layer(
+        &self,
+        id: &str,
+        image: &crate::image::store::ResolvedImage,
+    ) -> Result<()> {
         let parent = image.chain_ids.last().cloned().unwrap_or_default();
         let (init, made) = self.init_layer_for(&parent, false).await?;
         let mut prepared = self.containerd.prepare_root_snapshot(id, &init).await;
@@ -400,27 +432,7 @@ impl ContainerService {
         for lease in leases.into_iter().flatten() {
             self.containerd.delete_lease(&lease).await;
         }
-        prepared?;
-        let record = ContainerRecord {
-            id: id.to_string(),
-            name: name.to_string(),
-            created: now(),
-            path: argv[0].clone(),
-            args: argv[1..].to_vec(),
-            config: Value::Object(config),
-            image_id: image.id.clone(),
-            image_name: image_name.to_string(),
-            state: State::default(),
-            restart_count: 0,
-            log_path: dir.join(format!("{id}-json.log")).display().to_string(),
-            resolv_conf_path: dir.join("resolv.conf").display().to_string(),
-            hostname_path: dir.join("hostname").display().to_string(),
-            hosts_path: dir.join("hosts").display().to_string(),
-            manually_stopped: false,
-            host_config: Value::Object(host_config),
-        };
-        self.persist(&record)?;
-        Ok(record)
+        prepared.map(|_| ())
     }
 
     /// The init layer on the image's top snapshot `parent`: the placeholders do not depend on
@@ -1617,6 +1629,16 @@ pub(super) fn validate_host_config(h: &Map<String, Value>) -> Result<()> {
         return Err(Error::not_found(format!("network {mode} not found")));
     }
     Ok(())
+}
+
+/// Writes a container's `config.v2.json` and `hostconfig.json` into its directory.
+fn write_record(dir: &std::path::Path, c: &ContainerRecord) -> Result<()> {
+    let config = serde_json::to_vec(c).map_err(|e| Error::internal(e.to_string()))?;
+    let host = serde_json::to_vec(&c.host_config).map_err(|e| Error::internal(e.to_string()))?;
+    crate::system::write_atomic_all(
+        dir,
+        &[("config.v2.json", &config), ("hostconfig.json", &host)],
+    )
 }
 
 /// The name of the init layer on the image snapshot `parent` (the chain ID, or none).
