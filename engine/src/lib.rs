@@ -15,6 +15,7 @@ pub mod oci;
 pub mod rootfs;
 pub mod runtime;
 pub mod system;
+pub mod volume;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -107,12 +108,14 @@ impl Engine {
             registries,
         );
         system::ensure_dir(images.scratch_dir())?;
+        let volumes = Arc::new(volume::VolumeStore::new(&config.data_root, events.clone())?);
         let containers = container::ContainerService::new(
             containerd.clone(),
             events.clone(),
             config.data_root.clone(),
             config.exec_root.clone(),
             config.namespace.clone(),
+            volumes.clone(),
         );
         containers.restore().await?;
         Ok(Engine {
@@ -141,6 +144,10 @@ impl Engine {
 
     pub fn containers(&self) -> &container::ContainerService {
         &self.containers
+    }
+
+    pub fn volumes(&self) -> &volume::VolumeStore {
+        self.containers.volumes()
     }
 
     /// `docker rmi`, refusing images that containers use (moby's conflict texts).

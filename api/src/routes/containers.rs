@@ -556,7 +556,10 @@ pub async fn remove(
     Path(id): Path<String>,
     q: QueryParams,
 ) -> Result<StatusCode, ApiError> {
-    s.engine.containers().remove(&id, q.bool("force")).await?;
+    s.engine
+        .containers()
+        .remove_with_volumes(&id, q.bool("force"), q.bool("v"))
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -8,6 +8,7 @@ pub mod images;
 pub mod prune;
 pub mod system;
 pub mod unsupported;
+pub mod volumes;
 
 use std::sync::Arc;
 
@@ -57,6 +58,13 @@ pub fn router(state: AppState) -> Router {
         .route("/events", get(events::events))
         .route("/auth", post(images::auth))
         // containers
+        .route("/volumes", get(volumes::list))
+        .route("/volumes/create", post(volumes::create))
+        .route("/volumes/prune", post(volumes::prune))
+        .route(
+            "/volumes/{name}",
+            get(volumes::inspect).delete(volumes::remove),
+        )
         .route("/containers/create", post(containers::create))
         .route("/containers/json", get(containers::list))
         .route(

@@ -343,8 +343,17 @@ pub async fn disk_usage(
         "LayersSize": if images.is_some() { du.layers_size } else { 0 },
         "Images": images,
         "Containers": containers,
-        // Volumes come with the storage work; there are none yet.
-        "Volumes": volumes.then(Vec::<serde_json::Value>::new),
+        "Volumes": volumes.then(|| {
+            s.engine
+                .volumes()
+                .list()
+                .iter()
+                .map(|v| {
+                    let refs = s.engine.containers().volume_users(&v.name).len() as i64;
+                    super::volumes::volume_json(v, Some((s.engine.volumes().size(v), refs)))
+                })
+                .collect::<Vec<_>>()
+        }),
         // No builder runs behind this daemon, so there is no build cache to report.
         "BuildCache": null,
         "BuilderSize": 0,

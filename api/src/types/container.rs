@@ -176,7 +176,7 @@ fn inspect_without_health(c: &ContainerRecord, v: ApiVersion) -> Value {
         "ExecIDs": null,
         "HostConfig": host_config(c, v),
         "GraphDriver": {"Data": null, "Name": "overlayfs"},
-        "Mounts": [],
+        "Mounts": mounts(c),
         "Config": config(c),
         "NetworkSettings": network_settings(c, true),
     })
@@ -243,6 +243,29 @@ pub fn status_text(c: &ContainerRecord) -> String {
     }
 }
 
+/// `Mounts` as moby shows them: volumes with their name and driver.
+fn mounts(c: &ContainerRecord) -> Value {
+    Value::Array(
+        c.mounts
+            .iter()
+            .map(|m| {
+                if m.kind == "volume" {
+                    json!({
+                        "Type": "volume", "Name": m.name, "Source": m.source,
+                        "Destination": m.destination, "Driver": "local", "Mode": m.mode,
+                        "RW": m.rw, "Propagation": m.propagation,
+                    })
+                } else {
+                    json!({
+                        "Type": m.kind, "Source": m.source, "Destination": m.destination,
+                        "Mode": m.mode, "RW": m.rw, "Propagation": m.propagation,
+                    })
+                }
+            })
+            .collect(),
+    )
+}
+
 /// `GET /containers/json` entries.
 pub fn summary(c: &ContainerRecord, _v: ApiVersion) -> Value {
     let created = berth_engine::container::logs::parse_time_nanos(&c.created) / 1_000_000_000;
@@ -263,7 +286,7 @@ pub fn summary(c: &ContainerRecord, _v: ApiVersion) -> Value {
         "Status": status_text(c),
         "HostConfig": {"NetworkMode": mode},
         "NetworkSettings": network_settings(c, false),
-        "Mounts": [],
+        "Mounts": mounts(c),
     })
 }
 

@@ -10,6 +10,7 @@ pub mod io;
 pub mod logs;
 mod manage;
 pub mod model;
+pub mod mounts;
 pub mod names;
 mod service;
 pub mod setup;

@@ -114,6 +114,9 @@ pub struct ContainerRecord {
     /// Whether the container was stopped by a user (restart policies honour it).
     #[serde(default)]
     pub manually_stopped: bool,
+    /// Binds and volumes, resolved at create.
+    #[serde(default)]
+    pub mounts: Vec<super::mounts::MountPoint>,
     #[serde(skip)]
     pub host_config: Value,
 }

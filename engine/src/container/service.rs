@@ -102,6 +102,7 @@ pub struct ContainerService {
     pub(super) names: Mutex<HashMap<String, String>>,
     weak: std::sync::Weak<ContainerService>,
     pub(crate) execs: super::exec::Execs,
+    volumes: Arc<crate::volume::VolumeStore>,
     /// One creator at a time per shared init layer.
     init_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// Init layers known to exist.
@@ -124,8 +125,10 @@ impl ContainerService {
         data_root: PathBuf,
         exec_root: PathBuf,
         namespace: String,
+        volumes: Arc<crate::volume::VolumeStore>,
     ) -> Arc<Self> {
         Arc::new_cyclic(|weak| ContainerService {
+            volumes,
             containerd,
             events,
             data_root,
@@ -152,6 +155,10 @@ impl ContainerService {
     /// collector root of its own; removal still ends it.
     fn lease_for(id: &str) -> Lease {
         Lease(format!("berth-container-{id}"))
+    }
+
+    pub fn volumes(&self) -> &crate::volume::VolumeStore {
+        &self.volumes
     }
 
     pub(crate) fn containerd(&self) -> &Containerd {
@@ -297,6 +304,10 @@ impl ContainerService {
         }
         validate_host_config(&host_config)?;
         validate_log_config(&host_config)?;
+        let wanted_mounts = super::mounts::wanted(
+            &Value::Object(config.clone()),
+            &Value::Object(host_config.clone()),
+        )?;
         let mut host_config = host_config;
         fill_host_config_defaults(&mut host_config);
         let id = random_id();
@@ -336,6 +347,7 @@ impl ContainerService {
                 host_config,
                 argv,
                 &dir,
+                wanted_mounts,
             )
             .await;
         match result {
@@ -369,8 +381,10 @@ impl ContainerService {
         host_config: Map<String, Value>,
         argv: Vec<String>,
         dir: &std::path::Path,
+        wanted_mounts: Vec<super::mounts::MountPoint>,
     ) -> Result<ContainerRecord> {
         std::fs::create_dir_all(dir)?;
+        let mounts = self.resolve_mounts(wanted_mounts)?;
         let record = ContainerRecord {
             id: id.to_string(),
             name: name.to_string(),
@@ -387,6 +401,7 @@ impl ContainerService {
             hostname_path: dir.join("hostname").display().to_string(),
             hosts_path: dir.join("hosts").display().to_string(),
             manually_stopped: false,
+            mounts,
             host_config: Value::Object(host_config),
         };
         // The record is written while containerd prepares the writable layer: both wait on
@@ -400,9 +415,57 @@ impl ContainerService {
             .await
             .map_err(|e| Error::internal(e.to_string()))
             .and_then(|r| r);
-        prepared?;
-        persisted?;
+        if let Err(e) = prepared.and(persisted) {
+            for m in record.mounts.iter().filter(|m| m.anonymous) {
+                let _ = self.volumes.remove(&m.name, &[]);
+            }
+            return Err(e);
+        }
         Ok(record)
+    }
+
+    /// Volumes looked up or made (anonymous ones get a generated name), and `-v` bind
+    /// sources made when missing, as dockerd does. A failure removes the anonymous volumes
+    /// made here.
+    fn resolve_mounts(
+        &self,
+        wanted: Vec<super::mounts::MountPoint>,
+    ) -> Result<Vec<super::mounts::MountPoint>> {
+        let mut out = Vec::with_capacity(wanted.len());
+        let result = (|| {
+            for mut m in wanted {
+                if m.kind == "volume" {
+                    let name = (!m.anonymous).then_some(m.name.as_str());
+                    let v = self.volumes.create(name, None, None)?;
+                    m.name = v.name;
+                    m.source = v.mountpoint.display().to_string();
+                } else if !m.must_exist {
+                    std::fs::create_dir_all(&m.source)?;
+                }
+                out.push(m);
+            }
+            Ok(())
+        })();
+        if let Err(e) = result {
+            for m in out.iter().filter(|m| m.anonymous) {
+                let _ = self.volumes.remove(&m.name, &[]);
+            }
+            return Err(e);
+        }
+        Ok(out)
+    }
+
+    /// Containers using volume `name`, by ID.
+    pub fn volume_users(&self, name: &str) -> Vec<String> {
+        self.list()
+            .into_iter()
+            .filter(|c| {
+                c.mounts
+                    .iter()
+                    .any(|m| m.kind == "volume" && m.name == name)
+            })
+            .map(|c| c.id)
+            .collect()
     }
 
     /// The container's writable snapshot `id` on the image's init layer. It is a collector
@@ -685,6 +748,18 @@ impl ContainerService {
                 ("/etc/hostname".into(), record.hostname_path.clone()),
                 ("/etc/hosts".into(), record.hosts_path.clone()),
             ],
+            binds: record
+                .mounts
+                .iter()
+                .map(|m| {
+                    (
+                        m.destination.clone(),
+                        m.source.clone(),
+                        m.rw,
+                        m.propagation.clone(),
+                    )
+                })
+                .collect(),
             shm_size: record.host_i64("ShmSize"),
             cgroup_parent: self.cgroup_parent(record),
             resources: setup::resources(&record.host_config),
@@ -850,7 +925,7 @@ impl ContainerService {
             e.code = code;
         });
         if record.host_bool("AutoRemove")
-            && let Err(e) = self.remove(&id, true).await
+            && let Err(e) = self.remove_with_volumes(&id, true, true).await
         {
             tracing::warn!(container = %id, "auto-remove failed: {}", e.message);
         }
@@ -1052,6 +1127,31 @@ impl ContainerService {
 
     /// `DELETE /containers/{id}`.
     pub async fn remove(&self, name_or_id: &str, force: bool) -> Result<()> {
+        self.remove_with_volumes(name_or_id, force, false).await
+    }
+
+    /// `DELETE /containers/{id}?v=`: with `volumes`, its anonymous volumes go too (as with
+    /// `--rm`).
+    pub async fn remove_with_volumes(
+        &self,
+        name_or_id: &str,
+        force: bool,
+        volumes: bool,
+    ) -> Result<()> {
+        let mounts = self.get(name_or_id).map(|r| r.mounts).unwrap_or_default();
+        self.remove_container(name_or_id, force).await?;
+        if volumes {
+            for m in mounts.iter().filter(|m| m.anonymous) {
+                let users = self.volume_users(&m.name);
+                if let Err(e) = self.volumes.remove(&m.name, &users) {
+                    tracing::warn!(volume = %m.name, "not removed with its container: {}", e.message);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn remove_container(&self, name_or_id: &str, force: bool) -> Result<()> {
         let c = self.lookup(name_or_id)?;
         if c.rec().state.status == Status::Removing {
             return Err(Error::conflict(format!(

@@ -163,6 +163,8 @@ pub struct SpecInput {
     pub network: NetworkNamespace,
     /// Bind mounts of the per-container files: (container path, host path).
     pub files: Vec<(String, String)>,
+    /// Binds and volumes: (container path, host path, writable, propagation).
+    pub binds: Vec<(String, String, bool, String)>,
     pub shm_size: i64,
     pub cgroup_parent: String,
     pub resources: Resources,
@@ -309,6 +311,17 @@ pub fn build(input: &SpecInput) -> Value {
     for (dest, src) in &input.files {
         mounts.push(json!({"destination": dest, "type": "bind", "source": src, "options": ["rbind", "rprivate"]}));
     }
+    for (dest, src, rw, propagation) in &input.binds {
+        let propagation = if propagation.is_empty() {
+            "rprivate"
+        } else {
+            propagation
+        };
+        mounts.push(json!({
+            "destination": dest, "type": "bind", "source": src,
+            "options": ["rbind", propagation, if *rw { "rw" } else { "ro" }],
+        }));
+    }
     for (dest, opts) in &input.tmpfs {
         let mut options = vec![
             "nosuid".to_string(),
@@ -417,6 +430,7 @@ mod tests {
             cap_drop: vec![],
             network: NetworkNamespace::Private,
             files: vec![("/etc/hosts".into(), "/x/hosts".into())],
+            binds: vec![],
             shm_size: 0,
             cgroup_parent: "/berth".into(),
             resources: Resources::default(),

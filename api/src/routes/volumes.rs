@@ -1,0 +1,152 @@
+//! `/volumes`: create, list (with filters), inspect, remove and prune local volumes.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::extract::{Extension, Path, Request, State};
+use berth_engine::volume::Volume;
+use http::StatusCode;
+use serde_json::{Value, json};
+
+use super::AppState;
+use crate::error::ApiError;
+use crate::extract::QueryParams;
+use crate::version::ApiVersion;
+
+pub(crate) fn volume_json(v: &Volume, usage: Option<(i64, i64)>) -> Value {
+    let mut out = json!({
+        "CreatedAt": v.created_at,
+        "Driver": "local",
+        "Labels": v.labels,
+        "Mountpoint": v.mountpoint.display().to_string(),
+        "Name": v.name,
+        "Options": v.options,
+        "Scope": "local",
+    });
+    if let Some((size, refs)) = usage {
+        out["UsageData"] = json!({"Size": size, "RefCount": refs});
+    }
+    out
+}
+
+fn string_map(v: Option<&Value>) -> Option<BTreeMap<String, String>> {
+    v.and_then(Value::as_object).map(|m| {
+        m.iter()
+            .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+            .collect()
+    })
+}
+
+/// `POST /volumes/create`.
+pub async fn create(
+    State(s): State<AppState>,
+    req: Request,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let body = super::containers::json_body(req)
+        .await?
+        .unwrap_or(json!({}));
+    let name = body.get("Name").and_then(Value::as_str);
+    if body
+        .get("Driver")
+        .and_then(Value::as_str)
+        .is_some_and(|d| !d.is_empty() && d != "local")
+    {
+        return Err(ApiError::not_found(format!(
+            "plugin \"{}\" not found",
+            body["Driver"].as_str().unwrap_or_default()
+        )));
+    }
+    let v = s.engine.volumes().create(
+        name,
+        string_map(body.get("Labels")),
+        string_map(body.get("DriverOpts")),
+    )?;
+    Ok((StatusCode::CREATED, Json(volume_json(&v, None))))
+}
+
+/// `GET /volumes`: filters `name`, `label`, `driver`, `dangling`.
+pub async fn list(State(s): State<AppState>, q: QueryParams) -> Result<Json<Value>, ApiError> {
+    let filters = q.filters()?;
+    filters.validate(&["name", "label", "driver", "dangling"])?;
+    let dangling = match filters.values("dangling").and_then(|v| v.iter().next()) {
+        Some(v) if v == "true" || v == "1" => Some(true),
+        Some(v) if v == "false" || v == "0" => Some(false),
+        Some(v) => {
+            return Err(ApiError::invalid(format!("invalid filter 'dangling={v}'")));
+        }
+        None => None,
+    };
+    let volumes: Vec<Value> = s
+        .engine
+        .volumes()
+        .list()
+        .iter()
+        .filter(|v| {
+            filters
+                .values("name")
+                .is_none_or(|n| n.iter().any(|n| v.name.contains(n.as_str())))
+        })
+        .filter(|v| filters.label_match(&v.labels.clone().unwrap_or_default()))
+        .filter(|_| filters.values("driver").is_none_or(|d| d.contains("local")))
+        .filter(|v| {
+            dangling.is_none_or(|d| s.engine.containers().volume_users(&v.name).is_empty() == d)
+        })
+        .map(|v| volume_json(v, None))
+        .collect();
+    Ok(Json(json!({"Volumes": volumes, "Warnings": null})))
+}
+
+/// `GET /volumes/{name}`.
+pub async fn inspect(
+    State(s): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(volume_json(&s.engine.volumes().get(&name)?, None)))
+}
+
+/// `DELETE /volumes/{name}`: refused while a container uses it (even with `force`, as
+/// dockerd does for local volumes).
+pub async fn remove(
+    State(s): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let users = s.engine.containers().volume_users(&name);
+    s.engine.volumes().remove(&name, &users)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /volumes/prune`: unused volumes; from 1.42 only anonymous ones unless `all=true`.
+pub async fn prune(
+    State(s): State<AppState>,
+    Extension(version): Extension<ApiVersion>,
+    q: QueryParams,
+) -> Result<Json<Value>, ApiError> {
+    let filters = q.filters()?;
+    filters.validate(&["label", "label!", "all"])?;
+    let all = !version.ge(1, 42)
+        || filters
+            .values("all")
+            .is_some_and(|v| v.iter().any(|a| a == "true" || a == "1"));
+    let mut deleted = Vec::new();
+    let mut reclaimed = 0i64;
+    for v in s.engine.volumes().list() {
+        if !all && !v.anonymous {
+            continue;
+        }
+        if !filters.label_match(&v.labels.clone().unwrap_or_default()) {
+            continue;
+        }
+        if !s.engine.containers().volume_users(&v.name).is_empty() {
+            continue;
+        }
+        let size = s.engine.volumes().size(&v);
+        if s.engine.volumes().remove(&v.name, &[]).is_ok() {
+            reclaimed += size;
+            deleted.push(v.name.clone());
+        }
+    }
+    Ok(Json(json!({
+        "VolumesDeleted": if deleted.is_empty() { Value::Null } else { json!(deleted) },
+        "SpaceReclaimed": reclaimed,
+    })))
+}

@@ -1,0 +1,279 @@
+//! A container's mounts: `Binds` (`src:dst[:opts]`), `Mounts` of type `bind` and `volume`,
+//! and the anonymous volumes its config declares, resolved once at create.
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::{Error, Result};
+
+/// One mount, as `Mounts` in inspect shows it.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct MountPoint {
+    /// `bind` or `volume`.
+    pub kind: String,
+    /// The volume's name (volumes only).
+    pub name: String,
+    /// The host path: the bind source, or the volume's `_data` directory.
+    pub source: String,
+    pub destination: String,
+    /// The mode as given (`ro`, `z`, ...); `z` for a volume without one, as dockerd shows.
+    pub mode: String,
+    pub rw: bool,
+    pub propagation: String,
+    /// An anonymous volume made for this container (`docker rm -v` removes it).
+    #[serde(default)]
+    pub anonymous: bool,
+    /// Where a `Mounts` entry named a bind source that must already exist.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub must_exist: bool,
+}
+
+fn invalid_spec(spec: &str) -> Error {
+    Error::invalid(format!("invalid volume specification: '{spec}'"))
+}
+
+/// Parses `Binds`, `Mounts` and the config's `Volumes` into mount points; volume names are
+/// empty for anonymous ones and sources of volumes are filled in later.
+pub fn wanted(config: &Value, host: &Value) -> Result<Vec<MountPoint>> {
+    let mut out: Vec<MountPoint> = Vec::new();
+    let mut taken = BTreeSet::new();
+    let mut add = |m: MountPoint, out: &mut Vec<MountPoint>| -> Result<()> {
+        if !taken.insert(m.destination.clone()) {
+            return Err(Error::invalid(format!(
+                "Duplicate mount point: {}",
+                m.destination
+            )));
+        }
+        out.push(m);
+        Ok(())
+    };
+    for spec in super::setup::strings(host.get("Binds")) {
+        add(parse_bind(&spec)?, &mut out)?;
+    }
+    for m in host
+        .get("Mounts")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        add(parse_mount(m)?, &mut out)?;
+    }
+    if let Some(volumes) = config.get("Volumes").and_then(Value::as_object) {
+        for dest in volumes.keys() {
+            let dest = clean_destination(dest)?;
+            if out.iter().any(|m| m.destination == dest) {
+                continue;
+            }
+            add(
+                MountPoint {
+                    kind: "volume".into(),
+                    name: String::new(),
+                    source: String::new(),
+                    destination: dest,
+                    mode: String::new(),
+                    rw: true,
+                    propagation: String::new(),
+                    anonymous: true,
+                    must_exist: false,
+                },
+                &mut out,
+            )?;
+        }
+    }
+    Ok(out)
+}
+
+fn clean_destination(dest: &str) -> Result<String> {
+    if !dest.starts_with('/') {
+        return Err(Error::invalid(format!(
+            "invalid mount config: invalid mount path: '{dest}' mount path must be absolute"
+        )));
+    }
+    let trimmed = dest.trim_end_matches('/');
+    Ok(if trimmed.is_empty() {
+        "/".into()
+    } else {
+        trimmed.into()
+    })
+}
+
+/// `src:dst[:opts]`: a host path (absolute) binds, anything else names a volume.
+fn parse_bind(spec: &str) -> Result<MountPoint> {
+    let parts: Vec<&str> = spec.split(':').collect();
+    let (src, dst, mode) = match parts.as_slice() {
+        [dst] => ("", *dst, ""),
+        [src, dst] => (*src, *dst, ""),
+        [src, dst, mode] => (*src, *dst, *mode),
+        _ => return Err(invalid_spec(spec)),
+    };
+    if dst.is_empty() || !dst.starts_with('/') {
+        return Err(invalid_spec(spec));
+    }
+    let mut rw = true;
+    let mut propagation = String::new();
+    for opt in mode.split(',').filter(|o| !o.is_empty()) {
+        match opt {
+            "ro" => rw = false,
+            "rw" | "z" | "Z" | "nocopy" | "consistent" | "cached" | "delegated" => {}
+            "private" | "rprivate" | "shared" | "rshared" | "slave" | "rslave" => {
+                propagation = opt.to_string();
+            }
+            _ => return Err(Error::invalid(format!("invalid mode: {mode}"))),
+        }
+    }
+    let destination = clean_destination(dst)?;
+    if src.starts_with('/') {
+        Ok(MountPoint {
+            kind: "bind".into(),
+            name: String::new(),
+            source: src.to_string(),
+            destination,
+            mode: mode.to_string(),
+            rw,
+            propagation: if propagation.is_empty() {
+                "rprivate".into()
+            } else {
+                propagation
+            },
+            anonymous: false,
+            must_exist: false,
+        })
+    } else {
+        Ok(MountPoint {
+            kind: "volume".into(),
+            name: src.to_string(),
+            source: String::new(),
+            destination,
+            mode: if mode.is_empty() {
+                "z".into()
+            } else {
+                mode.to_string()
+            },
+            rw,
+            propagation: String::new(),
+            anonymous: src.is_empty(),
+            must_exist: false,
+        })
+    }
+}
+
+/// One `Mounts` entry (`--mount`).
+fn parse_mount(m: &Value) -> Result<MountPoint> {
+    let text = |k: &str| m.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+    let kind = text("Type");
+    let target = text("Target");
+    if target.is_empty() {
+        return Err(Error::invalid(
+            "invalid mount config: Target must not be empty",
+        ));
+    }
+    let destination = clean_destination(&target)?;
+    let read_only = m.get("ReadOnly").and_then(Value::as_bool).unwrap_or(false);
+    match kind.as_str() {
+        "bind" => {
+            let source = text("Source");
+            if source.is_empty() {
+                return Err(Error::invalid(
+                    "invalid mount config for type \"bind\": field Source must not be empty",
+                ));
+            }
+            let propagation = m
+                .get("BindOptions")
+                .and_then(|b| b.get("Propagation"))
+                .and_then(Value::as_str)
+                .filter(|p| !p.is_empty())
+                .unwrap_or("rprivate")
+                .to_string();
+            let create = m
+                .get("BindOptions")
+                .and_then(|b| b.get("CreateMountpoint"))
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
+            if !create && !std::path::Path::new(&source).exists() {
+                return Err(Error::invalid(format!(
+                    "invalid mount config for type \"bind\": bind source path does not exist: {source}"
+                )));
+            }
+            Ok(MountPoint {
+                kind,
+                name: String::new(),
+                source,
+                destination,
+                mode: String::new(),
+                rw: !read_only,
+                propagation,
+                anonymous: false,
+                must_exist: !create,
+            })
+        }
+        "volume" => {
+            let name = text("Source");
+            Ok(MountPoint {
+                kind,
+                anonymous: name.is_empty(),
+                name,
+                source: String::new(),
+                destination,
+                mode: "z".into(),
+                rw: !read_only,
+                propagation: String::new(),
+                must_exist: false,
+            })
+        }
+        "" => Err(Error::invalid("invalid mount config: mount type unknown")),
+        other => Err(Error::invalid(format!(
+            "invalid mount config for type \"{other}\": mount type not supported by berthd yet"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn binds_volumes_and_declared_volumes() {
+        let host = json!({"Binds": ["/srv:/w:ro", "data:/d", "/var/x"]});
+        let config = json!({"Volumes": {"/var/data": {}, "/d": {}}});
+        let m = wanted(&config, &host).unwrap();
+        assert_eq!(m.len(), 4);
+        assert_eq!(
+            (m[0].kind.as_str(), m[0].rw, m[0].propagation.as_str()),
+            ("bind", false, "rprivate")
+        );
+        assert_eq!(
+            (m[1].kind.as_str(), m[1].name.as_str(), m[1].mode.as_str()),
+            ("volume", "data", "z")
+        );
+        assert!(m[2].anonymous && m[2].destination == "/var/x");
+        assert!(m[3].anonymous && m[3].destination == "/var/data");
+    }
+
+    #[test]
+    fn bad_specs_get_dockers_messages() {
+        let e = |binds: Value| {
+            wanted(&json!({}), &json!({"Binds": binds}))
+                .unwrap_err()
+                .message
+        };
+        assert_eq!(
+            e(json!(["a:b:c:d"])),
+            "invalid volume specification: 'a:b:c:d'"
+        );
+        assert_eq!(e(json!(["/a:/b", "/c:/b"])), "Duplicate mount point: /b");
+        let e = wanted(
+            &json!({}),
+            &json!({"Mounts": [{"Type": "bind", "Source": "/nonexistent-berth", "Target": "/x"}]}),
+        )
+        .unwrap_err()
+        .message;
+        assert_eq!(
+            e,
+            "invalid mount config for type \"bind\": bind source path does not exist: /nonexistent-berth"
+        );
+    }
+}
