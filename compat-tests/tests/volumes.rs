@@ -235,3 +235,71 @@ fn anonymous_volumes_go_with_rm_v_and_prune() {
         .unwrap_or_default();
     assert!(deleted.contains(&c.tag), "{}", r.describe());
 }
+
+#[test]
+fn a_new_volume_is_filled_from_the_image_unless_nocopy() {
+    let d = daemon();
+    let image = fixtures::ImageSpec::busybox()
+        .label(fixtures::TEST_LABEL, "vol-copyup")
+        .file("var/data/hello", "from the image\n")
+        .build();
+    let tag = "berth-test/busybox:vol-copyup";
+    let out = d.docker(&["load", "-i", image.docker_archive(&[tag]).to_str().unwrap()]);
+    assert!(out.success(), "{}", out.describe());
+    let base = format!("bct-vol-{}-copyup", std::process::id());
+    let (filled, empty, kept) = (
+        format!("{base}-a"),
+        format!("{base}-b"),
+        format!("{base}-c"),
+    );
+    let run = |args: &[&str]| {
+        let mut all = vec!["run", "--rm", "--network", "none"];
+        all.extend_from_slice(args);
+        d.docker(&all)
+    };
+    let out = run(&[
+        "-v",
+        &format!("{filled}:/var/data"),
+        tag,
+        "cat",
+        "/var/data/hello",
+    ]);
+    assert_eq!(out.stdout, "from the image\n", "{}", out.describe());
+    // The copy is the volume's own now: it is there when mounted elsewhere.
+    let out = run(&["-v", &format!("{filled}:/v"), tag, "cat", "/v/hello"]);
+    assert_eq!(out.stdout, "from the image\n", "{}", out.describe());
+    let out = run(&[
+        "-v",
+        &format!("{empty}:/var/data:nocopy"),
+        tag,
+        "ls",
+        "-A",
+        "/var/data",
+    ]);
+    assert!(out.success() && out.stdout.is_empty(), "{}", out.describe());
+    // A volume with content of its own is left alone.
+    let out = run(&[
+        "-v",
+        &format!("{kept}:/v"),
+        tag,
+        "sh",
+        "-c",
+        "echo mine > /v/own",
+    ]);
+    assert!(out.success(), "{}", out.describe());
+    let out = run(&[
+        "-v",
+        &format!("{kept}:/var/data"),
+        tag,
+        "ls",
+        "-A",
+        "/var/data",
+    ]);
+    assert_eq!(out.stdout, "own\n", "{}", out.describe());
+    for v in [&filled, &empty, &kept] {
+        let _ = d.docker(&["volume", "rm", v]);
+    }
+    if !d.owned() {
+        let _ = d.docker(&["rmi", "-f", tag]);
+    }
+}

@@ -85,7 +85,7 @@ fn layer_dirs(mounts: &[Mount]) -> Result<(PathBuf, Vec<PathBuf>)> {
 
 /// A read-only mount of every layer of a (possibly running) container: its upper directory
 /// becomes the top lower layer, so nothing of the live mount is touched.
-fn read_only(mounts: &[Mount]) -> Result<Mount> {
+pub(super) fn read_only(mounts: &[Mount]) -> Result<Mount> {
     let (upper, lowers) = layer_dirs(mounts)?;
     if lowers.is_empty() {
         return Ok(Mount {

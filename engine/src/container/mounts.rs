@@ -28,6 +28,9 @@ pub struct MountPoint {
     /// Where a `Mounts` entry named a bind source that must already exist.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub must_exist: bool,
+    /// A volume that is not to be filled from the image (`nocopy`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_copy: bool,
 }
 
 fn invalid_spec(spec: &str) -> Error {
@@ -77,6 +80,7 @@ pub fn wanted(config: &Value, host: &Value) -> Result<Vec<MountPoint>> {
                     propagation: String::new(),
                     anonymous: true,
                     must_exist: false,
+                    no_copy: false,
                 },
                 &mut out,
             )?;
@@ -139,6 +143,7 @@ fn parse_bind(spec: &str) -> Result<MountPoint> {
             },
             anonymous: false,
             must_exist: false,
+            no_copy: false,
         })
     } else {
         Ok(MountPoint {
@@ -155,6 +160,7 @@ fn parse_bind(spec: &str) -> Result<MountPoint> {
             propagation: String::new(),
             anonymous: src.is_empty(),
             must_exist: false,
+            no_copy: mode.split(',').any(|o| o == "nocopy"),
         })
     }
 }
@@ -206,6 +212,7 @@ fn parse_mount(m: &Value) -> Result<MountPoint> {
                 propagation,
                 anonymous: false,
                 must_exist: !create,
+                no_copy: false,
             })
         }
         "volume" => {
@@ -220,6 +227,11 @@ fn parse_mount(m: &Value) -> Result<MountPoint> {
                 rw: !read_only,
                 propagation: String::new(),
                 must_exist: false,
+                no_copy: m
+                    .get("VolumeOptions")
+                    .and_then(|o| o.get("NoCopy"))
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false),
             })
         }
         "" => Err(Error::invalid("invalid mount config: mount type unknown")),
@@ -227,6 +239,54 @@ fn parse_mount(m: &Value) -> Result<MountPoint> {
             "invalid mount config for type \"{other}\": mount type not supported by berthd yet"
         ))),
     }
+}
+
+/// Fills an empty volume directory from the image's content at the mount's destination
+/// (`root` is the container's root filesystem, mounted read-only): files, directories and
+/// symlinks with their owners, modes and times, as dockerd's copy-up does. Nothing happens
+/// when the volume already has content or the image has nothing there.
+pub fn copy_up(
+    root: &std::path::Path,
+    destination: &str,
+    volume: &std::path::Path,
+) -> std::io::Result<()> {
+    if std::fs::read_dir(volume)?.next().is_some() {
+        return Ok(());
+    }
+    let source = root.join(destination.trim_start_matches('/'));
+    match std::fs::symlink_metadata(&source) {
+        Ok(m) if m.is_dir() => copy_tree(&source, volume),
+        _ => Ok(()),
+    }
+}
+
+fn copy_tree(from: &std::path::Path, to: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let src = entry.path();
+        let dst = to.join(entry.file_name());
+        let meta = std::fs::symlink_metadata(&src)?;
+        let kind = meta.file_type();
+        if kind.is_dir() {
+            std::fs::create_dir(&dst)?;
+            copy_tree(&src, &dst)?;
+        } else if kind.is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(&src)?, &dst)?;
+        } else if kind.is_file() {
+            std::fs::copy(&src, &dst)?;
+        } else {
+            // Devices, fifos and sockets are not copied up.
+            continue;
+        }
+        std::os::unix::fs::lchown(&dst, Some(meta.uid()), Some(meta.gid()))?;
+        if !kind.is_symlink() {
+            std::fs::set_permissions(&dst, std::fs::Permissions::from_mode(meta.mode()))?;
+        }
+    }
+    let meta = std::fs::metadata(from)?;
+    std::os::unix::fs::chown(to, Some(meta.uid()), Some(meta.gid()))?;
+    std::fs::set_permissions(to, std::fs::Permissions::from_mode(meta.mode()))
 }
 
 #[cfg(test)]

@@ -455,6 +455,40 @@ impl ContainerService {
         Ok(out)
     }
 
+    /// Fills the container's empty volumes from the image before it starts (not `nocopy`
+    /// ones), through a read-only mount of its layers.
+    async fn copy_up_volumes(
+        &self,
+        record: &ContainerRecord,
+        mounts: &[containerd_client::types::Mount],
+    ) -> Result<()> {
+        let volumes: Vec<(String, std::path::PathBuf)> = record
+            .mounts
+            .iter()
+            .filter(|m| m.kind == "volume" && !m.no_copy)
+            .filter(|m| std::fs::read_dir(&m.source).is_ok_and(|mut d| d.next().is_none()))
+            .map(|m| (m.destination.clone(), std::path::PathBuf::from(&m.source)))
+            .collect();
+        if volumes.is_empty() {
+            return Ok(());
+        }
+        let view = super::filesystem::read_only(mounts)?;
+        let target = self
+            .exec_root
+            .join(format!("copyup-{:016x}", rand::random::<u64>()));
+        tokio::task::spawn_blocking(move || {
+            crate::rootfs::with_mounted(&[view], &target, |root| {
+                for (dest, volume) in &volumes {
+                    super::mounts::copy_up(root, dest, volume)?;
+                }
+                Ok::<(), std::io::Error>(())
+            })
+        })
+        .await
+        .map_err(|e| Error::internal(e.to_string()))??
+        .map_err(Error::from)
+    }
+
     /// Containers using volume `name`, by ID.
     pub fn volume_users(&self, name: &str) -> Vec<String> {
         self.list()
@@ -698,6 +732,7 @@ impl ContainerService {
         )?;
 
         let mounts = self.containerd.snapshot_mounts(id).await?;
+        self.copy_up_volumes(record, &mounts).await?;
         let dirs = mounts
             .first()
             .map(|m| setup::overlay_dirs(&m.options))
