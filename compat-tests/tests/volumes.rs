@@ -100,6 +100,15 @@ fn a_named_volume_keeps_data_between_containers() {
         &c.image,
     ]);
     assert!(out.success(), "{}", out.describe());
+    for filter in [format!("volume={vol}"), "volume=/d".to_string()] {
+        let out =
+            c.d.docker(&["ps", "-a", "--filter", &filter, "--format", "{{.Names}}"]);
+        assert!(
+            out.stdout.lines().any(|l| l == holder),
+            "{filter}: {}",
+            out.describe()
+        );
+    }
     let (_, h) = c.d.get_json(&format!("/containers/{holder}/json"));
     let m = &h["Mounts"][0];
     assert_eq!(m["Type"], "volume");

@@ -224,10 +224,14 @@ pub async fn list(
             || !filters.exact_match("health", c.health_status())
             // Swarm tasks are not run by this daemon.
             || is_task == Some(true)
-            // No container has a volume yet, and `expose`/`publish` look at the ports a
-            // container's network endpoint lists, which only bridge networks have (still to
-            // come): as on dockerd, `none` and `host` containers never match them.
-            || filters.contains("volume")
+            || !filters.values("volume").is_none_or(|v| {
+                c.mounts.iter().any(|m| {
+                    v.contains(&m.name) || v.contains(&m.source) || v.contains(&m.destination)
+                })
+            })
+            // `expose`/`publish` look at the ports a container's network endpoint lists,
+            // which only bridge networks have (still to come): as on dockerd, `none` and
+            // `host` containers never match them.
             || published.is_some()
             || exposed.is_some()
             || !filters.values("network").is_none_or(|v| {
