@@ -363,6 +363,25 @@ impl Daemon {
         self.dir.join("exec")
     }
 
+    /// Runs `ctr` against an owned berthd's embedded containerd, in berthd's namespace, and
+    /// returns its output (a failing `ctr` fails the test).
+    pub fn ctr(&self, args: &[&str]) -> String {
+        let sock = self.exec_root().join("containerd").join("containerd.sock");
+        let out = Command::new("ctr")
+            .arg("-a")
+            .arg(&sock)
+            .args(["-n", "berth"])
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run ctr: {e}"));
+        assert!(
+            out.status.success(),
+            "ctr {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
     /// `--pidfile` of an owned daemon.
     pub fn pidfile(&self) -> PathBuf {
         self.dir.join("berthd.pid")

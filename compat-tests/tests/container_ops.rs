@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use compat_tests::{Daemon, daemon, fixtures};
+use compat_tests::{Daemon, daemon};
 use serde_json::Value;
 
 struct Ctx {
@@ -14,11 +14,7 @@ struct Ctx {
 
 fn setup(test: &str) -> Ctx {
     let d = daemon();
-    let image = fixtures::test_image(&format!("ops-{test}"));
-    let tag = format!("berth-test/busybox:ops-{test}");
-    let archive = image.docker_archive(&[&tag]);
-    let out = d.docker(&["load", "-i", archive.to_str().unwrap()]);
-    assert!(out.success(), "{}", out.describe());
+    let tag = d.load_test_image(&format!("ops-{test}"));
     Ctx {
         d,
         image: tag,

@@ -7,7 +7,7 @@ use std::io::Write as _;
 use std::process::Stdio;
 use std::time::Duration;
 
-use compat_tests::{Daemon, cli, daemon, fixtures};
+use compat_tests::{Daemon, cli, daemon};
 
 struct Ctx {
     d: Daemon,
@@ -18,11 +18,7 @@ struct Ctx {
 /// Loads a test image and starts a long-running container from it.
 fn setup(test: &str) -> Ctx {
     let d = daemon();
-    let image = fixtures::test_image(&format!("exec-{test}"));
-    let tag = format!("berth-test/busybox:exec-{test}");
-    let archive = image.docker_archive(&[&tag]);
-    let out = d.docker(&["load", "-i", archive.to_str().expect("utf-8 path")]);
-    assert!(out.success(), "docker load\n{}", out.describe());
+    let tag = d.load_test_image(&format!("exec-{test}"));
     let container = format!("bct-exec-{}-{test}", std::process::id());
     let out = d.docker(&[
         "run",

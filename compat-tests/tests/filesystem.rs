@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use compat_tests::{Daemon, daemon, fixtures};
+use compat_tests::{Daemon, daemon};
 use serde_json::Value;
 
 struct Ctx {
@@ -16,14 +16,7 @@ struct Ctx {
 
 fn setup(test: &str) -> Ctx {
     let d = daemon();
-    let image = fixtures::test_image(&format!("fs-{test}"));
-    let tag = format!("berth-test/busybox:fs-{test}");
-    let out = d.docker(&[
-        "load",
-        "-i",
-        image.docker_archive(&[&tag]).to_str().unwrap(),
-    ]);
-    assert!(out.success(), "{}", out.describe());
+    let tag = d.load_test_image(&format!("fs-{test}"));
     Ctx {
         d,
         image: tag,

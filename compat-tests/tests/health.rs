@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use compat_tests::{Daemon, daemon, fixtures, wait_until};
+use compat_tests::{Daemon, daemon, wait_until};
 use serde_json::Value;
 
 struct Ctx {
@@ -15,14 +15,7 @@ struct Ctx {
 
 fn setup(test: &str) -> Ctx {
     let d = daemon();
-    let image = fixtures::test_image(&format!("health-{test}"));
-    let tag = format!("berth-test/busybox:health-{test}");
-    let out = d.docker(&[
-        "load",
-        "-i",
-        image.docker_archive(&[&tag]).to_str().unwrap(),
-    ]);
-    assert!(out.success(), "{}", out.describe());
+    let tag = d.load_test_image(&format!("health-{test}"));
     Ctx {
         d,
         image: tag,

@@ -589,14 +589,14 @@ fn interrupted_or_refused_loads_leave_no_layer_in_the_content_store() {
 
     // The load's lease is gone, so containerd's collector takes what it held.
     let gone = compat_tests::wait_until(Duration::from_secs(10), || {
-        !ctr(&d, &["content", "ls", "-q"]).contains(&layer.diff_id)
-            && ctr(&d, &["content", "active"]).lines().count() <= 1
+        !d.ctr(&["content", "ls", "-q"]).contains(&layer.diff_id)
+            && d.ctr(&["content", "active"]).lines().count() <= 1
     });
     assert!(
         gone,
         "layer or ingest left behind:\n{}\n{}",
-        ctr(&d, &["content", "ls"]),
-        ctr(&d, &["content", "active"])
+        d.ctr(&["content", "ls"]),
+        d.ctr(&["content", "active"])
     );
     for tag in ["bct-interrupted:1", "bct-interrupted:2"] {
         assert!(!d.docker(&["image", "inspect", tag]).success());
@@ -1380,24 +1380,6 @@ fn tag_rejects_bad_names() {
 
 // ---- garbage collection ----
 
-/// `ctr` against the owned berthd's embedded containerd, in berthd's namespace.
-fn ctr(d: &Daemon, args: &[&str]) -> String {
-    let sock = d.exec_root().join("containerd").join("containerd.sock");
-    let out = Command::new("ctr")
-        .arg("-a")
-        .arg(&sock)
-        .args(["-n", "berth"])
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run ctr: {e}"));
-    assert!(
-        out.status.success(),
-        "ctr {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 #[test]
 fn garbage_collection_keeps_a_tagged_image_sharing_layers() {
     let d = daemon();
@@ -1430,7 +1412,7 @@ fn garbage_collection_keeps_a_tagged_image_sharing_layers() {
     if d.owned() && std::env::var_os("BERTH_BIN").is_none() {
         // Look inside berthd's containerd: the shared base snapshot and the kept image's
         // own layer must survive a full, synchronous collection.
-        let snapshots = || ctr(&d, &["snapshots", "ls"]);
+        let snapshots = || d.ctr(&["snapshots", "ls"]);
         let kept_chain = kept.chain_ids();
         let gone_chain = gone.chain_ids();
         assert_eq!(kept_chain[0], gone_chain[0]);
@@ -1449,7 +1431,7 @@ fn garbage_collection_keeps_a_tagged_image_sharing_layers() {
             gone_chain[1],
             snapshots()
         );
-        let content = ctr(&d, &["content", "ls", "-q"]);
+        let content = d.ctr(&["content", "ls", "-q"]);
         for digest in std::iter::once(&kept.id).chain(kept.diff_ids().iter()) {
             assert!(
                 content.contains(digest.as_str()),

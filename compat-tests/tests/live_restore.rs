@@ -7,21 +7,9 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use compat_tests::{Daemon, daemon, fixtures, procfs, wait_until};
+use compat_tests::{Daemon, daemon, procfs, wait_until};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
-
-fn load(d: &Daemon, test: &str) -> String {
-    let tag = format!("berth-test/busybox:live-{test}");
-    let image = fixtures::test_image(&format!("live-{test}"));
-    let out = d.docker(&[
-        "load",
-        "-i",
-        image.docker_archive(&[&tag]).to_str().unwrap(),
-    ]);
-    assert!(out.success(), "{}", out.describe());
-    tag
-}
 
 fn run(d: &Daemon, args: &[&str]) -> String {
     let mut all = vec!["run", "-d", "--network", "none"];
@@ -54,7 +42,11 @@ fn outage(crash_containerd: bool) {
     if d.skip_unless_owned("restarts the daemon") {
         return;
     }
-    let image = load(&d, if crash_containerd { "ctrd" } else { "berthd" });
+    let image = d.load_test_image(if crash_containerd {
+        "live-ctrd"
+    } else {
+        "live-berthd"
+    });
     let ticker = run(&d, &["--name", "ticker", &image, "sh", "-c", TICKER]);
     let tty = run(&d, &["-t", "--name", "tty", &image, "sh", "-c", TICKER]);
     // A crowd around them, as in real use: log writers, TTYs and idle ones.

@@ -3,7 +3,7 @@
 //! auto-remove container whose start fails. Each expectation was checked against Debian's
 //! dockerd 20.10 first (with `--network none`, as it runs without a bridge here).
 
-use compat_tests::{Daemon, cli, daemon, fixtures};
+use compat_tests::{Daemon, cli, daemon};
 
 struct Ctx {
     d: Daemon,
@@ -12,11 +12,7 @@ struct Ctx {
 
 fn setup(test: &str) -> Ctx {
     let d = daemon();
-    let image = fixtures::test_image(&format!("runcfg-{test}"));
-    let tag = format!("berth-test/busybox:runcfg-{test}");
-    let archive = image.docker_archive(&[&tag]);
-    let out = d.docker(&["load", "-i", archive.to_str().expect("utf-8 path")]);
-    assert!(out.success(), "docker load\n{}", out.describe());
+    let tag = d.load_test_image(&format!("runcfg-{test}"));
     Ctx { d, image: tag }
 }
 
@@ -177,17 +173,7 @@ fn init_layer_holds_the_placeholders_and_rm_leaves_nothing_behind() {
         // Inside berthd's containerd: the writable layer sits on the image's init layer
         // (shared by the image's containers), and removing the container removes the layer,
         // the container record and its task.
-        let ctr = |args: &[&str]| {
-            let sock = c.d.exec_root().join("containerd/containerd.sock");
-            let out = std::process::Command::new("ctr")
-                .arg("-a")
-                .arg(&sock)
-                .args(["-n", "berth"])
-                .args(args)
-                .output()
-                .expect("run ctr");
-            String::from_utf8_lossy(&out.stdout).into_owned()
-        };
+        let ctr = |args: &[&str]| c.d.ctr(args);
         let snapshots = ctr(&["snapshots", "ls"]);
         let line = snapshots
             .lines()

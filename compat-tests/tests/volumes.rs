@@ -13,14 +13,7 @@ struct Ctx {
 
 fn setup(test: &str) -> Ctx {
     let d = daemon();
-    let image = fixtures::test_image(&format!("vol-{test}"));
-    let tag = format!("berth-test/busybox:vol-{test}");
-    let out = d.docker(&[
-        "load",
-        "-i",
-        image.docker_archive(&[&tag]).to_str().unwrap(),
-    ]);
-    assert!(out.success(), "{}", out.describe());
+    let tag = d.load_test_image(&format!("vol-{test}"));
     Ctx {
         d,
         image: tag,
