@@ -154,7 +154,7 @@ pub async fn snapshot_size(containerd: &Containerd, key: &str, committed: bool) 
 }
 
 /// Apparent bytes of the non-directory entries under `root`, hard links counted once.
-fn apparent_size(root: &Path) -> std::io::Result<i64> {
+pub(crate) fn apparent_size(root: &Path) -> std::io::Result<i64> {
     use std::os::unix::fs::MetadataExt as _;
     let mut seen: HashSet<(u64, u64)> = HashSet::new();
     let mut total = 0i64;

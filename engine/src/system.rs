@@ -75,6 +75,11 @@ fn parse_os_release(text: &str) -> (String, String) {
 }
 
 /// `MemTotal` from /proc/meminfo, in bytes.
+/// The host's memory in bytes (0 when `/proc/meminfo` cannot be read).
+pub(crate) fn mem_total() -> u64 {
+    parse_mem_total(&std::fs::read_to_string("/proc/meminfo").unwrap_or_default())
+}
+
 fn parse_mem_total(text: &str) -> u64 {
     text.lines()
         .find_map(|l| l.strip_prefix("MemTotal:"))

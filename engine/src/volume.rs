@@ -153,22 +153,32 @@ impl VolumeStore {
         Ok(())
     }
 
-    /// Bytes of a volume's files.
-    pub fn size(&self, v: &Volume) -> i64 {
-        fn walk(p: &Path) -> i64 {
-            let Ok(entries) = std::fs::read_dir(p) else {
-                return 0;
-            };
-            entries
-                .flatten()
-                .map(|e| match e.metadata() {
-                    Ok(m) if m.is_dir() => walk(&e.path()),
-                    Ok(m) => m.len() as i64,
-                    Err(_) => 0,
-                })
-                .sum()
+    /// `POST /volumes/prune`: removes the volumes no container uses (`in_use`) that `wanted`
+    /// picks, named ones only when `all`; returns their names and the bytes freed.
+    pub fn prune(
+        &self,
+        all: bool,
+        in_use: impl Fn(&str) -> bool,
+        wanted: impl Fn(&Volume) -> bool,
+    ) -> (Vec<String>, i64) {
+        let mut deleted = Vec::new();
+        let mut reclaimed = 0;
+        for v in self.list() {
+            if (!all && !v.anonymous) || !wanted(&v) || in_use(&v.name) {
+                continue;
+            }
+            let size = self.size(&v);
+            if self.remove(&v.name, &[]).is_ok() {
+                reclaimed += size;
+                deleted.push(v.name);
+            }
         }
-        walk(&v.mountpoint)
+        (deleted, reclaimed)
+    }
+
+    /// Bytes of a volume's files, counted as for snapshots (hard links once).
+    pub fn size(&self, v: &Volume) -> i64 {
+        crate::disk_usage::apparent_size(&v.mountpoint).unwrap_or(0)
     }
 }
 

@@ -47,6 +47,17 @@ pub(crate) async fn json_body(req: Request) -> Result<Option<Value>, ApiError> {
         .map_err(|e| ApiError::invalid(format!("invalid JSON: {e}")))
 }
 
+/// A JSON object body that may also be empty or `null` (an empty object then).
+async fn json_object_body(req: Request) -> Result<Map<String, Value>, ApiError> {
+    match json_body(req).await? {
+        Some(Value::Object(m)) => Ok(m),
+        Some(Value::Null) | None => Ok(Map::new()),
+        Some(_) => Err(ApiError::invalid(
+            "invalid JSON: the body must be a JSON object",
+        )),
+    }
+}
+
 /// `POST /containers/create`.
 pub async fn create(
     State(s): State<AppState>,
@@ -403,15 +414,7 @@ pub async fn commit(
     q: QueryParams,
     req: Request,
 ) -> Result<Response, ApiError> {
-    let config = match json_body(req).await? {
-        Some(Value::Object(m)) => m,
-        Some(Value::Null) | None => Map::new(),
-        Some(_) => {
-            return Err(ApiError::invalid(
-                "invalid JSON: the body must be a JSON object",
-            ));
-        }
-    };
+    let config = json_object_body(req).await?;
     let id = s
         .engine
         .commit(berth_engine::commit::CommitRequest {
@@ -507,15 +510,7 @@ pub async fn update(
     Path(id): Path<String>,
     req: Request,
 ) -> Result<Json<Value>, ApiError> {
-    let changes = match json_body(req).await? {
-        Some(Value::Object(m)) => m,
-        Some(Value::Null) | None => Map::new(),
-        Some(_) => {
-            return Err(ApiError::invalid(
-                "invalid JSON: the body must be a JSON object",
-            ));
-        }
-    };
+    let changes = json_object_body(req).await?;
     let warnings = s.engine.containers().update(&id, changes).await?;
     Ok(Json(json!({
         "Warnings": if warnings.is_empty() { Value::Null } else { json!(warnings) }

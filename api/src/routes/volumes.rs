@@ -127,24 +127,12 @@ pub async fn prune(
         || filters
             .values("all")
             .is_some_and(|v| v.iter().any(|a| a == "true" || a == "1"));
-    let mut deleted = Vec::new();
-    let mut reclaimed = 0i64;
-    for v in s.engine.volumes().list() {
-        if !all && !v.anonymous {
-            continue;
-        }
-        if !filters.label_match(&v.labels.clone().unwrap_or_default()) {
-            continue;
-        }
-        if !s.engine.containers().volume_users(&v.name).is_empty() {
-            continue;
-        }
-        let size = s.engine.volumes().size(&v);
-        if s.engine.volumes().remove(&v.name, &[]).is_ok() {
-            reclaimed += size;
-            deleted.push(v.name.clone());
-        }
-    }
+    let containers = s.engine.containers();
+    let (deleted, reclaimed) = s.engine.volumes().prune(
+        all,
+        |name| !containers.volume_users(name).is_empty(),
+        |v| filters.label_match(&v.labels.clone().unwrap_or_default()),
+    );
     Ok(Json(json!({
         "VolumesDeleted": if deleted.is_empty() { Value::Null } else { json!(deleted) },
         "SpaceReclaimed": reclaimed,

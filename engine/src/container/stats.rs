@@ -240,15 +240,12 @@ fn system_cpu() -> u64 {
         .unwrap_or(0)
 }
 
+/// The host's memory, which caps a limit that is not set; no cap when it is unknown.
 fn host_memory() -> u64 {
-    std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|m| {
-            m.lines()
-                .find_map(|l| l.strip_prefix("MemTotal:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        })
-        .map_or(u64::MAX, |kb| kb * 1024)
+    match crate::system::mem_total() {
+        0 => u64::MAX,
+        bytes => bytes,
+    }
 }
 
 #[cfg(test)]
