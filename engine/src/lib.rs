@@ -5,6 +5,7 @@
 //! plain Rust values and [`Error`]s whose kind says what went wrong.
 
 pub mod commit;
+pub mod confined;
 pub mod container;
 pub mod disk_usage;
 pub mod error;

@@ -21,7 +21,7 @@ pub fn with_mounted<T>(mounts: &[Mount], target: &Path, f: impl FnOnce(&Path) ->
     Ok(out)
 }
 
-fn mount_all(mounts: &[Mount], target: &Path) -> Result<()> {
+pub(crate) fn mount_all(mounts: &[Mount], target: &Path) -> Result<()> {
     let [m] = mounts else {
         return Err(Error::internal(format!(
             "expected one mount for a snapshot, got {}",

@@ -1,6 +1,7 @@
 //! The route table, in one place. Handlers live in one module per area and stay thin:
 //! parse, call the engine once, format.
 
+pub mod archive;
 pub mod containers;
 pub mod events;
 pub mod exec;
@@ -89,6 +90,10 @@ pub fn router(state: AppState) -> Router {
         .route("/containers/{id}/stats", get(containers::stats))
         .route("/commit", post(containers::commit))
         .route("/containers/{id}/export", get(containers::export))
+        .route(
+            "/containers/{id}/archive",
+            get(archive::get).head(archive::head).put(archive::put),
+        )
         .route("/containers/{id}/wait", post(containers::wait))
         .route("/containers/{id}/attach", post(containers::attach))
         .route("/containers/{id}/logs", get(containers::logs))

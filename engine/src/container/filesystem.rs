@@ -47,10 +47,7 @@ impl ContainerService {
         tokio::task::spawn_blocking(move || {
             let errors = out.clone();
             let result = crate::rootfs::with_mounted(&[view], &target, |root| {
-                let mut tar = tar::Builder::new(ChannelWriter {
-                    tx: out,
-                    buf: Vec::with_capacity(CHUNK),
-                });
+                let mut tar = tar::Builder::new(ChannelWriter::new(out));
                 tar.follow_symlinks(false);
                 append_tree(&mut tar, root)?;
                 tar.into_inner()?.flush()
@@ -178,9 +175,18 @@ fn append_tree(tar: &mut tar::Builder<ChannelWriter>, root: &Path) -> std::io::R
 /// Bytes of a tar going out to a response body.
 const CHUNK: usize = 256 * 1024;
 
-struct ChannelWriter {
+pub(super) struct ChannelWriter {
     tx: tokio::sync::mpsc::Sender<std::io::Result<Vec<u8>>>,
     buf: Vec<u8>,
+}
+
+impl ChannelWriter {
+    pub(super) fn new(tx: tokio::sync::mpsc::Sender<std::io::Result<Vec<u8>>>) -> ChannelWriter {
+        ChannelWriter {
+            tx,
+            buf: Vec::with_capacity(CHUNK),
+        }
+    }
 }
 
 impl Write for ChannelWriter {

@@ -2,6 +2,7 @@
 //! State lives in memory (for list and lookups) and on disk (for restarts); processes live in
 //! containerd.
 
+mod archive;
 pub mod exec;
 mod filesystem;
 pub mod health;

@@ -33,7 +33,7 @@ pub(super) struct Container {
     exits: watch::Sender<ExitSeq>,
     removed: watch::Sender<bool>,
     /// Serialises start, stop and remove of this container.
-    pub(super) op: tokio::sync::Mutex<()>,
+    pub(super) op: Arc<tokio::sync::Mutex<()>>,
     /// The restart policy's current backoff.
     restart_delay: Mutex<Duration>,
 }
@@ -47,7 +47,7 @@ impl Container {
             io: Mutex::new(IoChannels::new(open_stdin)),
             exits: watch::channel(ExitSeq { seq: 0, code }).0,
             removed: watch::channel(false).0,
-            op: tokio::sync::Mutex::new(()),
+            op: Arc::new(tokio::sync::Mutex::new(())),
             restart_delay: Mutex::new(Duration::ZERO),
         })
     }
