@@ -58,7 +58,7 @@ pub(crate) fn mount_all(mounts: &[Mount], target: &Path) -> Result<()> {
 }
 
 /// fstab-style options: the flags mount(2) takes, and the rest as filesystem data.
-fn split_options(options: &[String]) -> (MsFlags, Vec<&str>) {
+pub(crate) fn split_options(options: &[String]) -> (MsFlags, Vec<&str>) {
     let mut flags = MsFlags::empty();
     let mut data = Vec::new();
     for o in options {

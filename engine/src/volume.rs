@@ -1,5 +1,7 @@
 //! Local volumes: directories under `<data-root>/volumes/<name>/_data`, with their labels,
-//! options and creation time beside them in `opts.json`.
+//! options and creation time beside them in `opts.json`. A volume made with driver options
+//! (`type`, `device`, `o`: a tmpfs, a bind, an NFS export) has that mounted on `_data`
+//! while containers using it run, as dockerd's local driver does.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -31,6 +33,63 @@ pub struct VolumeStore {
     events: std::sync::Arc<EventBus>,
     /// Serialises create and remove, so a name is made or removed once.
     lock: Mutex<()>,
+    /// Running containers of each volume with driver options; mounted while not empty.
+    pins: Mutex<BTreeMap<String, std::collections::BTreeSet<String>>>,
+}
+
+/// The driver options moby's local driver takes, and which need which others.
+const VALID_OPTIONS: [&str; 4] = ["type", "device", "o", "size"];
+const REQUIRED_WITH: [(&str, &[&str]); 3] = [
+    ("type", &["device"]),
+    ("device", &["type"]),
+    ("o", &["device", "type"]),
+];
+
+fn validate_options(opts: &BTreeMap<String, String>) -> std::result::Result<(), String> {
+    if let Some(bad) = opts.keys().find(|k| !VALID_OPTIONS.contains(&k.as_str())) {
+        return Err(format!("invalid option: {bad:?}"));
+    }
+    if opts.contains_key("size") {
+        return Err("quota size requested but no quota support".into());
+    }
+    for (opt, needs) in REQUIRED_WITH {
+        if opts.contains_key(opt)
+            && let Some(missing) = needs.iter().find(|n| !opts.contains_key(**n))
+        {
+            return Err(format!("missing required option: {missing:?}"));
+        }
+    }
+    Ok(())
+}
+
+/// Whether something is mounted exactly at `path` (from /proc/self/mountinfo, whose mount
+/// points escape spaces and such in octal).
+fn is_mount_point(path: &Path) -> bool {
+    let wanted = path.to_string_lossy();
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .any(|p| unescape_octal(p) == wanted)
+}
+
+fn unescape_octal(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\'
+            && i + 3 < b.len()
+            && let Ok(v) = u8::from_str_radix(&s[i + 1..i + 4], 8)
+        {
+            out.push(v);
+            i += 4;
+            continue;
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// moby's volume name grammar: `[a-zA-Z0-9][a-zA-Z0-9_.-]+`.
@@ -49,6 +108,7 @@ impl VolumeStore {
             root,
             events,
             lock: Mutex::new(()),
+            pins: Mutex::new(BTreeMap::new()),
         })
     }
 
@@ -78,12 +138,8 @@ impl VolumeStore {
                 "create {name}: \"{name}\" includes invalid characters for a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. If you intended to pass a host directory, use absolute path"
             )));
         }
-        if let Some(opts) = &options
-            && !opts.is_empty()
-        {
-            return Err(Error::invalid(format!(
-                "create {name}: volume options (type, device, o) are not supported by berthd yet"
-            )));
+        if let Some(opts) = &options {
+            validate_options(opts).map_err(|e| Error::invalid(format!("create {name}: {e}")))?;
         }
         let _one = self.lock.lock().unwrap_or_else(|p| p.into_inner());
         if let Ok(existing) = self.get(&name) {
@@ -148,9 +204,56 @@ impl VolumeStore {
                 users.join(", ")
             )));
         }
+        // A device or bind still mounted there must not have its files deleted.
+        let data = self.root.join(name).join("_data");
+        if is_mount_point(&data) {
+            nix::mount::umount2(&data, nix::mount::MntFlags::MNT_DETACH).map_err(|e| {
+                Error::internal(format!(
+                    "remove {name}: cannot unmount {}: {e}",
+                    data.display()
+                ))
+            })?;
+        }
         std::fs::remove_dir_all(self.root.join(name))?;
         self.event("destroy", name);
         Ok(())
+    }
+
+    /// A container using volume `name` is starting: a volume with driver options gets its
+    /// device mounted on `_data` unless it already is.
+    pub fn pin(&self, name: &str, container: &str) -> Result<()> {
+        let v = self.get(name)?;
+        let Some(opts) = v.options.as_ref().filter(|o| o.contains_key("type")) else {
+            return Ok(());
+        };
+        let mut pins = self.pins.lock().unwrap_or_else(|p| p.into_inner());
+        if !is_mount_point(&v.mountpoint) {
+            mount_device(opts, &v.mountpoint)?;
+        }
+        pins.entry(name.to_string())
+            .or_default()
+            .insert(container.to_string());
+        Ok(())
+    }
+
+    /// A container using volume `name` stopped: the device is unmounted when no running
+    /// container uses it any more (a tmpfs volume's files go with it, as on dockerd).
+    pub fn unpin(&self, name: &str, container: &str) {
+        let Ok(v) = self.get(name) else {
+            return;
+        };
+        if !v.options.as_ref().is_some_and(|o| o.contains_key("type")) {
+            return;
+        }
+        let mut pins = self.pins.lock().unwrap_or_else(|p| p.into_inner());
+        let users = pins.entry(name.to_string()).or_default();
+        users.remove(container);
+        if users.is_empty() && is_mount_point(&v.mountpoint) {
+            pins.remove(name);
+            if let Err(e) = nix::mount::umount2(&v.mountpoint, nix::mount::MntFlags::MNT_DETACH) {
+                tracing::warn!(volume = name, "cannot unmount: {e}");
+            }
+        }
     }
 
     /// `POST /volumes/prune`: removes the volumes no container uses (`in_use`) that `wanted`
@@ -182,6 +285,37 @@ impl VolumeStore {
     }
 }
 
+/// Mounts a local volume's device (`type`, `device`, `o`) on its `_data` directory, as
+/// mount(8) would: `o` holds flags such as `bind` or `ro` and the filesystem's own options.
+fn mount_device(opts: &BTreeMap<String, String>, target: &Path) -> Result<()> {
+    let kind = opts.get("type").map(String::as_str).unwrap_or("");
+    let device = opts.get("device").map(String::as_str).unwrap_or("");
+    let o = opts.get("o").map(String::as_str).unwrap_or("");
+    let options: Vec<String> = o
+        .split(',')
+        .filter(|x| !x.is_empty())
+        .map(String::from)
+        .collect();
+    let (flags, data) = crate::rootfs::split_options(&options);
+    let data = data.join(",");
+    let fstype = (!flags.contains(nix::mount::MsFlags::MS_BIND)).then_some(kind);
+    nix::mount::mount(
+        Some(device),
+        target,
+        fstype,
+        flags,
+        (!data.is_empty()).then_some(data.as_str()),
+    )
+    .map_err(|e| {
+        Error::internal(format!(
+            "error while mounting volume '{}': failed to mount local volume: mount {device}:{}, data: {data}: {}",
+            target.display(),
+            target.display(),
+            e.desc().to_lowercase()
+        ))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -194,5 +328,36 @@ mod tests {
         assert!(!valid_name("-x"));
         assert!(!valid_name("a/b"));
         assert!(!valid_name("../etc"));
+    }
+
+    #[test]
+    fn driver_options_follow_the_local_drivers_rules() {
+        let opts = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        assert!(
+            validate_options(&opts(&[
+                ("type", "tmpfs"),
+                ("device", "tmpfs"),
+                ("o", "size=1m")
+            ]))
+            .is_ok()
+        );
+        assert_eq!(
+            validate_options(&opts(&[("foo", "bar")])).unwrap_err(),
+            "invalid option: \"foo\""
+        );
+        assert_eq!(
+            validate_options(&opts(&[("type", "tmpfs")])).unwrap_err(),
+            "missing required option: \"device\""
+        );
+        assert_eq!(
+            validate_options(&opts(&[("device", "/x")])).unwrap_err(),
+            "missing required option: \"type\""
+        );
+        assert_eq!(unescape_octal("/a\\040b"), "/a b");
     }
 }

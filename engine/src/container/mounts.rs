@@ -1,5 +1,6 @@
-//! A container's mounts: `Binds` (`src:dst[:opts]`), `Mounts` of type `bind` and `volume`,
-//! and the anonymous volumes its config declares, resolved once at create.
+//! A container's mounts: `Binds` (`src:dst[:opts]`), `Mounts` of type `bind`, `volume` and
+//! `tmpfs`, `VolumesFrom`, and the anonymous volumes its config declares, resolved once at
+//! create.
 
 use std::collections::BTreeSet;
 
@@ -31,15 +32,19 @@ pub struct MountPoint {
     /// A volume that is not to be filled from the image (`nocopy`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub no_copy: bool,
+    /// A `tmpfs` mount's options (`size=1m,mode=1770`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub tmpfs_options: String,
 }
 
 fn invalid_spec(spec: &str) -> Error {
     Error::invalid(format!("invalid volume specification: '{spec}'"))
 }
 
-/// Parses `Binds`, `Mounts` and the config's `Volumes` into mount points; volume names are
-/// empty for anonymous ones and sources of volumes are filled in later.
-pub fn wanted(config: &Value, host: &Value) -> Result<Vec<MountPoint>> {
+/// Parses `Binds`, `Mounts` and the config's `Volumes` into mount points, with `inherited`
+/// (from `VolumesFrom`) where neither `Binds` nor `Mounts` name the destination; volume
+/// names are empty for anonymous ones and sources of volumes are filled in later.
+pub fn wanted(config: &Value, host: &Value, inherited: Vec<MountPoint>) -> Result<Vec<MountPoint>> {
     let mut out: Vec<MountPoint> = Vec::new();
     let mut taken = BTreeSet::new();
     let mut add = |m: MountPoint, out: &mut Vec<MountPoint>| -> Result<()> {
@@ -63,6 +68,11 @@ pub fn wanted(config: &Value, host: &Value) -> Result<Vec<MountPoint>> {
     {
         add(parse_mount(m)?, &mut out)?;
     }
+    for m in inherited {
+        if !out.iter().any(|o| o.destination == m.destination) {
+            out.push(m);
+        }
+    }
     if let Some(volumes) = config.get("Volumes").and_then(Value::as_object) {
         for dest in volumes.keys() {
             let dest = clean_destination(dest)?;
@@ -81,6 +91,7 @@ pub fn wanted(config: &Value, host: &Value) -> Result<Vec<MountPoint>> {
                     anonymous: true,
                     must_exist: false,
                     no_copy: false,
+                    tmpfs_options: String::new(),
                 },
                 &mut out,
             )?;
@@ -144,6 +155,7 @@ fn parse_bind(spec: &str) -> Result<MountPoint> {
             anonymous: false,
             must_exist: false,
             no_copy: false,
+            tmpfs_options: String::new(),
         })
     } else {
         Ok(MountPoint {
@@ -161,6 +173,7 @@ fn parse_bind(spec: &str) -> Result<MountPoint> {
             anonymous: src.is_empty(),
             must_exist: false,
             no_copy: mode.split(',').any(|o| o == "nocopy"),
+            tmpfs_options: String::new(),
         })
     }
 }
@@ -213,6 +226,7 @@ fn parse_mount(m: &Value) -> Result<MountPoint> {
                 anonymous: false,
                 must_exist: !create,
                 no_copy: false,
+                tmpfs_options: String::new(),
             })
         }
         "volume" => {
@@ -232,12 +246,112 @@ fn parse_mount(m: &Value) -> Result<MountPoint> {
                     .and_then(|o| o.get("NoCopy"))
                     .and_then(Value::as_bool)
                     .unwrap_or(false),
+                tmpfs_options: String::new(),
+            })
+        }
+        "tmpfs" => {
+            if !text("Source").is_empty() {
+                return Err(Error::invalid(
+                    "invalid mount config for type \"tmpfs\": field Source must not be specified",
+                ));
+            }
+            Ok(MountPoint {
+                kind,
+                name: String::new(),
+                source: String::new(),
+                destination,
+                mode: String::new(),
+                rw: !read_only,
+                propagation: String::new(),
+                anonymous: false,
+                must_exist: false,
+                no_copy: false,
+                tmpfs_options: tmpfs_options(m.get("TmpfsOptions"), read_only),
             })
         }
         "" => Err(Error::invalid("invalid mount config: mount type unknown")),
         other => Err(Error::invalid(format!(
             "invalid mount config for type \"{other}\": mount type not supported by berthd yet"
         ))),
+    }
+}
+
+/// `TmpfsOptions` as mount options, the way moby writes them: the size with the largest
+/// unit that divides it, the mode in octal, then any raw `Options`.
+fn tmpfs_options(o: Option<&Value>, read_only: bool) -> String {
+    let mut out = Vec::new();
+    if read_only {
+        out.push("ro".to_string());
+    }
+    let size = o
+        .and_then(|o| o.get("SizeBytes"))
+        .and_then(Value::as_i64)
+        .unwrap_or(0);
+    if size > 0 {
+        let (n, unit) = [(1i64 << 30, "g"), (1 << 20, "m"), (1 << 10, "k")]
+            .into_iter()
+            .find(|(d, _)| size % d == 0)
+            .map_or((size, ""), |(d, u)| (size / d, u));
+        out.push(format!("size={n}{unit}"));
+    }
+    let mode = o
+        .and_then(|o| o.get("Mode"))
+        .and_then(Value::as_u64)
+        .unwrap_or(0);
+    if mode != 0 {
+        out.push(format!("mode={:o}", mode & 0o7777));
+    }
+    for pair in o
+        .and_then(|o| o.get("Options"))
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let parts: Vec<&str> = pair
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        match parts.as_slice() {
+            [k] => out.push((*k).to_string()),
+            [k, v] => out.push(format!("{k}={v}")),
+            _ => {}
+        }
+    }
+    out.join(",")
+}
+
+/// One `VolumesFrom` entry: the container, and whether its mounts are to be read-only
+/// (`:ro`) or keep their own mode.
+pub fn parse_volumes_from(spec: &str) -> Result<(String, bool)> {
+    if spec.is_empty() {
+        return Err(Error::invalid(
+            "volumes-from specification cannot be an empty string",
+        ));
+    }
+    let (id, mode) = spec.split_once(':').unwrap_or((spec, ""));
+    let mut read_only = false;
+    for opt in mode.split(',').filter(|o| !o.is_empty()) {
+        match opt {
+            "ro" => read_only = true,
+            "rw" | "z" | "Z" | "nocopy" => {}
+            _ => return Err(Error::invalid(format!("invalid mode: {mode}"))),
+        }
+    }
+    Ok((id.to_string(), read_only))
+}
+
+/// A mount of another container as `VolumesFrom` shares it: not this container's to
+/// remove, never filled from this container's image.
+pub fn inherit(m: &MountPoint, read_only: bool) -> MountPoint {
+    MountPoint {
+        mode: String::new(),
+        rw: m.rw && !read_only,
+        anonymous: false,
+        must_exist: false,
+        no_copy: true,
+        ..m.clone()
     }
 }
 
@@ -296,10 +410,51 @@ mod tests {
     use super::*;
 
     #[test]
+    fn tmpfs_mounts_and_volumes_from() {
+        let host = json!({"Mounts": [{"Type": "tmpfs", "Target": "/t",
+            "TmpfsOptions": {"SizeBytes": 1048576, "Mode": 1016}}]});
+        let m = wanted(&json!({}), &host, vec![]).unwrap();
+        assert_eq!(m[0].tmpfs_options, "size=1m,mode=1770");
+        let host = json!({"Mounts": [{"Type": "tmpfs", "Target": "/t", "ReadOnly": true,
+            "TmpfsOptions": {"SizeBytes": 1500}}]});
+        assert_eq!(
+            wanted(&json!({}), &host, vec![]).unwrap()[0].tmpfs_options,
+            "ro,size=1500"
+        );
+        assert_eq!(parse_volumes_from("c:ro").unwrap(), ("c".to_string(), true));
+        assert_eq!(parse_volumes_from("c").unwrap(), ("c".to_string(), false));
+        assert_eq!(
+            parse_volumes_from("c:bad").unwrap_err().message,
+            "invalid mode: bad"
+        );
+        // An inherited mount gives way to the container's own at the same destination.
+        let own = json!({"Binds": ["/srv:/d"]});
+        let shared = inherit(
+            &wanted(&json!({}), &json!({"Binds": ["v:/d", "w:/e"]}), vec![]).unwrap()[0],
+            true,
+        );
+        let other = inherit(
+            &wanted(&json!({}), &json!({"Binds": ["w:/e"]}), vec![]).unwrap()[0],
+            false,
+        );
+        let m = wanted(&json!({}), &own, vec![shared, other]).unwrap();
+        assert_eq!(m.len(), 2);
+        assert_eq!(
+            (
+                m[0].kind.as_str(),
+                m[1].name.as_str(),
+                m[1].rw,
+                m[1].mode.as_str()
+            ),
+            ("bind", "w", true, "")
+        );
+    }
+
+    #[test]
     fn binds_volumes_and_declared_volumes() {
         let host = json!({"Binds": ["/srv:/w:ro", "data:/d", "/var/x"]});
         let config = json!({"Volumes": {"/var/data": {}, "/d": {}}});
-        let m = wanted(&config, &host).unwrap();
+        let m = wanted(&config, &host, vec![]).unwrap();
         assert_eq!(m.len(), 4);
         assert_eq!(
             (m[0].kind.as_str(), m[0].rw, m[0].propagation.as_str()),
@@ -316,7 +471,7 @@ mod tests {
     #[test]
     fn bad_specs_get_dockers_messages() {
         let e = |binds: Value| {
-            wanted(&json!({}), &json!({"Binds": binds}))
+            wanted(&json!({}), &json!({"Binds": binds}), vec![])
                 .unwrap_err()
                 .message
         };
@@ -328,6 +483,7 @@ mod tests {
         let e = wanted(
             &json!({}),
             &json!({"Mounts": [{"Type": "bind", "Source": "/nonexistent-berth", "Target": "/x"}]}),
+            vec![],
         )
         .unwrap_err()
         .message;

@@ -304,9 +304,23 @@ impl ContainerService {
         }
         validate_host_config(&host_config)?;
         validate_log_config(&host_config)?;
+        let mut inherited = Vec::new();
+        for spec in setup::strings(host_config.get("VolumesFrom")) {
+            let (from, read_only) = super::mounts::parse_volumes_from(&spec)?;
+            // A 400, not a 404: the CLI takes a 404 from create for a missing image.
+            let source = self.get(&from).map_err(|e| Error::invalid(e.message))?;
+            inherited.extend(
+                source
+                    .mounts
+                    .iter()
+                    .filter(|m| m.kind != "tmpfs")
+                    .map(|m| super::mounts::inherit(m, read_only)),
+            );
+        }
         let wanted_mounts = super::mounts::wanted(
             &Value::Object(config.clone()),
             &Value::Object(host_config.clone()),
+            inherited,
         )?;
         let mut host_config = host_config;
         fill_host_config_defaults(&mut host_config);
@@ -439,7 +453,7 @@ impl ContainerService {
                     let v = self.volumes.create(name, None, None)?;
                     m.name = v.name;
                     m.source = v.mountpoint.display().to_string();
-                } else if !m.must_exist {
+                } else if m.kind == "bind" && !m.must_exist {
                     std::fs::create_dir_all(&m.source)?;
                 }
                 out.push(m);
@@ -487,6 +501,13 @@ impl ContainerService {
         .await
         .map_err(|e| Error::internal(e.to_string()))??
         .map_err(Error::from)
+    }
+
+    /// Volumes with driver options are unmounted once no running container uses them.
+    fn unpin_volumes(&self, record: &ContainerRecord) {
+        for m in record.mounts.iter().filter(|m| m.kind == "volume") {
+            self.volumes.unpin(&m.name, &record.id);
+        }
     }
 
     /// Containers using volume `name`, by ID.
@@ -685,6 +706,7 @@ impl ContainerService {
                 let _ = self.persist(&record);
                 let _ = self.containerd.delete_task(&record.id).await;
                 let _ = self.containerd.delete_container(&record.id).await;
+                self.unpin_volumes(&record);
                 // The attach streams of this run end here.
                 self.new_io_generation(c);
                 let kind = if e.kind == ErrorKind::Unavailable {
@@ -732,6 +754,9 @@ impl ContainerService {
         )?;
 
         let mounts = self.containerd.snapshot_mounts(id).await?;
+        for m in record.mounts.iter().filter(|m| m.kind == "volume") {
+            self.volumes.pin(&m.name, &record.id)?;
+        }
         self.copy_up_volumes(record, &mounts).await?;
         let dirs = mounts
             .first()
@@ -786,6 +811,7 @@ impl ContainerService {
             binds: record
                 .mounts
                 .iter()
+                .filter(|m| m.kind != "tmpfs")
                 .map(|m| {
                     (
                         m.destination.clone(),
@@ -799,7 +825,16 @@ impl ContainerService {
             cgroup_parent: self.cgroup_parent(record),
             resources: setup::resources(&record.host_config),
             oom_score_adj: record.host_i64("OomScoreAdj"),
-            tmpfs: string_map(record.host_config.get("Tmpfs")),
+            tmpfs: string_map(record.host_config.get("Tmpfs"))
+                .into_iter()
+                .chain(
+                    record
+                        .mounts
+                        .iter()
+                        .filter(|m| m.kind == "tmpfs")
+                        .map(|m| (m.destination.clone(), m.tmpfs_options.clone())),
+                )
+                .collect(),
             sysctls: string_map(record.host_config.get("Sysctls")),
             rlimits: setup::rlimits(record.host_config.get("Ulimits"))?,
             init: if record.host_bool("Init") {
@@ -950,6 +985,7 @@ impl ContainerService {
         if let Err(e) = self.persist(&record) {
             tracing::warn!(container = %id, "cannot persist exit: {}", e.message);
         }
+        self.unpin_volumes(&record);
         self.new_io_generation(c);
         if oom_killed {
             self.event(&record, "oom", &[]);
@@ -1472,6 +1508,16 @@ impl ContainerService {
                         (io.output.clone(), sink)
                     };
                     c.rec().state.pid = pid;
+                    let pinned: Vec<String> = c
+                        .rec()
+                        .mounts
+                        .iter()
+                        .filter(|m| m.kind == "volume")
+                        .map(|m| m.name.clone())
+                        .collect();
+                    for name in pinned {
+                        let _ = self.volumes.pin(&name, &id);
+                    }
                     let io_done = match io::start_copiers(&fifos, output, sink) {
                         Ok(done) => done,
                         Err(_) => tokio::sync::oneshot::channel().1,
