@@ -290,3 +290,48 @@ fn volumes_from_shares_another_containers_mounts() {
     let (status, _) = c.d.get_json(&format!("/volumes/{anonymous}"));
     assert_eq!(status, 404);
 }
+
+/// Exit code of `touch /r/sub/f` in a container binding `dir` read-only at `/r`, created
+/// through API version `version`.
+fn touch_under_read_only_bind(c: &mut Ctx, version: &str, dir: &std::path::Path) -> i64 {
+    let name = c.name(&format!("ro-{}", version.replace('.', "")));
+    let r = c.d.post_json(
+        &format!("/v{version}/containers/create?name={name}"),
+        &json!({
+            "Image": c.image, "Cmd": ["touch", "/r/sub/f"],
+            "HostConfig": {"Binds": [format!("{}:/r:ro", dir.display())], "NetworkMode": "none"},
+        }),
+    );
+    assert_eq!(r.status, 201, "{r:?}");
+    c.ok(&["start", &name]);
+    let out = c.ok(&["wait", &name]);
+    out.trim().parse().expect("exit code")
+}
+
+#[test]
+fn read_only_binds_reach_submounts_from_api_1_44() {
+    let mut c = setup("rro");
+    let dir = unique_temp_dir("bct-volopt-rro");
+    std::fs::create_dir(dir.join("sub")).unwrap();
+    let sub = dir.join("sub");
+    nix::mount::mount(
+        Some("tmpfs"),
+        &sub,
+        Some("tmpfs"),
+        nix::mount::MsFlags::empty(),
+        None::<&str>,
+    )
+    .expect("mount a tmpfs below the bind source");
+    // Below 1.44 only the top of the bind is read-only (dockerd 20.10 does this at 1.41).
+    let code_old = touch_under_read_only_bind(&mut c, "1.41", &dir);
+    let newest = c.d.max_api_version();
+    let code_new = (compat_tests::compare_api_versions(&newest, "1.44")
+        != std::cmp::Ordering::Less)
+        .then(|| touch_under_read_only_bind(&mut c, "1.44", &dir));
+    let _ = nix::mount::umount2(&sub, nix::mount::MntFlags::MNT_DETACH);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(code_old, 0);
+    if let Some(code) = code_new {
+        assert_eq!(code, 1, "the submount must be read-only too");
+    }
+}

@@ -35,6 +35,12 @@ pub fn adapt_create(body: CreateBody, v: ApiVersion) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Below 1.44 read-only binds are read-only at the top only: their submounts stay
+/// writable (moby's `DefaultReadOnlyNonRecursive`).
+pub fn read_only_binds_non_recursive(v: ApiVersion) -> bool {
+    v.lt(1, 44)
+}
+
 /// The `Mounts` of a host config, as objects.
 fn mounts(host: &mut Map<String, Value>) -> impl Iterator<Item = &mut Map<String, Value>> {
     host.get_mut("Mounts")
@@ -277,6 +283,12 @@ mod tests {
         let mut h = host(json!({"CpuShares": 1}));
         adjust_cpu_shares_before_1_19(&mut h, ApiVersion::new(1, 19));
         assert_eq!(h["CpuShares"], 1);
+    }
+
+    #[test]
+    fn read_only_binds_are_recursive_from_1_44() {
+        assert!(read_only_binds_non_recursive(ApiVersion::new(1, 43)));
+        assert!(!read_only_binds_non_recursive(ApiVersion::new(1, 44)));
     }
 
     #[test]

@@ -98,18 +98,20 @@ pub async fn create(
         },
         version,
     )?;
-    let (id, warnings) = s
-        .engine
-        .containers()
-        .create(
-            s.engine.images(),
-            CreateRequest {
-                name: q.get("name").map(str::to_string),
-                config,
-                host_config,
-            },
-        )
-        .await?;
+    let (id, warnings) =
+        s.engine
+            .containers()
+            .create(
+                s.engine.images(),
+                CreateRequest {
+                    name: q.get("name").map(str::to_string),
+                    config,
+                    host_config,
+                    read_only_non_recursive:
+                        crate::compat::container::read_only_binds_non_recursive(version),
+                },
+            )
+            .await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({"Id": id, "Warnings": warnings})),

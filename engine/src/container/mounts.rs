@@ -35,6 +35,10 @@ pub struct MountPoint {
     /// A `tmpfs` mount's options (`size=1m,mode=1770`).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub tmpfs_options: String,
+    /// A read-only bind whose submounts stay as they are (`ReadOnlyNonRecursive`, and every
+    /// read-only bind below API 1.44); otherwise read-only reaches every submount too.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub read_only_non_recursive: bool,
 }
 
 fn invalid_spec(spec: &str) -> Error {
@@ -92,6 +96,7 @@ pub fn wanted(config: &Value, host: &Value, inherited: Vec<MountPoint>) -> Resul
                     must_exist: false,
                     no_copy: false,
                     tmpfs_options: String::new(),
+                    read_only_non_recursive: false,
                 },
                 &mut out,
             )?;
@@ -156,6 +161,7 @@ fn parse_bind(spec: &str) -> Result<MountPoint> {
             must_exist: false,
             no_copy: false,
             tmpfs_options: String::new(),
+            read_only_non_recursive: false,
         })
     } else {
         Ok(MountPoint {
@@ -174,6 +180,7 @@ fn parse_bind(spec: &str) -> Result<MountPoint> {
             must_exist: false,
             no_copy: mode.split(',').any(|o| o == "nocopy"),
             tmpfs_options: String::new(),
+            read_only_non_recursive: false,
         })
     }
 }
@@ -227,6 +234,11 @@ fn parse_mount(m: &Value) -> Result<MountPoint> {
                 must_exist: !create,
                 no_copy: false,
                 tmpfs_options: String::new(),
+                read_only_non_recursive: m
+                    .get("BindOptions")
+                    .and_then(|b| b.get("ReadOnlyNonRecursive"))
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false),
             })
         }
         "volume" => {
@@ -247,6 +259,7 @@ fn parse_mount(m: &Value) -> Result<MountPoint> {
                     .and_then(Value::as_bool)
                     .unwrap_or(false),
                 tmpfs_options: String::new(),
+                read_only_non_recursive: false,
             })
         }
         "tmpfs" => {
@@ -267,6 +280,7 @@ fn parse_mount(m: &Value) -> Result<MountPoint> {
                 must_exist: false,
                 no_copy: false,
                 tmpfs_options: tmpfs_options(m.get("TmpfsOptions"), read_only),
+                read_only_non_recursive: false,
             })
         }
         "" => Err(Error::invalid("invalid mount config: mount type unknown")),

@@ -63,6 +63,8 @@ pub struct CreateRequest {
     pub name: Option<String>,
     pub config: Map<String, Value>,
     pub host_config: Map<String, Value>,
+    /// Read-only binds leave their submounts writable (what clients below API 1.44 get).
+    pub read_only_non_recursive: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -317,11 +319,16 @@ impl ContainerService {
                     .map(|m| super::mounts::inherit(m, read_only)),
             );
         }
-        let wanted_mounts = super::mounts::wanted(
+        let mut wanted_mounts = super::mounts::wanted(
             &Value::Object(config.clone()),
             &Value::Object(host_config.clone()),
             inherited,
         )?;
+        if req.read_only_non_recursive {
+            for m in wanted_mounts.iter_mut().filter(|m| m.kind == "bind") {
+                m.read_only_non_recursive = true;
+            }
+        }
         let mut host_config = host_config;
         fill_host_config_defaults(&mut host_config);
         let id = random_id();
@@ -812,13 +819,12 @@ impl ContainerService {
                 .mounts
                 .iter()
                 .filter(|m| m.kind != "tmpfs")
-                .map(|m| {
-                    (
-                        m.destination.clone(),
-                        m.source.clone(),
-                        m.rw,
-                        m.propagation.clone(),
-                    )
+                .map(|m| crate::oci::Bind {
+                    destination: m.destination.clone(),
+                    source: m.source.clone(),
+                    rw: m.rw,
+                    recursive_ro: m.kind == "bind" && !m.read_only_non_recursive,
+                    propagation: m.propagation.clone(),
                 })
                 .collect(),
             shm_size: record.host_i64("ShmSize"),

@@ -144,6 +144,17 @@ pub fn linux_resources(r: &Resources) -> Value {
     resources
 }
 
+/// A bind or volume mount of a host directory.
+#[derive(Clone, Debug)]
+pub struct Bind {
+    pub destination: String,
+    pub source: String,
+    pub rw: bool,
+    /// Read-only reaches the submounts under `source` too.
+    pub recursive_ro: bool,
+    pub propagation: String,
+}
+
 /// Everything the spec needs, already resolved by the engine.
 #[derive(Clone, Debug)]
 pub struct SpecInput {
@@ -163,8 +174,8 @@ pub struct SpecInput {
     pub network: NetworkNamespace,
     /// Bind mounts of the per-container files: (container path, host path).
     pub files: Vec<(String, String)>,
-    /// Binds and volumes: (container path, host path, writable, propagation).
-    pub binds: Vec<(String, String, bool, String)>,
+    /// Binds and volumes.
+    pub binds: Vec<Bind>,
     pub shm_size: i64,
     pub cgroup_parent: String,
     pub resources: Resources,
@@ -311,15 +322,21 @@ pub fn build(input: &SpecInput) -> Value {
     for (dest, src) in &input.files {
         mounts.push(json!({"destination": dest, "type": "bind", "source": src, "options": ["rbind", "rprivate"]}));
     }
-    for (dest, src, rw, propagation) in &input.binds {
-        let propagation = if propagation.is_empty() {
+    for b in &input.binds {
+        let propagation = if b.propagation.is_empty() {
             "rprivate"
         } else {
-            propagation
+            b.propagation.as_str()
+        };
+        // `rro` is runc's recursive read-only (mount_setattr), reaching submounts too.
+        let mode = match (b.rw, b.recursive_ro) {
+            (true, _) => "rw",
+            (false, true) => "rro",
+            (false, false) => "ro",
         };
         mounts.push(json!({
-            "destination": dest, "type": "bind", "source": src,
-            "options": ["rbind", propagation, if *rw { "rw" } else { "ro" }],
+            "destination": b.destination, "type": "bind", "source": b.source,
+            "options": ["rbind", propagation, mode],
         }));
     }
     for (dest, opts) in &input.tmpfs {
