@@ -135,6 +135,22 @@ fn a_tmpfs_volume_is_mounted_while_used_and_empty_again_after() {
 }
 
 #[test]
+fn mount_volume_opts_make_the_volume_with_them() {
+    let mut c = setup("volopt");
+    let vol = c.volume("m");
+    let image = c.image.clone();
+    let out = c.run(&[
+        "--mount",
+        &format!("type=volume,src={vol},dst=/v,volume-opt=type=tmpfs,volume-opt=device=tmpfs,volume-label=purpose=t"),
+        &image, "sh", "-c", "grep ' /v ' /proc/mounts | cut -d' ' -f1,3",
+    ]);
+    assert_eq!(out, "tmpfs tmpfs\n");
+    let (_, v) = c.d.get_json(&format!("/volumes/{vol}"));
+    assert_eq!(v["Options"], json!({"device": "tmpfs", "type": "tmpfs"}));
+    assert_eq!(v["Labels"], json!({"purpose": "t"}));
+}
+
+#[test]
 fn a_bind_volume_shows_a_host_directory_and_removing_it_keeps_the_files() {
     let mut c = setup("bind");
     let host = unique_temp_dir("bct-volopt-bind");

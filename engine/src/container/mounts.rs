@@ -39,6 +39,17 @@ pub struct MountPoint {
     /// read-only bind below API 1.44); otherwise read-only reaches every submount too.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub read_only_non_recursive: bool,
+    /// Driver options and labels for a volume that `--mount` makes (`volume-opt`,
+    /// `volume-label`); only used when it is created.
+    #[serde(skip)]
+    pub new_volume: Option<NewVolume>,
+}
+
+/// What a volume made by a container's `Mounts` entry is made with.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NewVolume {
+    pub options: Option<std::collections::BTreeMap<String, String>>,
+    pub labels: Option<std::collections::BTreeMap<String, String>>,
 }
 
 fn invalid_spec(spec: &str) -> Error {
@@ -97,6 +108,7 @@ pub fn wanted(config: &Value, host: &Value, inherited: Vec<MountPoint>) -> Resul
                     no_copy: false,
                     tmpfs_options: String::new(),
                     read_only_non_recursive: false,
+                    new_volume: None,
                 },
                 &mut out,
             )?;
@@ -162,6 +174,7 @@ fn parse_bind(spec: &str) -> Result<MountPoint> {
             no_copy: false,
             tmpfs_options: String::new(),
             read_only_non_recursive: false,
+            new_volume: None,
         })
     } else {
         Ok(MountPoint {
@@ -181,6 +194,7 @@ fn parse_bind(spec: &str) -> Result<MountPoint> {
             no_copy: mode.split(',').any(|o| o == "nocopy"),
             tmpfs_options: String::new(),
             read_only_non_recursive: false,
+            new_volume: None,
         })
     }
 }
@@ -239,10 +253,32 @@ fn parse_mount(m: &Value) -> Result<MountPoint> {
                     .and_then(|b| b.get("ReadOnlyNonRecursive"))
                     .and_then(Value::as_bool)
                     .unwrap_or(false),
+                new_volume: None,
             })
         }
         "volume" => {
             let name = text("Source");
+            let options = m.get("VolumeOptions");
+            let driver = options
+                .and_then(|o| o.pointer("/DriverConfig/Name"))
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            if !driver.is_empty() && driver != "local" {
+                return Err(Error::not_found(format!(
+                    "error looking up volume plugin {driver}: plugin \"{driver}\" not found"
+                )));
+            }
+            let map = |v: Option<&Value>| {
+                v.and_then(Value::as_object).map(|o| {
+                    o.iter()
+                        .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                        .collect()
+                })
+            };
+            let new_volume = NewVolume {
+                options: map(options.and_then(|o| o.pointer("/DriverConfig/Options"))),
+                labels: map(options.and_then(|o| o.get("Labels"))),
+            };
             Ok(MountPoint {
                 kind,
                 anonymous: name.is_empty(),
@@ -260,6 +296,7 @@ fn parse_mount(m: &Value) -> Result<MountPoint> {
                     .unwrap_or(false),
                 tmpfs_options: String::new(),
                 read_only_non_recursive: false,
+                new_volume: Some(new_volume),
             })
         }
         "tmpfs" => {
@@ -281,6 +318,7 @@ fn parse_mount(m: &Value) -> Result<MountPoint> {
                 no_copy: false,
                 tmpfs_options: tmpfs_options(m.get("TmpfsOptions"), read_only),
                 read_only_non_recursive: false,
+                new_volume: None,
             })
         }
         "" => Err(Error::invalid("invalid mount config: mount type unknown")),

@@ -457,7 +457,8 @@ impl ContainerService {
             for mut m in wanted {
                 if m.kind == "volume" {
                     let name = (!m.anonymous).then_some(m.name.as_str());
-                    let v = self.volumes.create(name, None, None)?;
+                    let made = m.new_volume.take().unwrap_or_default();
+                    let v = self.volumes.create(name, made.labels, made.options)?;
                     m.name = v.name;
                     m.source = v.mountpoint.display().to_string();
                 } else if m.kind == "bind" && !m.must_exist {
