@@ -70,6 +70,12 @@ pub struct Flags {
     /// Enable experimental features
     #[arg(long = "experimental", num_args = 0..=1, default_missing_value = "true")]
     pub experimental: Option<bool>,
+    /// The default bridge's gateway address and prefix (e.g. 172.30.0.1/16)
+    #[arg(long = "bip")]
+    pub bip: Option<String>,
+    /// The default bridge's device name (default berth0, so it never clashes with docker0)
+    #[arg(short = 'b', long = "bridge")]
+    pub bridge: Option<String>,
 }
 
 /// The effective configuration.
@@ -90,6 +96,8 @@ pub struct Settings {
     pub labels: Vec<String>,
     pub insecure_registries: Vec<String>,
     pub experimental: bool,
+    pub bip: Option<String>,
+    pub bridge: Option<String>,
 }
 
 const DEFAULT_CONFIG_FILE: &str = "/etc/berth/daemon.json";
@@ -112,6 +120,8 @@ const KNOWN_KEYS: &[&str] = &[
     "tlskey",
     "labels",
     "insecure-registries",
+    "bip",
+    "bridge",
     "experimental",
 ];
 
@@ -171,6 +181,8 @@ impl Flags {
             (!self.insecure_registries.is_empty()).then(|| self.insecure_registries.join(",")),
         );
         put("experimental", self.experimental.map(|b| b.to_string()));
+        put("bip", self.bip.clone());
+        put("bridge", self.bridge.clone());
         v
     }
 }
@@ -346,6 +358,8 @@ fn merge(flags: Flags, file: serde_json::Map<String, Value>) -> Result<Settings,
         labels,
         insecure_registries,
         experimental: flags.experimental.or(b("experimental")?).unwrap_or(false),
+        bip: flags.bip.clone().or(s("bip")?),
+        bridge: flags.bridge.clone().or(s("bridge")?),
     })
 }
 

@@ -157,6 +157,8 @@ async fn run(settings: Settings) -> Result<(), String> {
         debug: settings.debug,
         labels: settings.labels.clone(),
         insecure_registries: settings.insecure_registries.clone(),
+        bip: settings.bip.clone(),
+        bridge: settings.bridge.clone(),
     })
     .await
     .map_err(|e| e.message)?;

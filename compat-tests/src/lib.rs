@@ -60,6 +60,49 @@ pub struct Daemon {
     exit: Option<ExitStatus>,
     pid: Option<u32>,
     bin: Option<PathBuf>,
+    /// `--bridge` and `--bip` of an owned daemon: its own default bridge, so daemons of
+    /// tests running side by side never share a bridge or a subnet.
+    bridge_args: Vec<String>,
+}
+
+/// Containers on bridge networks must reach only this host and the namespaces tests made:
+/// anything forwarded out of the uplink (the default route's interface) is dropped in the
+/// mangle table, which no ACCEPT rule a network stack adds to filter/FORWARD can bypass.
+/// Installed once, idempotently; `scripts/test` removes it when the suite ends.
+pub fn ensure_containment_guard() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let Some(uplink) = uplink() else {
+            return;
+        };
+        for tool in ["iptables", "ip6tables"] {
+            let rule = ["-t", "mangle", "FORWARD", "-o", &uplink, "-j", "DROP"];
+            let present = Command::new(tool)
+                .args(["-t", "mangle", "-C"])
+                .args(&rule[2..])
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
+            if !present {
+                let _ = Command::new(tool)
+                    .args(["-t", "mangle", "-I"])
+                    .args(&rule[2..])
+                    .stderr(Stdio::null())
+                    .status();
+            }
+        }
+    });
+}
+
+/// The interface of the host's default route.
+fn uplink() -> Option<String> {
+    fs::read_to_string("/proc/net/route")
+        .ok()?
+        .lines()
+        .skip(1)
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .find(|f| f.get(1) == Some(&"00000000"))
+        .map(|f| f[0].to_string())
 }
 
 /// The daemon for one test: an external one if `BERTH_COMPAT_DOCKER_HOST` is set, else a
@@ -183,6 +226,7 @@ impl Daemon {
             exit: None,
             pid: None,
             bin: None,
+            bridge_args: vec![],
         }
     }
 
@@ -198,6 +242,10 @@ impl Daemon {
         );
         let dir = unique_temp_dir("bct");
         let socket = dir.join("berth.sock");
+        ensure_containment_guard();
+        static DAEMONS: AtomicU32 = AtomicU32::new(0);
+        let n = DAEMONS.fetch_add(1, AtomicOrdering::SeqCst);
+        let pid = std::process::id();
         let mut d = Daemon {
             host: format!("unix://{}", socket.display()),
             socket,
@@ -206,6 +254,12 @@ impl Daemon {
             exit: None,
             pid: None,
             bin: Some(bin),
+            bridge_args: vec![
+                "--bridge".into(),
+                format!("bt{}-{n}", pid % 10000),
+                "--bip".into(),
+                format!("10.{}.{}.1/24", 100 + pid % 100, n % 256),
+            ],
         };
         d.spawn(extra_args);
         d.wait_ready(BOOT_TIMEOUT);
@@ -235,6 +289,7 @@ impl Daemon {
             .arg(dir.join("exec"))
             .arg("--pidfile")
             .arg(dir.join("berthd.pid"))
+            .args(&self.bridge_args)
             .args(extra_args)
             .args(
                 std::env::var(ENV_EXTRA_ARGS)
@@ -562,6 +617,18 @@ impl Daemon {
         let config = self.dir.join("docker-config");
         let _ = fs::create_dir_all(&config);
         cli::run(cli::docker_command(&self.host, &config, args), timeout)
+    }
+
+    /// Runs Debian's docker-compose against this daemon, in `project` (3 minute timeout).
+    pub fn compose(&self, project: &Path, args: &[&str]) -> cli::Output {
+        let mut cmd = Command::new("docker-compose");
+        cmd.current_dir(project)
+            .env("DOCKER_HOST", &self.host)
+            .env_remove("DOCKER_CONTEXT")
+            .env("COMPOSE_INTERACTIVE_NO_CLI", "1")
+            .args(args)
+            .stdin(Stdio::null());
+        cli::run(cmd, Duration::from_secs(180))
     }
 }
 

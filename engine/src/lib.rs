@@ -12,6 +12,7 @@ pub mod error;
 pub mod events;
 pub mod filters;
 pub mod image;
+pub mod network;
 pub mod oci;
 pub mod rootfs;
 pub mod runtime;
@@ -50,6 +51,10 @@ pub struct EngineConfig {
     pub labels: Vec<String>,
     /// `--insecure-registry` values: `host[:port]` names or CIDR ranges.
     pub insecure_registries: Vec<String>,
+    /// `--bip`: the default bridge's gateway address with its prefix (`172.30.0.1/16`).
+    pub bip: Option<String>,
+    /// `--bridge`: the default bridge's device name.
+    pub bridge: Option<String>,
 }
 
 /// The daemon's engine: one per berthd.
@@ -110,6 +115,13 @@ impl Engine {
         );
         system::ensure_dir(images.scratch_dir())?;
         let volumes = Arc::new(volume::VolumeStore::new(&config.data_root, events.clone())?);
+        let networks = Arc::new(network::NetworkStore::new(
+            &config.data_root,
+            &config.exec_root,
+            events.clone(),
+            config.bip.as_deref(),
+            config.bridge.as_deref(),
+        )?);
         let containers = container::ContainerService::new(
             containerd.clone(),
             events.clone(),
@@ -117,6 +129,7 @@ impl Engine {
             config.exec_root.clone(),
             config.namespace.clone(),
             volumes.clone(),
+            networks,
         );
         containers.restore().await?;
         Ok(Engine {
@@ -149,6 +162,10 @@ impl Engine {
 
     pub fn volumes(&self) -> &volume::VolumeStore {
         self.containers.volumes()
+    }
+
+    pub fn networks(&self) -> &network::NetworkStore {
+        self.containers.networks()
     }
 
     /// `docker rmi`, refusing images that containers use (moby's conflict texts).

@@ -48,7 +48,7 @@ pub(crate) async fn json_body(req: Request) -> Result<Option<Value>, ApiError> {
 }
 
 /// A JSON object body that may also be empty or `null` (an empty object then).
-async fn json_object_body(req: Request) -> Result<Map<String, Value>, ApiError> {
+pub(crate) async fn json_object_body(req: Request) -> Result<Map<String, Value>, ApiError> {
     match json_body(req).await? {
         Some(Value::Object(m)) => Ok(m),
         Some(Value::Null) | None => Ok(Map::new()),
@@ -107,6 +107,7 @@ pub async fn create(
                     name: q.get("name").map(str::to_string),
                     config,
                     host_config,
+                    endpoints: endpoints.cloned().unwrap_or_default(),
                     read_only_non_recursive:
                         crate::compat::container::read_only_binds_non_recursive(version),
                 },

@@ -1,4 +1,4 @@
-//! `POST /containers/prune` and `POST /images/prune`.
+//! `POST /containers/prune`, `/images/prune` and `/networks/prune`.
 
 use axum::Json;
 use axum::extract::State;
@@ -96,4 +96,31 @@ pub async fn images(State(s): State<AppState>, q: QueryParams) -> Result<Json<Va
         "ImagesDeleted": if items.is_empty() { Value::Null } else { json!(items) },
         "SpaceReclaimed": reclaimed,
     })))
+}
+
+/// `POST /networks/prune`: removes the user networks no running container is on (as on
+/// dockerd, a created container does not keep its network).
+pub async fn networks(
+    State(s): State<AppState>,
+    q: QueryParams,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let filters = q.filters()?;
+    filters.validate(&["until", "label", "label!"])?;
+    let until = until(&filters)?;
+    let containers = s.engine.containers();
+    let mut deleted = Vec::new();
+    for n in s.engine.networks().list() {
+        let created = berth_engine::container::logs::parse_time_nanos(&n.created) / 1_000_000_000;
+        if berth_engine::network::PREDEFINED.contains(&n.name.as_str())
+            || !containers.network_endpoints(&n.id).is_empty()
+            || until.is_some_and(|u| created as i64 >= u)
+            || label_keeps(&filters, &n.labels)
+        {
+            continue;
+        }
+        if s.engine.networks().remove(&n.id, |_| false).is_ok() {
+            deleted.push(n.name);
+        }
+    }
+    Ok(Json(serde_json::json!({"NetworksDeleted": deleted})))
 }

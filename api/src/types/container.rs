@@ -99,29 +99,96 @@ fn host_config(c: &ContainerRecord, v: ApiVersion) -> Value {
     h
 }
 
+fn endpoint_json(e: &berth_engine::network::Endpoint) -> Value {
+    let list = |l: &Vec<String>| if l.is_empty() { Value::Null } else { json!(l) };
+    json!({
+        "IPAMConfig": if e.ipv4_address.is_empty() { Value::Null } else { json!({"IPv4Address": e.ipv4_address}) },
+        "Links": list(&e.links), "Aliases": list(&e.aliases),
+        "NetworkID": e.network_id, "EndpointID": e.endpoint_id, "Gateway": e.gateway,
+        "IPAddress": e.ip, "IPPrefixLen": e.prefix, "IPv6Gateway": "", "GlobalIPv6Address": "",
+        "GlobalIPv6PrefixLen": 0, "MacAddress": e.mac, "DriverOpts": null,
+        "DNSNames": list(&e.dns_names),
+    })
+}
+
+/// `NetworkSettings.Ports`: while running, each exposed or published port with its host
+/// bindings (an unbound host address shows as both `0.0.0.0` and `::`, as dockerd shows it).
+fn ports_map(c: &ContainerRecord) -> Value {
+    let mut out = Map::new();
+    if !c.state.running() {
+        return Value::Object(out);
+    }
+    for key in c
+        .config
+        .get("ExposedPorts")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flat_map(|m| m.keys())
+    {
+        out.insert(key.clone(), Value::Null);
+    }
+    for p in &c.ports {
+        let key = format!("{}/{}", p.container_port, p.protocol);
+        let entry = out.entry(key).or_insert(Value::Null);
+        if entry.is_null() {
+            *entry = json!([]);
+        }
+        let list = entry.as_array_mut().expect("just made an array");
+        let port = p.host_port.to_string();
+        if p.host_ip.is_empty() {
+            list.push(json!({"HostIp": "0.0.0.0", "HostPort": port}));
+            list.push(json!({"HostIp": "::", "HostPort": port}));
+        } else {
+            list.push(json!({"HostIp": p.host_ip, "HostPort": port}));
+        }
+    }
+    Value::Object(out)
+}
+
+/// `Ports` of `GET /containers/json`.
+pub fn ports_list(c: &ContainerRecord) -> Value {
+    let mut out = Vec::new();
+    if !c.state.running() {
+        return json!([]);
+    }
+    for (key, bindings) in ports_map(c).as_object().into_iter().flatten() {
+        let (port, proto) = key.split_once('/').unwrap_or((key, "tcp"));
+        let private: u64 = port.parse().unwrap_or(0);
+        match bindings.as_array() {
+            Some(list) => {
+                for b in list {
+                    out.push(json!({
+                        "IP": b["HostIp"], "PrivatePort": private,
+                        "PublicPort": b["HostPort"].as_str().and_then(|p| p.parse::<u64>().ok()),
+                        "Type": proto,
+                    }));
+                }
+            }
+            None => out.push(json!({"PrivatePort": private, "Type": proto})),
+        }
+    }
+    Value::Array(out)
+}
+
 fn network_settings(c: &ContainerRecord, full: bool) -> Value {
-    let mode = match c.host_str("NetworkMode") {
-        "" | "default" => "bridge",
-        m => m,
-    };
-    let endpoint = json!({
-        "IPAMConfig": null, "Links": null, "Aliases": null, "NetworkID": "", "EndpointID": "",
-        "Gateway": "", "IPAddress": "", "IPPrefixLen": 0, "IPv6Gateway": "", "GlobalIPv6Address": "",
-        "GlobalIPv6PrefixLen": 0, "MacAddress": "", "DriverOpts": null,
-    });
-    let networks = if mode.starts_with("container:") {
-        json!({})
-    } else {
-        json!({ mode: endpoint })
-    };
+    let networks: Map<String, Value> = c
+        .networks
+        .iter()
+        .map(|(name, e)| (name.clone(), endpoint_json(e)))
+        .collect();
     if !full {
         return json!({"Networks": networks});
     }
+    // The legacy top-level fields describe the default bridge endpoint only.
+    let default = c.networks.get("bridge").cloned().unwrap_or_default();
     json!({
-        "Bridge": "", "SandboxID": "", "HairpinMode": false, "LinkLocalIPv6Address": "",
-        "LinkLocalIPv6PrefixLen": 0, "Ports": {}, "SandboxKey": "", "SecondaryIPAddresses": null,
-        "SecondaryIPv6Addresses": null, "EndpointID": "", "Gateway": "", "GlobalIPv6Address": "",
-        "GlobalIPv6PrefixLen": 0, "IPAddress": "", "IPPrefixLen": 0, "IPv6Gateway": "", "MacAddress": "",
+        "Bridge": "", "SandboxID": if c.sandbox.is_empty() { String::new() } else { c.id.clone() },
+        "HairpinMode": false, "LinkLocalIPv6Address": "",
+        "LinkLocalIPv6PrefixLen": 0, "Ports": ports_map(c), "SandboxKey": c.sandbox,
+        "SecondaryIPAddresses": null, "SecondaryIPv6Addresses": null,
+        "EndpointID": default.endpoint_id, "Gateway": default.gateway, "GlobalIPv6Address": "",
+        "GlobalIPv6PrefixLen": 0, "IPAddress": default.ip, "IPPrefixLen": default.prefix,
+        "IPv6Gateway": "", "MacAddress": default.mac,
         "Networks": networks,
     })
 }
@@ -280,7 +347,7 @@ pub fn summary(c: &ContainerRecord, _v: ApiVersion) -> Value {
         "ImageID": c.image_id,
         "Command": c.command(),
         "Created": created as i64,
-        "Ports": [],
+        "Ports": ports_list(c),
         "Labels": c.labels(),
         "State": c.state.status.as_str(),
         "Status": status_text(c),

@@ -13,6 +13,7 @@ mod manage;
 pub mod model;
 pub mod mounts;
 pub mod names;
+mod networking;
 mod service;
 pub mod setup;
 pub mod stats;

@@ -117,6 +117,15 @@ pub struct ContainerRecord {
     /// Binds and volumes, resolved at create.
     #[serde(default)]
     pub mounts: Vec<super::mounts::MountPoint>,
+    /// The networks it is on, by name (what it asked for, and while running what it got).
+    #[serde(default)]
+    pub networks: std::collections::BTreeMap<String, crate::network::Endpoint>,
+    /// Host ports published while it runs.
+    #[serde(default)]
+    pub ports: Vec<crate::network::netavark::PortMapping>,
+    /// Its network namespace while it runs on bridge networks.
+    #[serde(default)]
+    pub sandbox: String,
     #[serde(skip)]
     pub host_config: Value,
 }

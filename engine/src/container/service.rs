@@ -63,6 +63,8 @@ pub struct CreateRequest {
     pub name: Option<String>,
     pub config: Map<String, Value>,
     pub host_config: Map<String, Value>,
+    /// `NetworkingConfig.EndpointsConfig`: per network, aliases and addresses asked for.
+    pub endpoints: Map<String, Value>,
     /// Read-only binds leave their submounts writable (what clients below API 1.44 get).
     pub read_only_non_recursive: bool,
 }
@@ -105,6 +107,7 @@ pub struct ContainerService {
     weak: std::sync::Weak<ContainerService>,
     pub(crate) execs: super::exec::Execs,
     volumes: Arc<crate::volume::VolumeStore>,
+    pub(super) networks: Arc<crate::network::NetworkStore>,
     /// One creator at a time per shared init layer.
     init_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// Init layers known to exist.
@@ -128,9 +131,11 @@ impl ContainerService {
         exec_root: PathBuf,
         namespace: String,
         volumes: Arc<crate::volume::VolumeStore>,
+        networks: Arc<crate::network::NetworkStore>,
     ) -> Arc<Self> {
         Arc::new_cyclic(|weak| ContainerService {
             volumes,
+            networks,
             containerd,
             events,
             data_root,
@@ -161,6 +166,10 @@ impl ContainerService {
 
     pub fn volumes(&self) -> &crate::volume::VolumeStore {
         &self.volumes
+    }
+
+    pub fn networks(&self) -> &crate::network::NetworkStore {
+        &self.networks
     }
 
     pub(crate) fn containerd(&self) -> &Containerd {
@@ -329,6 +338,7 @@ impl ContainerService {
                 m.read_only_non_recursive = true;
             }
         }
+        let networks = self.wanted_endpoints(&host_config, &req.endpoints)?;
         let mut host_config = host_config;
         fill_host_config_defaults(&mut host_config);
         let id = random_id();
@@ -369,6 +379,7 @@ impl ContainerService {
                 argv,
                 &dir,
                 wanted_mounts,
+                networks,
             )
             .await;
         match result {
@@ -403,6 +414,7 @@ impl ContainerService {
         argv: Vec<String>,
         dir: &std::path::Path,
         wanted_mounts: Vec<super::mounts::MountPoint>,
+        networks: std::collections::BTreeMap<String, crate::network::Endpoint>,
     ) -> Result<ContainerRecord> {
         std::fs::create_dir_all(dir)?;
         let mounts = self.resolve_mounts(wanted_mounts)?;
@@ -423,6 +435,9 @@ impl ContainerService {
             hosts_path: dir.join("hosts").display().to_string(),
             manually_stopped: false,
             mounts,
+            networks,
+            ports: vec![],
+            sandbox: String::new(),
             host_config: Value::Object(host_config),
         };
         // The record is written while containerd prepares the writable layer: both wait on
@@ -715,6 +730,8 @@ impl ContainerService {
                 let _ = self.containerd.delete_task(&record.id).await;
                 let _ = self.containerd.delete_container(&record.id).await;
                 self.unpin_volumes(&record);
+                self.leave_networks(c).await;
+                let _ = self.persist(&c.rec().clone());
                 // The attach streams of this run end here.
                 self.new_io_generation(c);
                 let kind = if e.kind == ErrorKind::Unavailable {
@@ -750,16 +767,33 @@ impl ContainerService {
             }
             _ => NetworkNamespace::Private,
         };
-        let hosts = if network == NetworkNamespace::Host {
-            std::fs::read_to_string("/etc/hosts").unwrap_or_default()
+        let joined = if network == NetworkNamespace::Private {
+            self.join_networks(c, record).await?
         } else {
-            setup::hosts_file(&hostname, false)
+            None
+        };
+        let (network, hosts, resolv) = match &joined {
+            Some(j) => (
+                NetworkNamespace::Path(j.netns.clone()),
+                format!("{}{}", setup::hosts_file(&hostname, false), j.hosts_extra),
+                match &j.dns {
+                    Some(server) => setup::resolv_conf_with(server),
+                    None => setup::resolv_conf(),
+                },
+            ),
+            None if network == NetworkNamespace::Host => (
+                network,
+                std::fs::read_to_string("/etc/hosts").unwrap_or_default(),
+                setup::resolv_conf(),
+            ),
+            None => (
+                network,
+                setup::hosts_file(&hostname, false),
+                setup::resolv_conf(),
+            ),
         };
         setup::write_file(std::path::Path::new(&record.hosts_path), &hosts)?;
-        setup::write_file(
-            std::path::Path::new(&record.resolv_conf_path),
-            &setup::resolv_conf(),
-        )?;
+        setup::write_file(std::path::Path::new(&record.resolv_conf_path), &resolv)?;
 
         let mounts = self.containerd.snapshot_mounts(id).await?;
         for m in record.mounts.iter().filter(|m| m.kind == "volume") {
@@ -980,6 +1014,7 @@ impl ContainerService {
         // The kernel's OOM-kill count lives in the cgroup, which goes with the task.
         let oom_killed = super::stats::oom_kills(&cgroup) > 0;
         let _ = self.containerd.delete_task(&id).await;
+        self.leave_networks(c).await;
         let record = {
             let mut r = c.rec();
             r.state.status = Status::Exited;
@@ -1525,6 +1560,15 @@ impl ContainerService {
                     for name in pinned {
                         let _ = self.volumes.pin(&name, &id);
                     }
+                    {
+                        let r = c.rec();
+                        for e in r.networks.values().filter(|e| !e.ip.is_empty()) {
+                            self.networks.claim(&e.network_id, &e.ip);
+                        }
+                        for p in &r.ports {
+                            self.networks.claim_port(&p.protocol, p.host_port, &id);
+                        }
+                    }
                     let io_done = match io::start_copiers(&fifos, output, sink) {
                         Ok(done) => done,
                         Err(_) => tokio::sync::oneshot::channel().1,
@@ -1810,12 +1854,6 @@ pub(super) fn validate_host_config(h: &Map<String, Value>) -> Result<()> {
             ));
         }
     }
-    if let Some(mode) = h.get("NetworkMode").and_then(Value::as_str)
-        && !matches!(mode, "" | "default" | "bridge" | "none" | "host")
-        && !mode.starts_with("container:")
-    {
-        return Err(Error::not_found(format!("network {mode} not found")));
-    }
     Ok(())
 }
 
@@ -1873,6 +1911,5 @@ mod tests {
             ))
             .is_err()
         );
-        assert!(validate_host_config(&h(json!({"NetworkMode": "nope"}))).is_err());
     }
 }

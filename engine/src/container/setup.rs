@@ -111,6 +111,19 @@ pub fn resolv_conf() -> String {
     out
 }
 
+/// resolv.conf for a container on a network with DNS: that server (aardvark-dns on the
+/// network's gateway), with the host's search domains and options.
+pub fn resolv_conf_with(server: &str) -> String {
+    let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let mut out: String = host
+        .lines()
+        .filter(|l| l.starts_with("search") || l.starts_with("options"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    out.push_str(&format!("nameserver {server}\n"));
+    out
+}
+
 /// Directories of an overlay mount, top first (upper, then lowers), for reading image files
 /// such as /etc/passwd without mounting.
 pub fn overlay_dirs(options: &[String]) -> Vec<std::path::PathBuf> {

@@ -1,0 +1,248 @@
+//! `/networks`: create, list (with filters), inspect, connect, disconnect, remove, prune.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::extract::{Path, Request, State};
+use berth_engine::network::{CreateNetwork, IpamConfig, Network, PREDEFINED};
+use http::StatusCode;
+use serde_json::{Map, Value, json};
+
+use super::AppState;
+use crate::error::ApiError;
+use crate::extract::QueryParams;
+
+fn string_map(v: Option<&Value>) -> BTreeMap<String, String> {
+    v.and_then(Value::as_object)
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A network as `GET /networks/{id}` shows it; `containers` only when inspected.
+fn network_json(s: &AppState, n: &Network, with_containers: bool) -> Value {
+    let mut containers = Map::new();
+    if with_containers {
+        for (c, e) in s.engine.containers().network_endpoints(&n.id) {
+            containers.insert(
+                c.id.clone(),
+                json!({
+                    "Name": c.name.trim_start_matches('/'),
+                    "EndpointID": e.endpoint_id,
+                    "MacAddress": e.mac,
+                    "IPv4Address": format!("{}/{}", e.ip, e.prefix),
+                    "IPv6Address": "",
+                }),
+            );
+        }
+    }
+    let config: Vec<Value> = if n.driver != "bridge" {
+        vec![]
+    } else if n.ipam_config.is_empty() {
+        vec![json!({"Subnet": n.subnet, "Gateway": n.gateway})]
+    } else {
+        n.ipam_config
+            .iter()
+            .map(|c| {
+                let mut o = Map::new();
+                o.insert("Subnet".into(), json!(c.subnet));
+                if !c.ip_range.is_empty() {
+                    o.insert("IPRange".into(), json!(c.ip_range));
+                }
+                // Echoed as given: a gateway berthd chose is not added.
+                if !c.gateway.is_empty() {
+                    o.insert("Gateway".into(), json!(c.gateway));
+                }
+                Value::Object(o)
+            })
+            .collect()
+    };
+    json!({
+        "Name": n.name,
+        "Id": n.id,
+        "Created": n.created,
+        "Scope": "local",
+        "Driver": n.driver,
+        "EnableIPv6": n.enable_ipv6,
+        "IPAM": {
+            "Driver": "default",
+            "Options": if n.driver == "bridge" { json!(n.ipam_options) } else { Value::Null },
+            "Config": config,
+        },
+        "Internal": n.internal,
+        "Attachable": n.attachable,
+        "Ingress": false,
+        "ConfigFrom": {"Network": ""},
+        "ConfigOnly": false,
+        "Containers": containers,
+        "Options": n.options,
+        "Labels": n.labels,
+    })
+}
+
+/// `POST /networks/create`: 201 with the ID; a taken name is a 409 (compose relies on it).
+pub async fn create(
+    State(s): State<AppState>,
+    req: Request,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let body = super::containers::json_object_body(req).await?;
+    let name = body.get("Name").and_then(Value::as_str).unwrap_or("");
+    if name.is_empty() {
+        return Err(ApiError::invalid("network name must not be empty"));
+    }
+    let text = |k: &str| {
+        body.get(k)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
+    let flag = |k: &str| body.get(k).and_then(Value::as_bool).unwrap_or(false);
+    let ipam = body.get("IPAM");
+    let ipam_config = ipam
+        .and_then(|i| i.get("Config"))
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|c| {
+            let t = |k: &str| c.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+            IpamConfig {
+                subnet: t("Subnet"),
+                gateway: t("Gateway"),
+                ip_range: t("IPRange"),
+            }
+        })
+        .collect();
+    let n = s.engine.networks().create(CreateNetwork {
+        name: name.to_string(),
+        driver: text("Driver"),
+        internal: flag("Internal"),
+        attachable: flag("Attachable"),
+        enable_ipv6: flag("EnableIPv6"),
+        labels: string_map(body.get("Labels")),
+        options: string_map(body.get("Options")),
+        ipam_driver: ipam
+            .and_then(|i| i.get("Driver"))
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string(),
+        ipam_config,
+        ipam_options: string_map(ipam.and_then(|i| i.get("Options"))),
+    })?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"Id": n.id, "Warning": ""})),
+    ))
+}
+
+/// `GET /networks`: filters `driver`, `id`, `label`, `name`, `scope`, `type`, `dangling`.
+pub async fn list(State(s): State<AppState>, q: QueryParams) -> Result<Json<Value>, ApiError> {
+    let filters = q.filters()?;
+    filters.validate(&["driver", "id", "label", "name", "scope", "type", "dangling"])?;
+    if let Some(types) = filters.values("type")
+        && let Some(bad) = types.iter().find(|t| *t != "custom" && *t != "builtin")
+    {
+        return Err(ApiError::invalid(format!("invalid filter: 'type'='{bad}'")));
+    }
+    let dangling = match filters.values("dangling").and_then(|v| v.iter().next()) {
+        Some(v) if v == "true" || v == "1" => Some(true),
+        Some(v) if v == "false" || v == "0" => Some(false),
+        Some(v) => return Err(ApiError::invalid(format!("invalid filter 'dangling={v}'"))),
+        None => None,
+    };
+    // Every network here is local.
+    if !filters.exact_match("scope", "local") {
+        return Ok(Json(json!([])));
+    }
+    let containers = s.engine.containers();
+    let out: Vec<Value> = s
+        .engine
+        .networks()
+        .list()
+        .iter()
+        .filter(|n| filters.exact_match("driver", &n.driver))
+        .filter(|n| filters.prefix_match_any("id", &[&n.id]))
+        .filter(|n| filters.label_match(&n.labels))
+        .filter(|n| {
+            filters
+                .values("name")
+                .is_none_or(|vs| vs.iter().any(|v| n.name.contains(v.as_str())))
+        })
+        .filter(|n| {
+            let kind = if PREDEFINED.contains(&n.name.as_str()) {
+                "builtin"
+            } else {
+                "custom"
+            };
+            filters.exact_match("type", kind)
+        })
+        .filter(|n| {
+            dangling.is_none_or(|d| {
+                // As on dockerd: only running containers (endpoints) count.
+                let unused = !PREDEFINED.contains(&n.name.as_str())
+                    && containers.network_endpoints(&n.id).is_empty();
+                unused == d
+            })
+        })
+        .map(|n| network_json(&s, n, false))
+        .collect();
+    Ok(Json(Value::Array(out)))
+}
+
+/// `GET /networks/{id}`.
+pub async fn inspect(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let n = s.engine.networks().get(&id)?;
+    Ok(Json(network_json(&s, &n, true)))
+}
+
+/// `DELETE /networks/{id}`: refused while running containers are on it.
+pub async fn remove(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let containers = s.engine.containers();
+    s.engine
+        .networks()
+        .remove(&id, |n| !containers.network_endpoints(&n.id).is_empty())?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+fn container_of(body: &Value) -> Result<String, ApiError> {
+    match body.get("Container").and_then(Value::as_str) {
+        Some(c) if !c.is_empty() => Ok(c.to_string()),
+        _ => Err(ApiError::invalid("invalid name or ID supplied: \"\"")),
+    }
+}
+
+/// `POST /networks/{id}/connect`.
+pub async fn connect(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    req: Request,
+) -> Result<StatusCode, ApiError> {
+    let body = Value::Object(super::containers::json_object_body(req).await?);
+    let container = container_of(&body)?;
+    let config = body.get("EndpointConfig").cloned().unwrap_or(json!({}));
+    s.engine
+        .containers()
+        .connect(&id, &container, &config)
+        .await?;
+    Ok(StatusCode::OK)
+}
+
+/// `POST /networks/{id}/disconnect`.
+pub async fn disconnect(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    req: Request,
+) -> Result<StatusCode, ApiError> {
+    let body = Value::Object(super::containers::json_object_body(req).await?);
+    let container = container_of(&body)?;
+    s.engine.containers().disconnect(&id, &container).await?;
+    Ok(StatusCode::OK)
+}

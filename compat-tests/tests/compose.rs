@@ -1,0 +1,98 @@
+//! Debian's docker-compose (1.29) against berthd: a project with two services on the
+//! project network (web reaches db by service name), a named volume, environment and a
+//! restart policy, through `up -d`, `ps`, `logs`, `exec`, an `up -d` that changes nothing,
+//! and `down -v`. Needs bridges, so it runs on berthd only.
+
+use compat_tests::{daemon, unique_temp_dir};
+
+const COMPOSE_FILE: &str = r#"version: "3.7"
+services:
+  db:
+    image: IMAGE
+    command: ["sh", "-c", "mkdir -p /www && echo db-ok > /www/index.html && exec httpd -f -p 5432 -h /www"]
+    restart: unless-stopped
+  web:
+    image: IMAGE
+    depends_on: [db]
+    environment:
+      GREETING: hello-compose
+    volumes:
+      - data:/data
+    restart: unless-stopped
+    command: ["sh", "-c", "until wget -qO- http://db:5432/ > /data/from-db; do sleep 0.2; done; cat /data/from-db; exec sleep 300"]
+volumes:
+  data: {}
+"#;
+
+#[test]
+fn a_compose_project_comes_up_converges_and_goes_down() {
+    let d = daemon();
+    if d.skip_unless_owned("the reference dockerd runs without bridges") {
+        return;
+    }
+    let image = d.load_test_image("compose");
+    let dir = unique_temp_dir("bct-compose");
+    let project = format!("bct{}", std::process::id());
+    std::fs::write(
+        dir.join("docker-compose.yml"),
+        COMPOSE_FILE.replace("IMAGE", &image),
+    )
+    .unwrap();
+    let compose = |args: &[&str]| {
+        let mut all = vec!["-p", project.as_str()];
+        all.extend_from_slice(args);
+        d.compose(&dir, &all)
+    };
+    let out = compose(&["up", "-d"]);
+    assert!(out.success(), "{}", out.describe());
+
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mut logs = String::new();
+    while std::time::Instant::now() < deadline && !logs.contains("db-ok") {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        logs = compose(&["logs", "--no-color", "web"]).stdout;
+    }
+    assert!(
+        logs.contains("db-ok"),
+        "web never reached db by its service name: {logs}"
+    );
+
+    let out = compose(&["ps"]);
+    assert!(out.success(), "{}", out.describe());
+    assert_eq!(out.stdout.matches(" Up ").count(), 2, "{}", out.stdout);
+    let out = compose(&[
+        "exec",
+        "-T",
+        "web",
+        "sh",
+        "-c",
+        "echo $GREETING; cat /data/from-db",
+    ]);
+    assert_eq!(out.stdout, "hello-compose\ndb-ok\n", "{}", out.describe());
+
+    // Nothing changed: nothing is recreated.
+    let out = compose(&["up", "-d"]);
+    assert!(out.success(), "{}", out.describe());
+    assert!(!out.stderr.contains("Recreating"), "{}", out.describe());
+    assert_eq!(
+        out.stderr.matches("is up-to-date").count(),
+        2,
+        "{}",
+        out.describe()
+    );
+
+    let out = compose(&["down", "-v"]);
+    assert!(out.success(), "{}", out.describe());
+    let left = d.docker(&[
+        "ps",
+        "-aq",
+        "--filter",
+        &format!("label=com.docker.compose.project={project}"),
+    ]);
+    assert_eq!(left.stdout, "");
+    let (status, _) = d.get_json(&format!("/networks/{project}_default"));
+    assert_eq!(status, 404);
+    let (status, _) = d.get_json(&format!("/volumes/{project}_data"));
+    assert_eq!(status, 404);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,0 +1,414 @@
+//! Networking with the stock CLI: user-defined networks with DNS by name and alias, the
+//! default bridge (no name resolution), port publishing (random and fixed host ports, TCP
+//! and UDP, reachable on 127.0.0.1), and the networks API (create, inspect, ls filters,
+//! connect, disconnect, rm, prune). Bridge tests need a daemon that makes bridges, so they
+//! run on berthd (the reference dockerd here runs with `--bridge=none --iptables=false`);
+//! the networks API test runs on both.
+
+use std::io::{Read as _, Write as _};
+use std::net::{TcpStream, UdpSocket};
+use std::time::{Duration, Instant};
+
+use compat_tests::{Daemon, daemon};
+use serde_json::{Value, json};
+
+struct Ctx {
+    d: Daemon,
+    image: String,
+    tag: String,
+    names: Vec<String>,
+    networks: Vec<String>,
+}
+
+fn setup(test: &str) -> Ctx {
+    let d = daemon();
+    let image = d.load_test_image(&format!("net-{test}"));
+    Ctx {
+        d,
+        image,
+        tag: format!("bct-net-{}-{test}", std::process::id()),
+        names: vec![],
+        networks: vec![],
+    }
+}
+
+impl Ctx {
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.d.docker(args);
+        assert!(out.success(), "docker {args:?}\n{}", out.describe());
+        out.stdout
+    }
+
+    fn name(&mut self, what: &str) -> String {
+        let n = format!("{}-{what}", self.tag);
+        self.names.push(n.clone());
+        n
+    }
+
+    /// A network of its own with a subnet no other test uses.
+    fn network(&mut self, what: &str, third: u8) -> (String, String) {
+        let n = format!("{}-{what}", self.tag);
+        let subnet = format!("10.{}.{third}.0/24", 40 + std::process::id() % 50);
+        self.ok(&[
+            "network", "create", "--subnet", &subnet, "--label", "bct=1", &n,
+        ]);
+        self.networks.push(n.clone());
+        (n, subnet)
+    }
+}
+
+impl Drop for Ctx {
+    fn drop(&mut self) {
+        for n in &self.names {
+            let _ = self.d.docker(&["rm", "-f", n]);
+        }
+        for n in &self.networks {
+            let _ = self.d.docker(&["network", "rm", n]);
+        }
+        if !self.d.owned() {
+            let _ = self.d.docker(&["rmi", "-f", &self.image]);
+        }
+    }
+}
+
+fn http_get(port: u16) -> Option<String> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) {
+            let _ = s.set_read_timeout(Some(Duration::from_secs(3)));
+            let _ = s.write_all(b"GET / HTTP/1.0\r\n\r\n");
+            let mut body = String::new();
+            if s.read_to_string(&mut body).is_ok() && body.contains("200") {
+                return Some(body);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    None
+}
+
+const HTTPD: &str = "mkdir -p /www && echo \"served by $(hostname)\" > /www/index.html && exec httpd -f -p 8080 -h /www";
+
+#[test]
+fn containers_on_a_user_network_reach_each_other_by_name_and_alias() {
+    let mut c = setup("dns");
+    if c.d
+        .skip_unless_owned("the reference dockerd runs without bridges")
+    {
+        return;
+    }
+    let (net, subnet) = c.network("app", 1);
+    let server = c.name("server");
+    let image = c.image.clone();
+    c.ok(&[
+        "run",
+        "-d",
+        "--name",
+        &server,
+        "--network",
+        &net,
+        "--network-alias",
+        "db-alias",
+        &image,
+        "sh",
+        "-c",
+        HTTPD,
+    ]);
+    let client = c.name("client");
+    let out = c.ok(&[
+        "run", "--name", &client, "--network", &net, &image, "sh", "-c",
+        &format!(
+            "ping -c1 -W2 {server} >/dev/null && ping -c1 -W2 db-alias >/dev/null \
+             && for i in 1 2 3 4 5 6 7 8 9 10; do wget -qO- http://db-alias:8080/ && break; sleep 0.3; done \
+             && tail -1 /etc/hosts && grep nameserver /etc/resolv.conf"
+        ),
+    ]);
+    let mut lines = out.lines();
+    assert!(
+        lines.next().unwrap_or_default().starts_with("served by "),
+        "{out}"
+    );
+    let hosts_line = lines.next().unwrap_or_default();
+    let own_ip = hosts_line.split('\t').next().unwrap_or_default();
+    assert!(own_ip.starts_with(subnet.trim_end_matches("0/24")), "{out}");
+
+    let (_, v) = c.d.get_json(&format!("/containers/{server}/json"));
+    let e = &v["NetworkSettings"]["Networks"][&net];
+    let ip = e["IPAddress"].as_str().unwrap_or_default().to_string();
+    assert!(ip.starts_with(subnet.trim_end_matches("0/24")), "{e}");
+    assert_eq!(e["IPPrefixLen"], 24);
+    assert_eq!(e["Gateway"], subnet.replace("0/24", "1"));
+    assert_eq!(e["Aliases"], json!(["db-alias"]));
+    assert_eq!(e["MacAddress"].as_str().map(str::len), Some(17));
+    let dns: Vec<&str> = e["DNSNames"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        dns.contains(&server.as_str()) && dns.contains(&"db-alias"),
+        "{e}"
+    );
+    let (_, n) = c.d.get_json(&format!("/networks/{net}"));
+    let id = v["Id"].as_str().unwrap();
+    assert_eq!(n["Containers"][id]["IPv4Address"], format!("{ip}/24"));
+
+    // The default bridge has no name resolution of user networks' containers.
+    let outsider = c.name("outsider");
+    let out = c.d.docker(&[
+        "run",
+        "--name",
+        &outsider,
+        &image,
+        "sh",
+        "-c",
+        &format!("timeout 3 nslookup {server} 2>&1; ping -c1 -W1 {server} 2>&1; true"),
+    ]);
+    assert!(!out.stdout.contains(&ip), "{}", out.describe());
+    let (_, o) = c.d.get_json(&format!("/containers/{outsider}/json"));
+    assert!(
+        o["NetworkSettings"]["Networks"]["bridge"].is_object(),
+        "{o}"
+    );
+}
+
+fn free_udp_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn published_ports_reach_the_container_from_the_host() {
+    let mut c = setup("ports");
+    if c.d
+        .skip_unless_owned("the reference dockerd runs without bridges")
+    {
+        return;
+    }
+    let name = c.name("web");
+    let udp = free_udp_port();
+    let image = c.image.clone();
+    c.ok(&[
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "-p",
+        "127.0.0.1::8080",
+        "-p",
+        &format!("{udp}:9999/udp"),
+        &image,
+        "sh",
+        "-c",
+        &format!("nc -u -l -p 9999 > /tmp/udp & {HTTPD}"),
+    ]);
+    let out = c.ok(&["port", &name, "8080/tcp"]);
+    let port: u16 = out
+        .trim()
+        .strip_prefix("127.0.0.1:")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("docker port said {out:?}"));
+    let body = http_get(port).expect("the published port answers");
+    assert!(body.contains("served by "), "{body}");
+    let (_, v) = c.d.get_json(&format!("/containers/{name}/json"));
+    assert_eq!(
+        v["NetworkSettings"]["Ports"],
+        json!({
+            "8080/tcp": [{"HostIp": "127.0.0.1", "HostPort": port.to_string()}],
+            "9999/udp": [{"HostIp": "0.0.0.0", "HostPort": udp.to_string()},
+                         {"HostIp": "::", "HostPort": udp.to_string()}],
+        })
+    );
+    // The test image has no UDP server: a listener joins the container's namespace (the
+    // SandboxKey berthd made) from the host.
+    let sandbox = v["NetworkSettings"]["SandboxKey"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(!sandbox.is_empty(), "{v}");
+    let listener = std::process::Command::new("nsenter")
+        .arg(format!("--net={sandbox}"))
+        .args([
+            "python3",
+            "-c",
+            "import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\ns.bind(('0.0.0.0', 9999))\ns.settimeout(15)\nprint(s.recvfrom(100)[0].decode().strip(), flush=True)",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("nsenter python3");
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut listener = listener;
+    while Instant::now() < deadline {
+        let _ = sock.send_to(b"ping-udp\n", ("127.0.0.1", udp));
+        if listener.try_wait().ok().flatten().is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let out = listener.wait_with_output().expect("listener output");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "ping-udp");
+
+    // Stopping releases the ports: another container takes the same fixed one.
+    c.ok(&["stop", "-t", "1", &name]);
+    let (_, v) = c.d.get_json(&format!("/containers/{name}/json"));
+    assert_eq!(v["NetworkSettings"]["Ports"], json!({}));
+    let again = c.name("again");
+    c.ok(&[
+        "run",
+        "-d",
+        "--name",
+        &again,
+        "-p",
+        &format!("{udp}:9999/udp"),
+        &image,
+        "sleep",
+        "30",
+    ]);
+    let busy = c.name("busy");
+    let out = c.d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        &busy,
+        "-p",
+        &format!("{udp}:9999/udp"),
+        &image,
+        "true",
+    ]);
+    assert!(!out.success(), "a taken host port must be refused");
+    assert!(
+        out.stderr.contains("port is already allocated"),
+        "{}",
+        out.describe()
+    );
+}
+
+#[test]
+fn the_networks_api_behaves_as_on_dockerd() {
+    let mut c = setup("api");
+    let (net, subnet) = c.network("api", 2);
+    let out = c.d.docker(&["network", "create", &net]);
+    assert!(!out.success());
+    assert!(
+        out.stderr
+            .contains(&format!("network with name {net} already exists")),
+        "{}",
+        out.describe()
+    );
+
+    let (status, n) = c.d.get_json(&format!("/networks/{net}"));
+    assert_eq!(status, 200);
+    assert_eq!(n["Driver"], "bridge");
+    assert_eq!(n["Scope"], "local");
+    // Echoed as given (compose compares it).
+    assert_eq!(n["IPAM"]["Config"], json!([{"Subnet": subnet}]));
+    assert_eq!(n["Labels"], json!({"bct": "1"}));
+    assert_eq!(n["Containers"], json!({}));
+    let id = n["Id"].as_str().unwrap().to_string();
+
+    let ls = |filter: &str| -> Vec<String> {
+        let out = c.ok(&["network", "ls", "--filter", filter, "--format", "{{.Name}}"]);
+        out.lines().map(str::to_string).collect()
+    };
+    assert_eq!(ls(&format!("name={net}")), std::slice::from_ref(&net));
+    assert_eq!(ls(&format!("id={}", &id[..12])), std::slice::from_ref(&net));
+    assert!(ls("type=custom").contains(&net));
+    assert!(!ls("type=builtin").contains(&net));
+    assert!(ls("type=builtin").contains(&"host".to_string()));
+    assert!(ls("label=bct=1").contains(&net));
+    assert!(ls("driver=null").contains(&"none".to_string()));
+    assert!(ls("dangling=true").contains(&net));
+
+    let out = c.d.docker(&["network", "rm", "none"]);
+    assert!(
+        out.stderr
+            .contains("none is a pre-defined network and cannot be removed"),
+        "{}",
+        out.describe()
+    );
+    let (status, v) = c.d.get_json("/networks/bct-net-no-such");
+    assert_eq!(
+        (status, v["message"].as_str()),
+        (404, Some("network bct-net-no-such not found"))
+    );
+
+    // A created container joins at start; one on `none` cannot be connected elsewhere.
+    let member = c.name("member");
+    let image = c.image.clone();
+    c.ok(&[
+        "create",
+        "--name",
+        &member,
+        "--network",
+        &net,
+        &image,
+        "sleep",
+        "30",
+    ]);
+    c.ok(&["network", "disconnect", &net, &member]);
+    let out = c.d.docker(&["network", "disconnect", &net, &member]);
+    assert!(
+        out.stderr.contains("is not connected to the network"),
+        "{}",
+        out.describe()
+    );
+    let loner = c.name("loner");
+    c.ok(&[
+        "run",
+        "-d",
+        "--name",
+        &loner,
+        "--network",
+        "none",
+        &image,
+        "sleep",
+        "30",
+    ]);
+    let out = c.d.docker(&["network", "connect", &net, &loner]);
+    assert!(
+        out.stderr.contains("container cannot be connected to multiple networks with one of the networks in private (none) mode"),
+        "{}",
+        out.describe()
+    );
+    if c.d.owned() {
+        // A running container joins and leaves a network on the spot.
+        let (other, other_subnet) = c.network("other", 3);
+        let runner = c.name("runner");
+        c.ok(&[
+            "run",
+            "-d",
+            "--name",
+            &runner,
+            "--network",
+            &net,
+            &image,
+            "sleep",
+            "60",
+        ]);
+        c.ok(&["network", "connect", "--alias", "late", &other, &runner]);
+        let addrs = c.ok(&["exec", &runner, "cat", "/proc/net/fib_trie"]);
+        let prefix = other_subnet.trim_end_matches("0/24");
+        assert!(addrs.contains(prefix), "{addrs}");
+        let out = c.d.docker(&["network", "rm", &other]);
+        assert!(
+            out.stderr.contains("has active endpoints"),
+            "{}",
+            out.describe()
+        );
+        c.ok(&["network", "disconnect", &other, &runner]);
+        let addrs = c.ok(&["exec", &runner, "cat", "/proc/net/fib_trie"]);
+        assert!(!addrs.contains(prefix), "{addrs}");
+        c.ok(&["rm", "-f", &runner]);
+    }
+    c.ok(&["rm", "-f", &member, &loner]);
+    let (pruned, _) = c.network("pruned", 4);
+    let out = c.ok(&["network", "prune", "-f", "--filter", "label=bct=1"]);
+    assert!(out.contains(&pruned) && out.contains(&net), "{out}");
+    let (status, _) = c.d.get_json(&format!("/networks/{pruned}"));
+    assert_eq!(status, 404);
+}

@@ -1,0 +1,543 @@
+//! A container on its networks: the endpoints it asks for at create, its namespace, addresses
+//! and published ports at start (through netavark), and their release when it stops.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+use super::model::ContainerRecord;
+use super::service::{Container, ContainerService};
+use crate::network::Endpoint;
+use crate::network::netavark::{Options, PerNetwork, PortMapping};
+use crate::{Error, ErrorKind, Result};
+
+/// What a started container got from its networks.
+pub(super) struct Joined {
+    pub netns: String,
+    /// Lines for /etc/hosts after the usual ones (`172.18.0.2\t<hostname>`).
+    pub hosts_extra: String,
+    /// The DNS server of its first network with DNS (aardvark-dns on the gateway).
+    pub dns: Option<String>,
+}
+
+/// The network a `NetworkMode` names (`default` is the bridge); None for modes that are
+/// not networks (`container:<id>`).
+pub fn mode_network(mode: &str) -> Option<&str> {
+    match mode {
+        "" | "default" => Some("bridge"),
+        m if m.starts_with("container:") => None,
+        m => Some(m),
+    }
+}
+
+fn strings(v: Option<&Value>) -> Vec<String> {
+    v.and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s.as_str().map(str::to_string))
+        .collect()
+}
+
+impl ContainerService {
+    /// The endpoints a new container asks for: its `NetworkMode`'s network, then the others
+    /// in `EndpointsConfig`, with their aliases and static addresses.
+    pub(super) fn wanted_endpoints(
+        &self,
+        host: &Map<String, Value>,
+        endpoints: &Map<String, Value>,
+    ) -> Result<BTreeMap<String, Endpoint>> {
+        let mode = host
+            .get("NetworkMode")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let mut out = BTreeMap::new();
+        let Some(primary) = mode_network(mode) else {
+            return Ok(out);
+        };
+        let mut names = vec![primary.to_string()];
+        names.extend(
+            endpoints
+                .keys()
+                .filter(|k| *k != primary && *k != mode)
+                .cloned(),
+        );
+        for name in names {
+            // A missing network fails the start, not the create (as on dockerd): a 404 from
+            // create would make the CLI try to pull the image.
+            let n = match self.networks.get(&name) {
+                Ok(n) => n,
+                Err(e) if e.kind == ErrorKind::NotFound => {
+                    out.insert(name, Endpoint::default());
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            let config = endpoints
+                .get(&name)
+                .or_else(|| (name == primary).then(|| endpoints.get(mode)).flatten());
+            let aliases = strings(config.and_then(|c| c.get("Aliases")));
+            let ipv4 = config
+                .and_then(|c| c.pointer("/IPAMConfig/IPv4Address"))
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
+            if n.driver != "bridge"
+                && (!aliases.is_empty() || !ipv4.is_empty())
+                && n.name != "bridge"
+            {
+                return Err(Error::invalid(
+                    "network-scoped aliases are only supported for user-defined networks",
+                ));
+            }
+            if n.name == "bridge" && !aliases.is_empty() {
+                return Err(Error::invalid(
+                    "network-scoped aliases are only supported for user-defined networks",
+                ));
+            }
+            if n.name == "bridge" && !ipv4.is_empty() {
+                return Err(Error::invalid(
+                    "user specified IP address is supported on user defined networks only",
+                ));
+            }
+            out.insert(
+                n.name.clone(),
+                Endpoint {
+                    network_id: n.id.clone(),
+                    aliases,
+                    ipv4_address: ipv4,
+                    links: strings(config.and_then(|c| c.get("Links"))),
+                    ..Default::default()
+                },
+            );
+        }
+        Ok(out)
+    }
+
+    /// Puts a starting container on its bridge networks; None when it has none (host, none,
+    /// another container's namespace).
+    pub(super) async fn join_networks(
+        &self,
+        c: &Arc<Container>,
+        record: &ContainerRecord,
+    ) -> Result<Option<Joined>> {
+        let mut bridged: Vec<(String, crate::network::Network)> = Vec::new();
+        for name in record.networks.keys() {
+            let n = self.networks.get(name)?;
+            if n.driver == "bridge" {
+                bridged.push((name.clone(), n));
+            }
+        }
+        if bridged.is_empty() {
+            return Ok(None);
+        }
+        let netavark = self.networks.netavark()?;
+        let netns = self.networks.netns_path(&record.id);
+        crate::network::netns::remove(&netns);
+        crate::network::netns::create(&netns)?;
+        let mut endpoints = record.networks.clone();
+        let mut allocated: Vec<(String, String)> = Vec::new();
+        let result = async {
+            let ports = self.publish_ports(record)?;
+            let mut opts = Options {
+                container_id: record.id.clone(),
+                container_name: record.name.trim_start_matches('/').to_string(),
+                port_mappings: ports.clone(),
+                networks: BTreeMap::new(),
+                network_info: BTreeMap::new(),
+            };
+            for (i, (name, n)) in bridged.iter().enumerate() {
+                let e = endpoints.get_mut(name).expect("listed from the record");
+                let ip = self.networks.allocate(n, &e.ipv4_address)?;
+                allocated.push((n.id.clone(), ip.to_string()));
+                let short = record.id[..12].to_string();
+                let mut dns_names = vec![];
+                if n.name != "bridge" {
+                    dns_names.push(record.name.trim_start_matches('/').to_string());
+                    dns_names.extend(e.aliases.iter().cloned());
+                    dns_names.push(short.clone());
+                }
+                let prefix =
+                    crate::network::ipam::Ipv4Net::parse(&n.subnet).map_or(16, |s| s.prefix);
+                *e = Endpoint {
+                    endpoint_id: random_hex(),
+                    ip: ip.to_string(),
+                    prefix,
+                    gateway: n.gateway.clone(),
+                    dns_names: dns_names.clone(),
+                    ..e.clone()
+                };
+                opts.networks.insert(
+                    n.name.clone(),
+                    PerNetwork {
+                        static_ips: vec![ip.to_string()],
+                        aliases: dns_names,
+                        interface_name: format!("eth{i}"),
+                    },
+                );
+                opts.network_info
+                    .insert(n.name.clone(), self.networks.net_info(n));
+            }
+            let status = netavark.setup(&netns, &opts).await?;
+            for (name, n) in &bridged {
+                if let Some(e) = endpoints.get_mut(name) {
+                    e.mac = status
+                        .get(&n.name)
+                        .and_then(|s| s.interfaces.values().next())
+                        .map(|i| i.mac_address.clone())
+                        .unwrap_or_default();
+                }
+            }
+            Ok::<_, Error>(ports)
+        }
+        .await;
+        let ports = match result {
+            Ok(p) => p,
+            Err(e) => {
+                for (net, ip) in &allocated {
+                    self.networks.release(net, ip);
+                }
+                self.networks.release_ports(&record.id);
+                crate::network::netns::remove(&netns);
+                return Err(e);
+            }
+        };
+        let hostname = record.config_str("Hostname");
+        let mut hosts_extra = String::new();
+        let mut dns = None;
+        for (name, n) in &bridged {
+            let e = &endpoints[name];
+            hosts_extra.push_str(&format!("{}\t{hostname}\n", e.ip));
+            if dns.is_none() && n.name != "bridge" {
+                dns = Some(n.gateway.clone());
+            }
+            self.networks
+                .event("connect", n, &[("container", record.id.clone())]);
+        }
+        {
+            let mut r = c.rec();
+            r.networks = endpoints;
+            r.ports = ports;
+            r.sandbox = netns.display().to_string();
+        }
+        Ok(Some(Joined {
+            netns: netns.display().to_string(),
+            hosts_extra,
+            dns,
+        }))
+    }
+
+    /// Takes a stopped container off its bridge networks: netavark's teardown, the
+    /// addresses and ports back, the namespace gone.
+    pub(super) async fn leave_networks(&self, c: &Arc<Container>) {
+        let record = c.rec().clone();
+        if record.sandbox.is_empty() {
+            return;
+        }
+        let netns = std::path::PathBuf::from(&record.sandbox);
+        let mut opts = Options {
+            container_id: record.id.clone(),
+            container_name: record.name.trim_start_matches('/').to_string(),
+            port_mappings: record.ports.clone(),
+            networks: BTreeMap::new(),
+            network_info: BTreeMap::new(),
+        };
+        let mut left = Vec::new();
+        for (i, (name, e)) in record
+            .networks
+            .iter()
+            .filter(|(_, e)| !e.ip.is_empty())
+            .enumerate()
+        {
+            let Ok(n) = self.networks.get(name) else {
+                continue;
+            };
+            opts.networks.insert(
+                n.name.clone(),
+                PerNetwork {
+                    static_ips: vec![e.ip.clone()],
+                    aliases: e.dns_names.clone(),
+                    interface_name: format!("eth{i}"),
+                },
+            );
+            opts.network_info
+                .insert(n.name.clone(), self.networks.net_info(&n));
+            self.networks.release(&n.id, &e.ip);
+            left.push(n);
+        }
+        if let Ok(netavark) = self.networks.netavark()
+            && !opts.networks.is_empty()
+            && let Err(e) = netavark.teardown(&netns, &opts).await
+        {
+            tracing::warn!(container = %record.id, "network teardown: {}", e.message);
+        }
+        self.networks.release_ports(&record.id);
+        crate::network::netns::remove(&netns);
+        for n in &left {
+            self.networks
+                .event("disconnect", n, &[("container", record.id.clone())]);
+        }
+        let mut r = c.rec();
+        for e in r.networks.values_mut() {
+            e.clear_runtime();
+        }
+        r.ports.clear();
+        r.sandbox.clear();
+    }
+
+    /// Host ports for the container's `PortBindings` (and, with `PublishAllPorts`, its
+    /// exposed ports): given ones checked free, empty ones picked by the kernel.
+    fn publish_ports(&self, record: &ContainerRecord) -> Result<Vec<PortMapping>> {
+        let mut wanted: Vec<(u16, String, String, String)> = Vec::new();
+        let bindings = record
+            .host_config
+            .get("PortBindings")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
+        for (key, list) in &bindings {
+            let (port, proto) = split_port(key)?;
+            for b in list.as_array().into_iter().flatten() {
+                let host_ip = b
+                    .get("HostIp")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string();
+                let host_port = b
+                    .get("HostPort")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string();
+                wanted.push((port, proto.clone(), host_ip, host_port));
+            }
+        }
+        if record.host_bool("PublishAllPorts") {
+            for key in record
+                .config
+                .get("ExposedPorts")
+                .and_then(Value::as_object)
+                .into_iter()
+                .flat_map(|m| m.keys())
+            {
+                if !bindings.contains_key(key) {
+                    let (port, proto) = split_port(key)?;
+                    wanted.push((port, proto, String::new(), String::new()));
+                }
+            }
+        }
+        let mut out = Vec::new();
+        for (port, proto, host_ip, host_port) in wanted {
+            let ip = if host_ip == "0.0.0.0" {
+                String::new()
+            } else {
+                host_ip
+            };
+            let chosen = self
+                .networks
+                .take_port(&proto, &ip, &host_port, &record.id)
+                .inspect_err(|_| self.networks.release_ports(&record.id))?;
+            out.push(PortMapping {
+                host_ip: ip,
+                container_port: port,
+                host_port: chosen,
+                range: 1,
+                protocol: proto,
+            });
+        }
+        Ok(out)
+    }
+}
+
+/// `8080/tcp` (or `8080`) into the port and protocol.
+pub fn split_port(key: &str) -> Result<(u16, String)> {
+    let (p, proto) = key.split_once('/').unwrap_or((key, "tcp"));
+    let port = p.parse::<u16>().map_err(|_| {
+        Error::new(
+            ErrorKind::InvalidParameter,
+            format!("invalid port specification: \"{key}\""),
+        )
+    })?;
+    Ok((port, proto.to_ascii_lowercase()))
+}
+
+fn random_hex() -> String {
+    let a: [u8; 32] = rand::random();
+    a.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl ContainerService {
+    /// Running containers on network `network_id`, with their endpoints there.
+    pub fn network_endpoints(&self, network_id: &str) -> Vec<(ContainerRecord, Endpoint)> {
+        self.list()
+            .into_iter()
+            .filter_map(|c| {
+                let e = c
+                    .networks
+                    .values()
+                    .find(|e| e.network_id == network_id && !e.ip.is_empty())?
+                    .clone();
+                Some((c, e))
+            })
+            .collect()
+    }
+
+    /// `POST /networks/{id}/connect`: a stopped container gets the endpoint at its next
+    /// start; a running one is put on the network now.
+    pub async fn connect(&self, network: &str, name_or_id: &str, config: &Value) -> Result<()> {
+        let n = self.networks.get(network)?;
+        let c = self.lookup(name_or_id)?;
+        let _op = c.op.lock().await;
+        let record = c.rec().clone();
+        let mode = record.host_str("NetworkMode").to_string();
+        if mode == "none"
+            || mode == "host"
+            || mode.starts_with("container:")
+            || n.driver != "bridge"
+        {
+            let which = if mode == "host" || n.driver == "host" {
+                "host"
+            } else {
+                "none"
+            };
+            return Err(Error::new(
+                ErrorKind::Forbidden,
+                format!(
+                    "container cannot be connected to multiple networks with one of the networks in private ({which}) mode"
+                ),
+            ));
+        }
+        if record.networks.contains_key(&n.name) {
+            return Err(Error::new(
+                ErrorKind::Forbidden,
+                format!(
+                    "endpoint with name {} already exists in network {}",
+                    record.name.trim_start_matches('/'),
+                    n.name
+                ),
+            ));
+        }
+        let mut endpoints = Map::new();
+        endpoints.insert(n.name.clone(), config.clone());
+        let mut host = Map::new();
+        host.insert("NetworkMode".into(), Value::String(n.name.clone()));
+        let endpoint = self
+            .wanted_endpoints(&host, &endpoints)?
+            .remove(&n.name)
+            .ok_or_else(|| Error::internal("no endpoint made"))?;
+        let running = record.state.running() && !record.sandbox.is_empty();
+        c.rec().networks.insert(n.name.clone(), endpoint);
+        if running && let Err(e) = self.attach_running(&c, &n).await {
+            c.rec().networks.remove(&n.name);
+            return Err(e);
+        }
+        self.persist(&c.rec().clone())
+    }
+
+    /// Adds one network to a running container's namespace.
+    async fn attach_running(&self, c: &Arc<Container>, n: &crate::network::Network) -> Result<()> {
+        let record = c.rec().clone();
+        let netavark = self.networks.netavark()?;
+        let index = record
+            .networks
+            .values()
+            .filter(|e| !e.ip.is_empty())
+            .count();
+        let mut e = record.networks[&n.name].clone();
+        let ip = self.networks.allocate(n, &e.ipv4_address)?;
+        let mut dns_names = vec![record.name.trim_start_matches('/').to_string()];
+        dns_names.extend(e.aliases.iter().cloned());
+        dns_names.push(record.id[..12].to_string());
+        let mut opts = Options {
+            container_id: record.id.clone(),
+            container_name: record.name.trim_start_matches('/').to_string(),
+            port_mappings: vec![],
+            networks: BTreeMap::new(),
+            network_info: BTreeMap::new(),
+        };
+        opts.networks.insert(
+            n.name.clone(),
+            PerNetwork {
+                static_ips: vec![ip.to_string()],
+                aliases: dns_names.clone(),
+                interface_name: format!("eth{index}"),
+            },
+        );
+        opts.network_info
+            .insert(n.name.clone(), self.networks.net_info(n));
+        let status = match netavark
+            .setup(std::path::Path::new(&record.sandbox), &opts)
+            .await
+        {
+            Ok(s) => s,
+            Err(err) => {
+                self.networks.release(&n.id, &ip.to_string());
+                return Err(err);
+            }
+        };
+        e.endpoint_id = random_hex();
+        e.ip = ip.to_string();
+        e.prefix = crate::network::ipam::Ipv4Net::parse(&n.subnet).map_or(16, |s| s.prefix);
+        e.gateway = n.gateway.clone();
+        e.dns_names = dns_names;
+        e.mac = status
+            .get(&n.name)
+            .and_then(|s| s.interfaces.values().next())
+            .map(|i| i.mac_address.clone())
+            .unwrap_or_default();
+        c.rec().networks.insert(n.name.clone(), e);
+        self.networks
+            .event("connect", n, &[("container", record.id.clone())]);
+        Ok(())
+    }
+
+    /// `POST /networks/{id}/disconnect`.
+    pub async fn disconnect(&self, network: &str, name_or_id: &str) -> Result<()> {
+        let n = self.networks.get(network)?;
+        let c = self.lookup(name_or_id)?;
+        let _op = c.op.lock().await;
+        let record = c.rec().clone();
+        let Some(e) = record.networks.get(&n.name).cloned() else {
+            return Err(Error::new(
+                ErrorKind::Forbidden,
+                format!(
+                    "container {} is not connected to the network {}",
+                    record.id, n.name
+                ),
+            ));
+        };
+        if !e.ip.is_empty() && !record.sandbox.is_empty() {
+            let netavark = self.networks.netavark()?;
+            let index = record
+                .networks
+                .iter()
+                .filter(|(_, x)| !x.ip.is_empty())
+                .position(|(name, _)| *name == n.name)
+                .unwrap_or(0);
+            let mut opts = Options {
+                container_id: record.id.clone(),
+                container_name: record.name.trim_start_matches('/').to_string(),
+                port_mappings: vec![],
+                networks: BTreeMap::new(),
+                network_info: BTreeMap::new(),
+            };
+            opts.networks.insert(
+                n.name.clone(),
+                PerNetwork {
+                    static_ips: vec![e.ip.clone()],
+                    aliases: e.dns_names.clone(),
+                    interface_name: format!("eth{index}"),
+                },
+            );
+            opts.network_info
+                .insert(n.name.clone(), self.networks.net_info(&n));
+            netavark
+                .teardown(std::path::Path::new(&record.sandbox), &opts)
+                .await?;
+            self.networks.release(&n.id, &e.ip);
+            self.networks
+                .event("disconnect", &n, &[("container", record.id.clone())]);
+        }
+        c.rec().networks.remove(&n.name);
+        self.persist(&c.rec().clone())
+    }
+}

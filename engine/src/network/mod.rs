@@ -1,0 +1,736 @@
+//! Networks: the predefined `bridge`, `host` and `none`, user-defined bridge networks with
+//! their address management, and the endpoints of running containers. The bridges, veth
+//! pairs, firewall rules and DNS server are netavark's (with aardvark-dns): berthd makes
+//! each container's network namespace, picks its addresses and ports, and hands netavark
+//! the whole picture. Networks are kept as one JSON file each under `<data-root>/network`.
+
+pub mod ipam;
+pub mod netavark;
+pub mod netns;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use serde::{Deserialize, Serialize};
+
+use crate::events::{Event, EventBus};
+use crate::{Error, Result};
+use ipam::Ipv4Net;
+
+/// One network, as `GET /networks/{id}` shows it (less its containers).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Network {
+    pub id: String,
+    pub name: String,
+    /// `bridge`, `host` or `null`.
+    pub driver: String,
+    pub created: String,
+    pub internal: bool,
+    pub attachable: bool,
+    pub enable_ipv6: bool,
+    pub labels: BTreeMap<String, String>,
+    pub options: BTreeMap<String, String>,
+    /// IPAM config as the user gave it (inspect echoes it); empty when chosen by berthd.
+    pub ipam_config: Vec<IpamConfig>,
+    pub ipam_options: BTreeMap<String, String>,
+    /// The subnet in use (chosen from the pools when not given).
+    pub subnet: String,
+    pub gateway: String,
+    pub ip_range: String,
+    /// The bridge device.
+    pub bridge: String,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct IpamConfig {
+    pub subnet: String,
+    pub gateway: String,
+    pub ip_range: String,
+}
+
+/// `POST /networks/create`.
+#[derive(Clone, Debug, Default)]
+pub struct CreateNetwork {
+    pub name: String,
+    pub driver: String,
+    pub internal: bool,
+    pub attachable: bool,
+    pub enable_ipv6: bool,
+    pub labels: BTreeMap<String, String>,
+    pub options: BTreeMap<String, String>,
+    pub ipam_driver: String,
+    pub ipam_config: Vec<IpamConfig>,
+    pub ipam_options: BTreeMap<String, String>,
+}
+
+/// A container's place on one network: what it asked for, and while it runs, what it got.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Endpoint {
+    pub network_id: String,
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    /// `IPAMConfig.IPv4Address`.
+    #[serde(default)]
+    pub ipv4_address: String,
+    #[serde(default)]
+    pub links: Vec<String>,
+    #[serde(default)]
+    pub endpoint_id: String,
+    #[serde(default)]
+    pub ip: String,
+    #[serde(default)]
+    pub prefix: u8,
+    #[serde(default)]
+    pub gateway: String,
+    #[serde(default)]
+    pub mac: String,
+    #[serde(default)]
+    pub dns_names: Vec<String>,
+}
+
+impl Endpoint {
+    /// Forgets what a run was given.
+    pub fn clear_runtime(&mut self) {
+        self.endpoint_id.clear();
+        self.ip.clear();
+        self.prefix = 0;
+        self.gateway.clear();
+        self.mac.clear();
+        self.dns_names.clear();
+    }
+}
+
+/// The names that need no creating.
+pub const PREDEFINED: [&str; 3] = ["bridge", "host", "none"];
+
+pub struct NetworkStore {
+    dir: PathBuf,
+    nets: Mutex<BTreeMap<String, Network>>,
+    /// Addresses handed out, per network ID.
+    leases: Mutex<HashMap<String, BTreeSet<Ipv4Addr>>>,
+    events: Arc<EventBus>,
+    netavark: Option<netavark::Netavark>,
+    netns_dir: PathBuf,
+    /// Published host ports: (protocol, port) → the container holding it.
+    ports: Mutex<BTreeMap<(String, u16), String>>,
+}
+
+fn random_id() -> String {
+    let a: [u8; 32] = rand::random();
+    a.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn now() -> String {
+    crate::container::logs::now_rfc3339_nano()
+}
+
+impl NetworkStore {
+    /// Loads the networks and makes the predefined ones on first use; the default bridge
+    /// gets `bip` (`--bip`, a gateway address with its prefix) or the first free pool, on
+    /// the device `bridge` (`--bridge`, `berth0` by default).
+    pub fn new(
+        data_root: &Path,
+        exec_root: &Path,
+        events: Arc<EventBus>,
+        bip: Option<&str>,
+        bridge: Option<&str>,
+    ) -> Result<NetworkStore> {
+        let dir = data_root.join("network");
+        crate::system::ensure_dir(&dir)?;
+        let mut nets = BTreeMap::new();
+        for entry in std::fs::read_dir(&dir)?.flatten() {
+            if let Ok(bytes) = std::fs::read(entry.path())
+                && let Ok(n) = serde_json::from_slice::<Network>(&bytes)
+            {
+                nets.insert(n.id.clone(), n);
+            }
+        }
+        let store = NetworkStore {
+            dir,
+            nets: Mutex::new(nets),
+            leases: Mutex::new(HashMap::new()),
+            events,
+            netavark: netavark::Netavark::locate(exec_root.join("netavark")),
+            netns_dir: exec_root.join("netns"),
+            ports: Mutex::new(BTreeMap::new()),
+        };
+        store.ensure_predefined(bip, bridge.unwrap_or("berth0"))?;
+        Ok(store)
+    }
+
+    fn ensure_predefined(&self, bip: Option<&str>, device: &str) -> Result<()> {
+        for (name, driver) in [("host", "host"), ("none", "null")] {
+            if self.find_by_name(name).is_none() {
+                self.save(Network {
+                    id: random_id(),
+                    name: name.into(),
+                    driver: driver.into(),
+                    created: now(),
+                    internal: false,
+                    attachable: false,
+                    enable_ipv6: false,
+                    labels: BTreeMap::new(),
+                    options: BTreeMap::new(),
+                    ipam_config: vec![],
+                    ipam_options: BTreeMap::new(),
+                    subnet: String::new(),
+                    gateway: String::new(),
+                    ip_range: String::new(),
+                    bridge: String::new(),
+                })?;
+            }
+        }
+        let wanted = match bip {
+            Some(b) => Some(Ipv4Net::parse(b).ok_or_else(|| {
+                Error::invalid(format!(
+                    "invalid --bip {b:?}: want an address with its prefix, such as 172.30.0.1/16"
+                ))
+            })?),
+            None => None,
+        };
+        let existing = self.find_by_name("bridge");
+        let keep = match (&existing, wanted) {
+            (Some(n), Some(w)) => {
+                n.subnet == w.to_string() && n.gateway == w.addr.to_string() && n.bridge == device
+            }
+            (Some(n), None) => n.bridge == device,
+            (None, _) => false,
+        };
+        if keep {
+            return Ok(());
+        }
+        let (subnet, gateway) = match wanted {
+            Some(w) => (w, w.addr),
+            None => {
+                let taken = self.taken_subnets();
+                let pool = ipam::pick_pool(&ipam::default_pools(), &taken).ok_or_else(|| {
+                    Error::internal("no free address pool for the default bridge")
+                })?;
+                (pool, pool.first_host())
+            }
+        };
+        let mut options = BTreeMap::new();
+        for (k, v) in [
+            ("com.docker.network.bridge.default_bridge", "true"),
+            ("com.docker.network.bridge.enable_icc", "true"),
+            ("com.docker.network.bridge.enable_ip_masquerade", "true"),
+            ("com.docker.network.bridge.host_binding_ipv4", "0.0.0.0"),
+            ("com.docker.network.bridge.name", device),
+            ("com.docker.network.driver.mtu", "1500"),
+        ] {
+            options.insert(k.to_string(), v.to_string());
+        }
+        let id = existing.map_or_else(random_id, |n| n.id);
+        self.save(Network {
+            id,
+            name: "bridge".into(),
+            driver: "bridge".into(),
+            created: now(),
+            internal: false,
+            attachable: false,
+            enable_ipv6: false,
+            labels: BTreeMap::new(),
+            options,
+            ipam_config: vec![IpamConfig {
+                subnet: subnet.to_string(),
+                gateway: gateway.to_string(),
+                ip_range: String::new(),
+            }],
+            ipam_options: BTreeMap::new(),
+            subnet: subnet.to_string(),
+            gateway: gateway.to_string(),
+            ip_range: String::new(),
+            bridge: device.into(),
+        })
+    }
+
+    fn taken_subnets(&self) -> Vec<Ipv4Net> {
+        let mut taken = ipam::host_routes();
+        taken.extend(self.list().iter().filter_map(|n| Ipv4Net::parse(&n.subnet)));
+        taken
+    }
+
+    fn save(&self, n: Network) -> Result<()> {
+        let bytes = serde_json::to_vec_pretty(&n).map_err(|e| Error::internal(e.to_string()))?;
+        crate::system::write_atomic(&self.dir.join(format!("{}.json", n.id)), &bytes)?;
+        self.nets
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(n.id.clone(), n);
+        Ok(())
+    }
+
+    fn find_by_name(&self, name: &str) -> Option<Network> {
+        self.nets
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .find(|n| n.name == name)
+            .cloned()
+    }
+
+    pub fn list(&self) -> Vec<Network> {
+        let mut out: Vec<Network> = self
+            .nets
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .cloned()
+            .collect();
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        out
+    }
+
+    /// By full ID, exact name, then unique ID prefix, as moby looks networks up.
+    pub fn get(&self, name_or_id: &str) -> Result<Network> {
+        let nets = self.nets.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = nets.get(name_or_id) {
+            return Ok(n.clone());
+        }
+        if let Some(n) = nets.values().find(|n| n.name == name_or_id) {
+            return Ok(n.clone());
+        }
+        let matches: Vec<&Network> = nets
+            .values()
+            .filter(|n| !name_or_id.is_empty() && n.id.starts_with(name_or_id))
+            .collect();
+        match matches.as_slice() {
+            [one] => Ok((*one).clone()),
+            [] => Err(Error::not_found(format!("network {name_or_id} not found"))),
+            _ => Err(Error::invalid(format!(
+                "network {name_or_id} is ambiguous ({} matches found based on ID prefix)",
+                matches.len()
+            ))),
+        }
+    }
+
+    /// `POST /networks/create`.
+    pub fn create(&self, req: CreateNetwork) -> Result<Network> {
+        let driver = if req.driver.is_empty() {
+            "bridge".to_string()
+        } else {
+            req.driver.clone()
+        };
+        match driver.as_str() {
+            "bridge" => {}
+            "host" | "null" => {
+                return Err(Error::new(
+                    crate::ErrorKind::Forbidden,
+                    format!("only one instance of \"{driver}\" network is allowed"),
+                ));
+            }
+            other => {
+                return Err(Error::not_found(format!("plugin \"{other}\" not found")));
+            }
+        }
+        if req.enable_ipv6 {
+            return Err(Error::invalid(
+                "IPv6 networks are not supported by berthd yet",
+            ));
+        }
+        if !req.ipam_driver.is_empty() && req.ipam_driver != "default" {
+            return Err(Error::not_found(format!(
+                "plugin \"{}\" not found",
+                req.ipam_driver
+            )));
+        }
+        let _one = self.leases.lock().unwrap_or_else(|p| p.into_inner());
+        if self.find_by_name(&req.name).is_some() {
+            return Err(Error::conflict(format!(
+                "network with name {} already exists",
+                req.name
+            )));
+        }
+        let taken: Vec<Ipv4Net> = self
+            .list()
+            .iter()
+            .filter_map(|n| Ipv4Net::parse(&n.subnet))
+            .collect();
+        let (subnet, gateway, ip_range) = match req.ipam_config.first() {
+            Some(c) if !c.subnet.is_empty() => {
+                let subnet = Ipv4Net::parse(&c.subnet)
+                    .ok_or_else(|| Error::invalid(format!("invalid CIDR address: {}", c.subnet)))?;
+                if taken.iter().any(|t| t.overlaps(&subnet)) {
+                    return Err(Error::new(
+                        crate::ErrorKind::Forbidden,
+                        "Pool overlaps with other one on this address space",
+                    ));
+                }
+                let gateway = if c.gateway.is_empty() {
+                    subnet.first_host()
+                } else {
+                    let g: Ipv4Addr = c.gateway.parse().map_err(|_| {
+                        Error::invalid(format!("invalid gateway address: {}", c.gateway))
+                    })?;
+                    if !subnet.contains(g) {
+                        return Err(Error::new(
+                            crate::ErrorKind::Forbidden,
+                            format!("no matching subnet for gateway {}", c.gateway),
+                        ));
+                    }
+                    g
+                };
+                let range = if c.ip_range.is_empty() {
+                    String::new()
+                } else {
+                    let r = Ipv4Net::parse(&c.ip_range).ok_or_else(|| {
+                        Error::invalid(format!("invalid CIDR address: {}", c.ip_range))
+                    })?;
+                    if !subnet.contains(r.network()) || r.prefix < subnet.prefix {
+                        return Err(Error::new(
+                            crate::ErrorKind::Forbidden,
+                            format!("no matching subnet for range {}", c.ip_range),
+                        ));
+                    }
+                    r.to_string()
+                };
+                (subnet, gateway, range)
+            }
+            _ => {
+                let mut all = taken.clone();
+                all.extend(ipam::host_routes());
+                let pool = ipam::pick_pool(&ipam::default_pools(), &all).ok_or_else(|| {
+                    Error::new(
+                        crate::ErrorKind::Forbidden,
+                        "could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network",
+                    )
+                })?;
+                (pool, pool.first_host(), String::new())
+            }
+        };
+        let id = random_id();
+        let bridge = req
+            .options
+            .get("com.docker.network.bridge.name")
+            .cloned()
+            .unwrap_or_else(|| format!("br-{}", &id[..12]));
+        let network = Network {
+            id: id.clone(),
+            name: req.name,
+            driver,
+            created: now(),
+            internal: req.internal,
+            attachable: req.attachable,
+            enable_ipv6: false,
+            labels: req.labels,
+            options: req.options,
+            ipam_config: req.ipam_config,
+            ipam_options: req.ipam_options,
+            subnet: subnet.to_string(),
+            gateway: gateway.to_string(),
+            ip_range,
+            bridge,
+        };
+        self.save(network.clone())?;
+        self.event("create", &network, &[]);
+        Ok(network)
+    }
+
+    /// `DELETE /networks/{id}`: `active` says whether running containers are on it.
+    pub fn remove(&self, name_or_id: &str, active: impl Fn(&Network) -> bool) -> Result<()> {
+        let n = self.get(name_or_id)?;
+        if PREDEFINED.contains(&n.name.as_str()) {
+            return Err(Error::new(
+                crate::ErrorKind::Forbidden,
+                format!("{} is a pre-defined network and cannot be removed", n.name),
+            ));
+        }
+        if active(&n) {
+            return Err(Error::new(
+                crate::ErrorKind::Forbidden,
+                format!(
+                    "error while removing network: network {} id {} has active endpoints",
+                    n.name, n.id
+                ),
+            ));
+        }
+        let _ = std::fs::remove_file(self.dir.join(format!("{}.json", n.id)));
+        self.nets
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&n.id);
+        self.event("destroy", &n, &[]);
+        Ok(())
+    }
+
+    pub fn event(&self, action: &str, n: &Network, extra: &[(&str, String)]) {
+        let mut attributes = BTreeMap::new();
+        attributes.insert("name".to_string(), n.name.clone());
+        attributes.insert("type".to_string(), n.driver.clone());
+        for (k, v) in extra {
+            attributes.insert((*k).to_string(), v.clone());
+        }
+        self.events
+            .publish(Event::new("network", action, n.id.clone(), attributes));
+    }
+
+    /// An address on `n`: `wanted` when free (a static `--ip`), else the lowest free one.
+    pub fn allocate(&self, n: &Network, wanted: &str) -> Result<Ipv4Addr> {
+        let subnet = Ipv4Net::parse(&n.subnet)
+            .ok_or_else(|| Error::internal(format!("network {} has no subnet", n.name)))?;
+        let gateway: Ipv4Addr = n.gateway.parse().unwrap_or(subnet.first_host());
+        let mut leases = self.leases.lock().unwrap_or_else(|p| p.into_inner());
+        let used = leases.entry(n.id.clone()).or_default();
+        let ip = if wanted.is_empty() {
+            let range = Ipv4Net::parse(&n.ip_range);
+            ipam::next_free(&subnet, range.as_ref(), gateway, used).ok_or_else(|| {
+                Error::new(
+                    crate::ErrorKind::Forbidden,
+                    format!(
+                        "no available IPv4 addresses on this network's address pools: {} ({})",
+                        n.name, n.id
+                    ),
+                )
+            })?
+        } else {
+            let ip: Ipv4Addr = wanted
+                .parse()
+                .map_err(|_| Error::invalid(format!("invalid IPv4 address: {wanted}")))?;
+            if !subnet.contains(ip) {
+                return Err(Error::new(
+                    crate::ErrorKind::Forbidden,
+                    format!("no configured subnet or ip-range contain the IP address {wanted}"),
+                ));
+            }
+            if used.contains(&ip) || ip == gateway {
+                return Err(Error::new(
+                    crate::ErrorKind::Forbidden,
+                    "Address already in use",
+                ));
+            }
+            ip
+        };
+        used.insert(ip);
+        Ok(ip)
+    }
+
+    /// Marks an address as taken again (a running container found after a restart).
+    pub fn claim(&self, network_id: &str, ip: &str) {
+        if let Ok(ip) = ip.parse() {
+            self.leases
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .entry(network_id.to_string())
+                .or_default()
+                .insert(ip);
+        }
+    }
+
+    pub fn release(&self, network_id: &str, ip: &str) {
+        if let Ok(ip) = ip.parse::<Ipv4Addr>()
+            && let Some(used) = self
+                .leases
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get_mut(network_id)
+        {
+            used.remove(&ip);
+        }
+    }
+
+    /// A host port for `owner`: `spec` is empty or `0` (any free port the kernel picks),
+    /// a port, or a range `a-b` (the first free one).
+    pub fn take_port(&self, proto: &str, host_ip: &str, spec: &str, owner: &str) -> Result<u16> {
+        let ip = if host_ip.is_empty() {
+            "0.0.0.0"
+        } else {
+            host_ip
+        };
+        let free_on_host = |port: u16| -> Option<u16> {
+            let addr = format!("{ip}:{port}");
+            if proto == "udp" {
+                std::net::UdpSocket::bind(&addr)
+                    .ok()?
+                    .local_addr()
+                    .ok()
+                    .map(|a| a.port())
+            } else {
+                std::net::TcpListener::bind(&addr)
+                    .ok()?
+                    .local_addr()
+                    .ok()
+                    .map(|a| a.port())
+            }
+        };
+        let mut ports = self.ports.lock().unwrap_or_else(|p| p.into_inner());
+        let key = |port: u16| (proto.to_string(), port);
+        let (first, last) = match spec.split_once('-') {
+            Some((a, b)) => (a.parse::<u16>().ok(), b.parse::<u16>().ok()),
+            None if spec.is_empty() || spec == "0" => (Some(0), Some(0)),
+            None => (spec.parse().ok(), spec.parse().ok()),
+        };
+        let (Some(first), Some(last)) = (first, last) else {
+            return Err(Error::invalid(format!(
+                "invalid port specification: \"{spec}\""
+            )));
+        };
+        if first == 0 {
+            for _ in 0..32 {
+                if let Some(p) = free_on_host(0)
+                    && !ports.contains_key(&key(p))
+                {
+                    ports.insert(key(p), owner.to_string());
+                    return Ok(p);
+                }
+            }
+        } else {
+            for p in first..=last.max(first) {
+                if !ports.contains_key(&key(p)) && free_on_host(p).is_some() {
+                    ports.insert(key(p), owner.to_string());
+                    return Ok(p);
+                }
+            }
+        }
+        Err(Error::internal(format!(
+            "Bind for {ip}:{spec} failed: port is already allocated"
+        )))
+    }
+
+    /// Gives back every host port `owner` held.
+    pub fn release_ports(&self, owner: &str) {
+        self.ports
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|_, o| o != owner);
+    }
+
+    /// Marks published ports as held again (a running container found after a restart).
+    pub fn claim_port(&self, proto: &str, port: u16, owner: &str) {
+        self.ports
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert((proto.to_string(), port), owner.to_string());
+    }
+
+    pub fn netavark(&self) -> Result<&netavark::Netavark> {
+        self.netavark.as_ref().ok_or_else(|| {
+            Error::internal(
+                "bridge networking needs netavark and aardvark-dns (Debian: apt-get install netavark aardvark-dns)",
+            )
+        })
+    }
+
+    /// Where a container's network namespace is pinned.
+    pub fn netns_path(&self, container_id: &str) -> PathBuf {
+        self.netns_dir.join(container_id)
+    }
+
+    /// netavark's view of one network.
+    pub fn net_info(&self, n: &Network) -> netavark::NetInfo {
+        let prefix = Ipv4Net::parse(&n.subnet).map_or(16, |s| s.prefix);
+        netavark::NetInfo {
+            name: n.name.clone(),
+            id: n.id.clone(),
+            driver: "bridge".into(),
+            network_interface: n.bridge.clone(),
+            subnets: vec![netavark::NetSubnet {
+                subnet: format!("{}/{prefix}", n.subnet.split('/').next().unwrap_or("")),
+                gateway: n.gateway.clone(),
+            }],
+            ipv6_enabled: false,
+            internal: n.internal,
+            // Name resolution is for user-defined networks, as on dockerd.
+            dns_enabled: n.name != "bridge",
+            ipam_options: [("driver".to_string(), "host-local".to_string())].into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store() -> (PathBuf, NetworkStore) {
+        let base = std::env::temp_dir().join(format!("berth-net-{:08x}", rand::random::<u32>()));
+        let s = NetworkStore::new(
+            &base.join("data"),
+            &base.join("exec"),
+            Arc::new(EventBus::new()),
+            Some("10.233.0.1/24"),
+            Some("bt-unit"),
+        )
+        .unwrap();
+        (base, s)
+    }
+
+    #[test]
+    fn predefined_networks_and_user_networks() {
+        let (base, s) = store();
+        let names: Vec<String> = s.list().into_iter().map(|n| n.name).collect();
+        assert_eq!(names, ["bridge", "host", "none"]);
+        let bridge = s.get("bridge").unwrap();
+        assert_eq!(
+            (bridge.subnet.as_str(), bridge.gateway.as_str()),
+            ("10.233.0.0/24", "10.233.0.1")
+        );
+        let app = s
+            .create(CreateNetwork {
+                name: "app".into(),
+                ipam_config: vec![IpamConfig {
+                    subnet: "10.234.0.0/24".into(),
+                    gateway: String::new(),
+                    ip_range: "10.234.0.128/25".into(),
+                }],
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(app.gateway, "10.234.0.1");
+        assert_eq!(s.get(&app.id[..6]).unwrap().name, "app");
+        let e = s
+            .create(CreateNetwork {
+                name: "app".into(),
+                ..Default::default()
+            })
+            .unwrap_err();
+        assert_eq!(e.message, "network with name app already exists");
+        let e = s
+            .create(CreateNetwork {
+                name: "other".into(),
+                ipam_config: vec![IpamConfig {
+                    subnet: "10.234.0.0/16".into(),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            })
+            .unwrap_err();
+        assert_eq!(
+            e.message,
+            "Pool overlaps with other one on this address space"
+        );
+        assert_eq!(s.allocate(&app, "").unwrap().to_string(), "10.234.0.128");
+        assert_eq!(
+            s.allocate(&app, "10.234.0.5").unwrap().to_string(),
+            "10.234.0.5"
+        );
+        assert_eq!(
+            s.allocate(&app, "10.234.0.5").unwrap_err().message,
+            "Address already in use"
+        );
+        let e = s.remove("bridge", |_| false).unwrap_err();
+        assert_eq!(
+            e.message,
+            "bridge is a pre-defined network and cannot be removed"
+        );
+        assert!(
+            s.remove("app", |_| true)
+                .unwrap_err()
+                .message
+                .ends_with("has active endpoints")
+        );
+        s.remove("app", |_| false).unwrap();
+        assert_eq!(s.get("app").unwrap_err().message, "network app not found");
+        // Reloaded from disk with the same IDs.
+        let again = NetworkStore::new(
+            &base.join("data"),
+            &base.join("exec"),
+            Arc::new(EventBus::new()),
+            Some("10.233.0.1/24"),
+            Some("bt-unit"),
+        )
+        .unwrap();
+        assert_eq!(again.get("bridge").unwrap().id, bridge.id);
+        std::fs::remove_dir_all(&base).unwrap();
+    }
+}

@@ -1,0 +1,157 @@
+//! Calls to netavark, Podman's network tool, which makes the bridge, the veth pair, the
+//! firewall rules (port forwarding, masquerading, isolation) and runs aardvark-dns for
+//! networks with DNS. berthd hands it a JSON description of the container's networks on
+//! stdin; it answers with the interfaces it made.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, Result};
+
+/// `network_info` entries: one network as netavark sees it.
+#[derive(Clone, Debug, Serialize)]
+pub struct NetInfo {
+    pub name: String,
+    pub id: String,
+    pub driver: String,
+    pub network_interface: String,
+    pub subnets: Vec<NetSubnet>,
+    pub ipv6_enabled: bool,
+    pub internal: bool,
+    pub dns_enabled: bool,
+    pub ipam_options: BTreeMap<String, String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct NetSubnet {
+    pub subnet: String,
+    pub gateway: String,
+}
+
+/// `networks` entries: the container's place on one network.
+#[derive(Clone, Debug, Serialize)]
+pub struct PerNetwork {
+    pub static_ips: Vec<String>,
+    pub aliases: Vec<String>,
+    pub interface_name: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PortMapping {
+    pub host_ip: String,
+    pub container_port: u16,
+    pub host_port: u16,
+    pub range: u16,
+    pub protocol: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Options {
+    pub container_id: String,
+    pub container_name: String,
+    pub port_mappings: Vec<PortMapping>,
+    pub networks: BTreeMap<String, PerNetwork>,
+    pub network_info: BTreeMap<String, NetInfo>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct Status {
+    #[serde(default)]
+    pub interfaces: BTreeMap<String, Interface>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct Interface {
+    #[serde(default)]
+    pub mac_address: String,
+}
+
+pub struct Netavark {
+    binary: PathBuf,
+    aardvark: PathBuf,
+    config: PathBuf,
+}
+
+/// Where Debian (and Fedora) install Podman's helpers.
+const DIRS: [&str; 3] = [
+    "/usr/lib/podman",
+    "/usr/libexec/podman",
+    "/usr/local/libexec/podman",
+];
+
+fn find(name: &str) -> Option<PathBuf> {
+    DIRS.iter()
+        .map(|d| Path::new(d).join(name))
+        .chain(
+            std::env::var_os("PATH")
+                .map(|p| {
+                    std::env::split_paths(&p)
+                        .map(|d| d.join(name))
+                        .collect::<Vec<_>>()
+                })
+                .unwrap_or_default(),
+        )
+        .find(|p| p.is_file())
+}
+
+impl Netavark {
+    /// netavark and aardvark-dns from the usual places; `config` holds aardvark's state.
+    pub fn locate(config: PathBuf) -> Option<Netavark> {
+        let _ = std::fs::create_dir_all(&config);
+        Some(Netavark {
+            binary: find("netavark")?,
+            aardvark: find("aardvark-dns")?,
+            config,
+        })
+    }
+
+    async fn call(&self, verb: &str, netns: &Path, opts: &Options) -> Result<String> {
+        use tokio::io::AsyncWriteExt as _;
+        let input = serde_json::to_vec(opts).map_err(|e| Error::internal(e.to_string()))?;
+        let mut child = tokio::process::Command::new(&self.binary)
+            .arg("--config")
+            .arg(&self.config)
+            .arg("--aardvark-binary")
+            .arg(&self.aardvark)
+            .arg(verb)
+            .arg(netns)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .map_err(|e| Error::internal(format!("running {}: {e}", self.binary.display())))?;
+        if let Some(mut stdin) = child.stdin.take() {
+            stdin.write_all(&input).await?;
+        }
+        let out = child.wait_with_output().await?;
+        if !out.status.success() {
+            // netavark reports failures as `{"error": "..."}` on stdout.
+            let said: Option<String> = serde_json::from_slice::<serde_json::Value>(&out.stdout)
+                .ok()
+                .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_string));
+            let text = said.unwrap_or_else(|| {
+                String::from_utf8_lossy(&out.stderr)
+                    .lines()
+                    .filter(|l| !l.contains("failed to connect to syslog"))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            });
+            return Err(Error::internal(format!("netavark {verb}: {}", text.trim())));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// Puts the container's namespace on its networks; answers per network.
+    pub async fn setup(&self, netns: &Path, opts: &Options) -> Result<BTreeMap<String, Status>> {
+        let out = self.call("setup", netns, opts).await?;
+        serde_json::from_str(&out)
+            .map_err(|e| Error::internal(format!("netavark setup answered {out:?}: {e}")))
+    }
+
+    /// Undoes [`Netavark::setup`] for the networks in `opts`.
+    pub async fn teardown(&self, netns: &Path, opts: &Options) -> Result<()> {
+        self.call("teardown", netns, opts).await.map(|_| ())
+    }
+}
