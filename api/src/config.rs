@@ -76,6 +76,9 @@ pub struct Flags {
     /// The default bridge's device name (default berth0, so it never clashes with docker0)
     #[arg(short = 'b', long = "bridge")]
     pub bridge: Option<String>,
+    /// Where new networks' subnets come from: base=CIDR,size=PREFIX (repeatable)
+    #[arg(long = "default-address-pool")]
+    pub default_address_pools: Vec<String>,
 }
 
 /// The effective configuration.
@@ -98,6 +101,7 @@ pub struct Settings {
     pub experimental: bool,
     pub bip: Option<String>,
     pub bridge: Option<String>,
+    pub default_address_pools: Vec<String>,
 }
 
 const DEFAULT_CONFIG_FILE: &str = "/etc/berth/daemon.json";
@@ -122,6 +126,7 @@ const KNOWN_KEYS: &[&str] = &[
     "insecure-registries",
     "bip",
     "bridge",
+    "default-address-pools",
     "experimental",
 ];
 
@@ -183,6 +188,10 @@ impl Flags {
         put("experimental", self.experimental.map(|b| b.to_string()));
         put("bip", self.bip.clone());
         put("bridge", self.bridge.clone());
+        put(
+            "default-address-pools",
+            (!self.default_address_pools.is_empty()).then(|| self.default_address_pools.join(";")),
+        );
         v
     }
 }
@@ -264,6 +273,22 @@ fn merge(flags: Flags, file: serde_json::Map<String, Value>) -> Result<Settings,
                 })
                 .collect(),
             Some(_) => Err(format!("{k}: expected a list of strings")),
+        }
+    };
+    // daemon.json has `[{"base": "10.10.0.0/16", "size": 24}]`; the flag's form is kept.
+    let pools = || -> Result<Vec<String>, String> {
+        let bad = || "default-address-pools: expected a list of {\"base\", \"size\"}".to_string();
+        match file.get("default-address-pools") {
+            None | Some(Value::Null) => Ok(vec![]),
+            Some(Value::Array(a)) => a
+                .iter()
+                .map(|p| {
+                    let base = p.get("base").and_then(Value::as_str).ok_or_else(bad)?;
+                    let size = p.get("size").and_then(Value::as_u64).ok_or_else(bad)?;
+                    Ok(format!("base={base},size={size}"))
+                })
+                .collect(),
+            Some(_) => Err(bad()),
         }
     };
     let path = |flag: Option<PathBuf>, k: &str| -> Result<Option<PathBuf>, String> {
@@ -360,6 +385,11 @@ fn merge(flags: Flags, file: serde_json::Map<String, Value>) -> Result<Settings,
         experimental: flags.experimental.or(b("experimental")?).unwrap_or(false),
         bip: flags.bip.clone().or(s("bip")?),
         bridge: flags.bridge.clone().or(s("bridge")?),
+        default_address_pools: if flags.default_address_pools.is_empty() {
+            pools()?
+        } else {
+            flags.default_address_pools.clone()
+        },
     })
 }
 

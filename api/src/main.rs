@@ -157,8 +157,11 @@ async fn run(settings: Settings) -> Result<(), String> {
         debug: settings.debug,
         labels: settings.labels.clone(),
         insecure_registries: settings.insecure_registries.clone(),
-        bip: settings.bip.clone(),
-        bridge: settings.bridge.clone(),
+        network: berth_engine::network::NetworkSettings {
+            bip: settings.bip.clone(),
+            bridge: settings.bridge.clone(),
+            default_address_pools: settings.default_address_pools.clone(),
+        },
     })
     .await
     .map_err(|e| e.message)?;

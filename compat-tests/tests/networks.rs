@@ -412,3 +412,114 @@ fn the_networks_api_behaves_as_on_dockerd() {
     let (status, _) = c.d.get_json(&format!("/networks/{pruned}"));
     assert_eq!(status, 404);
 }
+
+#[test]
+fn legacy_links_and_extra_hosts_on_the_default_bridge() {
+    let mut c = setup("links");
+    if c.d
+        .skip_unless_owned("the reference dockerd runs without bridges")
+    {
+        return;
+    }
+    let db = c.name("db");
+    let image = c.image.clone();
+    c.ok(&[
+        "run",
+        "-d",
+        "--name",
+        &db,
+        "-e",
+        "SECRET=s3",
+        "--expose",
+        "5432",
+        &image,
+        "sleep",
+        "60",
+    ]);
+    let (_, v) = c.d.get_json(&format!("/containers/{db}/json"));
+    let ip = v["NetworkSettings"]["IPAddress"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let db_host = v["Config"]["Hostname"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(!ip.is_empty(), "{v}");
+    let gateway = v["NetworkSettings"]["Gateway"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let client = c.name("client");
+    let out = c.ok(&[
+        "run",
+        "--name",
+        &client,
+        "--link",
+        &format!("{db}:database"),
+        "--add-host",
+        "myhost:10.1.2.3",
+        "--add-host",
+        "gw:host-gateway",
+        &image,
+        "sh",
+        "-c",
+        "env | grep ^DATABASE_ | sort; grep -E 'database|myhost|gw' /etc/hosts",
+    ]);
+    let expected = format!(
+        "DATABASE_ENV_SECRET=s3\nDATABASE_NAME=/{client}/database\nDATABASE_PORT=tcp://{ip}:5432\n\
+         DATABASE_PORT_5432_TCP=tcp://{ip}:5432\nDATABASE_PORT_5432_TCP_ADDR={ip}\n\
+         DATABASE_PORT_5432_TCP_PORT=5432\nDATABASE_PORT_5432_TCP_PROTO=tcp\n\
+         {ip}\tdatabase {db_host} {db}\n10.1.2.3\tmyhost\n{gateway}\tgw\n"
+    );
+    assert_eq!(out, expected);
+    let (_, v) = c.d.get_json(&format!("/containers/{client}/json"));
+    assert_eq!(
+        v["HostConfig"]["Links"],
+        json!([format!("/{db}:/{client}/database")])
+    );
+
+    // A link needs a running container, and an existing one.
+    c.ok(&["stop", "-t", "0", &db]);
+    let late = c.name("late");
+    let out = c.d.docker(&[
+        "run",
+        "--name",
+        &late,
+        "--link",
+        &format!("{db}:database"),
+        &image,
+        "true",
+    ]);
+    assert!(
+        out.stderr
+            .contains("Cannot link to a non running container"),
+        "{}",
+        out.describe()
+    );
+    let out =
+        c.d.docker(&["create", "--link", "bct-net-no-such:x", &image, "true"]);
+    assert!(
+        out.stderr
+            .contains("could not get container for bct-net-no-such"),
+        "{}",
+        out.describe()
+    );
+}
+
+#[test]
+fn default_address_pools_give_new_networks_their_subnets() {
+    if compat_tests::external_daemon() {
+        return;
+    }
+    let d = Daemon::start_berthd(&["--default-address-pool", "base=10.177.0.0/16,size=24"]);
+    let name = format!("bct-net-{}-pool", std::process::id());
+    let out = d.docker(&["network", "create", &name]);
+    assert!(out.success(), "{}", out.describe());
+    let (_, n) = d.get_json(&format!("/networks/{name}"));
+    assert_eq!(
+        n["IPAM"]["Config"],
+        json!([{"Subnet": "10.177.0.0/24", "Gateway": "10.177.0.1"}])
+    );
+    let _ = d.docker(&["network", "rm", &name]);
+}

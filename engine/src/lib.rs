@@ -51,10 +51,8 @@ pub struct EngineConfig {
     pub labels: Vec<String>,
     /// `--insecure-registry` values: `host[:port]` names or CIDR ranges.
     pub insecure_registries: Vec<String>,
-    /// `--bip`: the default bridge's gateway address with its prefix (`172.30.0.1/16`).
-    pub bip: Option<String>,
-    /// `--bridge`: the default bridge's device name.
-    pub bridge: Option<String>,
+    /// `--bip`, `--bridge`, `--default-address-pool`.
+    pub network: network::NetworkSettings,
 }
 
 /// The daemon's engine: one per berthd.
@@ -119,8 +117,7 @@ impl Engine {
             &config.data_root,
             &config.exec_root,
             events.clone(),
-            config.bip.as_deref(),
-            config.bridge.as_deref(),
+            &config.network,
         )?);
         let containers = container::ContainerService::new(
             containerd.clone(),

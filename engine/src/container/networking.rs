@@ -19,6 +19,8 @@ pub(super) struct Joined {
     pub hosts_extra: String,
     /// The DNS server of its first network with DNS (aardvark-dns on the gateway).
     pub dns: Option<String>,
+    /// Variables legacy links add (`DB_PORT=tcp://…`).
+    pub env: Vec<String>,
 }
 
 /// The network a `NetworkMode` names (`default` is the bridge); None for modes that are
@@ -131,6 +133,11 @@ impl ContainerService {
         if bridged.is_empty() {
             return Ok(None);
         }
+        let (link_hosts, link_env) = if record.networks.contains_key("bridge") {
+            self.link_facts(record)?
+        } else {
+            (String::new(), vec![])
+        };
         let netavark = self.networks.netavark()?;
         let netns = self.networks.netns_path(&record.id);
         crate::network::netns::remove(&netns);
@@ -203,7 +210,7 @@ impl ContainerService {
             }
         };
         let hostname = record.config_str("Hostname");
-        let mut hosts_extra = String::new();
+        let mut hosts_extra = link_hosts;
         let mut dns = None;
         for (name, n) in &bridged {
             let e = &endpoints[name];
@@ -224,6 +231,7 @@ impl ContainerService {
             netns: netns.display().to_string(),
             hosts_extra,
             dns,
+            env: link_env,
         }))
     }
 
@@ -540,4 +548,117 @@ impl ContainerService {
         c.rec().networks.remove(&n.name);
         self.persist(&c.rec().clone())
     }
+}
+
+/// One legacy link as stored: `/child:/parent/alias`.
+fn parse_stored_link(link: &str) -> Option<(&str, &str)> {
+    let (child, full) = link.split_once(':')?;
+    Some((child.trim_start_matches('/'), full.rsplit('/').next()?))
+}
+
+impl ContainerService {
+    /// `--link child[:alias]` entries as moby stores them (`/child:/parent/alias`); the
+    /// child must exist. Links are for the default bridge only.
+    pub(super) fn normalize_links(
+        &self,
+        host: &mut Map<String, Value>,
+        parent: &str,
+    ) -> Result<()> {
+        let links = strings(host.get("Links"));
+        if links.is_empty() {
+            return Ok(());
+        }
+        let mut out = Vec::new();
+        for link in links {
+            let (child, alias) = match link.split_once(':') {
+                Some((c, a)) => (c.trim_start_matches('/'), a.trim_start_matches('/')),
+                None => (link.trim_start_matches('/'), link.trim_start_matches('/')),
+            };
+            let child_record = self
+                .get(child)
+                .map_err(|_| Error::invalid(format!("could not get container for {child}")))?;
+            out.push(Value::String(format!(
+                "{}:{}/{alias}",
+                child_record.name, parent
+            )));
+        }
+        host.insert("Links".into(), Value::Array(out));
+        Ok(())
+    }
+
+    /// What legacy links give a container on the default bridge: hosts lines naming each
+    /// child by alias, hostname and name, and the `ALIAS_PORT_…`, `ALIAS_NAME` and
+    /// `ALIAS_ENV_…` variables.
+    pub(super) fn link_facts(&self, record: &ContainerRecord) -> Result<(String, Vec<String>)> {
+        let mut hosts = String::new();
+        let mut env = Vec::new();
+        for link in strings(record.host_config.get("Links")) {
+            let Some((child, alias)) = parse_stored_link(&link) else {
+                continue;
+            };
+            let full_name = link.split_once(':').map_or("", |(_, f)| f).to_string();
+            let c = self.get(child)?;
+            let ip = c
+                .networks
+                .get("bridge")
+                .map(|e| e.ip.clone())
+                .unwrap_or_default();
+            if !c.state.running() || ip.is_empty() {
+                return Err(Error::invalid(format!(
+                    "Cannot link to a non running container: {} AS {full_name}",
+                    c.name
+                )));
+            }
+            let child_name = c.name.trim_start_matches('/');
+            let mut names = format!("{alias} {}", c.config_str("Hostname"));
+            if alias != child_name {
+                names.push(' ');
+                names.push_str(child_name);
+            }
+            hosts.push_str(&format!("{ip}\t{names}\n"));
+            let prefix = alias.to_ascii_uppercase().replace('-', "_");
+            let mut ports: Vec<(u16, String)> = c
+                .config
+                .get("ExposedPorts")
+                .and_then(Value::as_object)
+                .into_iter()
+                .flat_map(|m| m.keys())
+                .filter_map(|k| split_port(k).ok())
+                .collect();
+            ports.sort();
+            if let Some((port, proto)) = ports.first() {
+                env.push(format!("{prefix}_PORT={proto}://{ip}:{port}"));
+            }
+            for (port, proto) in &ports {
+                let p = proto.to_ascii_uppercase();
+                env.push(format!("{prefix}_PORT_{port}_{p}={proto}://{ip}:{port}"));
+                env.push(format!("{prefix}_PORT_{port}_{p}_ADDR={ip}"));
+                env.push(format!("{prefix}_PORT_{port}_{p}_PORT={port}"));
+                env.push(format!("{prefix}_PORT_{port}_{p}_PROTO={proto}"));
+            }
+            env.push(format!("{prefix}_NAME={full_name}"));
+            for var in strings(c.config.get("Env")) {
+                if let Some((k, v)) = var.split_once('=')
+                    && k != "HOME"
+                    && k != "PATH"
+                {
+                    env.push(format!("{prefix}_ENV_{k}={v}"));
+                }
+            }
+        }
+        Ok((hosts, env))
+    }
+}
+
+/// `--add-host name:ip` lines for /etc/hosts; `host-gateway` is the default bridge's
+/// gateway.
+pub fn extra_hosts(record: &ContainerRecord, gateway: &str) -> String {
+    strings(record.host_config.get("ExtraHosts"))
+        .iter()
+        .filter_map(|h| h.split_once(':').or_else(|| h.split_once('=')))
+        .map(|(name, ip)| {
+            let ip = if ip == "host-gateway" { gateway } else { ip };
+            format!("{ip}\t{name}\n")
+        })
+        .collect()
 }

@@ -359,6 +359,10 @@ impl ContainerService {
                 }
             }
         };
+        if let Err(e) = self.normalize_links(&mut host_config, &name) {
+            self.release_name(&name, &id);
+            return Err(e);
+        }
         if config
             .get("Hostname")
             .and_then(Value::as_str)
@@ -772,10 +776,20 @@ impl ContainerService {
         } else {
             None
         };
+        let gateway = self
+            .networks
+            .get("bridge")
+            .map(|n| n.gateway)
+            .unwrap_or_default();
+        let added = super::networking::extra_hosts(record, &gateway);
         let (network, hosts, resolv) = match &joined {
             Some(j) => (
                 NetworkNamespace::Path(j.netns.clone()),
-                format!("{}{}", setup::hosts_file(&hostname, false), j.hosts_extra),
+                format!(
+                    "{}{}{added}",
+                    setup::hosts_file(&hostname, false),
+                    j.hosts_extra
+                ),
                 match &j.dns {
                     Some(server) => setup::resolv_conf_with(server),
                     None => setup::resolv_conf(),
@@ -783,12 +797,15 @@ impl ContainerService {
             ),
             None if network == NetworkNamespace::Host => (
                 network,
-                std::fs::read_to_string("/etc/hosts").unwrap_or_default(),
+                format!(
+                    "{}{added}",
+                    std::fs::read_to_string("/etc/hosts").unwrap_or_default()
+                ),
                 setup::resolv_conf(),
             ),
             None => (
                 network,
-                setup::hosts_file(&hostname, false),
+                format!("{}{added}", setup::hosts_file(&hostname, false)),
                 setup::resolv_conf(),
             ),
         };
@@ -813,6 +830,9 @@ impl ContainerService {
         setup::ensure_working_dir(record.config_str("WorkingDir"), &dirs)?;
         let tty = record.tty();
         let mut env = setup::strings(record.config.get("Env"));
+        if let Some(j) = &joined {
+            env.extend(j.env.iter().cloned());
+        }
         let has = |env: &Vec<String>, k: &str| env.iter().any(|e| e.starts_with(&format!("{k}=")));
         if !has(&env, "PATH") {
             env.insert(

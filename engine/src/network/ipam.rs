@@ -75,6 +75,34 @@ pub fn default_pools() -> Vec<Ipv4Net> {
     out
 }
 
+/// `--default-address-pool base=10.10.0.0/16,size=24`: the base cut into networks of that
+/// size.
+pub fn parse_pool(spec: &str) -> Option<Vec<Ipv4Net>> {
+    let mut base = None;
+    let mut size = None;
+    for part in spec.split(',') {
+        match part.split_once('=')? {
+            ("base", b) => base = Ipv4Net::parse(b),
+            ("size", n) => size = n.parse::<u8>().ok(),
+            _ => return None,
+        }
+    }
+    let (base, size) = (base?, size?);
+    if size < base.prefix || size > 30 {
+        return None;
+    }
+    let count = 1u64 << (size - base.prefix);
+    let step = 1u64 << (32 - size);
+    Some(
+        (0..count.min(65536))
+            .map(|i| Ipv4Net {
+                addr: Ipv4Addr::from((u64::from(u32::from(base.network())) + i * step) as u32),
+                prefix: size,
+            })
+            .collect(),
+    )
+}
+
 /// Routes of the host (from /proc/net/route), so a new network never hides a subnet the
 /// host already reaches (a docker0 among them).
 pub fn host_routes() -> Vec<Ipv4Net> {
@@ -134,6 +162,15 @@ mod tests {
         assert!(Ipv4Net::parse("10.0.0.0/33").is_none());
         let taken = [Ipv4Net::parse("172.17.0.0/16").unwrap(), a];
         assert_eq!(pick_pool(&default_pools(), &taken), Some(c));
+    }
+
+    #[test]
+    fn address_pools_are_cut_from_their_base() {
+        let p = parse_pool("base=10.10.0.0/16,size=24").unwrap();
+        assert_eq!(p.len(), 256);
+        assert_eq!(p[1].to_string(), "10.10.1.0/24");
+        assert!(parse_pool("base=10.10.0.0/16,size=8").is_none());
+        assert!(parse_pool("size=24").is_none());
     }
 
     #[test]

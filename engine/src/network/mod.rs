@@ -115,6 +115,16 @@ pub struct NetworkStore {
     netns_dir: PathBuf,
     /// Published host ports: (protocol, port) → the container holding it.
     ports: Mutex<BTreeMap<(String, u16), String>>,
+    /// Where subnets of new networks come from (`--default-address-pool`).
+    pools: Vec<Ipv4Net>,
+}
+
+/// Daemon-wide network settings (`--bip`, `--bridge`, `--default-address-pool`).
+#[derive(Clone, Debug, Default)]
+pub struct NetworkSettings {
+    pub bip: Option<String>,
+    pub bridge: Option<String>,
+    pub default_address_pools: Vec<String>,
 }
 
 fn random_id() -> String {
@@ -134,9 +144,19 @@ impl NetworkStore {
         data_root: &Path,
         exec_root: &Path,
         events: Arc<EventBus>,
-        bip: Option<&str>,
-        bridge: Option<&str>,
+        settings: &NetworkSettings,
     ) -> Result<NetworkStore> {
+        let mut pools = Vec::new();
+        for spec in &settings.default_address_pools {
+            pools.extend(ipam::parse_pool(spec).ok_or_else(|| {
+                Error::invalid(format!(
+                    "invalid --default-address-pool {spec:?}: want base=<CIDR>,size=<prefix length>"
+                ))
+            })?);
+        }
+        if pools.is_empty() {
+            pools = ipam::default_pools();
+        }
         let dir = data_root.join("network");
         crate::system::ensure_dir(&dir)?;
         let mut nets = BTreeMap::new();
@@ -155,8 +175,12 @@ impl NetworkStore {
             netavark: netavark::Netavark::locate(exec_root.join("netavark")),
             netns_dir: exec_root.join("netns"),
             ports: Mutex::new(BTreeMap::new()),
+            pools,
         };
-        store.ensure_predefined(bip, bridge.unwrap_or("berth0"))?;
+        store.ensure_predefined(
+            settings.bip.as_deref(),
+            settings.bridge.as_deref().unwrap_or("berth0"),
+        )?;
         Ok(store)
     }
 
@@ -205,7 +229,7 @@ impl NetworkStore {
             Some(w) => (w, w.addr),
             None => {
                 let taken = self.taken_subnets();
-                let pool = ipam::pick_pool(&ipam::default_pools(), &taken).ok_or_else(|| {
+                let pool = ipam::pick_pool(&self.pools, &taken).ok_or_else(|| {
                     Error::internal("no free address pool for the default bridge")
                 })?;
                 (pool, pool.first_host())
@@ -391,7 +415,7 @@ impl NetworkStore {
             _ => {
                 let mut all = taken.clone();
                 all.extend(ipam::host_routes());
-                let pool = ipam::pick_pool(&ipam::default_pools(), &all).ok_or_else(|| {
+                let pool = ipam::pick_pool(&self.pools, &all).ok_or_else(|| {
                     Error::new(
                         crate::ErrorKind::Forbidden,
                         "could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network",
@@ -648,8 +672,11 @@ mod tests {
             &base.join("data"),
             &base.join("exec"),
             Arc::new(EventBus::new()),
-            Some("10.233.0.1/24"),
-            Some("bt-unit"),
+            &NetworkSettings {
+                bip: Some("10.233.0.1/24".into()),
+                bridge: Some("bt-unit".into()),
+                default_address_pools: vec![],
+            },
         )
         .unwrap();
         (base, s)
@@ -726,8 +753,11 @@ mod tests {
             &base.join("data"),
             &base.join("exec"),
             Arc::new(EventBus::new()),
-            Some("10.233.0.1/24"),
-            Some("bt-unit"),
+            &NetworkSettings {
+                bip: Some("10.233.0.1/24".into()),
+                bridge: Some("bt-unit".into()),
+                default_address_pools: vec![],
+            },
         )
         .unwrap();
         assert_eq!(again.get("bridge").unwrap().id, bridge.id);
