@@ -523,3 +523,69 @@ fn default_address_pools_give_new_networks_their_subnets() {
     );
     let _ = d.docker(&["network", "rm", &name]);
 }
+
+#[test]
+fn networks_carry_on_across_a_berthd_crash() {
+    let mut c = setup("restart");
+    if c.d.skip_unless_owned("restarts the daemon") {
+        return;
+    }
+    let (net, _) = c.network("live", 5);
+    let server = c.name("server");
+    let image = c.image.clone();
+    c.ok(&[
+        "run",
+        "-d",
+        "--name",
+        &server,
+        "--network",
+        &net,
+        "-p",
+        "127.0.0.1::8080",
+        "--mac-address",
+        "02:42:ac:11:ff:01",
+        &image,
+        "sh",
+        "-c",
+        HTTPD,
+    ]);
+    let mac = c.ok(&["exec", &server, "cat", "/sys/class/net/eth0/address"]);
+    assert_eq!(mac.trim(), "02:42:ac:11:ff:01");
+    let port: u16 = c
+        .ok(&["port", &server, "8080/tcp"])
+        .trim()
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("a published port");
+    c.d.restart(true);
+    // The container kept its address, name and port; a new container still resolves it.
+    assert!(http_get(port).is_some_and(|b| b.contains("served by ")));
+    let client = c.name("client");
+    let out = c.ok(&[
+        "run",
+        "--name",
+        &client,
+        "--network",
+        &net,
+        &image,
+        "sh",
+        "-c",
+        &format!("wget -qO- http://{server}:8080/"),
+    ]);
+    assert!(out.starts_with("served by "), "{out}");
+    // The restarted daemon still knows the address is taken and the port is held.
+    let (_, v) = c.d.get_json(&format!("/containers/{server}/json"));
+    let taken = v["NetworkSettings"]["Networks"][&net]["IPAddress"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let (_, w) = c.d.get_json(&format!("/containers/{client}/json"));
+    assert_ne!(
+        w["NetworkSettings"]["Networks"][&net]["IPAddress"],
+        json!(taken)
+    );
+    c.ok(&["rm", "-f", &server, &client]);
+    c.ok(&["network", "rm", &net]);
+    c.networks.clear();
+}

@@ -44,10 +44,13 @@ fn strings(v: Option<&Value>) -> Vec<String> {
 impl ContainerService {
     /// The endpoints a new container asks for: its `NetworkMode`'s network, then the others
     /// in `EndpointsConfig`, with their aliases and static addresses.
+    /// `legacy_mac` is the container config's `MacAddress`, which clients below API 1.44
+    /// send for the primary network.
     pub(super) fn wanted_endpoints(
         &self,
         host: &Map<String, Value>,
         endpoints: &Map<String, Value>,
+        legacy_mac: &str,
     ) -> Result<BTreeMap<String, Endpoint>> {
         let mode = host
             .get("NetworkMode")
@@ -102,12 +105,27 @@ impl ContainerService {
                     "user specified IP address is supported on user defined networks only",
                 ));
             }
+            let static_mac = config
+                .and_then(|c| c.get("MacAddress"))
+                .and_then(Value::as_str)
+                .filter(|m| !m.is_empty())
+                .or_else(|| {
+                    (name == primary)
+                        .then_some(legacy_mac)
+                        .filter(|m| !m.is_empty())
+                })
+                .unwrap_or("")
+                .to_ascii_lowercase();
+            if !static_mac.is_empty() && !valid_mac(&static_mac) {
+                return Err(Error::invalid(format!("invalid MAC address: {static_mac}")));
+            }
             out.insert(
                 n.name.clone(),
                 Endpoint {
                     network_id: n.id.clone(),
                     aliases,
                     ipv4_address: ipv4,
+                    static_mac,
                     links: strings(config.and_then(|c| c.get("Links"))),
                     ..Default::default()
                 },
@@ -180,6 +198,7 @@ impl ContainerService {
                         static_ips: vec![ip.to_string()],
                         aliases: dns_names,
                         interface_name: format!("eth{i}"),
+                        static_mac: (!e.static_mac.is_empty()).then(|| e.static_mac.clone()),
                     },
                 );
                 opts.network_info
@@ -266,6 +285,7 @@ impl ContainerService {
                     static_ips: vec![e.ip.clone()],
                     aliases: e.dns_names.clone(),
                     interface_name: format!("eth{i}"),
+                    static_mac: None,
                 },
             );
             opts.network_info
@@ -356,6 +376,15 @@ impl ContainerService {
     }
 }
 
+/// Six colon-separated hex pairs.
+fn valid_mac(mac: &str) -> bool {
+    let parts: Vec<&str> = mac.split(':').collect();
+    parts.len() == 6
+        && parts
+            .iter()
+            .all(|p| p.len() == 2 && p.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
 /// `8080/tcp` (or `8080`) into the port and protocol.
 pub fn split_port(key: &str) -> Result<(u16, String)> {
     let (p, proto) = key.split_once('/').unwrap_or((key, "tcp"));
@@ -429,7 +458,7 @@ impl ContainerService {
         let mut host = Map::new();
         host.insert("NetworkMode".into(), Value::String(n.name.clone()));
         let endpoint = self
-            .wanted_endpoints(&host, &endpoints)?
+            .wanted_endpoints(&host, &endpoints, "")?
             .remove(&n.name)
             .ok_or_else(|| Error::internal("no endpoint made"))?;
         let running = record.state.running() && !record.sandbox.is_empty();
@@ -468,6 +497,7 @@ impl ContainerService {
                 static_ips: vec![ip.to_string()],
                 aliases: dns_names.clone(),
                 interface_name: format!("eth{index}"),
+                static_mac: (!e.static_mac.is_empty()).then(|| e.static_mac.clone()),
             },
         );
         opts.network_info
@@ -534,6 +564,7 @@ impl ContainerService {
                     static_ips: vec![e.ip.clone()],
                     aliases: e.dns_names.clone(),
                     interface_name: format!("eth{index}"),
+                    static_mac: None,
                 },
             );
             opts.network_info

@@ -338,7 +338,12 @@ impl ContainerService {
                 m.read_only_non_recursive = true;
             }
         }
-        let networks = self.wanted_endpoints(&host_config, &req.endpoints)?;
+        let legacy_mac = config
+            .get("MacAddress")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let networks = self.wanted_endpoints(&host_config, &req.endpoints, &legacy_mac)?;
         let mut host_config = host_config;
         fill_host_config_defaults(&mut host_config);
         let id = random_id();

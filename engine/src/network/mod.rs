@@ -74,6 +74,9 @@ pub struct Endpoint {
     /// `IPAMConfig.IPv4Address`.
     #[serde(default)]
     pub ipv4_address: String,
+    /// `MacAddress` asked for (`--mac-address`).
+    #[serde(default)]
+    pub static_mac: String,
     #[serde(default)]
     pub links: Vec<String>,
     #[serde(default)]

@@ -36,6 +36,8 @@ pub struct PerNetwork {
     pub static_ips: Vec<String>,
     pub aliases: Vec<String>,
     pub interface_name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub static_mac: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
