@@ -4,6 +4,7 @@
 //! embedded, the containerd process). It knows nothing of HTTP or API versions: callers get
 //! plain Rust values and [`Error`]s whose kind says what went wrong.
 
+pub mod build;
 pub mod commit;
 pub mod confined;
 pub mod container;
