@@ -70,7 +70,7 @@ impl Engine {
 
     /// The container's own changes as an uncompressed layer blob (under `lease`): its
     /// snapshot compared with the snapshot below it.
-    async fn diff_container(
+    pub(crate) async fn diff_container(
         &self,
         lease: &crate::runtime::content::Lease,
         id: &str,
@@ -143,8 +143,24 @@ impl Engine {
         } else {
             config["history"] = json!([history]);
         }
+        let names: Vec<String> = name.iter().map(Reference::full).collect();
+        self.store_derived(base, config, Some(&layer), &names).await
+    }
+
+    /// Stores an image made from `base`: `config` (the whole image config, history
+    /// included) with `base`'s layers and `layer` on top (when there is one). Returns the
+    /// new image ID; `names` are given to it (none: it is dangling).
+    pub(crate) async fn store_derived(
+        &self,
+        base: &crate::image::store::ResolvedImage,
+        mut config: Value,
+        layer: Option<&containerd_client::types::Descriptor>,
+        names: &[String],
+    ) -> Result<String> {
         let mut diff_ids: Vec<String> = base.config.rootfs.diff_ids.clone();
-        diff_ids.push(layer.digest.clone());
+        if let Some(layer) = layer {
+            diff_ids.push(layer.digest.clone());
+        }
         config["rootfs"] = json!({"type": "layers", "diff_ids": diff_ids});
         let config_bytes =
             serde_json::to_vec(&config).map_err(|e| Error::internal(e.to_string()))?;
@@ -161,7 +177,7 @@ impl Engine {
             path: Default::default(),
         };
         let mut layers: Vec<Blob> = base.layers.iter().map(in_store).collect();
-        layers.push(in_store(&layer));
+        layers.extend(layer.map(in_store));
         let config_blob = Blob {
             media_type: archive::MEDIA_DOCKER_CONFIG.into(),
             digest: config_digest.clone(),
@@ -176,8 +192,7 @@ impl Engine {
             diff_ids,
             tags: vec![],
         };
-        let names: Vec<String> = name.iter().map(Reference::full).collect();
-        let stored = self.images().store_pulled(&image, &names).await;
+        let stored = self.images().store_pulled(&image, names).await;
         let _ = tokio::fs::remove_file(&config_path).await;
         stored?;
         Ok(config_digest)

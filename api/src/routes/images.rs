@@ -101,11 +101,21 @@ pub async fn list(
     } else {
         None
     };
+    // The builder's step images are intermediate: shown only with `all`, as dockerd shows
+    // an image's parents.
+    let intermediates = if q.bool("all") {
+        Default::default()
+    } else {
+        s.engine.build_intermediates()
+    };
     let mut out = Vec::new();
     for e in &all_images {
         let tags = repo_tags(e);
         let digests = repo_digests(e);
         let is_dangling = tags.is_empty() && digests.is_empty();
+        if is_dangling && intermediates.contains(&e.resolved.id) {
+            continue;
+        }
         if dangling.is_some_and(|d| d != is_dangling) {
             continue;
         }

@@ -2,6 +2,7 @@
 //! parse, call the engine once, format.
 
 pub mod archive;
+pub mod build;
 pub mod containers;
 pub mod events;
 pub mod exec;
@@ -60,6 +61,7 @@ pub fn router(state: AppState) -> Router {
         .route("/events", get(events::events))
         .route("/auth", post(images::auth))
         // containers
+        .route("/build", post(build::build))
         .route("/networks", get(networks::list))
         .route("/networks/create", post(networks::create))
         .route("/networks/prune", post(prune::networks))

@@ -34,6 +34,9 @@ pub struct JsonMessage {
 
 #[derive(Clone, Debug, Serialize)]
 pub struct ErrorDetail {
+    /// A failed build step's exit code (the CLI exits with it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<i64>,
     pub message: String,
 }
 
@@ -49,6 +52,7 @@ impl JsonMessage {
         let message = message.into();
         JsonMessage {
             error_detail: Some(ErrorDetail {
+                code: None,
                 message: message.clone(),
             }),
             error: Some(message),

@@ -28,7 +28,7 @@ const KNOWN: &[&str] = &[
     "WORKDIR",
 ];
 
-/// A parse error, with the line it is on (moby's `Dockerfile parse error line N: …`).
+/// A parse error, with the line it is on (dockerd's `dockerfile parse error line N: …`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ParseError {
     pub line: usize,
@@ -39,7 +39,7 @@ impl std::fmt::Display for ParseError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "Dockerfile parse error line {}: {}",
+            "dockerfile parse error line {}: {}",
             self.line, self.message
         )
     }
@@ -499,7 +499,7 @@ mod tests {
         let e = parse("FROM busybox\nFOO bar\n").unwrap_err();
         assert_eq!(
             e.to_string(),
-            "Dockerfile parse error line 2: unknown instruction: FOO"
+            "dockerfile parse error line 2: unknown instruction: FOO"
         );
         let e = parse("RUN true\nFROM busybox\n").unwrap_err();
         assert_eq!(e.line, 1);

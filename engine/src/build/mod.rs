@@ -1,4 +1,1027 @@
-//! The classic image builder (`POST /build`): Dockerfiles read with moby's grammar and run
-//! step by step on containerd.
+//! The classic image builder (`POST /build`): a Dockerfile read with moby's grammar, run
+//! step by step on containerd. `RUN` runs in a container of the previous step's image and
+//! its changes become a layer (containerd's differ); `COPY`/`ADD` unpack into a container's
+//! root through the same confined extraction `docker cp` uses; other instructions edit the
+//! config. Each step's image is kept, and a step whose parent, instruction and (for `COPY`)
+//! files are unchanged is taken from the cache.
 
+pub mod context;
 pub mod dockerfile;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value, json};
+use tokio::sync::mpsc;
+
+use crate::container::{CreateRequest, LogsRequest, WaitCondition};
+use crate::image::store::ResolvedImage;
+use crate::{Engine, Error, Result};
+use dockerfile::{Args, Instruction};
+
+/// `POST /build`, decoded.
+#[derive(Clone, Debug, Default)]
+pub struct BuildRequest {
+    pub tags: Vec<String>,
+    /// Path of the Dockerfile inside the context.
+    pub dockerfile: String,
+    /// `--build-arg`: a name without value takes it from the environment (none here).
+    pub build_args: BTreeMap<String, Option<String>>,
+    pub labels: BTreeMap<String, String>,
+    pub target: String,
+    pub no_cache: bool,
+    /// Remove intermediate containers after a successful step (`rm`).
+    pub remove: bool,
+    /// Remove them even after a failed one (`forcerm`).
+    pub force_remove: bool,
+    pub network_mode: String,
+}
+
+/// What the build tells the client as it goes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Progress {
+    /// A `{"stream": …}` line.
+    Stream(String),
+    /// `{"aux": {"ID": …}}`.
+    Id(String),
+}
+
+/// Why a build stopped; `code` is a failed RUN's exit code (the CLI exits with it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BuildFailure {
+    pub message: String,
+    pub code: Option<i64>,
+}
+
+/// One build stage while it runs.
+struct Stage {
+    name: String,
+    image: ResolvedImage,
+    /// The whole image config (history and all); `config` is its container config.
+    config: Value,
+    shell: Vec<String>,
+    /// ARGs declared in this stage, with their values.
+    args: BTreeMap<String, String>,
+    /// Whether this stage set CMD itself (ENTRYPOINT resets an inherited one).
+    cmd_set: bool,
+}
+
+impl Stage {
+    fn run_config(&mut self) -> &mut Map<String, Value> {
+        if !self.config["config"].is_object() {
+            self.config["config"] = json!({});
+        }
+        self.config["config"]
+            .as_object_mut()
+            .expect("just made an object")
+    }
+
+    fn env(&self) -> Vec<String> {
+        self.config["config"]["Env"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect()
+    }
+
+    /// Variables for expansion: the stage's ARGs, then its ENV (which wins).
+    fn vars(&self) -> BTreeMap<String, String> {
+        let mut v = self.args.clone();
+        for e in self.env() {
+            if let Some((k, val)) = e.split_once('=') {
+                v.insert(k.to_string(), val.to_string());
+            }
+        }
+        v
+    }
+}
+
+fn short(id: &str) -> &str {
+    crate::image::store::short_id(id)
+}
+
+fn now() -> String {
+    crate::container::logs::now_rfc3339_nano()
+}
+
+impl Engine {
+    /// Images the builder keeps as the results of single steps (its cache). Without a name
+    /// they are intermediate images, which `docker images` leaves out unless `-a`.
+    pub fn build_intermediates(&self) -> std::collections::HashSet<String> {
+        BuildCache::load(&self.config.data_root)
+            .entries
+            .into_values()
+            .collect()
+    }
+
+    /// Builds `context` (a tar, possibly gzipped) as `req` says; progress goes to `out`.
+    /// Returns the image ID.
+    pub async fn build(
+        &self,
+        req: BuildRequest,
+        context: impl std::io::Read + Send + 'static,
+        out: mpsc::Sender<Progress>,
+    ) -> std::result::Result<String, BuildFailure> {
+        let code = std::sync::atomic::AtomicI64::new(0);
+        self.build_context(req, context, out, &code)
+            .await
+            .map_err(|e| BuildFailure {
+                message: e.message,
+                code: match code.load(std::sync::atomic::Ordering::SeqCst) {
+                    0 => None,
+                    c => Some(c),
+                },
+            })
+    }
+
+    async fn build_context(
+        &self,
+        req: BuildRequest,
+        context: impl std::io::Read + Send + 'static,
+        out: mpsc::Sender<Progress>,
+        code: &std::sync::atomic::AtomicI64,
+    ) -> Result<String> {
+        let dir = self
+            .images()
+            .scratch_dir()
+            .join(format!("build-{:016x}", rand::random::<u64>()));
+        let unpack_dir = dir.clone();
+        let unpacked = tokio::task::spawn_blocking(move || context::unpack(context, &unpack_dir))
+            .await
+            .map_err(|e| Error::internal(e.to_string()))?;
+        let result = match unpacked {
+            Ok(()) => self.build_in(&req, &dir, &out, code).await,
+            Err(e) => Err(e),
+        };
+        let _ = tokio::fs::remove_dir_all(&dir).await;
+        result
+    }
+
+    async fn build_in(
+        &self,
+        req: &BuildRequest,
+        ctx: &Path,
+        out: &mpsc::Sender<Progress>,
+        exit_code: &std::sync::atomic::AtomicI64,
+    ) -> Result<String> {
+        let say = |s: String| async move {
+            let _ = out.send(Progress::Stream(s)).await;
+        };
+        let name = if req.dockerfile.is_empty() {
+            "Dockerfile"
+        } else {
+            req.dockerfile.as_str()
+        };
+        let text = context::inside(ctx, name)
+            .and_then(|p| std::fs::read_to_string(p).ok())
+            .ok_or_else(|| Error::invalid(format!("Cannot locate specified Dockerfile: {name}")))?;
+        let df = dockerfile::parse(&text).map_err(|e| Error::invalid(e.to_string()))?;
+        let ignore = context::Ignore::load(ctx);
+        let mut cache = BuildCache::load(&self.config.data_root);
+        let total = df.instructions.len();
+        let mut meta_args: BTreeMap<String, String> = BTreeMap::new();
+        let mut done: Vec<Stage> = Vec::new();
+        let mut current: Option<Stage> = None;
+        let mut last_from_target = false;
+        for (n, ins) in df.instructions.iter().enumerate() {
+            if ins.keyword == "FROM" && last_from_target {
+                break;
+            }
+            say(format!("Step {}/{total} : {}\n", n + 1, ins.original)).await;
+            if ins.keyword == "FROM" {
+                if let Some(s) = current.take() {
+                    done.push(s);
+                }
+                let stage = self.from(ins, &meta_args, &done, df.escape).await?;
+                say(format!(" ---> {}\n", short(&stage.image.id))).await;
+                if !req.target.is_empty() && stage.name == req.target {
+                    last_from_target = true;
+                }
+                current = Some(stage);
+                continue;
+            }
+            let Some(stage) = current.as_mut() else {
+                // ARG before the first FROM.
+                let (k, v) = declare_arg(ins, &BTreeMap::new(), &req.build_args, df.escape)?;
+                meta_args.insert(k, v);
+                continue;
+            };
+            let step = StepCtx {
+                req,
+                ctx,
+                ignore: &ignore,
+                escape: df.escape,
+                exit_code,
+            };
+            self.step(stage, ins, &step, &mut cache, out).await?;
+        }
+        let mut stage =
+            current.ok_or_else(|| Error::invalid("no build stage in current context"))?;
+        if !req.target.is_empty() && stage.name != req.target {
+            return Err(Error::invalid(format!(
+                "failed to reach build target {} in Dockerfile",
+                req.target
+            )));
+        }
+        if !req.labels.is_empty() {
+            let labels = stage.run_config().entry("Labels").or_insert(json!({}));
+            if !labels.is_object() {
+                *labels = json!({});
+            }
+            for (k, v) in &req.labels {
+                labels[k] = json!(v);
+            }
+            self.store_step(
+                &mut stage,
+                None,
+                "/bin/sh -c #(nop)  LABEL build labels",
+                None,
+            )
+            .await?;
+        }
+        cache.save(&self.config.data_root);
+        let id = stage.image.id.clone();
+        let _ = out.send(Progress::Id(id.clone())).await;
+        say(format!("Successfully built {}\n", short(&id))).await;
+        for t in &req.tags {
+            let (repo, tag) = split_tag(t);
+            self.images().tag(&id, repo, tag).await?;
+            say(format!("Successfully tagged {}\n", display_tag(t))).await;
+        }
+        Ok(id)
+    }
+
+    /// `FROM image [AS name]`: an earlier stage, or an image in the store.
+    async fn from(
+        &self,
+        ins: &Instruction,
+        meta_args: &BTreeMap<String, String>,
+        done: &[Stage],
+        escape: char,
+    ) -> Result<Stage> {
+        let words =
+            dockerfile::expand_words(&ins.text(), meta_args, escape).map_err(Error::invalid)?;
+        let (base, name) = match words.as_slice() {
+            [b] => (b.clone(), String::new()),
+            [b, as_, n] if as_.eq_ignore_ascii_case("as") => (b.clone(), n.to_ascii_lowercase()),
+            _ => {
+                return Err(Error::invalid(format!(
+                    "dockerfile parse error line {}: FROM requires either one or three arguments",
+                    ins.line
+                )));
+            }
+        };
+        if let Some(s) = done
+            .iter()
+            .find(|s| !s.name.is_empty() && s.name == base.to_ascii_lowercase())
+        {
+            return Ok(Stage {
+                name,
+                image: s.image.clone(),
+                config: s.config.clone(),
+                shell: s.shell.clone(),
+                args: BTreeMap::new(),
+                cmd_set: false,
+            });
+        }
+        if base == "scratch" {
+            return Err(Error::invalid(
+                "FROM scratch is not supported by berthd's builder yet",
+            ));
+        }
+        let image = self.images().find(&base).await?.resolved;
+        let config: Value = serde_json::from_slice(&image.config_bytes)
+            .map_err(|e| Error::internal(format!("image config: {e}")))?;
+        let shell = config["config"]["Shell"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_else(|| vec!["/bin/sh".to_string(), "-c".to_string()]);
+        Ok(Stage {
+            name,
+            image,
+            config,
+            shell,
+            args: BTreeMap::new(),
+            cmd_set: false,
+        })
+    }
+
+    /// Stores the stage's config (with `layer` on top when there is one) as a new image,
+    /// which becomes the stage's image; `key` records it in the cache.
+    async fn store_step(
+        &self,
+        stage: &mut Stage,
+        layer: Option<&containerd_client::types::Descriptor>,
+        created_by: &str,
+        key: Option<(&mut BuildCache, String)>,
+    ) -> Result<()> {
+        let now = now();
+        let mut entry = json!({"created": now, "created_by": created_by});
+        if layer.is_none() {
+            entry["empty_layer"] = json!(true);
+        }
+        stage.config["created"] = json!(now);
+        match stage
+            .config
+            .get_mut("history")
+            .and_then(Value::as_array_mut)
+        {
+            Some(h) => h.push(entry),
+            None => stage.config["history"] = json!([entry]),
+        }
+        let id = self
+            .store_derived(&stage.image, stage.config.clone(), layer, &[])
+            .await?;
+        stage.image = self.images().find(&id).await?.resolved;
+        if let Some((cache, key)) = key {
+            cache.entries.insert(key, id);
+        }
+        Ok(())
+    }
+
+    async fn step(
+        &self,
+        stage: &mut Stage,
+        ins: &Instruction,
+        step: &StepCtx<'_>,
+        cache: &mut BuildCache,
+        out: &mpsc::Sender<Progress>,
+    ) -> Result<()> {
+        let say = |s: String| async move {
+            let _ = out.send(Progress::Stream(s)).await;
+        };
+        let vars = stage.vars();
+        let expand = |s: &str| dockerfile::expand(s, &vars, step.escape).map_err(Error::invalid);
+        // What makes the step's result: its parent, the instruction, and for COPY/ADD the
+        // files' content.
+        let files = match ins.keyword.as_str() {
+            "COPY" | "ADD" => {
+                let workdir = stage.config["config"]["WorkingDir"]
+                    .as_str()
+                    .filter(|w| !w.is_empty())
+                    .unwrap_or("/")
+                    .to_string();
+                Some(context::collect(ins, step, &vars, &workdir)?)
+            }
+            _ => None,
+        };
+        let run_args: Vec<String> = stage.args.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let key = cache_key(
+            &stage.image.id,
+            ins,
+            &run_args,
+            files.as_ref().map(|f| f.digest.as_str()),
+        );
+        if !step.req.no_cache
+            && let Some(id) = cache.entries.get(&key)
+            && let Ok(entry) = self.images().find(id).await
+        {
+            stage.image = entry.resolved;
+            stage.config = serde_json::from_slice(&stage.image.config_bytes)
+                .map_err(|e| Error::internal(e.to_string()))?;
+            apply_stage_only(stage, ins, step)?;
+            say(" ---> Using cache\n".into()).await;
+            say(format!(" ---> {}\n", short(&stage.image.id))).await;
+            return Ok(());
+        }
+        match ins.keyword.as_str() {
+            "RUN" => {
+                self.run_step(stage, ins, step, &run_args, cache, key, out)
+                    .await?
+            }
+            "COPY" | "ADD" => {
+                let files = files.expect("collected above");
+                self.copy_step(stage, ins, step, files, cache, key).await?;
+            }
+            _ => {
+                let created_by = edit_config(stage, ins, step, &expand)?;
+                self.store_step(stage, None, &created_by, Some((cache, key)))
+                    .await?;
+            }
+        }
+        say(format!(" ---> {}\n", short(&stage.image.id))).await;
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn run_step(
+        &self,
+        stage: &mut Stage,
+        ins: &Instruction,
+        step: &StepCtx<'_>,
+        run_args: &[String],
+        cache: &mut BuildCache,
+        key: String,
+        out: &mpsc::Sender<Progress>,
+    ) -> Result<()> {
+        if ins.flag("mount").is_some() {
+            return Err(Error::invalid("the --mount option requires BuildKit"));
+        }
+        let cmd = match &ins.args {
+            Args::Json(v) => v.clone(),
+            Args::Shell(s) => stage.shell.iter().cloned().chain([s.clone()]).collect(),
+        };
+        let mut env = stage.env();
+        env.extend(run_args.iter().cloned());
+        let config = stage.config["config"].clone();
+        let mut run = Map::new();
+        run.insert("Image".into(), json!(stage.image.id));
+        run.insert("Entrypoint".into(), json!(cmd));
+        run.insert("Cmd".into(), json!([]));
+        run.insert("Env".into(), json!(env));
+        for k in ["User", "WorkingDir"] {
+            if let Some(v) = config.get(k) {
+                run.insert(k.into(), v.clone());
+            }
+        }
+        let mut host = Map::new();
+        let mode = if step.req.network_mode.is_empty() {
+            "default"
+        } else {
+            step.req.network_mode.as_str()
+        };
+        host.insert("NetworkMode".into(), json!(mode));
+        let (cid, _) = self
+            .containers()
+            .create(
+                self.images(),
+                CreateRequest {
+                    name: None,
+                    config: run,
+                    host_config: host,
+                    endpoints: Map::new(),
+                    read_only_non_recursive: false,
+                },
+            )
+            .await?;
+        let _ = out
+            .send(Progress::Stream(format!(
+                " ---> Running in {}\n",
+                &cid[..12]
+            )))
+            .await;
+        let result = self.run_container(&cid, out).await;
+        let code = match result {
+            Ok(code) => code,
+            Err(e) => {
+                let _ = self.containers().remove(&cid, true).await;
+                return Err(e);
+            }
+        };
+        if code != 0 {
+            step.exit_code
+                .store(code, std::sync::atomic::Ordering::SeqCst);
+            if step.req.force_remove {
+                let _ = self.containers().remove(&cid, true).await;
+            }
+            return Err(Error::invalid(format!(
+                "The command '{}' returned a non-zero code: {code}",
+                cmd.join(" ")
+            )));
+        }
+        let created_by = if run_args.is_empty() {
+            cmd.join(" ")
+        } else {
+            format!(
+                "|{} {} {}",
+                run_args.len(),
+                run_args.join(" "),
+                cmd.join(" ")
+            )
+        };
+        let stored = self
+            .commit_container(stage, &cid, &created_by, cache, key)
+            .await;
+        if step.req.remove || step.req.force_remove {
+            let _ = self.containers().remove(&cid, true).await;
+            let _ = out
+                .send(Progress::Stream(format!(
+                    "Removing intermediate container {}\n",
+                    &cid[..12]
+                )))
+                .await;
+        }
+        stored
+    }
+
+    /// Starts the step's container, streams its output and returns its exit code.
+    async fn run_container(&self, cid: &str, out: &mpsc::Sender<Progress>) -> Result<i64> {
+        let exited = self.containers().wait(cid, WaitCondition::NextExit)?;
+        self.containers().start(cid).await?;
+        let (_, mut logs) = self.containers().logs(
+            cid,
+            LogsRequest {
+                stdout: true,
+                stderr: true,
+                follow: true,
+                since_nanos: None,
+                until_nanos: None,
+                tail: None,
+            },
+        )?;
+        while let Some(entry) = logs.recv().await {
+            let _ = out
+                .send(Progress::Stream(
+                    String::from_utf8_lossy(&entry.line).into_owned(),
+                ))
+                .await;
+        }
+        Ok(exited.await)
+    }
+
+    /// The container's changes as the stage's next layer.
+    async fn commit_container(
+        &self,
+        stage: &mut Stage,
+        cid: &str,
+        created_by: &str,
+        cache: &mut BuildCache,
+        key: String,
+    ) -> Result<()> {
+        let lease = self.containerd.create_lease("build").await?;
+        let layer = self.diff_container(&lease, cid).await;
+        let result = match layer {
+            Ok(layer) => {
+                self.store_step(stage, Some(&layer), created_by, Some((cache, key)))
+                    .await
+            }
+            Err(e) => Err(e),
+        };
+        self.containerd.delete_lease(&lease).await;
+        result
+    }
+
+    async fn copy_step(
+        &self,
+        stage: &mut Stage,
+        ins: &Instruction,
+        step: &StepCtx<'_>,
+        files: context::Files,
+        cache: &mut BuildCache,
+        key: String,
+    ) -> Result<()> {
+        let mut run = Map::new();
+        run.insert("Image".into(), json!(stage.image.id));
+        run.insert("Entrypoint".into(), json!(["/bin/true"]));
+        let mut host = Map::new();
+        host.insert("NetworkMode".into(), json!("none"));
+        let (cid, _) = self
+            .containers()
+            .create(
+                self.images(),
+                CreateRequest {
+                    name: None,
+                    config: run,
+                    host_config: host,
+                    endpoints: Map::new(),
+                    read_only_non_recursive: false,
+                },
+            )
+            .await?;
+        let result = async {
+            // A destination that is a directory in the image takes the files inside it.
+            let into_dir = files.dest_is_dir
+                || self
+                    .containers()
+                    .stat_path(&cid, &files.dest)
+                    .await
+                    .is_ok_and(|s| s.mode & (1 << 31) != 0);
+            let (uid, gid) = self.chown_for(ins, &stage.image)?;
+            let tar = context::tar_for(&files, into_dir, uid, gid, step.ignore)?;
+            self.containers()
+                .extract_to_dir(&cid, "/", false, false, std::io::Cursor::new(tar))
+                .await?;
+            let created_by = format!(
+                "/bin/sh -c #(nop) {} {}:{} in {} ",
+                ins.keyword,
+                if files.entries.len() == 1 && !files.entries[0].is_dir {
+                    "file"
+                } else {
+                    "dir"
+                },
+                files.digest.trim_start_matches("sha256:"),
+                files.dest
+            );
+            self.commit_container(stage, &cid, &created_by, cache, key)
+                .await
+        }
+        .await;
+        let _ = self.containers().remove(&cid, true).await;
+        result
+    }
+
+    /// `--chown=user[:group]`: numbers, or names from the image's passwd and group files.
+    fn chown_for(&self, ins: &Instruction, image: &ResolvedImage) -> Result<(u32, u32)> {
+        let Some(spec) = ins.flag("chown").filter(|s| !s.is_empty()) else {
+            return Ok((0, 0));
+        };
+        let (u, g) = spec.split_once(':').unwrap_or((spec, ""));
+        if let Ok(uid) = u.parse::<u32>()
+            && (g.is_empty() || g.parse::<u32>().is_ok())
+        {
+            let gid = if g.is_empty() {
+                uid
+            } else {
+                g.parse().unwrap_or(uid)
+            };
+            return Ok((uid, gid));
+        }
+        let _ = image;
+        Err(Error::invalid(format!(
+            "unable to convert uid/gid chown string to host mapping: {spec}: names are not supported by berthd's builder yet, use numbers"
+        )))
+    }
+}
+
+/// What every step of one build shares.
+pub(crate) struct StepCtx<'a> {
+    pub req: &'a BuildRequest,
+    pub ctx: &'a Path,
+    pub ignore: &'a context::Ignore,
+    pub escape: char,
+    /// A failed RUN's exit code, for the client.
+    pub exit_code: &'a std::sync::atomic::AtomicI64,
+}
+
+/// `ARG name[=default]`: its value (a `--build-arg` wins over the default).
+fn declare_arg(
+    ins: &Instruction,
+    vars: &BTreeMap<String, String>,
+    build_args: &BTreeMap<String, Option<String>>,
+    escape: char,
+) -> Result<(String, String)> {
+    let text = ins.text();
+    let (name, default) = match text.split_once('=') {
+        Some((n, d)) => (
+            n.trim().to_string(),
+            dockerfile::expand(d.trim(), vars, escape).map_err(Error::invalid)?,
+        ),
+        None => (text.trim().to_string(), String::new()),
+    };
+    let value = match build_args.get(&name) {
+        Some(Some(v)) => v.clone(),
+        _ => default,
+    };
+    Ok((name, value))
+}
+
+/// What a cached step still changes in the stage (its ARGs, SHELL, and whether CMD was set).
+fn apply_stage_only(stage: &mut Stage, ins: &Instruction, step: &StepCtx<'_>) -> Result<()> {
+    match ins.keyword.as_str() {
+        "ARG" => {
+            let (k, v) = declare_arg(ins, &stage.vars(), &step.req.build_args, step.escape)?;
+            stage.args.insert(k, v);
+        }
+        "SHELL" => {
+            if let Args::Json(v) = &ins.args {
+                stage.shell = v.clone();
+            }
+        }
+        "CMD" => stage.cmd_set = true,
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Applies a config-only instruction; returns its history line.
+fn edit_config(
+    stage: &mut Stage,
+    ins: &Instruction,
+    step: &StepCtx<'_>,
+    expand: &dyn Fn(&str) -> Result<String>,
+) -> Result<String> {
+    let escape = step.escape;
+    let command = |stage: &Stage| -> Value {
+        match &ins.args {
+            Args::Json(v) => json!(v),
+            Args::Shell(s) => json!(
+                stage
+                    .shell
+                    .iter()
+                    .cloned()
+                    .chain([s.clone()])
+                    .collect::<Vec<_>>()
+            ),
+        }
+    };
+    let nop = |what: String| format!("/bin/sh -c #(nop)  {what}");
+    Ok(match ins.keyword.as_str() {
+        "ENV" | "LABEL" => {
+            let pairs = dockerfile::name_values(&ins.keyword, &ins.text(), escape)
+                .map_err(Error::invalid)?;
+            let mut shown = Vec::new();
+            for (k, v) in pairs {
+                let v = expand(&v)?;
+                let k = expand(&k)?;
+                shown.push(format!("{k}={v}"));
+                if ins.keyword == "ENV" {
+                    let mut env = stage.env();
+                    let entry = format!("{k}={v}");
+                    match env
+                        .iter_mut()
+                        .find(|e| e.split_once('=').map_or(e.as_str(), |(n, _)| n) == k)
+                    {
+                        Some(e) => *e = entry,
+                        None => env.push(entry),
+                    }
+                    stage.run_config().insert("Env".into(), json!(env));
+                } else {
+                    let labels = stage.run_config().entry("Labels").or_insert(json!({}));
+                    if !labels.is_object() {
+                        *labels = json!({});
+                    }
+                    labels[&k] = json!(v);
+                }
+            }
+            nop(format!("{} {}", ins.keyword, shown.join(" ")))
+        }
+        "CMD" => {
+            let c = command(stage);
+            stage.run_config().insert("Cmd".into(), c.clone());
+            stage.cmd_set = true;
+            nop(format!("CMD {}", go_list(&c)))
+        }
+        "ENTRYPOINT" => {
+            let c = command(stage);
+            stage.run_config().insert("Entrypoint".into(), c.clone());
+            if !stage.cmd_set {
+                stage.run_config().insert("Cmd".into(), Value::Null);
+            }
+            nop(format!("ENTRYPOINT {}", go_list(&c)))
+        }
+        "EXPOSE" => {
+            let ports = dockerfile::expand_words(&ins.text(), &stage.vars(), escape)
+                .map_err(Error::invalid)?;
+            let exposed = stage
+                .run_config()
+                .entry("ExposedPorts")
+                .or_insert(json!({}));
+            if !exposed.is_object() {
+                *exposed = json!({});
+            }
+            let mut shown = Vec::new();
+            for p in ports {
+                let key = if p.contains('/') {
+                    p.to_ascii_lowercase()
+                } else {
+                    format!("{p}/tcp")
+                };
+                exposed[&key] = json!({});
+                shown.push(key);
+            }
+            nop(format!("EXPOSE {}", shown.join(" ")))
+        }
+        "VOLUME" => {
+            let paths = match &ins.args {
+                Args::Json(v) => v.iter().map(|p| expand(p)).collect::<Result<Vec<_>>>()?,
+                Args::Shell(_) => dockerfile::expand_words(&ins.text(), &stage.vars(), escape)
+                    .map_err(Error::invalid)?,
+            };
+            let volumes = stage.run_config().entry("Volumes").or_insert(json!({}));
+            if !volumes.is_object() {
+                *volumes = json!({});
+            }
+            for p in &paths {
+                volumes[p] = json!({});
+            }
+            nop(format!("VOLUME {}", go_list(&json!(paths))))
+        }
+        "USER" => {
+            let u = expand(&ins.text())?;
+            stage.run_config().insert("User".into(), json!(u));
+            nop(format!("USER {u}"))
+        }
+        "WORKDIR" => {
+            let w = expand(&ins.text())?;
+            let base = stage.config["config"]["WorkingDir"]
+                .as_str()
+                .unwrap_or("/")
+                .to_string();
+            let dir = if w.starts_with('/') {
+                w.clone()
+            } else {
+                format!("{}/{w}", base.trim_end_matches('/'))
+            };
+            stage.run_config().insert("WorkingDir".into(), json!(dir));
+            format!("/bin/sh -c #(nop) WORKDIR {dir}")
+        }
+        "STOPSIGNAL" => {
+            let s = expand(&ins.text())?;
+            stage.run_config().insert("StopSignal".into(), json!(s));
+            nop(format!("STOPSIGNAL {s}"))
+        }
+        "ONBUILD" => {
+            let text = ins.text();
+            let trigger = text
+                .split_whitespace()
+                .next()
+                .unwrap_or("")
+                .to_ascii_uppercase();
+            if matches!(trigger.as_str(), "ONBUILD" | "FROM" | "MAINTAINER") {
+                return Err(Error::invalid(format!(
+                    "{trigger} isn't allowed as an ONBUILD trigger"
+                )));
+            }
+            let list = stage.run_config().entry("OnBuild").or_insert(json!([]));
+            if !list.is_array() {
+                *list = json!([]);
+            }
+            list.as_array_mut().expect("array").push(json!(text));
+            nop(format!("ONBUILD {text}"))
+        }
+        "SHELL" => {
+            let Args::Json(v) = &ins.args else {
+                return Err(Error::invalid(
+                    "SHELL requires the arguments to be in JSON form",
+                ));
+            };
+            stage.shell = v.clone();
+            stage.run_config().insert("Shell".into(), json!(v));
+            nop(format!("SHELL {}", go_list(&json!(v))))
+        }
+        "MAINTAINER" => {
+            let m = ins.text();
+            stage.config["author"] = json!(m);
+            nop(format!("MAINTAINER {m}"))
+        }
+        "ARG" => {
+            let (k, v) = declare_arg(ins, &stage.vars(), &step.req.build_args, escape)?;
+            stage.args.insert(k.clone(), v.clone());
+            nop(format!("ARG {}", ins.text()))
+        }
+        "HEALTHCHECK" => {
+            let hc = healthcheck(ins, stage)?;
+            stage.run_config().insert("Healthcheck".into(), hc.clone());
+            let test: Vec<String> = hc["Test"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect();
+            nop(format!("HEALTHCHECK &{{{}}}", go_list(&json!(test))))
+        }
+        other => return Err(Error::invalid(format!("unknown instruction: {other}"))),
+    })
+}
+
+/// `HEALTHCHECK [--flags] CMD …` or `HEALTHCHECK NONE`.
+fn healthcheck(ins: &Instruction, stage: &Stage) -> Result<Value> {
+    let text = ins.text();
+    let (word, rest) = text.split_once(char::is_whitespace).unwrap_or((&text, ""));
+    if word.eq_ignore_ascii_case("NONE") {
+        return Ok(json!({"Test": ["NONE"]}));
+    }
+    if !word.eq_ignore_ascii_case("CMD") {
+        return Err(Error::invalid(format!(
+            "Unknown type \"{word}\" in HEALTHCHECK (try CMD)"
+        )));
+    }
+    let rest = rest.trim();
+    let test: Vec<String> = match serde_json::from_str::<Vec<String>>(rest) {
+        Ok(v) if rest.starts_with('[') => std::iter::once("CMD".to_string()).chain(v).collect(),
+        _ => vec!["CMD-SHELL".to_string(), rest.to_string()],
+    };
+    let _ = stage;
+    let mut hc = json!({"Test": test});
+    for (flag, field) in [
+        ("interval", "Interval"),
+        ("timeout", "Timeout"),
+        ("start-period", "StartPeriod"),
+        ("start-interval", "StartInterval"),
+    ] {
+        if let Some(v) = ins.flag(flag) {
+            let nanos = parse_duration(v)
+                .ok_or_else(|| Error::invalid(format!("time: invalid duration \"{v}\"")))?;
+            hc[field] = json!(nanos);
+        }
+    }
+    if let Some(r) = ins.flag("retries") {
+        let n: i64 = r.parse().map_err(|_| {
+            Error::invalid(format!("strconv.ParseInt: parsing \"{r}\": invalid syntax"))
+        })?;
+        hc["Retries"] = json!(n);
+    }
+    Ok(hc)
+}
+
+/// Go durations as HEALTHCHECK takes them (`30s`, `1m30s`, `500ms`), in nanoseconds.
+fn parse_duration(s: &str) -> Option<i64> {
+    let mut total: f64 = 0.0;
+    let mut rest = s;
+    if rest.is_empty() {
+        return None;
+    }
+    while !rest.is_empty() {
+        let num_end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
+        let (num, after) = rest.split_at(num_end);
+        let value: f64 = num.parse().ok()?;
+        let unit_end = after
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(after.len());
+        let (unit, next) = after.split_at(unit_end);
+        let scale = match unit {
+            "ns" => 1.0,
+            "us" | "µs" => 1e3,
+            "ms" => 1e6,
+            "s" => 1e9,
+            "m" => 60e9,
+            "h" => 3600e9,
+            _ => return None,
+        };
+        total += value * scale;
+        rest = next;
+    }
+    Some(total as i64)
+}
+
+/// A JSON list as Go's `%q` of a slice prints it in history lines: `["a" "b"]`.
+fn go_list(v: &Value) -> String {
+    let items: Vec<String> = v
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|i| serde_json::to_string(i).unwrap_or_default())
+        .collect();
+    format!("[{}]", items.join(" "))
+}
+
+/// `repo[:tag]` of a `-t` value (a port in a registry host is not a tag).
+fn split_tag(t: &str) -> (&str, &str) {
+    match t.rsplit_once(':') {
+        Some((repo, tag)) if !tag.contains('/') => (repo, tag),
+        _ => (t, ""),
+    }
+}
+
+/// How dockerd echoes a tag: with `:latest` when none was given.
+fn display_tag(t: &str) -> String {
+    match split_tag(t) {
+        (_, "") => format!("{t}:latest"),
+        _ => t.to_string(),
+    }
+}
+
+fn cache_key(parent: &str, ins: &Instruction, args: &[String], files: Option<&str>) -> String {
+    let material = json!({
+        "parent": parent,
+        "instruction": ins.original,
+        "args": args,
+        "files": files,
+    });
+    format!(
+        "sha256:{}",
+        crate::image::archive::sha256_hex(material.to_string().as_bytes())
+    )
+}
+
+/// Step results by what made them, kept under `<data-root>/builder/cache.json`.
+#[derive(Default)]
+struct BuildCache {
+    entries: BTreeMap<String, String>,
+}
+
+impl BuildCache {
+    fn path(data_root: &Path) -> PathBuf {
+        data_root.join("builder").join("cache.json")
+    }
+
+    fn load(data_root: &Path) -> BuildCache {
+        let entries = std::fs::read(Self::path(data_root))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
+        BuildCache { entries }
+    }
+
+    fn save(&self, data_root: &Path) {
+        let path = Self::path(data_root);
+        if let Some(dir) = path.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        if let Ok(bytes) = serde_json::to_vec(&self.entries) {
+            let _ = crate::system::write_atomic(&path, &bytes);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_tags_and_history_lists() {
+        assert_eq!(parse_duration("30s"), Some(30_000_000_000));
+        assert_eq!(parse_duration("1m30s"), Some(90_000_000_000));
+        assert_eq!(parse_duration("500ms"), Some(500_000_000));
+        assert_eq!(parse_duration("x"), None);
+        assert_eq!(split_tag("app:1"), ("app", "1"));
+        assert_eq!(split_tag("localhost:5000/app"), ("localhost:5000/app", ""));
+        assert_eq!(display_tag("app"), "app:latest");
+        assert_eq!(go_list(&json!(["cat", "/a b"])), "[\"cat\" \"/a b\"]");
+    }
+}

@@ -74,6 +74,8 @@ pub struct Netavark {
     binary: PathBuf,
     aardvark: PathBuf,
     config: PathBuf,
+    /// One netavark at a time: concurrent runs race to create the same iptables chains.
+    lock: tokio::sync::Mutex<()>,
 }
 
 /// Where Debian (and Fedora) install Podman's helpers.
@@ -106,10 +108,35 @@ impl Netavark {
             binary: find("netavark")?,
             aardvark: find("aardvark-dns")?,
             config,
+            lock: tokio::sync::Mutex::new(()),
         })
     }
 
+    /// Runs netavark; a failure that another netavark on this host (another daemon's)
+    /// caused by creating the same chain at the same moment is retried.
     async fn call(&self, verb: &str, netns: &Path, opts: &Options) -> Result<String> {
+        let _one = self.lock.lock().await;
+        let mut attempt = 0;
+        loop {
+            match self.call_once(verb, netns, opts).await {
+                Err(e)
+                    if attempt < 4
+                        && (e.message.contains("already exists")
+                            || e.message.contains("xtables lock")) =>
+                {
+                    attempt += 1;
+                    // Undo whatever the failed setup made before trying again.
+                    if verb == "setup" {
+                        let _ = self.call_once("teardown", netns, opts).await;
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(50 * attempt)).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn call_once(&self, verb: &str, netns: &Path, opts: &Options) -> Result<String> {
         use tokio::io::AsyncWriteExt as _;
         let input = serde_json::to_vec(opts).map_err(|e| Error::internal(e.to_string()))?;
         let mut child = tokio::process::Command::new(&self.binary)

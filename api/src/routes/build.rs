@@ -1,0 +1,106 @@
+//! `POST /build` (the classic builder): the context tar in the body, progress as JSON lines
+//! (`stream`, the image ID in `aux`, errors in `errorDetail`).
+
+use std::collections::BTreeMap;
+
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::response::Response;
+use berth_engine::build::{BuildRequest, Progress};
+use http::{HeaderValue, header};
+use serde_json::{Value, json};
+
+use super::AppState;
+use crate::error::ApiError;
+use crate::extract::QueryParams;
+use crate::stream::JsonMessage;
+
+fn json_map(q: &QueryParams, key: &str) -> Result<Option<Map>, ApiError> {
+    match q.get(key).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(v) => serde_json::from_str::<Map>(v)
+            .map(Some)
+            .map_err(|e| ApiError::invalid(format!("invalid {key}: {e}"))),
+    }
+}
+
+type Map = serde_json::Map<String, Value>;
+
+pub async fn build(
+    State(s): State<AppState>,
+    q: QueryParams,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let build_args: BTreeMap<String, Option<String>> = json_map(&q, "buildargs")?
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(k, v)| (k, v.as_str().map(str::to_string)))
+        .collect();
+    let labels: BTreeMap<String, String> = json_map(&q, "labels")?
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(k, v)| (k, v.as_str().unwrap_or_default().to_string()))
+        .collect();
+    if let Some(remote) = q.get("remote").filter(|r| !r.is_empty()) {
+        return Err(ApiError::invalid(format!(
+            "remote build contexts ({remote}) are not supported by berthd yet; send the context as the request body"
+        )));
+    }
+    let quiet = q.bool("q");
+    let req = BuildRequest {
+        tags: q.all("t").into_iter().map(str::to_string).collect(),
+        dockerfile: q.get("dockerfile").unwrap_or("").to_string(),
+        build_args,
+        labels,
+        target: q.get("target").unwrap_or("").to_string(),
+        no_cache: q.bool("nocache"),
+        // The API's default is to remove intermediate containers.
+        remove: q.get("rm").is_none_or(|_| q.bool("rm")),
+        force_remove: q.bool("forcerm"),
+        network_mode: q.get("networkmode").unwrap_or("").to_string(),
+    };
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Progress>(64);
+    let (lines_tx, lines_rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(64);
+    let engine = s.engine.clone();
+    let context = crate::stream::BodyReader::new(body);
+    let build = tokio::spawn(async move { engine.build(req, context, tx).await });
+    tokio::spawn(async move {
+        while let Some(p) = rx.recv().await {
+            let msg = match p {
+                // Quiet builds show nothing but the result (and errors).
+                Progress::Stream(_) if quiet => continue,
+                Progress::Stream(text) => JsonMessage::stream(text),
+                // Quiet builds answer only the ID, as a stream line (as dockerd does).
+                Progress::Id(id) if quiet => JsonMessage::stream(format!("{id}\n")),
+                Progress::Id(id) => JsonMessage {
+                    aux: Some(json!({"ID": id})),
+                    ..Default::default()
+                },
+            };
+            if lines_tx.send(Ok(msg.to_line())).await.is_err() {
+                return;
+            }
+        }
+        let mut failure = match build.await {
+            Ok(Ok(_)) => return,
+            Ok(Err(e)) => {
+                let mut m = JsonMessage::error(e.message);
+                if let Some(d) = m.error_detail.as_mut() {
+                    d.code = e.code;
+                }
+                m
+            }
+            Err(e) => JsonMessage::error(format!("the build stopped: {e}")),
+        };
+        failure.stream = None;
+        let _ = lines_tx.send(Ok(failure.to_line())).await;
+    });
+    let mut resp = Response::new(Body::from_stream(
+        tokio_stream::wrappers::ReceiverStream::new(lines_rx),
+    ));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    Ok(resp)
+}

@@ -1,0 +1,296 @@
+//! `docker build` with the stock CLI (the classic builder, as the CLI here has no buildx):
+//! ARG/ENV/WORKDIR/COPY/RUN/USER/EXPOSE/LABEL/HEALTHCHECK/CMD, the config and history of the
+//! result, the cache (`Using cache`, and a changed file rebuilding from its step), a failing
+//! RUN, a parse error and `-q`. Checked against Debian's dockerd 20.10.
+
+use std::path::PathBuf;
+
+use compat_tests::{Daemon, daemon, unique_temp_dir};
+use serde_json::{Value, json};
+
+struct Ctx {
+    d: Daemon,
+    image: String,
+    tags: Vec<String>,
+    dir: PathBuf,
+    test: String,
+}
+
+fn setup(test: &str) -> Ctx {
+    let d = daemon();
+    let image = d.load_test_image(&format!("build-{test}"));
+    Ctx {
+        d,
+        image,
+        tags: vec![],
+        dir: unique_temp_dir(&format!("bct-build-{test}")),
+        test: test.to_string(),
+    }
+}
+
+impl Ctx {
+    fn tag(&mut self, what: &str) -> String {
+        let t = format!("bct-build-{}-{}-{what}:1", std::process::id(), self.test);
+        self.tags.push(t.clone());
+        t
+    }
+
+    fn write(&self, rel: &str, content: &str) {
+        let p = self.dir.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, content).unwrap();
+    }
+
+    fn build(&self, args: &[&str]) -> compat_tests::cli::Output {
+        let mut all = vec!["build"];
+        all.extend_from_slice(args);
+        let dir = self.dir.display().to_string();
+        all.push(&dir);
+        self.d.docker(&all)
+    }
+}
+
+impl Drop for Ctx {
+    fn drop(&mut self) {
+        for t in &self.tags {
+            let _ = self.d.docker(&["rmi", "-f", t]);
+        }
+        if !self.d.owned() {
+            let _ = self.d.docker(&["rmi", "-f", &self.image]);
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn dockerfile(image: &str) -> String {
+    format!(
+        "# a comment\n\
+         ARG BASE={image}\n\
+         FROM $BASE\n\
+         ARG GREETING=hello\n\
+         ENV APP_HOME=/app MODE=\"two words\"\n\
+         WORKDIR $APP_HOME\n\
+         COPY files/ ./data/\n\
+         COPY single.txt .\n\
+         RUN echo \"$GREETING from $MODE\" > greeting.txt \\\n    && cat data/a.txt\n\
+         USER 1000:1000\n\
+         EXPOSE 8080/tcp 9090\n\
+         LABEL org.test=yes\n\
+         HEALTHCHECK --interval=5s --retries=2 CMD cat /app/greeting.txt\n\
+         CMD [\"cat\", \"/app/greeting.txt\"]\n"
+    )
+}
+
+fn context(c: &Ctx) {
+    c.write("Dockerfile", &dockerfile(&c.image));
+    c.write("files/a.txt", "file a\n");
+    c.write("files/sub/b.txt", "file b\n");
+    c.write("single.txt", "one\n");
+    c.write("ignored.log", "not sent\n");
+    c.write(".dockerignore", "*.log\n");
+}
+
+#[test]
+fn a_dockerfile_builds_with_the_config_and_history_dockerd_gives() {
+    let mut c = setup("config");
+    context(&c);
+    let tag = c.tag("app");
+    let out = c.build(&["-t", &tag, "--build-arg", "GREETING=hi"]);
+    assert!(out.success(), "{}", out.describe());
+    assert!(
+        out.stdout
+            .contains(&format!("Step 1/13 : ARG BASE={}", c.image)),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains(
+            "Step 8/13 : RUN echo \"$GREETING from $MODE\" > greeting.txt     && cat data/a.txt"
+        ),
+        "{}",
+        out.stdout
+    );
+    // RUN output is shown as it runs.
+    assert!(out.stdout.contains("\nfile a\n"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains(&format!("Successfully tagged {tag}\n")),
+        "{}",
+        out.stdout
+    );
+
+    let out = c.d.docker(&["run", "--rm", "--network", "none", &tag]);
+    assert_eq!(out.stdout, "hi from two words\n", "{}", out.describe());
+    let out = c.d.docker(&[
+        "run", "--rm", "--network", "none", "-u", "0", &tag, "sh", "-c",
+        "cd /app && find . | sort && stat -c '%u:%g %a' data/a.txt single.txt && ls /app/ignored.log 2>&1 | head -c 0",
+    ]);
+    assert_eq!(
+        out.stdout,
+        ".\n./data\n./data/a.txt\n./data/sub\n./data/sub/b.txt\n./greeting.txt\n./single.txt\n0:0 644\n0:0 644\n",
+        "{}",
+        out.describe()
+    );
+
+    let (_, v) = c.d.get_json(&format!("/images/{tag}/json"));
+    let config = &v["Config"];
+    let env: Vec<&str> = config["Env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        env.contains(&"APP_HOME=/app") && env.contains(&"MODE=two words"),
+        "{config}"
+    );
+    assert!(
+        !env.iter().any(|e| e.starts_with("GREETING")),
+        "build args are not kept: {config}"
+    );
+    assert_eq!(config["WorkingDir"], "/app");
+    assert_eq!(config["User"], "1000:1000");
+    assert_eq!(
+        config["ExposedPorts"],
+        json!({"8080/tcp": {}, "9090/tcp": {}})
+    );
+    assert_eq!(config["Labels"]["org.test"], "yes");
+    assert_eq!(config["Cmd"], json!(["cat", "/app/greeting.txt"]));
+    assert_eq!(
+        config["Healthcheck"]["Test"],
+        json!(["CMD-SHELL", "cat /app/greeting.txt"])
+    );
+    assert_eq!(config["Healthcheck"]["Interval"], json!(5_000_000_000i64));
+    assert_eq!(config["Healthcheck"]["Retries"], json!(2));
+
+    let out =
+        c.d.docker(&["history", "--no-trunc", "--format", "{{.CreatedBy}}", &tag]);
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert!(
+        lines.contains(&"|1 GREETING=hi /bin/sh -c echo \"$GREETING from $MODE\" > greeting.txt     && cat data/a.txt"),
+        "{lines:?}"
+    );
+    assert!(
+        lines.contains(&"/bin/sh -c #(nop)  ENV APP_HOME=/app MODE=two words"),
+        "{lines:?}"
+    );
+    assert!(
+        lines.contains(&"/bin/sh -c #(nop) WORKDIR /app"),
+        "{lines:?}"
+    );
+    assert!(
+        lines.contains(&"/bin/sh -c #(nop)  CMD [\"cat\" \"/app/greeting.txt\"]"),
+        "{lines:?}"
+    );
+    // Intermediate images are not listed without -a.
+    let out = c.d.docker(&["images", "--filter", "dangling=true", "-q"]);
+    let step_ids: Vec<String> =
+        c.d.docker(&["history", "-q", &tag])
+            .stdout
+            .lines()
+            .map(str::to_string)
+            .collect();
+    for id in out.stdout.lines() {
+        assert!(
+            !step_ids.contains(&id.to_string()),
+            "intermediate {id} is listed"
+        );
+    }
+}
+
+fn cached_steps(output: &str) -> usize {
+    output.matches("Using cache").count()
+}
+
+#[test]
+fn an_unchanged_rebuild_uses_the_cache_and_a_changed_file_rebuilds_from_its_step() {
+    let mut c = setup("cache");
+    context(&c);
+    let tag = c.tag("cached");
+    // Nothing from earlier runs: the first build makes every step.
+    let first = c.build(&["--no-cache", "-t", &tag]);
+    assert!(first.success(), "{}", first.describe());
+    assert_eq!(cached_steps(&first.stdout), 0, "{}", first.stdout);
+    let second = c.build(&["-t", &tag]);
+    assert!(second.success(), "{}", second.describe());
+    // Every step after FROM (the ARG before it makes no image).
+    assert_eq!(cached_steps(&second.stdout), 11, "{}", second.stdout);
+    let id = |o: &str| {
+        o.lines()
+            .find_map(|l| l.strip_prefix("Successfully built "))
+            .map(str::to_string)
+    };
+    assert_eq!(id(&first.stdout), id(&second.stdout));
+
+    c.write("single.txt", "changed\n");
+    let third = c.build(&["-t", &tag]);
+    assert!(third.success(), "{}", third.describe());
+    // ARG, ENV, WORKDIR and the first COPY come from the cache; from the changed COPY on,
+    // nothing does.
+    assert_eq!(cached_steps(&third.stdout), 4, "{}", third.stdout);
+    let after = third.stdout.split("Step 7/13").nth(1).unwrap_or_default();
+    assert!(!after.contains("Using cache"), "{}", third.stdout);
+    let out = c.d.docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        &tag,
+        "cat",
+        "/app/single.txt",
+    ]);
+    assert_eq!(out.stdout, "changed\n");
+}
+
+#[test]
+fn failing_steps_parse_errors_and_quiet_builds() {
+    let mut c = setup("errors");
+    c.write(
+        "Dockerfile",
+        &format!("FROM {}\nRUN echo before && exit 3\n", c.image),
+    );
+    let failing = c.tag("failing");
+    let out = c.build(&["-t", &failing]);
+    // The CLI exits with the step's code.
+    assert_eq!(out.status, 3, "{}", out.describe());
+    assert!(
+        out.stderr
+            .contains("The command '/bin/sh -c echo before && exit 3' returned a non-zero code: 3"),
+        "{}",
+        out.describe()
+    );
+    assert!(out.stdout.contains("before\n"), "{}", out.describe());
+
+    c.write("Dockerfile", &format!("FROM {}\nFOO bar\n", c.image));
+    let out = c.build(&[]);
+    assert_eq!(out.status, 1);
+    assert!(
+        out.stderr
+            .contains("dockerfile parse error line 2: unknown instruction: FOO"),
+        "{}",
+        out.describe()
+    );
+
+    c.write(
+        "Dockerfile",
+        &format!("FROM {}\nCOPY nope.txt /\n", c.image),
+    );
+    let out = c.build(&[]);
+    assert_eq!(out.status, 1);
+    assert!(out.stderr.contains("nope.txt"), "{}", out.describe());
+
+    c.write(
+        "Dockerfile",
+        &format!("FROM {}\nRUN echo quiet > /q\n", c.image),
+    );
+    let tag = c.tag("quiet");
+    let out = c.build(&["-q", "-t", &tag]);
+    assert!(out.success(), "{}", out.describe());
+    let printed = out.stdout.trim();
+    assert!(
+        printed.starts_with("sha256:") && printed.len() == 71,
+        "{}",
+        out.describe()
+    );
+    let (_, v) = c.d.get_json(&format!("/images/{tag}/json"));
+    assert_eq!(v["Id"], printed);
+}
