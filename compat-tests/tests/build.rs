@@ -294,3 +294,62 @@ fn failing_steps_parse_errors_and_quiet_builds() {
     let (_, v) = c.d.get_json(&format!("/images/{tag}/json"));
     assert_eq!(v["Id"], printed);
 }
+
+#[test]
+fn multi_stage_builds_copy_from_earlier_stages_and_stop_at_the_target() {
+    let mut c = setup("stages");
+    c.write(
+        "Dockerfile",
+        &format!(
+            "FROM {image} AS builder\n\
+             WORKDIR /src\n\
+             RUN mkdir -p out/sub && echo compiled > out/app && echo nested > out/sub/n && chmod 755 out/app\n\
+             FROM {image}\n\
+             COPY --from=builder /src/out/ /opt/app/\n\
+             COPY --from=builder /src/out/app /usr/local/bin/app-copy\n\
+             COPY --from=0 /src/out/sub/n /n.txt\n\
+             CMD [\"cat\", \"/opt/app/app\"]\n",
+            image = c.image
+        ),
+    );
+    let tag = c.tag("final");
+    let out = c.build(&["-t", &tag]);
+    assert!(out.success(), "{}", out.describe());
+    let out = c.d.docker(&[
+        "run", "--rm", "--network", "none", &tag, "sh", "-c",
+        "cat /opt/app/app /opt/app/sub/n /usr/local/bin/app-copy /n.txt; stat -c '%a %u' /opt/app/app; test -e /src || echo no-src",
+    ]);
+    assert_eq!(
+        out.stdout,
+        "compiled\nnested\ncompiled\nnested\n755 0\nno-src\n",
+        "{}",
+        out.describe()
+    );
+
+    let builder = c.tag("builder");
+    let out = c.build(&["--target", "builder", "-t", &builder]);
+    assert!(out.success(), "{}", out.describe());
+    assert!(
+        !out.stdout.contains("Step 4/7"),
+        "the build went past its target: {}",
+        out.stdout
+    );
+    let out = c.d.docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        &builder,
+        "cat",
+        "/src/out/app",
+    ]);
+    assert_eq!(out.stdout, "compiled\n", "{}", out.describe());
+    let out = c.build(&["--target", "nope"]);
+    assert!(!out.success());
+    assert!(
+        out.stderr
+            .contains("failed to reach build target nope in Dockerfile"),
+        "{}",
+        out.describe()
+    );
+}

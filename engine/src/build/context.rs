@@ -134,6 +134,9 @@ pub struct Source {
 /// What a COPY/ADD copies and where.
 pub struct Files {
     pub entries: Vec<Source>,
+    /// For `--from`: each source as the archive the other image's container gave (its
+    /// base name, whether it is a directory, the tar).
+    pub from_image: Vec<(String, bool, Vec<u8>)>,
     /// Absolute, without a trailing slash (unless it is `/`).
     pub dest: String,
     /// The destination was written as a directory (`/dst/`, or several sources).
@@ -168,30 +171,25 @@ fn walk(dir: &Path, rel: &str, out: &mut Vec<String>) {
     }
 }
 
-/// Finds a COPY/ADD's sources in the context and hashes them.
-pub(crate) fn collect(
+/// A COPY/ADD's words: its sources, its absolute destination and whether that was
+/// written as a directory.
+pub(crate) fn copy_words(
     ins: &Instruction,
-    step: &StepCtx<'_>,
+    escape: char,
     vars: &BTreeMap<String, String>,
     workdir: &str,
-) -> Result<Files> {
+) -> Result<(Vec<String>, String, bool)> {
     let words = match &ins.args {
         Args::Json(v) => v
             .iter()
-            .map(|w| dockerfile::expand(w, vars, step.escape))
+            .map(|w| dockerfile::expand(w, vars, escape))
             .collect::<std::result::Result<Vec<_>, _>>(),
-        Args::Shell(s) => dockerfile::expand_words(s, vars, step.escape),
+        Args::Shell(s) => dockerfile::expand_words(s, vars, escape),
     }
     .map_err(Error::invalid)?;
     if words.len() < 2 {
         return Err(Error::invalid(format!(
             "{} requires at least two arguments, but only one was provided. Destination could not be determined.",
-            ins.keyword
-        )));
-    }
-    if ins.flag("from").is_some() {
-        return Err(Error::invalid(format!(
-            "{} --from is not supported by berthd's builder yet",
             ins.keyword
         )));
     }
@@ -202,10 +200,36 @@ pub(crate) fn collect(
     } else {
         format!("{}/{dest_word}", workdir.trim_end_matches('/'))
     };
-    let dest = clean_abs(&dest_abs);
+    if sources.len() > 1 && !dest_is_dir {
+        return Err(Error::invalid(format!(
+            "When using {} with more than one source file, the destination must be a directory and end with a /",
+            ins.keyword
+        )));
+    }
+    Ok((sources.to_vec(), clean_abs(&dest_abs), dest_is_dir))
+}
+
+/// `--chmod`, as octal.
+pub(crate) fn chmod_flag(ins: &Instruction) -> Result<Option<u32>> {
+    match ins.flag("chmod") {
+        Some(m) => u32::from_str_radix(m, 8)
+            .map(Some)
+            .map_err(|_| Error::invalid(format!("invalid chmod parameter: {m}"))),
+        None => Ok(None),
+    }
+}
+
+/// Finds a COPY/ADD's sources in the context and hashes them.
+pub(crate) fn collect(
+    ins: &Instruction,
+    step: &StepCtx<'_>,
+    vars: &BTreeMap<String, String>,
+    workdir: &str,
+) -> Result<Files> {
+    let (sources, dest, dest_is_dir) = copy_words(ins, step.escape, vars, workdir)?;
     let mut all: Option<Vec<String>> = None;
     let mut entries = Vec::new();
-    for src in sources {
+    for src in &sources {
         if ins.keyword == "ADD" && (src.starts_with("http://") || src.starts_with("https://")) {
             return Err(Error::invalid(format!(
                 "ADD {src}: remote URLs are not supported: berthd builds without access to hosts outside this machine"
@@ -268,13 +292,7 @@ pub(crate) fn collect(
             ins.keyword
         )));
     }
-    let chmod = match ins.flag("chmod") {
-        Some(m) => Some(
-            u32::from_str_radix(m, 8)
-                .map_err(|_| Error::invalid(format!("invalid chmod parameter: {m}")))?,
-        ),
-        None => None,
-    };
+    let chmod = chmod_flag(ins)?;
     let mut hash = sha2::Sha256::new();
     hash.update(dest.as_bytes());
     hash.update(format!("{:?}{:?}", ins.flag("chown"), chmod).as_bytes());
@@ -302,6 +320,7 @@ pub(crate) fn collect(
     }
     Ok(Files {
         entries,
+        from_image: vec![],
         dest,
         dest_is_dir,
         digest: format!("sha256:{:x}", hash.finalize()),
@@ -389,6 +408,55 @@ pub(crate) fn tar_for(
         }
         Ok(())
     };
+    for (base, is_dir, archive) in &files.from_image {
+        // Entries are named from the source's base name; they are renamed into the
+        // destination (a directory's content goes into it).
+        let rename = |name: &str| -> Option<String> {
+            let rest = name.strip_prefix(base.as_str())?;
+            if !(rest.is_empty() || rest.starts_with('/')) {
+                return None;
+            }
+            let rest = rest.trim_start_matches('/').trim_end_matches('/');
+            Some(if *is_dir {
+                join(&dest, rest)
+            } else if into_dir {
+                join(&dest, base)
+            } else {
+                dest.clone()
+            })
+        };
+        let mut a = tar::Archive::new(&archive[..]);
+        for entry in a.entries()? {
+            let mut entry = entry?;
+            let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+            let Some(target) = rename(&name) else {
+                continue;
+            };
+            if target.is_empty() {
+                continue;
+            }
+            let mut h = entry.header().clone();
+            h.set_uid(u64::from(uid));
+            h.set_gid(u64::from(gid));
+            if let Some(m) = files.chmod
+                && h.entry_type() != tar::EntryType::Symlink
+            {
+                h.set_mode(m);
+            }
+            let link = entry.link_name()?.map(|l| l.into_owned());
+            match (h.entry_type(), link) {
+                (tar::EntryType::Link, Some(l)) => {
+                    let l = rename(&l.to_string_lossy()).unwrap_or_default();
+                    b.append_link(&mut h, &target, l)?;
+                }
+                (tar::EntryType::Symlink, Some(l)) => b.append_link(&mut h, &target, l)?,
+                (tar::EntryType::Directory, _) => {
+                    b.append_data(&mut h, format!("{target}/"), std::io::empty())?;
+                }
+                _ => b.append_data(&mut h, &target, &mut entry)?,
+            }
+        }
+    }
     for e in &files.entries {
         if e.is_dir {
             // A directory's content goes into the destination (not the directory itself).

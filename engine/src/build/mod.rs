@@ -207,12 +207,17 @@ impl Engine {
                 meta_args.insert(k, v);
                 continue;
             };
+            let stages: Vec<(String, String)> = done
+                .iter()
+                .map(|s| (s.name.clone(), s.image.id.clone()))
+                .collect();
             let step = StepCtx {
                 req,
                 ctx,
                 ignore: &ignore,
                 escape: df.escape,
                 exit_code,
+                stages: &stages,
             };
             self.step(stage, ins, &step, &mut cache, out).await?;
         }
@@ -366,7 +371,11 @@ impl Engine {
                     .filter(|w| !w.is_empty())
                     .unwrap_or("/")
                     .to_string();
-                Some(context::collect(ins, step, &vars, &workdir)?)
+                if ins.flag("from").is_some() {
+                    Some(self.collect_from(ins, step, &vars, &workdir).await?)
+                } else {
+                    Some(context::collect(ins, step, &vars, &workdir)?)
+                }
             }
             _ => None,
         };
@@ -615,6 +624,105 @@ impl Engine {
         result
     }
 
+    /// `COPY --from=stage|image`: the sources read out of a container of that image (as
+    /// `docker cp` reads them), hashed for the cache.
+    async fn collect_from(
+        &self,
+        ins: &Instruction,
+        step: &StepCtx<'_>,
+        vars: &BTreeMap<String, String>,
+        workdir: &str,
+    ) -> Result<context::Files> {
+        use sha2::Digest as _;
+        let from = ins.flag("from").unwrap_or("");
+        let by_name = step
+            .stages
+            .iter()
+            .find(|(n, _)| !n.is_empty() && n.eq_ignore_ascii_case(from));
+        let image_id = match (by_name, from.parse::<usize>()) {
+            (Some((_, id)), _) => id.clone(),
+            (None, Ok(i)) => step
+                .stages
+                .get(i)
+                .map(|(_, id)| id.clone())
+                .ok_or_else(|| {
+                    Error::invalid(format!(
+                        "invalid from flag value {from}: refers to current build stage"
+                    ))
+                })?,
+            (None, Err(_)) => self.images().find(from).await?.resolved.id,
+        };
+        let (sources, dest, dest_is_dir) = context::copy_words(ins, step.escape, vars, workdir)?;
+        let chmod = context::chmod_flag(ins)?;
+        let mut run = Map::new();
+        run.insert("Image".into(), json!(image_id));
+        run.insert("Entrypoint".into(), json!(["/bin/true"]));
+        let mut host = Map::new();
+        host.insert("NetworkMode".into(), json!("none"));
+        let (cid, _) = self
+            .containers()
+            .create(
+                self.images(),
+                CreateRequest {
+                    name: None,
+                    config: run,
+                    host_config: host,
+                    endpoints: Map::new(),
+                    read_only_non_recursive: false,
+                },
+            )
+            .await?;
+        let result = async {
+            let mut hash = sha2::Sha256::new();
+            hash.update(format!("{dest}{:?}{chmod:?}", ins.flag("chown")).as_bytes());
+            let mut archives = Vec::new();
+            for src in &sources {
+                if src.contains(['*', '?']) {
+                    return Err(Error::invalid(format!(
+                        "{} --from with wildcards is not supported by berthd's builder yet",
+                        ins.keyword
+                    )));
+                }
+                let abs = if src.starts_with('/') {
+                    src.clone()
+                } else {
+                    format!("/{src}")
+                };
+                let (tx, mut rx) = mpsc::channel(8);
+                let stat = self
+                    .containers()
+                    .archive_path(&cid, &abs, tx)
+                    .await
+                    .map_err(|e| match e.kind {
+                        crate::ErrorKind::NotFound => Error::invalid(format!(
+                            "{} failed: stat {abs}: file does not exist",
+                            ins.keyword
+                        )),
+                        _ => e,
+                    })?;
+                let mut bytes = Vec::new();
+                while let Some(chunk) = rx.recv().await {
+                    bytes.extend(chunk?);
+                }
+                hash.update(abs.as_bytes());
+                hash.update(&bytes);
+                archives.push((stat.name, stat.mode & (1 << 31) != 0, bytes));
+            }
+            Ok(context::Files {
+                entries: vec![],
+                from_image: archives,
+                dest,
+                dest_is_dir,
+                digest: format!("sha256:{:x}", hash.finalize()),
+                chmod,
+                add: false,
+            })
+        }
+        .await;
+        let _ = self.containers().remove(&cid, true).await;
+        result
+    }
+
     /// `--chown=user[:group]`: numbers, or names from the image's passwd and group files.
     fn chown_for(&self, ins: &Instruction, image: &ResolvedImage) -> Result<(u32, u32)> {
         let Some(spec) = ins.flag("chown").filter(|s| !s.is_empty()) else {
@@ -646,6 +754,8 @@ pub(crate) struct StepCtx<'a> {
     pub escape: char,
     /// A failed RUN's exit code, for the client.
     pub exit_code: &'a std::sync::atomic::AtomicI64,
+    /// The stages done so far: name (maybe empty) and image ID, in order.
+    pub stages: &'a [(String, String)],
 }
 
 /// `ARG name[=default]`: its value (a `--build-arg` wins over the default).
