@@ -259,6 +259,8 @@ enum Row {
     LoadBig,
     ImagesListP50,
     ImagesListP95,
+    BuildCold,
+    BuildCached,
     RssStart,
     RssWithContainers,
     RssEnd,
@@ -287,6 +289,8 @@ impl Row {
             Row::LoadBig => format!("docker load, {BIG_MIB} MiB image, median (ms)"),
             Row::ImagesListP50 => format!("GET /images/json, {LIST_IMAGES} images, p50 (ms)"),
             Row::ImagesListP95 => format!("GET /images/json, {LIST_IMAGES} images, p95 (ms)"),
+            Row::BuildCold => "docker build, 10 steps, no cache, median (ms)".into(),
+            Row::BuildCached => "docker build, 10 steps, all cached, median (ms)".into(),
             Row::RssStart => "daemon RSS before (MiB)".into(),
             Row::RssWithContainers => format!("daemon RSS with {} containers (MiB)", o.containers),
             Row::RssEnd => "daemon RSS after (MiB)".into(),
@@ -294,7 +298,7 @@ impl Row {
         }
     }
 
-    const ALL: [Row; 23] = [
+    const ALL: [Row; 25] = [
         Row::Ready,
         Row::PingP50,
         Row::PingP95,
@@ -314,6 +318,8 @@ impl Row {
         Row::LoadBig,
         Row::ImagesListP50,
         Row::ImagesListP95,
+        Row::BuildCold,
+        Row::BuildCached,
         Row::RssStart,
         Row::RssWithContainers,
         Row::RssEnd,
@@ -478,6 +484,7 @@ fn measure(host: &str, o: &Options, pid: Option<u32>) -> Results {
     // Images last: loading and removing them leaves containerd collecting garbage for a
     // while, which would weigh on the container rows of this daemon only.
     image_rows(&mut conn, o, &mut results);
+    build_rows(&mut conn, o, &mut results);
     results.insert(Row::RssEnd, rss_mib(pid));
     results.insert(Row::RssTotalEnd, rss_with_containerd_mib(pid));
     results
@@ -573,6 +580,86 @@ fn image_rows(conn: &mut Conn, o: &Options, results: &mut Results) {
     for t in &tags {
         let _ = conn.request("DELETE", &format!("{API}/images/{t}?force=1"), &[], b"");
     }
+}
+
+/// The classic builder on a 10-step Dockerfile (config edits, COPYs and RUNs), built with
+/// no cache and then entirely from the cache; three of each, the median kept.
+fn build_rows(conn: &mut Conn, o: &Options, results: &mut Results) {
+    use compat_tests::fixtures;
+    let base = "berth-bench/build-base:1";
+    let image = fixtures::ImageSpec::busybox()
+        .label("berth-bench", "build")
+        .build();
+    let archive = std::fs::read(image.docker_archive(&[base])).unwrap_or_default();
+    let loaded = conn
+        .request(
+            "POST",
+            &format!("{API}/images/load?quiet=1"),
+            &[("Content-Type", "application/x-tar")],
+            &archive,
+        )
+        .is_ok_and(|r| r.status == 200 && !r.text().contains("errorDetail"));
+    if !loaded {
+        eprintln!("  loading the build base failed; build rows are n/a");
+        return;
+    }
+    let dockerfile = format!(
+        "FROM {base}\nENV A=1\nWORKDIR /app\nCOPY f1.txt ./\nRUN echo one > one.txt\n\
+         RUN echo two > two.txt\nCOPY f2.txt ./\nLABEL bench=yes\nEXPOSE 8080\n\
+         CMD [\"cat\", \"/app/one.txt\"]\n"
+    );
+    let mut tar = tar::Builder::new(Vec::new());
+    for (name, body) in [
+        ("Dockerfile", dockerfile.as_bytes()),
+        ("f1.txt", b"first\n".as_slice()),
+        ("f2.txt", b"second\n".as_slice()),
+    ] {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(body.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        let _ = tar.append_data(&mut h, name, body);
+    }
+    let context = tar.into_inner().unwrap_or_default();
+    let mut build = |nocache: bool| -> Option<f64> {
+        let t = Instant::now();
+        let path = format!(
+            "{API}/build?t=berth-bench/built:1&rm=1&networkmode={}&nocache={}",
+            o.network,
+            u8::from(nocache)
+        );
+        match conn.request(
+            "POST",
+            &path,
+            &[("Content-Type", "application/x-tar")],
+            &context,
+        ) {
+            Ok(r) if r.status == 200 && !r.text().contains("errorDetail") => Some(ms(t.elapsed())),
+            Ok(r) => {
+                eprintln!("  build: HTTP {} {}", r.status, r.text().trim());
+                None
+            }
+            Err(e) => {
+                eprintln!("  build: {e}");
+                None
+            }
+        }
+    };
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(|a, b| a.total_cmp(b));
+        (v.len() == 3).then(|| v[1])
+    };
+    let cold: Vec<f64> = (0..3).filter_map(|_| build(true)).collect();
+    let cached: Vec<f64> = (0..3).filter_map(|_| build(false)).collect();
+    results.insert(Row::BuildCold, median(cold));
+    results.insert(Row::BuildCached, median(cached));
+    let _ = conn.request(
+        "DELETE",
+        &format!("{API}/images/berth-bench/built:1?force=1"),
+        &[],
+        b"",
+    );
+    let _ = conn.request("DELETE", &format!("{API}/images/{base}?force=1"), &[], b"");
 }
 
 struct ContainerBench<'a> {
