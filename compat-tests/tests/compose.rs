@@ -96,3 +96,44 @@ fn a_compose_project_comes_up_converges_and_goes_down() {
     assert_eq!(status, 404);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn compose_builds_a_service_image_with_args_and_down_rmi_local_removes_it() {
+    let d = daemon();
+    let image = d.load_test_image("compose-build");
+    let dir = unique_temp_dir("bct-compose-build");
+    let project = format!("bctb{}", std::process::id());
+    std::fs::create_dir_all(dir.join("app")).unwrap();
+    std::fs::write(
+        dir.join("app/Dockerfile"),
+        format!(
+            "FROM {image}\nARG MSG=default\nRUN echo \"$MSG\" > /msg\nCMD [\"cat\", \"/msg\"]\n"
+        ),
+    )
+    .unwrap();
+    // No network: nothing here needs one, and no other test's subnet is at stake.
+    std::fs::write(
+        dir.join("docker-compose.yml"),
+        "version: \"3.7\"\nservices:\n  app:\n    build:\n      context: ./app\n      args:\n        MSG: from-compose\n    network_mode: none\n",
+    )
+    .unwrap();
+    let compose = |args: &[&str]| {
+        let mut all = vec!["-p", project.as_str()];
+        all.extend_from_slice(args);
+        d.compose(&dir, &all)
+    };
+    let out = compose(&["up", "--build", "--abort-on-container-exit"]);
+    assert!(out.success(), "{}", out.describe());
+    assert!(out.stdout.contains("from-compose"), "{}", out.describe());
+    let built = format!("{project}_app");
+    let (status, _) = d.get_json(&format!("/images/{built}/json"));
+    assert_eq!(status, 200);
+    let out = compose(&["down", "--rmi", "local"]);
+    assert!(out.success(), "{}", out.describe());
+    let (status, _) = d.get_json(&format!("/images/{built}/json"));
+    assert_eq!(status, 404, "down --rmi local leaves the built image");
+    if !d.owned() {
+        let _ = d.docker(&["rmi", "-f", &image]);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
