@@ -308,6 +308,7 @@ fn multi_stage_builds_copy_from_earlier_stages_and_stop_at_the_target() {
              COPY --from=builder /src/out/ /opt/app/\n\
              COPY --from=builder /src/out/app /usr/local/bin/app-copy\n\
              COPY --from=0 /src/out/sub/n /n.txt\n\
+             COPY --from=builder --chown=nobody:nobody /src/out/app /owned\n\
              CMD [\"cat\", \"/opt/app/app\"]\n",
             image = c.image
         ),
@@ -317,11 +318,11 @@ fn multi_stage_builds_copy_from_earlier_stages_and_stop_at_the_target() {
     assert!(out.success(), "{}", out.describe());
     let out = c.d.docker(&[
         "run", "--rm", "--network", "none", &tag, "sh", "-c",
-        "cat /opt/app/app /opt/app/sub/n /usr/local/bin/app-copy /n.txt; stat -c '%a %u' /opt/app/app; test -e /src || echo no-src",
+        "cat /opt/app/app /opt/app/sub/n /usr/local/bin/app-copy /n.txt; stat -c '%a %u' /opt/app/app; stat -c '%u:%g' /owned; test -e /src || echo no-src",
     ]);
     assert_eq!(
         out.stdout,
-        "compiled\nnested\ncompiled\nnested\n755 0\nno-src\n",
+        "compiled\nnested\ncompiled\nnested\n755 0\n65534:65534\nno-src\n",
         "{}",
         out.describe()
     );
@@ -329,8 +330,10 @@ fn multi_stage_builds_copy_from_earlier_stages_and_stop_at_the_target() {
     let builder = c.tag("builder");
     let out = c.build(&["--target", "builder", "-t", &builder]);
     assert!(out.success(), "{}", out.describe());
+    // As on dockerd, only the steps up to the target are counted.
+    assert!(out.stdout.contains("Step 3/3 : RUN"), "{}", out.stdout);
     assert!(
-        !out.stdout.contains("Step 4/7"),
+        !out.stdout.contains("Step 4/"),
         "the build went past its target: {}",
         out.stdout
     );

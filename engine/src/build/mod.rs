@@ -179,7 +179,8 @@ impl Engine {
         let df = dockerfile::parse(&text).map_err(|e| Error::invalid(e.to_string()))?;
         let ignore = context::Ignore::load(ctx);
         let mut cache = BuildCache::load(&self.config.data_root);
-        let total = df.instructions.len();
+        // With a target, dockerd counts the steps up to the end of that stage only.
+        let total = target_end(&df.instructions, &req.target, df.escape);
         let mut meta_args: BTreeMap<String, String> = BTreeMap::new();
         let mut done: Vec<Stage> = Vec::new();
         let mut current: Option<Stage> = None;
@@ -600,7 +601,7 @@ impl Engine {
                     .stat_path(&cid, &files.dest)
                     .await
                     .is_ok_and(|s| s.mode & (1 << 31) != 0);
-            let (uid, gid) = self.chown_for(ins, &stage.image)?;
+            let (uid, gid) = self.chown_for(ins, &cid).await?;
             let tar = context::tar_for(&files, into_dir, uid, gid, step.ignore)?;
             self.containers()
                 .extract_to_dir(&cid, "/", false, false, std::io::Cursor::new(tar))
@@ -723,26 +724,28 @@ impl Engine {
         result
     }
 
-    /// `--chown=user[:group]`: numbers, or names from the image's passwd and group files.
-    fn chown_for(&self, ins: &Instruction, image: &ResolvedImage) -> Result<(u32, u32)> {
+    /// `--chown=user[:group]`: numbers, or names from the passwd and group files of the
+    /// image the files go into (`cid` is a container of it).
+    async fn chown_for(&self, ins: &Instruction, cid: &str) -> Result<(u32, u32)> {
         let Some(spec) = ins.flag("chown").filter(|s| !s.is_empty()) else {
             return Ok((0, 0));
         };
         let (u, g) = spec.split_once(':').unwrap_or((spec, ""));
-        if let Ok(uid) = u.parse::<u32>()
-            && (g.is_empty() || g.parse::<u32>().is_ok())
-        {
-            let gid = if g.is_empty() {
-                uid
-            } else {
-                g.parse().unwrap_or(uid)
-            };
-            return Ok((uid, gid));
+        if let Ok(uid) = u.parse::<u32>() {
+            match g.parse::<u32>() {
+                Ok(gid) => return Ok((uid, gid)),
+                Err(_) if g.is_empty() => return Ok((uid, uid)),
+                Err(_) => {}
+            }
         }
-        let _ = image;
-        Err(Error::invalid(format!(
-            "unable to convert uid/gid chown string to host mapping: {spec}: names are not supported by berthd's builder yet, use numbers"
-        )))
+        let mounts = self.containerd.snapshot_mounts(cid).await?;
+        let dirs = mounts
+            .first()
+            .map(|m| crate::container::setup::overlay_dirs(&m.options))
+            .unwrap_or_default();
+        let (uid, gid, _) = crate::container::setup::resolve_user(spec, &dirs)?;
+        // A user alone takes its own group, as moby's chown does.
+        Ok((uid, gid))
     }
 }
 
@@ -756,6 +759,31 @@ pub(crate) struct StepCtx<'a> {
     pub exit_code: &'a std::sync::atomic::AtomicI64,
     /// The stages done so far: name (maybe empty) and image ID, in order.
     pub stages: &'a [(String, String)],
+}
+
+/// How many instructions run: all, or with `target` those up to the end of its stage.
+fn target_end(instructions: &[Instruction], target: &str, escape: char) -> usize {
+    if target.is_empty() {
+        return instructions.len();
+    }
+    let stage_name = |ins: &Instruction| {
+        let words =
+            dockerfile::expand_words(&ins.text(), &BTreeMap::new(), escape).unwrap_or_default();
+        match words.as_slice() {
+            [_, as_, n] if as_.eq_ignore_ascii_case("as") => n.to_ascii_lowercase(),
+            _ => String::new(),
+        }
+    };
+    let Some(start) = instructions
+        .iter()
+        .position(|i| i.keyword == "FROM" && stage_name(i) == target.to_ascii_lowercase())
+    else {
+        return instructions.len();
+    };
+    instructions[start + 1..]
+        .iter()
+        .position(|i| i.keyword == "FROM")
+        .map_or(instructions.len(), |p| start + 1 + p)
 }
 
 /// `ARG name[=default]`: its value (a `--build-arg` wins over the default).
