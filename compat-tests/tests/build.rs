@@ -356,3 +356,35 @@ fn multi_stage_builds_copy_from_earlier_stages_and_stop_at_the_target() {
         out.describe()
     );
 }
+
+#[test]
+fn a_scratch_stage_takes_files_from_another_stage() {
+    let mut c = setup("scratch");
+    c.write(
+        "Dockerfile",
+        &format!(
+            "FROM {} AS b\n\
+             RUN mkdir /out && cp /bin/busybox /out/busybox && echo hi > /out/hello\n\
+             FROM scratch\n\
+             COPY --from=b /out/ /\n\
+             CMD [\"/busybox\", \"cat\", \"/hello\"]\n",
+            c.image
+        ),
+    );
+    let tag = c.tag("scratch");
+    let out = c.build(&["-t", &tag]);
+    assert!(out.success(), "{}", out.describe());
+    assert!(
+        out.stdout.contains("Step 3/5 : FROM scratch\n ---> \n"),
+        "{}",
+        out.stdout
+    );
+    let out = c.d.docker(&["run", "--rm", "--network", "none", &tag]);
+    assert_eq!(out.stdout, "hi\n", "{}", out.describe());
+    let (_, v) = c.d.get_json(&format!("/images/{tag}/json"));
+    assert_eq!(
+        v["RootFS"]["Layers"].as_array().map(Vec::len),
+        Some(1),
+        "{v}"
+    );
+}

@@ -153,11 +153,30 @@ impl Engine {
     pub(crate) async fn store_derived(
         &self,
         base: &crate::image::store::ResolvedImage,
+        config: Value,
+        layer: Option<&containerd_client::types::Descriptor>,
+        names: &[String],
+    ) -> Result<String> {
+        self.store_layered(
+            &base.layers,
+            base.config.rootfs.diff_ids.clone(),
+            config,
+            layer,
+            names,
+        )
+        .await
+    }
+
+    /// Stores an image of `layers` (whose diff IDs are `diff_ids`), `layer` on top when
+    /// there is one, and `config`; none at all makes an empty (scratch) image.
+    pub(crate) async fn store_layered(
+        &self,
+        base_layers: &[containerd_client::types::Descriptor],
+        mut diff_ids: Vec<String>,
         mut config: Value,
         layer: Option<&containerd_client::types::Descriptor>,
         names: &[String],
     ) -> Result<String> {
-        let mut diff_ids: Vec<String> = base.config.rootfs.diff_ids.clone();
         if let Some(layer) = layer {
             diff_ids.push(layer.digest.clone());
         }
@@ -176,7 +195,7 @@ impl Engine {
             size: d.size,
             path: Default::default(),
         };
-        let mut layers: Vec<Blob> = base.layers.iter().map(in_store).collect();
+        let mut layers: Vec<Blob> = base_layers.iter().map(in_store).collect();
         layers.extend(layer.map(in_store));
         let config_blob = Blob {
             media_type: archive::MEDIA_DOCKER_CONFIG.into(),

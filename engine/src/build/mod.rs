@@ -195,7 +195,16 @@ impl Engine {
                     done.push(s);
                 }
                 let stage = self.from(ins, &meta_args, &done, df.escape).await?;
-                say(format!(" ---> {}\n", short(&stage.image.id))).await;
+                if stage.image.config.rootfs.diff_ids.is_empty() {
+                    // The empty image of `FROM scratch` is the builder's, hidden like steps;
+                    // dockerd shows no ID for it.
+                    cache
+                        .entries
+                        .insert("scratch".into(), stage.image.id.clone());
+                    say(" ---> \n".into()).await;
+                } else {
+                    say(format!(" ---> {}\n", short(&stage.image.id))).await;
+                }
                 if !req.target.is_empty() && stage.name == req.target {
                     last_from_target = true;
                 }
@@ -291,12 +300,11 @@ impl Engine {
                 cmd_set: false,
             });
         }
-        if base == "scratch" {
-            return Err(Error::invalid(
-                "FROM scratch is not supported by berthd's builder yet",
-            ));
-        }
-        let image = self.images().find(&base).await?.resolved;
+        let image = if base == "scratch" {
+            self.scratch_image().await?
+        } else {
+            self.images().find(&base).await?.resolved
+        };
         let config: Value = serde_json::from_slice(&image.config_bytes)
             .map_err(|e| Error::internal(format!("image config: {e}")))?;
         let shell = config["config"]["Shell"]
@@ -315,6 +323,24 @@ impl Engine {
             args: BTreeMap::new(),
             cmd_set: false,
         })
+    }
+
+    /// An empty image to start a `FROM scratch` stage on: no layers, an empty config.
+    async fn scratch_image(&self) -> Result<ResolvedImage> {
+        let arch = match std::env::consts::ARCH {
+            "x86_64" => "amd64",
+            "aarch64" => "arm64",
+            other => other,
+        };
+        let config = json!({
+            "architecture": arch,
+            "os": "linux",
+            "config": {},
+            "rootfs": {"type": "layers", "diff_ids": []},
+            "history": [],
+        });
+        let id = self.store_layered(&[], vec![], config, None, &[]).await?;
+        Ok(self.images().find(&id).await?.resolved)
     }
 
     /// Stores the stage's config (with `layer` on top when there is one) as a new image,
