@@ -21,6 +21,7 @@ pub mod expect;
 pub mod fixtures;
 pub mod http;
 pub mod procfs;
+pub mod registry;
 
 use std::cmp::Ordering;
 use std::fs::{self, File};

@@ -388,3 +388,44 @@ fn a_scratch_stage_takes_files_from_another_stage() {
         "{v}"
     );
 }
+
+#[test]
+fn a_missing_base_image_is_pulled_with_the_registry_credentials() {
+    let mut c = setup("pull");
+    let reg = compat_tests::registry::Registry::start_with(Some(("builder", "s3cret")));
+    let image = compat_tests::fixtures::ImageSpec::busybox()
+        .label("berth-test", "build-pull")
+        .build();
+    reg.push_as(
+        &image.docker_archive(&["x/y:z"]),
+        "base/busybox:1",
+        Some("builder:s3cret"),
+    );
+    let base = format!("127.0.0.1:{}/base/busybox:1", reg.port);
+    c.write(
+        "Dockerfile",
+        &format!("FROM {base}\nRUN echo pulled > /p\n"),
+    );
+    // The CLI sends the credentials it has for every registry in X-Registry-Config.
+    let login = c.d.docker(&[
+        "login",
+        "-u",
+        "builder",
+        "-p",
+        "s3cret",
+        &format!("127.0.0.1:{}", reg.port),
+    ]);
+    assert!(login.success(), "{}", login.describe());
+    let tag = c.tag("pulled");
+    let out = c.build(&["-t", &tag]);
+    assert!(out.success(), "{}", out.describe());
+    assert!(
+        out.stdout.contains("Pulling from base/busybox"),
+        "{}",
+        out.stdout
+    );
+    let out =
+        c.d.docker(&["run", "--rm", "--network", "none", &tag, "cat", "/p"]);
+    assert_eq!(out.stdout, "pulled\n", "{}", out.describe());
+    let _ = c.d.docker(&["rmi", "-f", &base]);
+}

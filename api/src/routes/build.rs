@@ -29,8 +29,16 @@ type Map = serde_json::Map<String, Value>;
 pub async fn build(
     State(s): State<AppState>,
     q: QueryParams,
+    headers: http::HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
+    // `X-Registry-Config`: auth configs by registry, for base images to pull.
+    let registry_auth = super::images::base64_json_header(&headers, "X-Registry-Config")
+        .and_then(|v| v.as_object().cloned())
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(registry, auth)| (registry, super::images::credentials_of(&auth)))
+        .collect();
     let build_args: BTreeMap<String, Option<String>> = json_map(&q, "buildargs")?
         .unwrap_or_default()
         .into_iter()
@@ -58,6 +66,8 @@ pub async fn build(
         remove: q.get("rm").is_none_or(|_| q.bool("rm")),
         force_remove: q.bool("forcerm"),
         network_mode: q.get("networkmode").unwrap_or("").to_string(),
+        pull: q.bool("pull"),
+        registry_auth,
     };
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Progress>(64);
     let (lines_tx, lines_rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(64);

@@ -644,8 +644,18 @@ pub async fn distribution(
 /// `X-Registry-Auth`: base64url (padded or not) JSON with `username` and `password`; a header
 /// that does not decode means anonymous, as in moby.
 fn registry_auth(headers: &http::HeaderMap) -> Option<berth_engine::image::pull::Credentials> {
+    let v = base64_json_header(headers, "X-Registry-Auth")?;
+    Some(credentials_of(&v))
+}
+
+/// A header holding base64 (URL-safe or standard, padded or not) JSON, as the registry
+/// auth headers are; None when absent or undecodable.
+pub(crate) fn base64_json_header(
+    headers: &http::HeaderMap,
+    name: &str,
+) -> Option<serde_json::Value> {
     use base64::Engine as _;
-    let raw = headers.get("X-Registry-Auth")?.to_str().ok()?.trim();
+    let raw = headers.get(name)?.to_str().ok()?.trim();
     if raw.is_empty() {
         return None;
     }
@@ -656,12 +666,16 @@ fn registry_auth(headers: &http::HeaderMap) -> Option<berth_engine::image::pull:
         })
         .or_else(|_| base64::engine::general_purpose::STANDARD.decode(raw))
         .ok()?;
-    let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+/// `username` and `password` of an auth config object.
+pub(crate) fn credentials_of(v: &serde_json::Value) -> berth_engine::image::pull::Credentials {
     let field = |k: &str| v.get(k).and_then(|x| x.as_str()).unwrap_or("").to_string();
-    Some(berth_engine::image::pull::Credentials {
+    berth_engine::image::pull::Credentials {
         username: field("username"),
         password: field("password"),
-    })
+    }
 }
 
 /// The pull half of `POST /images/create`: progress streamed as it happens, errors in-band.

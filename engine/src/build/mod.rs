@@ -35,6 +35,10 @@ pub struct BuildRequest {
     /// Remove them even after a failed one (`forcerm`).
     pub force_remove: bool,
     pub network_mode: String,
+    /// Pull every `FROM` image, even one already here (`pull`).
+    pub pull: bool,
+    /// `X-Registry-Config`: credentials by registry, for base images that must be pulled.
+    pub registry_auth: BTreeMap<String, crate::image::pull::Credentials>,
 }
 
 /// What the build tells the client as it goes.
@@ -194,7 +198,9 @@ impl Engine {
                 if let Some(s) = current.take() {
                     done.push(s);
                 }
-                let stage = self.from(ins, &meta_args, &done, df.escape).await?;
+                let stage = self
+                    .from(ins, &meta_args, &done, df.escape, req, out)
+                    .await?;
                 if stage.image.config.rootfs.diff_ids.is_empty() {
                     // The empty image of `FROM scratch` is the builder's, hidden like steps;
                     // dockerd shows no ID for it.
@@ -274,6 +280,8 @@ impl Engine {
         meta_args: &BTreeMap<String, String>,
         done: &[Stage],
         escape: char,
+        req: &BuildRequest,
+        out: &mpsc::Sender<Progress>,
     ) -> Result<Stage> {
         let words =
             dockerfile::expand_words(&ins.text(), meta_args, escape).map_err(Error::invalid)?;
@@ -303,7 +311,14 @@ impl Engine {
         let image = if base == "scratch" {
             self.scratch_image().await?
         } else {
-            self.images().find(&base).await?.resolved
+            match self.images().find(&base).await {
+                Ok(found) if !req.pull => found.resolved,
+                Ok(_) => self.pull_base(&base, req, out).await?,
+                Err(e) if e.kind == crate::ErrorKind::NotFound => {
+                    self.pull_base(&base, req, out).await?
+                }
+                Err(e) => return Err(e),
+            }
         };
         let config: Value = serde_json::from_slice(&image.config_bytes)
             .map_err(|e| Error::internal(format!("image config: {e}")))?;
@@ -323,6 +338,49 @@ impl Engine {
             args: BTreeMap::new(),
             cmd_set: false,
         })
+    }
+
+    /// Pulls a base image with the credentials `X-Registry-Config` has for its registry;
+    /// the pull's progress shows in the build output.
+    async fn pull_base(
+        &self,
+        base: &str,
+        req: &BuildRequest,
+        out: &mpsc::Sender<Progress>,
+    ) -> Result<ResolvedImage> {
+        let domain = crate::image::reference::Reference::parse_normalized(base)
+            .map(|r| r.domain().to_string())
+            .map_err(Error::from)?;
+        let credentials = req
+            .registry_auth
+            .iter()
+            .find(|(k, _)| {
+                let host = k
+                    .trim_start_matches("https://")
+                    .trim_start_matches("http://")
+                    .split('/')
+                    .next()
+                    .unwrap_or("");
+                host == domain || (domain == "docker.io" && host == "index.docker.io")
+            })
+            .map(|(_, c)| c.clone());
+        let (tx, mut rx) = mpsc::channel::<crate::image::pull::Progress>(64);
+        let forward = {
+            let out = out.clone();
+            tokio::spawn(async move {
+                while let Some(p) = rx.recv().await {
+                    let line = match &p.id {
+                        Some(id) => format!("{id}: {}\n", p.status),
+                        None => format!("{}\n", p.status),
+                    };
+                    let _ = out.send(Progress::Stream(line)).await;
+                }
+            })
+        };
+        let pulled = self.images().pull(base, credentials, tx).await;
+        let _ = forward.await;
+        let id = pulled?;
+        Ok(self.images().find(&id).await?.resolved)
     }
 
     /// An empty image to start a `FROM scratch` stage on: no layers, an empty config.
