@@ -239,6 +239,26 @@ fn an_unchanged_rebuild_uses_the_cache_and_a_changed_file_rebuilds_from_its_step
         "/app/single.txt",
     ]);
     assert_eq!(out.stdout, "changed\n");
+
+    // A dangling-image prune leaves the step images (the cache) alone.
+    let out = c.d.docker(&["image", "prune", "-f"]);
+    assert!(out.success(), "{}", out.describe());
+    let again = c.build(&["-t", &tag]);
+    assert_eq!(cached_steps(&again.stdout), 11, "{}", again.stdout);
+    if c.d.owned() {
+        // berthd's `docker builder prune` drops its classic build cache, as BuildKit's
+        // would be (dockerd 20.10 prunes only BuildKit's and keeps its step images).
+        let out = c.d.docker(&["builder", "prune", "-f"]);
+        assert!(out.success(), "{}", out.describe());
+        assert!(
+            out.stdout.contains("Total reclaimed space"),
+            "{}",
+            out.describe()
+        );
+        let cold = c.build(&["-t", &tag]);
+        assert!(cold.success(), "{}", cold.describe());
+        assert_eq!(cached_steps(&cold.stdout), 0, "{}", cold.stdout);
+    }
 }
 
 #[test]

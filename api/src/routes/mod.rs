@@ -62,6 +62,7 @@ pub fn router(state: AppState) -> Router {
         .route("/auth", post(images::auth))
         // containers
         .route("/build", post(build::build))
+        .route("/build/prune", post(prune::build_cache))
         .route("/networks", get(networks::list))
         .route("/networks/create", post(networks::create))
         .route("/networks/prune", post(prune::networks))

@@ -1,4 +1,4 @@
-//! `POST /containers/prune`, `/images/prune` and `/networks/prune`.
+//! `POST /containers/prune`, `/images/prune`, `/networks/prune` and `/build/prune`.
 
 use axum::Json;
 use axum::extract::State;
@@ -79,10 +79,19 @@ pub async fn images(State(s): State<AppState>, q: QueryParams) -> Result<Json<Va
         }
     };
     let until = until(&filters)?;
+    // The builder's step images are its cache, as an image's parents are on dockerd:
+    // `docker builder prune` removes them, a dangling-image prune keeps them.
+    let steps = if all {
+        Default::default()
+    } else {
+        s.engine.build_intermediates()
+    };
     let (removed, reclaimed) = s
         .engine
         .prune_images(all, |e| {
-            until.is_some_and(|u| e.created_unix >= u) || label_keeps(&filters, &e.labels)
+            steps.contains(&e.resolved.id)
+                || until.is_some_and(|u| e.created_unix >= u)
+                || label_keeps(&filters, &e.labels)
         })
         .await?;
     let items: Vec<Value> = removed
@@ -123,4 +132,13 @@ pub async fn networks(
         }
     }
     Ok(Json(serde_json::json!({"NetworksDeleted": deleted})))
+}
+
+/// `POST /build/prune`: the builder's cache (its step images no container uses).
+pub async fn build_cache(State(s): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let (deleted, reclaimed) = s.engine.prune_build_cache().await?;
+    Ok(Json(json!({
+        "CachesDeleted": if deleted.is_empty() { Value::Null } else { json!(deleted) },
+        "SpaceReclaimed": reclaimed,
+    })))
 }

@@ -119,6 +119,34 @@ impl Engine {
             .collect()
     }
 
+    /// `docker builder prune`: removes the builder's step images that have no name and no
+    /// container, and forgets them; returns their IDs and the bytes freed.
+    pub async fn prune_build_cache(&self) -> Result<(Vec<String>, i64)> {
+        let mut cache = BuildCache::load(&self.config.data_root);
+        let steps: std::collections::HashSet<String> = cache.entries.values().cloned().collect();
+        let (removed, reclaimed) = self
+            .prune_images(false, |e| !steps.contains(&e.resolved.id))
+            .await?;
+        let deleted: Vec<String> = removed
+            .into_iter()
+            .filter_map(|r| match r {
+                crate::image::store::RemovedImage::Deleted(id) => Some(id),
+                crate::image::store::RemovedImage::Untagged(_) => None,
+            })
+            .collect();
+        // Entries whose image is gone are useless; those still named are kept.
+        let images: std::collections::HashSet<String> = self
+            .images()
+            .list()
+            .await?
+            .into_iter()
+            .map(|e| e.resolved.id)
+            .collect();
+        cache.entries.retain(|_, id| images.contains(id));
+        cache.save(&self.config.data_root);
+        Ok((deleted, reclaimed))
+    }
+
     /// Builds `context` (a tar, possibly gzipped) as `req` says; progress goes to `out`.
     /// Returns the image ID.
     pub async fn build(
