@@ -449,3 +449,43 @@ fn a_missing_base_image_is_pulled_with_the_registry_credentials() {
     assert_eq!(out.stdout, "pulled\n", "{}", out.describe());
     let _ = c.d.docker(&["rmi", "-f", &base]);
 }
+
+#[test]
+fn onbuild_triggers_run_in_the_child_build() {
+    let mut c = setup("onbuild");
+    c.write(
+        "Dockerfile",
+        &format!(
+            "FROM {}\nONBUILD RUN echo triggered > /t\nONBUILD ENV X=1\n",
+            c.image
+        ),
+    );
+    let parent = c.tag("parent");
+    let out = c.build(&["-t", &parent]);
+    assert!(out.success(), "{}", out.describe());
+    let (_, v) = c.d.get_json(&format!("/images/{parent}/json"));
+    assert_eq!(
+        v["Config"]["OnBuild"],
+        json!(["RUN echo triggered > /t", "ENV X=1"])
+    );
+
+    c.write("Dockerfile", &format!("FROM {parent}\nRUN cat /t\n"));
+    let child = c.tag("child");
+    let out = c.build(&["-t", &child]);
+    assert!(out.success(), "{}", out.describe());
+    assert!(
+        out.stdout.contains("# Executing 2 build triggers\n"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("\ntriggered\n"), "{}", out.stdout);
+    let (_, v) = c.d.get_json(&format!("/images/{child}/json"));
+    assert_eq!(v["Config"]["OnBuild"], Value::Null);
+    let env: Vec<&str> = v["Config"]["Env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(env.contains(&"X=1"), "{env:?}");
+}

@@ -226,9 +226,48 @@ impl Engine {
                 if let Some(s) = current.take() {
                     done.push(s);
                 }
-                let stage = self
+                let mut stage = self
                     .from(ins, &meta_args, &done, df.escape, req, out)
                     .await?;
+                let triggers: Vec<String> = stage.config["config"]["OnBuild"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|t| t.as_str().map(str::to_string))
+                    .collect();
+                if !triggers.is_empty() {
+                    // The base image's ONBUILD triggers run first; the result has none.
+                    say(format!(
+                        "# Executing {} build trigger{}\n",
+                        triggers.len(),
+                        if triggers.len() == 1 { "" } else { "s" }
+                    ))
+                    .await;
+                    stage.run_config().insert("OnBuild".into(), Value::Null);
+                    let stages: Vec<(String, String)> = done
+                        .iter()
+                        .map(|s| (s.name.clone(), s.image.id.clone()))
+                        .collect();
+                    let step = StepCtx {
+                        req,
+                        ctx,
+                        ignore: &ignore,
+                        escape: df.escape,
+                        exit_code,
+                        stages: &stages,
+                    };
+                    for t in &triggers {
+                        let trigger = dockerfile::parse(&format!("FROM scratch\n{t}"))
+                            .map_err(|e| Error::invalid(e.to_string()))?
+                            .instructions
+                            .pop()
+                            .ok_or_else(|| {
+                                Error::invalid(format!("invalid ONBUILD trigger: {t}"))
+                            })?;
+                        self.step(&mut stage, &trigger, &step, &mut cache, out)
+                            .await?;
+                    }
+                }
                 if stage.image.config.rootfs.diff_ids.is_empty() {
                     // The empty image of `FROM scratch` is the builder's, hidden like steps;
                     // dockerd shows no ID for it.
