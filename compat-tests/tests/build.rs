@@ -489,3 +489,56 @@ fn onbuild_triggers_run_in_the_child_build() {
         .collect();
     assert!(env.contains(&"X=1"), "{env:?}");
 }
+
+#[test]
+fn a_client_that_goes_away_stops_the_build_and_leaves_no_container() {
+    use std::io::{Read as _, Write as _};
+    let c = setup("cancel");
+    c.write(
+        "Dockerfile",
+        &format!("FROM {}\nRUN echo sta''rted && sleep 60\n", c.image),
+    );
+    let mut tar = tar::Builder::new(Vec::new());
+    tar.append_path_with_name(c.dir.join("Dockerfile"), "Dockerfile")
+        .unwrap();
+    let body = tar.into_inner().unwrap();
+    let mut s = std::os::unix::net::UnixStream::connect(c.d.socket_path()).unwrap();
+    write!(
+        s,
+        "POST /build?rm=1 HTTP/1.1\r\nHost: d\r\nContent-Type: application/x-tar\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    s.write_all(&body).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&seen).contains("started") {
+        let n = s.read(&mut buf).expect("build output");
+        assert!(
+            n > 0,
+            "the build ended early: {}",
+            String::from_utf8_lossy(&seen)
+        );
+        seen.extend_from_slice(&buf[..n]);
+    }
+    // The RUN step's container is of the FROM image itself.
+    let ancestor = format!("ancestor={}", c.image);
+    let running = c.d.docker(&["ps", "-q", "--filter", &ancestor]).stdout;
+    assert!(
+        !running.trim().is_empty(),
+        "the RUN step's container should be running"
+    );
+    drop(s);
+    let gone = compat_tests::wait_until(std::time::Duration::from_secs(20), || {
+        c.d.docker(&["ps", "-q", "--filter", &ancestor])
+            .stdout
+            .trim()
+            .is_empty()
+    });
+    assert!(
+        gone,
+        "the build's container kept running after its client left"
+    );
+}

@@ -75,7 +75,15 @@ pub async fn build(
     let context = crate::stream::BodyReader::new(body);
     let build = tokio::spawn(async move { engine.build(req, context, tx).await });
     tokio::spawn(async move {
-        while let Some(p) = rx.recv().await {
+        loop {
+            // A client that goes away ends this loop, which tells the build to stop.
+            let p = tokio::select! {
+                p = rx.recv() => match p {
+                    Some(p) => p,
+                    None => break,
+                },
+                _ = lines_tx.closed() => return,
+            };
             let msg = match p {
                 // Quiet builds show nothing but the result (and errors).
                 Progress::Stream(_) if quiet => continue,

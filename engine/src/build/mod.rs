@@ -221,6 +221,11 @@ impl Engine {
             if ins.keyword == "FROM" && last_from_target {
                 break;
             }
+            if out.is_closed() {
+                return Err(Error::invalid(
+                    "the build was canceled: the client went away",
+                ));
+            }
             say(format!("Step {}/{total} : {}\n", n + 1, ins.original)).await;
             if ins.keyword == "FROM" {
                 if let Some(s) = current.take() {
@@ -685,12 +690,21 @@ impl Engine {
                 tail: None,
             },
         )?;
-        while let Some(entry) = logs.recv().await {
-            let _ = out
-                .send(Progress::Stream(
-                    String::from_utf8_lossy(&entry.line).into_owned(),
-                ))
-                .await;
+        let canceled = || Error::invalid("the build was canceled: the client went away");
+        loop {
+            // A client that goes away (Ctrl-C) stops the step; the caller removes it.
+            tokio::select! {
+                entry = logs.recv() => match entry {
+                    Some(entry) => {
+                        let line = String::from_utf8_lossy(&entry.line).into_owned();
+                        if out.send(Progress::Stream(line)).await.is_err() {
+                            return Err(canceled());
+                        }
+                    }
+                    None => break,
+                },
+                _ = out.closed() => return Err(canceled()),
+            }
         }
         Ok(exited.await)
     }
