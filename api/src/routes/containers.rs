@@ -192,6 +192,13 @@ pub async fn list(
         || q.get("limit").is_some_and(|l| l != "-1" && l != "0")
         || filters.contains("status")
         || filters.contains("exited");
+    // `ancestor` names an image: containers of that image ID match however they named it.
+    let mut ancestor_ids = Vec::new();
+    for a in filters.values("ancestor").into_iter().flatten() {
+        if let Ok(e) = s.engine.images().find(a).await {
+            ancestor_ids.push(e.resolved.id);
+        }
+    }
     let mut list = s.engine.containers().list();
     list.sort_by(|a, b| b.created.cmp(&a.created));
     let created_of = |name: &str| {
@@ -227,7 +234,8 @@ pub async fn list(
                 c.state.status == Status::Exited && v.contains(&c.state.exit_code.to_string())
             })
             || !filters.values("ancestor").is_none_or(|v| {
-                v.iter().any(|a| {
+                ancestor_ids.contains(&c.image_id)
+                    || v.iter().any(|a| {
                     c.image_name == *a
                         || c.config_str("Image") == a
                         || c.image_id
