@@ -542,3 +542,84 @@ fn a_client_that_goes_away_stops_the_build_and_leaves_no_container() {
         "the build's container kept running after its client left"
     );
 }
+
+/// Serves `body` once over HTTP on a loopback port; returns the URL.
+fn serve_once(body: Vec<u8>) -> String {
+    use std::io::{Read as _, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        if let Ok((mut s, _)) = listener.accept() {
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf);
+            let _ = write!(
+                s,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/x-tar\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = s.write_all(&body);
+        }
+    });
+    format!("http://127.0.0.1:{port}/context.tar")
+}
+
+#[test]
+fn run_steps_get_the_query_settings_and_contexts_can_come_from_this_host() {
+    let mut c = setup("params");
+    c.write(
+        "Dockerfile",
+        &format!(
+            "FROM {}\nRUN grep -q '10.9.8.7.*myhost' /etc/hosts && df -k /dev/shm | tail -1 | awk '{{print $2}}' > /shm\n",
+            c.image
+        ),
+    );
+    let tag = c.tag("params");
+    let out = c.build(&[
+        "--add-host",
+        "myhost:10.9.8.7",
+        "--shm-size",
+        "16m",
+        "-t",
+        &tag,
+    ]);
+    assert!(out.success(), "{}", out.describe());
+    let out =
+        c.d.docker(&["run", "--rm", "--network", "none", &tag, "cat", "/shm"]);
+    assert_eq!(out.stdout, "16384\n", "{}", out.describe());
+
+    // A tarball served by this host is a context (`remote`, as docker-py sends it; the CLI
+    // downloads URLs itself).
+    c.write(
+        "Dockerfile",
+        &format!("FROM {}\nCOPY hello.txt /\n", c.image),
+    );
+    c.write("hello.txt", "from afar\n");
+    let mut tar = tar::Builder::new(Vec::new());
+    tar.append_path_with_name(c.dir.join("Dockerfile"), "Dockerfile")
+        .unwrap();
+    tar.append_path_with_name(c.dir.join("hello.txt"), "hello.txt")
+        .unwrap();
+    let url = serve_once(tar.into_inner().unwrap());
+    let remote = c.tag("remote");
+    let r = c.d.request(
+        "POST",
+        &format!(
+            "/build?t={remote}&remote={}",
+            compat_tests::url_encode(&url)
+        ),
+        &[],
+        b"",
+    );
+    assert_eq!(r.status, 200, "{r:?}");
+    assert!(r.text().contains("Successfully tagged"), "{}", r.text());
+    let out = c.d.docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        &remote,
+        "cat",
+        "/hello.txt",
+    ]);
+    assert_eq!(out.stdout, "from afar\n", "{}", out.describe());
+}

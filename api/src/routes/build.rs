@@ -26,6 +26,43 @@ fn json_map(q: &QueryParams, key: &str) -> Result<Option<Map>, ApiError> {
 
 type Map = serde_json::Map<String, Value>;
 
+/// The query's resource settings and extra hosts for RUN containers, as host config fields.
+fn run_host_config(q: &QueryParams) -> Result<Map, ApiError> {
+    let mut h = Map::new();
+    let hosts: Vec<&str> = q
+        .all("extrahosts")
+        .into_iter()
+        .flat_map(|v| v.split(','))
+        .filter(|v| !v.is_empty())
+        .collect();
+    if !hosts.is_empty() {
+        h.insert("ExtraHosts".into(), json!(hosts));
+    }
+    for (param, field) in [
+        ("shmsize", "ShmSize"),
+        ("memory", "Memory"),
+        ("memswap", "MemorySwap"),
+        ("cpushares", "CpuShares"),
+        ("cpuperiod", "CpuPeriod"),
+        ("cpuquota", "CpuQuota"),
+    ] {
+        if let Some(v) = q.get(param).filter(|v| !v.is_empty()) {
+            let n: i64 = v
+                .parse()
+                .map_err(|_| ApiError::invalid(format!("invalid {param}: {v}")))?;
+            if n != 0 {
+                h.insert(field.into(), json!(n));
+            }
+        }
+    }
+    for (param, field) in [("cpusetcpus", "CpusetCpus"), ("cpusetmems", "CpusetMems")] {
+        if let Some(v) = q.get(param).filter(|v| !v.is_empty()) {
+            h.insert(field.into(), json!(v));
+        }
+    }
+    Ok(h)
+}
+
 pub async fn build(
     State(s): State<AppState>,
     q: QueryParams,
@@ -49,12 +86,21 @@ pub async fn build(
         .into_iter()
         .map(|(k, v)| (k, v.as_str().unwrap_or_default().to_string()))
         .collect();
-    if let Some(remote) = q.get("remote").filter(|r| !r.is_empty()) {
-        return Err(ApiError::invalid(format!(
-            "remote build contexts ({remote}) are not supported by berthd yet; send the context as the request body"
-        )));
-    }
+    // A `remote` context (a tarball served by this host) replaces the body.
+    let remote = match q.get("remote").filter(|r| !r.is_empty()) {
+        Some(url) => Some(berth_engine::build::context::fetch_remote(url).await?),
+        None => None,
+    };
     let quiet = q.bool("q");
+    if let Some(platform) = q.get("platform").filter(|p| !p.is_empty()) {
+        let host = format!("linux/{}", berth_engine::image::archive::host_arch());
+        if !platform.eq_ignore_ascii_case(&host) && !platform.eq_ignore_ascii_case("linux") {
+            return Err(ApiError::invalid(format!(
+                "\"{platform}\": this daemon builds for {host} only"
+            )));
+        }
+    }
+    let run_host_config = run_host_config(&q)?;
     let req = BuildRequest {
         tags: q.all("t").into_iter().map(str::to_string).collect(),
         dockerfile: q.get("dockerfile").unwrap_or("").to_string(),
@@ -67,12 +113,16 @@ pub async fn build(
         force_remove: q.bool("forcerm"),
         network_mode: q.get("networkmode").unwrap_or("").to_string(),
         pull: q.bool("pull"),
+        run_host_config,
         registry_auth,
     };
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Progress>(64);
     let (lines_tx, lines_rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(64);
     let engine = s.engine.clone();
-    let context = crate::stream::BodyReader::new(body);
+    let context: Box<dyn std::io::Read + Send> = match remote {
+        Some(bytes) => Box::new(std::io::Cursor::new(bytes)),
+        None => Box::new(crate::stream::BodyReader::new(body)),
+    };
     let build = tokio::spawn(async move { engine.build(req, context, tx).await });
     tokio::spawn(async move {
         loop {

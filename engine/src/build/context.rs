@@ -36,6 +36,53 @@ pub fn unpack(reader: impl Read, dir: &Path) -> Result<()> {
     }
 }
 
+/// A `remote` build context: a tar (or gzipped tar) served over HTTP by this very host.
+/// Anything else is refused: berthd reaches no host outside this machine, and git
+/// contexts are not supported.
+pub async fn fetch_remote(url: &str) -> Result<Vec<u8>> {
+    let rest = url.strip_prefix("http://").ok_or_else(|| {
+        Error::invalid(format!(
+            "remote context {url}: only http:// URLs on this host are supported by berthd"
+        ))
+    })?;
+    let authority = rest.split('/').next().unwrap_or("");
+    let host = match authority.rsplit_once(':') {
+        Some((h, p)) if p.chars().all(|c| c.is_ascii_digit()) => h,
+        _ => authority,
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let local = host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    if !local {
+        return Err(Error::invalid(format!(
+            "remote context {url}: only contexts served by this host (localhost, 127.0.0.1, ::1) are allowed"
+        )));
+    }
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(std::time::Duration::from_secs(120))
+        .build()
+        .map_err(|e| Error::internal(format!("http client: {e}")))?;
+    let resp = client
+        .get(url)
+        .send()
+        .await
+        .map_err(|e| Error::invalid(format!("error downloading remote context {url}: {e}")))?;
+    if !resp.status().is_success() {
+        return Err(Error::invalid(format!(
+            "error downloading remote context {url}: {}",
+            resp.status()
+        )));
+    }
+    let bytes = resp
+        .bytes()
+        .await
+        .map_err(|e| Error::invalid(format!("error downloading remote context {url}: {e}")))?;
+    Ok(bytes.to_vec())
+}
+
 /// `rel` inside the context, or None when it climbs out of it.
 pub fn inside(ctx: &Path, rel: &str) -> Option<PathBuf> {
     let mut parts: Vec<&str> = Vec::new();

@@ -35,6 +35,9 @@ pub struct BuildRequest {
     /// Remove them even after a failed one (`forcerm`).
     pub force_remove: bool,
     pub network_mode: String,
+    /// Host config for RUN containers from the query (`extrahosts`, `shmsize`, `memory`,
+    /// `memswap`, `cpushares`, `cpusetcpus`, `cpuperiod`, `cpuquota`), in moby's field names.
+    pub run_host_config: Map<String, Value>,
     /// Pull every `FROM` image, even one already here (`pull`).
     pub pull: bool,
     /// `X-Registry-Config`: credentials by registry, for base images that must be pulled.
@@ -457,13 +460,8 @@ impl Engine {
 
     /// An empty image to start a `FROM scratch` stage on: no layers, an empty config.
     async fn scratch_image(&self) -> Result<ResolvedImage> {
-        let arch = match std::env::consts::ARCH {
-            "x86_64" => "amd64",
-            "aarch64" => "arm64",
-            other => other,
-        };
         let config = json!({
-            "architecture": arch,
+            "architecture": crate::image::archive::host_arch(),
             "os": "linux",
             "config": {},
             "rootfs": {"type": "layers", "diff_ids": []},
@@ -612,6 +610,9 @@ impl Engine {
             step.req.network_mode.as_str()
         };
         host.insert("NetworkMode".into(), json!(mode));
+        for (k, v) in &step.req.run_host_config {
+            host.insert(k.clone(), v.clone());
+        }
         let (cid, _) = self
             .containers()
             .create(
