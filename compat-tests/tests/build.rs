@@ -623,3 +623,47 @@ fn run_steps_get_the_query_settings_and_contexts_can_come_from_this_host() {
     ]);
     assert_eq!(out.stdout, "from afar\n", "{}", out.describe());
 }
+
+#[test]
+fn contexts_may_be_compressed_with_gzip_bzip2_or_xz() {
+    use std::io::Write as _;
+    let mut c = setup("compressed");
+    c.write("Dockerfile", &format!("FROM {}\nCOPY f.txt /\n", c.image));
+    c.write("f.txt", "compressed context\n");
+    let mut tar = tar::Builder::new(Vec::new());
+    tar.append_path_with_name(c.dir.join("Dockerfile"), "Dockerfile")
+        .unwrap();
+    tar.append_path_with_name(c.dir.join("f.txt"), "f.txt")
+        .unwrap();
+    let plain = tar.into_inner().unwrap();
+    for tool in ["gzip", "bzip2", "xz"] {
+        let mut child = std::process::Command::new(tool)
+            .arg("-c")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{tool}: {e}"));
+        child.stdin.take().unwrap().write_all(&plain).unwrap();
+        let body = child.wait_with_output().unwrap().stdout;
+        let tag = c.tag(tool);
+        let r = c.d.request(
+            "POST",
+            &format!("/build?t={tag}"),
+            &[("Content-Type", "application/x-tar")],
+            &body,
+        );
+        assert!(
+            r.text().contains("Successfully tagged"),
+            "{tool}: {}",
+            r.text()
+        );
+        let out =
+            c.d.docker(&["run", "--rm", "--network", "none", &tag, "cat", "/f.txt"]);
+        assert_eq!(
+            out.stdout,
+            "compressed context\n",
+            "{tool}: {}",
+            out.describe()
+        );
+    }
+}

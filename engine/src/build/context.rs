@@ -12,8 +12,8 @@ use super::StepCtx;
 use super::dockerfile::{self, Args, Instruction};
 use crate::{Error, Result};
 
-/// Unpacks the context (a tar, plain or gzipped) into `dir`; entries that would land outside
-/// it are skipped by the tar reader.
+/// Unpacks the context (a tar: plain, gzip, bzip2 or xz) into `dir`; entries that would land
+/// outside it are skipped by the tar reader.
 pub fn unpack(reader: impl Read, dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir)?;
     let mut r = std::io::BufReader::new(reader);
@@ -23,10 +23,25 @@ pub fn unpack(reader: impl Read, dir: &Path) -> Result<()> {
         let mut a = tar::Archive::new(flate2::read::GzDecoder::new(r));
         a.set_preserve_permissions(true);
         a.unpack(dir).map_err(bad)
-    } else if head.starts_with(b"BZh") || head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z']) {
-        Err(Error::invalid(
-            "build contexts compressed with bzip2 or xz are not supported by berthd yet; send a plain or gzipped tar",
-        ))
+    } else if head.starts_with(b"BZh") {
+        let mut a = tar::Archive::new(bzip2_rs::DecoderReader::new(r));
+        a.set_preserve_permissions(true);
+        a.unpack(dir).map_err(bad)
+    } else if head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
+        // The xz decoder writes rather than reads: the tar goes through a scratch file.
+        let plain = dir.with_extension("tar");
+        let result = (|| {
+            let mut out = std::io::BufWriter::new(std::fs::File::create(&plain)?);
+            lzma_rs::xz_decompress(&mut r, &mut out).map_err(|e| {
+                std::io::Error::new(std::io::ErrorKind::InvalidData, format!("xz: {e:?}"))
+            })?;
+            drop(out);
+            let mut a = tar::Archive::new(std::fs::File::open(&plain)?);
+            a.set_preserve_permissions(true);
+            a.unpack(dir)
+        })();
+        let _ = std::fs::remove_file(&plain);
+        result.map_err(bad)
     } else if head.is_empty() {
         Ok(())
     } else {
