@@ -667,3 +667,61 @@ fn contexts_may_be_compressed_with_gzip_bzip2_or_xz() {
         );
     }
 }
+
+#[test]
+fn build_cancel_stops_the_build_with_that_id() {
+    use std::io::{Read as _, Write as _};
+    let c = setup("cancelid");
+    if c.d
+        .skip_unless_owned("dockerd 20.10 cancels only BuildKit builds")
+    {
+        return;
+    }
+    c.write(
+        "Dockerfile",
+        &format!("FROM {}\nRUN echo sta''rted && sleep 60\n", c.image),
+    );
+    let mut tar = tar::Builder::new(Vec::new());
+    tar.append_path_with_name(c.dir.join("Dockerfile"), "Dockerfile")
+        .unwrap();
+    let body = tar.into_inner().unwrap();
+    let mut s = std::os::unix::net::UnixStream::connect(c.d.socket_path()).unwrap();
+    write!(
+        s,
+        "POST /build?buildid=bct-cancel-me HTTP/1.1\r\nHost: d\r\nContent-Type: application/x-tar\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    s.write_all(&body).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&seen).contains("started") {
+        let n = s.read(&mut buf).expect("build output");
+        assert!(
+            n > 0,
+            "the build ended early: {}",
+            String::from_utf8_lossy(&seen)
+        );
+        seen.extend_from_slice(&buf[..n]);
+    }
+    let r =
+        c.d.request("POST", "/build/cancel?id=bct-cancel-me", &[], b"");
+    assert_eq!(r.status, 200);
+    // The stream ends with the cancellation, and the step's container is gone.
+    loop {
+        let n = s.read(&mut buf).expect("the rest of the build output");
+        if n == 0 {
+            break;
+        }
+        seen.extend_from_slice(&buf[..n]);
+    }
+    assert!(
+        String::from_utf8_lossy(&seen).contains("context canceled"),
+        "{}",
+        String::from_utf8_lossy(&seen)
+    );
+    let ancestor = format!("ancestor={}", c.image);
+    assert_eq!(c.d.docker(&["ps", "-aq", "--filter", &ancestor]).stdout, "");
+}

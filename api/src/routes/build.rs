@@ -26,6 +26,25 @@ fn json_map(q: &QueryParams, key: &str) -> Result<Option<Map>, ApiError> {
 
 type Map = serde_json::Map<String, Value>;
 
+/// Builds started with a `buildid`, which `POST /build/cancel?id=` stops.
+static CANCELLABLE: std::sync::LazyLock<
+    std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<tokio::sync::Notify>>>,
+> = std::sync::LazyLock::new(Default::default);
+
+/// `POST /build/cancel?id=`: stops the build started with that `buildid` (its step's
+/// container is removed); an unknown ID is not an error, as on dockerd.
+pub async fn cancel(q: QueryParams) -> http::StatusCode {
+    let id = q.get("id").unwrap_or("");
+    if let Some(n) = CANCELLABLE
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(id)
+    {
+        n.notify_one();
+    }
+    http::StatusCode::OK
+}
+
 /// The query's resource settings and extra hosts for RUN containers, as host config fields.
 fn run_host_config(q: &QueryParams) -> Result<Map, ApiError> {
     let mut h = Map::new();
@@ -124,15 +143,35 @@ pub async fn build(
         None => Box::new(crate::stream::BodyReader::new(body)),
     };
     let build = tokio::spawn(async move { engine.build(req, context, tx).await });
+    let build_id = q
+        .get("buildid")
+        .filter(|b| !b.is_empty())
+        .map(str::to_string);
+    let cancel = std::sync::Arc::new(tokio::sync::Notify::new());
+    if let Some(id) = &build_id {
+        CANCELLABLE
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id.clone(), cancel.clone());
+    }
     tokio::spawn(async move {
+        let forgotten = build_id.clone();
+        let _forget = Forget(forgotten);
         loop {
-            // A client that goes away ends this loop, which tells the build to stop.
+            // A client that goes away, or a cancel, ends this loop: the build sees its
+            // progress channel close and stops.
             let p = tokio::select! {
                 p = rx.recv() => match p {
                     Some(p) => p,
                     None => break,
                 },
                 _ = lines_tx.closed() => return,
+                _ = cancel.notified() => {
+                    drop(rx);
+                    let _ = build.await;
+                    let _ = lines_tx.send(Ok(JsonMessage::error("context canceled").to_line())).await;
+                    return;
+                }
             };
             let msg = match p {
                 // Quiet builds show nothing but the result (and errors).
@@ -171,4 +210,18 @@ pub async fn build(
         HeaderValue::from_static("application/json"),
     );
     Ok(resp)
+}
+
+/// Takes a finished build off the cancellable list.
+struct Forget(Option<String>);
+
+impl Drop for Forget {
+    fn drop(&mut self) {
+        if let Some(id) = &self.0 {
+            CANCELLABLE
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(id);
+        }
+    }
 }

@@ -63,6 +63,7 @@ pub fn router(state: AppState) -> Router {
         // containers
         .route("/build", post(build::build))
         .route("/build/prune", post(prune::build_cache))
+        .route("/build/cancel", post(build::cancel))
         .route("/networks", get(networks::list))
         .route("/networks/create", post(networks::create))
         .route("/networks/prune", post(prune::networks))
