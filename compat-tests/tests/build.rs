@@ -725,3 +725,49 @@ fn build_cancel_stops_the_build_with_that_id() {
     let ancestor = format!("ancestor={}", c.image);
     assert_eq!(c.d.docker(&["ps", "-aq", "--filter", &ancestor]).stdout, "");
 }
+
+#[test]
+fn symlinks_in_the_context_never_reach_the_host() {
+    let c = setup("symlinks");
+    // A host file the context must not be able to name.
+    let secret_dir = unique_temp_dir("bct-build-secret");
+    std::fs::write(secret_dir.join("secret"), "host secret\n").unwrap();
+    c.write(
+        "Dockerfile",
+        &format!("FROM {}\nCOPY h/secret /leak\n", c.image),
+    );
+    std::os::unix::fs::symlink(&secret_dir, c.dir.join("h")).unwrap();
+    std::os::unix::fs::symlink("/", c.dir.join("root")).unwrap();
+    let mut tar = tar::Builder::new(Vec::new());
+    tar.follow_symlinks(false);
+    tar.append_path_with_name(c.dir.join("Dockerfile"), "Dockerfile")
+        .unwrap();
+    tar.append_path_with_name(c.dir.join("h"), "h").unwrap();
+    tar.append_path_with_name(c.dir.join("root"), "root")
+        .unwrap();
+    let body = tar.into_inner().unwrap();
+    let r = c.d.request(
+        "POST",
+        "/build",
+        &[("Content-Type", "application/x-tar")],
+        &body,
+    );
+    let text = r.text();
+    assert!(!text.contains("Successfully built"), "{text}");
+    assert!(text.contains("errorDetail"), "{text}");
+    // Nor through the Dockerfile's own path.
+    let path = format!(
+        "/build?dockerfile={}",
+        compat_tests::url_encode(&format!("root{}/secret", secret_dir.display()))
+    );
+    let r = c.d.request(
+        "POST",
+        &path,
+        &[("Content-Type", "application/x-tar")],
+        &body,
+    );
+    let text = r.text();
+    assert!(!text.contains("host secret"), "{text}");
+    assert!(!text.contains("Successfully built"), "{text}");
+    let _ = std::fs::remove_dir_all(&secret_dir);
+}

@@ -589,3 +589,40 @@ fn networks_carry_on_across_a_berthd_crash() {
     c.ok(&["network", "rm", &net]);
     c.networks.clear();
 }
+
+#[test]
+fn network_names_and_aliases_cannot_name_host_files() {
+    let mut c = setup("names");
+    if c.d
+        .skip_unless_owned("the reference dockerd runs without bridges")
+    {
+        return;
+    }
+    let victim = compat_tests::unique_temp_dir("bct-net-victim");
+    let _ = std::fs::remove_dir(&victim);
+    // dockerd takes such a name; berthd too, but never as a path.
+    let name = format!("{}-x/../../../../../../..{}", c.tag, victim.display());
+    let subnet = format!("10.{}.6.0/24", 40 + std::process::id() % 50);
+    c.ok(&["network", "create", "--subnet", &subnet, &name]);
+    c.networks.push(name.clone());
+    let runner = c.name("runner");
+    let image = c.image.clone();
+    c.ok(&["run", "--name", &runner, "--network", &name, &image, "true"]);
+    assert!(!victim.exists(), "a network name became a host path");
+    let out = c.d.docker(&[
+        "run",
+        "--rm",
+        "--network",
+        &name,
+        "--network-alias",
+        "bad\nline",
+        &image,
+        "true",
+    ]);
+    assert!(!out.success());
+    assert!(
+        out.stderr.contains("invalid network alias"),
+        "{}",
+        out.describe()
+    );
+}

@@ -164,6 +164,40 @@ impl Confined {
         Ok(Confined { root })
     }
 
+    /// The root filesystem of process `pid`, if that process is (still) in a cgroup whose
+    /// path names `owner`. The process directory is opened first and everything else is
+    /// read through it, so a pid reused meanwhile by another process is never taken.
+    pub fn of_process(pid: u32, owner: &str) -> std::io::Result<Confined> {
+        let proc = nix::fcntl::open(
+            format!("/proc/{pid}").as_str(),
+            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(io)?;
+        let cgroup = nix::fcntl::openat(
+            &proc,
+            "cgroup",
+            OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(io)?;
+        let text = std::io::read_to_string(std::fs::File::from(cgroup))?;
+        if owner.is_empty() || !text.contains(owner) {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "the container's process is gone",
+            ));
+        }
+        let root = nix::fcntl::openat(
+            &proc,
+            "root",
+            OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(io)?;
+        Ok(Confined { root })
+    }
+
     /// Opens a path inside the tree; symlinks on the way (and the last one unless
     /// `O_NOFOLLOW` is in `flags`) resolve inside it.
     fn open_in(&self, comps: &[OsString], flags: OFlag) -> nix::Result<OwnedFd> {
@@ -766,13 +800,25 @@ fn append_entry<W: Write>(
                 }
                 links.insert(key, as_name.to_vec());
             }
+            // Non-blocking, and checked again once open: a running container may have put
+            // a fifo or a device node in the file's place meanwhile.
             let fd = nix::fcntl::openat(
                 dir,
                 name,
-                OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+                OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
                 Mode::empty(),
             )
             .map_err(io)?;
+            let now = nix::sys::stat::fstat(&fd).map_err(io)?;
+            if now.st_mode & libc::S_IFMT != libc::S_IFREG
+                || now.st_dev != st.st_dev
+                || now.st_ino != st.st_ino
+            {
+                return Err(std::io::Error::other(format!(
+                    "{} changed while it was archived",
+                    String::from_utf8_lossy(as_name)
+                )));
+            }
             let size = st.st_size.max(0) as u64;
             let mut h = header_for(&st, tar::EntryType::Regular);
             h.set_size(size);

@@ -104,6 +104,9 @@ impl VolumeStore {
     pub fn new(data_root: &Path, events: std::sync::Arc<EventBus>) -> Result<VolumeStore> {
         let root = data_root.join("volumes");
         crate::system::ensure_dir(&root)?;
+        // Canonical, so a mount on `_data` is recognised in /proc/self/mountinfo even when
+        // the data root is given through a symlink or relatively.
+        let root = std::fs::canonicalize(&root).unwrap_or(root);
         Ok(VolumeStore {
             root,
             events,
@@ -313,7 +316,22 @@ fn mount_device(opts: &BTreeMap<String, String>, target: &Path) -> Result<()> {
             target.display(),
             e.desc().to_lowercase()
         ))
-    })
+    })?;
+    // A bind ignores `ro` on its first pass.
+    if flags.contains(nix::mount::MsFlags::MS_BIND | nix::mount::MsFlags::MS_RDONLY) {
+        nix::mount::mount(
+            None::<&str>,
+            target,
+            None::<&str>,
+            flags | nix::mount::MsFlags::MS_REMOUNT,
+            None::<&str>,
+        )
+        .map_err(|e| {
+            let _ = nix::mount::umount2(target, nix::mount::MntFlags::MNT_DETACH);
+            Error::internal(format!("remounting {} read-only: {e}", target.display()))
+        })?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -98,19 +98,22 @@ pub async fn fetch_remote(url: &str) -> Result<Vec<u8>> {
     Ok(bytes.to_vec())
 }
 
-/// `rel` inside the context, or None when it climbs out of it.
+/// `rel` inside the context, or None when it climbs out of it (`../x`). Symlinks in the
+/// context (which the client made) are followed inside the context only, as moby's
+/// `FollowSymlinkInScope` does: `h -> /` then `h/etc/shadow` is the context's `etc/shadow`,
+/// never the host's.
 pub fn inside(ctx: &Path, rel: &str) -> Option<PathBuf> {
-    let mut parts: Vec<&str> = Vec::new();
+    let mut depth: usize = 0;
     for p in rel.split('/') {
         match p {
             "" | "." => {}
-            ".." => {
-                parts.pop()?;
-            }
-            p => parts.push(p),
+            ".." => depth = depth.checked_sub(1)?,
+            _ => depth += 1,
         }
     }
-    Some(parts.iter().fold(ctx.to_path_buf(), |acc, p| acc.join(p)))
+    let root = crate::confined::Confined::open(ctx).ok()?;
+    let comps = root.resolve(rel, true).ok()?;
+    Some(comps.iter().fold(ctx.to_path_buf(), |acc, c| acc.join(c)))
 }
 
 /// `.dockerignore` patterns: the last one matching a path decides; `!` re-includes.
@@ -561,7 +564,13 @@ pub(crate) fn tar_for(
                 }
                 let link = entry.link_name()?.map(|l| l.into_owned());
                 match (h.entry_type(), link) {
-                    (tar::EntryType::Symlink | tar::EntryType::Link, Some(l)) => {
+                    (tar::EntryType::Symlink, Some(l)) => {
+                        b.append_link(&mut h, &target, l)?;
+                    }
+                    // A hard link names another entry of the archive: it moves with them.
+                    (tar::EntryType::Link, Some(l)) => {
+                        let l = l.to_string_lossy().into_owned();
+                        let l = join(&dest, l.trim_start_matches("./").trim_start_matches('/'));
                         b.append_link(&mut h, &target, l)?;
                     }
                     _ => {
@@ -603,12 +612,13 @@ mod tests {
         assert!(i.excluded("a.log") && !i.excluded("keep.log"));
         assert!(i.excluded("secret/x") && i.excluded("a/b/tmp/c"));
         assert!(!i.excluded("src/main.rs"));
-        std::fs::remove_dir_all(&dir).unwrap();
         assert!(glob("f*.t?t", "file.txt") && !glob("*.txt", "a.md"));
-        assert_eq!(inside(Path::new("/c"), "../x"), None);
-        assert_eq!(
-            inside(Path::new("/c"), "a/../b"),
-            Some(PathBuf::from("/c/b"))
-        );
+        assert_eq!(inside(&dir, "../x"), None);
+        std::fs::create_dir_all(dir.join("a")).unwrap();
+        assert_eq!(inside(&dir, "a/../b"), Some(dir.join("b")));
+        // A symlink the client put in the context stays in the context.
+        std::os::unix::fs::symlink("/", dir.join("h")).unwrap();
+        assert_eq!(inside(&dir, "h/etc/shadow"), Some(dir.join("etc/shadow")));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

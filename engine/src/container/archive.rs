@@ -19,7 +19,8 @@ use crate::{Error, Result};
 
 /// Where a container's files are, for the copy thread.
 enum Files {
-    Running(u32),
+    /// The container's init process, and the container's ID (its cgroup names it).
+    Running(u32, String),
     Stopped {
         rootfs: Vec<Mount>,
         mounts: Vec<MountPoint>,
@@ -148,7 +149,10 @@ impl ContainerService {
         let live = matches!(record.state.status, Status::Running | Status::Paused)
             && record.state.pid != 0;
         if live {
-            return Ok((record.clone(), Files::Running(record.state.pid)));
+            return Ok((
+                record.clone(),
+                Files::Running(record.state.pid, record.id.clone()),
+            ));
         }
         let rootfs = self.containerd().snapshot_mounts(&record.id).await?;
         let target = self
@@ -170,8 +174,8 @@ impl ContainerService {
 /// Runs `job` on a thread of its own with the container's files.
 fn run(files: Files, job: Job) {
     std::thread::spawn(move || match files {
-        Files::Running(pid) => {
-            let root = Confined::open(&PathBuf::from(format!("/proc/{pid}/root")));
+        Files::Running(pid, id) => {
+            let root = Confined::of_process(pid, &id);
             job(root.as_ref().map_err(clone_err));
         }
         Files::Stopped {

@@ -82,6 +82,18 @@ impl ContainerService {
                 .get(&name)
                 .or_else(|| (name == primary).then(|| endpoints.get(mode)).flatten());
             let aliases = strings(config.and_then(|c| c.get("Aliases")));
+            // Aliases become DNS names (and lines of aardvark-dns's files): DNS characters
+            // only.
+            if let Some(bad) = aliases.iter().find(|a| {
+                a.is_empty()
+                    || !a
+                        .chars()
+                        .all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '-' | '_' | '.'))
+            }) {
+                return Err(Error::invalid(format!(
+                    "invalid network alias {bad:?}: use letters, digits, '-', '_' and '.'"
+                )));
+            }
             let ipv4 = config
                 .and_then(|c| c.pointer("/IPAMConfig/IPv4Address"))
                 .and_then(Value::as_str)
@@ -162,15 +174,17 @@ impl ContainerService {
         crate::network::netns::create(&netns)?;
         let mut endpoints = record.networks.clone();
         let mut allocated: Vec<(String, String)> = Vec::new();
+        // Kept outside the attempt, so a failed setup can be undone with what it was given.
+        let mut opts = Options {
+            container_id: record.id.clone(),
+            container_name: record.name.trim_start_matches('/').to_string(),
+            port_mappings: vec![],
+            networks: BTreeMap::new(),
+            network_info: BTreeMap::new(),
+        };
         let result = async {
             let ports = self.publish_ports(record)?;
-            let mut opts = Options {
-                container_id: record.id.clone(),
-                container_name: record.name.trim_start_matches('/').to_string(),
-                port_mappings: ports.clone(),
-                networks: BTreeMap::new(),
-                network_info: BTreeMap::new(),
-            };
+            opts.port_mappings = ports.clone();
             for (i, (name, n)) in bridged.iter().enumerate() {
                 let e = endpoints.get_mut(name).expect("listed from the record");
                 let ip = self.networks.allocate(n, &e.ipv4_address)?;
@@ -193,7 +207,7 @@ impl ContainerService {
                     ..e.clone()
                 };
                 opts.networks.insert(
-                    n.name.clone(),
+                    n.id.clone(),
                     PerNetwork {
                         static_ips: vec![ip.to_string()],
                         aliases: dns_names,
@@ -202,13 +216,13 @@ impl ContainerService {
                     },
                 );
                 opts.network_info
-                    .insert(n.name.clone(), self.networks.net_info(n));
+                    .insert(n.id.clone(), self.networks.net_info(n));
             }
             let status = netavark.setup(&netns, &opts).await?;
             for (name, n) in &bridged {
                 if let Some(e) = endpoints.get_mut(name) {
                     e.mac = status
-                        .get(&n.name)
+                        .get(&n.id)
                         .and_then(|s| s.interfaces.values().next())
                         .map(|i| i.mac_address.clone())
                         .unwrap_or_default();
@@ -220,6 +234,9 @@ impl ContainerService {
         let ports = match result {
             Ok(p) => p,
             Err(e) => {
+                if !opts.networks.is_empty() {
+                    let _ = netavark.teardown(&netns, &opts).await;
+                }
                 for (net, ip) in &allocated {
                     self.networks.release(net, ip);
                 }
@@ -280,7 +297,7 @@ impl ContainerService {
                 continue;
             };
             opts.networks.insert(
-                n.name.clone(),
+                n.id.clone(),
                 PerNetwork {
                     static_ips: vec![e.ip.clone()],
                     aliases: e.dns_names.clone(),
@@ -289,7 +306,7 @@ impl ContainerService {
                 },
             );
             opts.network_info
-                .insert(n.name.clone(), self.networks.net_info(&n));
+                .insert(n.id.clone(), self.networks.net_info(&n));
             self.networks.release(&n.id, &e.ip);
             left.push(n);
         }
@@ -492,7 +509,7 @@ impl ContainerService {
             network_info: BTreeMap::new(),
         };
         opts.networks.insert(
-            n.name.clone(),
+            n.id.clone(),
             PerNetwork {
                 static_ips: vec![ip.to_string()],
                 aliases: dns_names.clone(),
@@ -501,7 +518,7 @@ impl ContainerService {
             },
         );
         opts.network_info
-            .insert(n.name.clone(), self.networks.net_info(n));
+            .insert(n.id.clone(), self.networks.net_info(n));
         let status = match netavark
             .setup(std::path::Path::new(&record.sandbox), &opts)
             .await
@@ -518,7 +535,7 @@ impl ContainerService {
         e.gateway = n.gateway.clone();
         e.dns_names = dns_names;
         e.mac = status
-            .get(&n.name)
+            .get(&n.id)
             .and_then(|s| s.interfaces.values().next())
             .map(|i| i.mac_address.clone())
             .unwrap_or_default();
@@ -559,7 +576,7 @@ impl ContainerService {
                 network_info: BTreeMap::new(),
             };
             opts.networks.insert(
-                n.name.clone(),
+                n.id.clone(),
                 PerNetwork {
                     static_ips: vec![e.ip.clone()],
                     aliases: e.dns_names.clone(),
@@ -568,7 +585,7 @@ impl ContainerService {
                 },
             );
             opts.network_info
-                .insert(n.name.clone(), self.networks.net_info(&n));
+                .insert(n.id.clone(), self.networks.net_info(&n));
             netavark
                 .teardown(std::path::Path::new(&record.sandbox), &opts)
                 .await?;

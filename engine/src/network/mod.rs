@@ -644,11 +644,12 @@ impl NetworkStore {
         self.netns_dir.join(container_id)
     }
 
-    /// netavark's view of one network.
+    /// netavark's view of one network. netavark names files after a network's name, so
+    /// it is given the ID (network names are as free as on dockerd, `a/b` included).
     pub fn net_info(&self, n: &Network) -> netavark::NetInfo {
         let prefix = Ipv4Net::parse(&n.subnet).map_or(16, |s| s.prefix);
         netavark::NetInfo {
-            name: n.name.clone(),
+            name: n.id.clone(),
             id: n.id.clone(),
             driver: "bridge".into(),
             network_interface: n.bridge.clone(),
