@@ -173,6 +173,12 @@ fn containers_on_a_user_network_reach_each_other_by_name_and_alias() {
     );
 }
 
+/// Whether the container (its /proc/net/fib_trie) has the first address of `subnet`
+/// (`10.x.y.0/24` → `10.x.y.2`, the gateway being `.1`).
+fn holds(fib_trie: &str, subnet: &str) -> bool {
+    fib_trie.contains(&format!("|-- {}2\n", subnet.trim_end_matches("0/24")))
+}
+
 fn free_udp_port() -> u16 {
     UdpSocket::bind("127.0.0.1:0")
         .unwrap()
@@ -392,8 +398,7 @@ fn the_networks_api_behaves_as_on_dockerd() {
         ]);
         c.ok(&["network", "connect", "--alias", "late", &other, &runner]);
         let addrs = c.ok(&["exec", &runner, "cat", "/proc/net/fib_trie"]);
-        let prefix = other_subnet.trim_end_matches("0/24");
-        assert!(addrs.contains(prefix), "{addrs}");
+        assert!(holds(&addrs, &other_subnet), "{addrs}");
         let out = c.d.docker(&["network", "rm", &other]);
         assert!(
             out.stderr.contains("has active endpoints"),
@@ -402,7 +407,7 @@ fn the_networks_api_behaves_as_on_dockerd() {
         );
         c.ok(&["network", "disconnect", &other, &runner]);
         let addrs = c.ok(&["exec", &runner, "cat", "/proc/net/fib_trie"]);
-        assert!(!addrs.contains(prefix), "{addrs}");
+        assert!(!holds(&addrs, &other_subnet), "{addrs}");
         c.ok(&["rm", "-f", &runner]);
     }
     c.ok(&["rm", "-f", &member, &loner]);
@@ -625,4 +630,49 @@ fn network_names_and_aliases_cannot_name_host_files() {
         "{}",
         out.describe()
     );
+}
+
+#[test]
+fn connect_and_disconnect_keep_each_network_on_its_own_interface() {
+    let mut c = setup("ifaces");
+    if c.d
+        .skip_unless_owned("the reference dockerd runs without bridges")
+    {
+        return;
+    }
+    let (a, sa) = c.network("a", 7);
+    let (b, sb) = c.network("b", 8);
+    let (cc, sc) = c.network("c", 9);
+    let (d, sd) = c.network("d", 10);
+    let runner = c.name("runner");
+    let image = c.image.clone();
+    c.ok(&[
+        "run",
+        "-d",
+        "--name",
+        &runner,
+        "--network",
+        &a,
+        &image,
+        "sleep",
+        "60",
+    ]);
+    c.ok(&["network", "connect", &b, &runner]);
+    c.ok(&["network", "connect", &cc, &runner]);
+    c.ok(&["network", "disconnect", &b, &runner]);
+    let addrs = c.ok(&["exec", &runner, "cat", "/proc/net/fib_trie"]);
+    assert!(holds(&addrs, &sa) && holds(&addrs, &sc), "{addrs}");
+    assert!(!holds(&addrs, &sb), "{addrs}");
+    // The freed eth1 is reused, and nothing else is disturbed.
+    c.ok(&["network", "connect", &d, &runner]);
+    let ifaces = c.ok(&["exec", &runner, "ls", "/sys/class/net"]);
+    assert_eq!(
+        ifaces.split_whitespace().collect::<Vec<_>>(),
+        ["eth0", "eth1", "eth2", "lo"]
+    );
+    let addrs = c.ok(&["exec", &runner, "cat", "/proc/net/fib_trie"]);
+    for s in [&sa, &sc, &sd] {
+        assert!(holds(&addrs, s), "{s} missing: {addrs}");
+    }
+    c.ok(&["rm", "-f", &runner]);
 }

@@ -125,7 +125,7 @@ impl Engine {
     /// `docker builder prune`: removes the builder's step images that have no name and no
     /// container, and forgets them; returns their IDs and the bytes freed.
     pub async fn prune_build_cache(&self) -> Result<(Vec<String>, i64)> {
-        let mut cache = BuildCache::load(&self.config.data_root);
+        let cache = BuildCache::load(&self.config.data_root);
         let steps: std::collections::HashSet<String> = cache.entries.values().cloned().collect();
         let (removed, reclaimed) = self
             .prune_images(false, |e| !steps.contains(&e.resolved.id))
@@ -145,8 +145,7 @@ impl Engine {
             .into_iter()
             .map(|e| e.resolved.id)
             .collect();
-        cache.entries.retain(|_, id| images.contains(id));
-        cache.save(&self.config.data_root);
+        BuildCache::retain(&self.config.data_root, |id| images.contains(id));
         Ok((deleted, reclaimed))
     }
 
@@ -279,9 +278,7 @@ impl Engine {
                 if stage.image.config.rootfs.diff_ids.is_empty() {
                     // The empty image of `FROM scratch` is the builder's, hidden like steps;
                     // dockerd shows no ID for it.
-                    cache
-                        .entries
-                        .insert("scratch".into(), stage.image.id.clone());
+                    cache.insert("scratch".into(), stage.image.id.clone());
                     say(" ---> \n".into()).await;
                 } else {
                     say(format!(" ---> {}\n", short(&stage.image.id))).await;
@@ -336,7 +333,6 @@ impl Engine {
             )
             .await?;
         }
-        cache.save(&self.config.data_root);
         let id = stage.image.id.clone();
         let _ = out.send(Progress::Id(id.clone())).await;
         say(format!("Successfully built {}\n", short(&id))).await;
@@ -499,7 +495,7 @@ impl Engine {
             .await?;
         stage.image = self.images().find(&id).await?.resolved;
         if let Some((cache, key)) = key {
-            cache.entries.insert(key, id);
+            cache.insert(key, id);
         }
         Ok(())
     }
@@ -1283,33 +1279,62 @@ fn cache_key(parent: &str, ins: &Instruction, args: &[String], files: Option<&st
     )
 }
 
-/// Step results by what made them, kept under `<data-root>/builder/cache.json`.
-#[derive(Default)]
+/// Step results by what made them, kept under `<data-root>/builder/cache.json`. Each
+/// result is written as soon as it exists (under a lock, re-reading the file), so builds
+/// running side by side keep each other's entries and an image prune meanwhile knows the
+/// new step images are the builder's.
 struct BuildCache {
     entries: BTreeMap<String, String>,
+    data_root: PathBuf,
 }
+
+/// One writer of the cache file at a time.
+static CACHE_FILE: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 impl BuildCache {
     fn path(data_root: &Path) -> PathBuf {
         data_root.join("builder").join("cache.json")
     }
 
-    fn load(data_root: &Path) -> BuildCache {
-        let entries = std::fs::read(Self::path(data_root))
+    fn read(data_root: &Path) -> BTreeMap<String, String> {
+        std::fs::read(Self::path(data_root))
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
-            .unwrap_or_default();
-        BuildCache { entries }
+            .unwrap_or_default()
     }
 
-    fn save(&self, data_root: &Path) {
+    fn load(data_root: &Path) -> BuildCache {
+        BuildCache {
+            entries: Self::read(data_root),
+            data_root: data_root.to_path_buf(),
+        }
+    }
+
+    fn write(data_root: &Path, entries: &BTreeMap<String, String>) {
         let path = Self::path(data_root);
         if let Some(dir) = path.parent() {
             let _ = std::fs::create_dir_all(dir);
         }
-        if let Ok(bytes) = serde_json::to_vec(&self.entries) {
+        if let Ok(bytes) = serde_json::to_vec(entries) {
             let _ = crate::system::write_atomic(&path, &bytes);
         }
+    }
+
+    /// Records a step's image, in memory and on disk.
+    fn insert(&mut self, key: String, id: String) {
+        let _one = CACHE_FILE.lock().unwrap_or_else(|p| p.into_inner());
+        let mut on_disk = Self::read(&self.data_root);
+        on_disk.insert(key.clone(), id.clone());
+        Self::write(&self.data_root, &on_disk);
+        self.entries.insert(key, id);
+    }
+
+    /// Keeps only the entries `keep` accepts, on disk.
+    fn retain(data_root: &Path, keep: impl Fn(&String) -> bool) {
+        let _one = CACHE_FILE.lock().unwrap_or_else(|p| p.into_inner());
+        let mut on_disk = Self::read(data_root);
+        on_disk.retain(|_, id| keep(id));
+        Self::write(data_root, &on_disk);
     }
 }
 

@@ -204,6 +204,7 @@ impl ContainerService {
                     prefix,
                     gateway: n.gateway.clone(),
                     dns_names: dns_names.clone(),
+                    interface: format!("eth{i}"),
                     ..e.clone()
                 };
                 opts.networks.insert(
@@ -301,7 +302,11 @@ impl ContainerService {
                 PerNetwork {
                     static_ips: vec![e.ip.clone()],
                     aliases: e.dns_names.clone(),
-                    interface_name: format!("eth{i}"),
+                    interface_name: if e.interface.is_empty() {
+                        format!("eth{i}")
+                    } else {
+                        e.interface.clone()
+                    },
                     static_mac: None,
                 },
             );
@@ -491,11 +496,16 @@ impl ContainerService {
     async fn attach_running(&self, c: &Arc<Container>, n: &crate::network::Network) -> Result<()> {
         let record = c.rec().clone();
         let netavark = self.networks.netavark()?;
-        let index = record
+        // The lowest interface name no current endpoint has.
+        let taken: Vec<&str> = record
             .networks
             .values()
             .filter(|e| !e.ip.is_empty())
-            .count();
+            .map(|e| e.interface.as_str())
+            .collect();
+        let index = (0..)
+            .find(|i| !taken.contains(&format!("eth{i}").as_str()))
+            .unwrap_or(0);
         let mut e = record.networks[&n.name].clone();
         let ip = self.networks.allocate(n, &e.ipv4_address)?;
         let mut dns_names = vec![record.name.trim_start_matches('/').to_string()];
@@ -534,6 +544,7 @@ impl ContainerService {
         e.prefix = crate::network::ipam::Ipv4Net::parse(&n.subnet).map_or(16, |s| s.prefix);
         e.gateway = n.gateway.clone();
         e.dns_names = dns_names;
+        e.interface = format!("eth{index}");
         e.mac = status
             .get(&n.id)
             .and_then(|s| s.interfaces.values().next())
@@ -562,12 +573,17 @@ impl ContainerService {
         };
         if !e.ip.is_empty() && !record.sandbox.is_empty() {
             let netavark = self.networks.netavark()?;
-            let index = record
-                .networks
-                .iter()
-                .filter(|(_, x)| !x.ip.is_empty())
-                .position(|(name, _)| *name == n.name)
-                .unwrap_or(0);
+            let interface = if e.interface.is_empty() {
+                let index = record
+                    .networks
+                    .iter()
+                    .filter(|(_, x)| !x.ip.is_empty())
+                    .position(|(name, _)| *name == n.name)
+                    .unwrap_or(0);
+                format!("eth{index}")
+            } else {
+                e.interface.clone()
+            };
             let mut opts = Options {
                 container_id: record.id.clone(),
                 container_name: record.name.trim_start_matches('/').to_string(),
@@ -580,7 +596,7 @@ impl ContainerService {
                 PerNetwork {
                     static_ips: vec![e.ip.clone()],
                     aliases: e.dns_names.clone(),
-                    interface_name: format!("eth{index}"),
+                    interface_name: interface,
                     static_mac: None,
                 },
             );

@@ -1038,6 +1038,8 @@ impl ContainerService {
         };
         // The kernel's OOM-kill count lives in the cgroup, which goes with the task.
         let oom_killed = super::stats::oom_kills(&cgroup) > 0;
+        // The pid goes before the task is reaped: from then on it may be another process's.
+        c.rec().state.pid = 0;
         let _ = self.containerd.delete_task(&id).await;
         self.leave_networks(c).await;
         let record = {

@@ -91,6 +91,9 @@ pub struct Endpoint {
     pub mac: String,
     #[serde(default)]
     pub dns_names: Vec<String>,
+    /// Its interface in the container (`eth0`, …), kept so teardown names the right one.
+    #[serde(default)]
+    pub interface: String,
 }
 
 impl Endpoint {
@@ -102,6 +105,7 @@ impl Endpoint {
         self.gateway.clear();
         self.mac.clear();
         self.dns_names.clear();
+        self.interface.clear();
     }
 }
 
