@@ -508,3 +508,42 @@ fn read_only_destinations_are_refused_and_volumes_are_written() {
     let meta = std::fs::metadata(host.join("kept")).unwrap();
     assert_eq!(meta.mode() & 0o777, 0o644);
 }
+
+#[test]
+fn read_only_binds_keep_their_submounts_read_only_to_cp() {
+    let mut c = setup("rosub");
+    if c.d.skip_unless_owned("mounts a tmpfs on the host") {
+        return;
+    }
+    let bind = c.dir("rosub");
+    std::fs::create_dir(bind.join("sub")).unwrap();
+    nix::mount::mount(
+        Some("tmpfs"),
+        &bind.join("sub"),
+        Some("tmpfs"),
+        nix::mount::MsFlags::empty(),
+        None::<&str>,
+    )
+    .expect("a tmpfs under the bind source");
+    let name = c.name("c");
+    let image = c.image.clone();
+    c.ok(&[
+        "create",
+        "--name",
+        &name,
+        "--network",
+        "none",
+        "-v",
+        &format!("{}:/ro:ro", bind.display()),
+        &image,
+        "true",
+    ]);
+    let r = c.put(&name, "/", &tar_of(&[("ro/sub/planted", Kind::File("x"))]));
+    let planted = bind.join("sub/planted").exists();
+    let _ = nix::mount::umount2(&bind.join("sub"), nix::mount::MntFlags::MNT_DETACH);
+    assert!(r.status >= 400, "{r:?}");
+    assert!(
+        !planted,
+        "docker cp wrote through a read-only bind's submount"
+    );
+}

@@ -70,26 +70,7 @@ fn is_mount_point(path: &Path) -> bool {
         .unwrap_or_default()
         .lines()
         .filter_map(|l| l.split(' ').nth(4))
-        .any(|p| unescape_octal(p) == wanted)
-}
-
-fn unescape_octal(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\'
-            && i + 3 < b.len()
-            && let Ok(v) = u8::from_str_radix(&s[i + 1..i + 4], 8)
-        {
-            out.push(v);
-            i += 4;
-            continue;
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+        .any(|p| crate::system::unescape_octal(p) == wanted)
 }
 
 /// moby's volume name grammar: `[a-zA-Z0-9][a-zA-Z0-9_.-]+`.
@@ -376,6 +357,6 @@ mod tests {
             validate_options(&opts(&[("device", "/x")])).unwrap_err(),
             "missing required option: \"type\""
         );
-        assert_eq!(unescape_octal("/a\\040b"), "/a b");
+        assert_eq!(crate::system::unescape_octal("/a\\040b"), "/a b");
     }
 }

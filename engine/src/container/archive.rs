@@ -255,9 +255,37 @@ fn mount_stopped(
                 None::<&str>,
             )
             .map_err(sys)?;
+            // Read-only all the way down: a host submount under the bind source must not
+            // take writes either.
+            let canonical = std::fs::canonicalize(target)?;
+            let top = canonical.join(display(&dest).trim_start_matches('/'));
+            for mount_point in mounts_under(&top) {
+                nix::mount::mount(
+                    None::<&str>,
+                    &mount_point,
+                    None::<&str>,
+                    MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY,
+                    None::<&str>,
+                )
+                .map_err(sys)?;
+            }
         }
     }
     Ok(root)
+}
+
+/// Mount points at `top` or below it in this thread's mount namespace, top first.
+fn mounts_under(top: &std::path::Path) -> Vec<PathBuf> {
+    let text = std::fs::read_to_string("/proc/thread-self/mountinfo").unwrap_or_default();
+    let mut out: Vec<PathBuf> = text
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .map(|p| PathBuf::from(crate::system::unescape_octal(p)))
+        .filter(|p| p.starts_with(top))
+        .collect();
+    out.sort_by_key(|p| p.components().count());
+    out.dedup();
+    out
 }
 
 /// moby's rule for extracting: into a volume only if it is writable, elsewhere only if the
