@@ -351,3 +351,49 @@ fn read_only_binds_reach_submounts_from_api_1_44() {
         assert_eq!(code, 1, "the submount must be read-only too");
     }
 }
+
+#[test]
+fn docker_cp_into_a_stopped_container_reaches_a_volumes_device() {
+    let mut c = setup("cpdev");
+    let host = unique_temp_dir("bct-volopt-cpdev");
+    let vol = c.volume("dev");
+    c.ok(&[
+        "volume",
+        "create",
+        "--opt",
+        "type=none",
+        "--opt",
+        "o=bind",
+        "--opt",
+        &format!("device={}", host.display()),
+        &vol,
+    ]);
+    let name = c.name("c");
+    let image = c.image.clone();
+    c.ok(&[
+        "create",
+        "--name",
+        &name,
+        "--network",
+        "none",
+        "-v",
+        &format!("{vol}:/b"),
+        &image,
+        "true",
+    ]);
+    let src = unique_temp_dir("bct-volopt-cpsrc");
+    std::fs::write(src.join("copied.txt"), "through the device\n").unwrap();
+    c.ok(&[
+        "cp",
+        &src.join("copied.txt").display().to_string(),
+        &format!("{name}:/b/"),
+    ]);
+    assert_eq!(
+        std::fs::read_to_string(host.join("copied.txt")).unwrap_or_default(),
+        "through the device\n"
+    );
+    let _ = c.d.docker(&["rm", "-f", &name]);
+    let _ = c.d.docker(&["volume", "rm", &vol]);
+    let _ = std::fs::remove_dir_all(&host);
+    let _ = std::fs::remove_dir_all(&src);
+}

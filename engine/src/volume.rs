@@ -203,6 +203,14 @@ impl VolumeStore {
         Ok(())
     }
 
+    /// The driver options of volume `name` when it has a device to mount (`type`).
+    pub fn device_options(&self, name: &str) -> Option<BTreeMap<String, String>> {
+        self.get(name)
+            .ok()?
+            .options
+            .filter(|o| o.contains_key("type"))
+    }
+
     /// A container using volume `name` is starting: a volume with driver options gets its
     /// device mounted on `_data` unless it already is.
     pub fn pin(&self, name: &str, container: &str) -> Result<()> {
@@ -271,7 +279,7 @@ impl VolumeStore {
 
 /// Mounts a local volume's device (`type`, `device`, `o`) on its `_data` directory, as
 /// mount(8) would: `o` holds flags such as `bind` or `ro` and the filesystem's own options.
-fn mount_device(opts: &BTreeMap<String, String>, target: &Path) -> Result<()> {
+pub(crate) fn mount_device(opts: &BTreeMap<String, String>, target: &Path) -> Result<()> {
     let kind = opts.get("type").map(String::as_str).unwrap_or("");
     let device = opts.get("device").map(String::as_str).unwrap_or("");
     let o = opts.get("o").map(String::as_str).unwrap_or("");

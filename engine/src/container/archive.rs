@@ -24,6 +24,8 @@ enum Files {
     Stopped {
         rootfs: Vec<Mount>,
         mounts: Vec<MountPoint>,
+        /// Volumes with a device (driver options), by destination: mounted as at start.
+        devices: Vec<(String, std::collections::BTreeMap<String, String>)>,
         target: PathBuf,
         /// Held while the layers are mounted, so the container does not start meanwhile.
         _op: tokio::sync::OwnedMutexGuard<()>,
@@ -159,11 +161,21 @@ impl ContainerService {
             .exec_root()
             .join(format!("cp-{:016x}", rand::random::<u64>()));
         let mounts = record.mounts.clone();
+        let devices = mounts
+            .iter()
+            .filter(|m| m.kind == "volume")
+            .filter_map(|m| {
+                self.volumes()
+                    .device_options(&m.name)
+                    .map(|o| (m.destination.clone(), o))
+            })
+            .collect();
         Ok((
             record,
             Files::Stopped {
                 rootfs,
                 mounts,
+                devices,
                 target,
                 _op: op,
             },
@@ -181,10 +193,11 @@ fn run(files: Files, job: Job) {
         Files::Stopped {
             rootfs,
             mounts,
+            devices,
             target,
             _op,
         } => {
-            let root = mount_stopped(&rootfs, &mounts, &target);
+            let root = mount_stopped(&rootfs, &mounts, &devices, &target);
             job(root.as_ref().map_err(clone_err));
             drop(root);
             // The namespace goes with this thread; the directory is the host's.
@@ -206,6 +219,7 @@ fn clone_err(e: &std::io::Error) -> std::io::Error {
 fn mount_stopped(
     rootfs: &[Mount],
     mounts: &[MountPoint],
+    devices: &[(String, std::collections::BTreeMap<String, String>)],
     target: &std::path::Path,
 ) -> std::io::Result<Confined> {
     let sys = |e: nix::errno::Errno| std::io::Error::from(e);
@@ -236,14 +250,20 @@ fn mount_stopped(
         }
         let at = root.open_path(&dest)?;
         let via = format!("/proc/self/fd/{}", at.as_raw_fd());
-        nix::mount::mount(
-            Some(m.source.as_str()),
-            via.as_str(),
-            None::<&str>,
-            MsFlags::MS_BIND | MsFlags::MS_REC,
-            None::<&str>,
-        )
-        .map_err(sys)?;
+        match devices.iter().find(|(d, _)| *d == m.destination) {
+            // A volume's device (a bind of a host directory, an NFS export), as a running
+            // container would see it, rather than the bare `_data` below it.
+            Some((_, opts)) => crate::volume::mount_device(opts, std::path::Path::new(&via))
+                .map_err(|e| std::io::Error::other(e.message))?,
+            None => nix::mount::mount(
+                Some(m.source.as_str()),
+                via.as_str(),
+                None::<&str>,
+                MsFlags::MS_BIND | MsFlags::MS_REC,
+                None::<&str>,
+            )
+            .map_err(sys)?,
+        }
         if !m.rw {
             let mounted = root.open_path(&dest)?;
             let via = format!("/proc/self/fd/{}", mounted.as_raw_fd());
