@@ -676,3 +676,55 @@ fn connect_and_disconnect_keep_each_network_on_its_own_interface() {
     }
     c.ok(&["rm", "-f", &runner]);
 }
+
+#[test]
+fn an_internal_network_has_no_way_out_but_its_members_meet() {
+    let mut c = setup("internal");
+    if c.d
+        .skip_unless_owned("the reference dockerd runs without bridges")
+    {
+        return;
+    }
+    let name = format!("{}-inner", c.tag);
+    let subnet = format!("10.{}.11.0/24", 40 + std::process::id() % 50);
+    c.ok(&[
+        "network",
+        "create",
+        "--internal",
+        "--subnet",
+        &subnet,
+        &name,
+    ]);
+    c.networks.push(name.clone());
+    let (_, n) = c.d.get_json(&format!("/networks/{name}"));
+    assert_eq!(n["Internal"], true);
+    let server = c.name("server");
+    let image = c.image.clone();
+    c.ok(&[
+        "run",
+        "-d",
+        "--name",
+        &server,
+        "--network",
+        &name,
+        &image,
+        "sh",
+        "-c",
+        HTTPD,
+    ]);
+    let client = c.name("client");
+    let out = c.ok(&[
+        "run", "--name", &client, "--network", &name, &image, "sh", "-c",
+        &format!(
+            "for i in 1 2 3 4 5 6 7 8 9 10; do wget -qO- http://{server}:8080/ && break; sleep 0.3; done; \
+             grep -c '^eth0\\s*00000000' /proc/net/route || true"
+        ),
+    ]);
+    let mut lines = out.lines();
+    assert!(
+        lines.next().unwrap_or_default().starts_with("served by "),
+        "{out}"
+    );
+    // No default route: nothing beyond the network is reachable.
+    assert_eq!(lines.next(), Some("0"), "{out}");
+}
