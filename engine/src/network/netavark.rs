@@ -116,6 +116,9 @@ impl Netavark {
     /// caused by creating the same chain at the same moment is retried.
     async fn call(&self, verb: &str, netns: &Path, opts: &Options) -> Result<String> {
         let _one = self.lock.lock().await;
+        // And one at a time on this host: other daemons' netavarks edit the same iptables
+        // chains (test daemons run side by side).
+        let _host = host_lock().await;
         let mut attempt = 0;
         loop {
             match self.call_once(verb, netns, opts).await {
@@ -183,4 +186,27 @@ impl Netavark {
     pub async fn teardown(&self, netns: &Path, opts: &Options) -> Result<()> {
         self.call("teardown", netns, opts).await.map(|_| ())
     }
+}
+
+/// A host-wide lock on netavark runs (flock on a file in /run/lock); None when it cannot be
+/// had, which only loses the cross-daemon ordering.
+async fn host_lock() -> Option<nix::fcntl::Flock<std::fs::File>> {
+    tokio::task::spawn_blocking(|| {
+        let dir = Path::new("/run/lock");
+        let dir = if dir.is_dir() {
+            dir.to_path_buf()
+        } else {
+            std::env::temp_dir()
+        };
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join("berth-netavark.lock"))
+            .ok()?;
+        nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive).ok()
+    })
+    .await
+    .ok()
+    .flatten()
 }
