@@ -50,6 +50,53 @@ impl Ctx {
     }
 }
 
+impl Ctx {
+    /// The context's files `names` as a tar (symlinks stay symlinks).
+    fn context_tar(&self, names: &[&str]) -> Vec<u8> {
+        let mut tar = tar::Builder::new(Vec::new());
+        tar.follow_symlinks(false);
+        for name in names {
+            tar.append_path_with_name(self.dir.join(name), name)
+                .unwrap();
+        }
+        tar.into_inner().unwrap()
+    }
+}
+
+/// Starts, on a connection of its own, a build whose RUN step prints `started` and sleeps;
+/// returns the connection once that step runs, with what was read so far.
+fn start_sleeping_build(c: &Ctx, query: &str) -> (std::os::unix::net::UnixStream, Vec<u8>) {
+    use std::io::{Read as _, Write as _};
+    // The quotes keep the word out of the step line, so it is seen only once the step runs.
+    c.write(
+        "Dockerfile",
+        &format!("FROM {}\nRUN echo sta''rted && sleep 60\n", c.image),
+    );
+    let body = c.context_tar(&["Dockerfile"]);
+    let mut s = std::os::unix::net::UnixStream::connect(c.d.socket_path()).unwrap();
+    write!(
+        s,
+        "POST /build?{query} HTTP/1.1\r\nHost: d\r\nContent-Type: application/x-tar\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    s.write_all(&body).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&seen).contains("started") {
+        let n = s.read(&mut buf).expect("build output");
+        assert!(
+            n > 0,
+            "the build ended early: {}",
+            String::from_utf8_lossy(&seen)
+        );
+        seen.extend_from_slice(&buf[..n]);
+    }
+    (s, seen)
+}
+
 impl Drop for Ctx {
     fn drop(&mut self) {
         for t in &self.tags {
@@ -492,37 +539,8 @@ fn onbuild_triggers_run_in_the_child_build() {
 
 #[test]
 fn a_client_that_goes_away_stops_the_build_and_leaves_no_container() {
-    use std::io::{Read as _, Write as _};
     let c = setup("cancel");
-    c.write(
-        "Dockerfile",
-        &format!("FROM {}\nRUN echo sta''rted && sleep 60\n", c.image),
-    );
-    let mut tar = tar::Builder::new(Vec::new());
-    tar.append_path_with_name(c.dir.join("Dockerfile"), "Dockerfile")
-        .unwrap();
-    let body = tar.into_inner().unwrap();
-    let mut s = std::os::unix::net::UnixStream::connect(c.d.socket_path()).unwrap();
-    write!(
-        s,
-        "POST /build?rm=1 HTTP/1.1\r\nHost: d\r\nContent-Type: application/x-tar\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    )
-    .unwrap();
-    s.write_all(&body).unwrap();
-    s.set_read_timeout(Some(std::time::Duration::from_secs(30)))
-        .unwrap();
-    let mut seen = Vec::new();
-    let mut buf = [0u8; 4096];
-    while !String::from_utf8_lossy(&seen).contains("started") {
-        let n = s.read(&mut buf).expect("build output");
-        assert!(
-            n > 0,
-            "the build ended early: {}",
-            String::from_utf8_lossy(&seen)
-        );
-        seen.extend_from_slice(&buf[..n]);
-    }
+    let (s, _) = start_sleeping_build(&c, "rm=1");
     // The RUN step's container is of the FROM image itself.
     let ancestor = format!("ancestor={}", c.image);
     let running = c.d.docker(&["ps", "-q", "--filter", &ancestor]).stdout;
@@ -594,12 +612,7 @@ fn run_steps_get_the_query_settings_and_contexts_can_come_from_this_host() {
         &format!("FROM {}\nCOPY hello.txt /\n", c.image),
     );
     c.write("hello.txt", "from afar\n");
-    let mut tar = tar::Builder::new(Vec::new());
-    tar.append_path_with_name(c.dir.join("Dockerfile"), "Dockerfile")
-        .unwrap();
-    tar.append_path_with_name(c.dir.join("hello.txt"), "hello.txt")
-        .unwrap();
-    let url = serve_once(tar.into_inner().unwrap());
+    let url = serve_once(c.context_tar(&["Dockerfile", "hello.txt"]));
     let remote = c.tag("remote");
     let r = c.d.request(
         "POST",
@@ -630,12 +643,7 @@ fn contexts_may_be_compressed_with_gzip_bzip2_or_xz() {
     let mut c = setup("compressed");
     c.write("Dockerfile", &format!("FROM {}\nCOPY f.txt /\n", c.image));
     c.write("f.txt", "compressed context\n");
-    let mut tar = tar::Builder::new(Vec::new());
-    tar.append_path_with_name(c.dir.join("Dockerfile"), "Dockerfile")
-        .unwrap();
-    tar.append_path_with_name(c.dir.join("f.txt"), "f.txt")
-        .unwrap();
-    let plain = tar.into_inner().unwrap();
+    let plain = c.context_tar(&["Dockerfile", "f.txt"]);
     for tool in ["gzip", "bzip2", "xz"] {
         let mut child = std::process::Command::new(tool)
             .arg("-c")
@@ -670,46 +678,19 @@ fn contexts_may_be_compressed_with_gzip_bzip2_or_xz() {
 
 #[test]
 fn build_cancel_stops_the_build_with_that_id() {
-    use std::io::{Read as _, Write as _};
+    use std::io::Read as _;
     let c = setup("cancelid");
     if c.d
         .skip_unless_owned("dockerd 20.10 cancels only BuildKit builds")
     {
         return;
     }
-    c.write(
-        "Dockerfile",
-        &format!("FROM {}\nRUN echo sta''rted && sleep 60\n", c.image),
-    );
-    let mut tar = tar::Builder::new(Vec::new());
-    tar.append_path_with_name(c.dir.join("Dockerfile"), "Dockerfile")
-        .unwrap();
-    let body = tar.into_inner().unwrap();
-    let mut s = std::os::unix::net::UnixStream::connect(c.d.socket_path()).unwrap();
-    write!(
-        s,
-        "POST /build?buildid=bct-cancel-me HTTP/1.1\r\nHost: d\r\nContent-Type: application/x-tar\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    )
-    .unwrap();
-    s.write_all(&body).unwrap();
-    s.set_read_timeout(Some(std::time::Duration::from_secs(30)))
-        .unwrap();
-    let mut seen = Vec::new();
-    let mut buf = [0u8; 4096];
-    while !String::from_utf8_lossy(&seen).contains("started") {
-        let n = s.read(&mut buf).expect("build output");
-        assert!(
-            n > 0,
-            "the build ended early: {}",
-            String::from_utf8_lossy(&seen)
-        );
-        seen.extend_from_slice(&buf[..n]);
-    }
+    let (mut s, mut seen) = start_sleeping_build(&c, "buildid=bct-cancel-me");
     let r =
         c.d.request("POST", "/build/cancel?id=bct-cancel-me", &[], b"");
     assert_eq!(r.status, 200);
     // The stream ends with the cancellation, and the step's container is gone.
+    let mut buf = [0u8; 4096];
     loop {
         let n = s.read(&mut buf).expect("the rest of the build output");
         if n == 0 {
@@ -738,14 +719,7 @@ fn symlinks_in_the_context_never_reach_the_host() {
     );
     std::os::unix::fs::symlink(&secret_dir, c.dir.join("h")).unwrap();
     std::os::unix::fs::symlink("/", c.dir.join("root")).unwrap();
-    let mut tar = tar::Builder::new(Vec::new());
-    tar.follow_symlinks(false);
-    tar.append_path_with_name(c.dir.join("Dockerfile"), "Dockerfile")
-        .unwrap();
-    tar.append_path_with_name(c.dir.join("h"), "h").unwrap();
-    tar.append_path_with_name(c.dir.join("root"), "root")
-        .unwrap();
-    let body = tar.into_inner().unwrap();
+    let body = c.context_tar(&["Dockerfile", "h", "root"]);
     let r = c.d.request(
         "POST",
         "/build",

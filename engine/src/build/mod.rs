@@ -609,19 +609,7 @@ impl Engine {
         for (k, v) in &step.req.run_host_config {
             host.insert(k.clone(), v.clone());
         }
-        let (cid, _) = self
-            .containers()
-            .create(
-                self.images(),
-                CreateRequest {
-                    name: None,
-                    config: run,
-                    host_config: host,
-                    endpoints: Map::new(),
-                    read_only_non_recursive: false,
-                },
-            )
-            .await?;
+        let cid = self.step_container(run, host).await?;
         let _ = out
             .send(Progress::Stream(format!(
                 " ---> Running in {}\n",
@@ -670,6 +658,38 @@ impl Engine {
                 .await;
         }
         stored
+    }
+
+    /// Creates a step's container (nameless, no endpoints asked for); returns its ID.
+    async fn step_container(
+        &self,
+        config: Map<String, Value>,
+        host: Map<String, Value>,
+    ) -> Result<String> {
+        let (cid, _) = self
+            .containers()
+            .create(
+                self.images(),
+                CreateRequest {
+                    name: None,
+                    config,
+                    host_config: host,
+                    endpoints: Map::new(),
+                    read_only_non_recursive: false,
+                },
+            )
+            .await?;
+        Ok(cid)
+    }
+
+    /// A container of `image_id` that is never started, for reading or writing its files.
+    async fn files_container(&self, image_id: &str) -> Result<String> {
+        let mut run = Map::new();
+        run.insert("Image".into(), json!(image_id));
+        run.insert("Entrypoint".into(), json!(["/bin/true"]));
+        let mut host = Map::new();
+        host.insert("NetworkMode".into(), json!("none"));
+        self.step_container(run, host).await
     }
 
     /// Starts the step's container, streams its output and returns its exit code.
@@ -737,24 +757,7 @@ impl Engine {
         cache: &mut BuildCache,
         key: String,
     ) -> Result<()> {
-        let mut run = Map::new();
-        run.insert("Image".into(), json!(stage.image.id));
-        run.insert("Entrypoint".into(), json!(["/bin/true"]));
-        let mut host = Map::new();
-        host.insert("NetworkMode".into(), json!("none"));
-        let (cid, _) = self
-            .containers()
-            .create(
-                self.images(),
-                CreateRequest {
-                    name: None,
-                    config: run,
-                    host_config: host,
-                    endpoints: Map::new(),
-                    read_only_non_recursive: false,
-                },
-            )
-            .await?;
+        let cid = self.files_container(&stage.image.id).await?;
         let result = async {
             // A destination that is a directory in the image takes the files inside it.
             let into_dir = files.dest_is_dir
@@ -817,24 +820,7 @@ impl Engine {
         };
         let (sources, dest, dest_is_dir) = context::copy_words(ins, step.escape, vars, workdir)?;
         let chmod = context::chmod_flag(ins)?;
-        let mut run = Map::new();
-        run.insert("Image".into(), json!(image_id));
-        run.insert("Entrypoint".into(), json!(["/bin/true"]));
-        let mut host = Map::new();
-        host.insert("NetworkMode".into(), json!("none"));
-        let (cid, _) = self
-            .containers()
-            .create(
-                self.images(),
-                CreateRequest {
-                    name: None,
-                    config: run,
-                    host_config: host,
-                    endpoints: Map::new(),
-                    read_only_non_recursive: false,
-                },
-            )
-            .await?;
+        let cid = self.files_container(&image_id).await?;
         let result = async {
             let mut hash = sha2::Sha256::new();
             hash.update(format!("{dest}{:?}{chmod:?}", ins.flag("chown")).as_bytes());
