@@ -66,6 +66,8 @@ pub struct Engine {
     containers: Arc<container::ContainerService>,
     host: HostFacts,
     engine_id: String,
+    /// The classic builder's step cache.
+    build_cache: build::BuildCache,
 }
 
 impl Engine {
@@ -130,7 +132,9 @@ impl Engine {
             networks,
         );
         containers.restore().await?;
+        let build_cache = build::BuildCache::load(&config.data_root);
         Ok(Engine {
+            build_cache,
             config,
             containerd,
             embedded,

@@ -116,17 +116,13 @@ impl Engine {
     /// Images the builder keeps as the results of single steps (its cache). Without a name
     /// they are intermediate images, which `docker images` leaves out unless `-a`.
     pub fn build_intermediates(&self) -> std::collections::HashSet<String> {
-        BuildCache::load(&self.config.data_root)
-            .entries
-            .into_values()
-            .collect()
+        self.build_cache.ids()
     }
 
     /// `docker builder prune`: removes the builder's step images that have no name and no
     /// container, and forgets them; returns their IDs and the bytes freed.
     pub async fn prune_build_cache(&self) -> Result<(Vec<String>, i64)> {
-        let cache = BuildCache::load(&self.config.data_root);
-        let steps: std::collections::HashSet<String> = cache.entries.values().cloned().collect();
+        let steps = self.build_cache.ids();
         let (removed, reclaimed) = self
             .prune_images(false, |e| !steps.contains(&e.resolved.id))
             .await?;
@@ -145,7 +141,7 @@ impl Engine {
             .into_iter()
             .map(|e| e.resolved.id)
             .collect();
-        BuildCache::retain(&self.config.data_root, |id| images.contains(id));
+        self.build_cache.retain(|id| images.contains(id));
         Ok((deleted, reclaimed))
     }
 
@@ -212,7 +208,6 @@ impl Engine {
             .ok_or_else(|| Error::invalid(format!("Cannot locate specified Dockerfile: {name}")))?;
         let df = dockerfile::parse(&text).map_err(|e| Error::invalid(e.to_string()))?;
         let ignore = context::Ignore::load(ctx);
-        let mut cache = BuildCache::load(&self.config.data_root);
         // With a target, dockerd counts the steps up to the end of that stage only.
         let total = target_end(&df.instructions, &req.target, df.escape);
         let mut meta_args: BTreeMap<String, String> = BTreeMap::new();
@@ -271,14 +266,14 @@ impl Engine {
                             .ok_or_else(|| {
                                 Error::invalid(format!("invalid ONBUILD trigger: {t}"))
                             })?;
-                        self.step(&mut stage, &trigger, &step, &mut cache, out)
-                            .await?;
+                        self.step(&mut stage, &trigger, &step, out).await?;
                     }
                 }
                 if stage.image.config.rootfs.diff_ids.is_empty() {
                     // The empty image of `FROM scratch` is the builder's, hidden like steps;
                     // dockerd shows no ID for it.
-                    cache.insert("scratch".into(), stage.image.id.clone());
+                    self.build_cache
+                        .insert("scratch".into(), stage.image.id.clone());
                     say(" ---> \n".into()).await;
                 } else {
                     say(format!(" ---> {}\n", short(&stage.image.id))).await;
@@ -307,7 +302,7 @@ impl Engine {
                 exit_code,
                 stages: &stages,
             };
-            self.step(stage, ins, &step, &mut cache, out).await?;
+            self.step(stage, ins, &step, out).await?;
         }
         let mut stage =
             current.ok_or_else(|| Error::invalid("no build stage in current context"))?;
@@ -474,7 +469,7 @@ impl Engine {
         stage: &mut Stage,
         layer: Option<&containerd_client::types::Descriptor>,
         created_by: &str,
-        key: Option<(&mut BuildCache, String)>,
+        key: Option<String>,
     ) -> Result<()> {
         let now = now();
         let mut entry = json!({"created": now, "created_by": created_by});
@@ -494,8 +489,8 @@ impl Engine {
             .store_derived(&stage.image, stage.config.clone(), layer, &[])
             .await?;
         stage.image = self.images().find(&id).await?.resolved;
-        if let Some((cache, key)) = key {
-            cache.insert(key, id);
+        if let Some(key) = key {
+            self.build_cache.insert(key, id);
         }
         Ok(())
     }
@@ -505,7 +500,6 @@ impl Engine {
         stage: &mut Stage,
         ins: &Instruction,
         step: &StepCtx<'_>,
-        cache: &mut BuildCache,
         out: &mpsc::Sender<Progress>,
     ) -> Result<()> {
         let say = |s: String| async move {
@@ -538,8 +532,8 @@ impl Engine {
             files.as_ref().map(|f| f.digest.as_str()),
         );
         if !step.req.no_cache
-            && let Some(id) = cache.entries.get(&key)
-            && let Ok(entry) = self.images().find(id).await
+            && let Some(id) = self.build_cache.get(&key)
+            && let Ok(entry) = self.images().find(&id).await
         {
             stage.image = entry.resolved;
             stage.config = serde_json::from_slice(&stage.image.config_bytes)
@@ -550,18 +544,14 @@ impl Engine {
             return Ok(());
         }
         match ins.keyword.as_str() {
-            "RUN" => {
-                self.run_step(stage, ins, step, &run_args, cache, key, out)
-                    .await?
-            }
+            "RUN" => self.run_step(stage, ins, step, &run_args, key, out).await?,
             "COPY" | "ADD" => {
                 let files = files.expect("collected above");
-                self.copy_step(stage, ins, step, files, cache, key).await?;
+                self.copy_step(stage, ins, step, files, key).await?;
             }
             _ => {
                 let created_by = edit_config(stage, ins, step, &expand)?;
-                self.store_step(stage, None, &created_by, Some((cache, key)))
-                    .await?;
+                self.store_step(stage, None, &created_by, Some(key)).await?;
             }
         }
         say(format!(" ---> {}\n", short(&stage.image.id))).await;
@@ -575,7 +565,6 @@ impl Engine {
         ins: &Instruction,
         step: &StepCtx<'_>,
         run_args: &[String],
-        cache: &mut BuildCache,
         key: String,
         out: &mpsc::Sender<Progress>,
     ) -> Result<()> {
@@ -645,9 +634,7 @@ impl Engine {
                 cmd.join(" ")
             )
         };
-        let stored = self
-            .commit_container(stage, &cid, &created_by, cache, key)
-            .await;
+        let stored = self.commit_container(stage, &cid, &created_by, key).await;
         if step.req.remove || step.req.force_remove {
             let _ = self.containers().remove(&cid, true).await;
             let _ = out
@@ -732,14 +719,13 @@ impl Engine {
         stage: &mut Stage,
         cid: &str,
         created_by: &str,
-        cache: &mut BuildCache,
         key: String,
     ) -> Result<()> {
         let lease = self.containerd.create_lease("build").await?;
         let layer = self.diff_container(&lease, cid).await;
         let result = match layer {
             Ok(layer) => {
-                self.store_step(stage, Some(&layer), created_by, Some((cache, key)))
+                self.store_step(stage, Some(&layer), created_by, Some(key))
                     .await
             }
             Err(e) => Err(e),
@@ -754,7 +740,6 @@ impl Engine {
         ins: &Instruction,
         step: &StepCtx<'_>,
         files: context::Files,
-        cache: &mut BuildCache,
         key: String,
     ) -> Result<()> {
         let cid = self.files_container(&stage.image.id).await?;
@@ -782,8 +767,7 @@ impl Engine {
                 files.digest.trim_start_matches("sha256:"),
                 files.dest
             );
-            self.commit_container(stage, &cid, &created_by, cache, key)
-                .await
+            self.commit_container(stage, &cid, &created_by, key).await
         }
         .await;
         let _ = self.containers().remove(&cid, true).await;
@@ -1265,62 +1249,62 @@ fn cache_key(parent: &str, ins: &Instruction, args: &[String], files: Option<&st
     )
 }
 
-/// Step results by what made them, kept under `<data-root>/builder/cache.json`. Each
-/// result is written as soon as it exists (under a lock, re-reading the file), so builds
-/// running side by side keep each other's entries and an image prune meanwhile knows the
-/// new step images are the builder's.
-struct BuildCache {
-    entries: BTreeMap<String, String>,
-    data_root: PathBuf,
+/// Step results by what made them: held in memory, and kept under
+/// `<data-root>/builder/cache.json`, written as each step's image is stored, so builds side
+/// by side keep each other's entries and an image prune meanwhile knows the new step images
+/// are the builder's.
+pub struct BuildCache {
+    path: PathBuf,
+    entries: std::sync::Mutex<BTreeMap<String, String>>,
 }
 
-/// One writer of the cache file at a time.
-static CACHE_FILE: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
 impl BuildCache {
-    fn path(data_root: &Path) -> PathBuf {
-        data_root.join("builder").join("cache.json")
-    }
-
-    fn read(data_root: &Path) -> BTreeMap<String, String> {
-        std::fs::read(Self::path(data_root))
+    pub fn load(data_root: &Path) -> BuildCache {
+        let path = data_root.join("builder").join("cache.json");
+        let entries = std::fs::read(&path)
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
-            .unwrap_or_default()
-    }
-
-    fn load(data_root: &Path) -> BuildCache {
+            .unwrap_or_default();
         BuildCache {
-            entries: Self::read(data_root),
-            data_root: data_root.to_path_buf(),
+            path,
+            entries: std::sync::Mutex::new(entries),
         }
     }
 
-    fn write(data_root: &Path, entries: &BTreeMap<String, String>) {
-        let path = Self::path(data_root);
-        if let Some(dir) = path.parent() {
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, String>> {
+        self.entries.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn get(&self, key: &str) -> Option<String> {
+        self.lock().get(key).cloned()
+    }
+
+    /// Every image the cache names.
+    fn ids(&self) -> std::collections::HashSet<String> {
+        self.lock().values().cloned().collect()
+    }
+
+    /// Records a step's image; the file follows under the same lock.
+    fn insert(&self, key: String, id: String) {
+        let mut entries = self.lock();
+        entries.insert(key, id);
+        self.write(&entries);
+    }
+
+    /// Keeps only the entries whose image `keep` accepts.
+    fn retain(&self, keep: impl Fn(&String) -> bool) {
+        let mut entries = self.lock();
+        entries.retain(|_, id| keep(id));
+        self.write(&entries);
+    }
+
+    fn write(&self, entries: &BTreeMap<String, String>) {
+        if let Some(dir) = self.path.parent() {
             let _ = std::fs::create_dir_all(dir);
         }
         if let Ok(bytes) = serde_json::to_vec(entries) {
-            let _ = crate::system::write_atomic(&path, &bytes);
+            let _ = crate::system::write_atomic(&self.path, &bytes);
         }
-    }
-
-    /// Records a step's image, in memory and on disk.
-    fn insert(&mut self, key: String, id: String) {
-        let _one = CACHE_FILE.lock().unwrap_or_else(|p| p.into_inner());
-        let mut on_disk = Self::read(&self.data_root);
-        on_disk.insert(key.clone(), id.clone());
-        Self::write(&self.data_root, &on_disk);
-        self.entries.insert(key, id);
-    }
-
-    /// Keeps only the entries `keep` accepts, on disk.
-    fn retain(data_root: &Path, keep: impl Fn(&String) -> bool) {
-        let _one = CACHE_FILE.lock().unwrap_or_else(|p| p.into_inner());
-        let mut on_disk = Self::read(data_root);
-        on_disk.retain(|_, id| keep(id));
-        Self::write(data_root, &on_disk);
     }
 }
 
