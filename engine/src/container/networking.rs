@@ -175,13 +175,7 @@ impl ContainerService {
         let mut endpoints = record.networks.clone();
         let mut allocated: Vec<(String, String)> = Vec::new();
         // Kept outside the attempt, so a failed setup can be undone with what it was given.
-        let mut opts = Options {
-            container_id: record.id.clone(),
-            container_name: record.name.trim_start_matches('/').to_string(),
-            port_mappings: vec![],
-            networks: BTreeMap::new(),
-            network_info: BTreeMap::new(),
-        };
+        let mut opts = Options::new(&record.id, &record.name, vec![]);
         let result = async {
             let ports = self.publish_ports(record)?;
             opts.port_mappings = ports.clone();
@@ -207,8 +201,8 @@ impl ContainerService {
                     interface: format!("eth{i}"),
                     ..e.clone()
                 };
-                opts.networks.insert(
-                    n.id.clone(),
+                opts.add(
+                    self.networks.net_info(n),
                     PerNetwork {
                         static_ips: vec![ip.to_string()],
                         aliases: dns_names,
@@ -216,8 +210,6 @@ impl ContainerService {
                         static_mac: (!e.static_mac.is_empty()).then(|| e.static_mac.clone()),
                     },
                 );
-                opts.network_info
-                    .insert(n.id.clone(), self.networks.net_info(n));
             }
             let status = netavark.setup(&netns, &opts).await?;
             for (name, n) in &bridged {
@@ -280,13 +272,7 @@ impl ContainerService {
             return;
         }
         let netns = std::path::PathBuf::from(&record.sandbox);
-        let mut opts = Options {
-            container_id: record.id.clone(),
-            container_name: record.name.trim_start_matches('/').to_string(),
-            port_mappings: record.ports.clone(),
-            networks: BTreeMap::new(),
-            network_info: BTreeMap::new(),
-        };
+        let mut opts = Options::new(&record.id, &record.name, record.ports.clone());
         let mut left = Vec::new();
         for (i, (name, e)) in record
             .networks
@@ -297,8 +283,8 @@ impl ContainerService {
             let Ok(n) = self.networks.get(name) else {
                 continue;
             };
-            opts.networks.insert(
-                n.id.clone(),
+            opts.add(
+                self.networks.net_info(&n),
                 PerNetwork {
                     static_ips: vec![e.ip.clone()],
                     aliases: e.dns_names.clone(),
@@ -310,8 +296,6 @@ impl ContainerService {
                     static_mac: None,
                 },
             );
-            opts.network_info
-                .insert(n.id.clone(), self.networks.net_info(&n));
             self.networks.release(&n.id, &e.ip);
             left.push(n);
         }
@@ -511,15 +495,9 @@ impl ContainerService {
         let mut dns_names = vec![record.name.trim_start_matches('/').to_string()];
         dns_names.extend(e.aliases.iter().cloned());
         dns_names.push(record.id[..12].to_string());
-        let mut opts = Options {
-            container_id: record.id.clone(),
-            container_name: record.name.trim_start_matches('/').to_string(),
-            port_mappings: vec![],
-            networks: BTreeMap::new(),
-            network_info: BTreeMap::new(),
-        };
-        opts.networks.insert(
-            n.id.clone(),
+        let mut opts = Options::new(&record.id, &record.name, vec![]);
+        opts.add(
+            self.networks.net_info(n),
             PerNetwork {
                 static_ips: vec![ip.to_string()],
                 aliases: dns_names.clone(),
@@ -527,8 +505,6 @@ impl ContainerService {
                 static_mac: (!e.static_mac.is_empty()).then(|| e.static_mac.clone()),
             },
         );
-        opts.network_info
-            .insert(n.id.clone(), self.networks.net_info(n));
         let status = match netavark
             .setup(std::path::Path::new(&record.sandbox), &opts)
             .await
@@ -584,15 +560,9 @@ impl ContainerService {
             } else {
                 e.interface.clone()
             };
-            let mut opts = Options {
-                container_id: record.id.clone(),
-                container_name: record.name.trim_start_matches('/').to_string(),
-                port_mappings: vec![],
-                networks: BTreeMap::new(),
-                network_info: BTreeMap::new(),
-            };
-            opts.networks.insert(
-                n.id.clone(),
+            let mut opts = Options::new(&record.id, &record.name, vec![]);
+            opts.add(
+                self.networks.net_info(&n),
                 PerNetwork {
                     static_ips: vec![e.ip.clone()],
                     aliases: e.dns_names.clone(),
@@ -600,8 +570,6 @@ impl ContainerService {
                     static_mac: None,
                 },
             );
-            opts.network_info
-                .insert(n.id.clone(), self.networks.net_info(&n));
             netavark
                 .teardown(std::path::Path::new(&record.sandbox), &opts)
                 .await?;

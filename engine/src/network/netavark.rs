@@ -58,6 +58,29 @@ pub struct Options {
     pub network_info: BTreeMap<String, NetInfo>,
 }
 
+impl Options {
+    /// A container's options with no network yet.
+    pub fn new(
+        container_id: &str,
+        container_name: &str,
+        port_mappings: Vec<PortMapping>,
+    ) -> Options {
+        Options {
+            container_id: container_id.to_string(),
+            container_name: container_name.trim_start_matches('/').to_string(),
+            port_mappings,
+            networks: BTreeMap::new(),
+            network_info: BTreeMap::new(),
+        }
+    }
+
+    /// Puts the container on one more network, keyed by the network's netavark name.
+    pub fn add(&mut self, network: NetInfo, member: PerNetwork) {
+        self.networks.insert(network.name.clone(), member);
+        self.network_info.insert(network.name.clone(), network);
+    }
+}
+
 #[derive(Clone, Debug, Default, Deserialize)]
 pub struct Status {
     #[serde(default)]
