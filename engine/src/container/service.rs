@@ -20,6 +20,9 @@ use crate::runtime::content::Lease;
 use crate::runtime::tasks::start_failure;
 use crate::{Error, ErrorKind, Result};
 
+/// How long a SIGKILL through `kill` waits for the exit before trying once more (moby: 10 s).
+const KILL_WAIT: Duration = Duration::from_secs(10);
+
 /// The last exit of a container, numbered so waiters can tell a new one from an old one.
 #[derive(Clone, Copy, Debug, Default)]
 struct ExitSeq {
@@ -485,7 +488,10 @@ impl ContainerService {
                     let v = self.volumes.create(name, made.labels, made.options)?;
                     m.name = v.name;
                     m.source = v.mountpoint.display().to_string();
-                } else if m.kind == "bind" && !m.must_exist {
+                } else if m.kind == "bind" && !m.must_exist && std::fs::metadata(&m.source).is_err()
+                {
+                    // Only a missing source becomes a directory; a file (a config file,
+                    // the Docker socket) is bound as it is.
                     std::fs::create_dir_all(&m.source)?;
                 }
                 out.push(m);
@@ -1260,9 +1266,33 @@ impl ContainerService {
                 record.id
             )));
         }
+        // Any kill is a manual stop: no restart policy brings the container back (moby
+        // cancels its restart manager on kill).
+        c.rec().manually_stopped = true;
+        if record.state.status == Status::Restarting {
+            // No process between restarts: cancelling the pending restart is the kill.
+            let record = {
+                let mut r = c.rec();
+                r.state.status = Status::Exited;
+                r.clone()
+            };
+            return self.persist(&record);
+        }
+        let mut exits = c.exits.subscribe();
+        let seen = exits.borrow().seq;
         self.containerd.kill_task(&record.id, signo, false).await?;
         self.event(&record, "kill", &[("signal", signo.to_string())]);
-        self.thaw_after_signal(&c).await
+        self.thaw_after_signal(&c).await?;
+        if signo == 9 {
+            // SIGKILL answers once the container has exited, as dockerd does, so that a
+            // following `ps` shows it exited and `rm` needs no force.
+            let exited = exits.wait_for(|e| e.seq > seen);
+            if tokio::time::timeout(KILL_WAIT, exited).await.is_err() {
+                let _ = self.containerd.kill_task(&record.id, 9, true).await;
+                let _ = tokio::time::timeout(KILL_WAIT, exits.wait_for(|e| e.seq > seen)).await;
+            }
+        }
+        Ok(())
     }
 
     /// `DELETE /containers/{id}`.
