@@ -687,7 +687,7 @@ pub async fn attach(
             tty,
             want_out,
             want_err,
-            detach_keys,
+            if tty { detach_keys } else { vec![] },
         )
         .await;
     });
@@ -779,10 +779,12 @@ fn output_stream(
     futures_util::stream::iter(replay).chain(live)
 }
 
+/// Relays a hijacked connection: output framed with stdcopy unless `raw`, stdin with
+/// `detach_keys` (empty: none) cutting the connection.
 pub(crate) async fn relay<IO>(
     io: IO,
     handle: AttachHandle,
-    tty: bool,
+    raw: bool,
     want_out: bool,
     want_err: bool,
     detach_keys: Vec<u8>,
@@ -803,7 +805,7 @@ pub(crate) async fn relay<IO>(
                 Ok(n) => n,
             };
             let mut data = &buf[..n];
-            if tty && !detach_keys.is_empty() {
+            if !detach_keys.is_empty() {
                 for (i, b) in data.iter().enumerate() {
                     if *b == detach_keys[matched] {
                         matched += 1;
@@ -832,7 +834,7 @@ pub(crate) async fn relay<IO>(
             let _ = tx.send(StdinMsg::Close).await;
         }
     });
-    let out = output_stream(handle, tty, want_out, want_err);
+    let out = output_stream(handle, raw, want_out, want_err);
     futures_util::pin_mut!(out);
     loop {
         tokio::select! {

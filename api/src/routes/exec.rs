@@ -4,6 +4,7 @@
 use axum::Json;
 use axum::extract::{Extension, Path, Request, State};
 use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
 use berth_engine::container::exec::ExecConfig;
 use http::{StatusCode, header};
 use hyper_util::rt::TokioIo;
@@ -13,12 +14,12 @@ use tokio::io::AsyncWriteExt as _;
 use super::AppState;
 use super::containers::{json_body, parse_detach_keys, relay, stream_content_type};
 use crate::error::ApiError;
-use crate::extract::QueryParams;
+use crate::extract::{QueryParams, go_field};
 use crate::stream::stdcopy;
 use crate::version::ApiVersion;
 
 fn strings(v: &Value, key: &str) -> Vec<String> {
-    berth_engine::container::setup::strings(v.get(key))
+    berth_engine::container::setup::strings(go_field(v, key))
 }
 
 pub async fn create(
@@ -27,13 +28,17 @@ pub async fn create(
     req: Request,
 ) -> Result<Response, ApiError> {
     let body = json_body(req).await?.unwrap_or(json!({}));
-    let b = |k: &str| body.get(k).and_then(Value::as_bool).unwrap_or(false);
+    let b = |k: &str| go_field(&body, k).and_then(Value::as_bool).unwrap_or(false);
     let t = |k: &str| {
-        body.get(k)
+        go_field(&body, k)
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_string()
     };
+    let detach_keys = t("DetachKeys");
+    if !detach_keys.is_empty() {
+        parse_detach_keys(&detach_keys)?;
+    }
     let exec_id = s.engine.containers().exec_create(
         &id,
         ExecConfig {
@@ -46,7 +51,7 @@ pub async fn create(
             attach_stdin: b("AttachStdin"),
             attach_stdout: b("AttachStdout"),
             attach_stderr: b("AttachStderr"),
-            detach_keys: t("DetachKeys"),
+            detach_keys,
         },
     )?;
     Ok((StatusCode::CREATED, Json(json!({"Id": exec_id}))).into_response())
@@ -61,7 +66,9 @@ pub async fn inspect(
     Ok(Json(json!({
         "CanRemove": false,
         "ContainerID": st.container_id,
-        "DetachKeys": c.detach_keys,
+        // moby keeps the parsed keys as bytes, so JSON shows them in base64.
+        "DetachKeys": base64::engine::general_purpose::STANDARD
+            .encode(parse_detach_keys(&c.detach_keys).unwrap_or_default()),
         "ExitCode": st.exit_code,
         "ID": st.id,
         "OpenStderr": c.attach_stderr,
@@ -109,7 +116,11 @@ pub async fn start(
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"tcp"));
     let on_upgrade = upgrading.then(|| hyper::upgrade::on(&mut req));
     let body = json_body(req).await?.unwrap_or(json!({}));
-    let detach = body.get("Detach").and_then(Value::as_bool).unwrap_or(false);
+    let flag = |k: &str| go_field(&body, k).and_then(Value::as_bool).unwrap_or(false);
+    let detach = flag("Detach");
+    // The start request's `Tty`, not the exec's, decides the framing, as in moby: an exec
+    // made with a TTY but started without one is sent in stdcopy frames (all on stdout).
+    let raw = flag("Tty");
     let containers = s.engine.containers();
     let st = containers.exec_inspect(&id)?;
     if detach {
@@ -117,14 +128,18 @@ pub async fn start(
         return Ok(StatusCode::OK.into_response());
     }
     let handle = containers.exec_attach(&id)?;
-    let tty = handle.tty;
-    let (want_out, want_err) = (st.config.attach_stdout, st.config.attach_stderr);
-    let detach_keys = if st.config.detach_keys.is_empty() {
+    // moby drops the stderr of a non-TTY exec started with `Tty: true`.
+    let want_out = st.config.attach_stdout;
+    let want_err = st.config.attach_stderr && !(raw && !handle.tty);
+    // Detach keys are read from the stdin of a TTY exec only.
+    let detach_keys = if !handle.tty {
+        vec![]
+    } else if st.config.detach_keys.is_empty() {
         vec![0x10, 0x11]
     } else {
         parse_detach_keys(&st.config.detach_keys)?
     };
-    let content_type = stream_content_type(tty, version);
+    let content_type = stream_content_type(raw, version);
     let Some(on_upgrade) = on_upgrade else {
         return Err(ApiError::invalid(
             "exec start needs a connection upgrade (Upgrade: tcp)",
@@ -138,7 +153,7 @@ pub async fn start(
         let mut io = TokioIo::new(upgraded);
         if let Err(e) = engine.containers().exec_start(&id).await {
             let line = format!("{}\r\n", e.message);
-            let bytes = if tty {
+            let bytes = if raw {
                 line.into_bytes()
             } else {
                 stdcopy::frame(stdcopy::STDOUT, line.as_bytes())
@@ -147,7 +162,7 @@ pub async fn start(
             let _ = io.shutdown().await;
             return;
         }
-        relay(io, handle, tty, want_out, want_err, detach_keys).await;
+        relay(io, handle, raw, want_out, want_err, detach_keys).await;
     });
     Ok(super::containers::switching_protocols(content_type))
 }
