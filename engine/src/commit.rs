@@ -29,9 +29,13 @@ impl Engine {
         let record = self.containers().get(&req.container)?;
         let name = self.commit_name(&req)?;
         let base = self.images().find(&record.image_id).await?.resolved;
-        let pause = req.pause && record.state.status == crate::container::model::Status::Running;
-        if pause {
-            self.containers().pause(&record.id).await?;
+        let mut pause =
+            req.pause && record.state.status == crate::container::model::Status::Running;
+        // A container seen running may have exited a moment ago (its exit event still on the
+        // way): there is nothing to pause then, and the commit goes on as for a stopped one.
+        if pause && let Err(e) = self.containers().pause(&record.id).await {
+            tracing::debug!(container = %record.id, "commit without pausing: {}", e.message);
+            pause = false;
         }
         let lease = self.containerd.create_lease("commit").await?;
         let layer = self.diff_container(&lease, &record.id).await;
@@ -157,14 +161,17 @@ impl Engine {
         layer: Option<&containerd_client::types::Descriptor>,
         names: &[String],
     ) -> Result<String> {
-        self.store_layered(
-            &base.layers,
-            base.config.rootfs.diff_ids.clone(),
-            config,
-            layer,
-            names,
-        )
-        .await
+        let id = self
+            .store_layered(
+                &base.layers,
+                base.config.rootfs.diff_ids.clone(),
+                config,
+                layer,
+                names,
+            )
+            .await?;
+        self.images().set_parent(&id, &base.id).await?;
+        Ok(id)
     }
 
     /// Stores an image of `layers` (whose diff IDs are `diff_ids`), `layer` on top when

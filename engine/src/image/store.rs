@@ -36,7 +36,13 @@ pub struct ResolvedImage {
     pub config_bytes: Vec<u8>,
     pub layers: Vec<Descriptor>,
     pub chain_ids: Vec<String>,
+    /// The image this one was made from by commit or a build step (empty when none), as
+    /// dockerd records it.
+    pub parent: String,
 }
+
+/// Label on an image's config blob naming its parent image.
+const PARENT_LABEL: &str = "berth.parent";
 
 /// The parts of an OCI/Docker image config Berth uses; the raw bytes are kept alongside.
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -225,6 +231,12 @@ impl ImageStore {
             .config
             .ok_or_else(|| Error::internal(format!("manifest {manifest_digest} has no config")))?;
         let config_bytes = self.containerd.read_blob(&config_desc.digest).await?;
+        let parent = self
+            .containerd
+            .content_info(&config_desc.digest)
+            .await?
+            .and_then(|i| i.labels.get(PARENT_LABEL).cloned())
+            .unwrap_or_default();
         let config: ImageConfig = serde_json::from_slice(&config_bytes).map_err(|e| {
             Error::internal(format!("invalid image config {}: {e}", config_desc.digest))
         })?;
@@ -236,6 +248,7 @@ impl ImageStore {
             chain_ids: chain_ids(&config.rootfs.diff_ids),
             config,
             config_bytes,
+            parent,
             layers: doc
                 .layers
                 .iter()
@@ -247,6 +260,21 @@ impl ImageStore {
             .unwrap_or_else(|p| p.into_inner())
             .insert(target.digest.clone(), resolved.clone());
         Ok(resolved)
+    }
+
+    /// Records `parent` as the parent of image `id`.
+    pub async fn set_parent(&self, id: &str, parent: &str) -> Result<()> {
+        self.containerd
+            .label_blob(
+                id,
+                HashMap::from([(PARENT_LABEL.to_string(), parent.to_string())]),
+            )
+            .await?;
+        let mut cache = self.resolved.lock().unwrap_or_else(|p| p.into_inner());
+        for r in cache.values_mut().filter(|r| r.id == id) {
+            r.parent = parent.to_string();
+        }
+        Ok(())
     }
 
     /// Every image, grouped by ID, with all its names.
