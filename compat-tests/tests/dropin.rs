@@ -1,0 +1,284 @@
+//! Behaviours that clients nobody here wrote (docker-py's suite, compose, bollard, CLI
+//! scripts) rely on, each first seen differing from Debian's dockerd 20.10 and checked
+//! against it: single-file binds, `kill` semantics, exec framing, commit of an exiting
+//! container, and more.
+
+use std::io::{Read as _, Write as _};
+use std::os::unix::net::UnixStream;
+use std::time::Duration;
+
+use compat_tests::{Daemon, daemon};
+use serde_json::{Value, json};
+
+/// A test's daemon, image and the containers it made, removed at the end on an external
+/// daemon (an owned one goes away whole).
+struct Ctx {
+    d: Daemon,
+    image: String,
+    containers: Vec<String>,
+}
+
+fn setup(test: &str) -> Ctx {
+    let d = daemon();
+    let image = d.load_test_image(&format!("dropin-{test}"));
+    Ctx {
+        d,
+        image,
+        containers: vec![],
+    }
+}
+
+impl Ctx {
+    /// A container name unique to this test run, removed when the test ends.
+    fn name(&mut self, what: &str) -> String {
+        let name = format!("bct-dropin-{}-{what}", std::process::id());
+        self.containers.push(name.clone());
+        name
+    }
+
+    fn inspect(&self, name: &str) -> Value {
+        let (status, v) = self.d.get_json(&format!("/containers/{name}/json"));
+        assert_eq!(status, 200, "inspect {name}: {v}");
+        v
+    }
+
+    /// Creates a container over the API from `config` (the image filled in).
+    fn create(&mut self, what: &str, mut config: Value) -> String {
+        let name = self.name(what);
+        config["Image"] = json!(self.image);
+        let r = self
+            .d
+            .post_json(&format!("/containers/create?name={name}"), &config);
+        assert_eq!(r.status, 201, "create {name}\n{}", r.describe());
+        r.json()["Id"].as_str().unwrap().to_string()
+    }
+}
+
+impl Drop for Ctx {
+    fn drop(&mut self) {
+        if self.d.owned() {
+            return;
+        }
+        for c in &self.containers {
+            let _ = self.d.docker(&["rm", "-f", c]);
+        }
+        let _ = self.d.docker(&["rmi", "-f", &self.image]);
+    }
+}
+
+/// `POST path` with a JSON body on a hijacked connection (`Upgrade: tcp`): the response
+/// head and everything the daemon sends until it closes the stream.
+fn hijack(d: &Daemon, path: &str, body: &Value) -> (String, Vec<u8>) {
+    let mut s = UnixStream::connect(d.socket_path()).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let body = body.to_string();
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: docker\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut all = Vec::new();
+    let _ = s.read_to_end(&mut all);
+    let split = all
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("no response head: {:?}", String::from_utf8_lossy(&all)));
+    let head = String::from_utf8_lossy(&all[..split]).to_string();
+    (head, all[split + 4..].to_vec())
+}
+
+#[test]
+fn bind_of_a_single_file_shows_the_file() {
+    let mut c = setup("filebind");
+    let file = compat_tests::unique_temp_dir("bct-dropin-file").join("hostfile");
+    std::fs::write(&file, "from the host\n").unwrap();
+    let name = c.name("filebind");
+    let bind = format!("{}:/tmp/x", file.display());
+    let out = c.d.docker(&[
+        "run",
+        "--name",
+        &name,
+        "--network",
+        "none",
+        "-v",
+        &bind,
+        &c.image,
+        "cat",
+        "/tmp/x",
+    ]);
+    assert!(out.success(), "{}", out.describe());
+    assert_eq!(out.stdout, "from the host\n");
+    // Read-only too, and the host's file is left as it was.
+    let bind_ro = format!("{bind}:ro");
+    let name = c.name("filebind-ro");
+    let out = c.d.docker(&[
+        "run",
+        "--name",
+        &name,
+        "--network",
+        "none",
+        "-v",
+        &bind_ro,
+        &c.image,
+        "sh",
+        "-c",
+        "echo changed > /tmp/x",
+    ]);
+    assert!(!out.success(), "writing a read-only file bind succeeded");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "from the host\n");
+    let _ = std::fs::remove_dir_all(file.parent().unwrap());
+}
+
+#[test]
+fn kill_waits_for_the_exit_and_no_policy_restarts_it() {
+    let mut c = setup("kill");
+    for policy in ["always", "on-failure:3", "unless-stopped"] {
+        let name = c.name(&format!("kill-{}", policy.replace(':', "-")));
+        let out = c.d.docker(&[
+            "run",
+            "-d",
+            "--name",
+            &name,
+            "--network",
+            "none",
+            "--restart",
+            policy,
+            &c.image,
+            "sleep",
+            "300",
+        ]);
+        assert!(out.success(), "{}", out.describe());
+        let r =
+            c.d.request("POST", &format!("/containers/{name}/kill"), &[], b"");
+        assert_eq!(r.status, 204, "kill\n{}", r.describe());
+        // Answered only once the container is down: no polling needed.
+        let state = &c.inspect(&name)["State"];
+        assert_eq!(state["Running"], json!(false), "{policy}: {state}");
+        assert_eq!(state["ExitCode"], json!(137), "{policy}: {state}");
+        // A kill is a manual stop: the policy does not bring it back.
+        std::thread::sleep(Duration::from_millis(1500));
+        let state = &c.inspect(&name)["State"];
+        assert_eq!(state["Status"], json!("exited"), "{policy}: {state}");
+        assert_eq!(c.inspect(&name)["RestartCount"], json!(0), "{policy}");
+        let out = c.d.docker(&["rm", &name]);
+        assert!(
+            out.success(),
+            "rm without -f after kill\n{}",
+            out.describe()
+        );
+    }
+}
+
+#[test]
+fn exec_framing_follows_the_start_request_tty() {
+    let mut c = setup("exectty");
+    let id = c.create(
+        "exectty",
+        json!({"Cmd": ["cat"], "OpenStdin": true, "HostConfig": {"NetworkMode": "none"}}),
+    );
+    let r =
+        c.d.request("POST", &format!("/containers/{id}/start"), &[], b"");
+    assert_eq!(r.status, 204, "{}", r.describe());
+    let exec = |tty_start: bool| {
+        let r = c.d.post_json(
+            &format!("/containers/{id}/exec"),
+            &json!({"Cmd": ["echo", "-n", "hello tty"], "Tty": true,
+                    "AttachStdout": true, "AttachStderr": true}),
+        );
+        assert_eq!(r.status, 201, "{}", r.describe());
+        let exec_id = r.json()["Id"].as_str().unwrap().to_string();
+        hijack(
+            &c.d,
+            &format!("/exec/{exec_id}/start"),
+            &json!({"Detach": false, "Tty": tty_start}),
+        )
+    };
+    // Started without Tty: stdcopy frames, all of it on stdout.
+    let (head, body) = exec(false);
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    assert!(body.len() >= 8, "{body:?}");
+    assert_eq!(body[0], 1, "stream byte of {body:?}");
+    let len = u32::from_be_bytes(body[4..8].try_into().unwrap()) as usize;
+    assert_eq!(&body[8..8 + len], b"hello tty");
+    // Started with Tty: the raw bytes.
+    let (head, body) = exec(true);
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    assert_eq!(body, b"hello tty");
+}
+
+#[test]
+fn exec_create_matches_keys_case_insensitively() {
+    let mut c = setup("execkeys");
+    let id = c.create(
+        "execkeys",
+        json!({"Cmd": ["sleep", "300"], "HostConfig": {"NetworkMode": "none"}}),
+    );
+    let r =
+        c.d.request("POST", &format!("/containers/{id}/start"), &[], b"");
+    assert_eq!(r.status, 204, "{}", r.describe());
+    // docker-py sends its config file's detach keys as `detachKeys`.
+    let r = c.d.post_json(
+        &format!("/containers/{id}/exec"),
+        &json!({"cmd": ["true"], "tty": true, "detachKeys": "ctrl-x"}),
+    );
+    assert_eq!(r.status, 201, "{}", r.describe());
+    let exec_id = r.json()["Id"].as_str().unwrap().to_string();
+    let (status, v) = c.d.get_json(&format!("/exec/{exec_id}/json"));
+    assert_eq!(status, 200, "{v}");
+    // The parsed keys, as Go encodes a byte slice: base64 of 0x18.
+    assert_eq!(v["DetachKeys"], json!("GA=="), "{v}");
+    assert_eq!(v["ProcessConfig"]["tty"], json!(true), "{v}");
+    assert_eq!(v["ProcessConfig"]["entrypoint"], json!("true"), "{v}");
+}
+
+/// dockerd 20.10 answers 500 with this text (ledgered); a client's bad input is a 400.
+#[test]
+fn exec_create_refuses_bad_detach_keys() {
+    let mut c = setup("execbadkeys");
+    let id = c.create(
+        "execbadkeys",
+        json!({"Cmd": ["sleep", "300"], "HostConfig": {"NetworkMode": "none"}}),
+    );
+    let r =
+        c.d.request("POST", &format!("/containers/{id}/start"), &[], b"");
+    assert_eq!(r.status, 204, "{}", r.describe());
+    let r = c.d.post_json(
+        &format!("/containers/{id}/exec"),
+        &json!({"Cmd": ["true"], "DetachKeys": "bogus"}),
+    );
+    compat_tests::expect::json_error(&r, 400, "Invalid escape keys (bogus) provided");
+}
+
+#[test]
+fn commit_with_pause_of_a_container_that_just_exited() {
+    let mut c = setup("commit");
+    let image_id = c.d.get_json(&format!("/images/{}/json", c.image)).1["Id"].clone();
+    for _ in 0..3 {
+        let id = c.create(
+            "commit",
+            json!({"Cmd": ["touch", "/made"], "HostConfig": {"NetworkMode": "none"}}),
+        );
+        let r =
+            c.d.request("POST", &format!("/containers/{id}/start"), &[], b"");
+        assert_eq!(r.status, 204, "{}", r.describe());
+        // Right after start: running, exiting or exited; each must commit.
+        let r =
+            c.d.request("POST", &format!("/commit?container={id}&pause=1"), &[], b"");
+        assert_eq!(r.status, 201, "commit\n{}", r.describe());
+        let new_id = r.json()["Id"].as_str().unwrap().to_string();
+        let (status, img) = c.d.get_json(&format!("/images/{new_id}/json"));
+        assert_eq!(status, 200, "{img}");
+        assert_eq!(img["Parent"], image_id, "Parent of a committed image");
+        let _ =
+            c.d.request("POST", &format!("/containers/{id}/wait"), &[], b"");
+        let r =
+            c.d.request("DELETE", &format!("/containers/{id}"), &[], b"");
+        assert_eq!(r.status, 204, "{}", r.describe());
+        let r =
+            c.d.request("DELETE", &format!("/images/{new_id}"), &[], b"");
+        assert_eq!(r.status, 200, "{}", r.describe());
+        c.containers.pop();
+    }
+}
