@@ -561,6 +561,23 @@ pub async fn export(
     Ok(resp)
 }
 
+/// `DELETE /containers/{parent}/{alias}?link=1`: removes a legacy link (moby's container
+/// names may hold a slash, the link's `/parent/alias`).
+pub async fn remove_link(
+    State(s): State<AppState>,
+    Path((parent, alias)): Path<(String, String)>,
+    q: QueryParams,
+) -> Result<StatusCode, ApiError> {
+    let name = format!("{parent}/{alias}");
+    if !q.bool("link") {
+        return Err(ApiError::from(berth_engine::Error::not_found(format!(
+            "No such container: {name}"
+        ))));
+    }
+    s.engine.containers().remove_link(&name)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 pub async fn remove(
     State(s): State<AppState>,
     Path(id): Path<String>,

@@ -618,6 +618,43 @@ impl ContainerService {
         Ok(())
     }
 
+    /// `DELETE /containers/{parent}/{alias}?link=1`: forgets the parent's legacy link
+    /// `alias`; both containers stay.
+    pub fn remove_link(&self, link_name: &str) -> Result<()> {
+        let full = format!("/{}", link_name.trim_start_matches('/'));
+        let (parent, alias) = full.rsplit_once('/').unwrap_or(("", ""));
+        if parent.is_empty() || alias.is_empty() {
+            return Err(Error::conflict(
+                "Conflict, cannot remove the default link name of the container",
+            ));
+        }
+        let c = self
+            .lookup(parent)
+            .map_err(|_| Error::not_found(format!("No such container: {}", link_name)))?;
+        let record = {
+            let mut r = c.rec();
+            let links = strings(r.host_config.get("Links"));
+            let kept: Vec<Value> = links
+                .iter()
+                .filter(|l| l.split_once(':').map(|(_, f)| f) != Some(full.as_str()))
+                .map(|l| Value::String(l.clone()))
+                .collect();
+            if kept.len() == links.len() {
+                return Err(Error::not_found(format!("No such container: {link_name}")));
+            }
+            if let Some(host) = r.host_config.as_object_mut() {
+                let kept = if kept.is_empty() {
+                    Value::Null
+                } else {
+                    Value::Array(kept)
+                };
+                host.insert("Links".into(), kept);
+            }
+            r.clone()
+        };
+        self.persist(&record)
+    }
+
     /// What legacy links give a container on the default bridge: hosts lines naming each
     /// child by alias, hostname and name, and the `ALIAS_PORT_…`, `ALIAS_NAME` and
     /// `ALIAS_ENV_…` variables.

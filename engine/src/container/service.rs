@@ -1440,19 +1440,26 @@ impl ContainerService {
 
     /// `docker container prune`: removes stopped containers that `keep` does not protect;
     /// returns their IDs.
-    pub async fn prune(&self, keep: impl Fn(&ContainerRecord) -> bool) -> Vec<String> {
+    /// Removes the stopped containers `keep` does not keep; returns their IDs and the bytes
+    /// their writable layers held (moby's `SpaceReclaimed`).
+    pub async fn prune(&self, keep: impl Fn(&ContainerRecord) -> bool) -> (Vec<String>, i64) {
         let mut removed = Vec::new();
+        let mut reclaimed = 0;
         for c in self.list() {
-            if matches!(
+            if !matches!(
                 c.state.status,
                 Status::Created | Status::Exited | Status::Dead
-            ) && !keep(&c)
-                && self.remove(&c.id, false).await.is_ok()
+            ) || keep(&c)
             {
+                continue;
+            }
+            let size = crate::disk_usage::snapshot_size(&self.containerd, &c.id, false).await;
+            if self.remove(&c.id, false).await.is_ok() {
                 removed.push(c.id);
+                reclaimed += size;
             }
         }
-        removed
+        (removed, reclaimed)
     }
 
     /// `POST /containers/{id}/resize`.
@@ -1714,9 +1721,17 @@ fn validate_log_config(h: &Map<String, Value>) -> Result<()> {
     let driver = lc.get("Type").and_then(Value::as_str).unwrap_or("");
     match driver {
         "" | "json-file" | "none" => {}
+        // dockerd's other built-in drivers, which Berth does not have yet.
+        "local" | "journald" | "syslog" | "gelf" | "fluentd" | "awslogs" | "splunk" | "gcplogs"
+        | "logentries" => {
+            return Err(Error::invalid(format!(
+                "failed to create container: logger: no log driver named '{driver}' is registered"
+            )));
+        }
+        // Any other name is looked up as a logging plugin, and there are none.
         other => {
             return Err(Error::invalid(format!(
-                "failed to create container: logger: no log driver named '{other}' is registered"
+                "error looking up logging plugin {other}: plugin \"{other}\" not found"
             )));
         }
     }
