@@ -47,7 +47,7 @@ pub async fn containers(
     let filters = q.filters()?;
     filters.validate(&["until", "label", "label!"])?;
     let until = until(&filters)?;
-    let removed = s
+    let (removed, reclaimed) = s
         .engine
         .containers()
         .prune(|c| {
@@ -58,7 +58,7 @@ pub async fn containers(
         .await;
     Ok(Json(json!({
         "ContainersDeleted": if removed.is_empty() { Value::Null } else { json!(removed) },
-        "SpaceReclaimed": 0,
+        "SpaceReclaimed": reclaimed,
     })))
 }
 

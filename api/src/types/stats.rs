@@ -34,7 +34,7 @@ pub fn stats_json(
     if let Some(max) = cur.memory_max_usage {
         memory["max_usage"] = json!(max);
     }
-    json!({
+    let mut out = json!({
         "read": cur.read,
         "preread": prev.map_or(ZERO_TIME, |p| p.read.as_str()),
         "pids_stats": pids,
@@ -46,7 +46,25 @@ pub fn stats_json(
         "memory_stats": memory,
         "name": name,
         "id": id,
-    })
+    });
+    // moby omits `networks` when the container has no interface of its own.
+    if !cur.networks.is_empty() {
+        let networks: serde_json::Map<String, Value> = cur
+            .networks
+            .iter()
+            .map(|(name, n)| {
+                let counters = json!({
+                    "rx_bytes": n.rx_bytes, "rx_packets": n.rx_packets,
+                    "rx_errors": n.rx_errors, "rx_dropped": n.rx_dropped,
+                    "tx_bytes": n.tx_bytes, "tx_packets": n.tx_packets,
+                    "tx_errors": n.tx_errors, "tx_dropped": n.tx_dropped,
+                });
+                (name.clone(), counters)
+            })
+            .collect();
+        out["networks"] = Value::Object(networks);
+    }
+    out
 }
 
 fn cpu(s: Option<&StatsSample>) -> Value {

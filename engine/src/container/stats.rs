@@ -33,6 +33,53 @@ pub struct StatsSample {
     /// (major, minor, op, bytes) and (major, minor, op, operations).
     pub io_bytes: Vec<(u64, u64, String, u64)>,
     pub io_ops: Vec<(u64, u64, String, u64)>,
+    /// Per interface of the container's own network namespace (loopback left out), empty
+    /// when it has none (`none`, `host`).
+    pub networks: BTreeMap<String, InterfaceCounters>,
+}
+
+/// An interface's counters from `/proc/<pid>/net/dev`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct InterfaceCounters {
+    pub rx_bytes: u64,
+    pub rx_packets: u64,
+    pub rx_errors: u64,
+    pub rx_dropped: u64,
+    pub tx_bytes: u64,
+    pub tx_packets: u64,
+    pub tx_errors: u64,
+    pub tx_dropped: u64,
+}
+
+/// `/proc/net/dev` as counters per interface, loopback left out.
+fn net_dev(text: &str) -> BTreeMap<String, InterfaceCounters> {
+    text.lines()
+        .skip(2)
+        .filter_map(|line| {
+            let (name, rest) = line.split_once(':')?;
+            let name = name.trim();
+            let v: Vec<u64> = rest
+                .split_whitespace()
+                .map(|f| f.parse().unwrap_or(0))
+                .collect();
+            if name == "lo" || v.len() < 12 {
+                return None;
+            }
+            Some((
+                name.to_string(),
+                InterfaceCounters {
+                    rx_bytes: v[0],
+                    rx_packets: v[1],
+                    rx_errors: v[2],
+                    rx_dropped: v[3],
+                    tx_bytes: v[8],
+                    tx_packets: v[9],
+                    tx_errors: v[10],
+                    tx_dropped: v[11],
+                },
+            ))
+        })
+        .collect()
 }
 
 impl ContainerService {
@@ -45,9 +92,20 @@ impl ContainerService {
             return Ok(None);
         }
         let pid = record.state.pid;
-        tokio::task::spawn_blocking(move || read_sample(pid).map(Some))
-            .await
-            .map_err(|e| Error::internal(e.to_string()))?
+        // Only a namespace of the container's own: `host` shares the host's interfaces and
+        // `container:` another's, which dockerd does not count here.
+        let mode = record.host_str("NetworkMode");
+        let own_netns =
+            !record.networks.is_empty() && mode != "host" && !mode.starts_with("container:");
+        tokio::task::spawn_blocking(move || {
+            let mut s = read_sample(pid)?;
+            if own_netns {
+                s.networks = net_dev(&read(Path::new(&format!("/proc/{pid}/net/dev"))));
+            }
+            Ok(Some(s))
+        })
+        .await
+        .map_err(|e| Error::internal(e.to_string()))?
     }
 }
 
@@ -251,6 +309,22 @@ fn host_memory() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn net_dev_counts_interfaces_but_loopback() {
+        let text = "Inter-|   Receive                                                |  Transmit\n face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed\n    lo:     100       2    0    0    0     0          0         0      100       2    0    0    0     0       0          0\n  eth0:    1296      16    1    2    0     0          0         0      726       9    3    4    0     0       0          0\n";
+        let n = net_dev(text);
+        assert_eq!(n.len(), 1);
+        let e = &n["eth0"];
+        assert_eq!(
+            (e.rx_bytes, e.rx_packets, e.rx_errors, e.rx_dropped),
+            (1296, 16, 1, 2)
+        );
+        assert_eq!(
+            (e.tx_bytes, e.tx_packets, e.tx_errors, e.tx_dropped),
+            (726, 9, 3, 4)
+        );
+    }
 
     #[test]
     fn cgroup_lines_find_the_controllers_directory() {
