@@ -282,3 +282,116 @@ fn commit_with_pause_of_a_container_that_just_exited() {
         c.containers.pop();
     }
 }
+
+#[test]
+fn unknown_log_driver_is_looked_up_as_a_plugin() {
+    let c = setup("logdriver");
+    let r = c.d.post_json(
+        "/containers/create",
+        &json!({"Image": c.image, "Cmd": ["true"],
+                "HostConfig": {"LogConfig": {"Type": "asdf", "Config": {}}}}),
+    );
+    compat_tests::expect::json_error(
+        &r,
+        400,
+        "error looking up logging plugin asdf: plugin \"asdf\" not found",
+    );
+}
+
+#[test]
+fn delete_with_link_removes_only_the_legacy_link() {
+    let mut c = setup("rmlink");
+    let child = c.name("rmlink-child");
+    let parent = c.name("rmlink-parent");
+    let out =
+        c.d.docker(&["run", "-d", "--name", &child, &c.image, "sleep", "300"]);
+    assert!(out.success(), "{}", out.describe());
+    let link = format!("{child}:mylink");
+    let out = c.d.docker(&[
+        "run", "-d", "--name", &parent, "--link", &link, &c.image, "sleep", "300",
+    ]);
+    assert!(out.success(), "{}", out.describe());
+    assert_eq!(
+        c.inspect(&parent)["HostConfig"]["Links"],
+        json!([format!("/{child}:/{parent}/mylink")])
+    );
+    let path = format!("/containers/{parent}/mylink?link=1");
+    let r = c.d.request("DELETE", &path, &[], b"");
+    assert_eq!(r.status, 204, "{}", r.describe());
+    assert_eq!(c.inspect(&parent)["HostConfig"]["Links"], Value::Null);
+    assert_eq!(c.inspect(&parent)["State"]["Running"], json!(true));
+    assert_eq!(c.inspect(&child)["State"]["Running"], json!(true));
+    // The link is gone now.
+    let r = c.d.request("DELETE", &path, &[], b"");
+    compat_tests::expect::json_error(&r, 404, &format!("No such container: {parent}/mylink"));
+}
+
+#[test]
+fn container_prune_reports_the_space_it_reclaimed() {
+    let mut c = setup("prunespace");
+    let label = format!("bct-prunespace-{}", std::process::id());
+    let id = c.create(
+        "prunespace",
+        json!({"Cmd": ["sh", "-c", "echo hello > /data.txt"], "Labels": {&label: "1"},
+               "HostConfig": {"NetworkMode": "none"}}),
+    );
+    let r =
+        c.d.request("POST", &format!("/containers/{id}/start"), &[], b"");
+    assert_eq!(r.status, 204, "{}", r.describe());
+    let r =
+        c.d.request("POST", &format!("/containers/{id}/wait"), &[], b"");
+    assert_eq!(r.status, 200, "{}", r.describe());
+    let filters = format!("{{\"label\":[\"{label}\"]}}");
+    let path = format!(
+        "/containers/prune?filters={}",
+        compat_tests::url_encode(&filters)
+    );
+    let r = c.d.request("POST", &path, &[], b"");
+    assert_eq!(r.status, 200, "{}", r.describe());
+    let v = r.json();
+    assert_eq!(v["ContainersDeleted"], json!([id]), "{v}");
+    assert!(v["SpaceReclaimed"].as_i64().unwrap_or(0) > 0, "{v}");
+}
+
+#[test]
+fn stats_count_the_bridge_interface_and_nothing_without_one() {
+    let mut c = setup("statsnet");
+    let bridged = c.name("statsnet-bridge");
+    let out =
+        c.d.docker(&["run", "-d", "--name", &bridged, &c.image, "sleep", "300"]);
+    assert!(out.success(), "{}", out.describe());
+    let isolated = c.name("statsnet-none");
+    let out = c.d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        &isolated,
+        "--network",
+        "none",
+        &c.image,
+        "sleep",
+        "300",
+    ]);
+    assert!(out.success(), "{}", out.describe());
+    let (status, v) =
+        c.d.get_json(&format!("/containers/{bridged}/stats?stream=0"));
+    assert_eq!(status, 200, "{v}");
+    let eth0 = &v["networks"]["eth0"];
+    for key in [
+        "rx_bytes",
+        "rx_packets",
+        "rx_errors",
+        "rx_dropped",
+        "tx_bytes",
+        "tx_packets",
+        "tx_errors",
+        "tx_dropped",
+    ] {
+        assert!(eth0[key].is_u64(), "{key} in {eth0}");
+    }
+    assert!(v["networks"].get("lo").is_none(), "{}", v["networks"]);
+    let (status, v) =
+        c.d.get_json(&format!("/containers/{isolated}/stats?stream=0"));
+    assert_eq!(status, 200, "{v}");
+    assert!(v.get("networks").is_none(), "{v}");
+}
