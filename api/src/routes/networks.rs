@@ -56,6 +56,9 @@ fn network_json(s: &AppState, n: &Network, with_containers: bool) -> Value {
                 if !c.gateway.is_empty() {
                     o.insert("Gateway".into(), json!(c.gateway));
                 }
+                if !c.aux_addresses.is_empty() {
+                    o.insert("AuxiliaryAddresses".into(), json!(c.aux_addresses));
+                }
                 Value::Object(o)
             })
             .collect()
@@ -69,7 +72,7 @@ fn network_json(s: &AppState, n: &Network, with_containers: bool) -> Value {
         "EnableIPv6": n.enable_ipv6,
         "IPAM": {
             "Driver": "default",
-            "Options": if n.driver == "bridge" { json!(n.ipam_options) } else { Value::Null },
+            "Options": n.ipam_options,
             "Config": config,
         },
         "Internal": n.internal,
@@ -112,6 +115,7 @@ pub async fn create(
                 subnet: t("Subnet"),
                 gateway: t("Gateway"),
                 ip_range: t("IPRange"),
+                aux_addresses: string_map(c.get("AuxiliaryAddresses")),
             }
         })
         .collect();
@@ -129,7 +133,10 @@ pub async fn create(
             .unwrap_or("")
             .to_string(),
         ipam_config,
-        ipam_options: string_map(ipam.and_then(|i| i.get("Options"))),
+        ipam_options: ipam
+            .and_then(|i| i.get("Options"))
+            .filter(|o| o.is_object())
+            .map(|o| string_map(Some(o))),
     })?;
     Ok((
         StatusCode::CREATED,

@@ -101,12 +101,36 @@ fn host_config(c: &ContainerRecord, v: ApiVersion) -> Value {
 
 fn endpoint_json(e: &berth_engine::network::Endpoint) -> Value {
     let list = |l: &Vec<String>| if l.is_empty() { Value::Null } else { json!(l) };
+    // moby's EndpointIPAMConfig omits its empty fields; no field at all is a null.
+    let mut ipam = Map::new();
+    if !e.ipv4_address.is_empty() {
+        ipam.insert("IPv4Address".into(), json!(e.ipv4_address));
+    }
+    if !e.link_local_ips.is_empty() {
+        ipam.insert("LinkLocalIPs".into(), json!(e.link_local_ips));
+    }
+    let ipam = if ipam.is_empty() {
+        Value::Null
+    } else {
+        Value::Object(ipam)
+    };
+    // The address it was given while running; the one asked for before.
+    let mac = if e.mac.is_empty() {
+        &e.static_mac
+    } else {
+        &e.mac
+    };
+    let driver_opts = if e.driver_opts.is_empty() {
+        Value::Null
+    } else {
+        json!(e.driver_opts)
+    };
     json!({
-        "IPAMConfig": if e.ipv4_address.is_empty() { Value::Null } else { json!({"IPv4Address": e.ipv4_address}) },
+        "IPAMConfig": ipam,
         "Links": list(&e.links), "Aliases": list(&e.aliases),
         "NetworkID": e.network_id, "EndpointID": e.endpoint_id, "Gateway": e.gateway,
         "IPAddress": e.ip, "IPPrefixLen": e.prefix, "IPv6Gateway": "", "GlobalIPv6Address": "",
-        "GlobalIPv6PrefixLen": 0, "MacAddress": e.mac, "DriverOpts": null,
+        "GlobalIPv6PrefixLen": 0, "MacAddress": mac, "DriverOpts": driver_opts,
         "DNSNames": list(&e.dns_names),
     })
 }

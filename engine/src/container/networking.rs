@@ -139,6 +139,18 @@ impl ContainerService {
                     ipv4_address: ipv4,
                     static_mac,
                     links: strings(config.and_then(|c| c.get("Links"))),
+                    link_local_ips: strings(
+                        config.and_then(|c| c.pointer("/IPAMConfig/LinkLocalIPs")),
+                    ),
+                    driver_opts: config
+                        .and_then(|c| c.get("DriverOpts"))
+                        .and_then(Value::as_object)
+                        .map(|m| {
+                            m.iter()
+                                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string()))
+                                .collect()
+                        })
+                        .unwrap_or_default(),
                     ..Default::default()
                 },
             );
@@ -201,6 +213,9 @@ impl ContainerService {
                     interface: format!("eth{i}"),
                     ..e.clone()
                 };
+                if n.name != "bridge" {
+                    dns_names.extend(self.link_aliases_of(&n.name, record));
+                }
                 opts.add(
                     self.networks.net_info(n),
                     PerNetwork {
@@ -495,12 +510,14 @@ impl ContainerService {
         let mut dns_names = vec![record.name.trim_start_matches('/').to_string()];
         dns_names.extend(e.aliases.iter().cloned());
         dns_names.push(record.id[..12].to_string());
+        let mut served = dns_names.clone();
+        served.extend(self.link_aliases_of(&n.name, &record));
         let mut opts = Options::new(&record.id, &record.name, vec![]);
         opts.add(
             self.networks.net_info(n),
             PerNetwork {
                 static_ips: vec![ip.to_string()],
-                aliases: dns_names.clone(),
+                aliases: served,
                 interface_name: format!("eth{index}"),
                 static_mac: (!e.static_mac.is_empty()).then(|| e.static_mac.clone()),
             },
@@ -653,6 +670,30 @@ impl ContainerService {
             r.clone()
         };
         self.persist(&record)
+    }
+
+    /// The aliases other containers on user network `network` gave `record` with links
+    /// (`EndpointsConfig.<net>.Links`). moby answers them only to the linking container;
+    /// aardvark-dns answers them on the whole network, and only for links made before
+    /// `record` joined.
+    fn link_aliases_of(&self, network: &str, record: &ContainerRecord) -> Vec<String> {
+        let name = record.name.trim_start_matches('/');
+        let mut out = Vec::new();
+        for other in self.list().iter().filter(|o| o.id != record.id) {
+            let Some(e) = other.networks.get(network) else {
+                continue;
+            };
+            for link in &e.links {
+                let (target, alias) = link.split_once(':').unwrap_or((link, link));
+                let target = target.trim_start_matches('/');
+                let names_it =
+                    target == name || (target.len() >= 12 && record.id.starts_with(target));
+                if names_it && !out.iter().any(|a| a == alias) {
+                    out.push(alias.to_string());
+                }
+            }
+        }
+        out
     }
 
     /// What legacy links give a container on the default bridge: hosts lines naming each

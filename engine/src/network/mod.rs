@@ -34,7 +34,9 @@ pub struct Network {
     pub options: BTreeMap<String, String>,
     /// IPAM config as the user gave it (inspect echoes it); empty when chosen by berthd.
     pub ipam_config: Vec<IpamConfig>,
-    pub ipam_options: BTreeMap<String, String>,
+    /// `IPAM.Options` as given: None (shown as null) when the request had none.
+    #[serde(default)]
+    pub ipam_options: Option<BTreeMap<String, String>>,
     /// The subnet in use (chosen from the pools when not given).
     pub subnet: String,
     pub gateway: String,
@@ -48,6 +50,9 @@ pub struct IpamConfig {
     pub subnet: String,
     pub gateway: String,
     pub ip_range: String,
+    /// `AuxiliaryAddresses`: names for addresses the IPAM must not hand out.
+    #[serde(default)]
+    pub aux_addresses: BTreeMap<String, String>,
 }
 
 /// `POST /networks/create`.
@@ -62,7 +67,7 @@ pub struct CreateNetwork {
     pub options: BTreeMap<String, String>,
     pub ipam_driver: String,
     pub ipam_config: Vec<IpamConfig>,
-    pub ipam_options: BTreeMap<String, String>,
+    pub ipam_options: Option<BTreeMap<String, String>>,
 }
 
 /// A container's place on one network: what it asked for, and while it runs, what it got.
@@ -79,6 +84,12 @@ pub struct Endpoint {
     pub static_mac: String,
     #[serde(default)]
     pub links: Vec<String>,
+    /// `IPAMConfig.LinkLocalIPs`, kept and shown as given.
+    #[serde(default)]
+    pub link_local_ips: Vec<String>,
+    /// `DriverOpts`, kept and shown as given (the bridge driver reads none of them).
+    #[serde(default)]
+    pub driver_opts: BTreeMap<String, String>,
     #[serde(default)]
     pub endpoint_id: String,
     #[serde(default)]
@@ -205,7 +216,7 @@ impl NetworkStore {
                     labels: BTreeMap::new(),
                     options: BTreeMap::new(),
                     ipam_config: vec![],
-                    ipam_options: BTreeMap::new(),
+                    ipam_options: None,
                     subnet: String::new(),
                     gateway: String::new(),
                     ip_range: String::new(),
@@ -268,8 +279,9 @@ impl NetworkStore {
                 subnet: subnet.to_string(),
                 gateway: gateway.to_string(),
                 ip_range: String::new(),
+                aux_addresses: BTreeMap::new(),
             }],
-            ipam_options: BTreeMap::new(),
+            ipam_options: None,
             subnet: subnet.to_string(),
             gateway: gateway.to_string(),
             ip_range: String::new(),
@@ -504,9 +516,17 @@ impl NetworkStore {
         let gateway: Ipv4Addr = n.gateway.parse().unwrap_or(subnet.first_host());
         let mut leases = self.leases.lock().unwrap_or_else(|p| p.into_inner());
         let used = leases.entry(n.id.clone()).or_default();
+        // Auxiliary addresses belong to something outside Berth: never handed out.
+        let mut taken = used.clone();
+        taken.extend(
+            n.ipam_config
+                .iter()
+                .flat_map(|c| c.aux_addresses.values())
+                .filter_map(|a| a.parse::<Ipv4Addr>().ok()),
+        );
         let ip = if wanted.is_empty() {
             let range = Ipv4Net::parse(&n.ip_range);
-            ipam::next_free(&subnet, range.as_ref(), gateway, used).ok_or_else(|| {
+            ipam::next_free(&subnet, range.as_ref(), gateway, &taken).ok_or_else(|| {
                 Error::new(
                     crate::ErrorKind::Forbidden,
                     format!(
@@ -525,7 +545,7 @@ impl NetworkStore {
                     format!("no configured subnet or ip-range contain the IP address {wanted}"),
                 ));
             }
-            if used.contains(&ip) || ip == gateway {
+            if taken.contains(&ip) || ip == gateway {
                 return Err(Error::new(
                     crate::ErrorKind::Forbidden,
                     "Address already in use",
