@@ -16,6 +16,7 @@ struct Ctx {
     d: Daemon,
     image: String,
     containers: Vec<String>,
+    networks: Vec<String>,
 }
 
 fn setup(test: &str) -> Ctx {
@@ -25,6 +26,7 @@ fn setup(test: &str) -> Ctx {
         d,
         image,
         containers: vec![],
+        networks: vec![],
     }
 }
 
@@ -61,6 +63,9 @@ impl Drop for Ctx {
         }
         for c in &self.containers {
             let _ = self.d.docker(&["rm", "-f", c]);
+        }
+        for n in &self.networks {
+            let _ = self.d.docker(&["network", "rm", n]);
         }
         let _ = self.d.docker(&["rmi", "-f", &self.image]);
     }
@@ -394,4 +399,130 @@ fn stats_count_the_bridge_interface_and_nothing_without_one() {
         c.d.get_json(&format!("/containers/{isolated}/stats?stream=0"));
     assert_eq!(status, 200, "{v}");
     assert!(v.get("networks").is_none(), "{v}");
+}
+
+/// A user network on a subnet of its own for this test run.
+fn user_network(c: &mut Ctx, what: &str, third_octet: u32, extra: Value) -> (String, String) {
+    let name = format!("bct-dropin-{}-{what}", std::process::id());
+    let base = format!("10.{}.{third_octet}", 200 + std::process::id() % 50);
+    let mut body = json!({"Name": name});
+    if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+        for (k, v) in e {
+            b.insert(k.clone(), v.clone());
+        }
+    }
+    let body = body.to_string().replace("BASE", &base);
+    let r = c.d.request(
+        "POST",
+        "/networks/create",
+        &[("Content-Type", "application/json")],
+        body.as_bytes(),
+    );
+    assert_eq!(r.status, 201, "{}", r.describe());
+    c.networks.push(name.clone());
+    (name, base)
+}
+
+#[test]
+fn network_ipam_and_endpoint_settings_come_back_as_given() {
+    let mut c = setup("netsettings");
+    let (net, base) = user_network(
+        &mut c,
+        "netsettings",
+        11,
+        json!({"IPAM": {"Driver": "default", "Options": null, "Config": [{
+            "Subnet": "BASE.0/24", "IPRange": "BASE.128/25", "Gateway": "BASE.254",
+            "AuxiliaryAddresses": {"a": "BASE.128", "b": "BASE.129"}}]}}),
+    );
+    let (status, v) = c.d.get_json(&format!("/networks/{net}"));
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["IPAM"]["Options"], Value::Null, "{v}");
+    assert_eq!(
+        v["IPAM"]["Config"],
+        json!([{"Subnet": format!("{base}.0/24"), "IPRange": format!("{base}.128/25"),
+                "Gateway": format!("{base}.254"),
+                "AuxiliaryAddresses": {"a": format!("{base}.128"), "b": format!("{base}.129")}}])
+    );
+    let id = c.create(
+        "netsettings",
+        json!({"Cmd": ["sleep", "300"], "HostConfig": {"NetworkMode": net},
+               "NetworkingConfig": {"EndpointsConfig": {&net: {
+                   "DriverOpts": {"com.example.setting": "on"},
+                   "IPAMConfig": {"LinkLocalIPs": ["169.254.8.8"]}}}}}),
+    );
+    let r =
+        c.d.request("POST", &format!("/containers/{id}/start"), &[], b"");
+    assert_eq!(r.status, 204, "{}", r.describe());
+    let e = &c.inspect(&id)["NetworkSettings"]["Networks"][&net];
+    assert_eq!(e["DriverOpts"], json!({"com.example.setting": "on"}), "{e}");
+    assert_eq!(
+        e["IPAMConfig"],
+        json!({"LinkLocalIPs": ["169.254.8.8"]}),
+        "{e}"
+    );
+    // The auxiliary addresses are never handed out: the range starts with them.
+    assert_eq!(e["IPAddress"], json!(format!("{base}.130")), "{e}");
+
+    // A MAC address given on connect shows before the container ever ran.
+    let other = c.create("netsettings-mac", json!({"Cmd": ["true"]}));
+    let r = c.d.post_json(
+        &format!("/networks/{net}/connect"),
+        &json!({"Container": other, "EndpointConfig": {"MacAddress": "02:42:ac:11:00:02"}}),
+    );
+    assert_eq!(r.status, 200, "{}", r.describe());
+    let e = &c.inspect(&other)["NetworkSettings"]["Networks"][&net];
+    assert_eq!(e["MacAddress"], json!("02:42:ac:11:00:02"), "{e}");
+}
+
+#[test]
+fn network_without_ipam_options_shows_null_and_empty_ones_as_given() {
+    let mut c = setup("ipamopts");
+    let (plain, _) = user_network(&mut c, "ipamopts-plain", 12, json!({}));
+    let (empty, _) = user_network(
+        &mut c,
+        "ipamopts-empty",
+        13,
+        json!({"IPAM": {"Driver": "default", "Options": {}}}),
+    );
+    let (_, v) = c.d.get_json(&format!("/networks/{plain}"));
+    assert_eq!(v["IPAM"]["Options"], Value::Null, "{v}");
+    let (_, v) = c.d.get_json(&format!("/networks/{empty}"));
+    assert_eq!(v["IPAM"]["Options"], json!({}), "{v}");
+}
+
+#[test]
+fn links_on_a_user_network_make_the_alias_resolvable() {
+    let mut c = setup("netlinks");
+    let (net, _) = user_network(&mut c, "netlinks", 14, json!({}));
+    let upstream = c.name("netlinks-upstream");
+    let linker = c.create(
+        "netlinks-linker",
+        json!({"Cmd": ["sleep", "300"], "HostConfig": {"NetworkMode": net},
+               "NetworkingConfig": {"EndpointsConfig": {&net: {
+                   "Links": [format!("{upstream}:bar")]}}}}),
+    );
+    let r =
+        c.d.request("POST", &format!("/containers/{linker}/start"), &[], b"");
+    assert_eq!(r.status, 204, "{}", r.describe());
+    let e = &c.inspect(&linker)["NetworkSettings"]["Networks"][&net];
+    assert_eq!(e["Links"], json!([format!("{upstream}:bar")]), "{e}");
+    let out = c.d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        &upstream,
+        "--network",
+        &net,
+        &c.image,
+        "sleep",
+        "300",
+    ]);
+    assert!(out.success(), "{}", out.describe());
+    let upstream_ip = c.inspect(&upstream)["NetworkSettings"]["Networks"][&net]["IPAddress"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let out = c.d.docker(&["exec", &linker, "busybox", "nslookup", "bar"]);
+    assert!(out.success(), "{}", out.describe());
+    assert!(out.stdout.contains(&upstream_ip), "{}", out.describe());
 }
