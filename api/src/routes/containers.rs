@@ -221,13 +221,9 @@ pub async fn list(
             continue;
         }
         if !filters.prefix_match_any("id", &[&c.id])
-            || !filters.values("name").is_none_or(|v| {
-                v.iter().any(|n| {
-                    c.name
-                        .trim_start_matches('/')
-                        .contains(n.trim_start_matches('/'))
-                })
-            })
+            || !filters
+                .values("name")
+                .is_none_or(|v| v.iter().any(|n| name_matches(n, &c.name)))
             || !filters.label_match(&c.labels())
             || !filters.exact_match("status", c.state.status.as_str())
             || !filters.values("exited").is_none_or(|v| {
@@ -251,24 +247,44 @@ pub async fn list(
                     v.contains(&m.name) || v.contains(&m.source) || v.contains(&m.destination)
                 })
             })
-            // `expose`/`publish` look at the ports a container's network endpoint lists,
-            // which only bridge networks have (still to come): as on dockerd, `none` and
-            // `host` containers never match them.
-            || published.is_some()
-            || exposed.is_some()
             || !filters.values("network").is_none_or(|v| {
                 let mode = match c.host_str("NetworkMode") {
                     "" | "default" => "bridge",
                     m => m,
                 };
                 v.contains(mode)
+                    || c.networks.iter().any(|(name, e)| {
+                        v.contains(name)
+                            || (!e.network_id.is_empty()
+                                && v.iter().any(|n| e.network_id.starts_with(n.as_str())))
+                    })
             })
             || before.as_ref().is_some_and(|b| c.created >= *b)
             || since.as_ref().is_some_and(|b| c.created <= *b)
         {
             continue;
         }
-        out.push((c, crate::types::container::summary(c, version)));
+        let entry = crate::types::container::summary(c, version);
+        // `expose` and `publish` look at the ports the running container lists: its
+        // private ports, and the host ports they are published on.
+        let listed = |key: &str, wanted: &Vec<String>| {
+            entry["Ports"].as_array().is_some_and(|ports| {
+                ports.iter().any(|p| {
+                    let port = format!(
+                        "{}/{}",
+                        p[key].as_u64().unwrap_or(0),
+                        p["Type"].as_str().unwrap_or("tcp")
+                    );
+                    wanted.contains(&port)
+                })
+            })
+        };
+        if exposed.as_ref().is_some_and(|w| !listed("PrivatePort", w))
+            || published.as_ref().is_some_and(|w| !listed("PublicPort", w))
+        {
+            continue;
+        }
+        out.push((c, entry));
     }
     if let Some(limit) = q
         .get("limit")
@@ -288,6 +304,13 @@ pub async fn list(
     }
     let out = entries;
     Ok(Json(out))
+}
+
+/// The `name` filter: a regular expression matched against the name with and without its
+/// leading `/` (one that does not compile matches nothing, as in moby).
+fn name_matches(pattern: &str, name: &str) -> bool {
+    regex::Regex::new(pattern)
+        .is_ok_and(|re| re.is_match(name) || re.is_match(name.trim_start_matches('/')))
 }
 
 /// The ports an `expose` or `publish` filter names (`80`, `80/udp`, `8000-8080/tcp`), as
