@@ -526,3 +526,67 @@ fn links_on_a_user_network_make_the_alias_resolvable() {
     assert!(out.success(), "{}", out.describe());
     assert!(out.stdout.contains(&upstream_ip), "{}", out.describe());
 }
+
+/// Names of the containers `docker ps -a --filter <filter>` lists, among `ours`.
+fn ps_names(c: &Ctx, filter: &str, ours: &[&str]) -> Vec<String> {
+    let out =
+        c.d.docker(&["ps", "-a", "--filter", filter, "--format", "{{.Names}}"]);
+    assert!(out.success(), "{}", out.describe());
+    let mut names: Vec<String> = out
+        .stdout
+        .lines()
+        .filter(|n| ours.contains(n))
+        .map(str::to_string)
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn ps_filters_name_by_regexp_and_ports_of_running_containers() {
+    let mut c = setup("psfilters");
+    let pid = std::process::id();
+    // Names that start with a letter of their own, so `^` patterns can tell them apart.
+    let web = format!("w{pid}-web");
+    let idle = format!("i{pid}-idle");
+    c.containers.extend([web.clone(), idle.clone()]);
+    let out = c.d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        &web,
+        "-p",
+        "127.0.0.1::80",
+        "--expose",
+        "9000",
+        &c.image,
+        "sleep",
+        "300",
+    ]);
+    assert!(out.success(), "{}", out.describe());
+    let out = c.d.docker(&[
+        "create", "--name", &idle, "--expose", "9000", &c.image, "true",
+    ]);
+    assert!(out.success(), "{}", out.describe());
+    let ours = [web.as_str(), idle.as_str()];
+    assert_eq!(ps_names(&c, &format!("name=^w{pid}"), &ours), [web.clone()]);
+    assert_eq!(
+        ps_names(&c, &format!("name=^/i{pid}"), &ours),
+        [idle.clone()]
+    );
+    assert_eq!(ps_names(&c, "name=-(web|idle)$", &ours).len(), 2);
+    let host_port = c.inspect(&web)["NetworkSettings"]["Ports"]["80/tcp"][0]["HostPort"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // `expose` matches the private ports a running container lists, `publish` the host
+    // ports; a created container lists none.
+    assert_eq!(ps_names(&c, "expose=9000", &ours), [web.clone()]);
+    assert_eq!(ps_names(&c, "expose=80/tcp", &ours), [web.clone()]);
+    assert_eq!(ps_names(&c, "expose=9000/udp", &ours), Vec::<String>::new());
+    assert_eq!(
+        ps_names(&c, &format!("publish={host_port}"), &ours),
+        [web.clone()]
+    );
+    assert_eq!(ps_names(&c, "publish=80", &ours), Vec::<String>::new());
+}
