@@ -130,7 +130,7 @@ impl ContainerService {
                 let result = root.and_then(|root| {
                     let dest = root.extraction_point(&wanted)?;
                     writable(&dest, &mounts, read_only_rootfs)?;
-                    root.extract(&dest, input, &opts)
+                    root.extract(&dest, decompressed(input)?, &opts)
                 });
                 let _ = tx.send(result);
             }),
@@ -306,6 +306,23 @@ fn mounts_under(top: &std::path::Path) -> Vec<PathBuf> {
     out.sort_by_key(|p| p.components().count());
     out.dedup();
     out
+}
+
+/// The tar of a `PUT /containers/{id}/archive`, which may come gzip- or bzip2-compressed
+/// (moby decompresses what it recognises; bollard sends gzip).
+fn decompressed(
+    input: impl std::io::Read + Send + 'static,
+) -> std::io::Result<Box<dyn std::io::Read + Send>> {
+    use std::io::BufRead as _;
+    let mut r = std::io::BufReader::new(input);
+    let head = r.fill_buf()?;
+    Ok(if head.starts_with(&[0x1f, 0x8b]) {
+        Box::new(flate2::read::GzDecoder::new(r))
+    } else if head.starts_with(b"BZh") {
+        Box::new(bzip2_rs::DecoderReader::new(r))
+    } else {
+        Box::new(r)
+    })
 }
 
 /// moby's rule for extracting: into a volume only if it is writable, elsewhere only if the
