@@ -590,3 +590,38 @@ fn ps_filters_name_by_regexp_and_ports_of_running_containers() {
     );
     assert_eq!(ps_names(&c, "publish=80", &ours), Vec::<String>::new());
 }
+
+#[test]
+fn archive_put_accepts_a_gzipped_tar() {
+    let mut c = setup("cpgzip");
+    let id = c.create(
+        "cpgzip",
+        json!({"Cmd": ["true"], "HostConfig": {"NetworkMode": "none"}}),
+    );
+    let tar = compat_tests::fixtures::plain_tar("cpgzip", &[("hello.txt", b"zipped\n")]);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&std::fs::read(&tar).unwrap()).unwrap();
+    let body = gz.finish().unwrap();
+    let r = c.d.request(
+        "PUT",
+        &format!("/containers/{id}/archive?path=/tmp"),
+        &[("Content-Type", "application/x-tar")],
+        &body,
+    );
+    assert_eq!(r.status, 200, "{}", r.describe());
+    let r = c.d.request(
+        "HEAD",
+        &format!("/containers/{id}/archive?path=/tmp/hello.txt"),
+        &[],
+        b"",
+    );
+    assert_eq!(r.status, 200, "{}", r.describe());
+    let r =
+        c.d.get(&format!("/containers/{id}/archive?path=/tmp/hello.txt"));
+    assert_eq!(r.status, 200, "{}", r.describe());
+    let mut archive = tar::Archive::new(&r.body[..]);
+    let mut entry = archive.entries().unwrap().next().unwrap().unwrap();
+    let mut text = String::new();
+    entry.read_to_string(&mut text).unwrap();
+    assert_eq!(text, "zipped\n");
+}
