@@ -152,6 +152,7 @@ pub(crate) mod tests {
             init_commit: commit(),
             security_options: vec![],
             cdi_spec_dirs: vec![],
+            default_address_pools: None,
             firewall_backend: Some(FirewallInfo {
                 driver: "none".into(),
                 info: None,

@@ -184,10 +184,10 @@ pub async fn info(
             "io.containerd.snapshotter.v1".to_string(),
         ]],
         plugins: PluginsInfo {
-            volume: vec![],
-            network: vec!["host".into(), "null".into()],
+            volume: vec!["local".into()],
+            network: vec!["bridge".into(), "host".into(), "null".into()],
             authorization: None,
-            log: vec![],
+            log: vec!["json-file".into()],
         },
         memory_limit: true,
         swap_limit: true,
@@ -250,7 +250,8 @@ pub async fn info(
         containerd_commit: commit(&versions.containerd.commit),
         runc_commit: commit(&versions.runc.commit),
         init_commit: commit(""),
-        security_options: vec![],
+        // Docker's default seccomp profile is applied to every unprivileged container.
+        security_options: vec!["name=seccomp,profile=default".into()],
         cdi_spec_dirs: vec![],
         firewall_backend: None,
         discovered_devices: Some(vec![]),
@@ -261,10 +262,35 @@ pub async fn info(
                 plugins: format!("plugins.{}", config.namespace),
             },
         }),
+        default_address_pools: address_pools(&config.network.default_address_pools),
         warnings: None,
     };
     adapt_info(&mut info, version);
     Ok(Json(info))
+}
+
+/// `base=CIDR,size=N` specs as `/info` lists them; None when none were configured.
+fn address_pools(specs: &[String]) -> Option<Vec<crate::types::system::AddressPool>> {
+    if specs.is_empty() {
+        return None;
+    }
+    let pools = specs
+        .iter()
+        .map(|spec| {
+            let field = |key: &str| {
+                spec.split(',')
+                    .filter_map(|kv| kv.split_once('='))
+                    .find(|(k, _)| k.trim() == key)
+                    .map(|(_, v)| v.trim().to_string())
+                    .unwrap_or_default()
+            };
+            crate::types::system::AddressPool {
+                base: field("base"),
+                size: field("size").parse().unwrap_or(0),
+            }
+        })
+        .collect();
+    Some(pools)
 }
 
 fn count_open_fds() -> u64 {

@@ -289,6 +289,17 @@ pub struct SystemInfo {
     /// `null` below API 1.46.
     #[serde(rename = "Containerd", skip_serializing_if = "Option::is_none")]
     pub containerd: Option<ContainerdInfo>,
+    /// `--default-address-pool` as configured; left out when none was (Go's omitempty).
+    #[serde(rename = "DefaultAddressPools", skip_serializing_if = "Option::is_none")]
+    pub default_address_pools: Option<Vec<AddressPool>>,
     #[serde(rename = "Warnings")]
     pub warnings: Option<Vec<String>>,
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct AddressPool {
+    #[serde(rename = "Base")]
+    pub base: String,
+    #[serde(rename = "Size")]
+    pub size: u32,
 }
