@@ -625,3 +625,34 @@ fn archive_put_accepts_a_gzipped_tar() {
     entry.read_to_string(&mut text).unwrap();
     assert_eq!(text, "zipped\n");
 }
+
+#[test]
+fn info_lists_plugins_and_security_options() {
+    let d = daemon();
+    let (status, v) = d.get_json("/v1.41/info");
+    assert_eq!(status, 200, "{v}");
+    let list = |key: &str| -> Vec<String> {
+        serde_json::from_value(v["Plugins"][key].clone()).unwrap_or_default()
+    };
+    assert_eq!(list("Volume"), ["local"], "{}", v["Plugins"]);
+    for driver in ["bridge", "host", "null"] {
+        assert!(
+            list("Network").iter().any(|n| n == driver),
+            "{}",
+            v["Plugins"]
+        );
+    }
+    assert!(
+        list("Log").iter().any(|n| n == "json-file"),
+        "{}",
+        v["Plugins"]
+    );
+    let security: Vec<String> =
+        serde_json::from_value(v["SecurityOptions"].clone()).unwrap_or_default();
+    assert!(
+        security.iter().any(|o| o == "name=seccomp,profile=default"),
+        "{security:?}"
+    );
+    // Only configured pools are listed: none are, as the tests boot either daemon.
+    assert!(v.get("DefaultAddressPools").is_none(), "{v}");
+}
