@@ -102,6 +102,37 @@ pub struct ImageEntry {
     pub labels: BTreeMap<String, String>,
 }
 
+/// The repository of a full reference: the name without its `:tag` or `@digest`.
+fn repository_of(full: &str) -> &str {
+    if let Some((name, _)) = full.split_once('@') {
+        return name;
+    }
+    match full.rfind(':') {
+        Some(i) if i > full.rfind('/').unwrap_or(0) => &full[..i],
+        _ => full,
+    }
+}
+
+/// moby's `isSingleReference`: the references are of one repository with at most one tag
+/// (removing that tag would leave the image without a name).
+fn is_single_reference(references: &[String]) -> bool {
+    if references.len() <= 1 {
+        return references.len() == 1;
+    }
+    let mut tags = references.iter().filter(|r| !r.contains('@'));
+    let single = match (tags.next(), tags.next()) {
+        (_, Some(_)) => return false,
+        (Some(tag), None) => tag,
+        (None, None) => &references[0],
+    };
+    let digest_repos: std::collections::BTreeSet<&str> = references
+        .iter()
+        .filter(|r| r.contains('@'))
+        .map(|r| repository_of(r))
+        .collect();
+    digest_repos.len() == 1 && digest_repos.contains(repository_of(single))
+}
+
 /// `chain[0] = diff[0]`, `chain[i] = sha256(chain[i-1] + " " + diff[i])`.
 pub fn chain_ids(diff_ids: &[String]) -> Vec<String> {
     let mut out: Vec<String> = Vec::with_capacity(diff_ids.len());
@@ -767,7 +798,7 @@ impl ImageStore {
         let references: Vec<String> = entry.references().cloned().collect();
         let mut out = Vec::new();
         if let Some(full) = by_reference {
-            let last = references.len() <= 1;
+            let last = is_single_reference(&references);
             if last
                 && !force
                 && let Some((container, _)) = &in_use
@@ -781,7 +812,25 @@ impl ImageStore {
             self.containerd.delete_image(&full).await?;
             out.push(RemovedImage::Untagged(familiar(&full)));
             self.event_labelled("untag", &id, None, &entry.labels);
-            if !last {
+            let mut remaining: Vec<String> =
+                references.into_iter().filter(|r| *r != full).collect();
+            // The repository's last tag gone, its digest references go with it (moby).
+            let repo = repository_of(&full);
+            if !full.contains('@')
+                && !remaining
+                    .iter()
+                    .any(|r| !r.contains('@') && repository_of(r) == repo)
+            {
+                let (digests, others): (Vec<String>, Vec<String>) = remaining
+                    .into_iter()
+                    .partition(|r| r.contains('@') && repository_of(r) == repo);
+                for d in &digests {
+                    self.containerd.delete_image(d).await?;
+                    out.push(RemovedImage::Untagged(familiar(d)));
+                }
+                remaining = others;
+            }
+            if !remaining.is_empty() {
                 return Ok(out);
             }
             if in_use.is_some() {
@@ -1187,6 +1236,29 @@ impl LeasedSink {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn repository_of_strips_tag_and_digest_but_not_a_port() {
+        assert_eq!(
+            repository_of("docker.io/library/busybox:latest"),
+            "docker.io/library/busybox"
+        );
+        assert_eq!(
+            repository_of("localhost:5000/a/b@sha256:00"),
+            "localhost:5000/a/b"
+        );
+        assert_eq!(repository_of("localhost:5000/a/b"), "localhost:5000/a/b");
+    }
+
+    #[test]
+    fn single_reference_is_one_tag_with_its_own_digests() {
+        let refs = |l: &[&str]| l.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(is_single_reference(&refs(&["r/a:1"])));
+        assert!(is_single_reference(&refs(&["r/a:1", "r/a@sha256:00"])));
+        assert!(!is_single_reference(&refs(&["r/a:1", "r/a:2"])));
+        assert!(!is_single_reference(&refs(&["r/a:1", "r/b@sha256:00"])));
+        assert!(!is_single_reference(&refs(&[])));
+    }
 
     #[test]
     fn chain_ids_follow_the_oci_rule() {

@@ -727,6 +727,7 @@ mod tests {
                     subnet: "10.234.0.0/24".into(),
                     gateway: String::new(),
                     ip_range: "10.234.0.128/25".into(),
+                    ..Default::default()
                 }],
                 ..Default::default()
             })
