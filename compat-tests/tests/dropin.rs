@@ -656,3 +656,47 @@ fn info_lists_plugins_and_security_options() {
     // Only configured pools are listed: none are, as the tests boot either daemon.
     assert!(v.get("DefaultAddressPools").is_none(), "{v}");
 }
+
+#[test]
+fn untagging_a_repository_drops_its_digest_references() {
+    let mut c = setup("rmidigest");
+    let reg = compat_tests::registry::Registry::start();
+    let image = compat_tests::fixtures::test_image("dropin-rmidigest-pulled");
+    reg.push(&image.docker_archive(&["x/y:z"]), "t/rmidigest:1");
+    let pulled = format!("127.0.0.1:{}/t/rmidigest:1", reg.port);
+    let out = c.d.docker(&["pull", &pulled]);
+    assert!(out.success(), "{}", out.describe());
+    let other = format!("bct-dropin-{}/rmidigest:x", std::process::id());
+    let out = c.d.docker(&["tag", &pulled, &other]);
+    assert!(out.success(), "{}", out.describe());
+    let user = c.name("rmidigest-user");
+    let out = c.d.docker(&["create", "--name", &user, &other, "true"]);
+    assert!(out.success(), "{}", out.describe());
+
+    let r =
+        c.d.request("DELETE", &format!("/images/{pulled}"), &[], b"");
+    assert_eq!(r.status, 200, "{}", r.describe());
+    let untagged: Vec<String> = r
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["Untagged"].as_str().map(str::to_string))
+        .collect();
+    let repo = format!("127.0.0.1:{}/t/rmidigest", reg.port);
+    assert_eq!(untagged.len(), 2, "{untagged:?}");
+    assert_eq!(untagged[0], pulled);
+    assert!(
+        untagged[1].starts_with(&format!("{repo}@sha256:")),
+        "{untagged:?}"
+    );
+    let (_, v) = c.d.get_json(&format!("/images/{other}/json"));
+    assert_eq!(v["RepoDigests"], json!([]), "{v}");
+
+    // Its one name left, the image in use by a container: removing the name needs force.
+    let r = c.d.request("DELETE", &format!("/images/{other}"), &[], b"");
+    assert_eq!(r.status, 409, "{}", r.describe());
+    let out = c.d.docker(&["rm", &user]);
+    assert!(out.success(), "{}", out.describe());
+    let _ = c.d.docker(&["rmi", &other]);
+}
