@@ -10,9 +10,12 @@
 //! - `BERTH_COMPAT_DOCKER_HOST=unix:///path`: test that daemon; boot nothing. Tests that must
 //!   signal or restart the daemon skip themselves.
 //! - `BERTH_BIN=/path/to/berthd`: the binary to boot (default `target/debug/berthd`).
-//! - `BERTH_COMPAT_EXTRA_ARGS="..."`: extra flags for every booted daemon. With
-//!   `BERTH_BIN=/usr/sbin/dockerd BERTH_COMPAT_EXTRA_ARGS="--iptables=false --bridge=none"`
-//!   even the owned-daemon tests run against a private real dockerd.
+//!   When its file name starts with `dockerd` the owned daemons are private real dockerds
+//!   (see [`Daemon::start_berthd`]): that is how `scripts/compat` checks what the tests
+//!   encode against Docker itself.
+//! - `BERTH_COMPAT_EXTRA_ARGS="..."`: extra flags for every booted daemon.
+//! - `BERTH_COMPAT_SKIP_LOG=/path`: every test that skips itself appends
+//!   `binary::test<TAB>reason` to this file, so a runner can count skips apart from passes.
 //! - `BERTH_COMPAT_KEEP=1`: keep each daemon's temp dir (logs, data root) after the test.
 //! - `BERTH_COMPAT_DOCKER_CLI=/path/to/docker`: the CLI to run (default `docker` on PATH).
 
@@ -40,10 +43,10 @@ pub use http::{Response, Stream};
 pub const ENV_DOCKER_HOST: &str = "BERTH_COMPAT_DOCKER_HOST";
 /// Env var naming the berthd binary to boot.
 pub const ENV_BIN: &str = "BERTH_BIN";
-/// Env var with extra whitespace-separated flags for every booted daemon. With
-/// `BERTH_BIN=/usr/sbin/dockerd BERTH_COMPAT_EXTRA_ARGS="--iptables=false --bridge=none"` the
-/// owned-daemon tests run against a private real dockerd, which proves what they encode.
+/// Env var with extra whitespace-separated flags for every booted daemon.
 pub const ENV_EXTRA_ARGS: &str = "BERTH_COMPAT_EXTRA_ARGS";
+/// Env var naming a file where tests that skip themselves record it (see [`skip`]).
+pub const ENV_SKIP_LOG: &str = "BERTH_COMPAT_SKIP_LOG";
 
 /// How long a booting berthd may take to answer `/_ping`.
 pub const BOOT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -64,6 +67,114 @@ pub struct Daemon {
     /// `--bridge` and `--bip` of an owned daemon: its own default bridge, so daemons of
     /// tests running side by side never share a bridge or a subnet.
     bridge_args: Vec<String>,
+    /// An owned dockerd rather than berthd (`BERTH_BIN` names a dockerd).
+    dockerd: bool,
+    /// The bridge device the harness made for an owned dockerd (deleted on drop).
+    made_bridge: Option<String>,
+    /// The address-pool range reserved for an owned dockerd (released on drop).
+    pool: Option<PoolLease>,
+}
+
+/// Records that the running test skips itself: prints why, and appends
+/// `binary::test<TAB>why` to `$BERTH_COMPAT_SKIP_LOG` when set, so that a runner counts the
+/// test as skipped rather than passed. The test returns right after.
+pub fn skip(why: &str) {
+    let test = thread::current()
+        .name()
+        .filter(|n| *n != "main")
+        .unwrap_or("?")
+        .to_string();
+    let binary = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .map(|stem| match stem.rsplit_once('-') {
+            Some((name, hash)) if hash.chars().all(|c| c.is_ascii_hexdigit()) => name.to_string(),
+            _ => stem,
+        })
+        .unwrap_or_else(|| "?".into());
+    eprintln!("berth-compat: skipped {binary}::{test}: {why}");
+    if let Some(path) = std::env::var_os(ENV_SKIP_LOG) {
+        use std::io::Write;
+        if let Ok(mut f) = File::options().create(true).append(true).open(path) {
+            let _ = writeln!(f, "{binary}::{test}\t{}", why.replace(['\n', '\t'], " "));
+        }
+    }
+}
+
+/// True when `bin` is a dockerd (its file name starts with `dockerd`), not berthd.
+pub fn is_dockerd_binary(bin: &Path) -> bool {
+    bin.file_name()
+        .is_some_and(|n| n.to_string_lossy().starts_with("dockerd"))
+}
+
+/// True when owned daemons are real dockerds (`BERTH_BIN` names a dockerd).
+pub fn owned_daemons_are_dockerd() -> bool {
+    !external_daemon() && is_dockerd_binary(&berthd_binary())
+}
+
+/// One of the `10.200.0.0/16` … `10.254.0.0/16` ranges, reserved for one owned dockerd's
+/// user-defined networks (`--default-address-pool`). dockerd does not avoid the host's routes
+/// when it picks a subnet, so two dockerds side by side must draw from different ranges. A
+/// reservation is a file holding the reserving process id, under the temp dir; reservations
+/// of dead processes are taken over.
+struct PoolLease {
+    second_octet: u32,
+    path: PathBuf,
+}
+
+impl PoolLease {
+    fn take() -> PoolLease {
+        use std::io::Write;
+        static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        let dir = std::env::temp_dir().join("bct-pools");
+        let _ = fs::create_dir_all(&dir);
+        for second_octet in 200..=254 {
+            let path = dir.join(second_octet.to_string());
+            for _ in 0..2 {
+                match File::options().write(true).create_new(true).open(&path) {
+                    Ok(mut f) => {
+                        let _ = write!(f, "{}", std::process::id());
+                        return PoolLease { second_octet, path };
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                        let holder = fs::read_to_string(&path)
+                            .ok()
+                            .and_then(|s| s.trim().parse::<u32>().ok());
+                        if holder.is_some_and(procfs::alive) {
+                            break;
+                        }
+                        let _ = fs::remove_file(&path);
+                    }
+                    Err(e) => panic!("cannot reserve an address pool in {}: {e}", dir.display()),
+                }
+            }
+        }
+        panic!(
+            "every dockerd address pool under {} is taken",
+            dir.display()
+        );
+    }
+}
+
+impl Drop for PoolLease {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.path);
+    }
+}
+
+/// Runs `ip` with `args`; panics with its stderr when it fails.
+fn ip(args: &[&str]) {
+    let out = Command::new("ip")
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run ip: {e}"));
+    assert!(
+        out.status.success(),
+        "ip {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// Containers on bridge networks must reach only this host and the namespaces tests made:
@@ -136,6 +247,21 @@ pub fn berthd_binary() -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(|_| workspace_root().join("target"));
     target.join("debug").join("berthd")
+}
+
+/// A bare command for `bin` (berthd or dockerd) for tests that start a daemon by hand, for
+/// instance to see it refuse its flags: the containment proxy variables and, for a dockerd,
+/// flags that keep it off the host's firewall and bridges (`--iptables=false
+/// --ip6tables=false --bridge=none`). The caller adds the roots, pidfile and its own flags.
+pub fn bare_daemon_command(bin: &Path) -> Command {
+    let mut cmd = Command::new(bin);
+    cmd.env("HTTPS_PROXY", "http://127.0.0.1:9")
+        .env("HTTP_PROXY", "http://127.0.0.1:9")
+        .env("NO_PROXY", "127.0.0.1,localhost,::1");
+    if is_dockerd_binary(bin) {
+        cmd.args(["--iptables=false", "--ip6tables=false", "--bridge=none"]);
+    }
+    cmd
 }
 
 /// A new, unique, empty directory under the system temp dir.
@@ -228,6 +354,9 @@ impl Daemon {
             pid: None,
             bin: None,
             bridge_args: vec![],
+            dockerd: false,
+            made_bridge: None,
+            pool: None,
         }
     }
 
@@ -247,6 +376,9 @@ impl Daemon {
         static DAEMONS: AtomicU32 = AtomicU32::new(0);
         let n = DAEMONS.fetch_add(1, AtomicOrdering::SeqCst);
         let pid = std::process::id();
+        let bridge = format!("bt{}-{n}", pid % 10000);
+        let bip = format!("10.{}.{}.1/24", 100 + pid % 100, n % 256);
+        let dockerd = is_dockerd_binary(&bin);
         let mut d = Daemon {
             host: format!("unix://{}", socket.display()),
             socket,
@@ -257,14 +389,92 @@ impl Daemon {
             bin: Some(bin),
             bridge_args: vec![
                 "--bridge".into(),
-                format!("bt{}-{n}", pid % 10000),
+                bridge.clone(),
                 "--bip".into(),
-                format!("10.{}.{}.1/24", 100 + pid % 100, n % 256),
+                bip.clone(),
             ],
+            dockerd,
+            made_bridge: None,
+            pool: None,
         };
+        if dockerd {
+            d.prepare_dockerd(&bridge, &bip, extra_args);
+        }
         d.spawn(extra_args);
         d.wait_ready(BOOT_TIMEOUT);
         d
+    }
+
+    /// Readies an owned dockerd's world, which dockerd does not make itself:
+    /// - its default bridge: dockerd refuses `--bridge` with `--bip` and wants an existing
+    ///   device for `--bridge`, so the harness makes the device with the address and passes
+    ///   only `--bridge` (each daemon gets its own device and subnet, as berthd does);
+    /// - `--iptables=false --ip6tables=false`: the tests change no firewall rules of the host
+    ///   (the mangle-table guard keeps containers off the uplink);
+    /// - `--live-restore`, which berthd always does;
+    /// - `--default-address-pool` from a reserved range (unless the test gives one), so that
+    ///   user-defined networks of daemons side by side never overlap;
+    /// - an empty `--config-file` (unless the test gives one): `/etc/docker/daemon.json`
+    ///   must not leak in;
+    /// - its own containerd: dockerd 20.10 starts one under its exec root only when the
+    ///   system containerd's socket is absent, so that socket must not exist.
+    fn prepare_dockerd(&mut self, bridge: &str, bip: &str, extra_args: &[&str]) {
+        let system_containerd = Path::new("/run/containerd/containerd.sock");
+        assert!(
+            !system_containerd.exists(),
+            "{} exists: dockerd would use that containerd instead of starting its own",
+            system_containerd.display()
+        );
+        let _ = Command::new("ip")
+            .args(["link", "del", bridge])
+            .stderr(Stdio::null())
+            .status();
+        ip(&["link", "add", bridge, "type", "bridge"]);
+        self.made_bridge = Some(bridge.to_string());
+        ip(&["addr", "add", bip, "dev", bridge]);
+        ip(&["link", "set", bridge, "up"]);
+        let mut all: Vec<String> = extra_args.iter().map(|a| a.to_string()).collect();
+        all.extend(self.env_extra_args());
+        let given = |flag: &str| {
+            all.iter()
+                .any(|a| a == flag || a.starts_with(&format!("{flag}=")))
+        };
+        // berthd always keeps containers running across its own restarts; dockerd does
+        // with --live-restore.
+        let mut args: Vec<String> = vec![
+            "--bridge".into(),
+            bridge.into(),
+            "--iptables=false".into(),
+            "--ip6tables=false".into(),
+            "--live-restore".into(),
+        ];
+        if !given("--default-address-pool") {
+            let lease = PoolLease::take();
+            args.push("--default-address-pool".into());
+            args.push(format!("base=10.{}.0.0/16,size=24", lease.second_octet));
+            self.pool = Some(lease);
+        }
+        if !given("--config-file") {
+            let file = self.dir.join("daemon.json");
+            fs::write(&file, "{}\n").expect("write daemon.json");
+            args.push("--config-file".into());
+            args.push(file.display().to_string());
+        }
+        self.bridge_args = args;
+    }
+
+    /// The flags of `$BERTH_COMPAT_EXTRA_ARGS`.
+    fn env_extra_args(&self) -> Vec<String> {
+        std::env::var(ENV_EXTRA_ARGS)
+            .unwrap_or_default()
+            .split_whitespace()
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// True when this handle booted a real dockerd rather than berthd.
+    pub fn is_dockerd(&self) -> bool {
+        self.dockerd
     }
 
     /// Starts berthd in this daemon's directory (its data root, exec root and socket).
@@ -292,11 +502,7 @@ impl Daemon {
             .arg(dir.join("berthd.pid"))
             .args(&self.bridge_args)
             .args(extra_args)
-            .args(
-                std::env::var(ENV_EXTRA_ARGS)
-                    .unwrap_or_default()
-                    .split_whitespace(),
-            )
+            .args(self.env_extra_args())
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("clone log fd"))
             .stderr(log);
@@ -389,7 +595,7 @@ impl Daemon {
     /// Prints why a test is skipped and returns true when the daemon is not owned.
     pub fn skip_unless_owned(&self, why: &str) -> bool {
         if !self.owned() {
-            eprintln!("skipped against external daemon {}: {why}", self.host);
+            skip(&format!("against external daemon {}: {why}", self.host));
         }
         !self.owned()
     }
@@ -419,14 +625,15 @@ impl Daemon {
         self.dir.join("exec")
     }
 
-    /// Runs `ctr` against an owned berthd's embedded containerd, in berthd's namespace, and
+    /// Runs `ctr` against an owned daemon's own containerd, in its namespace (`berth`, or
+    /// `moby` for a dockerd), and
     /// returns its output (a failing `ctr` fails the test).
     pub fn ctr(&self, args: &[&str]) -> String {
         let sock = self.exec_root().join("containerd").join("containerd.sock");
         let out = Command::new("ctr")
             .arg("-a")
             .arg(&sock)
-            .args(["-n", "berth"])
+            .args(["-n", if self.dockerd { "moby" } else { "berth" }])
             .args(args)
             .output()
             .unwrap_or_else(|e| panic!("cannot run ctr: {e}"));
@@ -642,6 +849,13 @@ impl Drop for Daemon {
             self.stop(STOP_TIMEOUT);
             kill_leftover_shims(&self.dir);
         }
+        if let Some(bridge) = self.made_bridge.take() {
+            let _ = Command::new("ip")
+                .args(["link", "del", &bridge])
+                .stderr(Stdio::null())
+                .status();
+        }
+        self.pool = None;
         if std::env::var_os("BERTH_COMPAT_KEEP").is_some() {
             eprintln!("keeping {}", self.dir.display());
             return;

@@ -2,7 +2,6 @@
 //! and refusing a second instance. Only meaningful for a berthd the test booted.
 
 use std::fs;
-use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -207,7 +206,7 @@ fn second_instance_on_same_roots_is_refused() {
     let bin = d.bin().expect("owned daemon has a binary").to_path_buf();
     let other = d.dir().join("second");
     fs::create_dir_all(&other).unwrap();
-    let mut cmd = Command::new(&bin);
+    let mut cmd = compat_tests::bare_daemon_command(&bin);
     cmd.arg("-H")
         .arg(format!("unix://{}", other.join("berth.sock").display()))
         .arg("--data-root")
