@@ -834,6 +834,7 @@ pub(crate) async fn relay<IO>(
     let (mut reader, mut writer) = tokio::io::split(io);
     let stdin = handle.stdin.clone();
     let stdin_once = handle.stdin_once;
+    let tty = handle.tty;
     let (detach_tx, mut detach_rx) = tokio::sync::watch::channel(false);
     let input = tokio::spawn(async move {
         let mut buf = vec![0u8; 32 * 1024];
@@ -870,8 +871,17 @@ pub(crate) async fn relay<IO>(
                 break;
             }
         }
-        if stdin_once && let Some(tx) = &stdin {
-            let _ = tx.send(StdinMsg::Close).await;
+        // The client's stdin ended (the CLI half-closes after detaching on its side). As in
+        // moby: a TTY attach ends and the container's stdin stays open; otherwise a
+        // `StdinOnce` container's stdin is closed and its output keeps flowing.
+        if let Some(tx) = &stdin {
+            if tty {
+                if let Some(d) = &detach_tx {
+                    let _ = d.send(true);
+                }
+            } else if stdin_once {
+                let _ = tx.send(StdinMsg::Close).await;
+            }
         }
     });
     let out = output_stream(handle, raw, want_out, want_err);

@@ -1438,9 +1438,7 @@ impl ContainerService {
         })
     }
 
-    /// `docker container prune`: removes stopped containers that `keep` does not protect;
-    /// returns their IDs.
-    /// Removes the stopped containers `keep` does not keep; returns their IDs and the bytes
+    /// `docker container prune`: removes the stopped containers `keep` does not keep; returns their IDs and the bytes
     /// their writable layers held (moby's `SpaceReclaimed`).
     pub async fn prune(&self, keep: impl Fn(&ContainerRecord) -> bool) -> (Vec<String>, i64) {
         let mut removed = Vec::new();
