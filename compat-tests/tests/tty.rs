@@ -42,6 +42,16 @@ impl Session {
         assert!(ok.success());
     }
 
+    /// Keys as tmux names them (`C-p`), without a trailing Enter.
+    fn keys(&self, keys: &[&str]) {
+        let ok = Command::new("tmux")
+            .args(["send-keys", "-t", &self.name])
+            .args(keys)
+            .status()
+            .expect("tmux send-keys");
+        assert!(ok.success());
+    }
+
     fn screen(&self) -> String {
         let out = Command::new("tmux")
             .args(["capture-pane", "-p", "-t", &self.name])
@@ -148,6 +158,55 @@ fn interactive_run_and_exec_with_a_terminal() {
     );
     let ps = d.docker(&["ps", "-aq", "--filter", &format!("name={name}")]);
     assert!(ps.stdout.trim().is_empty(), "--rm left {}", ps.stdout);
+    if !d.owned() {
+        let _ = d.docker(&["rmi", &image]);
+    }
+    let _ = std::fs::remove_dir_all(&config);
+}
+
+#[test]
+fn detaching_from_run_it_leaves_the_container_running() {
+    let d = daemon();
+    let image = load(&d, "detach");
+    let config = unique_temp_dir("bct-tty-cli");
+    let pid = std::process::id();
+    let name = format!("bct-tty-detach-{pid}");
+    let run = Session::start(
+        &format!("berth-detach-{pid}"),
+        100,
+        30,
+        &docker_line(
+            &d,
+            &config,
+            &format!("run -it --network none --name {name} {image} sh"),
+        ),
+    );
+    run.send("echo ready-$((6*7))");
+    run.expect("ready-42");
+    run.keys(&["C-p", "C-q"]);
+    assert!(
+        wait_until(Duration::from_secs(20), || !run.alive()),
+        "the CLI did not detach; screen:\n{}",
+        run.screen()
+    );
+    // Still running, and its shell still reads the terminal: attach and use it.
+    std::thread::sleep(Duration::from_millis(500));
+    let state = d.docker(&["inspect", "-f", "{{.State.Status}}", &name]);
+    assert_eq!(state.stdout.trim(), "running", "{}", state.describe());
+    let again = Session::start(
+        &format!("berth-reattach-{pid}"),
+        100,
+        30,
+        &docker_line(&d, &config, &format!("attach {name}")),
+    );
+    again.send("echo back-$((2*21))");
+    again.expect("back-42");
+    again.send("exit");
+    assert!(
+        wait_until(Duration::from_secs(20), || !again.alive()),
+        "attach session did not end"
+    );
+    let _ = d.docker(&["rm", "-f", &name]);
     if !d.owned() {
         let _ = d.docker(&["rmi", &image]);
     }
