@@ -377,7 +377,7 @@ fn merge(flags: Flags, file: serde_json::Map<String, Value>) -> Result<Settings,
             .group
             .clone()
             .or(s("group")?)
-            .unwrap_or_else(|| "docker".into()),
+            .unwrap_or_else(|| crate::listen::DEFAULT_SOCKET_GROUP.into()),
         tls,
         tls_explicitly_off,
         labels,

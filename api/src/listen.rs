@@ -64,6 +64,9 @@ pub enum Listener {
     Tcp(TcpListener, Option<TlsAcceptor>),
 }
 
+/// The socket's group when none is given (`-G`), which may be missing.
+pub const DEFAULT_SOCKET_GROUP: &str = "docker";
+
 /// Binds a unix socket: refuses a path another daemon answers on, replaces a stale one, and
 /// makes it `root:<group>` 0660.
 pub async fn bind_unix(path: &Path, group: Option<&str>) -> Result<Listener, String> {
@@ -83,12 +86,17 @@ pub async fn bind_unix(path: &Path, group: Option<&str>) -> Result<Listener, Str
     }
     let listener = UnixListener::bind(path)
         .map_err(|e| format!("cannot listen on {}: {e}", path.display()))?;
+    // As dockerd: a missing default group leaves the socket to root; one named is an error.
     let gid = match group {
         Some(name) => match nix::unistd::Group::from_name(name) {
             Ok(Some(g)) => Some(g.gid),
-            _ => {
+            _ if name == DEFAULT_SOCKET_GROUP => {
                 tracing::warn!(group = name, "group not found; socket stays owned by root");
                 None
+            }
+            _ => {
+                let _ = std::fs::remove_file(path);
+                return Err(format!("group {name} not found"));
             }
         },
         None => None,

@@ -220,7 +220,7 @@ fn socket_belongs_to_the_group_with_mode_0660() {
     if external_daemon() {
         return;
     }
-    // `daemon` (gid 1) exists on Debian; a group that does not exist falls back to root.
+    // `daemon` (gid 1) exists on Debian.
     let d = Daemon::start_berthd(&["-G", "daemon"]);
     let meta = std::fs::metadata(d.socket_path()).expect("socket");
     assert_eq!(meta.permissions().mode() & 0o777, 0o660);
@@ -230,10 +230,17 @@ fn socket_belongs_to_the_group_with_mode_0660() {
         .map(|g| g.gid.as_raw());
     assert_eq!(Some(meta.gid()), gid);
     drop(d);
-    let d = Daemon::start_berthd(&["-G", "no-such-group-berth"]);
-    let meta = std::fs::metadata(d.socket_path()).expect("socket");
-    assert_eq!(meta.gid(), 0);
-    assert_eq!(meta.permissions().mode() & 0o777, 0o660);
+    // A group named and missing is refused, as dockerd does (only a missing default
+    // `docker` group falls back to root).
+    let dir = unique_temp_dir("bct-flags-group");
+    let socket = format!("unix://{}", dir.join("d.sock").display());
+    let (ok, text) = run_berthd_expecting_failure(&["-H", &socket, "-G", "no-such-group-berth"]);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(!ok, "a missing -G group must stop the daemon\n{text}");
+    assert!(
+        text.contains("group no-such-group-berth not found"),
+        "{text}"
+    );
 }
 
 #[test]

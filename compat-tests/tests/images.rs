@@ -585,7 +585,11 @@ fn interrupted_or_refused_loads_leave_no_layer_in_the_content_store() {
     let refused = fixtures::plain_tar("refused-layer.tar", &files);
     let out = d.docker(&["load", "-i", &refused.display().to_string()]);
     assert!(!out.success() && !out.timed_out, "{}", out.describe());
-    assert!(out.stderr.contains("diff ID"), "{}", out.describe());
+    assert!(
+        out.stderr.contains("invalid diffID for layer"),
+        "{}",
+        out.describe()
+    );
 
     // The load's lease is gone, so containerd's collector takes what it held.
     let gone = compat_tests::wait_until(Duration::from_secs(10), || {

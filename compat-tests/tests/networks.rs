@@ -475,7 +475,7 @@ fn legacy_links_and_extra_hosts_on_the_default_bridge() {
         "DATABASE_ENV_SECRET=s3\nDATABASE_NAME=/{client}/database\nDATABASE_PORT=tcp://{ip}:5432\n\
          DATABASE_PORT_5432_TCP=tcp://{ip}:5432\nDATABASE_PORT_5432_TCP_ADDR={ip}\n\
          DATABASE_PORT_5432_TCP_PORT=5432\nDATABASE_PORT_5432_TCP_PROTO=tcp\n\
-         {ip}\tdatabase {db_host} {db}\n10.1.2.3\tmyhost\n{gateway}\tgw\n"
+         10.1.2.3\tmyhost\n{gateway}\tgw\n{ip}\tdatabase {db_host} {db}\n"
     );
     assert_eq!(out, expected);
     let (_, v) = c.d.get_json(&format!("/containers/{client}/json"));
@@ -663,12 +663,15 @@ fn connect_and_disconnect_keep_each_network_on_its_own_interface() {
     let addrs = c.ok(&["exec", &runner, "cat", "/proc/net/fib_trie"]);
     assert!(holds(&addrs, &sa) && holds(&addrs, &sc), "{addrs}");
     assert!(!holds(&addrs, &sb), "{addrs}");
-    // The freed eth1 is reused, and nothing else is disturbed.
+    // One more network, one more interface, and nothing else is disturbed. (Which name it
+    // gets differs: dockerd 20.10 counts on to eth3, berthd reuses the freed eth1.)
     c.ok(&["network", "connect", &d, &runner]);
     let ifaces = c.ok(&["exec", &runner, "ls", "/sys/class/net"]);
-    assert_eq!(
-        ifaces.split_whitespace().collect::<Vec<_>>(),
-        ["eth0", "eth1", "eth2", "lo"]
+    let ifaces: Vec<&str> = ifaces.split_whitespace().collect();
+    assert_eq!(ifaces.len(), 4, "{ifaces:?}");
+    assert!(
+        ifaces.contains(&"lo") && ifaces.contains(&"eth0"),
+        "{ifaces:?}"
     );
     let addrs = c.ok(&["exec", &runner, "cat", "/proc/net/fib_trie"]);
     for s in [&sa, &sc, &sd] {

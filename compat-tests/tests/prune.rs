@@ -78,7 +78,9 @@ fn image_prune_removes_dangling_images_not_tagged_or_used_ones() {
         // Pruning a shared daemon would take its other dangling images too.
         return;
     }
-    let dangling = fixtures::test_image("prune-dangling");
+    // A layer of its own, so that removing it frees space (a layer shared with a kept
+    // image frees nothing, on dockerd as on berthd).
+    let dangling = fixtures::test_image_with_layer("prune-dangling");
     let out = d.docker(&["load", "-i", dangling.docker_archive(&[]).to_str().unwrap()]);
     assert!(out.success(), "{}", out.describe());
     let kept = fixtures::test_image("prune-kept");

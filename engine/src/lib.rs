@@ -189,24 +189,31 @@ impl Engine {
         keep: impl Fn(&image::store::ImageEntry) -> bool,
     ) -> Result<(Vec<image::store::RemovedImage>, i64)> {
         let mut removed = Vec::new();
-        let mut reclaimed = 0;
+        // Layers (by chain ID) of the images removed and of those kept: only layers no
+        // kept image shares free space, as dockerd counts it.
+        let mut freed: std::collections::BTreeSet<String> = Default::default();
+        let mut kept: std::collections::BTreeSet<String> = Default::default();
         for entry in self.images.list().await? {
+            let chain = entry.resolved.chain_ids.iter().cloned();
             let dangling = entry.references().next().is_none();
-            if (!all && !dangling) || keep(&entry) {
-                continue;
-            }
-            if self.containers.user_of_image(&entry.resolved.id).is_some() {
+            if (!all && !dangling)
+                || keep(&entry)
+                || self.containers.user_of_image(&entry.resolved.id).is_some()
+            {
+                kept.extend(chain);
                 continue;
             }
             match self.images.remove(&entry.resolved.id, true, None).await {
                 Ok(r) => {
-                    reclaimed += entry.size;
+                    freed.extend(chain);
                     removed.extend(r);
                 }
                 Err(e) if e.kind == ErrorKind::NotFound => {}
                 Err(e) => return Err(e),
             }
         }
+        let freed: Vec<String> = freed.difference(&kept).cloned().collect();
+        let reclaimed = self.images.layer_sizes(&freed).await.iter().sum();
         Ok((removed, reclaimed))
     }
 

@@ -796,8 +796,9 @@ impl ContainerService {
         let (network, hosts, resolv) = match &joined {
             Some(j) => (
                 NetworkNamespace::Path(j.netns.clone()),
+                // dockerd's order: `--add-host` entries, then links, then its own address.
                 format!(
-                    "{}{}{added}",
+                    "{}{added}{}",
                     setup::hosts_file(&hostname, false),
                     j.hosts_extra
                 ),

@@ -481,7 +481,7 @@ fn read_docker_archive(archive: &Unpacked, manifest_json: &Path) -> Result<Vec<A
             continue;
         }
         let mut layers = Vec::new();
-        for (layer, diff_id) in entry.layers.iter().zip(&diff_ids) {
+        for (index, (layer, diff_id)) in entry.layers.iter().zip(&diff_ids).enumerate() {
             let path = dir.join(
                 safe_relative(Path::new(layer))
                     .ok_or_else(|| Error::invalid("invalid manifest.json: bad layer path"))?,
@@ -490,8 +490,9 @@ fn read_docker_archive(archive: &Unpacked, manifest_json: &Path) -> Result<Vec<A
                 Error::invalid(format!("invalid archive: layer {layer}: {}", e.message))
             })?;
             if &facts.uncompressed != diff_id {
+                // dockerd's words for it.
                 return Err(Error::invalid(format!(
-                    "invalid archive: layer {layer} has diff ID {}, config says {diff_id}",
+                    "invalid diffID for layer {index}: expected {diff_id:?}, got {:?}",
                     if facts.uncompressed.is_empty() {
                         "(corrupt gzip)"
                     } else {
