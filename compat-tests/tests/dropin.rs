@@ -569,10 +569,13 @@ fn ps_filters_name_by_regexp_and_ports_of_running_containers() {
     ]);
     assert!(out.success(), "{}", out.describe());
     let ours = [web.as_str(), idle.as_str()];
-    assert_eq!(ps_names(&c, &format!("name=^w{pid}"), &ours), [web.clone()]);
+    assert_eq!(
+        ps_names(&c, &format!("name=^w{pid}"), &ours),
+        [web.as_str()]
+    );
     assert_eq!(
         ps_names(&c, &format!("name=^/i{pid}"), &ours),
-        [idle.clone()]
+        [idle.as_str()]
     );
     assert_eq!(ps_names(&c, "name=-(web|idle)$", &ours).len(), 2);
     let host_port = c.inspect(&web)["NetworkSettings"]["Ports"]["80/tcp"][0]["HostPort"]
@@ -581,12 +584,12 @@ fn ps_filters_name_by_regexp_and_ports_of_running_containers() {
         .to_string();
     // `expose` matches the private ports a running container lists, `publish` the host
     // ports; a created container lists none.
-    assert_eq!(ps_names(&c, "expose=9000", &ours), [web.clone()]);
-    assert_eq!(ps_names(&c, "expose=80/tcp", &ours), [web.clone()]);
+    assert_eq!(ps_names(&c, "expose=9000", &ours), [web.as_str()]);
+    assert_eq!(ps_names(&c, "expose=80/tcp", &ours), [web.as_str()]);
     assert_eq!(ps_names(&c, "expose=9000/udp", &ours), Vec::<String>::new());
     assert_eq!(
         ps_names(&c, &format!("publish={host_port}"), &ours),
-        [web.clone()]
+        [web.as_str()]
     );
     assert_eq!(ps_names(&c, "publish=80", &ours), Vec::<String>::new());
 }
@@ -653,8 +656,11 @@ fn info_lists_plugins_and_security_options() {
         security.iter().any(|o| o == "name=seccomp,profile=default"),
         "{security:?}"
     );
-    // Only configured pools are listed: none are, as the tests boot either daemon.
-    assert!(v.get("DefaultAddressPools").is_none(), "{v}");
+    // Only configured pools are listed: berthd is booted without any (the harness gives
+    // each dockerd a pool of its own, so parallel daemons' networks never overlap).
+    if !d.is_dockerd() {
+        assert!(v.get("DefaultAddressPools").is_none(), "{v}");
+    }
 }
 
 #[test]

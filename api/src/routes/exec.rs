@@ -130,7 +130,7 @@ pub async fn start(
     let handle = containers.exec_attach(&id)?;
     // moby drops the stderr of a non-TTY exec started with `Tty: true`.
     let want_out = st.config.attach_stdout;
-    let want_err = st.config.attach_stderr && !(raw && !handle.tty);
+    let want_err = st.config.attach_stderr && (handle.tty || !raw);
     // Detach keys are read from the stdin of a TTY exec only.
     let detach_keys = if !handle.tty {
         vec![]

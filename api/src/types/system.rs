@@ -290,7 +290,10 @@ pub struct SystemInfo {
     #[serde(rename = "Containerd", skip_serializing_if = "Option::is_none")]
     pub containerd: Option<ContainerdInfo>,
     /// `--default-address-pool` as configured; left out when none was (Go's omitempty).
-    #[serde(rename = "DefaultAddressPools", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "DefaultAddressPools",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub default_address_pools: Option<Vec<AddressPool>>,
     #[serde(rename = "Warnings")]
     pub warnings: Option<Vec<String>>,
