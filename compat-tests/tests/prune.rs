@@ -102,7 +102,9 @@ fn image_prune_removes_dangling_images_not_tagged_or_used_ones() {
         .iter()
         .filter_map(|i| i["Deleted"].as_str())
         .collect();
-    assert_eq!(deleted, vec![dangling.id.as_str()], "{v}");
+    // dockerd 20.10 also lists the chain IDs of the layers it removed; berthd lists images.
+    assert_eq!(deleted.first(), Some(&dangling.id.as_str()), "{v}");
+    assert!(!deleted.contains(&kept.id.as_str()), "{v}");
     assert!(v["SpaceReclaimed"].as_i64().is_some_and(|n| n > 0), "{v}");
     let ids = d.docker(&["images", "-q", "--no-trunc"]);
     assert!(
