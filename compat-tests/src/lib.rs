@@ -249,19 +249,55 @@ pub fn berthd_binary() -> PathBuf {
     target.join("debug").join("berthd")
 }
 
+/// A bridge device the harness made for a daemon it starts; deleted on drop.
+pub struct HarnessBridge(String);
+
+impl HarnessBridge {
+    /// A fresh bridge device `name` holding `address` (CIDR), up.
+    fn make(name: &str, address: &str) -> HarnessBridge {
+        let _ = Command::new("ip")
+            .args(["link", "del", name])
+            .stderr(Stdio::null())
+            .status();
+        ip(&["link", "add", name, "type", "bridge"]);
+        let bridge = HarnessBridge(name.to_string());
+        ip(&["addr", "add", address, "dev", name]);
+        ip(&["link", "set", name, "up"]);
+        bridge
+    }
+}
+
+impl Drop for HarnessBridge {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["link", "del", &self.0])
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
 /// A bare command for `bin` (berthd or dockerd) for tests that start a daemon by hand, for
 /// instance to see it refuse its flags: the containment proxy variables and, for a dockerd,
 /// flags that keep it off the host's firewall and bridges (`--iptables=false
-/// --ip6tables=false --bridge=none`). The caller adds the roots, pidfile and its own flags.
-pub fn bare_daemon_command(bin: &Path) -> Command {
+/// --ip6tables=false`, and a bridge device of its own, returned to be kept while it runs:
+/// `--bridge=none` would make dockerd delete the host's `docker0`). The caller adds the
+/// roots, pidfile and its own flags.
+pub fn bare_daemon_command(bin: &Path) -> (Command, Option<HarnessBridge>) {
     let mut cmd = Command::new(bin);
     cmd.env("HTTPS_PROXY", "http://127.0.0.1:9")
         .env("HTTP_PROXY", "http://127.0.0.1:9")
         .env("NO_PROXY", "127.0.0.1,localhost,::1");
-    if is_dockerd_binary(bin) {
-        cmd.args(["--iptables=false", "--ip6tables=false", "--bridge=none"]);
+    if !is_dockerd_binary(bin) {
+        return (cmd, None);
     }
-    cmd
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let n = COUNTER.fetch_add(1, AtomicOrdering::SeqCst);
+    let name = format!("btb{}-{n}", std::process::id() % 10000);
+    // 198.18.0.0/15 is for benchmarking: never a real network's.
+    let octet = (std::process::id() + n) % 250;
+    let bridge = HarnessBridge::make(&name, &format!("198.19.{octet}.1/24"));
+    cmd.args(["--iptables=false", "--ip6tables=false", "--bridge", &name]);
+    (cmd, Some(bridge))
 }
 
 /// A new, unique, empty directory under the system temp dir.

@@ -170,7 +170,7 @@ fn tlsverify_serves_clients_with_a_certificate_only() {
 
 fn run_berthd_expecting_failure(args: &[&str]) -> (bool, String) {
     let dir = unique_temp_dir("bct-flags");
-    let mut cmd = compat_tests::bare_daemon_command(&berthd_binary());
+    let (mut cmd, _bridge) = compat_tests::bare_daemon_command(&berthd_binary());
     cmd.args([
         "--data-root",
         &dir.join("data").display().to_string(),

@@ -206,7 +206,7 @@ fn second_instance_on_same_roots_is_refused() {
     let bin = d.bin().expect("owned daemon has a binary").to_path_buf();
     let other = d.dir().join("second");
     fs::create_dir_all(&other).unwrap();
-    let mut cmd = compat_tests::bare_daemon_command(&bin);
+    let (mut cmd, _bridge) = compat_tests::bare_daemon_command(&bin);
     cmd.arg("-H")
         .arg(format!("unix://{}", other.join("berth.sock").display()))
         .arg("--data-root")
