@@ -745,3 +745,56 @@ fn symlinks_in_the_context_never_reach_the_host() {
     assert!(!text.contains("Successfully built"), "{text}");
     let _ = std::fs::remove_dir_all(&secret_dir);
 }
+
+#[test]
+fn a_step_writing_to_stderr_reaches_the_client_in_red() {
+    let c = setup("stderr");
+    c.write(
+        "Dockerfile",
+        &format!("FROM {}\nRUN sh -c \">&2 echo 'to stderr'\"\n", c.image),
+    );
+    let body = c.context_tar(&["Dockerfile"]);
+    let r = c.d.request(
+        "POST",
+        "/build?nocache=1&rm=1",
+        &[("Content-Type", "application/x-tar")],
+        &body,
+    );
+    assert_eq!(r.status, 200, "{}", r.describe());
+    let streams: Vec<String> = r
+        .text()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter_map(|v| v["stream"].as_str().map(str::to_string))
+        .collect();
+    assert!(
+        streams
+            .iter()
+            .any(|s| s == "\u{1b}[91mto stderr\n\u{1b}[0m"),
+        "{streams:?}"
+    );
+}
+
+#[test]
+fn cache_from_limits_the_cache_to_those_images() {
+    let mut c = setup("cachefrom");
+    c.write(
+        "Dockerfile",
+        &format!(
+            "FROM {}\nENV FOO=bar\nRUN touch /baz\nRUN touch /bax\n",
+            c.image
+        ),
+    );
+    let first = c.tag("first");
+    let out = c.build(&["-t", &first]);
+    assert!(out.success(), "{}", out.describe());
+    // Its own steps, named as a cache source: all three come from the cache.
+    let second = c.tag("second");
+    let out = c.build(&["--cache-from", &first, "-t", &second]);
+    assert!(out.success(), "{}", out.describe());
+    assert_eq!(cached_steps(&out.stdout), 3, "{}", out.stdout);
+    // A source that does not exist: nothing does, though the steps are cached locally.
+    let out = c.build(&["--cache-from", "bct-no-such-image:1", "-t", &second]);
+    assert!(out.success(), "{}", out.describe());
+    assert_eq!(cached_steps(&out.stdout), 0, "{}", out.stdout);
+}

@@ -26,6 +26,16 @@ fn json_map(q: &QueryParams, key: &str) -> Result<Option<Map>, ApiError> {
 
 type Map = serde_json::Map<String, Value>;
 
+/// A query value holding a JSON array of strings (`cachefrom`); absent or empty: none.
+fn json_list(q: &QueryParams, key: &str) -> Result<Vec<String>, ApiError> {
+    match q.get(key).filter(|v| !v.is_empty()) {
+        None => Ok(vec![]),
+        Some(v) => {
+            serde_json::from_str(v).map_err(|e| ApiError::invalid(format!("invalid {key}: {e}")))
+        }
+    }
+}
+
 /// Builds started with a `buildid`, which `POST /build/cancel?id=` stops.
 static CANCELLABLE: std::sync::LazyLock<
     std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<tokio::sync::Notify>>>,
@@ -134,6 +144,7 @@ pub async fn build(
         pull: q.bool("pull"),
         run_host_config,
         registry_auth,
+        cache_from: json_list(&q, "cachefrom")?,
     };
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Progress>(64);
     let (lines_tx, lines_rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(64);

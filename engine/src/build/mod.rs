@@ -42,6 +42,9 @@ pub struct BuildRequest {
     pub pull: bool,
     /// `X-Registry-Config`: credentials by registry, for base images that must be pulled.
     pub registry_auth: BTreeMap<String, crate::image::pull::Credentials>,
+    /// `cachefrom`: when given, only steps these images (or their parents) hold are taken
+    /// from the cache, as moby's classic builder does.
+    pub cache_from: Vec<String>,
 }
 
 /// What the build tells the client as it goes.
@@ -208,6 +211,11 @@ impl Engine {
             .ok_or_else(|| Error::invalid(format!("Cannot locate specified Dockerfile: {name}")))?;
         let df = dockerfile::parse(&text).map_err(|e| Error::invalid(e.to_string()))?;
         let ignore = context::Ignore::load(ctx);
+        let cache_sources = if req.cache_from.is_empty() {
+            None
+        } else {
+            Some(self.cache_sources(&req.cache_from).await)
+        };
         // With a target, dockerd counts the steps up to the end of that stage only.
         let total = target_end(&df.instructions, &req.target, df.escape);
         let mut meta_args: BTreeMap<String, String> = BTreeMap::new();
@@ -257,6 +265,7 @@ impl Engine {
                         escape: df.escape,
                         exit_code,
                         stages: &stages,
+                        cache_sources: cache_sources.as_ref(),
                     };
                     for t in &triggers {
                         let trigger = dockerfile::parse(&format!("FROM scratch\n{t}"))
@@ -301,6 +310,7 @@ impl Engine {
                 escape: df.escape,
                 exit_code,
                 stages: &stages,
+                cache_sources: cache_sources.as_ref(),
             };
             self.step(stage, ins, &step, out).await?;
         }
@@ -533,6 +543,7 @@ impl Engine {
         );
         if !step.req.no_cache
             && let Some(id) = self.build_cache.get(&key)
+            && step.cache_sources.is_none_or(|s| s.contains(&id))
             && let Ok(entry) = self.images().find(&id).await
         {
             stage.image = entry.resolved;
@@ -679,6 +690,29 @@ impl Engine {
         self.step_container(run, host).await
     }
 
+    /// The images named by `cachefrom` (those that exist) and all their parents.
+    async fn cache_sources(&self, names: &[String]) -> std::collections::HashSet<String> {
+        let mut out = std::collections::HashSet::new();
+        for name in names {
+            let mut next = match self.images().find(name).await {
+                Ok(e) => Some(e.resolved),
+                Err(_) => None,
+            };
+            while let Some(image) = next.take() {
+                if !out.insert(image.id.clone()) || image.parent.is_empty() {
+                    break;
+                }
+                next = self
+                    .images()
+                    .find(&image.parent)
+                    .await
+                    .ok()
+                    .map(|e| e.resolved);
+            }
+        }
+        out
+    }
+
     /// Starts the step's container, streams its output and returns its exit code.
     async fn run_container(&self, cid: &str, out: &mpsc::Sender<Progress>) -> Result<i64> {
         let exited = self.containers().wait(cid, WaitCondition::NextExit)?;
@@ -700,7 +734,11 @@ impl Engine {
             tokio::select! {
                 entry = logs.recv() => match entry {
                     Some(entry) => {
-                        let line = String::from_utf8_lossy(&entry.line).into_owned();
+                        let mut line = String::from_utf8_lossy(&entry.line).into_owned();
+                        // dockerd shows a step's stderr in red (ANSI 91).
+                        if entry.stream == crate::container::io::StreamKind::Stderr {
+                            line = format!("\x1b[91m{line}\x1b[0m");
+                        }
                         if out.send(Progress::Stream(line)).await.is_err() {
                             return Err(canceled());
                         }
@@ -891,6 +929,8 @@ pub(crate) struct StepCtx<'a> {
     pub exit_code: &'a std::sync::atomic::AtomicI64,
     /// The stages done so far: name (maybe empty) and image ID, in order.
     pub stages: &'a [(String, String)],
+    /// With `cachefrom`: the images a cached step may resolve to.
+    pub cache_sources: Option<&'a std::collections::HashSet<String>>,
 }
 
 /// How many instructions run: all, or with `target` those up to the end of its stage.
