@@ -706,3 +706,80 @@ fn untagging_a_repository_drops_its_digest_references() {
     assert!(out.success(), "{}", out.describe());
     let _ = c.d.docker(&["rmi", &other]);
 }
+
+#[test]
+fn logs_details_show_the_labels_and_env_named_by_log_opts() {
+    let mut c = setup("logdetails");
+    let name = c.name("logdetails");
+    let out = c.d.docker(&[
+        "run",
+        "--name",
+        &name,
+        "--network",
+        "none",
+        "--log-opt",
+        "labels=lab,other",
+        "--log-opt",
+        "env=E1",
+        "-e",
+        "E1=v1",
+        "--label",
+        "lab=L1",
+        "--label",
+        "other=O",
+        &c.image,
+        "echo",
+        "one",
+    ]);
+    assert!(out.success(), "{}", out.describe());
+    let out = c.d.docker(&["logs", "--details", &name]);
+    assert!(out.success(), "{}", out.describe());
+    assert_eq!(out.stdout, "E1=v1,lab=L1,other=O one\n");
+    let out = c.d.docker(&["logs", &name]);
+    assert_eq!(out.stdout, "one\n");
+}
+
+#[test]
+fn starting_a_container_emits_a_volume_mount_event() {
+    let mut c = setup("volmount");
+    let volume = format!("bct-dropin-{}-volmount", std::process::id());
+    let out = c.d.docker(&["volume", "create", &volume]);
+    assert!(out.success(), "{}", out.describe());
+    let since = compat_tests::unix_now();
+    let name = c.name("volmount");
+    let mount = format!("{volume}:/data");
+    let out = c.d.docker(&[
+        "run",
+        "--name",
+        &name,
+        "--network",
+        "none",
+        "-v",
+        &mount,
+        &c.image,
+        "true",
+    ]);
+    assert!(out.success(), "{}", out.describe());
+    let id = c.inspect(&name)["Id"].as_str().unwrap().to_string();
+    let until = compat_tests::unix_now() + 1;
+    let r = c.d.get(&format!(
+        "/events?since={since}&until={until}&filters={}",
+        compat_tests::url_encode(r#"{"type":["volume"],"event":["mount"]}"#)
+    ));
+    assert_eq!(r.status, 200, "{}", r.describe());
+    let events: Vec<Value> = r
+        .text()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .filter(|e: &Value| e["Actor"]["ID"] == json!(volume))
+        .collect();
+    assert_eq!(events.len(), 1, "{events:?}");
+    let attrs = &events[0]["Actor"]["Attributes"];
+    assert_eq!(attrs["container"], json!(id), "{attrs}");
+    assert_eq!(attrs["destination"], json!("/data"), "{attrs}");
+    assert_eq!(attrs["driver"], json!("local"), "{attrs}");
+    assert_eq!(attrs["read/write"], json!("true"), "{attrs}");
+    let _ = c.d.docker(&["rm", &name]);
+    c.containers.retain(|n| *n != name);
+    let _ = c.d.docker(&["volume", "rm", &volume]);
+}

@@ -103,6 +103,26 @@ impl VolumeStore {
             .publish(Event::new("volume", action, name.to_string(), attributes));
     }
 
+    /// The `mount` event dockerd emits as a starting container mounts the volume.
+    pub fn mount_event(
+        &self,
+        name: &str,
+        container: &str,
+        destination: &str,
+        rw: bool,
+        propagation: &str,
+    ) {
+        let attributes = BTreeMap::from([
+            ("container".to_string(), container.to_string()),
+            ("destination".to_string(), destination.to_string()),
+            ("driver".to_string(), "local".to_string()),
+            ("propagation".to_string(), propagation.to_string()),
+            ("read/write".to_string(), rw.to_string()),
+        ]);
+        self.events
+            .publish(Event::new("volume", "mount", name.to_string(), attributes));
+    }
+
     /// `POST /volumes/create`: a new volume, or the existing one of that name.
     pub fn create(
         &self,

@@ -952,10 +952,17 @@ pub async fn logs(
         },
     )?;
     let timestamps = q.bool("timestamps");
+    let details = q.bool("details");
     let stream = tokio_stream::wrappers::ReceiverStream::new(rx).map(move |e| {
         let mut line = Vec::new();
         if timestamps {
             line.extend_from_slice(fixed_nanos(&e.time).as_bytes());
+            line.push(b' ');
+        }
+        // `--details`: the entry's attributes as `k=v,k=v ` (sorted), as dockerd prints them.
+        if details && !e.attrs.is_empty() {
+            let attrs: Vec<String> = e.attrs.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            line.extend_from_slice(attrs.join(",").as_bytes());
             line.push(b' ');
         }
         line.extend_from_slice(&e.line);

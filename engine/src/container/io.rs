@@ -1,6 +1,7 @@
 //! A container's stdio: FIFOs between the shim and berthd, the copiers that feed the log
 //! driver (json-file) and every attached client, and the stdin pump.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -133,6 +134,8 @@ pub enum LogSink {
         path: PathBuf,
         max_size: Option<u64>,
         max_files: u32,
+        /// Written with every entry (`--log-opt labels=…,env=…`).
+        attrs: BTreeMap<String, String>,
     },
     None,
 }
@@ -144,10 +147,16 @@ struct JsonLog {
     size: u64,
     max_size: Option<u64>,
     max_files: u32,
+    attrs: BTreeMap<String, String>,
 }
 
 impl JsonLog {
-    fn open(path: PathBuf, max_size: Option<u64>, max_files: u32) -> Option<JsonLog> {
+    fn open(
+        path: PathBuf,
+        max_size: Option<u64>,
+        max_files: u32,
+        attrs: BTreeMap<String, String>,
+    ) -> Option<JsonLog> {
         let file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -160,6 +169,7 @@ impl JsonLog {
             size,
             max_size,
             max_files: max_files.max(1),
+            attrs,
         })
     }
 
@@ -232,7 +242,8 @@ pub fn start_copiers(
             path,
             max_size,
             max_files,
-        } => JsonLog::open(path, max_size, max_files),
+            attrs,
+        } => JsonLog::open(path, max_size, max_files, attrs),
         LogSink::None => None,
     }));
     let (done_tx, done_rx) = oneshot::channel();
@@ -295,11 +306,14 @@ async fn write_log(
     let mut guard = log.lock().await;
     let Some(file) = guard.as_mut() else { return };
     for line in lines {
-        let entry = serde_json::json!({
+        let mut entry = serde_json::json!({
             "log": String::from_utf8_lossy(line),
             "stream": kind.name(),
             "time": super::logs::now_rfc3339_nano(),
         });
+        if !file.attrs.is_empty() {
+            entry["attrs"] = serde_json::json!(file.attrs);
+        }
         if let Ok(mut bytes) = serde_json::to_vec(&entry) {
             bytes.push(b'\n');
             file.write(&bytes);
@@ -354,7 +368,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("berth-rot-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("c-json.log");
-        let mut log = JsonLog::open(path.clone(), Some(10), 3).unwrap();
+        let mut log = JsonLog::open(path.clone(), Some(10), 3, BTreeMap::new()).unwrap();
         for i in 0..5 {
             log.write(format!("line-{i}-xxxx\n").as_bytes());
         }

@@ -1,5 +1,6 @@
 //! Reading the json-file log: `docker logs` with tail, since/until, timestamps and follow.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::Deserialize;
@@ -13,6 +14,8 @@ pub struct LogEntry {
     /// RFC 3339 with nanoseconds, as written.
     pub time: String,
     pub time_nanos: i128,
+    /// Attributes written with it (`--log-opt labels=`/`env=`), shown by `logs --details`.
+    pub attrs: BTreeMap<String, String>,
 }
 
 #[derive(Deserialize)]
@@ -20,6 +23,8 @@ struct Raw {
     log: String,
     stream: String,
     time: String,
+    #[serde(default)]
+    attrs: BTreeMap<String, String>,
 }
 
 pub fn now_rfc3339_nano() -> String {
@@ -53,6 +58,7 @@ pub fn parse(data: &[u8]) -> (Vec<LogEntry>, usize) {
                 line: raw.log.into_bytes(),
                 time_nanos: parse_time_nanos(&raw.time),
                 time: raw.time,
+                attrs: raw.attrs,
             });
         }
     }

@@ -827,6 +827,8 @@ impl ContainerService {
         let mounts = self.containerd.snapshot_mounts(id).await?;
         for m in record.mounts.iter().filter(|m| m.kind == "volume") {
             self.volumes.pin(&m.name, &record.id)?;
+            self.volumes
+                .mount_event(&m.name, &record.id, &m.destination, m.rw, &m.propagation);
         }
         self.copy_up_volumes(record, &mounts).await?;
         let dirs = mounts
@@ -1709,7 +1711,45 @@ fn json_file_sink(record: &ContainerRecord) -> LogSink {
             .and_then(|s| io::parse_size(&s))
             .filter(|s| *s > 0),
         max_files: opt("max-file").and_then(|s| s.parse().ok()).unwrap_or(1),
+        attrs: log_attrs(
+            record,
+            &opt("labels").unwrap_or_default(),
+            &opt("env").unwrap_or_default(),
+        ),
     }
+}
+
+/// The extra attributes json-file writes with each entry: the container labels named by
+/// `--log-opt labels=` and the environment variables named by `env=` that the container
+/// has (moby's logger info; the `-regex` variants are not applied).
+fn log_attrs(record: &ContainerRecord, labels: &str, env: &str) -> BTreeMap<String, String> {
+    let mut attrs = BTreeMap::new();
+    let names = |list: &str| -> Vec<String> {
+        list.split(',')
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(str::to_string)
+            .collect()
+    };
+    for name in names(labels) {
+        if let Some(v) = record
+            .config
+            .pointer(&format!("/Labels/{name}"))
+            .and_then(Value::as_str)
+        {
+            attrs.insert(name, v.to_string());
+        }
+    }
+    let vars = list_of(&record.config, "Env");
+    for name in names(env) {
+        if let Some(v) = vars
+            .iter()
+            .find_map(|e| e.strip_prefix(&format!("{name}=")))
+        {
+            attrs.insert(name, v.to_string());
+        }
+    }
+    attrs
 }
 
 /// Checks json-file options as moby does at create time.
