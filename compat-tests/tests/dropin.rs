@@ -783,3 +783,35 @@ fn starting_a_container_emits_a_volume_mount_event() {
     c.containers.retain(|n| *n != name);
     let _ = c.d.docker(&["volume", "rm", &volume]);
 }
+
+#[test]
+fn create_refuses_an_image_of_another_platform() {
+    let c = setup("platform");
+    let (_, image) = c.d.get_json(&format!("/images/{}/json", c.image));
+    let arch = image["Architecture"].as_str().unwrap().to_string();
+    let other = if arch == "arm64" { "amd64" } else { "arm64" };
+    let body = json!({"Image": c.image, "Cmd": ["true"], "HostConfig": {"NetworkMode": "none"}});
+    let r = c.d.post_json(
+        &format!("/v1.41/containers/create?platform=linux/{other}"),
+        &body,
+    );
+    compat_tests::expect::json_error(
+        &r,
+        404,
+        &format!(
+            "image with reference {} was found but does not match the specified platform: \
+             wanted linux/{other}, actual: linux/{arch}",
+            c.image
+        ),
+    );
+    // Its own platform is fine.
+    let r = c.d.post_json(
+        &format!("/v1.41/containers/create?platform=linux/{arch}"),
+        &body,
+    );
+    assert_eq!(r.status, 201, "{}", r.describe());
+    let id = r.json()["Id"].as_str().unwrap().to_string();
+    let r =
+        c.d.request("DELETE", &format!("/containers/{id}"), &[], b"");
+    assert_eq!(r.status, 204, "{}", r.describe());
+}

@@ -41,6 +41,14 @@ pub fn read_only_binds_non_recursive(v: ApiVersion) -> bool {
     v.lt(1, 44)
 }
 
+/// `platform` on create is read from 1.41; older clients' value is ignored.
+pub fn create_platform(query: Option<&str>, v: ApiVersion) -> String {
+    if v.lt(1, 41) {
+        return String::new();
+    }
+    query.unwrap_or("").to_string()
+}
+
 /// The `Mounts` of a host config, as objects.
 fn mounts(host: &mut Map<String, Value>) -> impl Iterator<Item = &mut Map<String, Value>> {
     host.get_mut("Mounts")
@@ -289,6 +297,18 @@ mod tests {
     fn read_only_binds_are_recursive_from_1_44() {
         assert!(read_only_binds_non_recursive(ApiVersion::new(1, 43)));
         assert!(!read_only_binds_non_recursive(ApiVersion::new(1, 44)));
+    }
+
+    #[test]
+    fn platform_on_create_from_1_41() {
+        assert_eq!(
+            create_platform(Some("linux/arm64"), ApiVersion::new(1, 40)),
+            ""
+        );
+        assert_eq!(
+            create_platform(Some("linux/arm64"), ApiVersion::new(1, 41)),
+            "linux/arm64"
+        );
     }
 
     #[test]

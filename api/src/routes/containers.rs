@@ -110,6 +110,7 @@ pub async fn create(
                     endpoints: endpoints.cloned().unwrap_or_default(),
                     read_only_non_recursive:
                         crate::compat::container::read_only_binds_non_recursive(version),
+                    platform: crate::compat::container::create_platform(q.get("platform"), version),
                 },
             )
             .await?;

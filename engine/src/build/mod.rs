@@ -674,6 +674,7 @@ impl Engine {
                     host_config: host,
                     endpoints: Map::new(),
                     read_only_non_recursive: false,
+                    platform: String::new(),
                 },
             )
             .await?;

@@ -70,6 +70,8 @@ pub struct CreateRequest {
     pub endpoints: Map<String, Value>,
     /// Read-only binds leave their submounts writable (what clients below API 1.44 get).
     pub read_only_non_recursive: bool,
+    /// `platform` (`os[/arch[/variant]]`) the image must be for; empty: any.
+    pub platform: String,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -309,6 +311,7 @@ impl ContainerService {
             return Err(Error::invalid("No image specified"));
         }
         let image = images.resolve_for_container(&image_name).await?;
+        check_platform(&req.platform, &image_name, &image.config)?;
         setup::merge_image_config(&mut config, image.config.config.as_ref());
         let as_list = setup::strings;
         let mut argv = as_list(config.get("Entrypoint"));
@@ -1750,6 +1753,54 @@ fn log_attrs(record: &ContainerRecord, labels: &str, env: &str) -> BTreeMap<Stri
         }
     }
     attrs
+}
+
+/// moby's platform check at create: the image found must be for the platform asked for
+/// (404, so that the CLI goes looking for the right one).
+fn check_platform(
+    wanted: &str,
+    image_name: &str,
+    config: &crate::image::store::ImageConfig,
+) -> Result<()> {
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    let arch = |a: &str| match a {
+        "x86_64" | "x86-64" => "amd64".to_string(),
+        "aarch64" => "arm64".to_string(),
+        other => other.to_ascii_lowercase(),
+    };
+    let mut parts = wanted.split('/');
+    let os = parts.next().unwrap_or("").to_ascii_lowercase();
+    let want_arch = parts.next().map(arch);
+    let want_variant = parts.next().map(str::to_ascii_lowercase);
+    let image_os = if config.os.is_empty() {
+        "linux"
+    } else {
+        &config.os
+    };
+    let image_arch = arch(&config.architecture);
+    let image_variant = config.variant.clone().filter(|v| !v.is_empty());
+    let matches = os == image_os
+        && want_arch.as_ref().is_none_or(|a| *a == image_arch)
+        && want_variant
+            .as_ref()
+            .is_none_or(|v| image_variant.as_ref().is_none_or(|iv| iv == v));
+    if matches {
+        return Ok(());
+    }
+    let format = |os: &str, arch: Option<&String>, variant: Option<&String>| {
+        [Some(os.to_string()), arch.cloned(), variant.cloned()]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join("/")
+    };
+    Err(Error::not_found(format!(
+        "image with reference {image_name} was found but does not match the specified platform: wanted {}, actual: {}",
+        format(&os, want_arch.as_ref(), want_variant.as_ref()),
+        format(image_os, Some(&image_arch), image_variant.as_ref()),
+    )))
 }
 
 /// Checks json-file options as moby does at create time.
