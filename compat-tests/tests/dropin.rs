@@ -815,3 +815,60 @@ fn create_refuses_an_image_of_another_platform() {
         c.d.request("DELETE", &format!("/containers/{id}"), &[], b"");
     assert_eq!(r.status, 204, "{}", r.describe());
 }
+
+/// `VolumeOptions.Subpath` is API 1.45 (moby 26); ledgered for dockerd 20.10.
+#[test]
+fn a_volume_subpath_mounts_that_directory_only() {
+    let mut c = setup("subpath");
+    let volume = format!("bct-dropin-{}-subpath", std::process::id());
+    let fill = c.name("subpath-fill");
+    let vol_mount = format!("{volume}:/vol");
+    let out = c.d.docker(&[
+        "run",
+        "--name",
+        &fill,
+        "--network",
+        "none",
+        "-v",
+        &vol_mount,
+        &c.image,
+        "sh",
+        "-c",
+        "mkdir -p /vol/sub && echo inside > /vol/sub/f && echo top > /vol/top",
+    ]);
+    assert!(out.success(), "{}", out.describe());
+    let mount = format!("type=volume,src={volume},dst=/mnt,volume-subpath=sub,readonly");
+    let reader = c.name("subpath-read");
+    let out = c.d.docker(&[
+        "run",
+        "--name",
+        &reader,
+        "--network",
+        "none",
+        "--mount",
+        &mount,
+        &c.image,
+        "sh",
+        "-c",
+        "cat /mnt/f; ls /mnt",
+    ]);
+    assert!(out.success(), "{}", out.describe());
+    assert_eq!(out.stdout, "inside\nf\n");
+    // A subpath that climbs out is refused at create.
+    let bad = format!("type=volume,src={volume},dst=/mnt,volume-subpath=../x");
+    let out = c.d.docker(&[
+        "create",
+        "--network",
+        "none",
+        "--mount",
+        &bad,
+        &c.image,
+        "true",
+    ]);
+    assert!(!out.success(), "{}", out.describe());
+    for n in [&fill, &reader] {
+        let _ = c.d.docker(&["rm", n]);
+    }
+    c.containers.clear();
+    let _ = c.d.docker(&["volume", "rm", &volume]);
+}

@@ -39,6 +39,9 @@ pub struct MountPoint {
     /// read-only bind below API 1.44); otherwise read-only reaches every submount too.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub read_only_non_recursive: bool,
+    /// `VolumeOptions.Subpath`: the directory inside the volume that is mounted.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub subpath: String,
     /// Driver options and labels for a volume that `--mount` makes (`volume-opt`,
     /// `volume-label`); only used when it is created.
     #[serde(skip)]
@@ -108,6 +111,7 @@ pub fn wanted(config: &Value, host: &Value, inherited: Vec<MountPoint>) -> Resul
                     no_copy: false,
                     tmpfs_options: String::new(),
                     read_only_non_recursive: false,
+                    subpath: String::new(),
                     new_volume: None,
                 },
                 &mut out,
@@ -174,6 +178,7 @@ fn parse_bind(spec: &str) -> Result<MountPoint> {
             no_copy: false,
             tmpfs_options: String::new(),
             read_only_non_recursive: false,
+            subpath: String::new(),
             new_volume: None,
         })
     } else {
@@ -194,6 +199,7 @@ fn parse_bind(spec: &str) -> Result<MountPoint> {
             no_copy: mode.split(',').any(|o| o == "nocopy"),
             tmpfs_options: String::new(),
             read_only_non_recursive: false,
+            subpath: String::new(),
             new_volume: None,
         })
     }
@@ -253,6 +259,7 @@ fn parse_mount(m: &Value) -> Result<MountPoint> {
                     .and_then(|b| b.get("ReadOnlyNonRecursive"))
                     .and_then(Value::as_bool)
                     .unwrap_or(false),
+                subpath: String::new(),
                 new_volume: None,
             })
         }
@@ -279,6 +286,16 @@ fn parse_mount(m: &Value) -> Result<MountPoint> {
                 options: map(options.and_then(|o| o.pointer("/DriverConfig/Options"))),
                 labels: map(options.and_then(|o| o.get("Labels"))),
             };
+            let subpath = options
+                .and_then(|o| o.get("Subpath"))
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
+            if subpath.starts_with('/') || subpath.split('/').any(|c| c == "..") {
+                return Err(Error::invalid(format!(
+                    "invalid mount config: subpath must be a relative path within the volume: {subpath}"
+                )));
+            }
             Ok(MountPoint {
                 kind,
                 anonymous: name.is_empty(),
@@ -296,6 +313,7 @@ fn parse_mount(m: &Value) -> Result<MountPoint> {
                     .unwrap_or(false),
                 tmpfs_options: String::new(),
                 read_only_non_recursive: false,
+                subpath,
                 new_volume: Some(new_volume),
             })
         }
@@ -318,6 +336,7 @@ fn parse_mount(m: &Value) -> Result<MountPoint> {
                 no_copy: false,
                 tmpfs_options: tmpfs_options(m.get("TmpfsOptions"), read_only),
                 read_only_non_recursive: false,
+                subpath: String::new(),
                 new_volume: None,
             })
         }

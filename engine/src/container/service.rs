@@ -520,7 +520,7 @@ impl ContainerService {
         let volumes: Vec<(String, std::path::PathBuf)> = record
             .mounts
             .iter()
-            .filter(|m| m.kind == "volume" && !m.no_copy)
+            .filter(|m| m.kind == "volume" && !m.no_copy && m.subpath.is_empty())
             .filter(|m| std::fs::read_dir(&m.source).is_ok_and(|mut d| d.next().is_none()))
             .map(|m| (m.destination.clone(), std::path::PathBuf::from(&m.source)))
             .collect();
@@ -891,14 +891,16 @@ impl ContainerService {
                 .mounts
                 .iter()
                 .filter(|m| m.kind != "tmpfs")
-                .map(|m| crate::oci::Bind {
-                    destination: m.destination.clone(),
-                    source: m.source.clone(),
-                    rw: m.rw,
-                    recursive_ro: m.kind == "bind" && !m.read_only_non_recursive,
-                    propagation: m.propagation.clone(),
+                .map(|m| {
+                    Ok(crate::oci::Bind {
+                        destination: m.destination.clone(),
+                        source: mount_source(m)?,
+                        rw: m.rw,
+                        recursive_ro: m.kind == "bind" && !m.read_only_non_recursive,
+                        propagation: m.propagation.clone(),
+                    })
                 })
-                .collect(),
+                .collect::<Result<_>>()?,
             shm_size: record.host_i64("ShmSize"),
             cgroup_parent: self.cgroup_parent(record),
             resources: setup::resources(&record.host_config),
@@ -1753,6 +1755,24 @@ fn log_attrs(record: &ContainerRecord, labels: &str, env: &str) -> BTreeMap<Stri
         }
     }
     attrs
+}
+
+/// The host path a mount binds: for a volume with a subpath, that directory, which must
+/// exist inside the volume (a symlink leading out of it is refused).
+fn mount_source(m: &super::mounts::MountPoint) -> Result<String> {
+    if m.subpath.is_empty() {
+        return Ok(m.source.clone());
+    }
+    let root = std::path::Path::new(&m.source);
+    let wanted = root.join(&m.subpath);
+    let cannot =
+        |e: String| Error::invalid(format!("cannot access path {}: {e}", wanted.display()));
+    let real = std::fs::canonicalize(&wanted).map_err(|e| cannot(e.to_string()))?;
+    let real_root = std::fs::canonicalize(root).map_err(|e| cannot(e.to_string()))?;
+    if !real.starts_with(&real_root) {
+        return Err(cannot("outside of the volume".into()));
+    }
+    Ok(real.display().to_string())
 }
 
 /// moby's platform check at create: the image found must be for the platform asked for
