@@ -872,3 +872,97 @@ fn a_volume_subpath_mounts_that_directory_only() {
     c.containers.clear();
     let _ = c.d.docker(&["volume", "rm", &volume]);
 }
+
+#[test]
+fn ipv6_networks_give_containers_both_addresses() {
+    let mut c = setup("ipv6");
+    let pid = std::process::id();
+    let subnet = format!("fd42:{:x}:{:x}::/64", pid % 0xffff, 7);
+    let prefix = subnet.trim_end_matches("/64");
+    let net = format!("bct-dropin-{pid}-ipv6");
+    let gateway = format!("{prefix}ffff");
+    let out = c.d.docker(&[
+        "network",
+        "create",
+        "--ipv6",
+        "--subnet",
+        &subnet,
+        "--gateway",
+        &gateway,
+        &net,
+    ]);
+    assert!(out.success(), "{}", out.describe());
+    c.networks.push(net.clone());
+    let (_, v) = c.d.get_json(&format!("/networks/{net}"));
+    assert_eq!(v["EnableIPv6"], json!(true), "{v}");
+    let pools = v["IPAM"]["Config"].as_array().unwrap();
+    assert_eq!(pools.len(), 2, "an IPv4 pool is chosen too: {v}");
+    assert_eq!(
+        pools[1],
+        json!({"Subnet": subnet, "Gateway": gateway}),
+        "{v}"
+    );
+
+    let fixed = format!("{prefix}f00d");
+    let name = c.name("ipv6");
+    let out = c.d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "--network",
+        &net,
+        "--ip6",
+        &fixed,
+        &c.image,
+        "sleep",
+        "300",
+    ]);
+    assert!(out.success(), "{}", out.describe());
+    let e = &c.inspect(&name)["NetworkSettings"]["Networks"][&net];
+    assert_eq!(e["IPAMConfig"]["IPv6Address"], json!(fixed), "{e}");
+    assert_eq!(e["GlobalIPv6Address"], json!(fixed), "{e}");
+    assert_eq!(e["GlobalIPv6PrefixLen"], json!(64), "{e}");
+    assert_eq!(e["IPv6Gateway"], json!(gateway), "{e}");
+    assert!(
+        e["IPAddress"].as_str().is_some_and(|a| !a.is_empty()),
+        "{e}"
+    );
+    let out =
+        c.d.docker(&["exec", &name, "busybox", "ip", "-6", "addr", "show", "eth0"]);
+    assert!(
+        out.stdout.contains(&format!("{fixed}/64")),
+        "{}",
+        out.describe()
+    );
+    let out = c.d.docker(&["exec", &name, "cat", "/etc/hosts"]);
+    assert!(out.stdout.contains(&fixed), "{}", out.describe());
+    let (_, v) = c.d.get_json(&format!("/networks/{net}"));
+    let id = c.inspect(&name)["Id"].as_str().unwrap().to_string();
+    assert_eq!(
+        v["Containers"][&id]["IPv6Address"],
+        json!(format!("{fixed}/64")),
+        "{v}"
+    );
+    // The next container gets the first free address of the subnet.
+    let other = c.name("ipv6-next");
+    let out = c.d.docker(&[
+        "run",
+        "--name",
+        &other,
+        "--network",
+        &net,
+        &c.image,
+        "busybox",
+        "ip",
+        "-6",
+        "addr",
+        "show",
+        "eth0",
+    ]);
+    assert!(
+        out.stdout.contains(&format!("{prefix}1/64")),
+        "{}",
+        out.describe()
+    );
+}

@@ -22,6 +22,22 @@ fn string_map(v: Option<&Value>) -> BTreeMap<String, String> {
         .unwrap_or_default()
 }
 
+/// One IPAM pool as given (a gateway berthd chose is not added).
+fn ipam_config_json(c: &berth_engine::network::IpamConfig) -> Value {
+    let mut o = Map::new();
+    o.insert("Subnet".into(), json!(c.subnet));
+    if !c.ip_range.is_empty() {
+        o.insert("IPRange".into(), json!(c.ip_range));
+    }
+    if !c.gateway.is_empty() {
+        o.insert("Gateway".into(), json!(c.gateway));
+    }
+    if !c.aux_addresses.is_empty() {
+        o.insert("AuxiliaryAddresses".into(), json!(c.aux_addresses));
+    }
+    Value::Object(o)
+}
+
 /// A network as `GET /networks/{id}` shows it; `containers` only when inspected.
 fn network_json(s: &AppState, n: &Network, with_containers: bool) -> Value {
     let mut containers = Map::new();
@@ -34,34 +50,24 @@ fn network_json(s: &AppState, n: &Network, with_containers: bool) -> Value {
                     "EndpointID": e.endpoint_id,
                     "MacAddress": e.mac,
                     "IPv4Address": format!("{}/{}", e.ip, e.prefix),
-                    "IPv6Address": "",
+                    "IPv6Address": if e.ip6.is_empty() {
+                        String::new()
+                    } else {
+                        format!("{}/{}", e.ip6, e.prefix6)
+                    },
                 }),
             );
         }
     }
     let config: Vec<Value> = if n.driver != "bridge" {
         vec![]
-    } else if n.ipam_config.is_empty() {
-        vec![json!({"Subnet": n.subnet, "Gateway": n.gateway})]
-    } else {
-        n.ipam_config
-            .iter()
-            .map(|c| {
-                let mut o = Map::new();
-                o.insert("Subnet".into(), json!(c.subnet));
-                if !c.ip_range.is_empty() {
-                    o.insert("IPRange".into(), json!(c.ip_range));
-                }
-                // Echoed as given: a gateway berthd chose is not added.
-                if !c.gateway.is_empty() {
-                    o.insert("Gateway".into(), json!(c.gateway));
-                }
-                if !c.aux_addresses.is_empty() {
-                    o.insert("AuxiliaryAddresses".into(), json!(c.aux_addresses));
-                }
-                Value::Object(o)
-            })
+    } else if n.ipam_config.iter().all(|c| c.subnet.contains(':')) {
+        // The IPv4 subnet berthd chose comes first, then the IPv6 one given.
+        std::iter::once(json!({"Subnet": n.subnet, "Gateway": n.gateway}))
+            .chain(n.ipam_config.iter().map(ipam_config_json))
             .collect()
+    } else {
+        n.ipam_config.iter().map(ipam_config_json).collect()
     };
     json!({
         "Name": n.name,

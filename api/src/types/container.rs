@@ -106,6 +106,9 @@ fn endpoint_json(e: &berth_engine::network::Endpoint) -> Value {
     if !e.ipv4_address.is_empty() {
         ipam.insert("IPv4Address".into(), json!(e.ipv4_address));
     }
+    if !e.ipv6_address.is_empty() {
+        ipam.insert("IPv6Address".into(), json!(e.ipv6_address));
+    }
     if !e.link_local_ips.is_empty() {
         ipam.insert("LinkLocalIPs".into(), json!(e.link_local_ips));
     }
@@ -129,8 +132,8 @@ fn endpoint_json(e: &berth_engine::network::Endpoint) -> Value {
         "IPAMConfig": ipam,
         "Links": list(&e.links), "Aliases": list(&e.aliases),
         "NetworkID": e.network_id, "EndpointID": e.endpoint_id, "Gateway": e.gateway,
-        "IPAddress": e.ip, "IPPrefixLen": e.prefix, "IPv6Gateway": "", "GlobalIPv6Address": "",
-        "GlobalIPv6PrefixLen": 0, "MacAddress": mac, "DriverOpts": driver_opts,
+        "IPAddress": e.ip, "IPPrefixLen": e.prefix, "IPv6Gateway": e.gateway6,
+        "GlobalIPv6Address": e.ip6, "GlobalIPv6PrefixLen": e.prefix6, "MacAddress": mac, "DriverOpts": driver_opts,
         "DNSNames": list(&e.dns_names),
     })
 }

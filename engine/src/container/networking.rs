@@ -112,7 +112,12 @@ impl ContainerService {
                     "network-scoped aliases are only supported for user-defined networks",
                 ));
             }
-            if n.name == "bridge" && !ipv4.is_empty() {
+            let ipv6 = config
+                .and_then(|c| c.pointer("/IPAMConfig/IPv6Address"))
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
+            if n.name == "bridge" && !(ipv4.is_empty() && ipv6.is_empty()) {
                 return Err(Error::invalid(
                     "user specified IP address is supported on user defined networks only",
                 ));
@@ -137,6 +142,7 @@ impl ContainerService {
                     network_id: n.id.clone(),
                     aliases,
                     ipv4_address: ipv4,
+                    ipv6_address: ipv6,
                     static_mac,
                     links: strings(config.and_then(|c| c.get("Links"))),
                     link_local_ips: strings(
@@ -195,6 +201,10 @@ impl ContainerService {
                 let e = endpoints.get_mut(name).expect("listed from the record");
                 let ip = self.networks.allocate(n, &e.ipv4_address)?;
                 allocated.push((n.id.clone(), ip.to_string()));
+                let ip6 = self.networks.allocate6(n, &e.ipv6_address)?;
+                if let Some(ip6) = ip6 {
+                    allocated.push((n.id.clone(), ip6.to_string()));
+                }
                 let short = record.id[..12].to_string();
                 let mut dns_names = vec![];
                 if n.name != "bridge" {
@@ -211,6 +221,9 @@ impl ContainerService {
                     gateway: n.gateway.clone(),
                     dns_names: dns_names.clone(),
                     interface: format!("eth{i}"),
+                    ip6: ip6.map(|a| a.to_string()).unwrap_or_default(),
+                    prefix6: prefix6_of(n),
+                    gateway6: n.gateway6.clone(),
                     ..e.clone()
                 };
                 if n.name != "bridge" {
@@ -219,7 +232,9 @@ impl ContainerService {
                 opts.add(
                     self.networks.net_info(n),
                     PerNetwork {
-                        static_ips: vec![ip.to_string()],
+                        static_ips: std::iter::once(ip.to_string())
+                            .chain(ip6.map(|a| a.to_string()))
+                            .collect(),
                         aliases: dns_names,
                         interface_name: format!("eth{i}"),
                         static_mac: (!e.static_mac.is_empty()).then(|| e.static_mac.clone()),
@@ -259,6 +274,9 @@ impl ContainerService {
         for (name, n) in &bridged {
             let e = &endpoints[name];
             hosts_extra.push_str(&format!("{}\t{hostname}\n", e.ip));
+            if !e.ip6.is_empty() {
+                hosts_extra.push_str(&format!("{}\t{hostname}\n", e.ip6));
+            }
             if dns.is_none() && n.name != "bridge" {
                 dns = Some(n.gateway.clone());
             }
@@ -301,7 +319,9 @@ impl ContainerService {
             opts.add(
                 self.networks.net_info(&n),
                 PerNetwork {
-                    static_ips: vec![e.ip.clone()],
+                    static_ips: std::iter::once(e.ip.clone())
+                        .chain((!e.ip6.is_empty()).then(|| e.ip6.clone()))
+                        .collect(),
                     aliases: e.dns_names.clone(),
                     interface_name: if e.interface.is_empty() {
                         format!("eth{i}")
@@ -312,6 +332,7 @@ impl ContainerService {
                 },
             );
             self.networks.release(&n.id, &e.ip);
+            self.networks.release(&n.id, &e.ip6);
             left.push(n);
         }
         if let Ok(netavark) = self.networks.netavark()
@@ -507,6 +528,13 @@ impl ContainerService {
             .unwrap_or(0);
         let mut e = record.networks[&n.name].clone();
         let ip = self.networks.allocate(n, &e.ipv4_address)?;
+        let ip6 = match self.networks.allocate6(n, &e.ipv6_address) {
+            Ok(a) => a,
+            Err(err) => {
+                self.networks.release(&n.id, &ip.to_string());
+                return Err(err);
+            }
+        };
         let mut dns_names = vec![record.name.trim_start_matches('/').to_string()];
         dns_names.extend(e.aliases.iter().cloned());
         dns_names.push(record.id[..12].to_string());
@@ -516,7 +544,9 @@ impl ContainerService {
         opts.add(
             self.networks.net_info(n),
             PerNetwork {
-                static_ips: vec![ip.to_string()],
+                static_ips: std::iter::once(ip.to_string())
+                    .chain(ip6.map(|a| a.to_string()))
+                    .collect(),
                 aliases: served,
                 interface_name: format!("eth{index}"),
                 static_mac: (!e.static_mac.is_empty()).then(|| e.static_mac.clone()),
@@ -529,10 +559,16 @@ impl ContainerService {
             Ok(s) => s,
             Err(err) => {
                 self.networks.release(&n.id, &ip.to_string());
+                if let Some(ip6) = ip6 {
+                    self.networks.release(&n.id, &ip6.to_string());
+                }
                 return Err(err);
             }
         };
         e.endpoint_id = random_hex();
+        e.ip6 = ip6.map(|a| a.to_string()).unwrap_or_default();
+        e.prefix6 = prefix6_of(n);
+        e.gateway6 = n.gateway6.clone();
         e.ip = ip.to_string();
         e.prefix = crate::network::ipam::Ipv4Net::parse(&n.subnet).map_or(16, |s| s.prefix);
         e.gateway = n.gateway.clone();
@@ -581,7 +617,9 @@ impl ContainerService {
             opts.add(
                 self.networks.net_info(&n),
                 PerNetwork {
-                    static_ips: vec![e.ip.clone()],
+                    static_ips: std::iter::once(e.ip.clone())
+                        .chain((!e.ip6.is_empty()).then(|| e.ip6.clone()))
+                        .collect(),
                     aliases: e.dns_names.clone(),
                     interface_name: interface,
                     static_mac: None,
@@ -591,12 +629,18 @@ impl ContainerService {
                 .teardown(std::path::Path::new(&record.sandbox), &opts)
                 .await?;
             self.networks.release(&n.id, &e.ip);
+            self.networks.release(&n.id, &e.ip6);
             self.networks
                 .event("disconnect", &n, &[("container", record.id.clone())]);
         }
         c.rec().networks.remove(&n.name);
         self.persist(&c.rec().clone())
     }
+}
+
+/// The prefix length of a network's IPv6 subnet (0 without IPv6).
+fn prefix6_of(n: &crate::network::Network) -> u8 {
+    crate::network::ipam::Ipv6Net::parse(&n.subnet6).map_or(0, |s| s.prefix)
 }
 
 /// One legacy link as stored: `/child:/parent/alias`.

@@ -1634,6 +1634,7 @@ impl ContainerService {
                         let r = c.rec();
                         for e in r.networks.values().filter(|e| !e.ip.is_empty()) {
                             self.networks.claim(&e.network_id, &e.ip);
+                            self.networks.claim(&e.network_id, &e.ip6);
                         }
                         for p in &r.ports {
                             self.networks.claim_port(&p.protocol, p.host_port, &id);

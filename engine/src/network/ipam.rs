@@ -1,8 +1,8 @@
-//! IPv4 subnets and address allocation: parsing `10.1.0.0/16`, picking a free pool for a new
+//! IPv4 and IPv6 subnets and address allocation: parsing `10.1.0.0/16`, picking a free pool for a new
 //! network, and handing out addresses inside a subnet (or its `IPRange`).
 
 use std::collections::BTreeSet;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 /// An IPv4 network: address and prefix length (the address may have host bits set, as a
 /// gateway's `172.18.0.1/16` does).
@@ -145,9 +145,102 @@ pub fn next_free(
         .find(|ip| *ip != gateway && !used.contains(ip))
 }
 
+/// An IPv6 network: address and prefix length.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ipv6Net {
+    pub addr: Ipv6Addr,
+    pub prefix: u8,
+}
+
+impl Ipv6Net {
+    pub fn parse(s: &str) -> Option<Ipv6Net> {
+        let (a, p) = s.split_once('/')?;
+        let prefix: u8 = p.parse().ok()?;
+        (prefix <= 128).then_some(())?;
+        Some(Ipv6Net {
+            addr: a.parse().ok()?,
+            prefix,
+        })
+    }
+
+    fn mask(&self) -> u128 {
+        if self.prefix == 0 {
+            0
+        } else {
+            u128::MAX << (128 - self.prefix)
+        }
+    }
+
+    pub fn network(&self) -> Ipv6Addr {
+        Ipv6Addr::from(u128::from(self.addr) & self.mask())
+    }
+
+    fn last(&self) -> u128 {
+        u128::from(self.addr) | !self.mask()
+    }
+
+    pub fn contains(&self, ip: Ipv6Addr) -> bool {
+        u128::from(ip) & self.mask() == u128::from(self.addr) & self.mask()
+    }
+
+    pub fn overlaps(&self, other: &Ipv6Net) -> bool {
+        self.contains(other.network()) || other.contains(self.network())
+    }
+
+    /// The first address after the network's: the usual gateway.
+    pub fn first_host(&self) -> Ipv6Addr {
+        Ipv6Addr::from(u128::from(self.network()) + 1)
+    }
+}
+
+impl std::fmt::Display for Ipv6Net {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.network(), self.prefix)
+    }
+}
+
+/// The lowest address of `range` (inside `subnet`) past the network address that is not
+/// the gateway or in `used`; the search looks at the first 65536 candidates only.
+pub fn next_free6(
+    subnet: &Ipv6Net,
+    range: Option<&Ipv6Net>,
+    gateway: Ipv6Addr,
+    used: &BTreeSet<Ipv6Addr>,
+) -> Option<Ipv6Addr> {
+    let area = range.unwrap_or(subnet);
+    let first = u128::from(area.network()).max(u128::from(subnet.network()) + 1);
+    let last = area
+        .last()
+        .min(subnet.last())
+        .min(first.saturating_add(65_535));
+    (first..=last)
+        .map(Ipv6Addr::from)
+        .find(|ip| *ip != gateway && !used.contains(ip))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ipv6_subnets_and_addresses() {
+        let s = Ipv6Net::parse("2001:389::/64").unwrap();
+        assert_eq!(s.to_string(), "2001:389::/64");
+        assert_eq!(s.first_host(), "2001:389::1".parse::<Ipv6Addr>().unwrap());
+        assert!(s.contains("2001:389::f00d".parse().unwrap()));
+        assert!(!s.contains("2001:38a::1".parse().unwrap()));
+        let gw: Ipv6Addr = "2001:389::ffff".parse().unwrap();
+        let range = Ipv6Net::parse("2001:389::0/96").unwrap();
+        let mut used = BTreeSet::new();
+        let first = next_free6(&s, Some(&range), gw, &used).unwrap();
+        assert_eq!(first, "2001:389::1".parse::<Ipv6Addr>().unwrap());
+        used.insert(first);
+        assert_eq!(
+            next_free6(&s, Some(&range), gw, &used),
+            Some("2001:389::2".parse().unwrap())
+        );
+        assert!(Ipv6Net::parse("2001:389::/129").is_none());
+    }
 
     #[test]
     fn subnets_parse_and_overlap() {

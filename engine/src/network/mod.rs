@@ -9,7 +9,7 @@ pub mod netavark;
 pub mod netns;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::events::{Event, EventBus};
 use crate::{Error, Result};
-use ipam::Ipv4Net;
+use ipam::{Ipv4Net, Ipv6Net};
 
 /// One network, as `GET /networks/{id}` shows it (less its containers).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -41,6 +41,13 @@ pub struct Network {
     pub subnet: String,
     pub gateway: String,
     pub ip_range: String,
+    /// With `EnableIPv6`: the IPv6 subnet, gateway and range in use (empty otherwise).
+    #[serde(default)]
+    pub subnet6: String,
+    #[serde(default)]
+    pub gateway6: String,
+    #[serde(default)]
+    pub ip_range6: String,
     /// The bridge device.
     pub bridge: String,
 }
@@ -79,6 +86,9 @@ pub struct Endpoint {
     /// `IPAMConfig.IPv4Address`.
     #[serde(default)]
     pub ipv4_address: String,
+    /// `IPAMConfig.IPv6Address`.
+    #[serde(default)]
+    pub ipv6_address: String,
     /// `MacAddress` asked for (`--mac-address`).
     #[serde(default)]
     pub static_mac: String,
@@ -105,6 +115,13 @@ pub struct Endpoint {
     /// Its interface in the container (`eth0`, …), kept so teardown names the right one.
     #[serde(default)]
     pub interface: String,
+    /// On a network with IPv6: the address it was given, its prefix and the gateway.
+    #[serde(default)]
+    pub ip6: String,
+    #[serde(default)]
+    pub prefix6: u8,
+    #[serde(default)]
+    pub gateway6: String,
 }
 
 impl Endpoint {
@@ -117,6 +134,9 @@ impl Endpoint {
         self.mac.clear();
         self.dns_names.clear();
         self.interface.clear();
+        self.ip6.clear();
+        self.prefix6 = 0;
+        self.gateway6.clear();
     }
 }
 
@@ -128,6 +148,8 @@ pub struct NetworkStore {
     nets: Mutex<BTreeMap<String, Network>>,
     /// Addresses handed out, per network ID.
     leases: Mutex<HashMap<String, BTreeSet<Ipv4Addr>>>,
+    /// IPv6 addresses handed out, per network ID.
+    leases6: Mutex<HashMap<String, BTreeSet<Ipv6Addr>>>,
     events: Arc<EventBus>,
     netavark: Option<netavark::Netavark>,
     netns_dir: PathBuf,
@@ -189,6 +211,7 @@ impl NetworkStore {
             dir,
             nets: Mutex::new(nets),
             leases: Mutex::new(HashMap::new()),
+            leases6: Mutex::new(HashMap::new()),
             events,
             netavark: netavark::Netavark::locate(exec_root.join("netavark")),
             netns_dir: exec_root.join("netns"),
@@ -220,6 +243,9 @@ impl NetworkStore {
                     subnet: String::new(),
                     gateway: String::new(),
                     ip_range: String::new(),
+                    subnet6: String::new(),
+                    gateway6: String::new(),
+                    ip_range6: String::new(),
                     bridge: String::new(),
                 })?;
             }
@@ -285,6 +311,9 @@ impl NetworkStore {
             subnet: subnet.to_string(),
             gateway: gateway.to_string(),
             ip_range: String::new(),
+            subnet6: String::new(),
+            gateway6: String::new(),
+            ip_range6: String::new(),
             bridge: device.into(),
         })
     }
@@ -368,11 +397,6 @@ impl NetworkStore {
                 return Err(Error::not_found(format!("plugin \"{other}\" not found")));
             }
         }
-        if req.enable_ipv6 {
-            return Err(Error::invalid(
-                "IPv6 networks are not supported by berthd yet",
-            ));
-        }
         if !req.ipam_driver.is_empty() && req.ipam_driver != "default" {
             return Err(Error::not_found(format!(
                 "plugin \"{}\" not found",
@@ -391,7 +415,13 @@ impl NetworkStore {
             .iter()
             .filter_map(|n| Ipv4Net::parse(&n.subnet))
             .collect();
-        let (subnet, gateway, ip_range) = match req.ipam_config.first() {
+        let v4_config = req.ipam_config.iter().find(|c| !c.subnet.contains(':'));
+        let (subnet6, gateway6, ip_range6) = if req.enable_ipv6 {
+            self.ipv6_pool(&req.ipam_config)?
+        } else {
+            Default::default()
+        };
+        let (subnet, gateway, ip_range) = match v4_config {
             Some(c) if !c.subnet.is_empty() => {
                 let subnet = Ipv4Net::parse(&c.subnet)
                     .ok_or_else(|| Error::invalid(format!("invalid CIDR address: {}", c.subnet)))?;
@@ -456,7 +486,7 @@ impl NetworkStore {
             created: now(),
             internal: req.internal,
             attachable: req.attachable,
-            enable_ipv6: false,
+            enable_ipv6: req.enable_ipv6,
             labels: req.labels,
             options: req.options,
             ipam_config: req.ipam_config,
@@ -464,6 +494,9 @@ impl NetworkStore {
             subnet: subnet.to_string(),
             gateway: gateway.to_string(),
             ip_range,
+            subnet6,
+            gateway6,
+            ip_range6,
             bridge,
         };
         self.save(network.clone())?;
@@ -557,9 +590,111 @@ impl NetworkStore {
         Ok(ip)
     }
 
+    /// The IPv6 subnet, gateway and range of a new network with `EnableIPv6`: its IPAM
+    /// config's IPv6 entry, which must not overlap another network's.
+    fn ipv6_pool(&self, configs: &[IpamConfig]) -> Result<(String, String, String)> {
+        let Some(c) = configs.iter().find(|c| c.subnet.contains(':')) else {
+            return Err(Error::new(
+                crate::ErrorKind::Forbidden,
+                "could not find an available, non-overlapping IPv6 address pool among the defaults to assign to the network",
+            ));
+        };
+        let subnet = Ipv6Net::parse(&c.subnet)
+            .ok_or_else(|| Error::invalid(format!("invalid CIDR address: {}", c.subnet)))?;
+        if self
+            .list()
+            .iter()
+            .filter_map(|n| Ipv6Net::parse(&n.subnet6))
+            .any(|t| t.overlaps(&subnet))
+        {
+            return Err(Error::new(
+                crate::ErrorKind::Forbidden,
+                "Pool overlaps with other one on this address space",
+            ));
+        }
+        let gateway = if c.gateway.is_empty() {
+            subnet.first_host()
+        } else {
+            let g: Ipv6Addr = c
+                .gateway
+                .parse()
+                .map_err(|_| Error::invalid(format!("invalid gateway address: {}", c.gateway)))?;
+            if !subnet.contains(g) {
+                return Err(Error::new(
+                    crate::ErrorKind::Forbidden,
+                    format!("no matching subnet for gateway {}", c.gateway),
+                ));
+            }
+            g
+        };
+        let range = if c.ip_range.is_empty() {
+            String::new()
+        } else {
+            let r = Ipv6Net::parse(&c.ip_range)
+                .ok_or_else(|| Error::invalid(format!("invalid CIDR address: {}", c.ip_range)))?;
+            if !subnet.contains(r.network()) || r.prefix < subnet.prefix {
+                return Err(Error::new(
+                    crate::ErrorKind::Forbidden,
+                    format!("no matching subnet for range {}", c.ip_range),
+                ));
+            }
+            r.to_string()
+        };
+        Ok((subnet.to_string(), gateway.to_string(), range))
+    }
+
+    /// An IPv6 address on `n` (the one `wanted`, or the next free one); None when the
+    /// network has no IPv6.
+    pub fn allocate6(&self, n: &Network, wanted: &str) -> Result<Option<Ipv6Addr>> {
+        let Some(subnet) = Ipv6Net::parse(&n.subnet6) else {
+            return Ok(None);
+        };
+        let gateway: Ipv6Addr = n.gateway6.parse().unwrap_or(subnet.first_host());
+        let mut leases = self.leases6.lock().unwrap_or_else(|p| p.into_inner());
+        let used = leases.entry(n.id.clone()).or_default();
+        let ip = if wanted.is_empty() {
+            let range = Ipv6Net::parse(&n.ip_range6);
+            ipam::next_free6(&subnet, range.as_ref(), gateway, used).ok_or_else(|| {
+                Error::new(
+                    crate::ErrorKind::Forbidden,
+                    format!(
+                        "no available IPv6 addresses on this network's address pools: {} ({})",
+                        n.name, n.id
+                    ),
+                )
+            })?
+        } else {
+            let ip: Ipv6Addr = wanted
+                .parse()
+                .map_err(|_| Error::invalid(format!("invalid IPv6 address: {wanted}")))?;
+            if !subnet.contains(ip) {
+                return Err(Error::new(
+                    crate::ErrorKind::Forbidden,
+                    format!("no configured subnet or ip-range contain the IP address {wanted}"),
+                ));
+            }
+            if used.contains(&ip) || ip == gateway {
+                return Err(Error::new(
+                    crate::ErrorKind::Forbidden,
+                    "Address already in use",
+                ));
+            }
+            ip
+        };
+        used.insert(ip);
+        Ok(Some(ip))
+    }
+
     /// Marks an address as taken again (a running container found after a restart).
     pub fn claim(&self, network_id: &str, ip: &str) {
-        if let Ok(ip) = ip.parse() {
+        if let Ok(ip) = ip.parse::<Ipv6Addr>() {
+            self.leases6
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .entry(network_id.to_string())
+                .or_default()
+                .insert(ip);
+        } else if let Ok(ip) = ip.parse() {
             self.leases
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
@@ -570,7 +705,15 @@ impl NetworkStore {
     }
 
     pub fn release(&self, network_id: &str, ip: &str) {
-        if let Ok(ip) = ip.parse::<Ipv4Addr>()
+        if let Ok(ip) = ip.parse::<Ipv6Addr>()
+            && let Some(used) = self
+                .leases6
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get_mut(network_id)
+        {
+            used.remove(&ip);
+        } else if let Ok(ip) = ip.parse::<Ipv4Addr>()
             && let Some(used) = self
                 .leases
                 .lock()
@@ -677,11 +820,16 @@ impl NetworkStore {
             id: n.id.clone(),
             driver: "bridge".into(),
             network_interface: n.bridge.clone(),
-            subnets: vec![netavark::NetSubnet {
+            subnets: std::iter::once(netavark::NetSubnet {
                 subnet: format!("{}/{prefix}", n.subnet.split('/').next().unwrap_or("")),
                 gateway: n.gateway.clone(),
-            }],
-            ipv6_enabled: false,
+            })
+            .chain((!n.subnet6.is_empty()).then(|| netavark::NetSubnet {
+                subnet: n.subnet6.clone(),
+                gateway: n.gateway6.clone(),
+            }))
+            .collect(),
+            ipv6_enabled: !n.subnet6.is_empty(),
             internal: n.internal,
             // Name resolution is for user-defined networks, as on dockerd.
             dns_enabled: n.name != "bridge",
