@@ -865,6 +865,123 @@ fn create_rejects_bad_input() {
 }
 
 #[test]
+fn create_decodes_its_body_as_go_does() {
+    let c = setup("go_decoding");
+    // Keys match fields ignoring case, and `Cmd` (a StrSlice) takes a plain string.
+    let n = c.name("lower");
+    let r = c.create_raw(
+        Some(&n),
+        &json!({"image": c.image, "cmd": ["true"], "hostconfig": {"networkmode": "none"}}),
+    );
+    assert_eq!(r.status, 201, "{}", r.describe());
+    let v = c.inspect(&n);
+    assert_eq!(v["Config"]["Cmd"], json!(["true"]), "{v}");
+    assert_eq!(v["HostConfig"]["NetworkMode"], "none", "{v}");
+    let n = c.name("strslice");
+    let r = c.create_raw(
+        Some(&n),
+        &json!({"Image": c.image, "Cmd": "true", "Entrypoint": "/bin/sh", "HostConfig": {"NetworkMode": "none"}}),
+    );
+    assert_eq!(r.status, 201, "{}", r.describe());
+    let v = c.inspect(&n);
+    assert_eq!(v["Config"]["Cmd"], json!(["true"]), "{v}");
+    assert_eq!(v["Config"]["Entrypoint"], json!(["/bin/sh"]), "{v}");
+    // Keys no field matches are dropped: accepted, never stored or echoed.
+    let n = c.name("unknown");
+    let mut body = c.create_body(&["true"]);
+    body["HostConfig"]["Bogus"] = json!(1);
+    body["Bogus"] = json!({"x": 1});
+    let r = c.create_raw(Some(&n), &body);
+    assert_eq!(r.status, 201, "{}", r.describe());
+    let v = c.inspect(&n);
+    assert!(v["HostConfig"].get("Bogus").is_none(), "{v}");
+    assert!(v["Config"].get("Bogus").is_none(), "{v}");
+    // A value of the wrong JSON type is refused with Go's decoding error, naming the
+    // innermost struct, the field path and the Go type; nothing is created. dockerd 20.10
+    // answers 500 with the bare Go error, newer moby 400 with `invalid JSON: ` before it.
+    for (patch, go_error) in [
+        (
+            json!({"HostConfig": {"Privileged": "yes"}}),
+            "string into Go struct field HostConfig.HostConfig.Privileged of type bool",
+        ),
+        (
+            json!({"Env": "A=1"}),
+            "string into Go struct field ContainerConfigWrapper.Env of type []string",
+        ),
+        (
+            json!({"Cmd": [1]}),
+            "array into Go struct field ContainerConfigWrapper.Cmd of type string",
+        ),
+        (
+            json!({"Labels": {"a": 1}}),
+            "number into Go struct field ContainerConfigWrapper.Labels of type string",
+        ),
+        (
+            json!({"HostConfig": {"Memory": 1.5}}),
+            "number 1.5 into Go struct field HostConfig.HostConfig.Memory of type int64",
+        ),
+        (
+            json!({"HostConfig": {"BlkioWeight": -1}}),
+            "number -1 into Go struct field HostConfig.HostConfig.BlkioWeight of type uint16",
+        ),
+        (
+            json!({"HostConfig": {"RestartPolicy": {"MaximumRetryCount": "x"}}}),
+            "string into Go struct field RestartPolicy.HostConfig.RestartPolicy.MaximumRetryCount of type int",
+        ),
+        (
+            json!({"HostConfig": {"Binds": 7}}),
+            "number into Go struct field HostConfig.HostConfig.Binds of type []string",
+        ),
+        (
+            json!({"HostConfig": {"PortBindings": []}}),
+            "array into Go struct field HostConfig.HostConfig.PortBindings of type nat.PortMap",
+        ),
+        (
+            json!({"NetworkingConfig": {"EndpointsConfig": {"none": {"Aliases": "x"}}}}),
+            "string into Go struct field EndpointSettings.NetworkingConfig.EndpointsConfig.Aliases of type []string",
+        ),
+        (
+            json!({"Healthcheck": {"Interval": "1s"}}),
+            "string into Go struct field HealthConfig.Healthcheck.Interval of type time.Duration",
+        ),
+    ] {
+        let n = c.name("typed");
+        let mut body = c.create_body(&["true"]);
+        merge(&mut body, &patch);
+        let r = c.create_raw(Some(&n), &body);
+        let go_error = format!("json: cannot unmarshal {go_error}");
+        if r.header("Api-Version") == Some("1.41") {
+            expect::json_error(&r, 500, &go_error);
+        } else {
+            expect::json_error(&r, 400, &format!("invalid JSON: {go_error}"));
+        }
+        assert_eq!(c.d.get(&format!("/containers/{n}/json")).status, 404);
+    }
+    // A body that is not an object names the whole request's Go type.
+    let r = c.create_raw(None, &json!([1]));
+    let go_error =
+        "json: cannot unmarshal array into Go value of type runconfig.ContainerConfigWrapper";
+    assert!(error_message(&r).ends_with(go_error), "{}", r.describe());
+}
+
+/// Overlays `patch` onto `body`, object by object.
+fn merge(body: &mut Value, patch: &Value) {
+    match (body, patch) {
+        (Value::Object(b), Value::Object(p)) => {
+            for (k, v) in p {
+                match b.get_mut(k) {
+                    Some(slot) if slot.is_object() && v.is_object() => merge(slot, v),
+                    _ => {
+                        b.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+        }
+        (b, p) => *b = p.clone(),
+    }
+}
+
+#[test]
 fn create_shims_follow_the_request_version() {
     let c = setup("shims");
     // Below 1.40 an empty IpcMode means `shareable`; from 1.40 the daemon default.

@@ -19,6 +19,7 @@ use crate::error::ApiError;
 use crate::extract::QueryParams;
 use crate::stream::stdcopy;
 use crate::version::ApiVersion;
+use crate::wire;
 
 /// Reads a JSON body with moby's rules: an empty body is allowed, a non-empty one needs
 /// `Content-Type: application/json`.
@@ -58,6 +59,15 @@ pub(crate) async fn json_object_body(req: Request) -> Result<Map<String, Value>,
     }
 }
 
+/// A decoded wire value as the JSON object the engine's record still keeps (only the keys
+/// that were given; `None` is an empty object).
+fn wire_object<T: serde::Serialize>(value: Option<T>) -> Map<String, Value> {
+    match value.map(serde_json::to_value) {
+        Some(Ok(Value::Object(m))) => m,
+        _ => Map::new(),
+    }
+}
+
 /// `POST /containers/create`.
 pub async fn create(
     State(s): State<AppState>,
@@ -70,30 +80,25 @@ pub async fn create(
             "config cannot be empty in order to create a container",
         ));
     };
-    let Value::Object(mut config) = body else {
-        return Err(ApiError::invalid(
-            "invalid JSON: the body must be a JSON object",
-        ));
-    };
-    let mut host_config = match config.remove("HostConfig") {
-        Some(Value::Object(h)) => h,
-        _ => Map::new(),
-    };
-    let networking = config.remove("NetworkingConfig");
+    let mut request: wire::ContainerCreateRequest =
+        wire::go_json::decode(body, "runconfig.ContainerConfigWrapper")
+            .map_err(|e| ApiError::invalid(format!("invalid JSON: {e}")))?;
+    let mut host_config = wire_object(request.host_config.take());
+    let networking = request.networking_config.take();
+    let mut config = wire_object(Some(request));
     if config.is_empty() {
         return Err(ApiError::invalid(
             "config cannot be empty in order to create a container",
         ));
     }
     let endpoints = networking
-        .as_ref()
-        .and_then(|n| n.get("EndpointsConfig"))
-        .and_then(Value::as_object);
+        .and_then(|n| n.endpoints_config)
+        .map(|e| wire_object(Some(e)));
     crate::compat::container::adapt_create(
         crate::compat::container::CreateBody {
             config: &mut config,
             host: &mut host_config,
-            endpoints,
+            endpoints: endpoints.as_ref(),
             cgroup_v1: !berth_engine::system::cgroup_v2(),
         },
         version,
@@ -107,7 +112,7 @@ pub async fn create(
                     name: q.get("name").map(str::to_string),
                     config,
                     host_config,
-                    endpoints: endpoints.cloned().unwrap_or_default(),
+                    endpoints: endpoints.unwrap_or_default(),
                     read_only_non_recursive:
                         crate::compat::container::read_only_binds_non_recursive(version),
                     platform: crate::compat::container::create_platform(q.get("platform"), version),
