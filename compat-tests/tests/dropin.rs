@@ -238,6 +238,86 @@ fn exec_create_matches_keys_case_insensitively() {
     assert_eq!(v["ProcessConfig"]["entrypoint"], json!("true"), "{v}");
 }
 
+/// Exec create decodes its body as Go does: a wrong JSON type is Go's error (400; moby since
+/// v23 puts `invalid JSON: ` before it), unknown keys are ignored.
+#[test]
+fn exec_create_refuses_wrong_json_types_with_gos_text() {
+    let mut c = setup("exectypes");
+    let id = c.create(
+        "exectypes",
+        json!({"Cmd": ["sleep", "300"], "HostConfig": {"NetworkMode": "none"}}),
+    );
+    let r =
+        c.d.request("POST", &format!("/containers/{id}/start"), &[], b"");
+    assert_eq!(r.status, 204, "{}", r.describe());
+    for (body, go_error) in [
+        (
+            json!({"Cmd": "true"}),
+            "string into Go struct field ExecConfig.Cmd of type []string",
+        ),
+        (
+            json!({"Cmd": ["true"], "Tty": "x"}),
+            "string into Go struct field ExecConfig.Tty of type bool",
+        ),
+        (json!([1]), "array into Go value of type types.ExecConfig"),
+    ] {
+        let r = c.d.post_json(&format!("/containers/{id}/exec"), &body);
+        assert_eq!(r.status, 400, "{}", r.describe());
+        let message = r.json()["message"].as_str().unwrap_or_default().to_string();
+        let go_error = format!("json: cannot unmarshal {go_error}");
+        assert!(
+            message == go_error || message == format!("invalid JSON: {go_error}"),
+            "{}",
+            r.describe()
+        );
+    }
+    let r = c.d.post_json(
+        &format!("/containers/{id}/exec"),
+        &json!({"Cmd": ["true"], "Bogus": 1}),
+    );
+    assert_eq!(r.status, 201, "{}", r.describe());
+}
+
+/// A container or exec with a TTY starts at the `ConsoleSize` it was created with (API
+/// 1.42), so a shell never sees a 0x0 window before the client's first resize lands.
+#[test]
+fn exec_with_a_tty_starts_at_its_console_size() {
+    let mut c = setup("execsize");
+    let id = c.create(
+        "execsize",
+        json!({"Cmd": ["sleep", "300"], "HostConfig": {"NetworkMode": "none"}}),
+    );
+    let r =
+        c.d.request("POST", &format!("/containers/{id}/start"), &[], b"");
+    assert_eq!(r.status, 204, "{}", r.describe());
+    let r = c.d.post_json(
+        &format!("/v1.42/containers/{id}/exec"),
+        &json!({"Cmd": ["stty", "size"], "Tty": true, "AttachStdout": true,
+                "ConsoleSize": [33, 111]}),
+    );
+    assert_eq!(r.status, 201, "{}", r.describe());
+    let exec_id = r.json()["Id"].as_str().unwrap().to_string();
+    let (head, body) = hijack(
+        &c.d,
+        &format!("/v1.42/exec/{exec_id}/start"),
+        &json!({"Detach": false, "Tty": true}),
+    );
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    assert_eq!(String::from_utf8_lossy(&body).trim(), "33 111");
+    // The container's own process, from `HostConfig.ConsoleSize`.
+    let name = c.name("runsize");
+    let r = c.d.post_json(
+        &format!("/v1.42/containers/create?name={name}"),
+        &json!({"Image": c.image, "Cmd": ["stty", "size"], "Tty": true,
+                "HostConfig": {"NetworkMode": "none", "ConsoleSize": [31, 99]}}),
+    );
+    assert_eq!(r.status, 201, "{}", r.describe());
+    let out = c.d.docker(&["start", "-a", &name]);
+    assert!(out.success(), "{}", out.describe());
+    let out = c.d.docker(&["logs", &name]);
+    assert_eq!(out.stdout.trim(), "31 99", "{}", out.describe());
+}
+
 /// dockerd 20.10 answers 500 with this text (ledgered); a client's bad input is a 400.
 #[test]
 fn exec_create_refuses_bad_detach_keys() {

@@ -49,6 +49,21 @@ pub fn create_platform(query: Option<&str>, v: ApiVersion) -> String {
     query.unwrap_or("").to_string()
 }
 
+/// An exec's `ConsoleSize` (`[height, width]`) is read from 1.42; older clients' value is
+/// ignored, as is a size with a zero in it.
+pub fn exec_console_size(size: Option<Vec<u64>>, v: ApiVersion) -> Option<[u32; 2]> {
+    if v.lt(1, 42) {
+        return None;
+    }
+    let size = size?;
+    let dim = |i: usize| {
+        size.get(i)
+            .and_then(|n| u32::try_from(*n).ok())
+            .filter(|n| *n > 0)
+    };
+    Some([dim(0)?, dim(1)?])
+}
+
 /// The `Mounts` of a host config, as objects.
 fn mounts(host: &mut Map<String, Value>) -> impl Iterator<Item = &mut Map<String, Value>> {
     host.get_mut("Mounts")
@@ -345,6 +360,15 @@ mod tests {
         let mut h = host(body);
         non_recursive_binds_off_before_1_40(&mut h, V(40));
         assert_eq!(h["Mounts"][0]["BindOptions"]["NonRecursive"], true);
+    }
+
+    #[test]
+    fn exec_console_size_from_1_42() {
+        assert_eq!(exec_console_size(Some(vec![24, 80]), V(41)), None);
+        assert_eq!(exec_console_size(Some(vec![24, 80]), V(42)), Some([24, 80]));
+        assert_eq!(exec_console_size(Some(vec![0, 80]), V(42)), None);
+        assert_eq!(exec_console_size(Some(vec![24]), V(42)), None);
+        assert_eq!(exec_console_size(None, V(50)), None);
     }
 
     #[test]

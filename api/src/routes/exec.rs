@@ -17,41 +17,35 @@ use crate::error::ApiError;
 use crate::extract::{QueryParams, go_field};
 use crate::stream::stdcopy;
 use crate::version::ApiVersion;
-
-fn strings(v: &Value, key: &str) -> Vec<String> {
-    berth_engine::container::setup::strings(go_field(v, key))
-}
+use crate::wire;
 
 pub async fn create(
     State(s): State<AppState>,
+    Extension(version): Extension<ApiVersion>,
     Path(id): Path<String>,
     req: Request,
 ) -> Result<Response, ApiError> {
     let body = json_body(req).await?.unwrap_or(json!({}));
-    let b = |k: &str| go_field(&body, k).and_then(Value::as_bool).unwrap_or(false);
-    let t = |k: &str| {
-        go_field(&body, k)
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string()
-    };
-    let detach_keys = t("DetachKeys");
+    let c: wire::ExecCreateRequest = wire::go_json::decode(body, "types.ExecConfig")
+        .map_err(|e| ApiError::invalid(format!("invalid JSON: {e}")))?;
+    let detach_keys = c.detach_keys.unwrap_or_default();
     if !detach_keys.is_empty() {
         parse_detach_keys(&detach_keys)?;
     }
     let exec_id = s.engine.containers().exec_create(
         &id,
         ExecConfig {
-            cmd: strings(&body, "Cmd"),
-            env: strings(&body, "Env"),
-            user: t("User"),
-            working_dir: t("WorkingDir"),
-            tty: b("Tty"),
-            privileged: b("Privileged"),
-            attach_stdin: b("AttachStdin"),
-            attach_stdout: b("AttachStdout"),
-            attach_stderr: b("AttachStderr"),
+            cmd: c.cmd.unwrap_or_default(),
+            env: c.env.unwrap_or_default(),
+            user: c.user.unwrap_or_default(),
+            working_dir: c.working_dir.unwrap_or_default(),
+            tty: c.tty.unwrap_or_default(),
+            privileged: c.privileged.unwrap_or_default(),
+            attach_stdin: c.attach_stdin.unwrap_or_default(),
+            attach_stdout: c.attach_stdout.unwrap_or_default(),
+            attach_stderr: c.attach_stderr.unwrap_or_default(),
             detach_keys,
+            console_size: crate::compat::container::exec_console_size(c.console_size, version),
         },
     )?;
     Ok((StatusCode::CREATED, Json(json!({"Id": exec_id}))).into_response())

@@ -139,6 +139,34 @@ pub struct ContainerUpdateRequest {
     pub restart_policy: Option<RestartPolicy>,
 }
 
+/// Go's `ExecConfig`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename = "ExecConfig")]
+pub struct ExecCreateRequest {
+    #[serde(rename = "AttachStdin", skip_serializing_if = "Option::is_none")]
+    pub attach_stdin: Option<bool>,
+    #[serde(rename = "AttachStdout", skip_serializing_if = "Option::is_none")]
+    pub attach_stdout: Option<bool>,
+    #[serde(rename = "AttachStderr", skip_serializing_if = "Option::is_none")]
+    pub attach_stderr: Option<bool>,
+    #[serde(rename = "ConsoleSize", skip_serializing_if = "Option::is_none")]
+    pub console_size: Option<Vec<u64>>,
+    #[serde(rename = "DetachKeys", skip_serializing_if = "Option::is_none")]
+    pub detach_keys: Option<String>,
+    #[serde(rename = "Tty", skip_serializing_if = "Option::is_none")]
+    pub tty: Option<bool>,
+    #[serde(rename = "Env", skip_serializing_if = "Option::is_none")]
+    pub env: Option<Vec<String>>,
+    #[serde(rename = "Cmd", skip_serializing_if = "Option::is_none")]
+    pub cmd: Option<Vec<String>>,
+    #[serde(rename = "Privileged", skip_serializing_if = "Option::is_none")]
+    pub privileged: Option<bool>,
+    #[serde(rename = "User", skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    #[serde(rename = "WorkingDir", skip_serializing_if = "Option::is_none")]
+    pub working_dir: Option<String>,
+}
+
 /// Go's `NetworkingConfig`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename = "NetworkingConfig")]
@@ -600,6 +628,17 @@ pub fn go_field_type(go_struct: &str, field: &str) -> Option<&'static str> {
         ("EndpointSettings", "Links") => "[]string",
         ("EndpointSettings", "MacAddress") => "string",
         ("EndpointSettings", "NetworkID") => "string",
+        ("ExecConfig", "AttachStderr") => "bool",
+        ("ExecConfig", "AttachStdin") => "bool",
+        ("ExecConfig", "AttachStdout") => "bool",
+        ("ExecConfig", "Cmd") => "[]string",
+        ("ExecConfig", "ConsoleSize") => "*[2]uint",
+        ("ExecConfig", "DetachKeys") => "string",
+        ("ExecConfig", "Env") => "[]string",
+        ("ExecConfig", "Privileged") => "bool",
+        ("ExecConfig", "Tty") => "bool",
+        ("ExecConfig", "User") => "string",
+        ("ExecConfig", "WorkingDir") => "string",
         ("HealthConfig", "Interval") => "time.Duration",
         ("HealthConfig", "Retries") => "int",
         ("HealthConfig", "StartInterval") => "time.Duration",

@@ -24,6 +24,9 @@ pub struct ExecConfig {
     pub attach_stdout: bool,
     pub attach_stderr: bool,
     pub detach_keys: String,
+    /// `[height, width]` of the terminal at start (API 1.42+), so the process never sees
+    /// a 0x0 window before the client's first resize lands.
+    pub console_size: Option<[u32; 2]>,
 }
 
 /// One exec instance, as `GET /exec/{id}/json` reports it.
@@ -193,7 +196,7 @@ impl ContainerService {
         } else {
             "/".to_string()
         };
-        let process = json!({
+        let mut process = json!({
             "terminal": c.tty,
             "user": {"uid": uid, "gid": gid},
             "args": c.cmd,
@@ -202,6 +205,9 @@ impl ContainerService {
             "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
             "noNewPrivileges": false,
         });
+        if let (true, Some([height, width])) = (c.tty, c.console_size) {
+            process["consoleSize"] = json!({"height": height, "width": width});
+        }
         let process_json =
             serde_json::to_vec(&process).map_err(|e| Error::internal(e.to_string()))?;
         let dir = self.exec_dir(&record.id, exec_id);

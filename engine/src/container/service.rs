@@ -876,6 +876,7 @@ impl ContainerService {
             gid,
             additional_gids,
             tty,
+            console_size: console_size(&record.host_config),
             hostname,
             privileged: record.host_bool("Privileged"),
             readonly_rootfs: record.host_bool("ReadonlyRootfs"),
@@ -2057,6 +2058,19 @@ fn init_snapshot(parent: &str) -> String {
         None if parent.is_empty() => "berth-init-scratch".to_string(),
         None => format!("berth-init-{parent}"),
     }
+}
+
+/// `HostConfig.ConsoleSize` (`[height, width]`) when both are set; the API layer zeroes it
+/// for clients below 1.42.
+fn console_size(host_config: &Value) -> Option<[u32; 2]> {
+    let size = host_config.get("ConsoleSize")?.as_array()?;
+    let dim = |i: usize| {
+        size.get(i)
+            .and_then(Value::as_u64)
+            .and_then(|n| u32::try_from(n).ok())
+            .filter(|n| *n > 0)
+    };
+    Some([dim(0)?, dim(1)?])
 }
 
 #[cfg(test)]

@@ -166,6 +166,8 @@ pub struct SpecInput {
     pub gid: u32,
     pub additional_gids: Vec<u32>,
     pub tty: bool,
+    /// `[height, width]` of the terminal at start, when the client gave one.
+    pub console_size: Option<[u32; 2]>,
     pub hostname: String,
     pub privileged: bool,
     pub readonly_rootfs: bool,
@@ -383,6 +385,9 @@ pub fn build(input: &SpecInput) -> Value {
         "noNewPrivileges": input.no_new_privileges,
         "oomScoreAdj": input.oom_score_adj,
     });
+    if let (true, Some([height, width])) = (input.tty, input.console_size) {
+        process["consoleSize"] = json!({"height": height, "width": width});
+    }
     if !input.rlimits.is_empty() {
         process["rlimits"] = json!(
             input
@@ -440,6 +445,7 @@ mod tests {
             gid: 0,
             additional_gids: vec![],
             tty: false,
+            console_size: None,
             hostname: "abc".into(),
             privileged: false,
             readonly_rootfs: false,

@@ -38,6 +38,11 @@ const ROOTS: &[Root] = &[
         source: Source::Body("/containers/{id}/update", "post"),
     },
     Root {
+        rust: "ExecCreateRequest",
+        go: "ExecConfig",
+        source: Source::Body("/containers/{id}/exec", "post"),
+    },
+    Root {
         rust: "NetworkingConfig",
         go: "NetworkingConfig",
         source: Source::Definition("NetworkingConfig"),
@@ -128,6 +133,7 @@ const FIELD_PATCHES: &[(&str, &str, &str, &str)] = &[
     ("HostConfig", "ShmSize", "i64", "int64"),
     ("HostConfig", "Ulimits", "Vec<Ulimit>", "[]*units.Ulimit"),
     ("HostConfig", "ConsoleSize", "Vec<u64>", "[2]uint"),
+    ("ExecConfig", "ConsoleSize", "Vec<u64>", "*[2]uint"),
     (
         "HostConfig",
         "NetworkMode",
