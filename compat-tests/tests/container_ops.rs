@@ -403,6 +403,39 @@ fn update_changes_limits_of_a_running_container() {
     let r =
         c.d.post_json("/containers/bct-no-such-ops/update", &serde_json::json!({}));
     assert_eq!(r.status, 404);
+    // The body is decoded as Go decodes it: keys ignoring case, unknown keys dropped, and a
+    // wrong JSON type refused with Go's text (dockerd 20.10: 500 and the bare error; newer
+    // moby: 400 and `invalid JSON: ` before it).
+    let r = c.d.post_json(
+        &format!("/containers/{name}/update"),
+        &serde_json::json!({"pidslimit": 60, "Bogus": 1}),
+    );
+    assert_eq!(r.status, 200, "{}", r.describe());
+    let (_, v) = c.d.get_json(&format!("/containers/{name}/json"));
+    assert_eq!(v["HostConfig"]["PidsLimit"], 60, "{v}");
+    assert!(v["HostConfig"].get("Bogus").is_none(), "{v}");
+    for (body, go_error) in [
+        (
+            serde_json::json!({"Memory": "x"}),
+            "string into Go struct field UpdateConfig.Memory of type int64",
+        ),
+        (
+            serde_json::json!({"RestartPolicy": {"Name": 5}}),
+            "number into Go struct field RestartPolicy.RestartPolicy.Name of type string",
+        ),
+        (
+            serde_json::json!([1]),
+            "array into Go value of type container.UpdateConfig",
+        ),
+    ] {
+        let r = c.d.post_json(&format!("/containers/{name}/update"), &body);
+        let go_error = format!("json: cannot unmarshal {go_error}");
+        if r.header("Api-Version") == Some("1.41") {
+            compat_tests::expect::json_error(&r, 500, &go_error);
+        } else {
+            compat_tests::expect::json_error(&r, 400, &format!("invalid JSON: {go_error}"));
+        }
+    }
 
     // Limits given at create reach the cgroups too, with dockerd's default swap (twice the
     // memory).

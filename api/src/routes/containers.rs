@@ -7,7 +7,9 @@ use axum::extract::{Extension, Path, Request, State};
 use axum::response::{IntoResponse, Response};
 use berth_engine::container::io::{Output, StdinMsg, StreamKind};
 use berth_engine::container::model::Status;
-use berth_engine::container::{AttachHandle, CreateRequest, LogsRequest, WaitCondition};
+use berth_engine::container::{
+    AttachHandle, CreateRequest, LogsRequest, ResourceUpdate, WaitCondition,
+};
 use futures_util::StreamExt as _;
 use http::{HeaderValue, StatusCode, header};
 use hyper_util::rt::TokioIo;
@@ -550,7 +552,30 @@ pub async fn update(
     Path(id): Path<String>,
     req: Request,
 ) -> Result<Json<Value>, ApiError> {
-    let changes = json_object_body(req).await?;
+    let body = json_body(req).await?.unwrap_or(Value::Null);
+    let u: wire::ContainerUpdateRequest = wire::go_json::decode(body, "container.UpdateConfig")
+        .map_err(|e| ApiError::invalid(format!("invalid JSON: {e}")))?;
+    let changes = ResourceUpdate {
+        memory: u.memory,
+        memory_swap: u.memory_swap,
+        memory_reservation: u.memory_reservation,
+        nano_cpus: u.nano_cpus,
+        cpu_shares: u.cpu_shares,
+        cpu_quota: u.cpu_quota,
+        cpu_period: u.cpu_period,
+        pids_limit: u.pids_limit,
+        blkio_weight: u.blkio_weight,
+        cpu_realtime_period: u.cpu_realtime_period,
+        cpu_realtime_runtime: u.cpu_realtime_runtime,
+        cpuset_cpus: u.cpuset_cpus,
+        cpuset_mems: u.cpuset_mems,
+        restart_policy: u.restart_policy.map(|p| {
+            (
+                p.name.unwrap_or_default(),
+                p.maximum_retry_count.unwrap_or_default(),
+            )
+        }),
+    };
     let warnings = s.engine.containers().update(&id, changes).await?;
     Ok(Json(json!({
         "Warnings": if warnings.is_empty() { Value::Null } else { json!(warnings) }

@@ -733,7 +733,7 @@ pub fn go_field_type(go_struct: &str, field: &str) -> Option<&'static str> {
         ("PortBinding", "HostIp") => "string",
         ("PortBinding", "HostPort") => "string",
         ("RestartPolicy", "MaximumRetryCount") => "int",
-        ("RestartPolicy", "Name") => "container.RestartPolicyMode",
+        ("RestartPolicy", "Name") => "string",
         ("ThrottleDevice", "Path") => "string",
         ("ThrottleDevice", "Rate") => "uint64",
         ("TmpfsOptions", "Mode") => "fs.FileMode",

@@ -6,6 +6,45 @@ use super::names;
 use super::service::ContainerService;
 use crate::{Error, Result};
 
+/// What `docker update` changes. `None` and zero leave a setting as it is, as in moby.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ResourceUpdate {
+    pub memory: Option<i64>,
+    pub memory_swap: Option<i64>,
+    pub memory_reservation: Option<i64>,
+    pub nano_cpus: Option<i64>,
+    pub cpu_shares: Option<i64>,
+    pub cpu_quota: Option<i64>,
+    pub cpu_period: Option<i64>,
+    pub pids_limit: Option<i64>,
+    pub blkio_weight: Option<u16>,
+    pub cpu_realtime_period: Option<i64>,
+    pub cpu_realtime_runtime: Option<i64>,
+    pub cpuset_cpus: Option<String>,
+    pub cpuset_mems: Option<String>,
+    /// `(name, maximum retry count)`; an empty name leaves the policy as it is.
+    pub restart_policy: Option<(String, i64)>,
+}
+
+impl ResourceUpdate {
+    /// The numeric limits under their host-config keys.
+    fn limits(&self) -> [(&'static str, Option<i64>); 11] {
+        [
+            ("Memory", self.memory),
+            ("MemorySwap", self.memory_swap),
+            ("MemoryReservation", self.memory_reservation),
+            ("NanoCpus", self.nano_cpus),
+            ("CpuShares", self.cpu_shares),
+            ("CpuQuota", self.cpu_quota),
+            ("CpuPeriod", self.cpu_period),
+            ("PidsLimit", self.pids_limit),
+            ("BlkioWeight", self.blkio_weight.map(i64::from)),
+            ("CpuRealtimePeriod", self.cpu_realtime_period),
+            ("CpuRealtimeRuntime", self.cpu_realtime_runtime),
+        ]
+    }
+}
+
 /// `GET /containers/{id}/top`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Top {
@@ -105,11 +144,7 @@ impl ContainerService {
 
     /// `POST /containers/{id}/update`: new resource limits and restart policy, applied to
     /// the running task at once. Zero values leave a setting as it was.
-    pub async fn update(
-        &self,
-        name_or_id: &str,
-        changes: serde_json::Map<String, serde_json::Value>,
-    ) -> Result<Vec<String>> {
+    pub async fn update(&self, name_or_id: &str, changes: ResourceUpdate) -> Result<Vec<String>> {
         use serde_json::Value;
         let c = self.lookup(name_or_id)?;
         let _op = c.op.lock().await;
@@ -120,56 +155,41 @@ impl ContainerService {
                 "container is marked for removal and cannot be \"updated\"".into(),
             )));
         }
-        let int = |m: &serde_json::Map<String, Value>, k: &str| {
-            m.get(k).and_then(Value::as_i64).unwrap_or(0)
-        };
-        let memory = int(&changes, "Memory");
+        let memory = changes.memory.unwrap_or(0);
         if memory != 0 && memory < 6 * 1024 * 1024 {
             return Err(Error::invalid("Minimum memory limit allowed is 6MB"));
         }
         let mut host = record.host_config.as_object().cloned().unwrap_or_default();
-        if memory != 0 && memory > int(&host, "MemorySwap") && int(&changes, "MemorySwap") == 0 {
+        let current_swap = host.get("MemorySwap").and_then(Value::as_i64).unwrap_or(0);
+        if memory != 0 && memory > current_swap && changes.memory_swap.unwrap_or(0) == 0 {
             return Err(Error::conflict(cannot(
                 "Memory limit should be smaller than already set memoryswap limit, update the memoryswap at the same time".into(),
             )));
         }
-        for key in [
-            "Memory",
-            "MemorySwap",
-            "MemoryReservation",
-            "NanoCpus",
-            "CpuShares",
-            "CpuQuota",
-            "CpuPeriod",
-            "PidsLimit",
-            "BlkioWeight",
-            "CpuRealtimePeriod",
-            "CpuRealtimeRuntime",
-        ] {
-            if int(&changes, key) != 0 {
-                host.insert(key.into(), changes[key].clone());
-            }
-        }
-        for key in ["CpusetCpus", "CpusetMems"] {
-            if let Some(v) = changes
-                .get(key)
-                .and_then(Value::as_str)
-                .filter(|v| !v.is_empty())
-            {
+        // Go's zero means "leave as it is" for every limit.
+        for (key, value) in changes.limits() {
+            if let Some(v) = value.filter(|v| *v != 0) {
                 host.insert(key.into(), Value::from(v));
             }
         }
-        if let Some(policy) = changes.get("RestartPolicy").filter(|p| {
-            p.get("Name")
-                .and_then(Value::as_str)
-                .is_some_and(|n| !n.is_empty())
-        }) {
+        for (key, value) in [
+            ("CpusetCpus", &changes.cpuset_cpus),
+            ("CpusetMems", &changes.cpuset_mems),
+        ] {
+            if let Some(v) = value.as_deref().filter(|v| !v.is_empty()) {
+                host.insert(key.into(), Value::from(v));
+            }
+        }
+        if let Some((name, max_retries)) = changes.restart_policy.filter(|(n, _)| !n.is_empty()) {
             if record.host_bool("AutoRemove") {
                 return Err(Error::conflict(cannot(
                     "Restart policy cannot be updated because AutoRemove is enabled for the container".into(),
                 )));
             }
-            host.insert("RestartPolicy".into(), policy.clone());
+            host.insert(
+                "RestartPolicy".into(),
+                serde_json::json!({"Name": name, "MaximumRetryCount": max_retries}),
+            );
         }
         super::service::validate_host_config(&host)?;
         let updated = {

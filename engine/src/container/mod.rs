@@ -19,5 +19,5 @@ pub mod setup;
 pub mod stats;
 
 pub use filesystem::Change;
-pub use manage::Top;
+pub use manage::{ResourceUpdate, Top};
 pub use service::{AttachHandle, ContainerService, CreateRequest, LogsRequest, WaitCondition};

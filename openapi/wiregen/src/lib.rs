@@ -159,12 +159,6 @@ const FIELD_PATCHES: &[(&str, &str, &str, &str)] = &[
     ("ThrottleDevice", "Rate", "u64", "uint64"),
     ("Ulimit", "Soft", "i64", "int64"),
     ("Ulimit", "Hard", "i64", "int64"),
-    (
-        "RestartPolicy",
-        "Name",
-        "String",
-        "container.RestartPolicyMode",
-    ),
     ("Mount", "Type", "String", "mount.Type"),
     ("BindOptions", "Propagation", "String", "mount.Propagation"),
     ("Mount", "Consistency", "String", "mount.Consistency"),
