@@ -1046,3 +1046,95 @@ fn ipv6_networks_give_containers_both_addresses() {
         out.describe()
     );
 }
+
+/// Network and volume bodies are decoded as Go decodes them: keys ignoring case, unknown
+/// keys dropped, and a wrong JSON type refused with Go's text as a 400 (moby since v23 puts
+/// `invalid JSON: ` before it; dockerd 20.10 sends it bare).
+#[test]
+fn network_and_volume_bodies_decode_as_go_does() {
+    let mut c = setup("netvolbodies");
+    let check = |r: &compat_tests::http::Response, go_error: &str| {
+        assert_eq!(r.status, 400, "{}", r.describe());
+        let message = r.json()["message"].as_str().unwrap_or_default().to_string();
+        let go_error = format!("json: cannot unmarshal {go_error}");
+        assert!(
+            message == go_error || message == format!("invalid JSON: {go_error}"),
+            "{}",
+            r.describe()
+        );
+    };
+    for (body, go_error) in [
+        (
+            json!({"Name": 5}),
+            "number into Go struct field NetworkCreateRequest.Name of type string",
+        ),
+        (
+            json!({"Name": "x", "IPAM": {"Config": [{"Subnet": 5}]}}),
+            "number into Go struct field IPAMConfig.IPAM.Config.Subnet of type string",
+        ),
+        (
+            json!({"Name": "x", "IPAM": {"Options": [1]}}),
+            "array into Go struct field IPAM.IPAM.Options of type map[string]string",
+        ),
+        (
+            json!([1]),
+            "array into Go value of type types.NetworkCreateRequest",
+        ),
+    ] {
+        check(&c.d.post_json("/networks/create", &body), go_error);
+    }
+    let net = format!("bct-dropin-{}-gonet", std::process::id());
+    c.networks.push(net.clone());
+    let r = c.d.post_json(
+        "/networks/create",
+        &json!({"name": net, "internal": true, "bogus": 1}),
+    );
+    assert_eq!(r.status, 201, "{}", r.describe());
+    let (_, v) = c.d.get_json(&format!("/networks/{net}"));
+    assert_eq!(v["Internal"], json!(true), "{v}");
+    assert!(v.get("bogus").is_none(), "{v}");
+    check(
+        &c.d.post_json(
+            &format!("/networks/{net}/connect"),
+            &json!({"Container": 5}),
+        ),
+        "number into Go struct field NetworkConnect.Container of type string",
+    );
+    check(
+        &c.d.post_json(
+            &format!("/networks/{net}/connect"),
+            &json!({"Container": "x", "EndpointConfig": {"Aliases": "a"}}),
+        ),
+        "string into Go struct field EndpointSettings.EndpointConfig.Aliases of type []string",
+    );
+    check(
+        &c.d.post_json(&format!("/networks/{net}/disconnect"), &json!([1])),
+        "array into Go value of type types.NetworkDisconnect",
+    );
+    for (body, go_error) in [
+        (
+            json!({"Name": 5}),
+            "number into Go struct field VolumeCreateBody.Name of type string",
+        ),
+        (
+            json!({"DriverOpts": {"a": 1}}),
+            "number into Go struct field VolumeCreateBody.DriverOpts of type string",
+        ),
+        (
+            json!([1]),
+            "array into Go value of type volume.VolumeCreateBody",
+        ),
+    ] {
+        check(&c.d.post_json("/volumes/create", &body), go_error);
+    }
+    let vol = format!("bct-dropin-{}-govol", std::process::id());
+    let r = c.d.post_json(
+        "/volumes/create",
+        &json!({"name": vol, "labels": {"a": "b"}}),
+    );
+    assert_eq!(r.status, 201, "{}", r.describe());
+    assert_eq!(r.json()["Name"], json!(vol), "{}", r.describe());
+    assert_eq!(r.json()["Labels"], json!({"a": "b"}), "{}", r.describe());
+    let r = c.d.request("DELETE", &format!("/volumes/{vol}"), &[], b"");
+    assert_eq!(r.status, 204, "{}", r.describe());
+}

@@ -1,7 +1,5 @@
 //! `/networks`: create, list (with filters), inspect, connect, disconnect, remove, prune.
 
-use std::collections::BTreeMap;
-
 use axum::Json;
 use axum::extract::{Path, Request, State};
 use berth_engine::network::{CreateNetwork, IpamConfig, Network, PREDEFINED};
@@ -11,16 +9,7 @@ use serde_json::{Map, Value, json};
 use super::AppState;
 use crate::error::ApiError;
 use crate::extract::QueryParams;
-
-fn string_map(v: Option<&Value>) -> BTreeMap<String, String> {
-    v.and_then(Value::as_object)
-        .map(|m| {
-            m.iter()
-                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
-                .collect()
-        })
-        .unwrap_or_default()
-}
+use crate::wire;
 
 /// One IPAM pool as given (a gateway berthd chose is not added).
 fn ipam_config_json(c: &berth_engine::network::IpamConfig) -> Value {
@@ -97,52 +86,38 @@ pub async fn create(
     State(s): State<AppState>,
     req: Request,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let body = super::containers::json_object_body(req).await?;
-    let name = body.get("Name").and_then(Value::as_str).unwrap_or("");
+    let body = super::containers::json_body(req)
+        .await?
+        .unwrap_or(Value::Null);
+    let req: wire::NetworkCreateRequest =
+        wire::go_json::decode(body, "types.NetworkCreateRequest").map_err(invalid_json)?;
+    let name = req.name.unwrap_or_default();
     if name.is_empty() {
         return Err(ApiError::invalid("network name must not be empty"));
     }
-    let text = |k: &str| {
-        body.get(k)
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string()
-    };
-    let flag = |k: &str| body.get(k).and_then(Value::as_bool).unwrap_or(false);
-    let ipam = body.get("IPAM");
+    let ipam = req.ipam.unwrap_or_default();
     let ipam_config = ipam
-        .and_then(|i| i.get("Config"))
-        .and_then(Value::as_array)
+        .config
+        .unwrap_or_default()
         .into_iter()
-        .flatten()
-        .map(|c| {
-            let t = |k: &str| c.get(k).and_then(Value::as_str).unwrap_or("").to_string();
-            IpamConfig {
-                subnet: t("Subnet"),
-                gateway: t("Gateway"),
-                ip_range: t("IPRange"),
-                aux_addresses: string_map(c.get("AuxiliaryAddresses")),
-            }
+        .map(|c| IpamConfig {
+            subnet: c.subnet.unwrap_or_default(),
+            gateway: c.gateway.unwrap_or_default(),
+            ip_range: c.ip_range.unwrap_or_default(),
+            aux_addresses: c.auxiliary_addresses.unwrap_or_default(),
         })
         .collect();
     let n = s.engine.networks().create(CreateNetwork {
-        name: name.to_string(),
-        driver: text("Driver"),
-        internal: flag("Internal"),
-        attachable: flag("Attachable"),
-        enable_ipv6: flag("EnableIPv6"),
-        labels: string_map(body.get("Labels")),
-        options: string_map(body.get("Options")),
-        ipam_driver: ipam
-            .and_then(|i| i.get("Driver"))
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string(),
+        name,
+        driver: req.driver.unwrap_or_default(),
+        internal: req.internal.unwrap_or_default(),
+        attachable: req.attachable.unwrap_or_default(),
+        enable_ipv6: req.enable_ipv6.unwrap_or_default(),
+        labels: req.labels.unwrap_or_default(),
+        options: req.options.unwrap_or_default(),
+        ipam_driver: ipam.driver.unwrap_or_default(),
         ipam_config,
-        ipam_options: ipam
-            .and_then(|i| i.get("Options"))
-            .filter(|o| o.is_object())
-            .map(|o| string_map(Some(o))),
+        ipam_options: ipam.options,
     })?;
     Ok((
         StatusCode::CREATED,
@@ -225,11 +200,16 @@ pub async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
-fn container_of(body: &Value) -> Result<String, ApiError> {
-    match body.get("Container").and_then(Value::as_str) {
-        Some(c) if !c.is_empty() => Ok(c.to_string()),
+fn container_of(container: Option<String>) -> Result<String, ApiError> {
+    match container {
+        Some(c) if !c.is_empty() => Ok(c),
         _ => Err(ApiError::invalid("invalid name or ID supplied: \"\"")),
     }
+}
+
+/// A decoding failure as moby's `httputils.ReadJSON` reports it.
+fn invalid_json(e: wire::go_json::GoJsonError) -> ApiError {
+    ApiError::invalid(format!("invalid JSON: {e}"))
 }
 
 /// `POST /networks/{id}/connect`.
@@ -238,9 +218,15 @@ pub async fn connect(
     Path(id): Path<String>,
     req: Request,
 ) -> Result<StatusCode, ApiError> {
-    let body = Value::Object(super::containers::json_object_body(req).await?);
-    let container = container_of(&body)?;
-    let config = body.get("EndpointConfig").cloned().unwrap_or(json!({}));
+    let body = super::containers::json_body(req)
+        .await?
+        .unwrap_or(Value::Null);
+    let req: wire::NetworkConnectRequest =
+        wire::go_json::decode(body, "types.NetworkConnect").map_err(invalid_json)?;
+    let container = container_of(req.container)?;
+    // The engine still reads endpoint settings as JSON; a typed value always serialises.
+    let config =
+        serde_json::to_value(req.endpoint_config.unwrap_or_default()).unwrap_or_else(|_| json!({}));
     s.engine
         .containers()
         .connect(&id, &container, &config)
@@ -254,8 +240,12 @@ pub async fn disconnect(
     Path(id): Path<String>,
     req: Request,
 ) -> Result<StatusCode, ApiError> {
-    let body = Value::Object(super::containers::json_object_body(req).await?);
-    let container = container_of(&body)?;
+    let body = super::containers::json_body(req)
+        .await?
+        .unwrap_or(Value::Null);
+    let req: wire::NetworkDisconnectRequest =
+        wire::go_json::decode(body, "types.NetworkDisconnect").map_err(invalid_json)?;
+    let container = container_of(req.container)?;
     s.engine.containers().disconnect(&id, &container).await?;
     Ok(StatusCode::OK)
 }

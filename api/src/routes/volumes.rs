@@ -1,7 +1,5 @@
 //! `/volumes`: create, list (with filters), inspect, remove and prune local volumes.
 
-use std::collections::BTreeMap;
-
 use axum::Json;
 use axum::extract::{Extension, Path, Request, State};
 use berth_engine::volume::Volume;
@@ -12,6 +10,7 @@ use super::AppState;
 use crate::error::ApiError;
 use crate::extract::QueryParams;
 use crate::version::ApiVersion;
+use crate::wire;
 
 pub(crate) fn volume_json(v: &Volume, usage: Option<(i64, i64)>) -> Value {
     let mut out = json!({
@@ -29,14 +28,6 @@ pub(crate) fn volume_json(v: &Volume, usage: Option<(i64, i64)>) -> Value {
     out
 }
 
-fn string_map(v: Option<&Value>) -> Option<BTreeMap<String, String>> {
-    v.and_then(Value::as_object).map(|m| {
-        m.iter()
-            .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
-            .collect()
-    })
-}
-
 /// `POST /volumes/create`.
 pub async fn create(
     State(s): State<AppState>,
@@ -44,23 +35,22 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let body = super::containers::json_body(req)
         .await?
-        .unwrap_or(json!({}));
-    let name = body.get("Name").and_then(Value::as_str);
-    if body
-        .get("Driver")
-        .and_then(Value::as_str)
-        .is_some_and(|d| !d.is_empty() && d != "local")
+        .unwrap_or(Value::Null);
+    let req: wire::VolumeCreateRequest = wire::go_json::decode(body, "volume.VolumeCreateBody")
+        .map_err(|e| ApiError::invalid(format!("invalid JSON: {e}")))?;
+    if let Some(driver) = req
+        .driver
+        .as_deref()
+        .filter(|d| !d.is_empty() && *d != "local")
     {
         return Err(ApiError::not_found(format!(
-            "plugin \"{}\" not found",
-            body["Driver"].as_str().unwrap_or_default()
+            "plugin \"{driver}\" not found"
         )));
     }
-    let v = s.engine.volumes().create(
-        name,
-        string_map(body.get("Labels")),
-        string_map(body.get("DriverOpts")),
-    )?;
+    let v = s
+        .engine
+        .volumes()
+        .create(req.name.as_deref(), req.labels, req.driver_opts)?;
     Ok((StatusCode::CREATED, Json(volume_json(&v, None))))
 }
 

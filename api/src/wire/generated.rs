@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::patch::{EmptyObject, StrSlice};
+use super::patch::{EmptyObject, Opaque, StrSlice};
 
 /// Go's `ContainerConfigWrapper`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -165,6 +165,74 @@ pub struct ExecCreateRequest {
     pub user: Option<String>,
     #[serde(rename = "WorkingDir", skip_serializing_if = "Option::is_none")]
     pub working_dir: Option<String>,
+}
+
+/// Go's `NetworkCreateRequest`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename = "NetworkCreateRequest")]
+pub struct NetworkCreateRequest {
+    #[serde(rename = "Name", skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(rename = "Driver", skip_serializing_if = "Option::is_none")]
+    pub driver: Option<String>,
+    #[serde(rename = "Scope", skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    #[serde(rename = "Internal", skip_serializing_if = "Option::is_none")]
+    pub internal: Option<bool>,
+    #[serde(rename = "Attachable", skip_serializing_if = "Option::is_none")]
+    pub attachable: Option<bool>,
+    #[serde(rename = "Ingress", skip_serializing_if = "Option::is_none")]
+    pub ingress: Option<bool>,
+    #[serde(rename = "ConfigOnly", skip_serializing_if = "Option::is_none")]
+    pub config_only: Option<bool>,
+    #[serde(rename = "ConfigFrom", skip_serializing_if = "Option::is_none")]
+    pub config_from: Option<ConfigReference>,
+    #[serde(rename = "IPAM", skip_serializing_if = "Option::is_none")]
+    pub ipam: Option<IPAM>,
+    #[serde(rename = "EnableIPv4", skip_serializing_if = "Option::is_none")]
+    pub enable_ipv4: Option<bool>,
+    #[serde(rename = "EnableIPv6", skip_serializing_if = "Option::is_none")]
+    pub enable_ipv6: Option<bool>,
+    #[serde(rename = "Options", skip_serializing_if = "Option::is_none")]
+    pub options: Option<BTreeMap<String, String>>,
+    #[serde(rename = "Labels", skip_serializing_if = "Option::is_none")]
+    pub labels: Option<BTreeMap<String, String>>,
+}
+
+/// Go's `NetworkConnect`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename = "NetworkConnect")]
+pub struct NetworkConnectRequest {
+    #[serde(rename = "Container", skip_serializing_if = "Option::is_none")]
+    pub container: Option<String>,
+    #[serde(rename = "EndpointConfig", skip_serializing_if = "Option::is_none")]
+    pub endpoint_config: Option<EndpointSettings>,
+}
+
+/// Go's `NetworkDisconnect`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename = "NetworkDisconnect")]
+pub struct NetworkDisconnectRequest {
+    #[serde(rename = "Container", skip_serializing_if = "Option::is_none")]
+    pub container: Option<String>,
+    #[serde(rename = "Force", skip_serializing_if = "Option::is_none")]
+    pub force: Option<bool>,
+}
+
+/// Go's `VolumeCreateBody`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename = "VolumeCreateBody")]
+pub struct VolumeCreateRequest {
+    #[serde(rename = "Name", skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(rename = "Driver", skip_serializing_if = "Option::is_none")]
+    pub driver: Option<String>,
+    #[serde(rename = "DriverOpts", skip_serializing_if = "Option::is_none")]
+    pub driver_opts: Option<BTreeMap<String, String>>,
+    #[serde(rename = "Labels", skip_serializing_if = "Option::is_none")]
+    pub labels: Option<BTreeMap<String, String>>,
+    #[serde(rename = "ClusterVolumeSpec", skip_serializing_if = "Option::is_none")]
+    pub cluster_volume_spec: Option<ClusterVolumeSpec>,
 }
 
 /// Go's `NetworkingConfig`.
@@ -413,6 +481,26 @@ pub struct RestartPolicy {
     pub maximum_retry_count: Option<i64>,
 }
 
+/// Go's `ConfigReference`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename = "ConfigReference")]
+pub struct ConfigReference {
+    #[serde(rename = "Network", skip_serializing_if = "Option::is_none")]
+    pub network: Option<String>,
+}
+
+/// Go's `IPAM`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename = "IPAM")]
+pub struct IPAM {
+    #[serde(rename = "Driver", skip_serializing_if = "Option::is_none")]
+    pub driver: Option<String>,
+    #[serde(rename = "Config", skip_serializing_if = "Option::is_none")]
+    pub config: Option<Vec<IPAMConfig>>,
+    #[serde(rename = "Options", skip_serializing_if = "Option::is_none")]
+    pub options: Option<BTreeMap<String, String>>,
+}
+
 /// Go's `EndpointSettings`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename = "EndpointSettings")]
@@ -447,6 +535,16 @@ pub struct EndpointSettings {
     pub global_ipv6_prefix_len: Option<i64>,
     #[serde(rename = "DNSNames", skip_serializing_if = "Option::is_none")]
     pub dns_names: Option<Vec<String>>,
+}
+
+/// Go's `ClusterVolumeSpec`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename = "ClusterVolumeSpec")]
+pub struct ClusterVolumeSpec {
+    #[serde(rename = "Group", skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    #[serde(rename = "AccessMode", skip_serializing_if = "Option::is_none")]
+    pub access_mode: Option<AccessMode>,
 }
 
 /// Go's `LogConfig`.
@@ -493,6 +591,20 @@ pub struct Mount {
     pub tmpfs_options: Option<TmpfsOptions>,
 }
 
+/// Go's `IPAMConfig`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename = "IPAMConfig")]
+pub struct IPAMConfig {
+    #[serde(rename = "Subnet", skip_serializing_if = "Option::is_none")]
+    pub subnet: Option<String>,
+    #[serde(rename = "IPRange", skip_serializing_if = "Option::is_none")]
+    pub ip_range: Option<String>,
+    #[serde(rename = "Gateway", skip_serializing_if = "Option::is_none")]
+    pub gateway: Option<String>,
+    #[serde(rename = "AuxiliaryAddresses", skip_serializing_if = "Option::is_none")]
+    pub auxiliary_addresses: Option<BTreeMap<String, String>>,
+}
+
 /// Go's `EndpointIPAMConfig`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename = "EndpointIPAMConfig")]
@@ -503,6 +615,26 @@ pub struct EndpointIPAMConfig {
     pub ipv6_address: Option<String>,
     #[serde(rename = "LinkLocalIPs", skip_serializing_if = "Option::is_none")]
     pub link_local_ips: Option<Vec<String>>,
+}
+
+/// Go's `AccessMode`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename = "AccessMode")]
+pub struct AccessMode {
+    #[serde(rename = "Scope", skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    #[serde(rename = "Sharing", skip_serializing_if = "Option::is_none")]
+    pub sharing: Option<String>,
+    #[serde(rename = "MountVolume", skip_serializing_if = "Option::is_none")]
+    pub mount_volume: Option<Opaque>,
+    #[serde(rename = "Secrets", skip_serializing_if = "Option::is_none")]
+    pub secrets: Option<Vec<Secrets>>,
+    #[serde(rename = "AccessibilityRequirements", skip_serializing_if = "Option::is_none")]
+    pub accessibility_requirements: Option<AccessibilityRequirements>,
+    #[serde(rename = "CapacityRange", skip_serializing_if = "Option::is_none")]
+    pub capacity_range: Option<CapacityRange>,
+    #[serde(rename = "Availability", skip_serializing_if = "Option::is_none")]
+    pub availability: Option<String>,
 }
 
 /// Go's `BindOptions`.
@@ -555,6 +687,36 @@ pub struct TmpfsOptions {
     pub options: Option<Vec<Vec<String>>>,
 }
 
+/// Go's `Secrets`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename = "Secrets")]
+pub struct Secrets {
+    #[serde(rename = "Key", skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    #[serde(rename = "Secret", skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+}
+
+/// Go's `AccessibilityRequirements`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename = "AccessibilityRequirements")]
+pub struct AccessibilityRequirements {
+    #[serde(rename = "Requisite", skip_serializing_if = "Option::is_none")]
+    pub requisite: Option<Vec<Topology>>,
+    #[serde(rename = "Preferred", skip_serializing_if = "Option::is_none")]
+    pub preferred: Option<Vec<Topology>>,
+}
+
+/// Go's `CapacityRange`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename = "CapacityRange")]
+pub struct CapacityRange {
+    #[serde(rename = "RequiredBytes", skip_serializing_if = "Option::is_none")]
+    pub required_bytes: Option<i64>,
+    #[serde(rename = "LimitBytes", skip_serializing_if = "Option::is_none")]
+    pub limit_bytes: Option<i64>,
+}
+
 /// Go's `DriverConfig`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename = "DriverConfig")]
@@ -565,14 +727,36 @@ pub struct DriverConfig {
     pub options: Option<BTreeMap<String, String>>,
 }
 
+/// Go's `Topology`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename = "Topology")]
+pub struct Topology {
+    #[serde(rename = "Segments", skip_serializing_if = "Option::is_none")]
+    pub segments: Option<BTreeMap<String, String>>,
+}
+
 /// The Go type of field `field` of Go struct `go_struct`, as `encoding/json` names it.
 pub fn go_field_type(go_struct: &str, field: &str) -> Option<&'static str> {
     Some(match (go_struct, field) {
+        ("AccessMode", "AccessibilityRequirements") => "AccessibilityRequirements",
+        ("AccessMode", "Availability") => "string",
+        ("AccessMode", "CapacityRange") => "CapacityRange",
+        ("AccessMode", "MountVolume") => "interface {}",
+        ("AccessMode", "Scope") => "string",
+        ("AccessMode", "Secrets") => "[]Secrets",
+        ("AccessMode", "Sharing") => "string",
+        ("AccessibilityRequirements", "Preferred") => "[]Topology",
+        ("AccessibilityRequirements", "Requisite") => "[]Topology",
         ("BindOptions", "CreateMountpoint") => "bool",
         ("BindOptions", "NonRecursive") => "bool",
         ("BindOptions", "Propagation") => "mount.Propagation",
         ("BindOptions", "ReadOnlyForceRecursive") => "bool",
         ("BindOptions", "ReadOnlyNonRecursive") => "bool",
+        ("CapacityRange", "LimitBytes") => "int64",
+        ("CapacityRange", "RequiredBytes") => "int64",
+        ("ClusterVolumeSpec", "AccessMode") => "AccessMode",
+        ("ClusterVolumeSpec", "Group") => "string",
+        ("ConfigReference", "Network") => "string",
         ("ContainerConfigWrapper", "ArgsEscaped") => "bool",
         ("ContainerConfigWrapper", "AttachStderr") => "bool",
         ("ContainerConfigWrapper", "AttachStdin") => "bool",
@@ -717,6 +901,13 @@ pub fn go_field_type(go_struct: &str, field: &str) -> Option<&'static str> {
         ("HostConfig", "UsernsMode") => "container.UsernsMode",
         ("HostConfig", "VolumeDriver") => "string",
         ("HostConfig", "VolumesFrom") => "[]string",
+        ("IPAM", "Config") => "[]IPAMConfig",
+        ("IPAM", "Driver") => "string",
+        ("IPAM", "Options") => "map[string]string",
+        ("IPAMConfig", "AuxiliaryAddresses") => "map[string]string",
+        ("IPAMConfig", "Gateway") => "string",
+        ("IPAMConfig", "IPRange") => "string",
+        ("IPAMConfig", "Subnet") => "string",
         ("ImageOptions", "Subpath") => "string",
         ("LogConfig", "Config") => "map[string]string",
         ("LogConfig", "Type") => "string",
@@ -729,16 +920,36 @@ pub fn go_field_type(go_struct: &str, field: &str) -> Option<&'static str> {
         ("Mount", "TmpfsOptions") => "mount.TmpfsOptions",
         ("Mount", "Type") => "mount.Type",
         ("Mount", "VolumeOptions") => "mount.VolumeOptions",
+        ("NetworkConnect", "Container") => "string",
+        ("NetworkConnect", "EndpointConfig") => "network.EndpointSettings",
+        ("NetworkCreateRequest", "Attachable") => "bool",
+        ("NetworkCreateRequest", "ConfigFrom") => "ConfigReference",
+        ("NetworkCreateRequest", "ConfigOnly") => "bool",
+        ("NetworkCreateRequest", "Driver") => "string",
+        ("NetworkCreateRequest", "EnableIPv4") => "bool",
+        ("NetworkCreateRequest", "EnableIPv6") => "bool",
+        ("NetworkCreateRequest", "IPAM") => "IPAM",
+        ("NetworkCreateRequest", "Ingress") => "bool",
+        ("NetworkCreateRequest", "Internal") => "bool",
+        ("NetworkCreateRequest", "Labels") => "map[string]string",
+        ("NetworkCreateRequest", "Name") => "string",
+        ("NetworkCreateRequest", "Options") => "map[string]string",
+        ("NetworkCreateRequest", "Scope") => "string",
+        ("NetworkDisconnect", "Container") => "string",
+        ("NetworkDisconnect", "Force") => "bool",
         ("NetworkingConfig", "EndpointsConfig") => "map[string]network.EndpointSettings",
         ("PortBinding", "HostIp") => "string",
         ("PortBinding", "HostPort") => "string",
         ("RestartPolicy", "MaximumRetryCount") => "int",
         ("RestartPolicy", "Name") => "string",
+        ("Secrets", "Key") => "string",
+        ("Secrets", "Secret") => "string",
         ("ThrottleDevice", "Path") => "string",
         ("ThrottleDevice", "Rate") => "uint64",
         ("TmpfsOptions", "Mode") => "fs.FileMode",
         ("TmpfsOptions", "Options") => "[][]string",
         ("TmpfsOptions", "SizeBytes") => "int64",
+        ("Topology", "Segments") => "map[string]string",
         ("Ulimit", "Hard") => "int64",
         ("Ulimit", "Name") => "string",
         ("Ulimit", "Soft") => "int64",
@@ -775,6 +986,11 @@ pub fn go_field_type(go_struct: &str, field: &str) -> Option<&'static str> {
         ("UpdateConfig", "PidsLimit") => "int64",
         ("UpdateConfig", "RestartPolicy") => "container.RestartPolicy",
         ("UpdateConfig", "Ulimits") => "[]*units.Ulimit",
+        ("VolumeCreateBody", "ClusterVolumeSpec") => "ClusterVolumeSpec",
+        ("VolumeCreateBody", "Driver") => "string",
+        ("VolumeCreateBody", "DriverOpts") => "map[string]string",
+        ("VolumeCreateBody", "Labels") => "map[string]string",
+        ("VolumeCreateBody", "Name") => "string",
         ("VolumeOptions", "DriverConfig") => "mount.Driver",
         ("VolumeOptions", "Labels") => "map[string]string",
         ("VolumeOptions", "NoCopy") => "bool",

@@ -43,6 +43,26 @@ const ROOTS: &[Root] = &[
         source: Source::Body("/containers/{id}/exec", "post"),
     },
     Root {
+        rust: "NetworkCreateRequest",
+        go: "NetworkCreateRequest",
+        source: Source::Body("/networks/create", "post"),
+    },
+    Root {
+        rust: "NetworkConnectRequest",
+        go: "NetworkConnect",
+        source: Source::Definition("NetworkConnectRequest"),
+    },
+    Root {
+        rust: "NetworkDisconnectRequest",
+        go: "NetworkDisconnect",
+        source: Source::Definition("NetworkDisconnectRequest"),
+    },
+    Root {
+        rust: "VolumeCreateRequest",
+        go: "VolumeCreateBody",
+        source: Source::Definition("VolumeCreateRequest"),
+    },
+    Root {
         rust: "NetworkingConfig",
         go: "NetworkingConfig",
         source: Source::Definition("NetworkingConfig"),
