@@ -14,6 +14,7 @@ pub mod model;
 pub mod mounts;
 pub mod names;
 mod networking;
+pub mod policy;
 mod service;
 pub mod setup;
 pub mod stats;

@@ -11,6 +11,7 @@ use tokio::sync::{broadcast, mpsc, watch};
 use super::io::{self, Fifos, IoChannels, LogSink, Output, StdinMsg};
 use super::logs::{self, LogEntry};
 use super::model::{ContainerRecord, State, Status};
+use super::policy::{LogConfig, LogDriver, RestartPolicy};
 use super::{names, setup};
 use crate::events::{Event, EventBus};
 use crate::image::store::ImageStore;
@@ -320,7 +321,7 @@ impl ContainerService {
             return Err(Error::invalid("No command specified"));
         }
         validate_host_config(&host_config)?;
-        validate_log_config(&host_config)?;
+        LogConfig::validate(host_config.get("LogConfig"))?;
         let mut inherited = Vec::new();
         for spec in setup::strings(host_config.get("VolumesFrom")) {
             let (from, read_only) = super::mounts::parse_volumes_from(&spec)?;
@@ -952,14 +953,7 @@ impl ContainerService {
             let mut io = c.io.lock().unwrap_or_else(|p| p.into_inner());
             (io.output.clone(), io.stdin_rx.take())
         };
-        let sink = match record
-            .host_config
-            .pointer("/LogConfig/Type")
-            .and_then(Value::as_str)
-        {
-            Some("none") => LogSink::None,
-            _ => json_file_sink(record),
-        };
+        let sink = log_sink(record);
         let io_done = io::start_copiers(&fifos, output, sink)?;
         let stdio = fifos.stdio_paths(tty);
         let pid = self.containerd.create_task(id, mounts, &stdio).await?;
@@ -1100,20 +1094,8 @@ impl ContainerService {
         if record.manually_stopped || record.host_bool("AutoRemove") {
             return None;
         }
-        let policy = record.host_config.get("RestartPolicy");
-        let name = policy
-            .and_then(|p| p.get("Name"))
-            .and_then(Value::as_str)
-            .unwrap_or("no");
-        let max = policy
-            .and_then(|p| p.get("MaximumRetryCount"))
-            .and_then(Value::as_u64)
-            .unwrap_or(0);
-        let restart = match name {
-            "always" | "unless-stopped" => true,
-            "on-failure" => code != 0 && (max == 0 || record.restart_count < max),
-            _ => false,
-        };
+        let restart =
+            RestartPolicy::of(&record.host_config).restarts_after_exit(code, record.restart_count);
         if !restart {
             return None;
         }
@@ -1493,12 +1475,7 @@ impl ContainerService {
     ) -> Result<(bool, mpsc::Receiver<LogEntry>)> {
         let c = self.lookup(name_or_id)?;
         let record = c.rec().clone();
-        if record
-            .host_config
-            .pointer("/LogConfig/Type")
-            .and_then(Value::as_str)
-            == Some("none")
-        {
+        if LogConfig::of(&record.host_config).driver == LogDriver::None {
             return Err(Error::not_implemented(
                 "configured logging driver does not support reading",
             ));
@@ -1610,14 +1587,7 @@ impl ContainerService {
                     let (output, sink) = {
                         let io = c.io.lock().unwrap_or_else(|p| p.into_inner());
                         let r = c.rec();
-                        let sink = match r
-                            .host_config
-                            .pointer("/LogConfig/Type")
-                            .and_then(Value::as_str)
-                        {
-                            Some("none") => LogSink::None,
-                            _ => json_file_sink(&r),
-                        };
+                        let sink = log_sink(&r);
                         (io.output.clone(), sink)
                     };
                     c.rec().state.pid = pid;
@@ -1681,16 +1651,7 @@ impl ContainerService {
             .collect();
         for c in containers {
             let r = c.rec().clone();
-            let policy = r
-                .host_config
-                .pointer("/RestartPolicy/Name")
-                .and_then(Value::as_str)
-                .unwrap_or("no");
-            let wanted = match policy {
-                "always" => true,
-                "unless-stopped" => !r.manually_stopped,
-                _ => false,
-            };
+            let wanted = RestartPolicy::of(&r.host_config).restarts_with_daemon(r.manually_stopped);
             if wanted
                 && !matches!(
                     r.state.status,
@@ -1703,26 +1664,21 @@ impl ContainerService {
     }
 }
 
-/// The json-file sink with the container's `max-size` / `max-file` options.
-fn json_file_sink(record: &ContainerRecord) -> LogSink {
-    let opt = |k: &str| {
-        record
-            .host_config
-            .pointer(&format!("/LogConfig/Config/{k}"))
-            .and_then(Value::as_str)
-            .map(str::to_string)
-    };
-    LogSink::JsonFile {
-        path: record.log_path.clone().into(),
-        max_size: opt("max-size")
-            .and_then(|s| io::parse_size(&s))
-            .filter(|s| *s > 0),
-        max_files: opt("max-file").and_then(|s| s.parse().ok()).unwrap_or(1),
-        attrs: log_attrs(
-            record,
-            &opt("labels").unwrap_or_default(),
-            &opt("env").unwrap_or_default(),
-        ),
+/// Where a container's output goes: its json-file (with `max-size` / `max-file`), or nowhere.
+fn log_sink(record: &ContainerRecord) -> LogSink {
+    let lc = LogConfig::of(&record.host_config);
+    match lc.driver {
+        LogDriver::None => LogSink::None,
+        LogDriver::JsonFile => LogSink::JsonFile {
+            path: record.log_path.clone().into(),
+            max_size: lc.max_size(),
+            max_files: lc.max_files(),
+            attrs: log_attrs(
+                record,
+                lc.option("labels").unwrap_or_default(),
+                lc.option("env").unwrap_or_default(),
+            ),
+        },
     }
 }
 
@@ -1823,57 +1779,6 @@ fn check_platform(
         format(&os, want_arch.as_ref(), want_variant.as_ref()),
         format(image_os, Some(&image_arch), image_variant.as_ref()),
     )))
-}
-
-/// Checks json-file options as moby does at create time.
-fn validate_log_config(h: &Map<String, Value>) -> Result<()> {
-    let Some(lc) = h.get("LogConfig") else {
-        return Ok(());
-    };
-    let driver = lc.get("Type").and_then(Value::as_str).unwrap_or("");
-    match driver {
-        "" | "json-file" | "none" => {}
-        // dockerd's other built-in drivers, which Berth does not have yet.
-        "local" | "journald" | "syslog" | "gelf" | "fluentd" | "awslogs" | "splunk" | "gcplogs"
-        | "logentries" => {
-            return Err(Error::invalid(format!(
-                "failed to create container: logger: no log driver named '{driver}' is registered"
-            )));
-        }
-        // Any other name is looked up as a logging plugin, and there are none.
-        other => {
-            return Err(Error::invalid(format!(
-                "error looking up logging plugin {other}: plugin \"{other}\" not found"
-            )));
-        }
-    }
-    let Some(opts) = lc.get("Config").and_then(Value::as_object) else {
-        return Ok(());
-    };
-    for (k, v) in opts {
-        let v = v.as_str().unwrap_or("");
-        match k.as_str() {
-            "max-size" if io::parse_size(v).is_none() => {
-                return Err(Error::invalid(format!("invalid max-size: {v}")));
-            }
-            "max-file" if v.parse::<u32>().map_or(true, |n| n == 0) => {
-                return Err(Error::invalid(format!("invalid max-file: {v}")));
-            }
-            "max-size" | "max-file" | "compress" | "labels" | "labels-regex" | "env"
-            | "env-regex" | "tag" => {}
-            other if driver == "none" => {
-                return Err(Error::invalid(format!(
-                    "unknown log opt '{other}' for none log driver"
-                )));
-            }
-            other => {
-                return Err(Error::invalid(format!(
-                    "unknown log opt '{other}' for json-file log driver"
-                )));
-            }
-        }
-    }
-    Ok(())
 }
 
 fn list_of(v: &Value, key: &str) -> Vec<String> {
@@ -2015,22 +1920,7 @@ pub(super) fn validate_host_config(h: &Map<String, Value>) -> Result<()> {
             .get("MaximumRetryCount")
             .and_then(Value::as_i64)
             .unwrap_or(0);
-        match name {
-            "" | "no" | "always" | "unless-stopped" if max != 0 => {
-                return Err(Error::invalid("invalid restart policy: maximum retry count can only be used with 'on-failure'".to_string()));
-            }
-            "" | "no" | "always" | "unless-stopped" | "on-failure" => {}
-            other => {
-                return Err(Error::invalid(format!(
-                    "invalid restart policy: unknown policy '{other}'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'"
-                )));
-            }
-        }
-        if max < 0 {
-            return Err(Error::invalid(
-                "invalid restart policy: maximum retry count cannot be negative",
-            ));
-        }
+        RestartPolicy::validate(name, max)?;
         if h.get("AutoRemove").and_then(Value::as_bool) == Some(true) && !matches!(name, "" | "no")
         {
             return Err(Error::invalid(
