@@ -53,6 +53,13 @@ pub fn app(state: AppState) -> Router {
         routes::images::remove,
         routes::images::save_many,
         routes::images::create,
+        routes::containers::create,
+        routes::containers::update,
+        routes::exec::create,
+        routes::networks::create,
+        routes::networks::connect,
+        routes::networks::disconnect,
+        routes::volumes::create,
     ),
     components(schemas(
         types::system::SystemVersion,
@@ -63,7 +70,14 @@ pub fn app(state: AppState) -> Router {
         types::image::HistoryItem,
         types::image::DeleteResponseItem,
     )),
-    tags((name = "System"), (name = "Image"))
+    tags(
+        (name = "System"),
+        (name = "Image"),
+        (name = "Container"),
+        (name = "Exec"),
+        (name = "Network"),
+        (name = "Volume")
+    )
 )]
 pub struct ApiDoc;
 

@@ -71,6 +71,9 @@ fn wire_object<T: serde::Serialize>(value: Option<T>) -> Map<String, Value> {
 }
 
 /// `POST /containers/create`.
+#[utoipa::path(post, path = "/containers/create", tag = "Container",
+    request_body = wire::ContainerCreateRequest,
+    responses((status = 201, description = "Created"), (status = 400, description = "Bad parameter"), (status = 404, description = "No such image")))]
 pub async fn create(
     State(s): State<AppState>,
     Extension(version): Extension<ApiVersion>,
@@ -547,6 +550,9 @@ pub async fn stats(
 }
 
 /// `POST /containers/{id}/update`.
+#[utoipa::path(post, path = "/containers/{id}/update", tag = "Container",
+    request_body = wire::ContainerUpdateRequest,
+    responses((status = 200, description = "Updated"), (status = 404, description = "No such container")))]
 pub async fn update(
     State(s): State<AppState>,
     Path(id): Path<String>,

@@ -19,6 +19,9 @@ use crate::stream::stdcopy;
 use crate::version::ApiVersion;
 use crate::wire;
 
+#[utoipa::path(post, path = "/containers/{id}/exec", tag = "Exec",
+    request_body = wire::ExecCreateRequest,
+    responses((status = 201, description = "Created"), (status = 404, description = "No such container"), (status = 409, description = "Container is not running")))]
 pub async fn create(
     State(s): State<AppState>,
     Extension(version): Extension<ApiVersion>,

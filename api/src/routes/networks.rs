@@ -82,6 +82,9 @@ fn network_json(s: &AppState, n: &Network, with_containers: bool) -> Value {
 }
 
 /// `POST /networks/create`: 201 with the ID; a taken name is a 409 (compose relies on it).
+#[utoipa::path(post, path = "/networks/create", tag = "Network",
+    request_body = wire::NetworkCreateRequest,
+    responses((status = 201, description = "Created"), (status = 409, description = "Name taken")))]
 pub async fn create(
     State(s): State<AppState>,
     req: Request,
@@ -213,6 +216,9 @@ fn invalid_json(e: wire::go_json::GoJsonError) -> ApiError {
 }
 
 /// `POST /networks/{id}/connect`.
+#[utoipa::path(post, path = "/networks/{id}/connect", tag = "Network",
+    request_body = wire::NetworkConnectRequest,
+    responses((status = 200, description = "Connected"), (status = 404, description = "No such network or container")))]
 pub async fn connect(
     State(s): State<AppState>,
     Path(id): Path<String>,
@@ -235,6 +241,9 @@ pub async fn connect(
 }
 
 /// `POST /networks/{id}/disconnect`.
+#[utoipa::path(post, path = "/networks/{id}/disconnect", tag = "Network",
+    request_body = wire::NetworkDisconnectRequest,
+    responses((status = 200, description = "Disconnected"), (status = 404, description = "No such network or container")))]
 pub async fn disconnect(
     State(s): State<AppState>,
     Path(id): Path<String>,

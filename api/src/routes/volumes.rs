@@ -29,6 +29,9 @@ pub(crate) fn volume_json(v: &Volume, usage: Option<(i64, i64)>) -> Value {
 }
 
 /// `POST /volumes/create`.
+#[utoipa::path(post, path = "/volumes/create", tag = "Volume",
+    request_body = wire::VolumeCreateRequest,
+    responses((status = 201, description = "Created")))]
 pub async fn create(
     State(s): State<AppState>,
     req: Request,

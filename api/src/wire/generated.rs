@@ -4,11 +4,12 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::patch::{EmptyObject, Opaque, StrSlice};
 
 /// Go's `ContainerConfigWrapper`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename = "ContainerConfigWrapper")]
 pub struct ContainerCreateRequest {
     #[serde(rename = "Hostname", skip_serializing_if = "Option::is_none")]
@@ -24,6 +25,7 @@ pub struct ContainerCreateRequest {
     #[serde(rename = "AttachStderr", skip_serializing_if = "Option::is_none")]
     pub attach_stderr: Option<bool>,
     #[serde(rename = "ExposedPorts", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     pub exposed_ports: Option<BTreeMap<String, EmptyObject>>,
     #[serde(rename = "Tty", skip_serializing_if = "Option::is_none")]
     pub tty: Option<bool>,
@@ -34,6 +36,7 @@ pub struct ContainerCreateRequest {
     #[serde(rename = "Env", skip_serializing_if = "Option::is_none")]
     pub env: Option<Vec<String>>,
     #[serde(rename = "Cmd", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<String>>)]
     pub cmd: Option<StrSlice>,
     #[serde(rename = "Healthcheck", skip_serializing_if = "Option::is_none")]
     pub healthcheck: Option<HealthConfig>,
@@ -42,10 +45,12 @@ pub struct ContainerCreateRequest {
     #[serde(rename = "Image", skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
     #[serde(rename = "Volumes", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     pub volumes: Option<BTreeMap<String, EmptyObject>>,
     #[serde(rename = "WorkingDir", skip_serializing_if = "Option::is_none")]
     pub working_dir: Option<String>,
     #[serde(rename = "Entrypoint", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<String>>)]
     pub entrypoint: Option<StrSlice>,
     #[serde(rename = "NetworkDisabled", skip_serializing_if = "Option::is_none")]
     pub network_disabled: Option<bool>,
@@ -58,6 +63,7 @@ pub struct ContainerCreateRequest {
     #[serde(rename = "StopTimeout", skip_serializing_if = "Option::is_none")]
     pub stop_timeout: Option<i64>,
     #[serde(rename = "Shell", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<String>>)]
     pub shell: Option<StrSlice>,
     #[serde(rename = "MacAddress", skip_serializing_if = "Option::is_none")]
     pub mac_address: Option<String>,
@@ -68,7 +74,7 @@ pub struct ContainerCreateRequest {
 }
 
 /// Go's `UpdateConfig`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename = "UpdateConfig")]
 pub struct ContainerUpdateRequest {
     #[serde(rename = "CpuShares", skip_serializing_if = "Option::is_none")]
@@ -140,7 +146,7 @@ pub struct ContainerUpdateRequest {
 }
 
 /// Go's `ExecConfig`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename = "ExecConfig")]
 pub struct ExecCreateRequest {
     #[serde(rename = "AttachStdin", skip_serializing_if = "Option::is_none")]
@@ -168,7 +174,7 @@ pub struct ExecCreateRequest {
 }
 
 /// Go's `NetworkCreateRequest`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename = "NetworkCreateRequest")]
 pub struct NetworkCreateRequest {
     #[serde(rename = "Name", skip_serializing_if = "Option::is_none")]
@@ -200,7 +206,7 @@ pub struct NetworkCreateRequest {
 }
 
 /// Go's `NetworkConnect`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename = "NetworkConnect")]
 pub struct NetworkConnectRequest {
     #[serde(rename = "Container", skip_serializing_if = "Option::is_none")]
@@ -210,7 +216,7 @@ pub struct NetworkConnectRequest {
 }
 
 /// Go's `NetworkDisconnect`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename = "NetworkDisconnect")]
 pub struct NetworkDisconnectRequest {
     #[serde(rename = "Container", skip_serializing_if = "Option::is_none")]
@@ -220,7 +226,7 @@ pub struct NetworkDisconnectRequest {
 }
 
 /// Go's `VolumeCreateBody`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename = "VolumeCreateBody")]
 pub struct VolumeCreateRequest {
     #[serde(rename = "Name", skip_serializing_if = "Option::is_none")]
@@ -236,7 +242,7 @@ pub struct VolumeCreateRequest {
 }
 
 /// Go's `NetworkingConfig`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename = "NetworkingConfig")]
 pub struct NetworkingConfig {
     #[serde(rename = "EndpointsConfig", skip_serializing_if = "Option::is_none")]
@@ -244,7 +250,7 @@ pub struct NetworkingConfig {
 }
 
 /// Go's `HealthConfig`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename = "HealthConfig")]
 pub struct HealthConfig {
     #[serde(rename = "Test", skip_serializing_if = "Option::is_none")]
@@ -262,7 +268,7 @@ pub struct HealthConfig {
 }
 
 /// Go's `HostConfig`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename = "HostConfig")]
 pub struct HostConfig {
     #[serde(rename = "CpuShares", skip_serializing_if = "Option::is_none")]
@@ -412,7 +418,7 @@ pub struct HostConfig {
 }
 
 /// Go's `WeightDevice`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename = "WeightDevice")]
 pub struct WeightDevice {
     #[serde(rename = "Path", skip_serializing_if = "Option::is_none")]
@@ -422,7 +428,7 @@ pub struct WeightDevice {
 }
 
 /// Go's `ThrottleDevice`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename = "ThrottleDevice")]
 pub struct ThrottleDevice {
     #[serde(rename = "Path", skip_serializing_if = "Option::is_none")]
@@ -432,7 +438,7 @@ pub struct ThrottleDevice {
 }
 
 /// Go's `DeviceMapping`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename = "DeviceMapping")]
 pub struct DeviceMapping {
     #[serde(rename = "PathOnHost", skip_serializing_if = "Option::is_none")]
@@ -444,7 +450,7 @@ pub struct DeviceMapping {
 }
 
 /// Go's `DeviceRequest`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename = "DeviceRequest")]
 pub struct DeviceRequest {
     #[serde(rename = "Driver", skip_serializing_if = "Option::is_none")]
@@ -460,7 +466,7 @@ pub struct DeviceRequest {
 }
 
 /// Go's `Ulimit`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename = "Ulimit")]
 pub struct Ulimit {
     #[serde(rename = "Name", skip_serializing_if = "Option::is_none")]
@@ -472,7 +478,7 @@ pub struct Ulimit {
 }
 
 /// Go's `RestartPolicy`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename = "RestartPolicy")]
 pub struct RestartPolicy {
     #[serde(rename = "Name", skip_serializing_if = "Option::is_none")]
@@ -482,7 +488,7 @@ pub struct RestartPolicy {
 }
 
 /// Go's `ConfigReference`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename = "ConfigReference")]
 pub struct ConfigReference {
     #[serde(rename = "Network", skip_serializing_if = "Option::is_none")]
@@ -490,7 +496,7 @@ pub struct ConfigReference {
 }
 
 /// Go's `IPAM`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename = "IPAM")]
 pub struct IPAM {
     #[serde(rename = "Driver", skip_serializing_if = "Option::is_none")]
@@ -502,7 +508,7 @@ pub struct IPAM {
 }
 
 /// Go's `EndpointSettings`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename = "EndpointSettings")]
 pub struct EndpointSettings {
     #[serde(rename = "IPAMConfig", skip_serializing_if = "Option::is_none")]
@@ -538,7 +544,7 @@ pub struct EndpointSettings {
 }
 
 /// Go's `ClusterVolumeSpec`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename = "ClusterVolumeSpec")]
 pub struct ClusterVolumeSpec {
     #[serde(rename = "Group", skip_serializing_if = "Option::is_none")]
@@ -548,7 +554,7 @@ pub struct ClusterVolumeSpec {
 }
 
 /// Go's `LogConfig`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename = "LogConfig")]
 pub struct LogConfig {
     #[serde(rename = "Type", skip_serializing_if = "Option::is_none")]
@@ -558,7 +564,7 @@ pub struct LogConfig {
 }
 
 /// Go's `PortBinding`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename = "PortBinding")]
 pub struct PortBinding {
     #[serde(rename = "HostIp", skip_serializing_if = "Option::is_none")]
@@ -568,7 +574,7 @@ pub struct PortBinding {
 }
 
 /// Go's `Mount`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename = "Mount")]
 pub struct Mount {
     #[serde(rename = "Target", skip_serializing_if = "Option::is_none")]
@@ -592,7 +598,7 @@ pub struct Mount {
 }
 
 /// Go's `IPAMConfig`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename = "IPAMConfig")]
 pub struct IPAMConfig {
     #[serde(rename = "Subnet", skip_serializing_if = "Option::is_none")]
@@ -606,7 +612,7 @@ pub struct IPAMConfig {
 }
 
 /// Go's `EndpointIPAMConfig`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename = "EndpointIPAMConfig")]
 pub struct EndpointIPAMConfig {
     #[serde(rename = "IPv4Address", skip_serializing_if = "Option::is_none")]
@@ -618,7 +624,7 @@ pub struct EndpointIPAMConfig {
 }
 
 /// Go's `AccessMode`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename = "AccessMode")]
 pub struct AccessMode {
     #[serde(rename = "Scope", skip_serializing_if = "Option::is_none")]
@@ -626,6 +632,7 @@ pub struct AccessMode {
     #[serde(rename = "Sharing", skip_serializing_if = "Option::is_none")]
     pub sharing: Option<String>,
     #[serde(rename = "MountVolume", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     pub mount_volume: Option<Opaque>,
     #[serde(rename = "Secrets", skip_serializing_if = "Option::is_none")]
     pub secrets: Option<Vec<Secrets>>,
@@ -638,7 +645,7 @@ pub struct AccessMode {
 }
 
 /// Go's `BindOptions`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename = "BindOptions")]
 pub struct BindOptions {
     #[serde(rename = "Propagation", skip_serializing_if = "Option::is_none")]
@@ -654,7 +661,7 @@ pub struct BindOptions {
 }
 
 /// Go's `VolumeOptions`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename = "VolumeOptions")]
 pub struct VolumeOptions {
     #[serde(rename = "NoCopy", skip_serializing_if = "Option::is_none")]
@@ -668,7 +675,7 @@ pub struct VolumeOptions {
 }
 
 /// Go's `ImageOptions`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename = "ImageOptions")]
 pub struct ImageOptions {
     #[serde(rename = "Subpath", skip_serializing_if = "Option::is_none")]
@@ -676,7 +683,7 @@ pub struct ImageOptions {
 }
 
 /// Go's `TmpfsOptions`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename = "TmpfsOptions")]
 pub struct TmpfsOptions {
     #[serde(rename = "SizeBytes", skip_serializing_if = "Option::is_none")]
@@ -688,7 +695,7 @@ pub struct TmpfsOptions {
 }
 
 /// Go's `Secrets`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename = "Secrets")]
 pub struct Secrets {
     #[serde(rename = "Key", skip_serializing_if = "Option::is_none")]
@@ -698,7 +705,7 @@ pub struct Secrets {
 }
 
 /// Go's `AccessibilityRequirements`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename = "AccessibilityRequirements")]
 pub struct AccessibilityRequirements {
     #[serde(rename = "Requisite", skip_serializing_if = "Option::is_none")]
@@ -708,7 +715,7 @@ pub struct AccessibilityRequirements {
 }
 
 /// Go's `CapacityRange`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename = "CapacityRange")]
 pub struct CapacityRange {
     #[serde(rename = "RequiredBytes", skip_serializing_if = "Option::is_none")]
@@ -718,7 +725,7 @@ pub struct CapacityRange {
 }
 
 /// Go's `DriverConfig`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename = "DriverConfig")]
 pub struct DriverConfig {
     #[serde(rename = "Name", skip_serializing_if = "Option::is_none")]
@@ -728,7 +735,7 @@ pub struct DriverConfig {
 }
 
 /// Go's `Topology`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename = "Topology")]
 pub struct Topology {
     #[serde(rename = "Segments", skip_serializing_if = "Option::is_none")]
