@@ -7,6 +7,15 @@ use serde_json::Value;
 
 pub const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
 
+/// The layout of `config.v2.json` this berthd writes. Records without the key were written
+/// before it existed (layout 1) and read as they are; a record of a later layout came from a
+/// newer berthd and is left alone rather than misread.
+pub const RECORD_SCHEMA_VERSION: u32 = 2;
+
+fn first_layout() -> u32 {
+    1
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
@@ -93,6 +102,9 @@ impl State {
 /// `config.v2.json`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ContainerRecord {
+    /// [`RECORD_SCHEMA_VERSION`] when written by this berthd.
+    #[serde(rename = "schema_version", default = "first_layout")]
+    pub schema_version: u32,
     pub id: String,
     /// With the leading `/`.
     pub name: String,
@@ -195,5 +207,50 @@ impl ContainerRecord {
             }
         }));
         parts.join(" ")
+    }
+}
+
+#[cfg(test)]
+mod record_layout_tests {
+    use super::*;
+    use crate::container::policy::{LogConfig, RestartPolicy};
+
+    /// Written by berthd before records carried a layout version (`docker run -d --network
+    /// fixnet --network-alias fx -v fixvol:/data -v /etc/hostname:/host-hostname:ro
+    /// --health-cmd true --restart on-failure:3 --log-opt max-size=1k -p 127.0.0.1:18080:80
+    /// ... busybox sleep 1000`, then stopped).
+    const LAYOUT_1: &str = include_str!("../../tests/fixtures/record-layout-1/config.v2.json");
+    const LAYOUT_1_HOST: &str =
+        include_str!("../../tests/fixtures/record-layout-1/hostconfig.json");
+
+    #[test]
+    fn a_record_of_the_first_layout_reads_whole() {
+        let mut r: ContainerRecord = serde_json::from_str(LAYOUT_1).expect("layout 1 parses");
+        r.host_config = serde_json::from_str(LAYOUT_1_HOST).expect("host config parses");
+        assert_eq!(r.schema_version, 1);
+        assert_eq!(r.name, "/record-fixture");
+        assert_eq!(r.args, vec!["1000"]);
+        assert_eq!(r.state.status, Status::Exited);
+        assert_eq!(r.state.exit_code, 137);
+        assert!(r.manually_stopped);
+        assert_eq!(r.mounts.len(), 2);
+        assert_eq!(r.networks["fixnet"].aliases, vec!["fx"]);
+        assert_eq!(r.config_str("Image"), "busybox");
+        assert_eq!(
+            RestartPolicy::of(&r.host_config),
+            RestartPolicy::OnFailure { max_retries: 3 }
+        );
+        assert_eq!(LogConfig::of(&r.host_config).max_size(), Some(1024));
+    }
+
+    #[test]
+    fn records_are_written_with_the_current_layout() {
+        let mut r: ContainerRecord = serde_json::from_str(LAYOUT_1).expect("layout 1 parses");
+        r.schema_version = RECORD_SCHEMA_VERSION;
+        let written = serde_json::to_value(&r).expect("serialises");
+        assert_eq!(written["schema_version"], RECORD_SCHEMA_VERSION);
+        let back: ContainerRecord = serde_json::from_value(written).expect("reads back");
+        assert_eq!(back.schema_version, RECORD_SCHEMA_VERSION);
+        assert_eq!(back.networks.len(), 1);
     }
 }

@@ -435,6 +435,7 @@ impl ContainerService {
         std::fs::create_dir_all(dir)?;
         let mounts = self.resolve_mounts(wanted_mounts)?;
         let record = ContainerRecord {
+            schema_version: super::model::RECORD_SCHEMA_VERSION,
             id: id.to_string(),
             name: name.to_string(),
             created: now(),
@@ -1559,6 +1560,16 @@ impl ContainerService {
                 tracing::warn!(path = %path.display(), "skipping unreadable container record");
                 continue;
             };
+            if record.schema_version > super::model::RECORD_SCHEMA_VERSION {
+                tracing::warn!(
+                    path = %path.display(),
+                    version = record.schema_version,
+                    "skipping a container record written by a newer berthd"
+                );
+                continue;
+            }
+            // Layout 1 reads as layout 2 unchanged; the next write records the new layout.
+            record.schema_version = super::model::RECORD_SCHEMA_VERSION;
             record.host_config = std::fs::read(path.join("hostconfig.json"))
                 .ok()
                 .and_then(|b| serde_json::from_slice(&b).ok())
