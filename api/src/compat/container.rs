@@ -1,16 +1,17 @@
-//! Container create shims for older API versions.
+//! Container create shims for older API versions, on the typed create request.
 
-use serde_json::{Map, Value};
+use std::collections::BTreeMap;
 
 use crate::error::ApiError;
 use crate::version::ApiVersion;
+use crate::wire::{ContainerCreateRequest, EndpointSettings, HostConfig, Mount};
 
 /// The parts of a create request the shims rewrite.
 pub struct CreateBody<'a> {
-    pub config: &'a mut Map<String, Value>,
-    pub host: &'a mut Map<String, Value>,
+    pub config: &'a mut ContainerCreateRequest,
+    pub host: &'a mut HostConfig,
     /// `NetworkingConfig.EndpointsConfig`, when given.
-    pub endpoints: Option<&'a Map<String, Value>>,
+    pub endpoints: Option<&'a BTreeMap<String, EndpointSettings>>,
     /// The host runs cgroup v1.
     pub cgroup_v1: bool,
 }
@@ -64,51 +65,35 @@ pub fn exec_console_size(size: Option<Vec<u64>>, v: ApiVersion) -> Option<[u32; 
     Some([dim(0)?, dim(1)?])
 }
 
-/// The `Mounts` of a host config, as objects.
-fn mounts(host: &mut Map<String, Value>) -> impl Iterator<Item = &mut Map<String, Value>> {
-    host.get_mut("Mounts")
-        .and_then(Value::as_array_mut)
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_object_mut)
+fn mounts(host: &mut HostConfig) -> impl Iterator<Item = &mut Mount> {
+    host.mounts.iter_mut().flatten()
 }
 
-fn is_set(v: Option<&Value>) -> bool {
-    !matches!(v, None | Some(Value::Null))
+fn empty(s: &Option<String>) -> bool {
+    s.as_deref().unwrap_or("").is_empty()
 }
 
 /// Below 1.40 an empty `IpcMode` meant `shareable` (the daemon default is `private` since).
-fn shareable_ipc_before_1_40(host: &mut Map<String, Value>, v: ApiVersion) {
-    if v.lt(1, 40)
-        && host
-            .get("IpcMode")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .is_empty()
-    {
-        host.insert("IpcMode".into(), Value::from("shareable"));
+fn shareable_ipc_before_1_40(host: &mut HostConfig, v: ApiVersion) {
+    if v.lt(1, 40) && empty(&host.ipc_mode) {
+        host.ipc_mode = Some("shareable".into());
     }
 }
 
 /// Below 1.40 `BindOptions.NonRecursive` did not exist: forced false.
-fn non_recursive_binds_off_before_1_40(host: &mut Map<String, Value>, v: ApiVersion) {
+fn non_recursive_binds_off_before_1_40(host: &mut HostConfig, v: ApiVersion) {
     if !v.lt(1, 40) {
         return;
     }
-    for m in mounts(host) {
-        if let Some(b) = m.get_mut("BindOptions").and_then(Value::as_object_mut) {
-            b.insert("NonRecursive".into(), Value::Bool(false));
-        }
+    for b in mounts(host).filter_map(|m| m.bind_options.as_mut()) {
+        b.non_recursive = Some(false);
     }
 }
 
 /// At exactly 1.40 the legacy `Capabilities` field was accepted by the API but refused by
 /// the daemon.
-fn refuse_capabilities_at_1_40(host: &Map<String, Value>, v: ApiVersion) -> Result<(), ApiError> {
-    let given = host
-        .get("Capabilities")
-        .and_then(Value::as_array)
-        .is_some_and(|c| !c.is_empty());
+fn refuse_capabilities_at_1_40(host: &HostConfig, v: ApiVersion) -> Result<(), ApiError> {
+    let given = host.capabilities.as_ref().is_some_and(|c| !c.is_empty());
     if v.ge(1, 40) && v.lt(1, 41) && given {
         return Err(ApiError::invalid(
             "the HostConfig.Capabilities field is not supported by this daemon; use CapAdd and CapDrop to set capabilities",
@@ -118,98 +103,91 @@ fn refuse_capabilities_at_1_40(host: &Map<String, Value>, v: ApiVersion) -> Resu
 }
 
 /// Below 1.41 an empty `CgroupnsMode` meant `host` on cgroup v1 hosts.
-fn host_cgroupns_before_1_41(host: &mut Map<String, Value>, v: ApiVersion, cgroup_v1: bool) {
-    let empty = host
-        .get("CgroupnsMode")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .is_empty();
-    if v.lt(1, 41) && empty && cgroup_v1 {
-        host.insert("CgroupnsMode".into(), Value::from("host"));
+fn host_cgroupns_before_1_41(host: &mut HostConfig, v: ApiVersion, cgroup_v1: bool) {
+    if v.lt(1, 41) && empty(&host.cgroupns_mode) && cgroup_v1 {
+        host.cgroupns_mode = Some("host".into());
     }
 }
 
 /// Options for another mount type: silently dropped below 1.42, refused from 1.42. Below
 /// 1.42 `BindOptions.CreateMountpoint` did not exist either.
-fn mount_options_before_1_42(host: &mut Map<String, Value>, v: ApiVersion) -> Result<(), ApiError> {
+fn mount_options_before_1_42(host: &mut HostConfig, v: ApiVersion) -> Result<(), ApiError> {
     let old = v.lt(1, 42);
     for m in mounts(host) {
-        let kind = m
-            .get("Type")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
-        for (field, owner) in [
-            ("BindOptions", "bind"),
-            ("VolumeOptions", "volume"),
-            ("TmpfsOptions", "tmpfs"),
-        ] {
-            if is_set(m.get(field)) && kind != owner {
-                if old {
-                    m.remove(field);
-                } else {
-                    return Err(ApiError::invalid(format!(
-                        "{field} must not be specified on mount type {kind:?}"
-                    )));
-                }
+        let kind = m.r#type.clone().unwrap_or_default();
+        let misplaced = [
+            ("BindOptions", "bind", m.bind_options.is_some()),
+            ("VolumeOptions", "volume", m.volume_options.is_some()),
+            ("TmpfsOptions", "tmpfs", m.tmpfs_options.is_some()),
+        ];
+        for (field, owner, given) in misplaced {
+            if !given || kind == owner {
+                continue;
+            }
+            if !old {
+                return Err(ApiError::invalid(format!(
+                    "{field} must not be specified on mount type {kind:?}"
+                )));
+            }
+            match field {
+                "BindOptions" => m.bind_options = None,
+                "VolumeOptions" => m.volume_options = None,
+                _ => m.tmpfs_options = None,
             }
         }
-        if old && let Some(b) = m.get_mut("BindOptions").and_then(Value::as_object_mut) {
-            b.insert("CreateMountpoint".into(), Value::Bool(false));
+        if old && let Some(b) = m.bind_options.as_mut() {
+            b.create_mountpoint = Some(false);
         }
     }
     Ok(())
 }
 
 /// Below 1.42 the console size could not be given at create: reset to 0×0.
-fn console_size_reset_before_1_42(host: &mut Map<String, Value>, v: ApiVersion) {
-    if v.lt(1, 42) && host.contains_key("ConsoleSize") {
-        host.insert("ConsoleSize".into(), serde_json::json!([0, 0]));
+fn console_size_reset_before_1_42(host: &mut HostConfig, v: ApiVersion) {
+    if v.lt(1, 42) && host.console_size.is_some() {
+        host.console_size = Some(vec![0, 0]);
     }
 }
 
 /// Below 1.43 `HostConfig.Annotations` did not exist: ignored.
-fn annotations_ignored_before_1_43(host: &mut Map<String, Value>, v: ApiVersion) {
+fn annotations_ignored_before_1_43(host: &mut HostConfig, v: ApiVersion) {
     if v.lt(1, 43) {
-        host.remove("Annotations");
+        host.annotations = None;
     }
 }
 
 /// Below 1.44 `Healthcheck.StartInterval` did not exist: zeroed.
-fn start_interval_zeroed_before_1_44(config: &mut Map<String, Value>, v: ApiVersion) {
+fn start_interval_zeroed_before_1_44(config: &mut ContainerCreateRequest, v: ApiVersion) {
     if v.lt(1, 44)
-        && let Some(h) = config.get_mut("Healthcheck").and_then(Value::as_object_mut)
-        && h.contains_key("StartInterval")
+        && let Some(h) = config.healthcheck.as_mut()
+        && h.start_interval.is_some()
     {
-        h.insert("StartInterval".into(), Value::from(0));
+        h.start_interval = Some(0);
     }
 }
 
 /// `BindOptions.ReadOnlyForceRecursive` needs 1.44.
 fn refuse_force_recursive_before_1_44(
-    host: &mut Map<String, Value>,
+    host: &mut HostConfig,
     v: ApiVersion,
 ) -> Result<(), ApiError> {
-    if !v.lt(1, 44) {
-        return Ok(());
-    }
-    for m in mounts(host) {
-        if m.get("BindOptions")
-            .and_then(|b| b.get("ReadOnlyForceRecursive"))
-            .and_then(Value::as_bool)
+    let forced = mounts(host).any(|m| {
+        m.bind_options
+            .as_ref()
+            .and_then(|b| b.read_only_force_recursive)
             == Some(true)
-        {
-            return Err(ApiError::invalid(
-                "BindOptions.ReadOnlyForceRecursive needs API v1.44 or newer",
-            ));
-        }
+    });
+    if v.lt(1, 44) && forced {
+        return Err(ApiError::invalid(
+            "BindOptions.ReadOnlyForceRecursive needs API v1.44 or newer",
+        ));
     }
     Ok(())
 }
 
 /// Below 1.44 a container is created on one network at most.
 fn one_endpoint_before_1_44(
-    endpoints: Option<&Map<String, Value>>,
+    endpoints: Option<&BTreeMap<String, EndpointSettings>>,
     v: ApiVersion,
 ) -> Result<(), ApiError> {
     if let Some(e) = endpoints
@@ -226,34 +204,23 @@ fn one_endpoint_before_1_44(
 }
 
 /// `VolumeOptions.Subpath` needs 1.45.
-fn refuse_subpath_before_1_45(
-    host: &mut Map<String, Value>,
-    v: ApiVersion,
-) -> Result<(), ApiError> {
-    if !v.lt(1, 45) {
-        return Ok(());
-    }
-    for m in mounts(host) {
-        let subpath = m
-            .get("VolumeOptions")
-            .and_then(|o| o.get("Subpath"))
-            .and_then(Value::as_str)
-            .unwrap_or("");
-        if !subpath.is_empty() {
-            return Err(ApiError::invalid(
-                "VolumeOptions.Subpath needs API v1.45 or newer",
-            ));
-        }
+fn refuse_subpath_before_1_45(host: &mut HostConfig, v: ApiVersion) -> Result<(), ApiError> {
+    let subpath = mounts(host).any(|m| {
+        m.volume_options
+            .as_ref()
+            .is_some_and(|o| !empty(&o.subpath))
+    });
+    if v.lt(1, 45) && subpath {
+        return Err(ApiError::invalid(
+            "VolumeOptions.Subpath needs API v1.45 or newer",
+        ));
     }
     Ok(())
 }
 
 /// Mounts of type `image` need 1.48.
-fn refuse_image_mounts_before_1_48(
-    host: &mut Map<String, Value>,
-    v: ApiVersion,
-) -> Result<(), ApiError> {
-    if v.lt(1, 48) && mounts(host).any(|m| m.get("Type").and_then(Value::as_str) == Some("image")) {
+fn refuse_image_mounts_before_1_48(host: &mut HostConfig, v: ApiVersion) -> Result<(), ApiError> {
+    if v.lt(1, 48) && mounts(host).any(|m| m.r#type.as_deref() == Some("image")) {
         return Err(ApiError::invalid(
             "Mount type \"Image\" needs API v1.48 or newer",
         ));
@@ -262,50 +229,63 @@ fn refuse_image_mounts_before_1_48(
 }
 
 /// Below 1.19 the daemon clamped CPU shares into the kernel's range (2..=262144).
-fn adjust_cpu_shares_before_1_19(host: &mut Map<String, Value>, v: ApiVersion) {
+fn adjust_cpu_shares_before_1_19(host: &mut HostConfig, v: ApiVersion) {
     if v.lt(1, 19)
-        && let Some(shares) = host.get("CpuShares").and_then(Value::as_i64)
+        && let Some(shares) = host.cpu_shares
         && shares != 0
     {
-        host.insert("CpuShares".into(), Value::from(shares.clamp(2, 262_144)));
+        host.cpu_shares = Some(shares.clamp(2, 262_144));
     }
 }
 
 /// Below 1.25 clients removed `--rm` containers themselves; the daemon ignores AutoRemove.
-fn auto_remove_off_before_1_25(host: &mut Map<String, Value>, v: ApiVersion) {
+fn auto_remove_off_before_1_25(host: &mut HostConfig, v: ApiVersion) {
     if v.lt(1, 25) {
-        host.insert("AutoRemove".into(), Value::Bool(false));
+        host.auto_remove = Some(false);
     }
 }
 
 /// Below 1.40: `KernelMemoryTCP` zeroed and `Capabilities` ignored.
-fn ignore_before_1_40(host: &mut Map<String, Value>, v: ApiVersion) {
+fn ignore_before_1_40(host: &mut HostConfig, v: ApiVersion) {
     if v.lt(1, 40) {
-        host.remove("Capabilities");
-        if host.contains_key("KernelMemoryTCP") {
-            host.insert("KernelMemoryTCP".into(), Value::from(0));
+        host.capabilities = None;
+        if host.kernel_memory_tcp.is_some() {
+            host.kernel_memory_tcp = Some(0);
         }
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     use super::*;
 
-    fn host(v: Value) -> Map<String, Value> {
-        v.as_object().unwrap().clone()
+    fn host(v: Value) -> HostConfig {
+        serde_json::from_value(v).unwrap()
+    }
+
+    fn config(v: Value) -> ContainerCreateRequest {
+        serde_json::from_value(v).unwrap()
+    }
+
+    fn endpoints(v: Value) -> BTreeMap<String, EndpointSettings> {
+        serde_json::from_value(v).unwrap()
+    }
+
+    /// The typed value as the JSON it stands for.
+    fn j<T: serde::Serialize>(t: &T) -> Value {
+        serde_json::to_value(t).unwrap()
     }
 
     #[test]
     fn cpu_shares_clamped_below_1_19_only() {
         let mut h = host(json!({"CpuShares": 1}));
         adjust_cpu_shares_before_1_19(&mut h, ApiVersion::new(1, 18));
-        assert_eq!(h["CpuShares"], 2);
+        assert_eq!(j(&h)["CpuShares"], 2);
         let mut h = host(json!({"CpuShares": 1}));
         adjust_cpu_shares_before_1_19(&mut h, ApiVersion::new(1, 19));
-        assert_eq!(h["CpuShares"], 1);
+        assert_eq!(j(&h)["CpuShares"], 1);
     }
 
     #[test]
@@ -330,10 +310,10 @@ mod tests {
     fn auto_remove_ignored_below_1_25() {
         let mut h = host(json!({"AutoRemove": true}));
         auto_remove_off_before_1_25(&mut h, ApiVersion::new(1, 24));
-        assert_eq!(h["AutoRemove"], false);
+        assert_eq!(j(&h)["AutoRemove"], false);
         let mut h = host(json!({"AutoRemove": true}));
         auto_remove_off_before_1_25(&mut h, ApiVersion::new(1, 25));
-        assert_eq!(h["AutoRemove"], true);
+        assert_eq!(j(&h)["AutoRemove"], true);
     }
 
     const V: fn(u32) -> ApiVersion = |minor| ApiVersion::new(1, minor);
@@ -342,13 +322,13 @@ mod tests {
     fn empty_ipc_mode_is_shareable_below_1_40() {
         let mut h = host(json!({"IpcMode": ""}));
         shareable_ipc_before_1_40(&mut h, V(39));
-        assert_eq!(h["IpcMode"], "shareable");
+        assert_eq!(j(&h)["IpcMode"], "shareable");
         let mut h = host(json!({}));
         shareable_ipc_before_1_40(&mut h, V(40));
-        assert!(h.get("IpcMode").is_none());
+        assert!(j(&h).get("IpcMode").is_none());
         let mut h = host(json!({"IpcMode": "host"}));
         shareable_ipc_before_1_40(&mut h, V(39));
-        assert_eq!(h["IpcMode"], "host");
+        assert_eq!(j(&h)["IpcMode"], "host");
     }
 
     #[test]
@@ -356,10 +336,10 @@ mod tests {
         let body = json!({"Mounts": [{"Type": "bind", "BindOptions": {"NonRecursive": true}}]});
         let mut h = host(body.clone());
         non_recursive_binds_off_before_1_40(&mut h, V(39));
-        assert_eq!(h["Mounts"][0]["BindOptions"]["NonRecursive"], false);
+        assert_eq!(j(&h)["Mounts"][0]["BindOptions"]["NonRecursive"], false);
         let mut h = host(body);
         non_recursive_binds_off_before_1_40(&mut h, V(40));
-        assert_eq!(h["Mounts"][0]["BindOptions"]["NonRecursive"], true);
+        assert_eq!(j(&h)["Mounts"][0]["BindOptions"]["NonRecursive"], true);
     }
 
     #[test]
@@ -388,13 +368,13 @@ mod tests {
     fn empty_cgroupns_is_host_on_cgroup_v1_below_1_41() {
         let mut h = host(json!({}));
         host_cgroupns_before_1_41(&mut h, V(40), true);
-        assert_eq!(h["CgroupnsMode"], "host");
+        assert_eq!(j(&h)["CgroupnsMode"], "host");
         let mut h = host(json!({}));
         host_cgroupns_before_1_41(&mut h, V(41), true);
-        assert!(h.get("CgroupnsMode").is_none());
+        assert!(j(&h).get("CgroupnsMode").is_none());
         let mut h = host(json!({}));
         host_cgroupns_before_1_41(&mut h, V(40), false);
-        assert!(h.get("CgroupnsMode").is_none());
+        assert!(j(&h).get("CgroupnsMode").is_none());
     }
 
     #[test]
@@ -403,8 +383,8 @@ mod tests {
             "BindOptions": {"CreateMountpoint": true}}]});
         let mut h = host(body.clone());
         mount_options_before_1_42(&mut h, V(41)).unwrap();
-        assert!(h["Mounts"][0].get("TmpfsOptions").is_none());
-        assert_eq!(h["Mounts"][0]["BindOptions"]["CreateMountpoint"], false);
+        assert!(j(&h)["Mounts"][0].get("TmpfsOptions").is_none());
+        assert_eq!(j(&h)["Mounts"][0]["BindOptions"]["CreateMountpoint"], false);
         let mut h = host(body);
         let e = mount_options_before_1_42(&mut h, V(42)).unwrap_err();
         assert_eq!(
@@ -414,37 +394,37 @@ mod tests {
         let mut h =
             host(json!({"Mounts": [{"Type": "bind", "BindOptions": {"CreateMountpoint": true}}]}));
         mount_options_before_1_42(&mut h, V(42)).unwrap();
-        assert_eq!(h["Mounts"][0]["BindOptions"]["CreateMountpoint"], true);
+        assert_eq!(j(&h)["Mounts"][0]["BindOptions"]["CreateMountpoint"], true);
     }
 
     #[test]
     fn console_size_reset_below_1_42() {
         let mut h = host(json!({"ConsoleSize": [24, 80]}));
         console_size_reset_before_1_42(&mut h, V(41));
-        assert_eq!(h["ConsoleSize"], json!([0, 0]));
+        assert_eq!(j(&h)["ConsoleSize"], json!([0, 0]));
         let mut h = host(json!({"ConsoleSize": [24, 80]}));
         console_size_reset_before_1_42(&mut h, V(42));
-        assert_eq!(h["ConsoleSize"], json!([24, 80]));
+        assert_eq!(j(&h)["ConsoleSize"], json!([24, 80]));
     }
 
     #[test]
     fn annotations_ignored_below_1_43() {
         let mut h = host(json!({"Annotations": {"a": "b"}}));
         annotations_ignored_before_1_43(&mut h, V(42));
-        assert!(h.get("Annotations").is_none());
+        assert!(j(&h).get("Annotations").is_none());
         let mut h = host(json!({"Annotations": {"a": "b"}}));
         annotations_ignored_before_1_43(&mut h, V(43));
-        assert_eq!(h["Annotations"]["a"], "b");
+        assert_eq!(j(&h)["Annotations"]["a"], "b");
     }
 
     #[test]
     fn start_interval_zeroed_below_1_44() {
-        let mut c = host(json!({"Healthcheck": {"Test": ["NONE"], "StartInterval": 5}}));
+        let mut c = config(json!({"Healthcheck": {"Test": ["NONE"], "StartInterval": 5}}));
         start_interval_zeroed_before_1_44(&mut c, V(43));
-        assert_eq!(c["Healthcheck"]["StartInterval"], 0);
-        let mut c = host(json!({"Healthcheck": {"Test": ["NONE"], "StartInterval": 5}}));
+        assert_eq!(j(&c)["Healthcheck"]["StartInterval"], 0);
+        let mut c = config(json!({"Healthcheck": {"Test": ["NONE"], "StartInterval": 5}}));
         start_interval_zeroed_before_1_44(&mut c, V(44));
-        assert_eq!(c["Healthcheck"]["StartInterval"], 5);
+        assert_eq!(j(&c)["Healthcheck"]["StartInterval"], 5);
     }
 
     #[test]
@@ -457,14 +437,14 @@ mod tests {
 
     #[test]
     fn several_endpoints_refused_below_1_44() {
-        let e = host(json!({"a": {}, "b": {}}));
+        let e = endpoints(json!({"a": {}, "b": {}}));
         let err = one_endpoint_before_1_44(Some(&e), V(43)).unwrap_err();
         assert_eq!(
             err.message,
             "Container cannot be created with multiple network endpoints: a, b"
         );
         assert!(one_endpoint_before_1_44(Some(&e), V(44)).is_ok());
-        assert!(one_endpoint_before_1_44(Some(&host(json!({"a": {}}))), V(43)).is_ok());
+        assert!(one_endpoint_before_1_44(Some(&endpoints(json!({"a": {}}))), V(43)).is_ok());
     }
 
     #[test]
@@ -482,10 +462,10 @@ mod tests {
     fn capabilities_ignored_below_1_40() {
         let mut h = host(json!({"Capabilities": ["CAP_X"], "KernelMemoryTCP": 5}));
         ignore_before_1_40(&mut h, ApiVersion::new(1, 39));
-        assert!(h.get("Capabilities").is_none());
-        assert_eq!(h["KernelMemoryTCP"], 0);
+        assert!(j(&h).get("Capabilities").is_none());
+        assert_eq!(j(&h)["KernelMemoryTCP"], 0);
         let mut h = host(json!({"Capabilities": ["CAP_X"]}));
         ignore_before_1_40(&mut h, ApiVersion::new(1, 40));
-        assert!(h.get("Capabilities").is_some());
+        assert!(j(&h).get("Capabilities").is_some());
     }
 }

@@ -88,26 +88,29 @@ pub async fn create(
     let mut request: wire::ContainerCreateRequest =
         wire::go_json::decode(body, "runconfig.ContainerConfigWrapper")
             .map_err(|e| ApiError::invalid(format!("invalid JSON: {e}")))?;
-    let mut host_config = wire_object(request.host_config.take());
-    let networking = request.networking_config.take();
-    let mut config = wire_object(Some(request));
-    if config.is_empty() {
+    let mut host_config = request.host_config.take().unwrap_or_default();
+    let endpoints = request
+        .networking_config
+        .take()
+        .and_then(|n| n.endpoints_config);
+    if request == wire::ContainerCreateRequest::default() {
         return Err(ApiError::invalid(
             "config cannot be empty in order to create a container",
         ));
     }
-    let endpoints = networking
-        .and_then(|n| n.endpoints_config)
-        .map(|e| wire_object(Some(e)));
     crate::compat::container::adapt_create(
         crate::compat::container::CreateBody {
-            config: &mut config,
+            config: &mut request,
             host: &mut host_config,
             endpoints: endpoints.as_ref(),
             cgroup_v1: !berth_engine::system::cgroup_v2(),
         },
         version,
     )?;
+    // The engine's record still keeps these as JSON objects.
+    let config = wire_object(Some(request));
+    let host_config = wire_object(Some(host_config));
+    let endpoints = endpoints.map(|e| wire_object(Some(e)));
     let (id, warnings) =
         s.engine
             .containers()
