@@ -65,6 +65,36 @@ pub fn exec_console_size(size: Option<Vec<u64>>, v: ApiVersion) -> Option<[u32; 
     Some([dim(0)?, dim(1)?])
 }
 
+/// Below 1.45 inspect lists the short container ID and the hostname among the `Aliases` of
+/// each user-defined network (moby 26 stopped storing them there; DNSNames has them now).
+pub fn short_id_aliases_before_1_45(inspect: &mut serde_json::Value, v: ApiVersion) {
+    if !v.lt(1, 45) {
+        return;
+    }
+    let id = inspect["Id"].as_str().unwrap_or_default();
+    let short_id = id.get(..12).unwrap_or(id).to_string();
+    let hostname = inspect["Config"]["Hostname"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let Some(networks) = inspect["NetworkSettings"]["Networks"].as_object_mut() else {
+        return;
+    };
+    for (name, endpoint) in networks {
+        if berth_engine::network::PREDEFINED.contains(&name.as_str()) {
+            continue;
+        }
+        let mut aliases: Vec<serde_json::Value> =
+            endpoint["Aliases"].as_array().cloned().unwrap_or_default();
+        for extra in [&short_id, &hostname] {
+            if !extra.is_empty() && !aliases.iter().any(|a| a.as_str() == Some(extra.as_str())) {
+                aliases.push(extra.as_str().into());
+            }
+        }
+        endpoint["Aliases"] = aliases.into();
+    }
+}
+
 fn mounts(host: &mut HostConfig) -> impl Iterator<Item = &mut Mount> {
     host.mounts.iter_mut().flatten()
 }
@@ -340,6 +370,21 @@ mod tests {
         let mut h = host(body);
         non_recursive_binds_off_before_1_40(&mut h, V(40));
         assert_eq!(j(&h)["Mounts"][0]["BindOptions"]["NonRecursive"], true);
+    }
+
+    #[test]
+    fn short_id_and_hostname_aliases_below_1_45() {
+        let inspect = json!({"Id": "0123456789abcdef", "Config": {"Hostname": "web"},
+            "NetworkSettings": {"Networks": {"bridge": {"Aliases": null},
+                "app": {"Aliases": ["db", "web"]}}}});
+        let mut old = inspect.clone();
+        short_id_aliases_before_1_45(&mut old, V(44));
+        let nets = &old["NetworkSettings"]["Networks"];
+        assert_eq!(nets["app"]["Aliases"], json!(["db", "web", "0123456789ab"]));
+        assert_eq!(nets["bridge"]["Aliases"], Value::Null);
+        let mut new = inspect.clone();
+        short_id_aliases_before_1_45(&mut new, V(45));
+        assert_eq!(new, inspect);
     }
 
     #[test]

@@ -141,7 +141,9 @@ pub async fn inspect(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let c = s.engine.containers().get(&id)?;
-    Ok(Json(crate::types::container::inspect(&c, version)))
+    let mut out = crate::types::container::inspect(&c, version);
+    crate::compat::container::short_id_aliases_before_1_45(&mut out, version);
+    Ok(Json(out))
 }
 
 /// `GET /containers/json`.

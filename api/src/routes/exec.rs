@@ -60,7 +60,7 @@ pub async fn inspect(
 ) -> Result<Json<Value>, ApiError> {
     let st = s.engine.containers().exec_inspect(&id)?;
     let c = &st.config;
-    Ok(Json(json!({
+    let mut out = json!({
         "CanRemove": false,
         "ContainerID": st.container_id,
         // moby keeps the parsed keys as bytes, so JSON shows them in base64.
@@ -76,11 +76,15 @@ pub async fn inspect(
             "entrypoint": c.cmd.first().cloned().unwrap_or_default(),
             "privileged": c.privileged,
             "tty": c.tty,
-            "user": c.user,
         },
         "Running": st.running,
         "Pid": st.pid,
-    })))
+    });
+    // moby's ProcessConfig.User is `omitempty`.
+    if !c.user.is_empty() {
+        out["ProcessConfig"]["user"] = json!(c.user);
+    }
+    Ok(Json(out))
 }
 
 pub async fn resize(
