@@ -90,17 +90,6 @@ pub fn parse_filters(text: &str) -> Result<Filters, ApiError> {
     Ok(filters)
 }
 
-/// A field of a JSON object found the way Go's `encoding/json` finds a struct field: the exact
-/// key first, else any key equal to it ignoring case (docker-py sends `detachKeys`, for one).
-pub fn go_field<'a>(obj: &'a serde_json::Value, key: &str) -> Option<&'a serde_json::Value> {
-    let map = obj.as_object()?;
-    map.get(key).or_else(|| {
-        map.iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(key))
-            .map(|(_, v)| v)
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

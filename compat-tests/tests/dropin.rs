@@ -276,6 +276,38 @@ fn exec_create_refuses_wrong_json_types_with_gos_text() {
         &json!({"Cmd": ["true"], "Bogus": 1}),
     );
     assert_eq!(r.status, 201, "{}", r.describe());
+    let exec_id = r.json()["Id"].as_str().unwrap_or_default().to_string();
+    // Exec start decodes its body the same way.
+    for (body, go_error) in [
+        (
+            json!({"Detach": "x"}),
+            "string into Go struct field ExecStartCheck.Detach of type bool",
+        ),
+        (
+            json!({"Tty": 1}),
+            "number into Go struct field ExecStartCheck.Tty of type bool",
+        ),
+        (
+            json!([1]),
+            "array into Go value of type types.ExecStartCheck",
+        ),
+    ] {
+        let r = c.d.post_json(&format!("/exec/{exec_id}/start"), &body);
+        assert_eq!(r.status, 400, "{}", r.describe());
+        let message = r.json()["message"].as_str().unwrap_or_default().to_string();
+        let go_error = format!("json: cannot unmarshal {go_error}");
+        assert!(
+            message == go_error || message == format!("invalid JSON: {go_error}"),
+            "{}",
+            r.describe()
+        );
+    }
+    // Keys matched ignoring case, unknown keys ignored: a detached start.
+    let r = c.d.post_json(
+        &format!("/exec/{exec_id}/start"),
+        &json!({"detach": true, "Bogus": 1}),
+    );
+    assert_eq!(r.status, 200, "{}", r.describe());
 }
 
 /// A container or exec with a TTY starts at the `ConsoleSize` it was created with (API

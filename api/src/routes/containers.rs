@@ -110,7 +110,11 @@ pub async fn create(
     // The engine's record still keeps these as JSON objects.
     let config = wire_object(Some(request));
     let host_config = wire_object(Some(host_config));
-    let endpoints = endpoints.map(|e| wire_object(Some(e)));
+    let endpoints = endpoints
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(name, e)| (name, e.into()))
+        .collect();
     let (id, warnings) =
         s.engine
             .containers()
@@ -120,7 +124,7 @@ pub async fn create(
                     name: q.get("name").map(str::to_string),
                     config,
                     host_config,
-                    endpoints: endpoints.unwrap_or_default(),
+                    endpoints,
                     read_only_non_recursive:
                         crate::compat::container::read_only_binds_non_recursive(version),
                     platform: crate::compat::container::create_platform(q.get("platform"), version),

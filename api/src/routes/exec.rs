@@ -14,7 +14,7 @@ use tokio::io::AsyncWriteExt as _;
 use super::AppState;
 use super::containers::{json_body, parse_detach_keys, relay, stream_content_type};
 use crate::error::ApiError;
-use crate::extract::{QueryParams, go_field};
+use crate::extract::QueryParams;
 use crate::stream::stdcopy;
 use crate::version::ApiVersion;
 use crate::wire;
@@ -117,11 +117,12 @@ pub async fn start(
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"tcp"));
     let on_upgrade = upgrading.then(|| hyper::upgrade::on(&mut req));
     let body = json_body(req).await?.unwrap_or(json!({}));
-    let flag = |k: &str| go_field(&body, k).and_then(Value::as_bool).unwrap_or(false);
-    let detach = flag("Detach");
+    let start: wire::ExecStartRequest = wire::go_json::decode(body, "types.ExecStartCheck")
+        .map_err(|e| ApiError::invalid(format!("invalid JSON: {e}")))?;
+    let detach = start.detach.unwrap_or_default();
     // The start request's `Tty`, not the exec's, decides the framing, as in moby: an exec
     // made with a TTY but started without one is sent in stdcopy frames (all on stdout).
-    let raw = flag("Tty");
+    let raw = start.tty.unwrap_or_default();
     let containers = s.engine.containers();
     let st = containers.exec_inspect(&id)?;
     if detach {

@@ -230,12 +230,10 @@ pub async fn connect(
     let req: wire::NetworkConnectRequest =
         wire::go_json::decode(body, "types.NetworkConnect").map_err(invalid_json)?;
     let container = container_of(req.container)?;
-    // The engine still reads endpoint settings as JSON; a typed value always serialises.
-    let config =
-        serde_json::to_value(req.endpoint_config.unwrap_or_default()).unwrap_or_else(|_| json!({}));
+    let config = req.endpoint_config.unwrap_or_default().into();
     s.engine
         .containers()
-        .connect(&id, &container, &config)
+        .connect(&id, &container, config)
         .await?;
     Ok(StatusCode::OK)
 }

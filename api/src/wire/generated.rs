@@ -173,6 +173,18 @@ pub struct ExecCreateRequest {
     pub working_dir: Option<String>,
 }
 
+/// Go's `ExecStartCheck`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename = "ExecStartCheck")]
+pub struct ExecStartRequest {
+    #[serde(rename = "Detach", skip_serializing_if = "Option::is_none")]
+    pub detach: Option<bool>,
+    #[serde(rename = "Tty", skip_serializing_if = "Option::is_none")]
+    pub tty: Option<bool>,
+    #[serde(rename = "ConsoleSize", skip_serializing_if = "Option::is_none")]
+    pub console_size: Option<Vec<u64>>,
+}
+
 /// Go's `NetworkCreateRequest`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename = "NetworkCreateRequest")]
@@ -830,6 +842,9 @@ pub fn go_field_type(go_struct: &str, field: &str) -> Option<&'static str> {
         ("ExecConfig", "Tty") => "bool",
         ("ExecConfig", "User") => "string",
         ("ExecConfig", "WorkingDir") => "string",
+        ("ExecStartCheck", "ConsoleSize") => "*[2]uint",
+        ("ExecStartCheck", "Detach") => "bool",
+        ("ExecStartCheck", "Tty") => "bool",
         ("HealthConfig", "Interval") => "time.Duration",
         ("HealthConfig", "Retries") => "int",
         ("HealthConfig", "StartInterval") => "time.Duration",

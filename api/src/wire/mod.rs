@@ -8,3 +8,18 @@ pub mod go_json;
 pub mod patch;
 
 pub use generated::*;
+
+impl From<EndpointSettings> for berth_engine::container::EndpointRequest {
+    fn from(e: EndpointSettings) -> Self {
+        let ipam = e.ipam_config.unwrap_or_default();
+        Self {
+            aliases: e.aliases.unwrap_or_default(),
+            ipv4_address: ipam.ipv4_address.unwrap_or_default(),
+            ipv6_address: ipam.ipv6_address.unwrap_or_default(),
+            link_local_ips: ipam.link_local_ips.unwrap_or_default(),
+            mac_address: e.mac_address.unwrap_or_default(),
+            links: e.links.unwrap_or_default(),
+            driver_opts: e.driver_opts.unwrap_or_default(),
+        }
+    }
+}

@@ -672,7 +672,7 @@ impl Engine {
                     name: None,
                     config,
                     host_config: host,
-                    endpoints: Map::new(),
+                    endpoints: Default::default(),
                     read_only_non_recursive: false,
                     platform: String::new(),
                 },

@@ -13,7 +13,7 @@ mod manage;
 pub mod model;
 pub mod mounts;
 pub mod names;
-mod networking;
+pub mod networking;
 pub mod policy;
 mod service;
 pub mod setup;
@@ -21,4 +21,5 @@ pub mod stats;
 
 pub use filesystem::Change;
 pub use manage::{ResourceUpdate, Top};
+pub use networking::EndpointRequest;
 pub use service::{AttachHandle, ContainerService, CreateRequest, LogsRequest, WaitCondition};

@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 
 use super::model::ContainerRecord;
 use super::service::{Container, ContainerService};
+use super::setup::strings;
 use crate::network::Endpoint;
 use crate::network::netavark::{Options, PerNetwork, PortMapping};
 use crate::{Error, ErrorKind, Result};
@@ -23,6 +24,20 @@ pub(super) struct Joined {
     pub env: Vec<String>,
 }
 
+/// What a client asks of one network for a container: an entry of create's
+/// `EndpointsConfig`, or a connect's `EndpointConfig`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EndpointRequest {
+    pub aliases: Vec<String>,
+    pub ipv4_address: String,
+    pub ipv6_address: String,
+    pub link_local_ips: Vec<String>,
+    pub mac_address: String,
+    /// Legacy links (`name:alias`) made on this network.
+    pub links: Vec<String>,
+    pub driver_opts: BTreeMap<String, String>,
+}
+
 /// The network a `NetworkMode` names (`default` is the bridge); None for modes that are
 /// not networks (`container:<id>`).
 pub fn mode_network(mode: &str) -> Option<&str> {
@@ -33,14 +48,6 @@ pub fn mode_network(mode: &str) -> Option<&str> {
     }
 }
 
-fn strings(v: Option<&Value>) -> Vec<String> {
-    v.and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|s| s.as_str().map(str::to_string))
-        .collect()
-}
-
 impl ContainerService {
     /// The endpoints a new container asks for: its `NetworkMode`'s network, then the others
     /// in `EndpointsConfig`, with their aliases and static addresses.
@@ -48,14 +55,10 @@ impl ContainerService {
     /// send for the primary network.
     pub(super) fn wanted_endpoints(
         &self,
-        host: &Map<String, Value>,
-        endpoints: &Map<String, Value>,
+        mode: &str,
+        endpoints: &BTreeMap<String, EndpointRequest>,
         legacy_mac: &str,
     ) -> Result<BTreeMap<String, Endpoint>> {
-        let mode = host
-            .get("NetworkMode")
-            .and_then(Value::as_str)
-            .unwrap_or("");
         let mut out = BTreeMap::new();
         let Some(primary) = mode_network(mode) else {
             return Ok(out);
@@ -78,10 +81,12 @@ impl ContainerService {
                 }
                 Err(e) => return Err(e),
             };
+            let none = EndpointRequest::default();
             let config = endpoints
                 .get(&name)
-                .or_else(|| (name == primary).then(|| endpoints.get(mode)).flatten());
-            let aliases = strings(config.and_then(|c| c.get("Aliases")));
+                .or_else(|| (name == primary).then(|| endpoints.get(mode)).flatten())
+                .unwrap_or(&none);
+            let aliases = config.aliases.clone();
             // Aliases become DNS names (and lines of aardvark-dns's files): DNS characters
             // only.
             if let Some(bad) = aliases.iter().find(|a| {
@@ -94,11 +99,7 @@ impl ContainerService {
                     "invalid network alias {bad:?}: use letters, digits, '-', '_' and '.'"
                 )));
             }
-            let ipv4 = config
-                .and_then(|c| c.pointer("/IPAMConfig/IPv4Address"))
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string();
+            let ipv4 = config.ipv4_address.clone();
             if n.driver != "bridge"
                 && (!aliases.is_empty() || !ipv4.is_empty())
                 && n.name != "bridge"
@@ -112,19 +113,13 @@ impl ContainerService {
                     "network-scoped aliases are only supported for user-defined networks",
                 ));
             }
-            let ipv6 = config
-                .and_then(|c| c.pointer("/IPAMConfig/IPv6Address"))
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string();
+            let ipv6 = config.ipv6_address.clone();
             if n.name == "bridge" && !(ipv4.is_empty() && ipv6.is_empty()) {
                 return Err(Error::invalid(
                     "user specified IP address is supported on user defined networks only",
                 ));
             }
-            let static_mac = config
-                .and_then(|c| c.get("MacAddress"))
-                .and_then(Value::as_str)
+            let static_mac = Some(config.mac_address.as_str())
                 .filter(|m| !m.is_empty())
                 .or_else(|| {
                     (name == primary)
@@ -144,19 +139,9 @@ impl ContainerService {
                     ipv4_address: ipv4,
                     ipv6_address: ipv6,
                     static_mac,
-                    links: strings(config.and_then(|c| c.get("Links"))),
-                    link_local_ips: strings(
-                        config.and_then(|c| c.pointer("/IPAMConfig/LinkLocalIPs")),
-                    ),
-                    driver_opts: config
-                        .and_then(|c| c.get("DriverOpts"))
-                        .and_then(Value::as_object)
-                        .map(|m| {
-                            m.iter()
-                                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string()))
-                                .collect()
-                        })
-                        .unwrap_or_default(),
+                    links: config.links.clone(),
+                    link_local_ips: config.link_local_ips.clone(),
+                    driver_opts: config.driver_opts.clone(),
                     ..Default::default()
                 },
             );
@@ -462,7 +447,12 @@ impl ContainerService {
 
     /// `POST /networks/{id}/connect`: a stopped container gets the endpoint at its next
     /// start; a running one is put on the network now.
-    pub async fn connect(&self, network: &str, name_or_id: &str, config: &Value) -> Result<()> {
+    pub async fn connect(
+        &self,
+        network: &str,
+        name_or_id: &str,
+        config: EndpointRequest,
+    ) -> Result<()> {
         let n = self.networks.get(network)?;
         let c = self.lookup(name_or_id)?;
         let _op = c.op.lock().await;
@@ -495,12 +485,9 @@ impl ContainerService {
                 ),
             ));
         }
-        let mut endpoints = Map::new();
-        endpoints.insert(n.name.clone(), config.clone());
-        let mut host = Map::new();
-        host.insert("NetworkMode".into(), Value::String(n.name.clone()));
+        let endpoints = BTreeMap::from([(n.name.clone(), config)]);
         let endpoint = self
-            .wanted_endpoints(&host, &endpoints, "")?
+            .wanted_endpoints(&n.name, &endpoints, "")?
             .remove(&n.name)
             .ok_or_else(|| Error::internal("no endpoint made"))?;
         let running = record.state.running() && !record.sandbox.is_empty();

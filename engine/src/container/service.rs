@@ -11,6 +11,7 @@ use tokio::sync::{broadcast, mpsc, watch};
 use super::io::{self, Fifos, IoChannels, LogSink, Output, StdinMsg};
 use super::logs::{self, LogEntry};
 use super::model::{ContainerRecord, State, Status};
+use super::networking::EndpointRequest;
 use super::policy::{LogConfig, LogDriver, RestartPolicy};
 use super::{names, setup};
 use crate::events::{Event, EventBus};
@@ -68,7 +69,7 @@ pub struct CreateRequest {
     pub config: Map<String, Value>,
     pub host_config: Map<String, Value>,
     /// `NetworkingConfig.EndpointsConfig`: per network, aliases and addresses asked for.
-    pub endpoints: Map<String, Value>,
+    pub endpoints: BTreeMap<String, EndpointRequest>,
     /// Read-only binds leave their submounts writable (what clients below API 1.44 get).
     pub read_only_non_recursive: bool,
     /// `platform` (`os[/arch[/variant]]`) the image must be for; empty: any.
@@ -350,7 +351,11 @@ impl ContainerService {
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_string();
-        let networks = self.wanted_endpoints(&host_config, &req.endpoints, &legacy_mac)?;
+        let mode = host_config
+            .get("NetworkMode")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let networks = self.wanted_endpoints(mode, &req.endpoints, &legacy_mac)?;
         let mut host_config = host_config;
         fill_host_config_defaults(&mut host_config);
         let id = random_id();

@@ -43,6 +43,11 @@ const ROOTS: &[Root] = &[
         source: Source::Body("/containers/{id}/exec", "post"),
     },
     Root {
+        rust: "ExecStartRequest",
+        go: "ExecStartCheck",
+        source: Source::Body("/exec/{id}/start", "post"),
+    },
+    Root {
         rust: "NetworkCreateRequest",
         go: "NetworkCreateRequest",
         source: Source::Body("/networks/create", "post"),
@@ -154,6 +159,7 @@ const FIELD_PATCHES: &[(&str, &str, &str, &str)] = &[
     ("HostConfig", "Ulimits", "Vec<Ulimit>", "[]*units.Ulimit"),
     ("HostConfig", "ConsoleSize", "Vec<u64>", "[2]uint"),
     ("ExecConfig", "ConsoleSize", "Vec<u64>", "*[2]uint"),
+    ("ExecStartCheck", "ConsoleSize", "Vec<u64>", "*[2]uint"),
     (
         "HostConfig",
         "NetworkMode",
