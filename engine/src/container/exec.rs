@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::sync::watch;
 
 use super::io::{self, Fifos, IoChannels, LogSink};
@@ -196,18 +196,27 @@ impl ContainerService {
         } else {
             "/".to_string()
         };
-        let mut process = json!({
-            "terminal": c.tty,
-            "user": {"uid": uid, "gid": gid},
-            "args": c.cmd,
-            "env": env,
-            "cwd": cwd,
-            "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
-            "noNewPrivileges": false,
-        });
-        if let (true, Some([height, width])) = (c.tty, c.console_size) {
-            process["consoleSize"] = json!({"height": height, "width": width});
-        }
+        // An exec runs under the container's ulimits, as on dockerd.
+        let rlimits = super::setup::rlimits(record.host_config.get("Ulimits"))?
+            .iter()
+            .map(|(name, soft, hard)| crate::oci::rlimit(name, *soft, *hard))
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(Error::invalid)?;
+        let mut user = oci_spec::runtime::User::default();
+        user.set_uid(uid).set_gid(gid);
+        let mut process = oci_spec::runtime::Process::default();
+        process
+            .set_terminal(Some(c.tty))
+            .set_console_size(crate::oci::console_size(c.tty, c.console_size))
+            .set_user(user)
+            .set_args(Some(c.cmd.clone()))
+            .set_env(Some(env))
+            .set_cwd(cwd.into())
+            .set_capabilities(Some(
+                crate::oci::process_capabilities(&caps).map_err(Error::invalid)?,
+            ))
+            .set_rlimits((!rlimits.is_empty()).then_some(rlimits))
+            .set_no_new_privileges(Some(false));
         let process_json =
             serde_json::to_vec(&process).map_err(|e| Error::internal(e.to_string()))?;
         let dir = self.exec_dir(&record.id, exec_id);

@@ -933,7 +933,8 @@ impl ContainerService {
             no_new_privileges: security.no_new_privileges,
             // Docker's default profile, unless privileged or asked away.
             seccomp: !record.host_bool("Privileged") && !security.seccomp_unconfined,
-        });
+        })
+        .map_err(Error::invalid)?;
         let spec_json = serde_json::to_vec(&spec).map_err(|e| Error::internal(e.to_string()))?;
 
         // Leftovers of a previous run (or of a crash) are replaced.
@@ -1930,6 +1931,9 @@ fn fill_host_config_defaults(h: &mut Map<String, Value>) {
 /// moby's create-time host-config checks that matter before anything is made.
 pub(super) fn validate_host_config(h: &Map<String, Value>) -> Result<()> {
     setup::security_options(&setup::strings(h.get("SecurityOpt")))?;
+    for field in ["CapAdd", "CapDrop"] {
+        oci::validate_capabilities(field, &setup::strings(h.get(field))).map_err(Error::invalid)?;
+    }
     if let Some(rp) = h.get("RestartPolicy") {
         let name = rp.get("Name").and_then(Value::as_str).unwrap_or("");
         let max = rp

@@ -1,8 +1,16 @@
 //! The OCI runtime spec for a container, with Docker's defaults (capabilities, mounts,
 //! masked and read-only paths, device rules) and the parts of the host config applied.
-//! Built as JSON: containerd takes the spec as JSON bytes anyway.
+//! Built with oci-spec's types and handed to containerd as their JSON.
 
-use serde_json::{Value, json};
+use std::path::PathBuf;
+
+use oci_spec::runtime::{
+    Box as ConsoleSize, BoxBuilder as ConsoleSizeBuilder, Capabilities, Capability, Linux,
+    LinuxBlockIo, LinuxCapabilities, LinuxCpu, LinuxDeviceCgroup, LinuxDeviceType, LinuxMemory,
+    LinuxNamespace, LinuxNamespaceType, LinuxPids, LinuxResources, Mount, PosixRlimit,
+    PosixRlimitBuilder, PosixRlimitType, Process, Root, Spec, User,
+};
+use serde_json::Value;
 
 pub mod seccomp;
 
@@ -96,50 +104,42 @@ impl Resources {
 }
 
 /// OCI `LinuxResources` (without device rules) for the limits that are set.
-pub fn linux_resources(r: &Resources) -> Value {
-    let mut resources = json!({});
-    let mut memory = serde_json::Map::new();
-    if r.memory > 0 {
-        memory.insert("limit".into(), json!(r.memory));
+pub fn linux_resources(r: &Resources) -> LinuxResources {
+    let mut resources = LinuxResources::default();
+    let positive = |v: i64| (v > 0).then_some(v);
+    let mut memory = LinuxMemory::default();
+    memory
+        .set_limit(positive(r.memory))
+        .set_swap((r.memory_swap > 0 || r.memory_swap == -1).then_some(r.memory_swap))
+        .set_reservation(positive(r.memory_reservation));
+    if memory != LinuxMemory::default() {
+        resources.set_memory(Some(memory));
     }
-    if r.memory_swap > 0 || r.memory_swap == -1 {
-        memory.insert("swap".into(), json!(r.memory_swap));
-    }
-    if r.memory_reservation > 0 {
-        memory.insert("reservation".into(), json!(r.memory_reservation));
-    }
-    if !memory.is_empty() {
-        resources["memory"] = Value::Object(memory);
-    }
-    let mut cpu = serde_json::Map::new();
-    if r.cpu_shares > 0 {
-        cpu.insert("shares".into(), json!(r.cpu_shares));
-    }
+    let mut cpu = LinuxCpu::default();
+    cpu.set_shares(positive(r.cpu_shares).map(|v| v as u64));
     if r.nano_cpus > 0 {
-        cpu.insert("period".into(), json!(100_000));
-        cpu.insert("quota".into(), json!(r.nano_cpus * 100_000 / 1_000_000_000));
+        // A CPU count is a quota over a 100ms period, as dockerd sets it.
+        cpu.set_period(Some(100_000))
+            .set_quota(Some(r.nano_cpus * 100_000 / 1_000_000_000));
     } else {
-        if r.cpu_period > 0 {
-            cpu.insert("period".into(), json!(r.cpu_period));
-        }
-        if r.cpu_quota != 0 {
-            cpu.insert("quota".into(), json!(r.cpu_quota));
-        }
+        cpu.set_period(positive(r.cpu_period).map(|v| v as u64))
+            .set_quota((r.cpu_quota != 0).then_some(r.cpu_quota));
     }
-    if !r.cpuset_cpus.is_empty() {
-        cpu.insert("cpus".into(), json!(r.cpuset_cpus));
-    }
-    if !r.cpuset_mems.is_empty() {
-        cpu.insert("mems".into(), json!(r.cpuset_mems));
-    }
-    if !cpu.is_empty() {
-        resources["cpu"] = Value::Object(cpu);
+    let text = |s: &str| (!s.is_empty()).then(|| s.to_string());
+    cpu.set_cpus(text(&r.cpuset_cpus))
+        .set_mems(text(&r.cpuset_mems));
+    if cpu != LinuxCpu::default() {
+        resources.set_cpu(Some(cpu));
     }
     if r.pids_limit > 0 {
-        resources["pids"] = json!({"limit": r.pids_limit});
+        let mut pids = LinuxPids::default();
+        pids.set_limit(r.pids_limit);
+        resources.set_pids(Some(pids));
     }
     if r.blkio_weight > 0 {
-        resources["blockIO"] = json!({"weight": r.blkio_weight});
+        let mut block_io = LinuxBlockIo::default();
+        block_io.set_weight(Some(r.blkio_weight.min(u16::MAX as i64) as u16));
+        resources.set_block_io(Some(block_io));
     }
     resources
 }
@@ -201,6 +201,18 @@ fn normalise_cap(c: &str) -> String {
     } else {
         format!("CAP_{c}")
     }
+}
+
+/// Refuses a `CapAdd`/`CapDrop` entry that names no capability, in moby's words
+/// (`field` is `CapAdd` or `CapDrop`); `ALL` and names without `CAP_` are fine.
+pub fn validate_capabilities(field: &str, caps: &[String]) -> Result<(), String> {
+    for c in caps {
+        let c = normalise_cap(c);
+        if c != "CAP_ALL" && !ALL_CAPABILITIES.contains(&c.as_str()) {
+            return Err(format!("invalid {field}: unknown capability: {c:?}"));
+        }
+    }
+    Ok(())
 }
 
 /// The final capability set: defaults, plus `CapAdd`, minus `CapDrop` (`ALL` honoured).
@@ -271,40 +283,131 @@ const ALL_CAPABILITIES: &[&str] = &[
     "CAP_WAKE_ALARM",
 ];
 
-fn device_rules(privileged: bool) -> Value {
-    if privileged {
-        return json!([{"allow": true, "access": "rwm"}]);
-    }
-    let allow = |kind: &str, major: Value, minor: Value, access: &str| json!({"allow": true, "type": kind, "major": major, "minor": minor, "access": access});
-    json!([
-        {"allow": false, "access": "rwm"},
-        allow("c", Value::Null, Value::Null, "m"),
-        allow("b", Value::Null, Value::Null, "m"),
-        allow("c", json!(1), json!(3), "rwm"),
-        allow("c", json!(1), json!(8), "rwm"),
-        allow("c", json!(1), json!(7), "rwm"),
-        allow("c", json!(5), json!(0), "rwm"),
-        allow("c", json!(1), json!(5), "rwm"),
-        allow("c", json!(1), json!(9), "rwm"),
-        allow("c", json!(5), json!(1), "rwm"),
-        allow("c", json!(136), Value::Null, "rwm"),
-        allow("c", json!(5), json!(2), "rwm"),
-        allow("c", json!(10), json!(200), "rwm"),
-    ])
+/// `CAP_<NAME>` as the spec's capability type; unknown names are refused (create
+/// validates them, so only a damaged record gets here).
+fn capability_set(caps: &[String]) -> Result<Capabilities, String> {
+    caps.iter()
+        .map(|c| {
+            c.trim_start_matches("CAP_")
+                .parse::<Capability>()
+                .map_err(|_| format!("unknown capability: {c:?}"))
+        })
+        .collect()
 }
 
-/// Builds the runtime spec as JSON.
-pub fn build(input: &SpecInput) -> Value {
+/// The bounding, effective and permitted sets of a process holding `caps`.
+pub fn process_capabilities(caps: &[String]) -> Result<LinuxCapabilities, String> {
+    let set = capability_set(caps)?;
+    let mut out = LinuxCapabilities::default();
+    out.set_bounding(Some(set.clone()))
+        .set_effective(Some(set.clone()))
+        .set_permitted(Some(set))
+        .set_inheritable(None)
+        .set_ambient(None);
+    Ok(out)
+}
+
+/// The spec's console size of a TTY process, when the client gave one.
+pub fn console_size(tty: bool, size: Option<[u32; 2]>) -> Option<ConsoleSize> {
+    let [height, width] = size.filter(|_| tty)?;
+    ConsoleSizeBuilder::default()
+        .height(height)
+        .width(width)
+        .build()
+        .ok()
+}
+
+/// Docker's device cgroup rules: all denied but the usual character devices (null, zero,
+/// full, random, urandom, tty, console, ptmx, pts, tun); `mknod` of any device allowed.
+fn device_rules(privileged: bool) -> Vec<LinuxDeviceCgroup> {
+    let rule = |allow: bool,
+                kind: Option<LinuxDeviceType>,
+                major: Option<i64>,
+                minor: Option<i64>,
+                access: &str| {
+        let mut r = LinuxDeviceCgroup::default();
+        r.set_allow(allow)
+            .set_typ(kind)
+            .set_major(major)
+            .set_minor(minor)
+            .set_access(Some(access.to_string()));
+        r
+    };
+    if privileged {
+        return vec![rule(true, None, None, None, "rwm")];
+    }
+    let c = Some(LinuxDeviceType::C);
+    let mut rules = vec![
+        rule(false, None, None, None, "rwm"),
+        rule(true, c, None, None, "m"),
+        rule(true, Some(LinuxDeviceType::B), None, None, "m"),
+    ];
+    for (major, minor) in [
+        (1, Some(3)),
+        (1, Some(8)),
+        (1, Some(7)),
+        (5, Some(0)),
+        (1, Some(5)),
+        (1, Some(9)),
+        (5, Some(1)),
+        (136, None),
+        (5, Some(2)),
+        (10, Some(200)),
+    ] {
+        rules.push(rule(true, c, Some(major), minor, "rwm"));
+    }
+    rules
+}
+
+fn mount(destination: &str, kind: &str, source: &str, options: Vec<String>) -> Mount {
+    let mut m = Mount::default();
+    m.set_destination(destination.into())
+        .set_typ(Some(kind.to_string()))
+        .set_source(Some(source.into()))
+        .set_options(Some(options));
+    m
+}
+
+fn strings(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}
+
+fn namespace(kind: LinuxNamespaceType, path: Option<&str>) -> LinuxNamespace {
+    let mut n = LinuxNamespace::default();
+    n.set_typ(kind).set_path(path.map(PathBuf::from));
+    n
+}
+
+/// `RLIMIT_<NAME>` as the spec's rlimit type.
+pub fn rlimit(name: &str, soft: u64, hard: u64) -> Result<PosixRlimit, String> {
+    let kind = name.parse::<PosixRlimitType>().map_err(|_| {
+        format!(
+            "invalid ulimit type: {}",
+            name.trim_start_matches("RLIMIT_").to_ascii_lowercase()
+        )
+    })?;
+    PosixRlimitBuilder::default()
+        .typ(kind)
+        .soft(soft)
+        .hard(hard)
+        .build()
+        .map_err(|e| e.to_string())
+}
+
+/// Builds the runtime spec. Fails only on a capability or rlimit the spec cannot name.
+pub fn build(input: &SpecInput) -> Result<Spec, String> {
     let caps = capabilities(&input.cap_add, &input.cap_drop, input.privileged);
     let mut namespaces = vec![
-        json!({"type": "pid"}),
-        json!({"type": "ipc"}),
-        json!({"type": "uts"}),
-        json!({"type": "mount"}),
+        namespace(LinuxNamespaceType::Pid, None),
+        namespace(LinuxNamespaceType::Ipc, None),
+        namespace(LinuxNamespaceType::Uts, None),
+        namespace(LinuxNamespaceType::Mount, None),
     ];
     match &input.network {
-        NetworkNamespace::Private => namespaces.push(json!({"type": "network"})),
-        NetworkNamespace::Path(p) => namespaces.push(json!({"type": "network", "path": p})),
+        NetworkNamespace::Private => namespaces.push(namespace(LinuxNamespaceType::Network, None)),
+        NetworkNamespace::Path(p) => {
+            namespaces.push(namespace(LinuxNamespaceType::Network, Some(p)))
+        }
         NetworkNamespace::Host => {}
     }
     let shm_size = if input.shm_size > 0 {
@@ -312,17 +415,66 @@ pub fn build(input: &SpecInput) -> Value {
     } else {
         64 << 20
     };
+    let sysfs_mode = if input.privileged { "rw" } else { "ro" };
     let mut mounts = vec![
-        json!({"destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid", "noexec", "nodev"]}),
-        json!({"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]}),
-        json!({"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]}),
-        json!({"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", if input.privileged { "rw" } else { "ro" }]}),
-        json!({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["ro", "nosuid", "noexec", "nodev"]}),
-        json!({"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]}),
-        json!({"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", format!("size={shm_size}")]}),
+        mount(
+            "/proc",
+            "proc",
+            "proc",
+            strings(&["nosuid", "noexec", "nodev"]),
+        ),
+        mount(
+            "/dev",
+            "tmpfs",
+            "tmpfs",
+            strings(&["nosuid", "strictatime", "mode=755", "size=65536k"]),
+        ),
+        mount(
+            "/dev/pts",
+            "devpts",
+            "devpts",
+            strings(&[
+                "nosuid",
+                "noexec",
+                "newinstance",
+                "ptmxmode=0666",
+                "mode=0620",
+                "gid=5",
+            ]),
+        ),
+        mount(
+            "/sys",
+            "sysfs",
+            "sysfs",
+            strings(&["nosuid", "noexec", "nodev", sysfs_mode]),
+        ),
+        mount(
+            "/sys/fs/cgroup",
+            "cgroup",
+            "cgroup",
+            strings(&["ro", "nosuid", "noexec", "nodev"]),
+        ),
+        mount(
+            "/dev/mqueue",
+            "mqueue",
+            "mqueue",
+            strings(&["nosuid", "noexec", "nodev"]),
+        ),
+        mount(
+            "/dev/shm",
+            "tmpfs",
+            "shm",
+            vec![
+                "nosuid".into(),
+                "noexec".into(),
+                "nodev".into(),
+                "mode=1777".into(),
+                format!("size={shm_size}"),
+            ],
+        ),
     ];
     for (dest, src) in &input.files {
-        mounts.push(json!({"destination": dest, "type": "bind", "source": src, "options": ["rbind", "rprivate"]}));
+        mounts.push(mount(dest, "bind", src, strings(&["rbind", "rprivate"])));
     }
     for b in &input.binds {
         let propagation = if b.propagation.is_empty() {
@@ -336,17 +488,15 @@ pub fn build(input: &SpecInput) -> Value {
             (false, true) => "rro",
             (false, false) => "ro",
         };
-        mounts.push(json!({
-            "destination": b.destination, "type": "bind", "source": b.source,
-            "options": ["rbind", propagation, mode],
-        }));
+        mounts.push(mount(
+            &b.destination,
+            "bind",
+            &b.source,
+            strings(&["rbind", propagation, mode]),
+        ));
     }
     for (dest, opts) in &input.tmpfs {
-        let mut options = vec![
-            "nosuid".to_string(),
-            "nodev".to_string(),
-            "noexec".to_string(),
-        ];
+        let mut options = strings(&["nosuid", "nodev", "noexec"]);
         for o in opts.split(',').filter(|o| !o.is_empty()) {
             match o {
                 "exec" => options.retain(|x| x != "noexec"),
@@ -355,15 +505,18 @@ pub fn build(input: &SpecInput) -> Value {
                 other => options.push(other.to_string()),
             }
         }
-        mounts.push(
-            json!({"destination": dest, "type": "tmpfs", "source": "tmpfs", "options": options}),
-        );
+        mounts.push(mount(dest, "tmpfs", "tmpfs", options));
     }
     if let Some(init) = &input.init {
-        mounts.push(json!({"destination": "/sbin/docker-init", "type": "bind", "source": init, "options": ["rbind", "ro"]}));
+        mounts.push(mount(
+            "/sbin/docker-init",
+            "bind",
+            init,
+            strings(&["rbind", "ro"]),
+        ));
     }
     let mut resources = linux_resources(&input.resources);
-    resources["devices"] = device_rules(input.privileged);
+    resources.set_devices(Some(device_rules(input.privileged)));
     let args: Vec<String> = match &input.init {
         Some(_) => ["/sbin/docker-init".to_string(), "--".to_string()]
             .into_iter()
@@ -371,69 +524,73 @@ pub fn build(input: &SpecInput) -> Value {
             .collect(),
         None => input.args.clone(),
     };
-    let mut process = json!({
-        "terminal": input.tty,
-        "user": {"uid": input.uid, "gid": input.gid},
-        "args": args,
-        "env": input.env,
-        "cwd": if input.cwd.is_empty() { "/" } else { input.cwd.as_str() },
-        "capabilities": {
-            "bounding": caps,
-            "effective": caps,
-            "permitted": caps,
-        },
-        "noNewPrivileges": input.no_new_privileges,
-        "oomScoreAdj": input.oom_score_adj,
-    });
-    if let (true, Some([height, width])) = (input.tty, input.console_size) {
-        process["consoleSize"] = json!({"height": height, "width": width});
-    }
-    if !input.rlimits.is_empty() {
-        process["rlimits"] = json!(
-            input
-                .rlimits
-                .iter()
-                .map(|(t, soft, hard)| json!({"type": t, "soft": soft, "hard": hard}))
-                .collect::<Vec<_>>()
+
+    let mut user = User::default();
+    user.set_uid(input.uid)
+        .set_gid(input.gid)
+        .set_additional_gids(
+            (!input.additional_gids.is_empty()).then(|| input.additional_gids.clone()),
         );
-    }
-    if !input.additional_gids.is_empty() {
-        process["user"]["additionalGids"] = json!(input.additional_gids);
-    }
-    let mut linux = json!({
-        "resources": resources,
-        "cgroupsPath": format!("{}/{}", input.cgroup_parent.trim_end_matches('/'), input.id),
-        "namespaces": namespaces,
-    });
-    if !input.sysctls.is_empty() {
-        linux["sysctl"] = Value::Object(
-            input
-                .sysctls
-                .iter()
-                .map(|(k, v)| (k.clone(), json!(v)))
-                .collect(),
-        );
-    }
-    if input.seccomp {
-        linux["seccomp"] = seccomp::default_profile(&caps);
-    }
-    if !input.privileged {
-        linux["maskedPaths"] = json!(MASKED_PATHS);
-        linux["readonlyPaths"] = json!(READONLY_PATHS);
-    }
-    json!({
-        "ociVersion": "1.0.2-dev",
-        "process": process,
-        "root": {"path": "rootfs", "readonly": input.readonly_rootfs},
-        "hostname": input.hostname,
-        "mounts": mounts,
-        "linux": linux,
-    })
+    let rlimits = input
+        .rlimits
+        .iter()
+        .map(|(name, soft, hard)| rlimit(name, *soft, *hard))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut process = Process::default();
+    process
+        .set_terminal(Some(input.tty))
+        .set_console_size(console_size(input.tty, input.console_size))
+        .set_user(user)
+        .set_args(Some(args))
+        .set_env(Some(input.env.clone()))
+        .set_cwd(if input.cwd.is_empty() {
+            "/".into()
+        } else {
+            input.cwd.clone().into()
+        })
+        .set_capabilities(Some(process_capabilities(&caps)?))
+        .set_rlimits((!rlimits.is_empty()).then_some(rlimits))
+        .set_no_new_privileges(Some(input.no_new_privileges))
+        .set_oom_score_adj(Some(
+            input.oom_score_adj.clamp(i32::MIN as i64, i32::MAX as i64) as i32,
+        ));
+
+    let mut linux = Linux::default();
+    linux
+        .set_resources(Some(resources))
+        .set_cgroups_path(Some(
+            format!("{}/{}", input.cgroup_parent.trim_end_matches('/'), input.id).into(),
+        ))
+        .set_namespaces(Some(namespaces))
+        .set_sysctl((!input.sysctls.is_empty()).then(|| input.sysctls.iter().cloned().collect()))
+        .set_seccomp(input.seccomp.then(|| seccomp::default_profile(&caps)))
+        .set_masked_paths((!input.privileged).then(|| strings(MASKED_PATHS)))
+        .set_readonly_paths((!input.privileged).then(|| strings(READONLY_PATHS)));
+
+    let mut root = Root::default();
+    root.set_path("rootfs".into())
+        .set_readonly(Some(input.readonly_rootfs));
+
+    let mut spec = Spec::default();
+    spec.set_version("1.0.2-dev".into())
+        .set_process(Some(process))
+        .set_root(Some(root))
+        .set_hostname(Some(input.hostname.clone()))
+        .set_mounts(Some(mounts))
+        .set_annotations(None)
+        .set_linux(Some(linux));
+    Ok(spec)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+
+    /// The spec as containerd and runc read it.
+    fn build(input: &SpecInput) -> Value {
+        serde_json::to_value(super::build(input).unwrap()).unwrap()
+    }
 
     fn input() -> SpecInput {
         SpecInput {
@@ -504,6 +661,16 @@ mod tests {
     fn defaults_follow_docker() {
         let spec = build(&input());
         assert_eq!(spec["process"]["cwd"], "/");
+        assert!(spec["process"].get("rlimits").is_none());
+        assert!(spec.get("annotations").is_none());
+        assert_eq!(
+            spec["process"]["capabilities"]["bounding"]
+                .as_array()
+                .unwrap()
+                .len(),
+            DEFAULT_CAPABILITIES.len()
+        );
+        assert!(spec["process"]["capabilities"].get("inheritable").is_none());
         assert_eq!(spec["root"]["readonly"], false);
         assert_eq!(spec["linux"]["cgroupsPath"], "/berth/abc");
         assert_eq!(spec["linux"]["resources"]["devices"][0]["allow"], false);
@@ -555,5 +722,16 @@ mod tests {
         i.resources.nano_cpus = 1_500_000_000;
         let spec = build(&i);
         assert_eq!(spec["linux"]["resources"]["cpu"]["quota"], 150_000);
+        assert_eq!(spec["linux"]["resources"]["cpu"]["period"], 100_000);
+    }
+
+    #[test]
+    fn unknown_names_are_refused_not_dropped() {
+        let mut i = input();
+        i.rlimits = vec![("RLIMIT_BOGUS".into(), 1, 1)];
+        assert_eq!(super::build(&i).unwrap_err(), "invalid ulimit type: bogus");
+        let mut i = input();
+        i.cap_add = vec!["CAP_BOGUS".into()];
+        assert!(super::build(&i).unwrap_err().contains("CAP_BOGUS"));
     }
 }

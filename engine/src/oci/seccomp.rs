@@ -4,7 +4,10 @@
 //! concrete filter for one container on this host: which architectures it covers and
 //! which capability-, architecture- and kernel-dependent rules apply.
 
-use serde_json::{Value, json};
+use oci_spec::runtime::{
+    Arch, LinuxSeccomp, LinuxSeccompAction, LinuxSeccompArgBuilder, LinuxSeccompOperator as Op,
+    LinuxSyscall,
+};
 
 /// Syscalls every container may make, whatever its capabilities or architecture.
 /// Names the host architecture lacks are harmless: runc skips syscalls libseccomp
@@ -395,13 +398,13 @@ enum Action {
 
 /// One comparison on a syscall argument; several in one rule must all hold.
 struct Arg {
-    index: u32,
+    index: usize,
     value: u64,
     value_two: u64,
-    op: &'static str,
+    op: Op,
 }
 
-const fn arg(index: u32, op: &'static str, value: u64) -> Arg {
+const fn arg(index: usize, op: Op, value: u64) -> Arg {
     Arg {
         index,
         value,
@@ -468,44 +471,44 @@ const RULES: &[Rule] = &[
     // Three rules rather than one: the comparisons inside one rule are ANDed.
     Rule {
         names: &["socket"],
-        args: &[arg(0, "SCMP_CMP_LT", AF_ALG)],
+        args: &[arg(0, Op::ScmpCmpLt, AF_ALG)],
         ..ALLOW
     },
     Rule {
         names: &["socket"],
-        args: &[arg(0, "SCMP_CMP_EQ", AF_ALG + 1)],
+        args: &[arg(0, Op::ScmpCmpEq, AF_ALG + 1)],
         ..ALLOW
     },
     Rule {
         names: &["socket"],
-        args: &[arg(0, "SCMP_CMP_GT", AF_ALG + 2)],
+        args: &[arg(0, Op::ScmpCmpGt, AF_ALG + 2)],
         ..ALLOW
     },
     // Only the execution domains ordinary programs use: PER_LINUX, PER_LINUX32,
     // UNAME26, UNAME26|PER_LINUX32, and 0xffffffff (the "query current" call).
     Rule {
         names: &["personality"],
-        args: &[arg(0, "SCMP_CMP_EQ", 0x0)],
+        args: &[arg(0, Op::ScmpCmpEq, 0x0)],
         ..ALLOW
     },
     Rule {
         names: &["personality"],
-        args: &[arg(0, "SCMP_CMP_EQ", 0x8)],
+        args: &[arg(0, Op::ScmpCmpEq, 0x8)],
         ..ALLOW
     },
     Rule {
         names: &["personality"],
-        args: &[arg(0, "SCMP_CMP_EQ", 0x20000)],
+        args: &[arg(0, Op::ScmpCmpEq, 0x20000)],
         ..ALLOW
     },
     Rule {
         names: &["personality"],
-        args: &[arg(0, "SCMP_CMP_EQ", 0x20008)],
+        args: &[arg(0, Op::ScmpCmpEq, 0x20008)],
         ..ALLOW
     },
     Rule {
         names: &["personality"],
-        args: &[arg(0, "SCMP_CMP_EQ", 0xffff_ffff)],
+        args: &[arg(0, Op::ScmpCmpEq, 0xffff_ffff)],
         ..ALLOW
     },
     on_arches(&["ppc64le"], &["sync_file_range2", "swapcontext"]),
@@ -565,7 +568,7 @@ const RULES: &[Rule] = &[
     ),
     Rule {
         names: &["clone"],
-        args: &[arg(0, "SCMP_CMP_MASKED_EQ", CLONE_NAMESPACE_FLAGS)],
+        args: &[arg(0, Op::ScmpCmpMaskedEq, CLONE_NAMESPACE_FLAGS)],
         skip_arches: &["s390", "s390x"],
         unless_cap: Some("CAP_SYS_ADMIN"),
         ..ALLOW
@@ -573,7 +576,7 @@ const RULES: &[Rule] = &[
     // s390 passes the clone flags as the second argument, not the first.
     Rule {
         names: &["clone"],
-        args: &[arg(1, "SCMP_CMP_MASKED_EQ", CLONE_NAMESPACE_FLAGS)],
+        args: &[arg(1, Op::ScmpCmpMaskedEq, CLONE_NAMESPACE_FLAGS)],
         only_arches: &["s390", "s390x"],
         unless_cap: Some("CAP_SYS_ADMIN"),
         ..ALLOW
@@ -625,32 +628,36 @@ const RULES: &[Rule] = &[
 /// For a host architecture (libseccomp native name), the seccomp architectures the
 /// filter covers: the native one plus the compat ABIs its kernel can also run.
 /// Hosts not listed get no list, which makes runc filter the native ABI only.
-const ARCH_MAP: &[(&str, &[&str])] = &[
+const ARCH_MAP: &[(&str, &[Arch])] = &[
     (
         "amd64",
-        &["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+        &[Arch::ScmpArchX86_64, Arch::ScmpArchX86, Arch::ScmpArchX32],
     ),
-    ("arm64", &["SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM"]),
+    ("arm64", &[Arch::ScmpArchAarch64, Arch::ScmpArchArm]),
     (
         "mips64",
-        &["SCMP_ARCH_MIPS64", "SCMP_ARCH_MIPS", "SCMP_ARCH_MIPS64N32"],
+        &[
+            Arch::ScmpArchMips64,
+            Arch::ScmpArchMips,
+            Arch::ScmpArchMips64n32,
+        ],
     ),
     (
         "mipsel64",
         &[
-            "SCMP_ARCH_MIPSEL64",
-            "SCMP_ARCH_MIPSEL",
-            "SCMP_ARCH_MIPSEL64N32",
+            Arch::ScmpArchMipsel64,
+            Arch::ScmpArchMipsel,
+            Arch::ScmpArchMipsel64n32,
         ],
     ),
-    ("s390x", &["SCMP_ARCH_S390X", "SCMP_ARCH_S390"]),
-    ("riscv64", &["SCMP_ARCH_RISCV64"]),
-    ("loongarch64", &["SCMP_ARCH_LOONGARCH64"]),
+    ("s390x", &[Arch::ScmpArchS390x, Arch::ScmpArchS390]),
+    ("riscv64", &[Arch::ScmpArchRiscv64]),
+    ("loongarch64", &[Arch::ScmpArchLoongarch64]),
 ];
 
 /// The default profile for a container holding `capabilities` (with the `CAP_`
 /// prefix, as in the spec's capability sets), on this host.
-pub fn default_profile(capabilities: &[String]) -> Value {
+pub fn default_profile(capabilities: &[String]) -> LinuxSeccomp {
     build(capabilities, host_arch(), host_kernel())
 }
 
@@ -693,15 +700,15 @@ fn parse_kernel_release(release: &str) -> Option<(u32, u32)> {
     Some((major.parse().ok()?, rest[..digits].parse().ok()?))
 }
 
-fn build(capabilities: &[String], arch: Option<&str>, kernel: Option<(u32, u32)>) -> Value {
+fn build(capabilities: &[String], arch: Option<&str>, kernel: Option<(u32, u32)>) -> LinuxSeccomp {
     let has_cap = |cap: &str| capabilities.iter().any(|c| c == cap);
     let on_arch = |arches: &[&str]| arch.is_some_and(|a| arches.contains(&a));
 
-    let architectures: &[&str] = arch
+    let architectures = arch
         .and_then(|a| ARCH_MAP.iter().find(|(native, _)| *native == a))
-        .map_or(&[], |(_, list)| list);
+        .map(|(_, list)| list.to_vec());
 
-    let mut syscalls = vec![json!({ "names": ALLOWED, "action": "SCMP_ACT_ALLOW" })];
+    let mut syscalls = vec![syscall(ALLOWED, &Action::Allow, &[])];
     for rule in RULES {
         let applies = (rule.only_arches.is_empty() || on_arch(rule.only_arches))
             && !on_arch(rule.skip_arches)
@@ -711,41 +718,42 @@ fn build(capabilities: &[String], arch: Option<&str>, kernel: Option<(u32, u32)>
                 .min_kernel
                 .is_none_or(|min| kernel.is_some_and(|k| k >= min));
         if applies {
-            syscalls.push(rule_json(rule));
+            syscalls.push(syscall(rule.names, &rule.action, rule.args));
         }
     }
 
-    json!({
-        "defaultAction": "SCMP_ACT_ERRNO",
-        "defaultErrnoRet": EPERM,
-        "architectures": architectures,
-        "syscalls": syscalls,
-    })
+    let mut profile = LinuxSeccomp::default();
+    profile
+        .set_default_action(LinuxSeccompAction::ScmpActErrno)
+        .set_default_errno_ret(Some(EPERM))
+        .set_architectures(architectures)
+        .set_syscalls(Some(syscalls));
+    profile
 }
 
-fn rule_json(rule: &Rule) -> Value {
-    let mut out = json!({ "names": rule.names });
-    match rule.action {
-        Action::Allow => out["action"] = json!("SCMP_ACT_ALLOW"),
-        Action::Errno(errno) => {
-            out["action"] = json!("SCMP_ACT_ERRNO");
-            out["errnoRet"] = json!(errno);
-        }
-    }
-    if !rule.args.is_empty() {
-        let args: Vec<Value> = rule
-            .args
-            .iter()
-            .map(|a| {
-                json!({
-                    "index": a.index,
-                    "value": a.value,
-                    "valueTwo": a.value_two,
-                    "op": a.op,
+fn syscall(names: &[&str], action: &Action, args: &[Arg]) -> LinuxSyscall {
+    let mut out = LinuxSyscall::default();
+    out.set_names(names.iter().map(|n| n.to_string()).collect());
+    match action {
+        Action::Allow => out.set_action(LinuxSeccompAction::ScmpActAllow),
+        Action::Errno(errno) => out
+            .set_action(LinuxSeccompAction::ScmpActErrno)
+            .set_errno_ret(Some(*errno)),
+    };
+    if !args.is_empty() {
+        out.set_args(Some(
+            args.iter()
+                .map(|a| {
+                    LinuxSeccompArgBuilder::default()
+                        .index(a.index)
+                        .value(a.value)
+                        .value_two(a.value_two)
+                        .op(a.op)
+                        .build()
+                        .expect("every field of a seccomp argument is set")
                 })
-            })
-            .collect();
-        out["args"] = json!(args);
+                .collect(),
+        ));
     }
     out
 }
@@ -753,6 +761,12 @@ fn rule_json(rule: &Rule) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::{Value, json};
+
+    /// The profile as runc reads it.
+    fn build(capabilities: &[String], arch: Option<&str>, kernel: Option<(u32, u32)>) -> Value {
+        serde_json::to_value(super::build(capabilities, arch, kernel)).unwrap()
+    }
 
     const AMD64: Option<&str> = Some("amd64");
     const MODERN: Option<(u32, u32)> = Some((6, 8));
@@ -921,14 +935,14 @@ mod tests {
 
         // An architecture we cannot name gets no arch-specific rules and no arch list.
         let unknown = build(&[], None, MODERN);
-        assert_eq!(unknown["architectures"], json!([]));
+        assert!(unknown.get("architectures").is_none());
         assert!(!allowed(&unknown, "arch_prctl"));
         assert_eq!(rules_naming(&unknown, "clone")[0]["args"][0]["index"], 0);
     }
 
     #[test]
     fn host_architecture_list() {
-        let p = default_profile(&docker_default_caps());
+        let p = serde_json::to_value(default_profile(&docker_default_caps())).unwrap();
         let expected = match std::env::consts::ARCH {
             "x86_64" => json!(["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"]),
             "aarch64" => json!(["SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM"]),
