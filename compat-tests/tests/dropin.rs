@@ -1170,3 +1170,89 @@ fn network_and_volume_bodies_decode_as_go_does() {
     let r = c.d.request("DELETE", &format!("/volumes/{vol}"), &[], b"");
     assert_eq!(r.status, 204, "{}", r.describe());
 }
+
+/// An exec runs under its container's ulimits and capabilities; a capability nobody has
+/// heard of is refused at create, in moby's words, and leaves no container behind.
+#[test]
+fn exec_inherits_ulimits_and_unknown_capabilities_are_refused() {
+    let mut c = setup("execlimits");
+    let name = c.name("limits");
+    let run = c.d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "--network",
+        "none",
+        "--ulimit",
+        "nofile=100:200",
+        "--cap-add",
+        "net_admin",
+        &c.image,
+        "sleep",
+        "300",
+    ]);
+    assert!(run.success(), "{run:?}");
+    let exec =
+        c.d.docker(&["exec", &name, "sh", "-c", "ulimit -n; ulimit -Hn"]);
+    assert!(exec.success(), "{exec:?}");
+    assert_eq!(
+        exec.stdout.split_whitespace().collect::<Vec<_>>(),
+        ["100", "200"],
+        "{exec:?}"
+    );
+
+    for (host_config, message) in [
+        (
+            json!({"CapAdd": ["FOO"]}),
+            "invalid CapAdd: unknown capability: \"CAP_FOO\"",
+        ),
+        (
+            json!({"CapAdd": ["ALL"], "CapDrop": ["cap_bar"]}),
+            "invalid CapDrop: unknown capability: \"CAP_BAR\"",
+        ),
+    ] {
+        let name = c.name("badcap");
+        let mut host_config = host_config;
+        host_config["NetworkMode"] = json!("none");
+        let r = c.d.post_json(
+            &format!("/containers/create?name={name}"),
+            &json!({"Image": c.image, "Cmd": ["true"], "HostConfig": host_config}),
+        );
+        assert_eq!(r.status, 400, "{}", r.describe());
+        assert_eq!(r.json()["message"], json!(message), "{}", r.describe());
+        let (status, _) = c.d.get_json(&format!("/containers/{name}/json"));
+        assert_eq!(status, 404, "a refused create left {name} behind");
+    }
+}
+
+/// At API 1.41 a container on a user network lists its short ID among its aliases once it
+/// has started (moby adds it when it connects the endpoint), and only then: docker-py reads
+/// the aliases of a container it has just created and expects exactly the ones it gave.
+#[test]
+fn the_short_id_alias_appears_at_the_first_start() {
+    let mut c = setup("aliasstart");
+    let net = format!("bct-dropin-{}-aliasnet", std::process::id());
+    c.networks.push(net.clone());
+    let r =
+        c.d.post_json("/v1.41/networks/create", &json!({"Name": net}));
+    assert_eq!(r.status, 201, "{}", r.describe());
+    let id = c.create(
+        "aliased",
+        json!({
+            "Cmd": ["sleep", "300"],
+            "HostConfig": {"NetworkMode": net},
+            "NetworkingConfig": {"EndpointsConfig": {net.clone(): {"Aliases": ["hello"]}}},
+        }),
+    );
+    let aliases = |c: &Ctx| {
+        let (status, v) = c.d.get_json(&format!("/v1.41/containers/{id}/json"));
+        assert_eq!(status, 200, "{v}");
+        v["NetworkSettings"]["Networks"][&net]["Aliases"].clone()
+    };
+    assert_eq!(aliases(&c), json!(["hello"]));
+    let r =
+        c.d.request("POST", &format!("/v1.41/containers/{id}/start"), &[], b"");
+    assert_eq!(r.status, 204, "{}", r.describe());
+    assert_eq!(aliases(&c), json!(["hello", &id[..12]]));
+}

@@ -67,8 +67,13 @@ pub fn exec_console_size(size: Option<Vec<u64>>, v: ApiVersion) -> Option<[u32; 
 
 /// Below 1.45 inspect lists the short container ID and the hostname among the `Aliases` of
 /// each user-defined network (moby 26 stopped storing them there; DNSNames has them now).
+/// moby adds them when it connects the endpoint, at the first start: a container that never
+/// ran shows only the aliases it was created with.
 pub fn short_id_aliases_before_1_45(inspect: &mut serde_json::Value, v: ApiVersion) {
-    if !v.lt(1, 45) {
+    let started = inspect["State"]["StartedAt"]
+        .as_str()
+        .is_some_and(|t| t != berth_engine::container::model::ZERO_TIME);
+    if !v.lt(1, 45) || !started {
         return;
     }
     let id = inspect["Id"].as_str().unwrap_or_default();
@@ -375,6 +380,7 @@ mod tests {
     #[test]
     fn short_id_and_hostname_aliases_below_1_45() {
         let inspect = json!({"Id": "0123456789abcdef", "Config": {"Hostname": "web"},
+            "State": {"StartedAt": "2026-12-04T01:02:03.456Z"},
             "NetworkSettings": {"Networks": {"bridge": {"Aliases": null},
                 "app": {"Aliases": ["db", "web"]}}}});
         let mut old = inspect.clone();
@@ -385,6 +391,12 @@ mod tests {
         let mut new = inspect.clone();
         short_id_aliases_before_1_45(&mut new, V(45));
         assert_eq!(new, inspect);
+        // Never started: the aliases it was created with, and nothing more.
+        let mut created = inspect.clone();
+        created["State"]["StartedAt"] = json!("0001-01-01T00:00:00Z");
+        let before = created.clone();
+        short_id_aliases_before_1_45(&mut created, V(44));
+        assert_eq!(created, before);
     }
 
     #[test]
