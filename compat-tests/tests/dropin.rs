@@ -1256,3 +1256,118 @@ fn the_short_id_alias_appears_at_the_first_start() {
     assert_eq!(r.status, 204, "{}", r.describe());
     assert_eq!(aliases(&c), json!(["hello", &id[..12]]));
 }
+
+/// Limits moby refuses are a 400 with its text at create and at update, before anything is
+/// made or changed: never a 500 from runc, never a container that cannot start.
+#[test]
+fn resource_limits_are_checked_as_moby_checks_them() {
+    let mut c = setup("limits");
+    let cpus = affinity_cpus();
+    for (limits, message) in [
+        (
+            json!({"Memory": -1}),
+            "Minimum memory limit allowed is 6MB".to_string(),
+        ),
+        (
+            json!({"Memory": 10_000_000, "MemorySwap": 5_000_000}),
+            "Minimum memoryswap limit should be larger than memory limit, see usage".into(),
+        ),
+        (
+            json!({"MemorySwap": 50_000_000}),
+            "You should always set the Memory limit when using Memoryswap limit, see usage".into(),
+        ),
+        (
+            json!({"MemoryReservation": 1000}),
+            "Minimum memory reservation allowed is 6MB".into(),
+        ),
+        (
+            json!({"NanoCpus": 1_000_000_000, "CpuPeriod": 100_000}),
+            "Conflicting options: Nano CPUs and CPU Period cannot both be set".into(),
+        ),
+        (
+            json!({"NanoCpus": (cpus as i64 + 1) * 1_000_000_000}),
+            format!(
+                "Range of CPUs is from 0.01 to {cpus}.00, as there are only {cpus} CPUs available"
+            ),
+        ),
+        (
+            json!({"CpuPeriod": 10}),
+            "CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)"
+                .into(),
+        ),
+        (
+            json!({"CpuQuota": 10}),
+            "CPU cfs quota can not be less than 1ms (i.e. 1000)".into(),
+        ),
+        (
+            json!({"CpusetCpus": "1-0"}),
+            "Invalid value 1-0 for cpuset cpus: invalid format: 1-0".into(),
+        ),
+        (
+            json!({"OomScoreAdj": 1001}),
+            "Invalid value 1001, range for oom score adj is [-1000, 1000]".into(),
+        ),
+        (
+            json!({"MemorySwappiness": 200}),
+            "Invalid value: 200, valid memory swappiness range is 0-100".into(),
+        ),
+    ] {
+        let name = c.name("badlimit");
+        let mut host_config = limits.clone();
+        host_config["NetworkMode"] = json!("none");
+        let r = c.d.post_json(
+            &format!("/v1.41/containers/create?name={name}"),
+            &json!({"Image": c.image, "Cmd": ["true"], "HostConfig": host_config}),
+        );
+        assert_eq!(r.status, 400, "{limits}: {}", r.describe());
+        assert_eq!(
+            r.json()["message"],
+            json!(message),
+            "{limits}: {}",
+            r.describe()
+        );
+        let (status, _) = c.d.get_json(&format!("/containers/{name}/json"));
+        assert_eq!(status, 404, "a refused create left {name} behind");
+    }
+
+    // Asking a running container for CPUs the host does not have.
+    let id = c.create(
+        "update",
+        json!({"Cmd": ["sleep", "300"], "HostConfig": {"NetworkMode": "none"}}),
+    );
+    let r =
+        c.d.request("POST", &format!("/containers/{id}/start"), &[], b"");
+    assert_eq!(r.status, 204, "{}", r.describe());
+    let missing = format!("0-{cpus}");
+    let r = c.d.post_json(
+        &format!("/v1.41/containers/{id}/update"),
+        &json!({"CpusetCpus": missing}),
+    );
+    assert_eq!(r.status, 400, "{}", r.describe());
+    let message = r.json()["message"].as_str().unwrap_or_default().to_string();
+    assert!(
+        message.starts_with(&format!(
+            "Requested CPUs are not available - requested {missing}, available: "
+        )),
+        "{}",
+        r.describe()
+    );
+    assert_eq!(c.inspect(&id)["HostConfig"]["CpusetCpus"], json!(""));
+}
+
+/// How many CPUs this process may run on (`Cpus_allowed_list`), the count moby checks
+/// `NanoCpus` against (a cgroup quota does not lower it).
+fn affinity_cpus() -> usize {
+    let status = std::fs::read_to_string("/proc/self/status").expect("read /proc/self/status");
+    let list = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+        .expect("Cpus_allowed_list")
+        .trim();
+    list.split(',')
+        .map(|part| match part.split_once('-') {
+            Some((a, b)) => b.parse::<usize>().unwrap() - a.parse::<usize>().unwrap() + 1,
+            None => 1,
+        })
+        .sum()
+}

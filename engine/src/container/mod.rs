@@ -8,6 +8,7 @@ mod filesystem;
 pub mod health;
 pub mod init_layer;
 pub mod io;
+mod limits;
 pub mod logs;
 mod manage;
 pub mod model;
