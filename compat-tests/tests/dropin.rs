@@ -1262,7 +1262,8 @@ fn the_short_id_alias_appears_at_the_first_start() {
 #[test]
 fn resource_limits_are_checked_as_moby_checks_them() {
     let mut c = setup("limits");
-    let cpus = affinity_cpus();
+    // moby checks NanoCpus against runtime.NumCPU (the affinity mask, not a quota).
+    let cpus = compat_tests::procfs::allowed_cpus();
     for (limits, message) in [
         (
             json!({"Memory": -1}),
@@ -1355,19 +1356,57 @@ fn resource_limits_are_checked_as_moby_checks_them() {
     assert_eq!(c.inspect(&id)["HostConfig"]["CpusetCpus"], json!(""));
 }
 
-/// How many CPUs this process may run on (`Cpus_allowed_list`), the count moby checks
-/// `NanoCpus` against (a cgroup quota does not lower it).
-fn affinity_cpus() -> usize {
-    let status = std::fs::read_to_string("/proc/self/status").expect("read /proc/self/status");
-    let list = status
-        .lines()
-        .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
-        .expect("Cpus_allowed_list")
-        .trim();
-    list.split(',')
-        .map(|part| match part.split_once('-') {
-            Some((a, b)) => b.parse::<usize>().unwrap() - a.parse::<usize>().unwrap() + 1,
-            None => 1,
+/// `start` and `rm -f` sent together: whichever wins, the container ends up gone and so
+/// does its process. Both orders are tried several times; a process left running with no
+/// container to show for it is what this guards against.
+#[test]
+fn start_racing_a_forced_remove_leaves_no_process_behind() {
+    let mut c = setup("startrm");
+    let marker = format!("bct-startrm-{}", std::process::id());
+    for i in 0..10 {
+        let id = c.create(
+            &format!("race{i}"),
+            json!({
+                "Cmd": ["sh", "-c", format!("sleep 1000; : {marker}")],
+                "HostConfig": {"NetworkMode": "none"},
+            }),
+        );
+        let socket_daemon = &c.d;
+        std::thread::scope(|s| {
+            let start = s.spawn(|| {
+                socket_daemon.request("POST", &format!("/containers/{id}/start"), &[], b"")
+            });
+            if i % 2 == 1 {
+                std::thread::sleep(Duration::from_millis(5 * i as u64));
+            }
+            let rm =
+                socket_daemon.request("DELETE", &format!("/containers/{id}?force=1"), &[], b"");
+            let start = start.join().expect("start thread");
+            assert!(
+                matches!(start.status, 204 | 404 | 409),
+                "start: {}",
+                start.describe()
+            );
+            assert!(matches!(rm.status, 204 | 409), "rm -f: {}", rm.describe());
+        });
+        // A 409 from rm (removal already in progress elsewhere) can only mean another
+        // removal; finish it the way a user would.
+        let _ =
+            c.d.request("DELETE", &format!("/containers/{id}?force=1"), &[], b"");
+        let gone = compat_tests::wait_until(Duration::from_secs(20), || {
+            c.d.get_json(&format!("/containers/{id}/json")).0 == 404
+        });
+        assert!(gone, "container {id} still listed after rm -f");
+    }
+    let left = compat_tests::wait_until(Duration::from_secs(20), || {
+        !compat_tests::procfs::all_pids().into_iter().any(|pid| {
+            compat_tests::procfs::cmdline(pid)
+                .iter()
+                .any(|a| a.contains(&marker))
         })
-        .sum()
+    });
+    assert!(
+        left,
+        "a container process ({marker}) outlived its container"
+    );
 }

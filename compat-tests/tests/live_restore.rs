@@ -61,9 +61,22 @@ fn outage(crash_containerd: bool) {
             name
         })
         .collect();
+    // The quitter exits when the test says so (a file appears in a bound directory), so
+    // its exit falls inside the outage whatever the machine's speed.
+    let signals = compat_tests::unique_temp_dir("bct-live-quit");
+    let bind = format!("{}:/sig", signals.display());
     let quitter = run(
         &d,
-        &["--name", "quitter", &image, "sh", "-c", "sleep 2; exit 7"],
+        &[
+            "--name",
+            "quitter",
+            "-v",
+            &bind,
+            &image,
+            "sh",
+            "-c",
+            "while [ ! -e /sig/go ]; do sleep 0.05; done; exit 7",
+        ],
     );
     let healthy = run(
         &d,
@@ -102,7 +115,8 @@ fn outage(crash_containerd: bool) {
         let pids = procfs::containerd_daemons_under(&d.exec_root());
         assert_eq!(pids.len(), 1, "{pids:?}");
         kill(Pid::from_raw(pids[0] as i32), Signal::SIGKILL).unwrap();
-        // The quitter exits while containerd is down or coming back.
+        // The quitter exits while containerd is down.
+        std::fs::write(signals.join("go"), b"").unwrap();
         std::thread::sleep(Duration::from_secs(3));
         assert!(
             wait_until(Duration::from_secs(30), || d.docker(&["version"]).success()),
@@ -112,6 +126,8 @@ fn outage(crash_containerd: bool) {
     } else {
         d.signal(Signal::SIGKILL);
         assert!(d.wait_exit(Duration::from_secs(10)).is_some());
+        // The quitter exits while the daemon is down.
+        std::fs::write(signals.join("go"), b"").unwrap();
         std::thread::sleep(Duration::from_secs(3));
         d.restart_stopped();
     }
@@ -174,6 +190,7 @@ fn outage(crash_containerd: bool) {
     let out = d.docker_timeout(&["attach", "--no-stdin", "ticker"], Duration::from_secs(2));
     assert!(out.stdout.contains("tick "), "{}", out.describe());
     let _ = (ticker, tty, quitter, healthy, stopped);
+    let _ = std::fs::remove_dir_all(&signals);
 }
 
 #[test]
@@ -184,4 +201,109 @@ fn containers_survive_a_berthd_crash() {
 #[test]
 fn containers_survive_a_containerd_crash() {
     outage(true);
+}
+
+/// A `--rm` container that was not running when the daemon died is removed when it comes
+/// back, as dockerd's restore does; a container without `--rm` stays.
+#[test]
+fn rm_containers_that_were_not_running_go_at_restart() {
+    let mut d = daemon();
+    if d.skip_unless_owned("restarts the daemon") {
+        return;
+    }
+    let image = d.load_test_image("live-rm");
+    let created = d.docker(&[
+        "create",
+        "--rm",
+        "--network",
+        "none",
+        "--name",
+        "rm-created",
+        &image,
+        "true",
+    ]);
+    assert!(created.success(), "{}", created.describe());
+    run(
+        &d,
+        &["--rm", "--name", "rm-running", &image, "sleep", "300"],
+    );
+    let kept = d.docker(&[
+        "create",
+        "--network",
+        "none",
+        "--name",
+        "kept",
+        &image,
+        "true",
+    ]);
+    assert!(kept.success(), "{}", kept.describe());
+
+    d.signal(Signal::SIGKILL);
+    assert!(d.wait_exit(Duration::from_secs(10)).is_some());
+    // As in the outage test: dockerd's own containerd needs a moment before a new dockerd
+    // can take it over.
+    std::thread::sleep(Duration::from_secs(3));
+    d.restart_stopped();
+
+    assert!(
+        wait_until(Duration::from_secs(20), || {
+            !d.docker(&["inspect", "rm-created"]).success()
+        }),
+        "the created --rm container survived the restart\n{}",
+        d.log()
+    );
+    assert_eq!(inspect(&d, "kept", "{{.State.Status}}"), "created");
+}
+
+/// `docker rm` while containerd is down fails (5xx), and leaves the container as it was:
+/// once containerd is back, the same `rm` succeeds instead of finding the container stuck
+/// in `removing`. A `start` in the outage is a 5xx too, never a client error.
+#[test]
+fn a_remove_in_a_containerd_outage_can_be_retried() {
+    let d = daemon();
+    if d.skip_unless_owned("kills the daemon's containerd") {
+        return;
+    }
+    let image = d.load_test_image("live-rmretry");
+    let done = d.docker(&["run", "--name", "gone", "--network", "none", &image, "true"]);
+    assert!(done.success(), "{}", done.describe());
+    let idle = d.docker(&[
+        "create",
+        "--name",
+        "idle",
+        "--network",
+        "none",
+        &image,
+        "true",
+    ]);
+    assert!(idle.success(), "{}", idle.describe());
+
+    let pids = procfs::containerd_daemons_under(&d.exec_root());
+    assert_eq!(pids.len(), 1, "{pids:?}");
+    kill(Pid::from_raw(pids[0] as i32), Signal::SIGKILL).unwrap();
+    let rm = d.request("DELETE", "/containers/gone", &[], b"");
+    assert!(
+        matches!(rm.status, 204 | 500..=599),
+        "rm in the outage: {}",
+        rm.describe()
+    );
+    let start = d.request("POST", "/containers/idle/start", &[], b"");
+    assert!(
+        matches!(start.status, 204 | 500..=599),
+        "start in the outage: {}",
+        start.describe()
+    );
+
+    assert!(
+        wait_until(Duration::from_secs(30), || d.docker(&["version"]).success()),
+        "the daemon never got a containerd back\n{}",
+        d.log()
+    );
+    assert!(
+        wait_until(Duration::from_secs(20), || {
+            d.request("DELETE", "/containers/gone", &[], b"").status == 404
+        }),
+        "the container cannot be removed after the outage: {}",
+        d.request("DELETE", "/containers/gone", &[], b"").describe()
+    );
 }

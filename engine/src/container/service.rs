@@ -1327,44 +1327,48 @@ impl ContainerService {
                 "removal of container {name_or_id} is already in progress"
             )));
         }
+        // Answered at once, without queueing behind a stop that holds the lock.
+        refuse_running_removal(&c.rec(), name_or_id, force)?;
+        if force && c.rec().state.running() {
+            // Killed before taking the lock, so a stop waiting out its timeout under the
+            // lock ends at once.
+            self.kill_for_removal(&c).await;
+        }
+        let _op = c.op.lock().await;
+        // Read again under the lock: a start may have run since the checks above.
         let mut record = c.rec().clone();
+        if record.state.status == Status::Removing {
+            return Ok(());
+        }
         if record.state.status == Status::Restarting && force {
             let mut r = c.rec();
             r.manually_stopped = true;
             r.state.status = Status::Exited;
             record = r.clone();
         }
+        refuse_running_removal(&record, name_or_id, force)?;
         if record.state.running() {
-            if !force {
-                let what = match record.state.status {
-                    Status::Paused => "container is paused and must be unpaused first",
-                    Status::Restarting => {
-                        "container is restarting: stop the container before removing or force remove"
-                    }
-                    _ => "container is running: stop the container before removing or force remove",
-                };
-                return Err(Error::conflict(format!(
-                    "cannot remove container \"{name_or_id}\": {what}"
-                )));
-            }
-            let mut exits = c.exits.subscribe();
-            let seen = exits.borrow().seq;
-            let _ = self.containerd.kill_task(&record.id, 9, true).await;
-            let _ = self.thaw_after_signal(&c).await;
-            let _ = tokio::time::timeout(Duration::from_secs(30), exits.wait_for(|e| e.seq > seen))
-                .await;
+            // Exit handling does not take the lock, so waiting for it here is safe.
+            self.kill_for_removal(&c).await;
+            record = c.rec().clone();
         }
-        let _op = c.op.lock().await;
-        {
-            let mut r = c.rec();
-            if r.state.status == Status::Removing {
-                return Ok(());
-            }
-            r.state.status = Status::Removing;
-        }
+        let previous = std::mem::replace(&mut c.rec().state.status, Status::Removing);
         let id = record.id.clone();
-        let _ = self.containerd.delete_task(&id).await;
-        self.containerd.delete_container(&id).await?;
+        // The containerd container goes only once its task has: deleting it under a live
+        // task would leave the process running with nothing pointing at it. On failure
+        // (containerd down, a task that would not die) the container keeps its state, so a
+        // retry can finish the job.
+        let deleted = match self.containerd.delete_task(&id).await {
+            Ok(_) => match self.containerd.delete_container(&id).await {
+                Err(e) if e.kind != ErrorKind::NotFound => Err(e),
+                _ => Ok(()),
+            },
+            Err(e) => Err(e),
+        };
+        if let Err(e) = deleted {
+            c.rec().state.status = previous;
+            return Err(e);
+        }
         let _ = self.containerd.remove_snapshot(&id).await;
         self.containerd.delete_lease(&Self::lease_for(&id)).await;
         let _ = std::fs::remove_dir_all(self.dir(&id));
@@ -1378,6 +1382,20 @@ impl ContainerService {
         self.event(&record, "destroy", &[]);
         c.removed.send_replace(true);
         Ok(())
+    }
+
+    /// SIGKILL to every process of a container being force-removed, then up to 30 s for its
+    /// exit to be handled.
+    async fn kill_for_removal(&self, c: &Arc<Container>) {
+        let id = c.rec().id.clone();
+        let mut exits = c.exits.subscribe();
+        let seen = exits.borrow().seq;
+        let _ = self.containerd.kill_task(&id, 9, true).await;
+        let _ = self.thaw_after_signal(c).await;
+        if c.rec().state.running() {
+            let _ = tokio::time::timeout(Duration::from_secs(30), exits.wait_for(|e| e.seq > seen))
+                .await;
+        }
     }
 
     /// `POST /containers/{id}/wait`: resolves the container now (so a 404 comes before any
@@ -1558,6 +1576,9 @@ impl ContainerService {
         let Ok(dir) = std::fs::read_dir(&root) else {
             return Ok(());
         };
+        // Tasks that exist now, to find those of containers not recorded as running.
+        let tasks = self.containerd.task_ids().await.unwrap_or_default();
+        let mut auto_removed = Vec::new();
         for entry in dir.flatten() {
             let path = entry.path();
             let Ok(bytes) = std::fs::read(path.join("config.v2.json")) else {
@@ -1596,6 +1617,14 @@ impl ContainerService {
                 .unwrap_or_else(|p| p.into_inner())
                 .insert(id.clone(), c.clone());
             if !was_running {
+                if tasks.contains(&id) {
+                    // The daemon died inside a start: nobody was told the container
+                    // started, so its task goes rather than run on unseen.
+                    self.discard_task(&id).await;
+                }
+                if c.rec().host_bool("AutoRemove") {
+                    auto_removed.push(id);
+                }
                 continue;
             }
             match self.containerd.task_status(&id).await {
@@ -1653,8 +1682,27 @@ impl ContainerService {
                 }
             }
         }
+        // As dockerd does at restore: `--rm` containers that are not running go.
+        for id in auto_removed {
+            if let Err(e) = self.remove_with_volumes(&id, true, true).await {
+                tracing::warn!(container = %id, "--rm container not removed at restore: {}", e.message);
+            }
+        }
         self.start_by_policy_after_boot();
         Ok(())
+    }
+
+    /// Kills and deletes a task nothing should be running, retrying the delete while the
+    /// process dies (up to 5 s).
+    async fn discard_task(&self, id: &str) {
+        let _ = self.containerd.kill_task(id, 9, true).await;
+        for _ in 0..50 {
+            if self.containerd.delete_task(id).await.is_ok() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        tracing::warn!(container = %id, "a leftover task would not go away");
     }
 
     /// At daemon start, `always` containers and `unless-stopped` ones nobody stopped are
@@ -1950,6 +1998,23 @@ pub(super) fn validate_host_config(h: &Map<String, Value>) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// moby's 409 for removing a running, paused or restarting container without `force`.
+fn refuse_running_removal(record: &ContainerRecord, name_or_id: &str, force: bool) -> Result<()> {
+    if force || !record.state.running() {
+        return Ok(());
+    }
+    let what = match record.state.status {
+        Status::Paused => "container is paused and must be unpaused first",
+        Status::Restarting => {
+            "container is restarting: stop the container before removing or force remove"
+        }
+        _ => "container is running: stop the container before removing or force remove",
+    };
+    Err(Error::conflict(format!(
+        "cannot remove container \"{name_or_id}\": {what}"
+    )))
 }
 
 /// Writes a container's `config.v2.json` and `hostconfig.json` into its directory.

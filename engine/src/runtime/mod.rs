@@ -95,6 +95,8 @@ pub fn classify(status: tonic::Status) -> Error {
         Code::Unauthenticated => ErrorKind::Unauthorized,
         Code::Unimplemented => ErrorKind::NotImplemented,
         Code::Unavailable | Code::DeadlineExceeded => ErrorKind::Unavailable,
+        // tonic's own failure to reach containerd (socket gone while it restarts).
+        Code::Unknown if status.message().contains("transport error") => ErrorKind::Unavailable,
         _ => ErrorKind::Internal,
     };
     let message = match kind {
@@ -111,6 +113,10 @@ mod tests {
     #[test]
     fn grpc_codes_map_like_moby() {
         let k = |c| classify(tonic::Status::new(c, "x")).kind;
+        assert_eq!(
+            classify(tonic::Status::new(tonic::Code::Unknown, "transport error")).kind,
+            ErrorKind::Unavailable
+        );
         assert_eq!(k(tonic::Code::NotFound), ErrorKind::NotFound);
         assert_eq!(
             k(tonic::Code::FailedPrecondition),

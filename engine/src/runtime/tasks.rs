@@ -10,8 +10,8 @@ use containerd_client::services::v1::tasks_client::TasksClient;
 use containerd_client::services::v1::{
     CloseIoRequest, Container, CreateContainerRequest, CreateTaskRequest, DeleteContainerRequest,
     DeleteProcessRequest, DeleteTaskRequest, ExecProcessRequest, GetRequest, KillRequest,
-    ListPidsRequest, PauseTaskRequest, ResizePtyRequest, ResumeTaskRequest, StartRequest,
-    UpdateTaskRequest, WaitRequest,
+    ListPidsRequest, ListTasksRequest, PauseTaskRequest, ResizePtyRequest, ResumeTaskRequest,
+    StartRequest, UpdateTaskRequest, WaitRequest,
 };
 use containerd_client::types::Mount;
 use prost_types::Any;
@@ -247,6 +247,17 @@ impl Containerd {
             Err(s) if s.code() == tonic::Code::NotFound => Ok(None),
             Err(s) => Err(classify(s)),
         }
+    }
+
+    /// The container IDs that have a task in this namespace, whatever its state.
+    pub async fn task_ids(&self) -> Result<std::collections::HashSet<String>> {
+        let r = TasksClient::new(self.channel.clone())
+            .list(self.request(ListTasksRequest {
+                filter: String::new(),
+            }))
+            .await
+            .map_err(classify)?;
+        Ok(r.into_inner().tasks.into_iter().map(|t| t.id).collect())
     }
 }
 
