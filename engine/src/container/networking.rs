@@ -226,6 +226,17 @@ impl ContainerService {
                     },
                 );
             }
+            // Intent before effect: the record names the namespace, addresses and ports
+            // before netavark makes them, so a daemon killed during the setup finds at
+            // restart what to take down.
+            let intent = {
+                let mut r = c.rec();
+                r.networks = endpoints.clone();
+                r.ports = ports.clone();
+                r.sandbox = netns.display().to_string();
+                r.clone()
+            };
+            self.persist(&intent)?;
             let status = netavark.setup(&netns, &opts).await?;
             for (name, n) in &bridged {
                 if let Some(e) = endpoints.get_mut(name) {
@@ -250,6 +261,14 @@ impl ContainerService {
                 }
                 self.networks.release_ports(&record.id);
                 crate::network::netns::remove(&netns);
+                let undone = {
+                    let mut r = c.rec();
+                    r.networks = record.networks.clone();
+                    r.ports.clear();
+                    r.sandbox.clear();
+                    r.clone()
+                };
+                let _ = self.persist(&undone);
                 return Err(e);
             }
         };
@@ -285,6 +304,21 @@ impl ContainerService {
     /// Takes a stopped container off its bridge networks: netavark's teardown, the
     /// addresses and ports back, the namespace gone.
     pub(super) async fn leave_networks(&self, c: &Arc<Container>) {
+        self.take_down_sandbox(c, true).await;
+    }
+
+    /// At restore, a namespace a record names although its container is not running: the
+    /// daemon died while starting or stopping it. Taken down without touching the address
+    /// and port books, which restore filled from running containers only.
+    pub(super) async fn take_down_stale_sandbox(&self, c: &Arc<Container>) {
+        self.take_down_sandbox(c, false).await;
+        let record = c.rec().clone();
+        if let Err(e) = self.persist(&record) {
+            tracing::warn!(container = %record.id, "record not saved: {}", e.message);
+        }
+    }
+
+    async fn take_down_sandbox(&self, c: &Arc<Container>, release: bool) {
         let record = c.rec().clone();
         if record.sandbox.is_empty() {
             return;
@@ -316,8 +350,10 @@ impl ContainerService {
                     static_mac: None,
                 },
             );
-            self.networks.release(&n.id, &e.ip);
-            self.networks.release(&n.id, &e.ip6);
+            if release {
+                self.networks.release(&n.id, &e.ip);
+                self.networks.release(&n.id, &e.ip6);
+            }
             left.push(n);
         }
         if let Ok(netavark) = self.networks.netavark()
@@ -326,7 +362,9 @@ impl ContainerService {
         {
             tracing::warn!(container = %record.id, "network teardown: {}", e.message);
         }
-        self.networks.release_ports(&record.id);
+        if release {
+            self.networks.release_ports(&record.id);
+        }
         crate::network::netns::remove(&netns);
         for n in &left {
             self.networks
@@ -496,7 +534,7 @@ impl ContainerService {
             c.rec().networks.remove(&n.name);
             return Err(e);
         }
-        self.persist(&c.rec().clone())
+        self.save(&c)
     }
 
     /// Adds one network to a running container's namespace.
@@ -621,7 +659,7 @@ impl ContainerService {
                 .event("disconnect", &n, &[("container", record.id.clone())]);
         }
         c.rec().networks.remove(&n.name);
-        self.persist(&c.rec().clone())
+        self.save(&c)
     }
 }
 

@@ -41,6 +41,8 @@ pub(super) struct Container {
     pub(super) op: Arc<tokio::sync::Mutex<()>>,
     /// The restart policy's current backoff.
     restart_delay: Mutex<Duration>,
+    /// Serialises writes of the record's files.
+    written: Mutex<()>,
 }
 
 impl Container {
@@ -54,6 +56,7 @@ impl Container {
             removed: watch::channel(false).0,
             op: Arc::new(tokio::sync::Mutex::new(())),
             restart_delay: Mutex::new(Duration::ZERO),
+            written: Mutex::new(()),
         })
     }
 
@@ -216,8 +219,28 @@ impl ContainerService {
             .publish(Event::new("container", action, c.id.clone(), attributes));
     }
 
-    pub(super) fn persist(&self, c: &ContainerRecord) -> Result<()> {
-        write_record(&self.dir(&c.id), c)
+    /// Writes a container's record. A known container's live state is written, not the
+    /// caller's copy, one write at a time: two writers (exit handler, health probe, rename)
+    /// can then never leave an older state on disk than the one in memory.
+    pub(super) fn persist(&self, record: &ContainerRecord) -> Result<()> {
+        let known = self
+            .containers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&record.id)
+            .cloned();
+        match known {
+            Some(c) => self.save(&c),
+            None => write_record(&self.dir(&record.id), record),
+        }
+    }
+
+    /// Writes a container's live record (see [`Self::persist`]). Must not be called while
+    /// holding its record lock.
+    pub(super) fn save(&self, c: &Container) -> Result<()> {
+        let _one_writer = c.written.lock().unwrap_or_else(|p| p.into_inner());
+        let current = c.rec().clone();
+        write_record(&self.dir(&current.id), &current)
     }
 
     /// Finds a container by full ID, name (with or without `/`) or unique ID prefix.
@@ -691,7 +714,17 @@ impl ContainerService {
             // moby removes an auto-remove container whose start failed; clients waiting for
             // `condition=removed` depend on it.
             let id = c.rec().id.clone();
-            let _ = self.remove(&id, true).await;
+            if let Err(e) = self.remove(&id, true).await
+                && e.kind == ErrorKind::Unavailable
+            {
+                // containerd is away: the removal carries on once it is back.
+                let this = self.self_ref();
+                tokio::spawn(async move {
+                    if let Some(this) = this.upgrade() {
+                        this.auto_remove(&id).await;
+                    }
+                });
+            }
         }
         result
     }
@@ -753,11 +786,16 @@ impl ContainerService {
                     r.clone()
                 };
                 let _ = self.persist(&record);
-                let _ = self.containerd.delete_task(&record.id).await;
-                let _ = self.containerd.delete_container(&record.id).await;
+                // The task may be running even so (the answer was lost with containerd):
+                // it goes, now or once containerd is back.
+                if let Err(e) = self.drop_task_and_container(&record.id).await
+                    && e.kind == ErrorKind::Unavailable
+                {
+                    self.drop_task_when_back(c);
+                }
                 self.unpin_volumes(&record);
                 self.leave_networks(c).await;
-                let _ = self.persist(&c.rec().clone());
+                let _ = self.save(c);
                 // The attach streams of this run end here.
                 self.new_io_generation(c);
                 let kind = if e.kind == ErrorKind::Unavailable {
@@ -1081,14 +1119,30 @@ impl ContainerService {
             e.seq += 1;
             e.code = code;
         });
-        if record.host_bool("AutoRemove")
-            && let Err(e) = self.remove_with_volumes(&id, true, true).await
-        {
-            tracing::warn!(container = %id, "auto-remove failed: {}", e.message);
+        if record.host_bool("AutoRemove") {
+            self.auto_remove(&id).await;
         }
         if let Some(delay) = self.restart_delay(c, &record, code) {
             self.schedule_restart(c.clone(), delay, true);
         }
+    }
+
+    /// `--rm` after an exit. While containerd is away (restarting) the removal is retried
+    /// for up to a minute, so the container does not outlive the outage.
+    async fn auto_remove(&self, id: &str) {
+        for _ in 0..120 {
+            match self.remove_with_volumes(id, true, true).await {
+                Err(e) if e.kind == ErrorKind::Unavailable => {
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+                Err(e) if e.kind != ErrorKind::NotFound => {
+                    tracing::warn!(container = %id, "auto-remove failed: {}", e.message);
+                    return;
+                }
+                _ => return,
+            }
+        }
+        tracing::warn!(container = %id, "auto-remove gave up: containerd stayed away");
     }
 
     /// Whether the restart policy restarts this exit, and after how long: 100 ms doubling up
@@ -1579,9 +1633,15 @@ impl ContainerService {
         // Tasks that exist now, to find those of containers not recorded as running.
         let tasks = self.containerd.task_ids().await.unwrap_or_default();
         let mut auto_removed = Vec::new();
+        let mut half_made = Vec::new();
+        let mut stale_sandboxes = Vec::new();
         for entry in dir.flatten() {
             let path = entry.path();
             let Ok(bytes) = std::fs::read(path.join("config.v2.json")) else {
+                // The daemon died inside a create, before the record was written.
+                if let Some(id) = path.file_name().and_then(|n| n.to_str()) {
+                    half_made.push(id.to_string());
+                }
                 continue;
             };
             let Ok(mut record) = serde_json::from_slice::<ContainerRecord>(&bytes) else {
@@ -1621,6 +1681,9 @@ impl ContainerService {
                     // The daemon died inside a start: nobody was told the container
                     // started, so its task goes rather than run on unseen.
                     self.discard_task(&id).await;
+                }
+                if !c.rec().sandbox.is_empty() {
+                    stale_sandboxes.push(c.clone());
                 }
                 if c.rec().host_bool("AutoRemove") {
                     auto_removed.push(id);
@@ -1682,6 +1745,11 @@ impl ContainerService {
                 }
             }
         }
+        // After the loop, so that every running container has claimed its addresses.
+        for c in stale_sandboxes {
+            self.take_down_stale_sandbox(&c).await;
+        }
+        self.collect_leftovers(&half_made).await;
         // As dockerd does at restore: `--rm` containers that are not running go.
         for id in auto_removed {
             if let Err(e) = self.remove_with_volumes(&id, true, true).await {
@@ -1692,17 +1760,87 @@ impl ContainerService {
         Ok(())
     }
 
-    /// Kills and deletes a task nothing should be running, retrying the delete while the
-    /// process dies (up to 5 s).
-    async fn discard_task(&self, id: &str) {
-        let _ = self.containerd.kill_task(id, 9, true).await;
-        for _ in 0..50 {
-            if self.containerd.delete_task(id).await.is_ok() {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+    /// What a daemon killed mid-way leaves without a record pointing at it: the parts of
+    /// containers whose create never finished (`half_made`: their directories), and
+    /// namespace files of containers that are not running.
+    async fn collect_leftovers(&self, half_made: &[String]) {
+        for id in half_made {
+            tracing::info!(container = %id, "removing the parts of an unfinished create");
+            let _ = self.containerd.delete_task(id).await;
+            let _ = self.containerd.delete_container(id).await;
+            let _ = self.containerd.remove_snapshot(id).await;
+            self.containerd.delete_lease(&Self::lease_for(id)).await;
+            let _ = std::fs::remove_dir_all(self.dir(id));
+            let _ = std::fs::remove_dir_all(self.run_dir(id));
         }
-        tracing::warn!(container = %id, "a leftover task would not go away");
+        let running: std::collections::HashSet<String> = self
+            .list()
+            .into_iter()
+            .filter(|r| r.state.running())
+            .map(|r| r.id)
+            .collect();
+        for owner in self.networks.netns_owners() {
+            if !running.contains(&owner) {
+                crate::network::netns::remove(&self.networks.netns_path(&owner));
+            }
+        }
+    }
+
+    /// Kills and deletes a task nothing should be running, retrying the delete while the
+    /// process dies (up to 5 s), then its containerd container.
+    async fn drop_task_and_container(&self, id: &str) -> Result<()> {
+        let _ = self.containerd.kill_task(id, 9, true).await;
+        let mut gone = false;
+        for _ in 0..50 {
+            match self.containerd.delete_task(id).await {
+                Ok(_) => {
+                    gone = true;
+                    break;
+                }
+                Err(e) if e.kind == ErrorKind::Unavailable => return Err(e),
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+        if !gone {
+            return Err(Error::conflict(format!("the task of {id} would not stop")));
+        }
+        match self.containerd.delete_container(id).await {
+            Err(e) if e.kind != ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    }
+
+    async fn discard_task(&self, id: &str) {
+        if let Err(e) = self.drop_task_and_container(id).await {
+            tracing::warn!(container = %id, "a leftover task is still there: {}", e.message);
+        }
+    }
+
+    /// After a start that failed while containerd was away: once it is back, the task (if
+    /// the start got that far) goes, unless the container has been started since.
+    fn drop_task_when_back(&self, c: &Arc<Container>) {
+        let this = self.self_ref();
+        let c = c.clone();
+        tokio::spawn(async move {
+            let id = c.rec().id.clone();
+            for _ in 0..240 {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                let Some(this) = this.upgrade() else { return };
+                let _op = c.op.lock().await;
+                let status = c.rec().state.status.clone();
+                if c.rec().state.running() || status == Status::Removing {
+                    return;
+                }
+                match this.drop_task_and_container(&id).await {
+                    Err(e) if e.kind == ErrorKind::Unavailable => {}
+                    Err(e) => {
+                        tracing::warn!(container = %id, "leftover task: {}", e.message);
+                        return;
+                    }
+                    Ok(()) => return,
+                }
+            }
+        });
     }
 
     /// At daemon start, `always` containers and `unless-stopped` ones nobody stopped are

@@ -811,6 +811,16 @@ impl NetworkStore {
         self.netns_dir.join(container_id)
     }
 
+    /// The containers that have a namespace file, by ID.
+    pub fn netns_owners(&self) -> Vec<String> {
+        std::fs::read_dir(&self.netns_dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| e.file_name().to_str().map(str::to_string))
+            .collect()
+    }
+
     /// netavark's view of one network. netavark names files after a network's name, so
     /// it is given the ID (network names are as free as on dockerd, `a/b` included).
     pub fn net_info(&self, n: &Network) -> netavark::NetInfo {

@@ -1,0 +1,333 @@
+//! Crash chaos: cycles of container churn on the default bridge and without a network, with
+//! berthd (or, one cycle in five, its containerd) SIGKILLed at a random moment. After each
+//! restart nothing may be left that no record accounts for: no running task, containerd
+//! container, container snapshot, network namespace or bridge port without a container to
+//! show for it, no two containers with one address, no container stuck in `removing`, no
+//! `--rm` container that is not running; and everything can then be removed.
+//!
+//! `BERTH_CHAOS_CYCLES` (default 6) and `BERTH_CHAOS_SEED` (default: the clock) choose the
+//! run; the seed is printed, so a failure can be replayed. berthd only: the checks read
+//! berthd's containerd namespace and exec root.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use compat_tests::{Daemon, daemon, procfs, skip, wait_until};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use serde_json::{Value, json};
+
+/// xorshift64*: enough randomness to pick moments, replayable from its seed.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) % n.max(1)
+    }
+}
+
+fn env_u64(name: &str) -> Option<u64> {
+    std::env::var(name).ok().and_then(|v| v.parse().ok())
+}
+
+/// One client's loop of work until `stop`; failures are expected once the daemon dies.
+fn churn(d: &Daemon, image: &str, job: usize, stop: &AtomicBool) {
+    let create = |body: Value| -> Option<String> {
+        let bytes = serde_json::to_vec(&body).unwrap();
+        let r = d
+            .try_request(
+                "POST",
+                "/containers/create",
+                &[("Content-Type", "application/json")],
+                &bytes,
+            )
+            .ok()?;
+        (r.status == 201).then(|| r.json()["Id"].as_str().unwrap_or_default().to_string())
+    };
+    let call = |method: &str, path: String| {
+        let _ = d.try_request(method, &path, &[], b"");
+    };
+    while !stop.load(Ordering::Relaxed) {
+        match job % 4 {
+            0 => {
+                let _ = d.docker_timeout(&["run", "--rm", image, "true"], Duration::from_secs(30));
+            }
+            1 => {
+                if let Some(id) = create(json!({"Image": image, "Cmd": ["sleep", "300"]})) {
+                    call("POST", format!("/containers/{id}/start"));
+                    call("DELETE", format!("/containers/{id}?force=1"));
+                }
+            }
+            2 => {
+                let body = json!({"Image": image, "Cmd": ["true"],
+                    "HostConfig": {"AutoRemove": true}});
+                if let Some(id) = create(body) {
+                    call("POST", format!("/containers/{id}/start"));
+                }
+            }
+            _ => {
+                let body = json!({"Image": image, "Cmd": ["sleep", "300"],
+                    "HostConfig": {"NetworkMode": "none"}});
+                if let Some(id) = create(body) {
+                    call("POST", format!("/containers/{id}/start"));
+                    let exec = serde_json::to_vec(&json!({"Cmd": ["true"]})).unwrap();
+                    if let Ok(r) = d.try_request(
+                        "POST",
+                        &format!("/containers/{id}/exec"),
+                        &[("Content-Type", "application/json")],
+                        &exec,
+                    ) && r.status == 201
+                    {
+                        let e = r.json()["Id"].as_str().unwrap_or_default().to_string();
+                        let _ = d.try_request(
+                            "POST",
+                            &format!("/exec/{e}/start"),
+                            &[("Content-Type", "application/json")],
+                            br#"{"Detach": true}"#,
+                        );
+                    }
+                    call("POST", format!("/containers/{id}/stop?t=0"));
+                    call("DELETE", format!("/containers/{id}"));
+                }
+            }
+        }
+    }
+}
+
+/// `ctr` output's first column, header skipped.
+fn first_column(out: &str) -> Vec<String> {
+    out.lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().next().map(str::to_string))
+        .collect()
+}
+
+fn bridge_ports(d: &Daemon) -> Vec<String> {
+    let (_, net) = d.get_json("/networks/bridge");
+    let bridge = net["Options"]["com.docker.network.bridge.name"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    assert!(
+        !bridge.is_empty(),
+        "bridge network without a bridge name: {net}"
+    );
+    let out = Command::new("ip")
+        .args(["-o", "link", "show", "master", &bridge])
+        .output()
+        .expect("ip link");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split(':').nth(1).map(|s| s.trim().to_string()))
+        .collect()
+}
+
+fn is_container_id(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// What the daemon and its containerd hold, compared; an empty list when all agree.
+fn leftovers(d: &Daemon, restarted: bool) -> Vec<String> {
+    let mut problems = Vec::new();
+    let (status, list) = d.get_json("/containers/json?all=1");
+    if status != 200 {
+        return vec![format!("list answered {status}: {list}")];
+    }
+    let mut state: BTreeMap<String, String> = BTreeMap::new();
+    for c in list.as_array().into_iter().flatten() {
+        let id = c["Id"].as_str().unwrap_or_default().to_string();
+        state.insert(id, c["State"].as_str().unwrap_or_default().to_string());
+    }
+    let running: BTreeSet<&String> = state
+        .iter()
+        .filter(|(_, s)| *s == "running")
+        .map(|(id, _)| id)
+        .collect();
+    for (id, s) in &state {
+        if s == "removing" {
+            problems.push(format!("{id} is stuck in removing"));
+        }
+        // `--rm`: gone once exited or once its start failed; after a daemon restart gone
+        // unless running (a created one that nobody started yet may wait for its start).
+        let (_, c) = d.get_json(&format!("/containers/{id}/json"));
+        let failed_start = s == "created" && c["State"]["Error"] != json!("");
+        if c["HostConfig"]["AutoRemove"] == json!(true)
+            && (s == "exited" || failed_start || (restarted && s != "running"))
+        {
+            problems.push(format!("--rm container {id} is {s}: {}", c["State"]));
+        }
+    }
+    for line in d.ctr(&["tasks", "ls"]).lines().skip(1) {
+        let cols: Vec<&str> = line.split_whitespace().collect();
+        if let [id, _, status, ..] = cols[..]
+            && status == "RUNNING"
+            && !running.contains(&id.to_string())
+        {
+            problems.push(format!("task {id} runs without a running container"));
+        }
+    }
+    for id in first_column(&d.ctr(&["containers", "ls"])) {
+        if !state.contains_key(&id) {
+            problems.push(format!("containerd container {id} has no record"));
+        }
+    }
+    for key in first_column(&d.ctr(&["snapshots", "ls"])) {
+        if is_container_id(&key) && !state.contains_key(&key) {
+            problems.push(format!("snapshot {key} has no container"));
+        }
+    }
+    let netns = d.exec_root().join("netns");
+    for entry in std::fs::read_dir(&netns).into_iter().flatten().flatten() {
+        let id = entry.file_name().to_string_lossy().into_owned();
+        if !running.contains(&id) {
+            problems.push(format!(
+                "network namespace {id} without a running container"
+            ));
+        }
+    }
+    let mut addresses: BTreeMap<String, String> = BTreeMap::new();
+    let mut on_bridge = 0;
+    for id in &running {
+        let (_, c) = d.get_json(&format!("/containers/{id}/json"));
+        for (name, e) in c["NetworkSettings"]["Networks"]
+            .as_object()
+            .into_iter()
+            .flatten()
+        {
+            let ip = e["IPAddress"].as_str().unwrap_or_default();
+            if ip.is_empty() {
+                continue;
+            }
+            if name == "bridge" {
+                on_bridge += 1;
+            }
+            if let Some(other) = addresses.insert(ip.to_string(), id.to_string()) {
+                problems.push(format!("{ip} is held by {other} and {id}"));
+            }
+        }
+    }
+    let ports = bridge_ports(d);
+    if ports.len() != on_bridge {
+        problems.push(format!(
+            "{} ports on the bridge ({ports:?}) for {on_bridge} running containers on it",
+            ports.len()
+        ));
+    }
+    problems
+}
+
+/// Waits for the checks to agree (exits and removals settle within seconds), then fails
+/// with what is still wrong.
+fn assert_consistent(d: &Daemon, restarted: bool, when: &str) {
+    let mut last = Vec::new();
+    let settled = wait_until(Duration::from_secs(30), || {
+        last = leftovers(d, restarted);
+        last.is_empty()
+    });
+    assert!(
+        settled,
+        "{when}:\n{}\n--- log\n{}",
+        last.join("\n"),
+        d.log()
+    );
+}
+
+#[test]
+fn crashes_leave_nothing_behind() {
+    let mut d = daemon();
+    if d.skip_unless_owned("kills the daemon and its containerd") {
+        return;
+    }
+    if d.is_dockerd() {
+        skip("reads berthd's containerd namespace and exec root");
+        return;
+    }
+    let image = d.load_test_image("chaos");
+    let cycles = env_u64("BERTH_CHAOS_CYCLES").unwrap_or(6);
+    let seed = env_u64("BERTH_CHAOS_SEED").unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(1, |t| t.as_nanos() as u64)
+            | 1
+    });
+    eprintln!("chaos: {cycles} cycles, BERTH_CHAOS_SEED={seed}");
+    let mut rng = Rng(seed);
+    for cycle in 0..cycles {
+        let kill_containerd = cycle % 5 == 4;
+        let delay = Duration::from_millis(50 + rng.below(550));
+        let stop = AtomicBool::new(false);
+        std::thread::scope(|s| {
+            for job in 0..6 {
+                let (d, image, stop) = (&d, &image, &stop);
+                s.spawn(move || churn(d, image, job, stop));
+            }
+            std::thread::sleep(delay);
+            if kill_containerd {
+                let pids = procfs::containerd_daemons_under(&d.exec_root());
+                assert_eq!(pids.len(), 1, "{pids:?}");
+                kill(Pid::from_raw(pids[0] as i32), Signal::SIGKILL).unwrap();
+            } else {
+                d.signal(Signal::SIGKILL);
+            }
+            std::thread::sleep(Duration::from_millis(300));
+            stop.store(true, Ordering::Relaxed);
+        });
+        if kill_containerd {
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while !d
+                .try_request("GET", "/version", &[], b"")
+                .is_ok_and(|r| r.status == 200)
+                || Command::new("ctr")
+                    .arg("-a")
+                    .arg(d.exec_root().join("containerd/containerd.sock"))
+                    .args(["version"])
+                    .output()
+                    .map(|o| !o.status.success())
+                    .unwrap_or(true)
+            {
+                assert!(Instant::now() < deadline, "no containerd back\n{}", d.log());
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        } else {
+            assert!(d.wait_exit(Duration::from_secs(10)).is_some());
+            d.restart_stopped();
+        }
+        let what = if kill_containerd {
+            "containerd"
+        } else {
+            "berthd"
+        };
+        assert_consistent(
+            &d,
+            !kill_containerd,
+            &format!("cycle {cycle} (seed {seed}), {what} killed after {delay:?}"),
+        );
+        // Everything can be removed, and then nothing is left.
+        let (_, list) = d.get_json("/containers/json?all=1");
+        for c in list.as_array().into_iter().flatten() {
+            let id = c["Id"].as_str().unwrap_or_default();
+            let r = d.request("DELETE", &format!("/containers/{id}?force=1"), &[], b"");
+            assert!(
+                matches!(r.status, 204 | 404),
+                "cycle {cycle}: rm -f {id}: {}",
+                r.describe()
+            );
+        }
+        assert_consistent(
+            &d,
+            false,
+            &format!("cycle {cycle} (seed {seed}), after removing all"),
+        );
+        let (_, list) = d.get_json("/containers/json?all=1");
+        assert_eq!(
+            list,
+            json!([]),
+            "cycle {cycle}: containers left after rm -f"
+        );
+    }
+}
