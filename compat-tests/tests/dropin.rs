@@ -1410,3 +1410,44 @@ fn start_racing_a_forced_remove_leaves_no_process_behind() {
         "a container process ({marker}) outlived its container"
     );
 }
+
+/// `kill` and `pause` sent as a container's process ends: either they act, or they find it
+/// not running (409); never a 500 from the runtime's half-gone task. (moby passes a failed
+/// pause on untyped, so dockerd may answer that race with 500 "cannot pause a stopped
+/// container"; Berth answers 409, as for any pause of a container that is not running.)
+#[test]
+fn kill_and_pause_racing_the_exit_answer_409_at_worst() {
+    let mut c = setup("exitrace");
+    let (_, version) = c.d.get_json("/version");
+    let moby = !version["Platform"]["Name"]
+        .as_str()
+        .unwrap_or_default()
+        .starts_with("Berth");
+    for i in 0..12 {
+        let id = c.create(
+            &format!("quick{i}"),
+            json!({"Cmd": ["true"], "HostConfig": {"NetworkMode": "none"}}),
+        );
+        let r =
+            c.d.request("POST", &format!("/containers/{id}/start"), &[], b"");
+        assert_eq!(r.status, 204, "{}", r.describe());
+        let (method, path) = if i % 2 == 0 {
+            ("POST", format!("/containers/{id}/kill"))
+        } else {
+            ("POST", format!("/containers/{id}/pause"))
+        };
+        let r = c.d.request(method, &path, &[], b"");
+        let moby_pause_race =
+            moby && r.status == 500 && r.text().contains("cannot pause a stopped container");
+        assert!(
+            matches!(r.status, 204 | 409) || moby_pause_race,
+            "{path} as the process ends: {}",
+            r.describe()
+        );
+        if r.status == 204 && i % 2 == 1 {
+            let r =
+                c.d.request("POST", &format!("/containers/{id}/unpause"), &[], b"");
+            assert_eq!(r.status, 204, "{}", r.describe());
+        }
+    }
+}

@@ -71,7 +71,13 @@ impl ContainerService {
             }
             _ => return Err(Error::conflict(format!("Container {id} is not running"))),
         }
-        self.containerd.pause_task(id).await?;
+        if let Err(e) = self.containerd.pause_task(id).await {
+            // The process may have ended since the check above: moby's 409, not a 500.
+            if !self.task_alive(id).await {
+                return Err(Error::conflict(format!("Container {id} is not running")));
+            }
+            return Err(e);
+        }
         let record = {
             let mut r = c.rec();
             r.state.status = Status::Paused;

@@ -1333,7 +1333,16 @@ impl ContainerService {
         }
         let mut exits = c.exits.subscribe();
         let seen = exits.borrow().seq;
-        self.containerd.kill_task(&record.id, signo, false).await?;
+        if let Err(e) = self.containerd.kill_task(&record.id, signo, false).await {
+            // The process may have ended since the check above: moby's 409, not a 500.
+            if !self.task_alive(&record.id).await {
+                return Err(Error::conflict(format!(
+                    "cannot kill container: {name_or_id}: container {} is not running",
+                    record.id
+                )));
+            }
+            return Err(e);
+        }
         self.event(&record, "kill", &[("signal", signo.to_string())]);
         self.thaw_after_signal(&c).await?;
         if signo == 9 {
@@ -1346,6 +1355,16 @@ impl ContainerService {
             }
         }
         Ok(())
+    }
+
+    /// Whether containerd has a running or paused task for this container (false when it
+    /// cannot tell).
+    pub(super) async fn task_alive(&self, id: &str) -> bool {
+        // containerd's task states: 2 running, 4 paused, 5 pausing.
+        matches!(
+            self.containerd.task_status(id).await,
+            Ok(Some((_, 2 | 4 | 5)))
+        )
     }
 
     /// `DELETE /containers/{id}`.
