@@ -16,7 +16,7 @@ pub mod image;
 pub mod network;
 pub mod oci;
 pub mod rootfs;
-pub mod runtime;
+pub(crate) mod runtime;
 pub mod system;
 pub mod volume;
 
