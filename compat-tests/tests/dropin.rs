@@ -240,6 +240,19 @@ fn exec_create_matches_keys_case_insensitively() {
 
 /// Exec create decodes its body as Go does: a wrong JSON type is Go's error (400; moby since
 /// v23 puts `invalid JSON: ` before it), unknown keys are ignored.
+/// A 400 carrying Go's `encoding/json` type error `json: cannot unmarshal <go_error>`
+/// (dockerd's text; berthd may prefix it with `invalid JSON: `).
+fn assert_go_type_error(r: &compat_tests::http::Response, go_error: &str) {
+    assert_eq!(r.status, 400, "{}", r.describe());
+    let message = r.json()["message"].as_str().unwrap_or_default().to_string();
+    let go_error = format!("json: cannot unmarshal {go_error}");
+    assert!(
+        message == go_error || message == format!("invalid JSON: {go_error}"),
+        "{}",
+        r.describe()
+    );
+}
+
 #[test]
 fn exec_create_refuses_wrong_json_types_with_gos_text() {
     let mut c = setup("exectypes");
@@ -262,14 +275,7 @@ fn exec_create_refuses_wrong_json_types_with_gos_text() {
         (json!([1]), "array into Go value of type types.ExecConfig"),
     ] {
         let r = c.d.post_json(&format!("/containers/{id}/exec"), &body);
-        assert_eq!(r.status, 400, "{}", r.describe());
-        let message = r.json()["message"].as_str().unwrap_or_default().to_string();
-        let go_error = format!("json: cannot unmarshal {go_error}");
-        assert!(
-            message == go_error || message == format!("invalid JSON: {go_error}"),
-            "{}",
-            r.describe()
-        );
+        assert_go_type_error(&r, go_error);
     }
     let r = c.d.post_json(
         &format!("/containers/{id}/exec"),
@@ -293,14 +299,7 @@ fn exec_create_refuses_wrong_json_types_with_gos_text() {
         ),
     ] {
         let r = c.d.post_json(&format!("/exec/{exec_id}/start"), &body);
-        assert_eq!(r.status, 400, "{}", r.describe());
-        let message = r.json()["message"].as_str().unwrap_or_default().to_string();
-        let go_error = format!("json: cannot unmarshal {go_error}");
-        assert!(
-            message == go_error || message == format!("invalid JSON: {go_error}"),
-            "{}",
-            r.describe()
-        );
+        assert_go_type_error(&r, go_error);
     }
     // Keys matched ignoring case, unknown keys ignored: a detached start.
     let r = c.d.post_json(
@@ -1085,16 +1084,7 @@ fn ipv6_networks_give_containers_both_addresses() {
 #[test]
 fn network_and_volume_bodies_decode_as_go_does() {
     let mut c = setup("netvolbodies");
-    let check = |r: &compat_tests::http::Response, go_error: &str| {
-        assert_eq!(r.status, 400, "{}", r.describe());
-        let message = r.json()["message"].as_str().unwrap_or_default().to_string();
-        let go_error = format!("json: cannot unmarshal {go_error}");
-        assert!(
-            message == go_error || message == format!("invalid JSON: {go_error}"),
-            "{}",
-            r.describe()
-        );
-    };
+    let check = assert_go_type_error;
     for (body, go_error) in [
         (
             json!({"Name": 5}),

@@ -197,11 +197,7 @@ impl ContainerService {
             "/".to_string()
         };
         // An exec runs under the container's ulimits, as on dockerd.
-        let rlimits = super::setup::rlimits(record.host_config.get("Ulimits"))?
-            .iter()
-            .map(|(name, soft, hard)| crate::oci::rlimit(name, *soft, *hard))
-            .collect::<std::result::Result<Vec<_>, _>>()
-            .map_err(Error::invalid)?;
+        let rlimits = super::setup::rlimits(record.host_config.get("Ulimits"))?;
         let mut user = oci_spec::runtime::User::default();
         user.set_uid(uid).set_gid(gid);
         let mut process = oci_spec::runtime::Process::default();

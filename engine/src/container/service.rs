@@ -1431,14 +1431,7 @@ impl ContainerService {
         // task would leave the process running with nothing pointing at it. On failure
         // (containerd down, a task that would not die) the container keeps its state, so a
         // retry can finish the job.
-        let deleted = match self.containerd.delete_task(&id).await {
-            Ok(_) => match self.containerd.delete_container(&id).await {
-                Err(e) if e.kind != ErrorKind::NotFound => Err(e),
-                _ => Ok(()),
-            },
-            Err(e) => Err(e),
-        };
-        if let Err(e) = deleted {
+        if let Err(e) = self.drop_task_and_container(&id).await {
             c.rec().state.status = previous;
             return Err(e);
         }

@@ -244,7 +244,7 @@ pub fn ensure_working_dir(dir: &str, dirs: &[std::path::PathBuf]) -> Result<()> 
 }
 
 /// `Ulimits` as runtime-spec rlimits (`nofile` → `RLIMIT_NOFILE`).
-pub fn rlimits(v: Option<&Value>) -> Result<Vec<(String, u64, u64)>> {
+pub fn rlimits(v: Option<&Value>) -> Result<Vec<oci_spec::runtime::PosixRlimit>> {
     let Some(list) = v.and_then(Value::as_array) else {
         return Ok(vec![]);
     };
@@ -261,11 +261,12 @@ pub fn rlimits(v: Option<&Value>) -> Result<Vec<(String, u64, u64)>> {
                     "ulimit soft limit must be less than or equal to hard limit: {soft} > {hard}"
                 )));
             }
-            Ok((
-                format!("RLIMIT_{}", name.to_ascii_uppercase()),
+            crate::oci::rlimit(
+                &format!("RLIMIT_{}", name.to_ascii_uppercase()),
                 soft as u64,
                 hard as u64,
-            ))
+            )
+            .map_err(Error::invalid)
         })
         .collect()
 }

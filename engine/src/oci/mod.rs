@@ -189,7 +189,7 @@ pub struct SpecInput {
     pub tmpfs: Vec<(String, String)>,
     pub sysctls: Vec<(String, String)>,
     /// (`RLIMIT_*` name, soft, hard).
-    pub rlimits: Vec<(String, u64, u64)>,
+    pub rlimits: Vec<PosixRlimit>,
     /// The init binary on the host (`--init`), bind-mounted as `/sbin/docker-init`.
     pub init: Option<String>,
 }
@@ -394,7 +394,7 @@ pub fn rlimit(name: &str, soft: u64, hard: u64) -> Result<PosixRlimit, String> {
         .map_err(|e| e.to_string())
 }
 
-/// Builds the runtime spec. Fails only on a capability or rlimit the spec cannot name.
+/// Builds the runtime spec. Fails only on a capability the spec cannot name.
 pub fn build(input: &SpecInput) -> Result<Spec, String> {
     let caps = capabilities(&input.cap_add, &input.cap_drop, input.privileged);
     let mut namespaces = vec![
@@ -531,11 +531,7 @@ pub fn build(input: &SpecInput) -> Result<Spec, String> {
         .set_additional_gids(
             (!input.additional_gids.is_empty()).then(|| input.additional_gids.clone()),
         );
-    let rlimits = input
-        .rlimits
-        .iter()
-        .map(|(name, soft, hard)| rlimit(name, *soft, *hard))
-        .collect::<Result<Vec<_>, _>>()?;
+    let rlimits = input.rlimits.clone();
     let mut process = Process::default();
     process
         .set_terminal(Some(input.tty))
@@ -629,7 +625,7 @@ mod tests {
         let mut i = input();
         i.tmpfs = vec![("/run".into(), "rw,exec,size=1m".into())];
         i.sysctls = vec![("net.ipv4.ip_forward".into(), "1".into())];
-        i.rlimits = vec![("RLIMIT_NOFILE".into(), 100, 200)];
+        i.rlimits = vec![rlimit("RLIMIT_NOFILE", 100, 200).unwrap()];
         i.init = Some("/usr/bin/tini-static".into());
         let spec = build(&i);
         let run = spec["mounts"]
@@ -727,9 +723,10 @@ mod tests {
 
     #[test]
     fn unknown_names_are_refused_not_dropped() {
-        let mut i = input();
-        i.rlimits = vec![("RLIMIT_BOGUS".into(), 1, 1)];
-        assert_eq!(super::build(&i).unwrap_err(), "invalid ulimit type: bogus");
+        assert_eq!(
+            rlimit("RLIMIT_BOGUS", 1, 1).unwrap_err(),
+            "invalid ulimit type: bogus"
+        );
         let mut i = input();
         i.cap_add = vec!["CAP_BOGUS".into()];
         assert!(super::build(&i).unwrap_err().contains("CAP_BOGUS"));
