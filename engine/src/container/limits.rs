@@ -23,7 +23,14 @@ pub struct HostCpus {
 }
 
 impl HostCpus {
-    pub fn probe() -> HostCpus {
+    /// What the host offers, read once per daemon (moby reads its sysinfo once at start
+    /// too), so a create pays no syscalls or file reads for it.
+    pub fn host() -> &'static HostCpus {
+        static HOST: std::sync::OnceLock<HostCpus> = std::sync::OnceLock::new();
+        HOST.get_or_init(HostCpus::probe)
+    }
+
+    fn probe() -> HostCpus {
         let count = nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0))
             .map(|set| {
                 (0..nix::sched::CpuSet::count())

@@ -198,7 +198,7 @@ impl ContainerService {
             );
         }
         super::service::validate_host_config(&host)?;
-        super::limits::validate(&host, true, &super::limits::HostCpus::probe())?;
+        super::limits::validate(&host, true, super::limits::HostCpus::host())?;
         let updated = {
             let mut r = c.rec();
             r.host_config = Value::Object(host);

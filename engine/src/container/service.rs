@@ -345,7 +345,7 @@ impl ContainerService {
             return Err(Error::invalid("No command specified"));
         }
         validate_host_config(&host_config)?;
-        super::limits::validate(&host_config, false, &super::limits::HostCpus::probe())?;
+        super::limits::validate(&host_config, false, super::limits::HostCpus::host())?;
         LogConfig::validate(host_config.get("LogConfig"))?;
         let mut inherited = Vec::new();
         for spec in setup::strings(host_config.get("VolumesFrom")) {
