@@ -11,6 +11,7 @@ pub mod routes;
 pub mod stream;
 pub mod types;
 pub mod version;
+pub mod websocket;
 pub mod wire;
 
 use axum::Router;

@@ -611,6 +611,124 @@ fn attach_hijacks_and_multiplexes_stdout_and_stderr() {
     assert_eq!(err, "err\n", "frames {frames:?}");
 }
 
+/// Opens `GET path` as a WebSocket on the daemon's socket; returns the response head's
+/// lines and the connection.
+fn websocket(d: &Daemon, path: &str) -> (Vec<String>, BufReader<UnixStream>) {
+    let mut s = UnixStream::connect(d.socket_path()).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    // The key and accept value of RFC 6455's own example.
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: docker\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+    )
+    .expect("send handshake");
+    let mut reader = BufReader::new(s);
+    let mut head = Vec::new();
+    loop {
+        let mut line = String::new();
+        let n = reader.read_line(&mut line).expect("read handshake answer");
+        assert!(n > 0, "EOF in websocket handshake: {head:?}");
+        if line == "\r\n" {
+            break;
+        }
+        head.push(line.trim_end().to_string());
+    }
+    (head, reader)
+}
+
+/// Reads one unmasked server frame: (opcode, payload).
+fn ws_frame(r: &mut impl Read) -> (u8, Vec<u8>) {
+    let mut h = [0u8; 2];
+    r.read_exact(&mut h).expect("frame header");
+    assert_eq!(h[1] & 0x80, 0, "server frames are not masked");
+    let len = match h[1] & 0x7f {
+        126 => {
+            let mut b = [0u8; 2];
+            r.read_exact(&mut b).expect("length");
+            u16::from_be_bytes(b) as usize
+        }
+        127 => {
+            let mut b = [0u8; 8];
+            r.read_exact(&mut b).expect("length");
+            u64::from_be_bytes(b) as usize
+        }
+        n => n as usize,
+    };
+    let mut payload = vec![0u8; len];
+    r.read_exact(&mut payload).expect("payload");
+    (h[0] & 0x0f, payload)
+}
+
+/// A masked client frame, as RFC 6455 requires of clients.
+fn ws_client_frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
+    let mask = [0x37u8, 0xfa, 0x21, 0x3d];
+    let mut out = vec![0x80 | opcode, 0x80 | payload.len() as u8];
+    out.extend_from_slice(&mask);
+    out.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    out
+}
+
+/// `attach/ws`: raw stdio over a WebSocket, binary frames from API 1.28 (text below), stdin
+/// from the client's frames; below 1.42 every stream is attached whatever the query says.
+#[test]
+fn attach_over_a_websocket_carries_raw_stdio_both_ways() {
+    let c = setup("attachws");
+    let n = c.name("cat");
+    let mut body = c.create_body(&["cat"]);
+    body["OpenStdin"] = json!(true);
+    let r = c.create_raw(Some(&n), &body);
+    assert_eq!(r.status, 201, "{}", r.describe());
+    // No stdin/stdout parameter at all: below 1.42 both are attached anyway.
+    let (head, mut ws) = websocket(&c.d, &format!("/v1.41/containers/{n}/attach/ws?stream=1"));
+    assert!(head[0].starts_with("HTTP/1.1 101"), "{head:?}");
+    let header = |name: &str| {
+        head[1..].iter().find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+        })
+    };
+    assert_eq!(
+        header("Sec-WebSocket-Accept").as_deref(),
+        Some("s3pPLMBiTxaQ9kYGzzhZRbK+xOo="),
+        "{head:?}"
+    );
+    assert_eq!(
+        header("Upgrade").map(|u| u.to_ascii_lowercase()).as_deref(),
+        Some("websocket"),
+        "{head:?}"
+    );
+    let r =
+        c.d.request("POST", &format!("/containers/{n}/start"), &[], b"");
+    assert_eq!(r.status, 204, "{}", r.describe());
+    ws.get_mut()
+        .write_all(&ws_client_frame(0x2, b"over the socket\n"))
+        .expect("send stdin");
+    let mut echoed = Vec::new();
+    while echoed.len() < "over the socket\n".len() {
+        let (opcode, payload) = ws_frame(&mut ws);
+        assert_eq!(opcode, 0x2, "binary frames at 1.41: {payload:?}");
+        echoed.extend(payload);
+    }
+    assert_eq!(String::from_utf8_lossy(&echoed), "over the socket\n");
+
+    let n = c.name("echo");
+    let r = c.create_raw(Some(&n), &c.create_body(&["echo", "-n", "from echo"]));
+    assert_eq!(r.status, 201, "{}", r.describe());
+    let (head, mut ws) = websocket(
+        &c.d,
+        &format!("/v1.27/containers/{n}/attach/ws?stream=1&stdout=1"),
+    );
+    assert!(head[0].starts_with("HTTP/1.1 101"), "{head:?}");
+    let r =
+        c.d.request("POST", &format!("/containers/{n}/start"), &[], b"");
+    assert_eq!(r.status, 204, "{}", r.describe());
+    let (opcode, payload) = ws_frame(&mut ws);
+    assert_eq!(opcode, 0x1, "text frames below 1.28: {payload:?}");
+    assert_eq!(String::from_utf8_lossy(&payload), "from echo");
+}
+
 // ---- logs, stop ----
 
 #[test]

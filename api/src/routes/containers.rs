@@ -780,6 +780,80 @@ pub async fn attach(
     Ok(switching_protocols(content_type))
 }
 
+/// `GET /containers/{id}/attach/ws`: the attach streams over a WebSocket, raw (no stdcopy
+/// framing) in binary frames, text frames below API 1.28. Below 1.42 the `stdin`, `stdout`
+/// and `stderr` parameters are ignored and every stream is attached, as in moby.
+pub async fn attach_ws(
+    State(s): State<AppState>,
+    Extension(version): Extension<ApiVersion>,
+    Path(id): Path<String>,
+    q: QueryParams,
+    mut req: Request,
+) -> Result<Response, ApiError> {
+    let header_has = |name: header::HeaderName, token: &str| {
+        req.headers().get_all(name).iter().any(|v| {
+            v.to_str()
+                .is_ok_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
+        })
+    };
+    let key = req
+        .headers()
+        .get(header::SEC_WEBSOCKET_KEY)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let (Some(key), true, true) = (
+        key,
+        header_has(header::UPGRADE, "websocket"),
+        header_has(header::CONNECTION, "upgrade"),
+    ) else {
+        return Err(ApiError::invalid("not a websocket handshake"));
+    };
+    let all = version.lt(1, 42);
+    let (want_stdin, want_out, want_err) = if all {
+        (true, true, true)
+    } else {
+        (q.bool("stdin"), q.bool("stdout"), q.bool("stderr"))
+    };
+    let handle = s
+        .engine
+        .containers()
+        .attach(&id, want_stdin, q.bool("stream"), q.bool("logs"))?;
+    let detach_keys = match (handle.tty, q.get("detachKeys")) {
+        (false, _) => vec![],
+        (true, Some(keys)) => parse_detach_keys(keys)?,
+        (true, None) => vec![0x10, 0x11],
+    };
+    let opcode = if version.lt(1, 28) {
+        crate::websocket::OP_TEXT
+    } else {
+        crate::websocket::OP_BINARY
+    };
+    let on_upgrade = hyper::upgrade::on(&mut req);
+    tokio::spawn(async move {
+        let Ok(upgraded) = on_upgrade.await else {
+            return;
+        };
+        let (local, relay_end) = tokio::io::duplex(64 * 1024);
+        let relay = relay(relay_end, handle, true, want_out, want_err, detach_keys);
+        tokio::join!(
+            crate::websocket::bridge(TokioIo::new(upgraded), local, opcode),
+            relay
+        );
+    });
+    let mut resp = Response::new(Body::empty());
+    *resp.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let h = resp.headers_mut();
+    h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+    h.insert(
+        header::SEC_WEBSOCKET_ACCEPT,
+        // Base64 text is always a valid header value.
+        HeaderValue::from_str(&crate::websocket::accept_key(&key))
+            .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?,
+    );
+    Ok(resp)
+}
+
 /// `HTTP/1.1 101 UPGRADED` with `Upgrade: tcp`, byte for byte as dockerd answers a hijack.
 pub(crate) fn switching_protocols(content_type: &'static str) -> Response {
     let mut resp = Response::new(Body::empty());

@@ -110,6 +110,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/containers/{id}/wait", post(containers::wait))
         .route("/containers/{id}/attach", post(containers::attach))
+        .route("/containers/{id}/attach/ws", get(containers::attach_ws))
         .route("/containers/{id}/logs", get(containers::logs))
         .route("/containers/{id}/resize", post(containers::resize))
         .route("/containers/{id}", delete(containers::remove))
