@@ -37,7 +37,7 @@ pub fn app(state: AppState) -> Router {
     info(
         title = "Berth Engine API",
         description = "The Docker Engine API as served by berthd. Paths are also served under a /v{version} prefix.",
-        version = "1.50"
+        version = "1.56"
     ),
     paths(
         routes::system::ping,

@@ -17,14 +17,14 @@ use crate::error::ApiError;
 /// The oldest API version served.
 pub const MIN_API_VERSION: ApiVersion = ApiVersion::new(1, 12);
 /// The newest API version served, and the default when a request has no prefix.
-pub const MAX_API_VERSION: ApiVersion = ApiVersion::new(1, 50);
-/// The Docker Engine release whose API is [`MAX_API_VERSION`], reported as our engine version
-/// with Berth's own version as build metadata.
+pub const MAX_API_VERSION: ApiVersion = ApiVersion::new(1, 56);
+/// The newest Docker Engine release (29.7, API 1.55; moby's main branch speaks 1.56), reported
+/// as our engine version with Berth's own version as build metadata.
 pub const ENGINE_VERSION: &str = engine_version!();
 
 macro_rules! engine_version {
     () => {
-        concat!("28.2.0+berth.", env!("CARGO_PKG_VERSION"))
+        concat!("29.7.2+berth.", env!("CARGO_PKG_VERSION"))
     };
 }
 use engine_version;
@@ -190,7 +190,7 @@ pub fn set_common_headers(resp: &mut Response) {
     h.insert("Ostype", HeaderValue::from_static("linux"));
 }
 
-const MAX_VERSION_TEXT: &str = "1.50";
+const MAX_VERSION_TEXT: &str = "1.56";
 
 /// Per-route minimum version (moby's `WithMinimumAPIVersion`): below it the route answers
 /// 400 `<METHOD> <route> requires minimum API version <v>` rather than 404, because 404
@@ -262,7 +262,7 @@ mod tests {
     #[test]
     fn max_version_text_matches_constant() {
         assert_eq!(MAX_VERSION_TEXT, MAX_API_VERSION.to_string());
-        assert!(ENGINE_VERSION.starts_with("28.2.0"));
+        assert!(ENGINE_VERSION.starts_with("29.7.2+berth."));
     }
 
     #[test]
@@ -283,10 +283,10 @@ mod tests {
         let e = check_range(Some("9.99"), ApiVersion::new(9, 99)).unwrap_err();
         assert_eq!(
             e.message,
-            "client version 9.99 is too new. Maximum supported API version is 1.50"
+            "client version 9.99 is too new. Maximum supported API version is 1.56"
         );
         assert!(check_range(Some("1.12"), ApiVersion::new(1, 12)).is_ok());
-        assert!(check_range(Some("1.50"), ApiVersion::new(1, 50)).is_ok());
+        assert!(check_range(Some("1.56"), ApiVersion::new(1, 56)).is_ok());
     }
 
     #[test]

@@ -100,11 +100,11 @@ fn docker_version_prints_server_section() {
     }
 
     if d.owned() {
-        // berthd's own range: up to at least 1.50, down to 1.12.
+        // berthd's own range: up to at least 1.56, down to 1.12.
         assert_ne!(
-            compare_api_versions(&max, "1.50"),
+            compare_api_versions(&max, "1.56"),
             Ordering::Less,
-            "ApiVersion {max} < 1.50"
+            "ApiVersion {max} < 1.56"
         );
         assert_eq!(min, "1.12");
     }

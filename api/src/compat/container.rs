@@ -65,6 +65,48 @@ pub fn exec_console_size(size: Option<Vec<u64>>, v: ApiVersion) -> Option<[u32; 
     Some([dim(0)?, dim(1)?])
 }
 
+/// The `NetworkSettings` keys moby deprecated in 1.21 and stopped sending at 1.52.
+const LEGACY_NETWORK_SETTINGS: [&str; 14] = [
+    "Bridge",
+    "HairpinMode",
+    "LinkLocalIPv6Address",
+    "LinkLocalIPv6PrefixLen",
+    "SecondaryIPAddresses",
+    "SecondaryIPv6Addresses",
+    "EndpointID",
+    "Gateway",
+    "GlobalIPv6Address",
+    "GlobalIPv6PrefixLen",
+    "IPAddress",
+    "IPPrefixLen",
+    "IPv6Gateway",
+    "MacAddress",
+];
+
+/// From 1.52 inspect drops the legacy top-level `NetworkSettings` addresses, an empty
+/// `Config.OnBuild` and `HostConfig.KernelMemoryTCP`.
+pub fn inspect_trimmed_from_1_52(inspect: &mut serde_json::Value, v: ApiVersion) {
+    if v.lt(1, 52) {
+        return;
+    }
+    if let Some(settings) = inspect["NetworkSettings"].as_object_mut() {
+        for key in LEGACY_NETWORK_SETTINGS {
+            settings.remove(key);
+        }
+    }
+    if let Some(config) = inspect["Config"].as_object_mut() {
+        let empty = config
+            .get("OnBuild")
+            .is_some_and(|o| o.as_array().is_none_or(Vec::is_empty));
+        if empty {
+            config.remove("OnBuild");
+        }
+    }
+    if let Some(host) = inspect["HostConfig"].as_object_mut() {
+        host.remove("KernelMemoryTCP");
+    }
+}
+
 /// Below 1.45 inspect lists the short container ID and the hostname among the `Aliases` of
 /// each user-defined network (moby 26 stopped storing them there; DNSNames has them now).
 /// moby adds them when it connects the endpoint, at the first start: a container that never
@@ -524,5 +566,31 @@ mod tests {
         let mut h = host(json!({"Capabilities": ["CAP_X"]}));
         ignore_before_1_40(&mut h, ApiVersion::new(1, 40));
         assert!(j(&h).get("Capabilities").is_some());
+    }
+
+    #[test]
+    fn inspect_drops_legacy_keys_from_1_52() {
+        let full = json!({
+            "Config": {"OnBuild": null, "Image": "busybox"},
+            "HostConfig": {"KernelMemoryTCP": 0, "Memory": 0},
+            "NetworkSettings": {"Bridge": "", "IPAddress": "172.17.0.2", "MacAddress": "",
+                                "SandboxKey": "/x", "Ports": {}, "Networks": {}},
+        });
+        let mut old = full.clone();
+        inspect_trimmed_from_1_52(&mut old, ApiVersion::new(1, 51));
+        assert_eq!(old, full);
+        let mut new = full.clone();
+        inspect_trimmed_from_1_52(&mut new, ApiVersion::new(1, 52));
+        assert_eq!(
+            new,
+            json!({
+                "Config": {"Image": "busybox"},
+                "HostConfig": {"Memory": 0},
+                "NetworkSettings": {"SandboxKey": "/x", "Ports": {}, "Networks": {}},
+            })
+        );
+        let mut kept = json!({"Config": {"OnBuild": ["RUN x"]}});
+        inspect_trimmed_from_1_52(&mut kept, ApiVersion::new(1, 52));
+        assert_eq!(kept["Config"]["OnBuild"], json!(["RUN x"]));
     }
 }

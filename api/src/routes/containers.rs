@@ -147,6 +147,7 @@ pub async fn inspect(
     let c = s.engine.containers().get(&id)?;
     let mut out = crate::types::container::inspect(&c, version);
     crate::compat::container::short_id_aliases_before_1_45(&mut out, version);
+    crate::compat::container::inspect_trimmed_from_1_52(&mut out, version);
     Ok(Json(out))
 }
 
