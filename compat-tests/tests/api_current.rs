@@ -1,7 +1,10 @@
 //! The Engine API from 1.51 to 1.56: each change checked over raw HTTP at the version just
 //! below it and at its own. dockerd 20.10 stops at 1.41, so these are ledgered there.
 
-use compat_tests::{Daemon, daemon};
+use std::time::Duration;
+
+use compat_tests::http::Response;
+use compat_tests::{Daemon, daemon, unix_now, url_encode};
 use serde_json::{Value, json};
 
 struct Ctx {
@@ -116,4 +119,69 @@ fn container_inspect_drops_legacy_keys_at_1_52() {
     assert!(new["NetworkSettings"]["SandboxKey"].is_string());
     assert!(old["Config"].get("OnBuild").is_some(), "{}", old["Config"]);
     assert!(new["Config"].get("OnBuild").is_none(), "{}", new["Config"]);
+}
+
+/// `GET /events` for `name`'s events so far (the stream ends at `until`).
+fn past_events(c: &Ctx, version: &str, name: &str, since: u64, accept: &[&str]) -> Response {
+    std::thread::sleep(Duration::from_millis(1100));
+    let filters = url_encode(&json!({"container": [name]}).to_string());
+    let headers: Vec<(&str, &str)> = accept.iter().map(|a| ("Accept", *a)).collect();
+    let r = c.d.request(
+        "GET",
+        &format!(
+            "/v{version}/events?since={since}&until={}&filters={filters}",
+            unix_now()
+        ),
+        &headers,
+        b"",
+    );
+    assert_eq!(r.status, 200, "{}", r.describe());
+    r
+}
+
+/// 1.52: events lose the legacy `status`, `id` and `from`; the stream is `application/jsonl`
+/// (it was `application/json`) unless `Accept` names `application/x-ndjson` or
+/// `application/json-seq` (RFC 7464 records).
+#[test]
+fn events_drop_legacy_fields_and_negotiate_framing_at_1_52() {
+    let mut c = setup("events");
+    let since = unix_now() - 1;
+    let (name, _) = c.create("1.52", "ev", json!({"Image": c.image, "Cmd": ["true"]}));
+
+    let old = past_events(&c, "1.51", &name, since, &[]);
+    assert_eq!(old.header("Content-Type"), Some("application/json"));
+    let ev: Value = serde_json::from_str(old.text().lines().next().expect("an event")).unwrap();
+    assert_eq!(ev["Action"], "create", "{ev}");
+    assert_eq!(ev["status"], "create", "{ev}");
+    assert_eq!(ev["id"], ev["Actor"]["ID"], "{ev}");
+    assert_eq!(ev["from"], json!(c.image), "{ev}");
+
+    let new = past_events(&c, "1.52", &name, since, &[]);
+    assert_eq!(new.header("Content-Type"), Some("application/jsonl"));
+    let ev: Value = serde_json::from_str(new.text().lines().next().expect("an event")).unwrap();
+    assert_eq!(ev["Action"], "create", "{ev}");
+    for legacy in ["status", "id", "from"] {
+        assert!(ev.get(legacy).is_none(), "1.52 has no {legacy}: {ev}");
+    }
+
+    // Wildcards do not count; a named type does, whatever its weight among the others.
+    let any = past_events(&c, "1.52", &name, since, &["*/*"]);
+    assert_eq!(any.header("Content-Type"), Some("application/jsonl"));
+    let nd = past_events(&c, "1.52", &name, since, &["application/x-ndjson"]);
+    assert_eq!(nd.header("Content-Type"), Some("application/x-ndjson"));
+    let seq = past_events(
+        &c,
+        "1.52",
+        &name,
+        since,
+        &["application/jsonl;q=0.1, application/json-seq;q=0.9"],
+    );
+    assert_eq!(seq.header("Content-Type"), Some("application/json-seq"));
+    let body = &seq.body;
+    assert_eq!(body.first(), Some(&0x1E), "{:?}", seq.text());
+    for record in body[1..].split(|b| *b == 0x1E) {
+        assert_eq!(record.last(), Some(&b'\n'), "{:?}", seq.text());
+        let ev: Value = serde_json::from_slice(record).expect("each record is one JSON text");
+        assert!(ev["Action"].is_string(), "{ev}");
+    }
 }

@@ -16,6 +16,7 @@ use super::AppState;
 use crate::compat::events::legacy_fields_before_1_52;
 use crate::error::ApiError;
 use crate::extract::QueryParams;
+use crate::stream::framing;
 use crate::types::events::{EventActor, EventMessage};
 use crate::version::ApiVersion;
 
@@ -64,10 +65,21 @@ pub fn to_message(ev: &Event, version: ApiVersion) -> EventMessage {
     msg
 }
 
-fn line(ev: &Event, version: ApiVersion) -> Bytes {
-    let mut buf = serde_json::to_vec(&to_message(ev, version)).unwrap_or_default();
-    buf.push(b'\n');
-    Bytes::from(buf)
+fn line(ev: &Event, version: ApiVersion, content_type: &str) -> Bytes {
+    let json = serde_json::to_vec(&to_message(ev, version)).unwrap_or_default();
+    Bytes::from(framing::record(content_type, &json))
+}
+
+/// `application/jsonl` from 1.52 (`application/json` before, though it never was one JSON
+/// document), unless the client names one of the JSON stream types in `Accept`.
+fn content_type(headers: &http::HeaderMap, version: ApiVersion) -> &'static str {
+    framing::match_accept_strict(headers, &framing::JSON_STREAM_TYPES).unwrap_or(
+        if version.lt(1, 52) {
+            "application/json"
+        } else {
+            framing::JSON_LINES
+        },
+    )
 }
 
 #[utoipa::path(get, path = "/events", tag = "System",
@@ -76,8 +88,10 @@ fn line(ev: &Event, version: ApiVersion) -> Bytes {
 pub async fn events(
     State(s): State<AppState>,
     Extension(version): Extension<ApiVersion>,
+    headers: http::HeaderMap,
     q: QueryParams,
 ) -> Result<Response, ApiError> {
+    let content_type = content_type(&headers, version);
     let since = q
         .get("since")
         .filter(|v| !v.is_empty())
@@ -106,7 +120,7 @@ pub async fn events(
             .iter()
             .filter(|e| e.time_nano >= since && until.is_none_or(|u| e.time_nano <= u))
             .filter(|e| e.matches(&filters))
-            .map(|e| line(e, version))
+            .map(|e| line(e, version, content_type))
             .collect(),
         None => Vec::new(),
     };
@@ -142,7 +156,9 @@ pub async fn events(
             match ev {
                 None => return, // until reached
                 Some(Ok(ev)) => {
-                    if ev.matches(&filters) && tx.send(line(&ev, version)).await.is_err() {
+                    if ev.matches(&filters)
+                        && tx.send(line(&ev, version, content_type)).await.is_err()
+                    {
                         return;
                     }
                 }
@@ -156,14 +172,8 @@ pub async fn events(
     let stream =
         tokio_stream::wrappers::ReceiverStream::new(rx).map(Ok::<_, std::convert::Infallible>);
     let mut resp = Response::new(Body::from_stream(stream));
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(if version.lt(1, 52) {
-            "application/json"
-        } else {
-            "application/jsonl"
-        }),
-    );
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     Ok(resp)
 }
 

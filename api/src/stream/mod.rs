@@ -1,6 +1,7 @@
 //! Streaming responses: JSON messages one per line (each flushed as its own chunk), and
 //! request bodies spooled to disk.
 
+pub mod framing;
 pub mod stdcopy;
 
 use std::path::Path;
