@@ -185,3 +185,49 @@ fn events_drop_legacy_fields_and_negotiate_framing_at_1_52() {
         assert!(ev["Action"].is_string(), "{ev}");
     }
 }
+
+/// 1.52: the container-wide `Config.MacAddress` is gone (ignored, where 1.44-1.51 moved it to
+/// the endpoint with a warning), and an empty list of port bindings is warned about.
+#[test]
+fn create_ignores_the_container_mac_and_warns_of_empty_port_bindings_at_1_52() {
+    let mut c = setup("create");
+    let mac = "02:42:ac:11:00:42";
+    let body = json!({
+        "Image": c.image, "Cmd": ["sleep", "300"], "MacAddress": mac,
+        "ExposedPorts": {"80/tcp": {}},
+        "HostConfig": {"PortBindings": {"80/tcp": []}},
+    });
+    let (old, created) = c.create("1.51", "mac51", body.clone());
+    assert_eq!(
+        created["Warnings"],
+        json!([
+            "The container-wide MacAddress field is now deprecated. It should be specified in \
+             EndpointsConfig instead."
+        ]),
+        "{created}"
+    );
+    let (new, created) = c.create("1.52", "mac52", body);
+    assert_eq!(
+        created["Warnings"],
+        json!([
+            "Following container port(s) have an empty list of port-bindings: 80/tcp. \
+             Such bindings will be discarded in a future version."
+        ]),
+        "{created}"
+    );
+    c.start(&old);
+    c.start(&new);
+    let mac_of = |name: &str| {
+        c.get(&format!("/containers/{name}/json"))["NetworkSettings"]["Networks"]["bridge"]
+            ["MacAddress"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert_eq!(mac_of(&old), mac);
+    let given = mac_of(&new);
+    assert!(
+        !given.is_empty() && given != mac,
+        "1.52 ignores the container MAC: {given}"
+    );
+}

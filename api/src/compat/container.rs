@@ -17,7 +17,11 @@ pub struct CreateBody<'a> {
 }
 
 /// Applies every create-time shim for version `v`, or refuses the request as moby does.
-pub fn adapt_create(body: CreateBody, v: ApiVersion) -> Result<(), ApiError> {
+/// Returns the warnings the shims add to the answer.
+pub fn adapt_create(body: CreateBody, v: ApiVersion) -> Result<Vec<String>, ApiError> {
+    let mut warnings = Vec::new();
+    warnings.extend(container_mac_deprecated_from_1_44(body.config, v));
+    container_mac_ignored_from_1_52(body.config, v);
     adjust_cpu_shares_before_1_19(body.host, v);
     auto_remove_off_before_1_25(body.host, v);
     ignore_before_1_40(body.host, v);
@@ -33,7 +37,59 @@ pub fn adapt_create(body: CreateBody, v: ApiVersion) -> Result<(), ApiError> {
     one_endpoint_before_1_44(body.endpoints, v)?;
     refuse_subpath_before_1_45(body.host, v)?;
     refuse_image_mounts_before_1_48(body.host, v)?;
-    Ok(())
+    warnings.extend(empty_port_bindings_warning_from_1_52(body.host, v));
+    Ok(warnings)
+}
+
+/// From 1.44 to 1.51 a container-wide `MacAddress` still works (it moves to the endpoint)
+/// but is warned about.
+fn container_mac_deprecated_from_1_44(
+    config: &ContainerCreateRequest,
+    v: ApiVersion,
+) -> Option<String> {
+    let set = config.mac_address.as_deref().is_some_and(|m| !m.is_empty());
+    (set && v.ge(1, 44) && v.lt(1, 52)).then(|| {
+        "The container-wide MacAddress field is now deprecated. It should be specified in \
+         EndpointsConfig instead."
+            .to_string()
+    })
+}
+
+/// From 1.52 the container config has no `MacAddress` (moby dropped the field, so a client
+/// that still sends one is ignored, not refused); below, the engine moves it to the
+/// container's first endpoint.
+fn container_mac_ignored_from_1_52(config: &mut ContainerCreateRequest, v: ApiVersion) {
+    if v.ge(1, 52) {
+        config.mac_address = None;
+    }
+}
+
+/// From 1.52 a container port published with an empty list of bindings is warned about
+/// (moby still binds it to any address and port, as before).
+fn empty_port_bindings_warning_from_1_52(host: &HostConfig, v: ApiVersion) -> Option<String> {
+    if v.lt(1, 52) {
+        return None;
+    }
+    let empty: Vec<String> = host
+        .port_bindings
+        .iter()
+        .flatten()
+        .filter(|(_, bindings)| bindings.is_empty())
+        .map(|(port, _)| {
+            if port.contains('/') {
+                port.clone()
+            } else {
+                format!("{port}/tcp")
+            }
+        })
+        .collect();
+    (!empty.is_empty()).then(|| {
+        format!(
+            "Following container port(s) have an empty list of port-bindings: {}. \
+             Such bindings will be discarded in a future version.",
+            empty.join(", ")
+        )
+    })
 }
 
 /// Below 1.44 read-only binds are read-only at the top only: their submounts stay
@@ -592,5 +648,43 @@ mod tests {
         let mut kept = json!({"Config": {"OnBuild": ["RUN x"]}});
         inspect_trimmed_from_1_52(&mut kept, ApiVersion::new(1, 52));
         assert_eq!(kept["Config"]["OnBuild"], json!(["RUN x"]));
+    }
+
+    #[test]
+    fn container_mac_ignored_and_empty_port_bindings_warned_from_1_52() {
+        let mut config = ContainerCreateRequest {
+            mac_address: Some("02:42:ac:11:00:09".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            container_mac_deprecated_from_1_44(&config, ApiVersion::new(1, 43)),
+            None
+        );
+        assert!(container_mac_deprecated_from_1_44(&config, ApiVersion::new(1, 44)).is_some());
+        assert!(container_mac_deprecated_from_1_44(&config, ApiVersion::new(1, 51)).is_some());
+        assert_eq!(
+            container_mac_deprecated_from_1_44(&config, ApiVersion::new(1, 52)),
+            None
+        );
+        container_mac_ignored_from_1_52(&mut config, ApiVersion::new(1, 51));
+        assert!(config.mac_address.is_some());
+        container_mac_ignored_from_1_52(&mut config, ApiVersion::new(1, 52));
+        assert_eq!(config.mac_address, None);
+
+        let h = host(
+            json!({"PortBindings": {"80/tcp": [], "53/udp": [], "81": [],
+                                             "443/tcp": [{"HostPort": "8443"}]}}),
+        );
+        assert_eq!(
+            empty_port_bindings_warning_from_1_52(&h, ApiVersion::new(1, 51)),
+            None
+        );
+        assert_eq!(
+            empty_port_bindings_warning_from_1_52(&h, ApiVersion::new(1, 52)).as_deref(),
+            Some(
+                "Following container port(s) have an empty list of port-bindings: \
+                 53/udp, 80/tcp, 81/tcp. Such bindings will be discarded in a future version."
+            )
+        );
     }
 }

@@ -98,7 +98,7 @@ pub async fn create(
             "config cannot be empty in order to create a container",
         ));
     }
-    crate::compat::container::adapt_create(
+    let shim_warnings = crate::compat::container::adapt_create(
         crate::compat::container::CreateBody {
             config: &mut request,
             host: &mut host_config,
@@ -115,7 +115,7 @@ pub async fn create(
         .into_iter()
         .map(|(name, e)| (name, e.into()))
         .collect();
-    let (id, warnings) =
+    let (id, mut warnings) =
         s.engine
             .containers()
             .create(
@@ -131,6 +131,7 @@ pub async fn create(
                 },
             )
             .await?;
+    warnings.extend(shim_warnings);
     Ok((
         StatusCode::CREATED,
         Json(json!({"Id": id, "Warnings": warnings})),
