@@ -231,3 +231,52 @@ fn create_ignores_the_container_mac_and_warns_of_empty_port_bindings_at_1_52() {
         "1.52 ignores the container MAC: {given}"
     );
 }
+
+/// 1.51: the images list counts each image's containers (-1 before). 1.52: image inspect
+/// leaves out unset config keys and empty `Parent`, `Comment`, `DockerVersion`, `Author`.
+#[test]
+fn images_count_containers_at_1_51_and_inspect_omits_unset_fields_at_1_52() {
+    let mut c = setup("images");
+    let id = c.get(&format!("/images/{}/json", c.image))["Id"]
+        .as_str()
+        .expect("image id")
+        .to_string();
+    let count = |c: &Ctx, version: &str| {
+        let list = c.get(&format!("/v{version}/images/json"));
+        list.as_array()
+            .expect("a list")
+            .iter()
+            .find(|i| i["Id"] == json!(id))
+            .unwrap_or_else(|| panic!("{id} not listed: {list}"))["Containers"]
+            .as_i64()
+            .expect("Containers is a number")
+    };
+    let before = count(&c, "1.51");
+    c.create("1.51", "user1", json!({"Image": c.image, "Cmd": ["true"]}));
+    c.create("1.51", "user2", json!({"Image": c.image, "Cmd": ["true"]}));
+    assert_eq!(count(&c, "1.51"), before + 2);
+    assert_eq!(count(&c, "1.50"), -1);
+
+    let old = c.get(&format!("/v1.51/images/{}/json", c.image));
+    let new = c.get(&format!("/v1.52/images/{}/json", c.image));
+    // The test image sets Cmd, Env and Labels only.
+    for key in ["Entrypoint", "OnBuild", "User", "Volumes", "WorkingDir"] {
+        assert!(
+            old["Config"].get(key).is_some(),
+            "1.51 Config.{key}: {}",
+            old["Config"]
+        );
+        assert!(
+            new["Config"].get(key).is_none(),
+            "1.52 Config.{key}: {}",
+            new["Config"]
+        );
+    }
+    for key in ["Cmd", "Env", "Labels"] {
+        assert_eq!(new["Config"][key], old["Config"][key], "Config.{key}");
+    }
+    for key in ["Parent", "Comment", "DockerVersion", "Author"] {
+        assert_eq!(old[key], json!(""), "1.51 {key}: {old}");
+        assert!(new.get(key).is_none(), "1.52 {key}: {new}");
+    }
+}

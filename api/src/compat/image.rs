@@ -77,11 +77,62 @@ pub fn inspect_config(image_config: Option<&Value>, v: ApiVersion) -> Value {
             out.insert(k.into(), x.clone());
         }
     }
+    config_omits_unset_from_1_52(&mut out, v);
     Value::Object(out)
 }
 
+/// From 1.52 the image config leaves out what is not set, as the OCI image config does.
+fn config_omits_unset_from_1_52(config: &mut Map<String, Value>, v: ApiVersion) {
+    if v.lt(1, 52) {
+        return;
+    }
+    for key in [
+        "Cmd",
+        "Entrypoint",
+        "Env",
+        "Labels",
+        "OnBuild",
+        "User",
+        "Volumes",
+        "WorkingDir",
+    ] {
+        let unset = config.get(key).is_some_and(|x| match x {
+            Value::Null => true,
+            Value::String(s) => s.is_empty(),
+            Value::Array(a) => a.is_empty(),
+            Value::Object(o) => o.is_empty(),
+            _ => false,
+        });
+        if unset {
+            config.remove(key);
+        }
+    }
+}
+
+/// From 1.51 the images list counts the containers of each image (-1 before).
+pub fn containers_counted_from_1_51(v: ApiVersion) -> bool {
+    v.ge(1, 51)
+}
+
+/// From 1.52 image inspect leaves out an empty `Parent`, `Comment`, `DockerVersion` and
+/// `Author`.
+fn empty_history_fields_omitted_from_1_52(img: &mut ImageInspect, v: ApiVersion) {
+    for field in [
+        &mut img.parent,
+        &mut img.comment,
+        &mut img.docker_version,
+        &mut img.author,
+    ] {
+        if v.lt(1, 52) {
+            field.get_or_insert_with(String::new);
+        } else if field.as_deref() == Some("") {
+            *field = None;
+        }
+    }
+}
+
 /// Below 1.44 `VirtualSize` mirrors `Size`; below 1.45 `Container`/`ContainerConfig` appear;
-/// `Descriptor` appears from 1.48.
+/// `Descriptor` appears from 1.48; empty history fields go at 1.52.
 pub fn adapt_inspect(img: &mut ImageInspect, v: ApiVersion) {
     if v.lt(1, 44) {
         img.virtual_size = Some(img.size);
@@ -93,6 +144,7 @@ pub fn adapt_inspect(img: &mut ImageInspect, v: ApiVersion) {
     if v.lt(1, 48) {
         img.descriptor = None;
     }
+    empty_history_fields_omitted_from_1_52(img, v);
 }
 
 pub fn adapt_summary(img: &mut ImageSummary, v: ApiVersion) {
@@ -164,5 +216,21 @@ mod tests {
         assert!(new.get("Tty").is_none());
         assert_eq!(new["Env"][0], "A=1");
         assert!(new["Entrypoint"].is_null());
+    }
+
+    #[test]
+    fn unset_config_keys_are_left_out_from_1_52() {
+        let config = serde_json::json!({"Cmd": ["sh"], "Env": [], "User": "", "Labels": null,
+                                        "WorkingDir": "/w"});
+        let old = inspect_config(Some(&config), ApiVersion::new(1, 51));
+        for key in ["Entrypoint", "Env", "Labels", "OnBuild", "User", "Volumes"] {
+            assert!(old.get(key).is_some(), "1.51 has {key}: {old}");
+        }
+        let new = inspect_config(Some(&config), ApiVersion::new(1, 52));
+        assert_eq!(
+            new,
+            serde_json::json!({"Cmd": ["sh"], "WorkingDir": "/w"}),
+            "1.52 keeps only what is set"
+        );
     }
 }

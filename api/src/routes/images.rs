@@ -108,6 +108,13 @@ pub async fn list(
     } else {
         s.engine.build_intermediates()
     };
+    let in_use = crate::compat::image::containers_counted_from_1_51(version).then(|| {
+        let mut counts = std::collections::HashMap::<String, i64>::new();
+        for c in s.engine.containers().list() {
+            *counts.entry(c.image_id).or_default() += 1;
+        }
+        counts
+    });
     let mut out = Vec::new();
     for e in &all_images {
         let tags = repo_tags(e);
@@ -151,7 +158,18 @@ pub async fn list(
             Some(shared) => shared.get(&e.resolved.id).copied().unwrap_or(0),
             None => -1,
         };
-        out.push(image_summary(e, tags, digests, -1, shared_size, version));
+        let containers = match &in_use {
+            Some(counts) => counts.get(&e.resolved.id).copied().unwrap_or(0),
+            None => -1,
+        };
+        out.push(image_summary(
+            e,
+            tags,
+            digests,
+            containers,
+            shared_size,
+            version,
+        ));
     }
     out.sort_by(|a, b| b.created.cmp(&a.created).then(a.id.cmp(&b.id)));
     Ok(Json(out))
@@ -277,13 +295,13 @@ pub async fn inspect(
         id: r.id.clone(),
         repo_tags: repo_tags(&e),
         repo_digests: repo_digests(&e),
-        parent: r.parent.clone(),
-        comment: c.comment.clone().unwrap_or_default(),
+        parent: Some(r.parent.clone()),
+        comment: c.comment.clone(),
         created: c.created.clone(),
         container: None,
         container_config: None,
-        docker_version: c.docker_version.clone().unwrap_or_default(),
-        author: c.author.clone().unwrap_or_default(),
+        docker_version: c.docker_version.clone(),
+        author: c.author.clone(),
         config: inspect_config(c.config.as_ref(), version),
         architecture: c.architecture.clone(),
         variant: c.variant.clone().filter(|v| !v.is_empty()),

@@ -70,10 +70,12 @@ pub struct ImageInspect {
     pub repo_tags: Vec<String>,
     #[serde(rename = "RepoDigests")]
     pub repo_digests: Vec<String>,
-    #[serde(rename = "Parent")]
-    pub parent: String,
-    #[serde(rename = "Comment")]
-    pub comment: String,
+    /// Left out when empty from API 1.52.
+    #[serde(rename = "Parent", skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
+    /// Left out when empty from API 1.52.
+    #[serde(rename = "Comment", skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
     #[serde(rename = "Created", skip_serializing_if = "Option::is_none")]
     pub created: Option<String>,
     /// Below API 1.45 only.
@@ -81,10 +83,12 @@ pub struct ImageInspect {
     pub container: Option<String>,
     #[serde(rename = "ContainerConfig", skip_serializing_if = "Option::is_none")]
     pub container_config: Option<serde_json::Value>,
-    #[serde(rename = "DockerVersion")]
-    pub docker_version: String,
-    #[serde(rename = "Author")]
-    pub author: String,
+    /// Left out when empty from API 1.52.
+    #[serde(rename = "DockerVersion", skip_serializing_if = "Option::is_none")]
+    pub docker_version: Option<String>,
+    /// Left out when empty from API 1.52.
+    #[serde(rename = "Author", skip_serializing_if = "Option::is_none")]
+    pub author: Option<String>,
     #[serde(rename = "Config")]
     pub config: serde_json::Value,
     #[serde(rename = "Architecture")]
