@@ -280,3 +280,78 @@ fn images_count_containers_at_1_51_and_inspect_omits_unset_fields_at_1_52() {
         assert!(new.get(key).is_none(), "1.52 {key}: {new}");
     }
 }
+
+/// 1.52: `/system/df` adds `ImagesUsage`, `ContainersUsage`, `VolumesUsage` and
+/// `BuildCacheUsage`; with `verbose` they carry the items and the old lists go.
+#[test]
+fn disk_usage_summaries_at_1_52() {
+    let mut c = setup("df");
+    c.create(
+        "1.52",
+        "counted",
+        json!({"Image": c.image, "Cmd": ["true"]}),
+    );
+    let old = c.get("/v1.51/system/df");
+    for key in [
+        "ImagesUsage",
+        "ContainersUsage",
+        "VolumesUsage",
+        "BuildCacheUsage",
+    ] {
+        assert!(old.get(key).is_none(), "1.51 has no {key}");
+    }
+    assert!(
+        old["Images"].is_array() && old["Containers"].is_array(),
+        "{old}"
+    );
+
+    let new = c.get("/v1.52/system/df");
+    let count = |v: &Value, key: &str| v[key]["TotalCount"].as_u64().unwrap_or(0) as usize;
+    for (usage, list) in [
+        ("ImagesUsage", "Images"),
+        ("ContainersUsage", "Containers"),
+        ("VolumesUsage", "Volumes"),
+    ] {
+        let items = new[list]
+            .as_array()
+            .unwrap_or_else(|| panic!("1.52 keeps {list}"));
+        assert_eq!(
+            count(&new, usage),
+            items.len(),
+            "{usage} vs {list}: {}",
+            new[usage]
+        );
+        assert!(new[usage].get("Items").is_none(), "Items only when verbose");
+    }
+    assert!(count(&new, "ImagesUsage") >= 1 && count(&new, "ContainersUsage") >= 1);
+    assert!(new["BuildCacheUsage"].is_object(), "{new}");
+    let images = &new["ImagesUsage"];
+    assert!(
+        images["ActiveCount"].as_u64().unwrap_or(0) >= 1,
+        "an image with a container is active: {images}"
+    );
+    assert_eq!(images["TotalSize"], new["LayersSize"], "{new}");
+
+    let verbose = c.get("/v1.52/system/df?verbose=1&type=container");
+    assert_eq!(
+        verbose
+            .as_object()
+            .map(|o| o.keys().cloned().collect::<Vec<_>>()),
+        Some(vec!["ContainersUsage".to_string()]),
+        "{verbose}"
+    );
+    let items = verbose["ContainersUsage"]["Items"]
+        .as_array()
+        .expect("Items");
+    assert_eq!(items.len(), count(&verbose, "ContainersUsage"));
+    assert!(items.iter().all(|i| i["Id"].is_string()), "{verbose}");
+}
+
+/// 1.52 documents `os_type` in stats records (moby sends it at every version).
+#[test]
+fn stats_records_carry_the_os_type() {
+    let mut c = setup("stats");
+    let (name, _) = c.create("1.52", "idle", json!({"Image": c.image, "Cmd": ["true"]}));
+    let stats = c.get(&format!("/v1.52/containers/{name}/stats?stream=0"));
+    assert_eq!(stats["os_type"], "linux", "{stats}");
+}

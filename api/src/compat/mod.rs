@@ -2,6 +2,7 @@
 //! sides of its version boundary.
 
 pub mod container;
+pub mod disk_usage;
 pub mod events;
 pub mod image;
 pub mod info;

@@ -6,6 +6,7 @@ use axum::Json;
 use axum::extract::{Extension, State};
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, header};
+use serde_json::{Value, json};
 
 use super::AppState;
 use crate::compat::info::adapt_info;
@@ -328,8 +329,8 @@ pub async fn disk_usage(
     let (mut images, mut containers, mut volumes) = (true, true, true);
     if version.ge(1, 42) && !types.is_empty() {
         (images, containers, volumes) = (false, false, false);
-        for t in types {
-            match t {
+        for t in &types {
+            match *t {
                 "image" => images = true,
                 "container" => containers = true,
                 "volume" => volumes = true,
@@ -340,48 +341,162 @@ pub async fn disk_usage(
             }
         }
     }
+    let shape = crate::compat::disk_usage::usage_summaries_from_1_52(version, q.bool("verbose"));
+    let build_cache = version.lt(1, 42) || types.is_empty() || types.contains(&"build-cache");
     let du = s.engine.disk_usage(images, containers).await?;
-    let images = du.images.map(|list| {
-        list.iter()
+    let image_usage = du.images.as_ref().map(|list| {
+        let mut usage = UsageSummary::default();
+        for u in list {
+            usage.total_count += 1;
+            if u.containers > 0 {
+                usage.active_count += 1;
+            } else {
+                usage.reclaimable += u.entry.size - u.shared_size;
+            }
+        }
+        usage.total_size = du.layers_size;
+        let items = list
+            .iter()
             .map(|u| {
                 let (tags, digests) = super::images::names_of(&u.entry);
-                super::images::image_summary(
+                let summary = super::images::image_summary(
                     &u.entry,
                     tags,
                     digests,
                     u.containers,
                     u.shared_size,
                     version,
-                )
+                );
+                serde_json::to_value(summary).unwrap_or_default()
             })
-            .collect::<Vec<_>>()
+            .collect::<Vec<_>>();
+        (usage, items)
     });
-    let containers = du.containers.map(|list| {
-        list.iter()
+    let container_usage = du.containers.as_ref().map(|list| {
+        let mut usage = UsageSummary::default();
+        let items = list
+            .iter()
             .map(|u| {
+                usage.total_count += 1;
+                usage.total_size += u.size.size_rw;
+                if u.record.state.running() {
+                    usage.active_count += 1;
+                } else {
+                    usage.reclaimable += u.size.size_rw;
+                }
                 let mut entry = crate::types::container::summary(&u.record, version);
                 crate::types::container::add_sizes(&mut entry, u.size);
                 entry
             })
-            .collect::<Vec<_>>()
+            .collect::<Vec<_>>();
+        (usage, items)
     });
-    Ok(Json(serde_json::json!({
-        "LayersSize": if images.is_some() { du.layers_size } else { 0 },
-        "Images": images,
-        "Containers": containers,
-        "Volumes": volumes.then(|| {
-            s.engine
-                .volumes()
-                .list()
-                .iter()
-                .map(|v| {
-                    let refs = s.engine.containers().volume_users(&v.name).len() as i64;
-                    super::volumes::volume_json(v, Some((s.engine.volumes().size(v), refs)))
-                })
-                .collect::<Vec<_>>()
-        }),
+    let volume_usage = volumes.then(|| {
+        let mut usage = UsageSummary::default();
+        let items = s
+            .engine
+            .volumes()
+            .list()
+            .iter()
+            .map(|v| {
+                let refs = s.engine.containers().volume_users(&v.name).len() as i64;
+                let size = s.engine.volumes().size(v);
+                usage.total_count += 1;
+                usage.active_count += 1;
+                if size >= 0 {
+                    usage.total_size += size;
+                    if refs == 0 {
+                        usage.reclaimable += size;
+                        usage.active_count -= 1;
+                    }
+                }
+                super::volumes::volume_json(v, Some((size, refs)))
+            })
+            .collect::<Vec<_>>();
+        (usage, items)
+    });
+    let mut out = serde_json::Map::new();
+    if shape.legacy_lists && version.lt(1, 52) {
+        out.insert(
+            "LayersSize".into(),
+            json!(if images { du.layers_size } else { 0 }),
+        );
+        out.insert("Images".into(), json!(image_usage.as_ref().map(|u| &u.1)));
+        out.insert(
+            "Containers".into(),
+            json!(container_usage.as_ref().map(|u| &u.1)),
+        );
+        out.insert("Volumes".into(), json!(volume_usage.as_ref().map(|u| &u.1)));
         // No builder runs behind this daemon, so there is no build cache to report.
-        "BuildCache": null,
-        "BuilderSize": 0,
-    })))
+        out.insert("BuildCache".into(), Value::Null);
+        out.insert("BuilderSize".into(), json!(0));
+    } else if shape.legacy_lists {
+        // moby 29's lists: only what was asked for, and no zero LayersSize.
+        if image_usage.is_some() && du.layers_size != 0 {
+            out.insert("LayersSize".into(), json!(du.layers_size));
+        }
+        for (key, usage) in [
+            ("Images", &image_usage),
+            ("Containers", &container_usage),
+            ("Volumes", &volume_usage),
+        ] {
+            if let Some((_, items)) = usage {
+                out.insert(key.into(), json!(items));
+            }
+        }
+        if build_cache {
+            out.insert("BuildCache".into(), json!([]));
+        }
+    }
+    if shape.usage_summaries {
+        for (key, usage) in [
+            ("ImagesUsage", image_usage),
+            ("ContainersUsage", container_usage),
+            ("VolumesUsage", volume_usage),
+        ] {
+            if let Some((summary, items)) = usage {
+                out.insert(
+                    key.into(),
+                    summary.to_json(shape.usage_items.then_some(items)),
+                );
+            }
+        }
+        if build_cache {
+            out.insert(
+                "BuildCacheUsage".into(),
+                UsageSummary::default().to_json(None),
+            );
+        }
+    }
+    Ok(Json(Value::Object(out)))
+}
+
+/// One of the `*Usage` summaries of `/system/df` (API 1.52): counts and bytes, each left out
+/// when zero as Go's `omitempty` does.
+#[derive(Default)]
+struct UsageSummary {
+    active_count: i64,
+    total_count: i64,
+    reclaimable: i64,
+    total_size: i64,
+}
+
+impl UsageSummary {
+    fn to_json(&self, items: Option<Vec<Value>>) -> Value {
+        let mut out = serde_json::Map::new();
+        for (key, n) in [
+            ("ActiveCount", self.active_count),
+            ("Reclaimable", self.reclaimable),
+            ("TotalCount", self.total_count),
+            ("TotalSize", self.total_size),
+        ] {
+            if n != 0 {
+                out.insert(key.into(), json!(n));
+            }
+        }
+        if let Some(items) = items.filter(|i| !i.is_empty()) {
+            out.insert("Items".into(), Value::Array(items));
+        }
+        Value::Object(out)
+    }
 }

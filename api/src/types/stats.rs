@@ -6,6 +6,9 @@ use serde_json::{Value, json};
 
 use berth_engine::container::model::ZERO_TIME;
 
+/// `os_type`, documented from API 1.52; moby sends it at every version, running or not.
+const OS_TYPE: &str = "linux";
+
 /// One record: `cur` with `prev` as its `pre*` fields. A container that is not running
 /// (`cur` None) gets moby's empty record.
 pub fn stats_json(
@@ -19,7 +22,7 @@ pub fn stats_json(
             "read": ZERO_TIME, "preread": ZERO_TIME, "pids_stats": {},
             "blkio_stats": blkio(None), "num_procs": 0, "storage_stats": {},
             "cpu_stats": cpu(None), "precpu_stats": cpu(None), "memory_stats": {},
-            "name": name, "id": id,
+            "name": name, "id": id, "os_type": OS_TYPE,
         });
     };
     let mut pids = json!({"current": cur.pids_current});
@@ -46,6 +49,7 @@ pub fn stats_json(
         "memory_stats": memory,
         "name": name,
         "id": id,
+        "os_type": OS_TYPE,
     });
     // moby omits `networks` when the container has no interface of its own.
     if !cur.networks.is_empty() {
