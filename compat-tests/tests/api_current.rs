@@ -355,3 +355,47 @@ fn stats_records_carry_the_os_type() {
     let stats = c.get(&format!("/v1.52/containers/{name}/stats?stream=0"));
     assert_eq!(stats["os_type"], "linux", "{stats}");
 }
+
+/// 1.52: network inspect reports each subnet's address use: its network and broadcast
+/// addresses, the gateway, auxiliary addresses and containers' addresses are in use.
+#[test]
+fn network_inspect_reports_ipam_status_at_1_52() {
+    let mut c = setup("netstatus");
+    let net = format!("bct-current-{}-status", std::process::id());
+    let r = c.d.post_json(
+        "/networks/create",
+        &json!({"Name": net, "IPAM": {"Config": [{
+            "Subnet": "10.213.77.0/24", "Gateway": "10.213.77.1",
+            "AuxiliaryAddresses": {"router": "10.213.77.20"},
+        }]}}),
+    );
+    assert_eq!(r.status, 201, "{}", r.describe());
+    let status = |c: &Ctx| {
+        let v = c.get(&format!("/v1.52/networks/{net}"));
+        v["Status"]["IPAM"]["Subnets"]["10.213.77.0/24"].clone()
+    };
+    let old = c.get(&format!("/v1.51/networks/{net}"));
+    assert!(old.get("Status").is_none(), "{old}");
+    assert_eq!(
+        status(&c),
+        json!({"IPsInUse": 4, "DynamicIPsAvailable": 252}),
+        "network, broadcast, gateway and the auxiliary address"
+    );
+    let (name, _) = c.create(
+        "1.52",
+        "member",
+        json!({"Image": c.image, "Cmd": ["sleep", "300"], "HostConfig": {"NetworkMode": net}}),
+    );
+    c.start(&name);
+    assert_eq!(
+        status(&c),
+        json!({"IPsInUse": 5, "DynamicIPsAvailable": 251})
+    );
+    c.d.request("DELETE", &format!("/containers/{name}?force=1"), &[], b"");
+    assert_eq!(
+        status(&c),
+        json!({"IPsInUse": 4, "DynamicIPsAvailable": 252})
+    );
+    let r = c.d.request("DELETE", &format!("/networks/{net}"), &[], b"");
+    assert_eq!(r.status, 204, "{}", r.describe());
+}

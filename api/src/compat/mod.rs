@@ -6,3 +6,4 @@ pub mod disk_usage;
 pub mod events;
 pub mod image;
 pub mod info;
+pub mod network;

@@ -1,7 +1,7 @@
 //! `/networks`: create, list (with filters), inspect, connect, disconnect, remove, prune.
 
 use axum::Json;
-use axum::extract::{Path, Request, State};
+use axum::extract::{Extension, Path, Request, State};
 use berth_engine::network::{CreateNetwork, IpamConfig, Network, PREDEFINED};
 use http::StatusCode;
 use serde_json::{Map, Value, json};
@@ -9,6 +9,7 @@ use serde_json::{Map, Value, json};
 use super::AppState;
 use crate::error::ApiError;
 use crate::extract::QueryParams;
+use crate::version::ApiVersion;
 use crate::wire;
 
 /// One IPAM pool as given (a gateway berthd chose is not added).
@@ -185,10 +186,34 @@ pub async fn list(State(s): State<AppState>, q: QueryParams) -> Result<Json<Valu
 /// `GET /networks/{id}`.
 pub async fn inspect(
     State(s): State<AppState>,
+    Extension(version): Extension<ApiVersion>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let n = s.engine.networks().get(&id)?;
-    Ok(Json(network_json(&s, &n, true)))
+    let mut out = network_json(&s, &n, true);
+    if crate::compat::network::ipam_status_from_1_52(version) {
+        out["Status"] = ipam_status_json(&s.engine.networks().ipam_status(&n));
+    }
+    Ok(Json(out))
+}
+
+/// `Status` of network inspect: `{"IPAM": {"Subnets": {subnet: counts}}}`, without
+/// `Subnets` when the network has none.
+fn ipam_status_json(subnets: &[berth_engine::network::SubnetStatus]) -> Value {
+    let mut ipam = Map::new();
+    if !subnets.is_empty() {
+        let by_subnet: Map<String, Value> = subnets
+            .iter()
+            .map(|st| {
+                (
+                    st.subnet.clone(),
+                    json!({"IPsInUse": st.ips_in_use, "DynamicIPsAvailable": st.dynamic_ips_available}),
+                )
+            })
+            .collect();
+        ipam.insert("Subnets".into(), Value::Object(by_subnet));
+    }
+    json!({"IPAM": ipam})
 }
 
 /// `DELETE /networks/{id}`: refused while running containers are on it.

@@ -62,6 +62,18 @@ pub struct IpamConfig {
     pub aux_addresses: BTreeMap<String, String>,
 }
 
+/// One subnet's address use (`Status.IPAM.Subnets` of network inspect).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SubnetStatus {
+    pub subnet: String,
+    pub ips_in_use: u64,
+    pub dynamic_ips_available: u64,
+}
+
+fn saturate(n: u128) -> u64 {
+    u64::try_from(n).unwrap_or(u64::MAX)
+}
+
 /// `POST /networks/create`.
 #[derive(Clone, Debug, Default)]
 pub struct CreateNetwork {
@@ -683,6 +695,68 @@ impl NetworkStore {
         };
         used.insert(ip);
         Ok(Some(ip))
+    }
+
+    /// How full each of `n`'s subnets is, as moby's default IPAM counts it (API 1.52
+    /// `Status.IPAM`): its reserved addresses (an IPv4 subnet's network and broadcast
+    /// addresses, an IPv6 subnet's anycast address), the gateway, auxiliary addresses and
+    /// the leases are in use; what is left of the range (or the subnet) is available.
+    /// Counts saturate at `u64::MAX`.
+    pub fn ipam_status(&self, n: &Network) -> Vec<SubnetStatus> {
+        let mut out = Vec::new();
+        let aux: Vec<String> = n
+            .ipam_config
+            .iter()
+            .flat_map(|c| c.aux_addresses.values().cloned())
+            .collect();
+        if let Some(subnet) = Ipv4Net::parse(&n.subnet) {
+            let mut used: BTreeSet<Ipv4Addr> = self
+                .leases
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(&n.id)
+                .cloned()
+                .unwrap_or_default();
+            if subnet.prefix < 31 {
+                used.insert(subnet.network());
+                used.insert(subnet.broadcast());
+            }
+            used.extend(n.gateway.parse::<Ipv4Addr>().ok());
+            used.extend(aux.iter().filter_map(|a| a.parse::<Ipv4Addr>().ok()));
+            used.retain(|ip| subnet.contains(*ip));
+            let range = Ipv4Net::parse(&n.ip_range).unwrap_or(subnet);
+            let size = 1u128 << (32 - u32::from(range.prefix));
+            let in_range = used.iter().filter(|ip| range.contains(**ip)).count() as u128;
+            out.push(SubnetStatus {
+                subnet: subnet.to_string(),
+                ips_in_use: used.len() as u64,
+                dynamic_ips_available: saturate(size.saturating_sub(in_range)),
+            });
+        }
+        if let Some(subnet) = Ipv6Net::parse(&n.subnet6) {
+            let mut used: BTreeSet<Ipv6Addr> = self
+                .leases6
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(&n.id)
+                .cloned()
+                .unwrap_or_default();
+            used.insert(subnet.network());
+            used.extend(n.gateway6.parse::<Ipv6Addr>().ok());
+            used.extend(aux.iter().filter_map(|a| a.parse::<Ipv6Addr>().ok()));
+            used.retain(|ip| subnet.contains(*ip));
+            let range = Ipv6Net::parse(&n.ip_range6).unwrap_or(subnet);
+            let size = 1u128
+                .checked_shl(128 - u32::from(range.prefix))
+                .unwrap_or(u128::MAX);
+            let in_range = used.iter().filter(|ip| range.contains(**ip)).count() as u128;
+            out.push(SubnetStatus {
+                subnet: subnet.to_string(),
+                ips_in_use: used.len() as u64,
+                dynamic_ips_available: saturate(size.saturating_sub(in_range)),
+            });
+        }
+        out
     }
 
     /// Marks an address as taken again (a running container found after a restart).
