@@ -399,3 +399,23 @@ fn network_inspect_reports_ipam_status_at_1_52() {
     let r = c.d.request("DELETE", &format!("/networks/{net}"), &[], b"");
     assert_eq!(r.status, 204, "{}", r.describe());
 }
+
+/// `PUT /volumes/{name}` (API 1.42) updates cluster volumes: without a swarm, 503; below
+/// 1.42 the route does not exist yet.
+#[test]
+fn volume_update_needs_a_swarm() {
+    let c = setup("volput");
+    let r =
+        c.d.request("PUT", "/v1.42/volumes/anything?version=1", &[], b"{}");
+    assert_eq!(r.status, 503, "{}", r.describe());
+    assert_eq!(
+        r.json()["message"],
+        "volume update only valid for cluster volumes, but swarm is unavailable"
+    );
+    let r = c.d.request("PUT", "/v1.41/volumes/anything", &[], b"{}");
+    assert_eq!(r.status, 400, "{}", r.describe());
+    assert_eq!(
+        r.json()["message"],
+        "PUT /volumes/{name} requires minimum API version 1.42"
+    );
+}

@@ -115,3 +115,18 @@ fn checkpoint_routes_need_experimental() {
         );
     }
 }
+
+/// `POST /session` checks the upgrade a BuildKit session needs before anything else.
+#[test]
+fn session_needs_an_h2c_upgrade() {
+    let d = daemon();
+    let r = d.request("POST", "/session", &[], b"");
+    expect::json_error(&r, 400, "no upgrade proto in request");
+    let r = d.request(
+        "POST",
+        "/session",
+        &[("Connection", "Upgrade"), ("Upgrade", "foo")],
+        b"",
+    );
+    expect::json_error(&r, 400, "protocol foo not supported");
+}

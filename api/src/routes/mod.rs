@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::middleware::from_fn_with_state;
-use axum::routing::{MethodRouter, any, delete, get, post};
+use axum::routing::{MethodRouter, any, delete, get, post, put};
 use berth_engine::Engine;
 
 use crate::error::page_not_found;
@@ -78,8 +78,17 @@ pub fn router(state: AppState) -> Router {
         .route("/volumes/prune", post(volumes::prune))
         .route(
             "/volumes/{name}",
-            get(volumes::inspect).delete(volumes::remove),
+            get(volumes::inspect).delete(volumes::remove).merge(since(
+                1,
+                42,
+                "PUT",
+                "/volumes/{name}",
+                put(unsupported::cluster_volume_update),
+            )),
         )
+        // BuildKit's session endpoint; /grpc is left unrouted, as moby leaves it without a
+        // BuildKit backend.
+        .route("/session", post(unsupported::session))
         .route("/containers/create", post(containers::create))
         .route("/containers/json", get(containers::list))
         .route(

@@ -28,6 +28,30 @@ pub async fn swarm_unsupported() -> ApiError {
     )
 }
 
+/// `PUT /volumes/{name}` updates cluster volumes, which need a swarm.
+pub async fn cluster_volume_update() -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "volume update only valid for cluster volumes, but swarm is unavailable",
+    )
+}
+
+/// `POST /session`: moby's checks of the upgrade, then a refusal, since no BuildKit runs
+/// behind this daemon to serve the session.
+pub async fn session(headers: http::HeaderMap) -> ApiError {
+    match headers
+        .get(http::header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+    {
+        None | Some("") => ApiError::invalid("no upgrade proto in request"),
+        Some("h2c") => ApiError::new(
+            StatusCode::NOT_IMPLEMENTED,
+            "BuildKit sessions are not supported by this daemon",
+        ),
+        Some(other) => ApiError::invalid(format!("protocol {other} not supported")),
+    }
+}
+
 pub async fn experimental_disabled() -> ApiError {
     ApiError::new(StatusCode::NOT_IMPLEMENTED, EXPERIMENTAL)
 }
