@@ -419,3 +419,45 @@ fn volume_update_needs_a_swarm() {
         "PUT /volumes/{name} requires minimum API version 1.42"
     );
 }
+
+/// 1.56: `GET /containers/json` filters on annotations as it does on labels (`key` or
+/// `key=value`).
+#[test]
+fn containers_filter_on_annotations() {
+    let mut c = setup("annotations");
+    let (one, _) = c.create(
+        "1.56",
+        "one",
+        json!({"Image": c.image, "Cmd": ["true"],
+               "HostConfig": {"Annotations": {"org.example.tier": "web"}}}),
+    );
+    let (two, _) = c.create(
+        "1.56",
+        "two",
+        json!({"Image": c.image, "Cmd": ["true"],
+               "HostConfig": {"Annotations": {"org.example.tier": "db", "org.example.backup": "yes"}}}),
+    );
+    let names = |filter: &str| {
+        let filters = url_encode(&json!({"annotation": [filter]}).to_string());
+        let list = c.get(&format!("/v1.56/containers/json?all=1&filters={filters}"));
+        let mut names: Vec<String> = list
+            .as_array()
+            .expect("a list")
+            .iter()
+            .map(|e| {
+                e["Names"][0]
+                    .as_str()
+                    .unwrap_or_default()
+                    .trim_start_matches('/')
+                    .to_string()
+            })
+            .filter(|n| *n == one || *n == two)
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(names("org.example.tier"), vec![one.clone(), two.clone()]);
+    assert_eq!(names("org.example.tier=db"), vec![two.clone()]);
+    assert_eq!(names("org.example.backup"), vec![two.clone()]);
+    assert!(names("org.example.tier=cache").is_empty());
+}

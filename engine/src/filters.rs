@@ -64,10 +64,16 @@ impl Filters {
 
     /// Label filter: each value is `key` (must exist) or `key=value` (must equal).
     pub fn label_match(&self, labels: &BTreeMap<String, String>) -> bool {
-        self.terms.get("label").is_none_or(|vs| {
+        self.key_value_match("label", labels)
+    }
+
+    /// A filter over a map as `label` is: each value of `term` is `key` (must exist) or
+    /// `key=value` (must equal).
+    pub fn key_value_match(&self, term: &str, map: &BTreeMap<String, String>) -> bool {
+        self.terms.get(term).is_none_or(|vs| {
             vs.iter().all(|v| match v.split_once('=') {
-                Some((k, want)) => labels.get(k).is_some_and(|have| have == want),
-                None => labels.contains_key(v.as_str()),
+                Some((k, want)) => map.get(k).is_some_and(|have| have == want),
+                None => map.contains_key(v.as_str()),
             })
         })
     }

@@ -163,6 +163,7 @@ pub async fn list(
         "id",
         "name",
         "label",
+        "annotation",
         "status",
         "exited",
         "ancestor",
@@ -247,6 +248,7 @@ pub async fn list(
                 .values("name")
                 .is_none_or(|v| v.iter().any(|n| name_matches(n, &c.name)))
             || !filters.label_match(&c.labels())
+            || !filters.key_value_match("annotation", &c.annotations())
             || !filters.exact_match("status", c.state.status.as_str())
             || !filters.values("exited").is_none_or(|v| {
                 c.state.status == Status::Exited && v.contains(&c.state.exit_code.to_string())

@@ -192,6 +192,14 @@ impl ContainerRecord {
             .unwrap_or_default()
     }
 
+    /// `HostConfig.Annotations`.
+    pub fn annotations(&self) -> std::collections::BTreeMap<String, String> {
+        self.host_config
+            .get("Annotations")
+            .and_then(|l| serde_json::from_value(l.clone()).ok())
+            .unwrap_or_default()
+    }
+
     pub fn tty(&self) -> bool {
         self.config_bool("Tty")
     }
