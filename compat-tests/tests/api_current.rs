@@ -461,3 +461,42 @@ fn containers_filter_on_annotations() {
     assert_eq!(names("org.example.backup"), vec![two.clone()]);
     assert!(names("org.example.tier=cache").is_empty());
 }
+
+/// 1.52: image save (and load) take several `platform` parameters; below, one at most.
+#[test]
+fn image_save_takes_several_platforms_at_1_52() {
+    let c = setup("platforms");
+    let amd64 = url_encode(r#"{"os":"linux","architecture":"amd64"}"#);
+    let arm64 = url_encode(r#"{"os":"linux","architecture":"arm64"}"#);
+    let path = |version: &str, platforms: &[&String]| {
+        let query: Vec<String> = platforms.iter().map(|p| format!("platform={p}")).collect();
+        format!("/v{version}/images/{}/get?{}", c.image, query.join("&"))
+    };
+    let r = c.d.get(&path("1.51", &[&amd64, &arm64]));
+    assert_eq!(r.status, 400, "{}", r.describe());
+    assert_eq!(
+        r.json()["message"],
+        "multiple platform parameters are not supported in this API version; use API version 1.52 or later"
+    );
+    let host = if cfg!(target_arch = "aarch64") {
+        &arm64
+    } else {
+        &amd64
+    };
+    let r = c.d.get(&path("1.51", &[host]));
+    assert_eq!(r.status, 200, "{}", r.describe());
+    let bad = url_encode(r#"{"os":"linux"}"#);
+    let r = c.d.get(&path("1.52", &[host, &bad]));
+    assert_eq!(r.status, 400, "{}", r.describe());
+    assert_eq!(
+        r.json()["message"],
+        "both OS and Architecture must be provided"
+    );
+    let r = c.d.request(
+        "POST",
+        &format!("/v1.51/images/load?platform={amd64}&platform={arm64}"),
+        &[("Content-Type", "application/x-tar")],
+        b"",
+    );
+    assert_eq!(r.status, 400, "{}", r.describe());
+}

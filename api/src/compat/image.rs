@@ -2,6 +2,7 @@
 
 use serde_json::{Map, Value};
 
+use crate::error::ApiError;
 use crate::types::image::{ImageInspect, ImageSummary};
 use crate::version::ApiVersion;
 
@@ -131,6 +132,55 @@ fn empty_history_fields_omitted_from_1_52(img: &mut ImageInspect, v: ApiVersion)
     }
 }
 
+/// The `platform` parameters of image save and load: read from 1.48, one at most below
+/// 1.52. Each must be a JSON OCI platform naming its OS and architecture.
+pub fn save_load_platforms(values: &[&str], v: ApiVersion) -> Result<Vec<Value>, ApiError> {
+    if v.lt(1, 48) {
+        return Ok(vec![]);
+    }
+    if v.lt(1, 52) && values.len() > 1 {
+        return Err(ApiError::invalid(
+            "multiple platform parameters are not supported in this API version; use API version 1.52 or later",
+        ));
+    }
+    values.iter().map(|p| decode_platform(p)).collect()
+}
+
+/// moby's `DecodePlatform`: Go matches the keys case-insensitively.
+fn decode_platform(text: &str) -> Result<Value, ApiError> {
+    let value: Value = serde_json::from_str(text)
+        .map_err(|e| ApiError::invalid(format!("failed to parse platform: {e}")))?;
+    let Value::Object(fields) = &value else {
+        return Err(ApiError::invalid(
+            "failed to parse platform: json: cannot unmarshal non-object into Go value of type v1.Platform",
+        ));
+    };
+    let field = |name: &str| {
+        fields
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    };
+    let text_of = |name: &str| field(name).and_then(Value::as_str).unwrap_or_default();
+    let optional = !text_of("variant").is_empty()
+        || !text_of("os.version").is_empty()
+        || field("os.features")
+            .and_then(Value::as_array)
+            .is_some_and(|f| !f.is_empty());
+    let (os, arch) = (text_of("os"), text_of("architecture"));
+    if os.is_empty() && arch.is_empty() && optional {
+        return Err(ApiError::invalid(
+            "optional platform fields provided, but OS and Architecture are missing",
+        ));
+    }
+    if os.is_empty() || arch.is_empty() {
+        return Err(ApiError::invalid(
+            "both OS and Architecture must be provided",
+        ));
+    }
+    Ok(value)
+}
+
 /// Below 1.44 `VirtualSize` mirrors `Size`; below 1.45 `Container`/`ContainerConfig` appear;
 /// `Descriptor` appears from 1.48; empty history fields go at 1.52.
 pub fn adapt_inspect(img: &mut ImageInspect, v: ApiVersion) {
@@ -231,6 +281,47 @@ mod tests {
             new,
             serde_json::json!({"Cmd": ["sh"], "WorkingDir": "/w"}),
             "1.52 keeps only what is set"
+        );
+    }
+
+    #[test]
+    fn save_and_load_take_several_platforms_from_1_52() {
+        let amd64 = r#"{"os":"linux","architecture":"amd64"}"#;
+        let arm64 = r#"{"OS":"linux","Architecture":"arm64","variant":"v8"}"#;
+        assert!(
+            save_load_platforms(&[amd64, arm64], ApiVersion::new(1, 47))
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(
+            save_load_platforms(&[amd64, arm64], ApiVersion::new(1, 51))
+                .unwrap_err()
+                .message,
+            "multiple platform parameters are not supported in this API version; use API version 1.52 or later"
+        );
+        assert_eq!(
+            save_load_platforms(&[amd64], ApiVersion::new(1, 51))
+                .unwrap()
+                .len(),
+            1
+        );
+        assert_eq!(
+            save_load_platforms(&[amd64, arm64], ApiVersion::new(1, 52))
+                .unwrap()
+                .len(),
+            2
+        );
+        assert_eq!(
+            save_load_platforms(&[r#"{"variant":"v8"}"#], ApiVersion::new(1, 52))
+                .unwrap_err()
+                .message,
+            "optional platform fields provided, but OS and Architecture are missing"
+        );
+        assert_eq!(
+            save_load_platforms(&[r#"{"os":"linux"}"#], ApiVersion::new(1, 52))
+                .unwrap_err()
+                .message,
+            "both OS and Architecture must be provided"
         );
     }
 }

@@ -232,7 +232,15 @@ fn glob(pattern: &str, text: &str) -> bool {
 #[utoipa::path(post, path = "/images/load", tag = "Image",
     params(("quiet" = Option<bool>, Query)),
     responses((status = 200, description = "JSON progress stream")))]
-pub async fn load(State(s): State<AppState>, body: Body) -> Result<Response, ApiError> {
+pub async fn load(
+    State(s): State<AppState>,
+    Extension(version): Extension<ApiVersion>,
+    q: QueryParams,
+    body: Body,
+) -> Result<Response, ApiError> {
+    // Every image Berth stores has one platform, the host's: the platforms asked for are
+    // checked, not used to choose.
+    crate::compat::image::save_load_platforms(&q.all("platform"), version)?;
     // The archive is unpacked as it arrives; it is never stored whole.
     let result = s
         .engine
@@ -266,6 +274,7 @@ pub async fn get_by_name(
     State(s): State<AppState>,
     Extension(version): Extension<ApiVersion>,
     Path(rest): Path<String>,
+    q: QueryParams,
 ) -> Result<Response, ApiError> {
     if let Some(name) = rest.strip_suffix("/json") {
         return inspect(&s, version, name)
@@ -276,6 +285,7 @@ pub async fn get_by_name(
         return history(&s, name).await.map(IntoResponse::into_response);
     }
     if let Some(name) = rest.strip_suffix("/get") {
+        crate::compat::image::save_load_platforms(&q.all("platform"), version)?;
         return save(&s, vec![name.to_string()]).await;
     }
     Err(ApiError::not_found("page not found"))
@@ -507,7 +517,12 @@ pub async fn remove(
 #[utoipa::path(get, path = "/images/get", tag = "Image",
     params(("names" = Vec<String>, Query)),
     responses((status = 200, description = "a docker-archive tar", content_type = "application/x-tar")))]
-pub async fn save_many(State(s): State<AppState>, q: QueryParams) -> Result<Response, ApiError> {
+pub async fn save_many(
+    State(s): State<AppState>,
+    Extension(version): Extension<ApiVersion>,
+    q: QueryParams,
+) -> Result<Response, ApiError> {
+    crate::compat::image::save_load_platforms(&q.all("platform"), version)?;
     let names: Vec<String> =
         q.0.iter()
             .filter(|(k, _)| k == "names")
