@@ -500,3 +500,53 @@ fn image_save_takes_several_platforms_at_1_52() {
     );
     assert_eq!(r.status, 400, "{}", r.describe());
 }
+
+/// 1.54: network connect applies the endpoint's `MacAddress`; below, moby drops it.
+#[test]
+fn network_connect_applies_the_mac_address_at_1_54() {
+    let mut c = setup("connectmac");
+    let net = format!("bct-current-{}-mac", std::process::id());
+    let r = c.d.post_json("/networks/create", &json!({"Name": net}));
+    assert_eq!(r.status, 201, "{}", r.describe());
+    let mac = "02:42:ac:11:00:54";
+    let mut endpoint_mac = |version: &str| {
+        let (name, _) = c.create(
+            version,
+            &format!("mac{}", version.replace('.', "")),
+            json!({"Image": c.image, "Cmd": ["true"]}),
+        );
+        let r = c.d.post_json(
+            &format!("/v{version}/networks/{net}/connect"),
+            &json!({"Container": name, "EndpointConfig": {"MacAddress": mac}}),
+        );
+        assert_eq!(r.status, 200, "{}", r.describe());
+        let v = c.get(&format!("/containers/{name}/json"));
+        v["NetworkSettings"]["Networks"][&net]["MacAddress"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert_eq!(endpoint_mac("1.53"), "");
+    assert_eq!(endpoint_mac("1.54"), mac);
+    for name in c.containers.drain(..).collect::<Vec<_>>() {
+        c.d.request("DELETE", &format!("/containers/{name}?force=1"), &[], b"");
+    }
+    c.d.request("DELETE", &format!("/networks/{net}"), &[], b"");
+}
+
+/// 1.54: the images list's `identity` needs `manifests=1`.
+#[test]
+fn images_identity_needs_manifests_at_1_54() {
+    let c = setup("identity");
+    assert!(c.get("/v1.53/images/json?identity=1").is_array());
+    let r = c.d.get("/v1.54/images/json?identity=1");
+    assert_eq!(r.status, 400, "{}", r.describe());
+    assert_eq!(
+        r.json()["message"],
+        "conflicting options: identity requires manifests=1"
+    );
+    assert!(
+        c.get("/v1.54/images/json?identity=1&manifests=1")
+            .is_array()
+    );
+}

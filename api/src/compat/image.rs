@@ -132,6 +132,20 @@ fn empty_history_fields_omitted_from_1_52(img: &mut ImageInspect, v: ApiVersion)
     }
 }
 
+/// From 1.54 the images list's `identity` needs `manifests` (read from 1.47).
+pub fn identity_needs_manifests_from_1_54(
+    identity: bool,
+    manifests: bool,
+    v: ApiVersion,
+) -> Result<(), ApiError> {
+    if v.ge(1, 54) && identity && !(manifests && v.ge(1, 47)) {
+        return Err(ApiError::invalid(
+            "conflicting options: identity requires manifests=1",
+        ));
+    }
+    Ok(())
+}
+
 /// The `platform` parameters of image save and load: read from 1.48, one at most below
 /// 1.52. Each must be a JSON OCI platform naming its OS and architecture.
 pub fn save_load_platforms(values: &[&str], v: ApiVersion) -> Result<Vec<Value>, ApiError> {
@@ -323,5 +337,19 @@ mod tests {
                 .message,
             "both OS and Architecture must be provided"
         );
+    }
+
+    #[test]
+    fn identity_needs_manifests_from_1_54() {
+        let v53 = ApiVersion::new(1, 53);
+        let v54 = ApiVersion::new(1, 54);
+        assert!(super::identity_needs_manifests_from_1_54(true, false, v53).is_ok());
+        assert_eq!(
+            super::identity_needs_manifests_from_1_54(true, false, v54)
+                .unwrap_err()
+                .message,
+            "conflicting options: identity requires manifests=1"
+        );
+        assert!(super::identity_needs_manifests_from_1_54(true, true, v54).is_ok());
     }
 }

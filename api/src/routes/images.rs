@@ -48,6 +48,11 @@ pub async fn list(
 ) -> Result<Json<Vec<ImageSummary>>, ApiError> {
     let filters = q.filters()?;
     filters.validate(LIST_FILTERS)?;
+    crate::compat::image::identity_needs_manifests_from_1_54(
+        q.bool("identity"),
+        q.bool("manifests"),
+        version,
+    )?;
     let all_images = s.engine.images().list().await?;
     let created_of = |name: &str| -> Result<i64, ApiError> {
         let hex = name.strip_prefix("sha256:").unwrap_or(name);
