@@ -50,6 +50,7 @@ pub fn app(state: AppState) -> Router {
         routes::images::load,
         routes::images::inspect,
         routes::images::history,
+        routes::images::attestations,
         routes::images::tag,
         routes::images::remove,
         routes::images::save_many,

@@ -312,6 +312,17 @@ impl Image {
         })
     }
 
+    /// An OCI layout whose one entry, tagged `tag`, is an image index holding this image's
+    /// manifest (for the host's platform) and, as BuildKit attaches them, an attestation
+    /// manifest for it with one in-toto statement layer per `(predicate type, statement)`.
+    pub fn oci_layout_with_attestations(&self, tag: &str, statements: &[(&str, Value)]) -> PathBuf {
+        let key: Vec<String> = statements.iter().map(|(t, s)| format!("{t}{s}")).collect();
+        let tags = [tag, &key.join("\n")];
+        cached("oci-attested", &[(self, &tags[..])], "tar", |out| {
+            write_attested_layout(out, self, tag, statements)
+        })
+    }
+
     /// An OCI layout that also carries `manifest.json` and `repositories`, as Docker 25+
     /// saves.
     pub fn oci_docker_archive(&self, tags: &[&str]) -> PathBuf {
@@ -503,6 +514,95 @@ fn write_oci_layout(
             );
         }
     }
+    b.into_inner()?.flush()
+}
+
+fn write_attested_layout(
+    out: &mut dyn Write,
+    image: &Image,
+    tag: &str,
+    statements: &[(&str, Value)],
+) -> io::Result<()> {
+    let mut b = tar::Builder::new(out);
+    let blob = |b: &mut tar::Builder<&mut dyn Write>, bytes: &[u8]| {
+        let digest = format!("sha256:{}", sha256_hex(bytes));
+        append_file(
+            b,
+            &format!("blobs/sha256/{}", hex_of(&digest)),
+            0o644,
+            bytes,
+        );
+        (digest, bytes.len())
+    };
+    append_dir(&mut b, "blobs", 0o755);
+    append_dir(&mut b, "blobs/sha256", 0o755);
+    blob(&mut b, &image.config);
+    for l in &image.layers {
+        append_path(&mut b, &format!("blobs/sha256/{}", l.hex()), &l.path)?;
+    }
+    let (manifest, _) = image.oci_manifest();
+    let (manifest_digest, manifest_size) = blob(&mut b, &manifest);
+    let layers: Vec<Value> = statements
+        .iter()
+        .map(|(predicate_type, statement)| {
+            let (digest, size) = blob(&mut b, canonical_json(statement).as_bytes());
+            json!({
+                "mediaType": "application/vnd.in-toto+json",
+                "digest": digest,
+                "size": size,
+                "annotations": {"in-toto.io/predicate-type": predicate_type},
+            })
+        })
+        .collect();
+    let (empty_config, empty_size) = blob(&mut b, b"{}");
+    let attestation = json!({
+        "schemaVersion": 2,
+        "mediaType": MEDIA_OCI_MANIFEST,
+        "config": {"mediaType": MEDIA_OCI_CONFIG, "digest": empty_config, "size": empty_size},
+        "layers": layers,
+    });
+    let attestation = canonical_json(&attestation).into_bytes();
+    let (attestation_digest, attestation_size) = blob(&mut b, &attestation);
+    let arch = if cfg!(target_arch = "aarch64") {
+        "arm64"
+    } else {
+        "amd64"
+    };
+    let index = json!({
+        "schemaVersion": 2,
+        "mediaType": MEDIA_OCI_INDEX,
+        "manifests": [
+            {"mediaType": MEDIA_OCI_MANIFEST, "digest": manifest_digest, "size": manifest_size,
+             "platform": {"architecture": arch, "os": "linux"}},
+            {"mediaType": MEDIA_OCI_MANIFEST, "digest": attestation_digest,
+             "size": attestation_size,
+             "platform": {"architecture": "unknown", "os": "unknown"},
+             "annotations": {"vnd.docker.reference.type": "attestation-manifest",
+                             "vnd.docker.reference.digest": manifest_digest}},
+        ],
+    });
+    let index = canonical_json(&index).into_bytes();
+    let (index_digest, index_size) = blob(&mut b, &index);
+    let (_, short_tag) = split_tag(tag);
+    let layout = json!({
+        "schemaVersion": 2,
+        "mediaType": MEDIA_OCI_INDEX,
+        "manifests": [{"mediaType": MEDIA_OCI_INDEX, "digest": index_digest, "size": index_size,
+                       "annotations": {"io.containerd.image.name": full_name(tag),
+                                       "org.opencontainers.image.ref.name": short_tag}}],
+    });
+    append_file(
+        &mut b,
+        "oci-layout",
+        0o644,
+        br#"{"imageLayoutVersion":"1.0.0"}"#,
+    );
+    append_file(
+        &mut b,
+        "index.json",
+        0o644,
+        canonical_json(&layout).as_bytes(),
+    );
     b.into_inner()?.flush()
 }
 

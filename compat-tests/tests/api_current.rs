@@ -281,8 +281,8 @@ fn images_count_containers_at_1_51_and_inspect_omits_unset_fields_at_1_52() {
     }
 }
 
-/// 1.52: `/system/df` adds `ImagesUsage`, `ContainersUsage`, `VolumesUsage` and
-/// `BuildCacheUsage`; with `verbose` they carry the items and the old lists go.
+/// 1.52: `/system/df` adds `ImageUsage`, `ContainerUsage`, `VolumeUsage` and
+/// `BuildCacheUsage` (with their items); with `verbose` the old lists go.
 #[test]
 fn disk_usage_summaries_at_1_52() {
     let mut c = setup("df");
@@ -293,9 +293,9 @@ fn disk_usage_summaries_at_1_52() {
     );
     let old = c.get("/v1.51/system/df");
     for key in [
-        "ImagesUsage",
-        "ContainersUsage",
-        "VolumesUsage",
+        "ImageUsage",
+        "ContainerUsage",
+        "VolumeUsage",
         "BuildCacheUsage",
     ] {
         assert!(old.get(key).is_none(), "1.51 has no {key}");
@@ -308,9 +308,9 @@ fn disk_usage_summaries_at_1_52() {
     let new = c.get("/v1.52/system/df");
     let count = |v: &Value, key: &str| v[key]["TotalCount"].as_u64().unwrap_or(0) as usize;
     for (usage, list) in [
-        ("ImagesUsage", "Images"),
-        ("ContainersUsage", "Containers"),
-        ("VolumesUsage", "Volumes"),
+        ("ImageUsage", "Images"),
+        ("ContainerUsage", "Containers"),
+        ("VolumeUsage", "Volumes"),
     ] {
         let items = new[list]
             .as_array()
@@ -321,11 +321,12 @@ fn disk_usage_summaries_at_1_52() {
             "{usage} vs {list}: {}",
             new[usage]
         );
-        assert!(new[usage].get("Items").is_none(), "Items only when verbose");
+        let usage_items = new[usage]["Items"].as_array().map_or(0, Vec::len);
+        assert_eq!(usage_items, items.len(), "{usage}.Items");
     }
-    assert!(count(&new, "ImagesUsage") >= 1 && count(&new, "ContainersUsage") >= 1);
+    assert!(count(&new, "ImageUsage") >= 1 && count(&new, "ContainerUsage") >= 1);
     assert!(new["BuildCacheUsage"].is_object(), "{new}");
-    let images = &new["ImagesUsage"];
+    let images = &new["ImageUsage"];
     assert!(
         images["ActiveCount"].as_u64().unwrap_or(0) >= 1,
         "an image with a container is active: {images}"
@@ -337,13 +338,13 @@ fn disk_usage_summaries_at_1_52() {
         verbose
             .as_object()
             .map(|o| o.keys().cloned().collect::<Vec<_>>()),
-        Some(vec!["ContainersUsage".to_string()]),
+        Some(vec!["ContainerUsage".to_string()]),
         "{verbose}"
     );
-    let items = verbose["ContainersUsage"]["Items"]
+    let items = verbose["ContainerUsage"]["Items"]
         .as_array()
         .expect("Items");
-    assert_eq!(items.len(), count(&verbose, "ContainersUsage"));
+    assert_eq!(items.len(), count(&verbose, "ContainerUsage"));
     assert!(items.iter().all(|i| i["Id"].is_string()), "{verbose}");
 }
 
@@ -416,7 +417,7 @@ fn volume_update_needs_a_swarm() {
     assert_eq!(r.status, 400, "{}", r.describe());
     assert_eq!(
         r.json()["message"],
-        "PUT /volumes/{name} requires minimum API version 1.42"
+        "PUT /volumes/{name:.*} requires minimum API version 1.42"
     );
 }
 
@@ -549,4 +550,74 @@ fn images_identity_needs_manifests_at_1_54() {
         c.get("/v1.54/images/json?identity=1&manifests=1")
             .is_array()
     );
+}
+
+/// 1.55: `GET /images/{name}/attestations` answers the in-toto statements an image's index
+/// attaches to its manifest (the statements themselves with `statement=true`), and an
+/// empty list for an image without any.
+#[test]
+fn image_attestations_at_1_55() {
+    let c = setup("attest");
+    let provenance = json!({"_type": "https://in-toto.io/Statement/v0.1",
+                            "predicateType": "https://slsa.dev/provenance/v0.2",
+                            "predicate": {"builder": {"id": "berth-test"}}});
+    let sbom = json!({"_type": "https://in-toto.io/Statement/v0.1",
+                      "predicateType": "https://spdx.dev/Document",
+                      "predicate": {"spdxVersion": "SPDX-2.3"}});
+    let tag = format!("berth-test/attested:{}", std::process::id());
+    let layout = compat_tests::fixtures::test_image("current-attest").oci_layout_with_attestations(
+        &tag,
+        &[
+            ("https://slsa.dev/provenance/v0.2", provenance.clone()),
+            ("https://spdx.dev/Document", sbom),
+        ],
+    );
+    let out =
+        c.d.docker(&["load", "-i", layout.to_str().expect("utf-8 path")]);
+    assert!(out.success(), "{}", out.describe());
+
+    let r = c.d.get(&format!("/v1.54/images/{tag}/attestations"));
+    assert_eq!(r.status, 400, "{}", r.describe());
+    assert_eq!(
+        r.json()["message"],
+        "GET /images/{name:.*}/attestations requires minimum API version 1.55"
+    );
+    let all = c.get(&format!("/v1.55/images/{tag}/attestations"));
+    let types: Vec<&str> = all
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|a| a["PredicateType"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "https://slsa.dev/provenance/v0.2",
+            "https://spdx.dev/Document"
+        ]
+    );
+    assert!(all[0].get("Statement").is_none(), "{all}");
+    assert_eq!(
+        all[0]["Descriptor"]["mediaType"],
+        "application/vnd.in-toto+json"
+    );
+
+    let provenance_only = c.get(&format!(
+        "/v1.55/images/{tag}/attestations?statement=1&type={}",
+        url_encode("https://slsa.dev/provenance/v0.2")
+    ));
+    assert_eq!(
+        provenance_only.as_array().map(Vec::len),
+        Some(1),
+        "{provenance_only}"
+    );
+    assert_eq!(provenance_only[0]["Statement"], provenance);
+
+    assert_eq!(
+        c.get(&format!("/v1.55/images/{}/attestations", c.image)),
+        json!([])
+    );
+    let r = c.d.get("/v1.55/images/no-such-image-here/attestations");
+    assert_eq!(r.status, 404, "{}", r.describe());
+    c.d.request("DELETE", &format!("/images/{tag}"), &[], b"");
 }

@@ -289,11 +289,76 @@ pub async fn get_by_name(
     if let Some(name) = rest.strip_suffix("/history") {
         return history(&s, name).await.map(IntoResponse::into_response);
     }
+    if let Some(name) = rest.strip_suffix("/attestations") {
+        return attestations(&s, version, name, &q)
+            .await
+            .map(IntoResponse::into_response);
+    }
     if let Some(name) = rest.strip_suffix("/get") {
         crate::compat::image::save_load_platforms(&q.all("platform"), version)?;
         return save(&s, vec![name.to_string()]).await;
     }
     Err(ApiError::not_found("page not found"))
+}
+
+/// `GET /images/{name}/attestations` (API 1.55): the image's in-toto statements.
+#[utoipa::path(get, path = "/images/{name}/attestations", tag = "Image",
+    params(("name" = String, Path), ("platform" = Option<Vec<String>>, Query),
+        ("type" = Option<Vec<String>>, Query), ("statement" = Option<bool>, Query)),
+    responses((status = 200, body = Vec<AttestationStatement>)))]
+pub async fn attestations(
+    s: &AppState,
+    version: ApiVersion,
+    name: &str,
+    q: &QueryParams,
+) -> Result<Json<Vec<AttestationStatement>>, ApiError> {
+    if version.lt(1, 55) {
+        return Err(ApiError::invalid(
+            "GET /images/{name:.*}/attestations requires minimum API version 1.55",
+        ));
+    }
+    let platforms = q.all("platform");
+    if platforms.len() > 1 {
+        return Err(ApiError::invalid(
+            "only one platform value is currently supported",
+        ));
+    }
+    // Every image Berth stores has the host's platform only.
+    crate::compat::image::save_load_platforms(
+        &platforms
+            .into_iter()
+            .filter(|p| !p.is_empty())
+            .collect::<Vec<_>>(),
+        version,
+    )?;
+    let types: Vec<String> = q
+        .all("type")
+        .into_iter()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_string)
+        .collect();
+    let found = s
+        .engine
+        .images()
+        .attestations(name, &types, q.bool("statement"))
+        .await?;
+    Ok(Json(
+        found
+            .into_iter()
+            .map(|a| AttestationStatement {
+                descriptor: OciDescriptor {
+                    media_type: a.descriptor.media_type,
+                    digest: a.descriptor.digest,
+                    size: a.descriptor.size,
+                    annotations: (!a.descriptor.annotations.is_empty())
+                        .then(|| a.descriptor.annotations.into_iter().collect()),
+                },
+                predicate_type: a.predicate_type,
+                statement: a.statement,
+            })
+            .collect(),
+    ))
 }
 
 #[utoipa::path(get, path = "/images/{name}/json", tag = "Image",
@@ -343,6 +408,7 @@ pub async fn inspect(
             media_type: r.target.media_type.clone(),
             digest: r.target.digest.clone(),
             size: r.target.size,
+            annotations: None,
         }),
     };
     adapt_inspect(&mut img, version);

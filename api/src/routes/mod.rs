@@ -82,7 +82,7 @@ pub fn router(state: AppState) -> Router {
                 1,
                 42,
                 "PUT",
-                "/volumes/{name}",
+                "/volumes/{name:.*}",
                 put(unsupported::cluster_volume_update),
             )),
         )
@@ -143,7 +143,7 @@ pub fn router(state: AppState) -> Router {
                 1,
                 30,
                 "GET",
-                "/distribution/{name}/json",
+                "/distribution/{name:.*}/json",
                 get(images::distribution),
             ),
         )

@@ -450,21 +450,18 @@ pub async fn disk_usage(
     }
     if shape.usage_summaries {
         for (key, usage) in [
-            ("ImagesUsage", image_usage),
-            ("ContainersUsage", container_usage),
-            ("VolumesUsage", volume_usage),
+            ("ImageUsage", image_usage),
+            ("ContainerUsage", container_usage),
+            ("VolumeUsage", volume_usage),
         ] {
             if let Some((summary, items)) = usage {
-                out.insert(
-                    key.into(),
-                    summary.to_json(shape.usage_items.then_some(items)),
-                );
+                out.insert(key.into(), summary.to_json(items));
             }
         }
         if build_cache {
             out.insert(
                 "BuildCacheUsage".into(),
-                UsageSummary::default().to_json(None),
+                UsageSummary::default().to_json(vec![]),
             );
         }
     }
@@ -482,7 +479,7 @@ struct UsageSummary {
 }
 
 impl UsageSummary {
-    fn to_json(&self, items: Option<Vec<Value>>) -> Value {
+    fn to_json(&self, items: Vec<Value>) -> Value {
         let mut out = serde_json::Map::new();
         for (key, n) in [
             ("ActiveCount", self.active_count),
@@ -494,7 +491,7 @@ impl UsageSummary {
                 out.insert(key.into(), json!(n));
             }
         }
-        if let Some(items) = items.filter(|i| !i.is_empty()) {
+        if !items.is_empty() {
             out.insert("Items".into(), Value::Array(items));
         }
         Value::Object(out)

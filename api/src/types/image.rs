@@ -59,6 +59,20 @@ pub struct OciDescriptor {
     pub media_type: String,
     pub digest: String,
     pub size: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub annotations: Option<std::collections::BTreeMap<String, String>>,
+}
+
+/// One entry of `GET /images/{name}/attestations` (API 1.55).
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct AttestationStatement {
+    #[serde(rename = "Descriptor")]
+    pub descriptor: OciDescriptor,
+    #[serde(rename = "PredicateType")]
+    pub predicate_type: String,
+    /// The in-toto statement, with `statement=true` only.
+    #[serde(rename = "Statement", skip_serializing_if = "Option::is_none")]
+    pub statement: Option<serde_json::Value>,
 }
 
 /// `GET /images/{name}/json`, in the API 1.50 shape; `compat::image` adapts older ones.

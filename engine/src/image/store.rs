@@ -184,6 +184,8 @@ struct IndexEntry {
     digest: String,
     #[serde(default)]
     platform: Option<serde_json::Value>,
+    #[serde(default)]
+    annotations: HashMap<String, String>,
 }
 
 #[derive(Deserialize)]
@@ -193,6 +195,25 @@ struct DescriptorDoc {
     digest: String,
     #[serde(default)]
     size: i64,
+    #[serde(default)]
+    annotations: HashMap<String, String>,
+}
+
+/// What BuildKit writes in an index to mark an attestation manifest, and whose it is.
+const REFERENCE_TYPE: &str = "vnd.docker.reference.type";
+const REFERENCE_DIGEST: &str = "vnd.docker.reference.digest";
+const ATTESTATION_MANIFEST: &str = "attestation-manifest";
+/// The annotation naming an attestation layer's in-toto predicate type.
+const PREDICATE_TYPE: &str = "in-toto.io/predicate-type";
+
+/// One in-toto statement attached to an image (`GET /images/{name}/attestations`).
+#[derive(Clone, Debug)]
+pub struct Attestation {
+    /// The statement layer.
+    pub descriptor: Descriptor,
+    pub predicate_type: String,
+    /// The statement itself, when asked for.
+    pub statement: Option<serde_json::Value>,
 }
 
 /// Parses an RFC 3339 time into unix seconds (0 when absent or unparsable).
@@ -291,6 +312,61 @@ impl ImageStore {
             .unwrap_or_else(|p| p.into_inner())
             .insert(target.digest.clone(), resolved.clone());
         Ok(resolved)
+    }
+
+    /// The in-toto statements of `name`'s host-platform manifest: the layers of the
+    /// attestation manifests its index lists for that manifest, of the predicate types
+    /// asked for (all when none). An image without an index, or whose index has no
+    /// attestation manifest, has none.
+    pub async fn attestations(
+        &self,
+        name: &str,
+        predicate_types: &[String],
+        with_statements: bool,
+    ) -> Result<Vec<Attestation>> {
+        let entry = self.find(name).await?;
+        let r = &entry.resolved;
+        if r.target_digest == r.manifest_digest {
+            return Ok(vec![]);
+        }
+        let index_bytes = self.containerd.read_blob(&r.target_digest).await?;
+        let index: ManifestDoc = serde_json::from_slice(&index_bytes)
+            .map_err(|e| Error::internal(format!("invalid index {}: {e}", r.target_digest)))?;
+        let mut out = Vec::new();
+        for m in index.manifests.iter().flatten().filter(|m| {
+            m.annotations.get(REFERENCE_TYPE).map(String::as_str) == Some(ATTESTATION_MANIFEST)
+                && m.annotations.get(REFERENCE_DIGEST) == Some(&r.manifest_digest)
+        }) {
+            let bytes = self.containerd.read_blob(&m.digest).await?;
+            let manifest: ManifestDoc = serde_json::from_slice(&bytes)
+                .map_err(|e| Error::internal(format!("invalid manifest {}: {e}", m.digest)))?;
+            for layer in manifest.layers {
+                let predicate_type = layer
+                    .annotations
+                    .get(PREDICATE_TYPE)
+                    .cloned()
+                    .unwrap_or_default();
+                if !predicate_types.is_empty() && !predicate_types.contains(&predicate_type) {
+                    continue;
+                }
+                let statement = if with_statements {
+                    let blob = self.containerd.read_blob(&layer.digest).await?;
+                    Some(serde_json::from_slice(&blob).map_err(|e| {
+                        Error::internal(format!("invalid statement {}: {e}", layer.digest))
+                    })?)
+                } else {
+                    None
+                };
+                let mut descriptor = descriptor(&layer.media_type, &layer.digest, layer.size);
+                descriptor.annotations = layer.annotations;
+                out.push(Attestation {
+                    descriptor,
+                    predicate_type,
+                    statement,
+                });
+            }
+        }
+        Ok(out)
     }
 
     /// Records `parent` as the parent of image `id`.
