@@ -217,6 +217,7 @@ impl Engine {
             layers,
             diff_ids,
             tags: vec![],
+            index: None,
         };
         let stored = self.images().store_pulled(&image, names).await;
         let _ = tokio::fs::remove_file(&config_path).await;

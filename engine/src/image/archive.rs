@@ -6,7 +6,7 @@
 //! described as [`ArchiveImage`]s whose blobs are files there, ready to be written into the
 //! content store.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::io::{BufReader, Read, Write};
 use std::path::{Component, Path, PathBuf};
@@ -48,7 +48,27 @@ pub struct ArchiveImage {
     pub diff_ids: Vec<String>,
     /// Tags as written in the archive (`busybox:latest`), not yet normalised.
     pub tags: Vec<String>,
+    /// The image index the archive named the image by, when it had one: stored as the
+    /// image's target so what it attaches to the manifest (attestations) stays reachable.
+    pub index: Option<KeptIndex>,
 }
+
+/// An image index kept whole, with the attestation manifests it lists for the chosen
+/// manifest and the blobs they need (children before what references them).
+#[derive(Clone, Debug)]
+pub struct KeptIndex {
+    pub bytes: Vec<u8>,
+    pub media_type: String,
+    /// `(digest, bytes, gc labels)`.
+    pub blobs: Vec<(String, Vec<u8>, HashMap<String, String>)>,
+    /// The digests of every entry of the index (for its gc labels).
+    pub children: Vec<String>,
+}
+
+/// What BuildKit writes in an index to mark an attestation manifest, and whose it is.
+pub const REFERENCE_TYPE: &str = "vnd.docker.reference.type";
+pub const REFERENCE_DIGEST: &str = "vnd.docker.reference.digest";
+pub const ATTESTATION_MANIFEST: &str = "attestation-manifest";
 
 pub fn sha256_hex(data: &[u8]) -> String {
     let mut h = Sha256::new();
@@ -521,6 +541,7 @@ fn read_docker_archive(archive: &Unpacked, manifest_json: &Path) -> Result<Vec<A
             layers,
             diff_ids,
             tags,
+            index: None,
         });
     }
     Ok(images)
@@ -628,6 +649,7 @@ fn image_from_manifest(
         layers,
         diff_ids,
         tags,
+        index: None,
     })
 }
 
@@ -651,23 +673,92 @@ fn read_oci_layout(archive: &Unpacked, index_json: &Path) -> Result<Vec<ArchiveI
                 d.digest, e.message
             ))
         })?;
-        let (manifest, media_type) = if is_index(&d.media_type, &bytes) {
+        let (manifest, media_type, index) = if is_index(&d.media_type, &bytes) {
             let child: OciIndex = serde_json::from_slice(&bytes)
                 .map_err(|e| Error::invalid(format!("invalid index: {e}")))?;
             let chosen = pick_platform(&child.manifests).ok_or_else(|| {
                 Error::not_found("no matching manifest for linux/amd64 in the archive")
             })?;
+            let kept = keep_index(archive, &bytes, &d.media_type, &child, &chosen.digest)?;
             (
                 archive.read(&blob_path(dir, &chosen.digest)?)?,
                 chosen.media_type.clone(),
+                Some(kept),
             )
         } else {
-            (bytes, d.media_type.clone())
+            (bytes, d.media_type.clone(), None)
         };
-        images.push(image_from_manifest(archive, manifest, &media_type, tags)?);
+        let mut image = image_from_manifest(archive, manifest, &media_type, tags)?;
+        image.index = index;
+        images.push(image);
     }
     let _ = index.media_type;
     Ok(images)
+}
+
+/// `index` with the attestation manifests it lists for `chosen` that the archive carries
+/// (their blobs first), ready to be stored as the image's target.
+fn keep_index(
+    archive: &Unpacked,
+    bytes: &[u8],
+    media_type: &str,
+    index: &OciIndex,
+    chosen: &str,
+) -> Result<KeptIndex> {
+    let mut blobs = Vec::new();
+    for entry in index.manifests.iter().filter(|m| {
+        m.annotations.get(REFERENCE_TYPE).map(String::as_str) == Some(ATTESTATION_MANIFEST)
+            && m.annotations.get(REFERENCE_DIGEST).map(String::as_str) == Some(chosen)
+    }) {
+        let path = blob_path(archive.dir, &entry.digest)?;
+        if !archive.exists(&path) {
+            continue;
+        }
+        let manifest_bytes = archive.read(&path)?;
+        let manifest: OciManifest = serde_json::from_slice(&manifest_bytes)
+            .map_err(|e| Error::invalid(format!("invalid manifest: {e}")))?;
+        let mut labels = HashMap::new();
+        for (i, d) in std::iter::once(&manifest.config)
+            .chain(&manifest.layers)
+            .enumerate()
+        {
+            let path = blob_path(archive.dir, &d.digest)?;
+            if !archive.exists(&path) {
+                continue;
+            }
+            let content = archive.read(&path)?;
+            if format!("sha256:{}", sha256_hex(&content)) != d.digest {
+                return Err(Error::invalid(format!(
+                    "invalid archive: blob {} does not match its digest",
+                    d.digest
+                )));
+            }
+            let key = if i == 0 {
+                "containerd.io/gc.ref.content.config".to_string()
+            } else {
+                format!("containerd.io/gc.ref.content.l.{}", i - 1)
+            };
+            labels.insert(key, d.digest.clone());
+            blobs.push((d.digest.clone(), content, HashMap::new()));
+        }
+        if format!("sha256:{}", sha256_hex(&manifest_bytes)) != entry.digest {
+            return Err(Error::invalid(format!(
+                "invalid archive: blob {} does not match its digest",
+                entry.digest
+            )));
+        }
+        blobs.push((entry.digest.clone(), manifest_bytes, labels));
+    }
+    Ok(KeptIndex {
+        bytes: bytes.to_vec(),
+        media_type: if media_type.is_empty() {
+            MEDIA_OCI_INDEX.into()
+        } else {
+            media_type.into()
+        },
+        blobs,
+        children: index.manifests.iter().map(|m| m.digest.clone()).collect(),
+    })
 }
 
 /// Go's GOARCH for this machine.

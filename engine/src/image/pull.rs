@@ -356,6 +356,7 @@ impl ImageStore {
                 layers: blobs,
                 diff_ids,
                 tags: vec![],
+                index: None,
             };
             let mut names = vec![format!("{}@{}", r.name(), top_digest)];
             if r.digest().is_none() {

@@ -199,10 +199,7 @@ struct DescriptorDoc {
     annotations: HashMap<String, String>,
 }
 
-/// What BuildKit writes in an index to mark an attestation manifest, and whose it is.
-const REFERENCE_TYPE: &str = "vnd.docker.reference.type";
-const REFERENCE_DIGEST: &str = "vnd.docker.reference.digest";
-const ATTESTATION_MANIFEST: &str = "attestation-manifest";
+use super::archive::{ATTESTATION_MANIFEST, REFERENCE_DIGEST, REFERENCE_TYPE};
 /// The annotation naming an attestation layer's in-toto predicate type.
 const PREDICATE_TYPE: &str = "in-toto.io/predicate-type";
 
@@ -324,8 +321,9 @@ impl ImageStore {
         predicate_types: &[String],
         with_statements: bool,
     ) -> Result<Vec<Attestation>> {
-        let entry = self.find(name).await?;
-        let r = &entry.resolved;
+        // By reference, the record of that name: images of one ID may have other targets.
+        let resolved = self.resolve_for_container(name).await?;
+        let r = &resolved;
         if r.target_digest == r.manifest_digest {
             return Ok(vec![]);
         }
@@ -679,10 +677,32 @@ impl ImageStore {
         self.containerd
             .write_blob(lease, &manifest_digest, &image.manifest, manifest_labels)
             .await?;
+        let Some(index) = &image.index else {
+            return Ok(descriptor(
+                &image.manifest_media_type,
+                &manifest_digest,
+                image.manifest.len() as i64,
+            ));
+        };
+        for (digest, bytes, labels) in &index.blobs {
+            self.containerd
+                .write_blob(lease, digest, bytes, labels.clone())
+                .await?;
+        }
+        let index_digest = format!("sha256:{}", archive::sha256_hex(&index.bytes));
+        let index_labels = index
+            .children
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (format!("containerd.io/gc.ref.content.m.{i}"), d.clone()))
+            .collect();
+        self.containerd
+            .write_blob(lease, &index_digest, &index.bytes, index_labels)
+            .await?;
         Ok(descriptor(
-            &image.manifest_media_type,
-            &manifest_digest,
-            image.manifest.len() as i64,
+            &index.media_type,
+            &index_digest,
+            index.bytes.len() as i64,
         ))
     }
 
@@ -1080,6 +1100,7 @@ impl ImageStore {
             layers: vec![layer],
             diff_ids: vec![diff_id],
             tags: vec![],
+            index: None,
         };
         let names: Vec<String> = reference.iter().map(Reference::full).collect();
         let stored = self.store_image(&image, &names).await;
