@@ -621,3 +621,39 @@ fn image_attestations_at_1_55() {
     assert_eq!(r.status, 404, "{}", r.describe());
     c.d.request("DELETE", &format!("/images/{tag}"), &[], b"");
 }
+
+/// 1.56: `HostConfig.Umask` sets the file mode creation mask of the container's process;
+/// below 1.56 it is ignored. (Execs get it too, but runc applies an exec's umask only
+/// from 1.2, and Debian 12 ships 1.1.)
+#[test]
+fn umask_applies_to_the_process_at_1_56() {
+    let mut c = setup("umask");
+    let mut run = |version: &str| {
+        let (name, _) = c.create(
+            version,
+            &format!("umask{}", version.replace('.', "")),
+            json!({"Image": c.image, "Cmd": ["sh", "-c", "umask > /tmp/umask; sleep 300"],
+                   "HostConfig": {"Umask": 0o077, "NetworkMode": "none"}}),
+        );
+        c.start(&name);
+        let inspect = c.get(&format!("/v1.56/containers/{name}/json"));
+        let main = c.d.docker(&[
+            "exec",
+            &name,
+            "sh",
+            "-c",
+            "while [ ! -s /tmp/umask ]; do sleep 0.05; done; cat /tmp/umask",
+        ]);
+        assert!(main.success(), "{}", main.describe());
+        (
+            inspect["HostConfig"].get("Umask").cloned(),
+            main.stdout.trim().to_string(),
+        )
+    };
+    assert_eq!(run("1.56"), (Some(json!(0o077)), "0077".to_string()));
+    assert_eq!(
+        run("1.55"),
+        (None, "0022".to_string()),
+        "1.55 ignores Umask"
+    );
+}

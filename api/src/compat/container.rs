@@ -32,6 +32,7 @@ pub fn adapt_create(body: CreateBody, v: ApiVersion) -> Result<Vec<String>, ApiE
     mount_options_before_1_42(body.host, v)?;
     console_size_reset_before_1_42(body.host, v);
     annotations_ignored_before_1_43(body.host, v);
+    umask_ignored_before_1_56(body.host, v);
     start_interval_zeroed_before_1_44(body.config, v);
     refuse_force_recursive_before_1_44(body.host, v)?;
     one_endpoint_before_1_44(body.endpoints, v)?;
@@ -39,6 +40,13 @@ pub fn adapt_create(body: CreateBody, v: ApiVersion) -> Result<Vec<String>, ApiE
     refuse_image_mounts_before_1_48(body.host, v)?;
     warnings.extend(empty_port_bindings_warning_from_1_52(body.host, v));
     Ok(warnings)
+}
+
+/// `HostConfig.Umask` came with 1.56 (moby 29.8); older clients' value is ignored.
+fn umask_ignored_before_1_56(host: &mut HostConfig, v: ApiVersion) {
+    if v.lt(1, 56) {
+        host.umask = None;
+    }
 }
 
 /// From 1.44 to 1.51 a container-wide `MacAddress` still works (it moves to the endpoint)
@@ -686,5 +694,14 @@ mod tests {
                  53/udp, 80/tcp, 81/tcp. Such bindings will be discarded in a future version."
             )
         );
+    }
+
+    #[test]
+    fn umask_is_read_from_1_56() {
+        let mut h = host(json!({"Umask": 18}));
+        umask_ignored_before_1_56(&mut h, ApiVersion::new(1, 56));
+        assert_eq!(h.umask, Some(18));
+        umask_ignored_before_1_56(&mut h, ApiVersion::new(1, 55));
+        assert_eq!(h.umask, None);
     }
 }

@@ -427,6 +427,8 @@ pub struct HostConfig {
     pub readonly_paths: Option<Vec<String>>,
     #[serde(rename = "Capabilities", skip_serializing_if = "Option::is_none")]
     pub capabilities: Option<Vec<String>>,
+    #[serde(rename = "Umask", skip_serializing_if = "Option::is_none")]
+    pub umask: Option<u32>,
 }
 
 /// Go's `WeightDevice`.
@@ -920,6 +922,7 @@ pub fn go_field_type(go_struct: &str, field: &str) -> Option<&'static str> {
         ("HostConfig", "Tmpfs") => "map[string]string",
         ("HostConfig", "UTSMode") => "container.UTSMode",
         ("HostConfig", "Ulimits") => "[]*units.Ulimit",
+        ("HostConfig", "Umask") => "uint32",
         ("HostConfig", "UsernsMode") => "container.UsernsMode",
         ("HostConfig", "VolumeDriver") => "string",
         ("HostConfig", "VolumesFrom") => "[]string",

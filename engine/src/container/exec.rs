@@ -199,7 +199,8 @@ impl ContainerService {
         // An exec runs under the container's ulimits, as on dockerd.
         let rlimits = super::setup::rlimits(record.host_config.get("Ulimits"))?;
         let mut user = oci_spec::runtime::User::default();
-        user.set_uid(uid).set_gid(gid);
+        // Execs (and so health probes) run under the container's umask, as in moby.
+        user.set_uid(uid).set_gid(gid).set_umask(record.umask());
         let mut process = oci_spec::runtime::Process::default();
         process
             .set_terminal(Some(c.tty))

@@ -192,6 +192,14 @@ impl ContainerRecord {
             .unwrap_or_default()
     }
 
+    /// `HostConfig.Umask`, when set.
+    pub fn umask(&self) -> Option<u32> {
+        self.host_config
+            .get("Umask")
+            .and_then(Value::as_u64)
+            .and_then(|u| u32::try_from(u).ok())
+    }
+
     /// `HostConfig.Annotations`.
     pub fn annotations(&self) -> std::collections::BTreeMap<String, String> {
         self.host_config

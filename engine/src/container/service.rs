@@ -964,6 +964,7 @@ impl ContainerService {
                 .collect(),
             sysctls: string_map(record.host_config.get("Sysctls")),
             rlimits: setup::rlimits(record.host_config.get("Ulimits"))?,
+            umask: record.umask(),
             init: if record.host_bool("Init") {
                 Some(setup::init_binary()?)
             } else {

@@ -192,6 +192,8 @@ pub struct SpecInput {
     pub rlimits: Vec<PosixRlimit>,
     /// The init binary on the host (`--init`), bind-mounted as `/sbin/docker-init`.
     pub init: Option<String>,
+    /// `HostConfig.Umask`: the process's file mode creation mask (runc's 022 when None).
+    pub umask: Option<u32>,
 }
 
 fn normalise_cap(c: &str) -> String {
@@ -528,6 +530,7 @@ pub fn build(input: &SpecInput) -> Result<Spec, String> {
     let mut user = User::default();
     user.set_uid(input.uid)
         .set_gid(input.gid)
+        .set_umask(input.umask)
         .set_additional_gids(
             (!input.additional_gids.is_empty()).then(|| input.additional_gids.clone()),
         );
@@ -615,6 +618,7 @@ mod tests {
             seccomp: true,
             tmpfs: vec![],
             sysctls: vec![],
+            umask: None,
             rlimits: vec![],
             init: None,
         }

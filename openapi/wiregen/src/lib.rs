@@ -192,13 +192,15 @@ const FIELD_PATCHES: &[(&str, &str, &str, &str)] = &[
     ("TmpfsOptions", "Options", "Vec<Vec<String>>", "[][]string"),
 ];
 
-/// Keys Go still decodes that the pinned spec no longer lists (older API versions send
-/// them): `(definition, field, Rust type, Go type)`.
+/// Keys Go decodes that the pinned spec does not list (older API versions send them, or
+/// they are newer than it): `(definition, field, Rust type, Go type)`.
 const EXTRA_FIELDS: &[(&str, &str, &str, &str)] = &[
     ("ContainerConfig", "MacAddress", "String", "string"),
     ("Resources", "KernelMemory", "i64", "int64"),
     ("Resources", "KernelMemoryTCP", "i64", "int64"),
     ("HostConfig", "Capabilities", "Vec<String>", "[]string"),
+    // Newer than the pinned spec: moby 29.8's HostConfig.Umask (API 1.56), a number.
+    ("HostConfig", "Umask", "u32", "uint32"),
 ];
 
 const KEYWORDS: &[&str] = &[
