@@ -8,8 +8,8 @@ use std::collections::BTreeSet;
 use serde_json::Value as Json;
 use serde_yaml_ng::Value as Yaml;
 
-/// `(schema, property)` pairs berthd documents that the pinned spec (1.56) dropped: older
-/// API versions still send or receive them.
+/// `(schema, property)` pairs berthd documents that the pinned spec (1.56) lacks: older
+/// API versions still send or receive them, or moby added them after the spec was pinned.
 const LEGACY: &[(&str, &str)] = &[
     ("ContainerCreateRequest", "MacAddress"),
     ("HostConfig", "KernelMemory"),
@@ -17,6 +17,9 @@ const LEGACY: &[(&str, &str)] = &[
     ("HostConfig", "Capabilities"),
     ("ContainerUpdateRequest", "KernelMemory"),
     ("ContainerUpdateRequest", "KernelMemoryTCP"),
+    // Newer than the pinned spec: moby 29.8 (API 1.56) added it after the spec was pinned.
+    ("HostConfig", "Umask"),
+    ("ContainerCreateRequest.HostConfig", "Umask"),
     // Shown below API 1.52 (events' legacy fields; image fields moby 29 dropped).
     ("EventMessage", "status"),
     ("EventMessage", "id"),
