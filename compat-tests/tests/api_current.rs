@@ -119,6 +119,11 @@ fn container_inspect_drops_legacy_keys_at_1_52() {
     assert!(new["NetworkSettings"]["SandboxKey"].is_string());
     assert!(old["Config"].get("OnBuild").is_some(), "{}", old["Config"]);
     assert!(new["Config"].get("OnBuild").is_none(), "{}", new["Config"]);
+    // The snapshotter moves from GraphDriver to Storage.
+    let snapshotter = old["GraphDriver"]["Name"].clone();
+    assert!(snapshotter.is_string(), "{}", old["GraphDriver"]);
+    assert!(new.get("GraphDriver").is_none(), "{new}");
+    assert_eq!(new["Storage"]["RootFS"]["Snapshot"]["Name"], snapshotter);
 }
 
 /// `GET /events` for `name`'s events so far (the stream ends at `until`).
@@ -279,6 +284,11 @@ fn images_count_containers_at_1_51_and_inspect_omits_unset_fields_at_1_52() {
         assert_eq!(old[key], json!(""), "1.51 {key}: {old}");
         assert!(new.get(key).is_none(), "1.52 {key}: {new}");
     }
+    assert!(old["GraphDriver"]["Name"].is_string(), "{old}");
+    assert!(
+        new.get("GraphDriver").is_none(),
+        "1.52 shows no graph driver: {new}"
+    );
 }
 
 /// 1.52: `/system/df` adds `ImageUsage`, `ContainerUsage`, `VolumeUsage` and

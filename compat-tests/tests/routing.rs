@@ -130,3 +130,18 @@ fn session_needs_an_h2c_upgrade() {
     );
     expect::json_error(&r, 400, "protocol foo not supported");
 }
+
+/// `POST /grpc` makes the same checks, reported as 500s.
+#[test]
+fn grpc_needs_an_h2c_upgrade() {
+    let d = daemon();
+    let r = d.request("POST", "/grpc", &[], b"");
+    expect::json_error(&r, 500, "no upgrade proto in request");
+    let r = d.request(
+        "POST",
+        "/grpc",
+        &[("Connection", "Upgrade"), ("Upgrade", "foo")],
+        b"",
+    );
+    expect::json_error(&r, 500, "protocol foo not supported");
+}

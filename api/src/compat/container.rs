@@ -148,7 +148,8 @@ const LEGACY_NETWORK_SETTINGS: [&str; 14] = [
 ];
 
 /// From 1.52 inspect drops the legacy top-level `NetworkSettings` addresses, an empty
-/// `Config.OnBuild` and `HostConfig.KernelMemoryTCP`.
+/// `Config.OnBuild` and `HostConfig.KernelMemoryTCP`, and names the snapshotter under
+/// `Storage` instead of `GraphDriver`.
 pub fn inspect_trimmed_from_1_52(inspect: &mut serde_json::Value, v: ApiVersion) {
     if v.lt(1, 52) {
         return;
@@ -168,6 +169,15 @@ pub fn inspect_trimmed_from_1_52(inspect: &mut serde_json::Value, v: ApiVersion)
     }
     if let Some(host) = inspect["HostConfig"].as_object_mut() {
         host.remove("KernelMemoryTCP");
+    }
+    // A snapshotter's root filesystem is described by `Storage`, no longer as a graph driver.
+    if let Some(top) = inspect.as_object_mut()
+        && let Some(driver) = top.remove("GraphDriver")
+    {
+        top.insert(
+            "Storage".into(),
+            serde_json::json!({"RootFS": {"Snapshot": {"Name": driver["Name"]}}}),
+        );
     }
 }
 
@@ -635,6 +645,7 @@ mod tests {
     #[test]
     fn inspect_drops_legacy_keys_from_1_52() {
         let full = json!({
+            "GraphDriver": {"Data": null, "Name": "overlayfs"},
             "Config": {"OnBuild": null, "Image": "busybox"},
             "HostConfig": {"KernelMemoryTCP": 0, "Memory": 0},
             "NetworkSettings": {"Bridge": "", "IPAddress": "172.17.0.2", "MacAddress": "",
@@ -648,6 +659,7 @@ mod tests {
         assert_eq!(
             new,
             json!({
+                "Storage": {"RootFS": {"Snapshot": {"Name": "overlayfs"}}},
                 "Config": {"Image": "busybox"},
                 "HostConfig": {"Memory": 0},
                 "NetworkSettings": {"SandboxKey": "/x", "Ports": {}, "Networks": {}},

@@ -209,6 +209,10 @@ pub fn adapt_inspect(img: &mut ImageInspect, v: ApiVersion) {
         img.descriptor = None;
     }
     empty_history_fields_omitted_from_1_52(img, v);
+    if v.ge(1, 52) {
+        // Images on a snapshotter have no graph driver to show from 1.52.
+        img.graph_driver = None;
+    }
 }
 
 pub fn adapt_summary(img: &mut ImageSummary, v: ApiVersion) {

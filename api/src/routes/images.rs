@@ -389,10 +389,10 @@ pub async fn inspect(
         os_version: c.os_version.clone().filter(|v| !v.is_empty()),
         size: e.size,
         virtual_size: None,
-        graph_driver: GraphDriver {
+        graph_driver: Some(GraphDriver {
             data: None,
             name: "overlayfs".into(),
-        },
+        }),
         root_fs: RootFs {
             kind: if c.rootfs.kind.is_empty() {
                 "layers".into()

@@ -86,9 +86,9 @@ pub fn router(state: AppState) -> Router {
                 put(unsupported::cluster_volume_update),
             )),
         )
-        // BuildKit's session endpoint; /grpc is left unrouted, as moby leaves it without a
-        // BuildKit backend.
+        // BuildKit's endpoints: their upgrade checks as moby makes them, then a refusal.
         .route("/session", post(unsupported::session))
+        .route("/grpc", post(unsupported::grpc))
         .route("/containers/create", post(containers::create))
         .route("/containers/json", get(containers::list))
         .route(

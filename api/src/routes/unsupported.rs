@@ -36,19 +36,32 @@ pub async fn cluster_volume_update() -> ApiError {
     )
 }
 
-/// `POST /session`: moby's checks of the upgrade, then a refusal, since no BuildKit runs
-/// behind this daemon to serve the session.
+/// `POST /session`: moby's checks of the upgrade (400), then a refusal, since no BuildKit
+/// runs behind this daemon to serve the session.
 pub async fn session(headers: http::HeaderMap) -> ApiError {
+    buildkit_upgrade(&headers, StatusCode::BAD_REQUEST, "BuildKit sessions")
+}
+
+/// `POST /grpc`: the same checks, which moby reports as 500s on this route.
+pub async fn grpc(headers: http::HeaderMap) -> ApiError {
+    buildkit_upgrade(
+        &headers,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "BuildKit's gRPC API",
+    )
+}
+
+fn buildkit_upgrade(headers: &http::HeaderMap, bad: StatusCode, what: &str) -> ApiError {
     match headers
         .get(http::header::UPGRADE)
         .and_then(|v| v.to_str().ok())
     {
-        None | Some("") => ApiError::invalid("no upgrade proto in request"),
+        None | Some("") => ApiError::new(bad, "no upgrade proto in request"),
         Some("h2c") => ApiError::new(
             StatusCode::NOT_IMPLEMENTED,
-            "BuildKit sessions are not supported by this daemon",
+            format!("{what} is not supported by this daemon"),
         ),
-        Some(other) => ApiError::invalid(format!("protocol {other} not supported")),
+        Some(other) => ApiError::new(bad, format!("protocol {other} not supported")),
     }
 }
 

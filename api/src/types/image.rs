@@ -118,8 +118,9 @@ pub struct ImageInspect {
     /// Below API 1.44 only.
     #[serde(rename = "VirtualSize", skip_serializing_if = "Option::is_none")]
     pub virtual_size: Option<i64>,
-    #[serde(rename = "GraphDriver")]
-    pub graph_driver: GraphDriver,
+    /// Below API 1.52 only.
+    #[serde(rename = "GraphDriver", skip_serializing_if = "Option::is_none")]
+    pub graph_driver: Option<GraphDriver>,
     #[serde(rename = "RootFS")]
     pub root_fs: RootFs,
     #[serde(rename = "Metadata")]
