@@ -667,3 +667,72 @@ fn umask_applies_to_the_process_at_1_56() {
         "1.55 ignores Umask"
     );
 }
+
+/// 1.55: `update` takes the per-device blkio lists (ignored before): a list replaces the
+/// container's, and a device that does not exist changes nothing.
+#[test]
+fn update_takes_per_device_blkio_at_1_55() {
+    let mut c = setup("blkioupdate");
+    let Some(disk) = std::fs::read_dir("/sys/block").ok().and_then(|d| {
+        d.filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|n| {
+                !["loop", "ram", "zram", "nbd", "sr", "md", "dm-"]
+                    .iter()
+                    .any(|p| n.starts_with(p))
+            })
+            .map(|n| format!("/dev/{n}"))
+            .find(|p| std::path::Path::new(p).exists())
+    }) else {
+        compat_tests::skip("no whole disk under /sys/block on this host");
+        return;
+    };
+    let (name, _) = c.create(
+        "1.55",
+        "throttled",
+        json!({"Image": c.image, "Cmd": ["sleep", "300"], "HostConfig": {"NetworkMode": "none",
+               "BlkioDeviceReadBps": [{"Path": disk, "Rate": 1048576}]}}),
+    );
+    c.start(&name);
+    let read_bps = |c: &Ctx| {
+        c.get(&format!("/containers/{name}/json"))["HostConfig"]["BlkioDeviceReadBps"].clone()
+    };
+    let update = |version: &str, rate: u64, path: &str| {
+        c.d.post_json(
+            &format!("/v{version}/containers/{name}/update"),
+            &json!({"BlkioDeviceReadBps": [{"Path": path, "Rate": rate}]}),
+        )
+    };
+    let r = update("1.54", 2097152, &disk);
+    assert_eq!(r.status, 200, "{}", r.describe());
+    assert_eq!(
+        read_bps(&c),
+        json!([{"Path": disk, "Rate": 1048576}]),
+        "1.54 ignores it"
+    );
+    let r = update("1.55", 2097152, &disk);
+    assert_eq!(r.status, 200, "{}", r.describe());
+    assert_eq!(read_bps(&c), json!([{"Path": disk, "Rate": 2097152}]));
+
+    let r = update("1.55", 4096, "/dev/berth-no-such-disk");
+    assert_eq!(r.status, 500, "{}", r.describe());
+    let id = c.get(&format!("/containers/{name}/json"))["Id"].clone();
+    assert_eq!(
+        r.json()["message"],
+        json!(format!(
+            "Cannot update container {}: stat /dev/berth-no-such-disk: no such file or directory",
+            id.as_str().unwrap_or_default()
+        ))
+    );
+    assert_eq!(
+        read_bps(&c),
+        json!([{"Path": disk, "Rate": 2097152}]),
+        "unchanged"
+    );
+
+    let r = c.d.post_json(
+        &format!("/v1.55/containers/{name}/update"),
+        &json!({"BlkioDeviceReadBps": []}),
+    );
+    assert_eq!(r.status, 200, "{}", r.describe());
+    assert_eq!(read_bps(&c), json!([]), "an empty list clears");
+}

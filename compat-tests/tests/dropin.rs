@@ -1451,3 +1451,78 @@ fn kill_and_pause_racing_the_exit_answer_409_at_worst() {
         }
     }
 }
+
+/// A whole disk of this host (`/dev/vda`, `/dev/sda`...), for the block device limits.
+fn host_disk() -> Option<String> {
+    let mut disks: Vec<String> = std::fs::read_dir("/sys/block")
+        .ok()?
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| {
+            !["loop", "ram", "zram", "nbd", "sr", "md", "dm-"]
+                .iter()
+                .any(|p| n.starts_with(p))
+        })
+        .filter(|n| std::path::Path::new(&format!("/dev/{n}")).exists())
+        .collect();
+    disks.sort();
+    disks.into_iter().next().map(|n| format!("/dev/{n}"))
+}
+
+/// The block device throttles a container's own cgroup holds, as `major:minor` → (read
+/// bytes, write operations) per second, cgroup v1 or v2.
+const THROTTLES: &str = "if [ -f /sys/fs/cgroup/blkio/blkio.throttle.read_bps_device ]; then \
+     cat /sys/fs/cgroup/blkio/blkio.throttle.read_bps_device \
+         /sys/fs/cgroup/blkio/blkio.throttle.write_iops_device; \
+     else cat /sys/fs/cgroup/io.max; fi";
+
+/// `--device-read-bps` and friends reach the container's cgroup; a device that does not
+/// exist fails the start, in moby's words.
+#[test]
+fn block_device_throttles_apply_and_a_missing_device_fails_the_start() {
+    let Some(disk) = host_disk() else {
+        compat_tests::skip("no whole disk under /sys/block on this host");
+        return;
+    };
+    let mut c = setup("blkio");
+    let name = c.name("throttled");
+    let run = c.d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "--network",
+        "none",
+        "--device-read-bps",
+        &format!("{disk}:1mb"),
+        "--device-write-iops",
+        &format!("{disk}:100"),
+        &c.image,
+        "sleep",
+        "300",
+    ]);
+    assert!(run.success(), "{run:?}");
+    let out = c.d.docker(&["exec", &name, "sh", "-c", THROTTLES]);
+    assert!(out.success(), "{out:?}");
+    let text = out.stdout.replace('\n', " ");
+    assert!(
+        text.contains(" 1048576") || text.contains("rbps=1048576"),
+        "read bps in {text:?}"
+    );
+    assert!(
+        text.contains(" 100") || text.contains("wiops=100"),
+        "write iops in {text:?}"
+    );
+
+    let id = c.create(
+        "nodevice",
+        json!({"Cmd": ["true"], "HostConfig": {"NetworkMode": "none",
+               "BlkioDeviceReadBps": [{"Path": "/dev/berth-no-such-disk", "Rate": 1}]}}),
+    );
+    let r =
+        c.d.request("POST", &format!("/containers/{id}/start"), &[], b"");
+    assert_eq!(r.status, 500, "{}", r.describe());
+    assert_eq!(
+        r.json()["message"],
+        json!("stat /dev/berth-no-such-disk: no such file or directory")
+    );
+}

@@ -42,6 +42,11 @@ pub fn adapt_create(body: CreateBody, v: ApiVersion) -> Result<Vec<String>, ApiE
     Ok(warnings)
 }
 
+/// `update` applies the per-device blkio lists from 1.55; moby ignored them before.
+pub fn per_device_blkio_updated_from_1_55(v: ApiVersion) -> bool {
+    v.ge(1, 55)
+}
+
 /// `HostConfig.Umask` came with 1.56 (moby 29.8); older clients' value is ignored.
 fn umask_ignored_before_1_56(host: &mut HostConfig, v: ApiVersion) {
     if v.lt(1, 56) {

@@ -568,6 +568,7 @@ pub async fn stats(
     responses((status = 200, description = "Updated"), (status = 404, description = "No such container")))]
 pub async fn update(
     State(s): State<AppState>,
+    Extension(version): Extension<ApiVersion>,
     Path(id): Path<String>,
     req: Request,
 ) -> Result<Json<Value>, ApiError> {
@@ -594,6 +595,36 @@ pub async fn update(
                 p.maximum_retry_count.unwrap_or_default(),
             )
         }),
+        block_device_lists: if crate::compat::container::per_device_blkio_updated_from_1_55(version)
+        {
+            [
+                (
+                    "BlkioWeightDevice",
+                    serde_json::to_value(&u.blkio_weight_device),
+                ),
+                (
+                    "BlkioDeviceReadBps",
+                    serde_json::to_value(&u.blkio_device_read_bps),
+                ),
+                (
+                    "BlkioDeviceWriteBps",
+                    serde_json::to_value(&u.blkio_device_write_bps),
+                ),
+                (
+                    "BlkioDeviceReadIOps",
+                    serde_json::to_value(&u.blkio_device_read_iops),
+                ),
+                (
+                    "BlkioDeviceWriteIOps",
+                    serde_json::to_value(&u.blkio_device_write_iops),
+                ),
+            ]
+            .into_iter()
+            .filter_map(|(key, list)| list.ok().filter(|l| !l.is_null()).map(|l| (key, l)))
+            .collect()
+        } else {
+            vec![]
+        },
     };
     let warnings = s.engine.containers().update(&id, changes).await?;
     Ok(Json(json!({

@@ -24,6 +24,9 @@ pub struct ResourceUpdate {
     pub cpuset_mems: Option<String>,
     /// `(name, maximum retry count)`; an empty name leaves the policy as it is.
     pub restart_policy: Option<(String, i64)>,
+    /// Per-device lists to replace, by host-config key (`BlkioDeviceReadBps`, ...): the
+    /// JSON list as sent; an empty one clears that kind of rule.
+    pub block_device_lists: Vec<(&'static str, serde_json::Value)>,
 }
 
 impl ResourceUpdate {
@@ -186,6 +189,9 @@ impl ContainerService {
                 host.insert(key.into(), Value::from(v));
             }
         }
+        for (key, list) in &changes.block_device_lists {
+            host.insert((*key).into(), list.clone());
+        }
         if let Some((name, max_retries)) = changes.restart_policy.filter(|(n, _)| !n.is_empty()) {
             if record.host_bool("AutoRemove") {
                 return Err(Error::conflict(cannot(
@@ -199,14 +205,16 @@ impl ContainerService {
         }
         super::service::validate_host_config(&host)?;
         super::limits::validate(&host, true, super::limits::HostCpus::host())?;
+        // The devices named must exist before anything changes.
+        let resources = super::setup::resources(&Value::Object(host.clone()))
+            .map_err(|e| Error::new(e.kind, cannot(e.message)))?;
         let updated = {
             let mut r = c.rec();
             r.host_config = Value::Object(host);
             r.clone()
         };
         if record.state.running() {
-            let resources =
-                crate::oci::linux_resources(&super::setup::resources(&updated.host_config));
+            let resources = crate::oci::linux_resources(&resources);
             let json =
                 serde_json::to_vec(&resources).map_err(|e| Error::internal(e.to_string()))?;
             if let Err(e) = self

@@ -752,6 +752,9 @@ impl ContainerService {
             }
             _ => {}
         }
+        // A block device that is not there fails the start before anything is made, with
+        // moby's untyped (500) error.
+        setup::resources(&record.host_config)?;
         match self.start_task(c, &record).await {
             Ok(pid) => {
                 let record = {
@@ -950,7 +953,7 @@ impl ContainerService {
                 .collect::<Result<_>>()?,
             shm_size: record.host_i64("ShmSize"),
             cgroup_parent: self.cgroup_parent(record),
-            resources: setup::resources(&record.host_config),
+            resources: setup::resources(&record.host_config)?,
             oom_score_adj: record.host_i64("OomScoreAdj"),
             tmpfs: string_map(record.host_config.get("Tmpfs"))
                 .into_iter()

@@ -345,12 +345,48 @@ pub fn security_options(opts: &[String]) -> crate::Result<SecurityOptions> {
 
 /// The host config's resource limits as this host can apply them (no swap limit where the
 /// kernel does not account swap).
-pub fn resources(host_config: &serde_json::Value) -> crate::oci::Resources {
+pub fn resources(host_config: &serde_json::Value) -> Result<crate::oci::Resources> {
     let mut r = crate::oci::Resources::from_host_config(host_config);
     if !crate::system::swap_limit_supported() {
         r.memory_swap = 0;
     }
-    r
+    let devices = |key: &str, value_key: &str| -> Result<Vec<crate::oci::DeviceLimit>> {
+        let Some(list) = host_config.get(key).and_then(Value::as_array) else {
+            return Ok(vec![]);
+        };
+        list.iter()
+            .map(|d| {
+                let path = d.get("Path").and_then(Value::as_str).unwrap_or_default();
+                let value = d.get(value_key).and_then(Value::as_u64).unwrap_or(0);
+                let (major, minor) = device_number(path)?;
+                Ok(crate::oci::DeviceLimit {
+                    major,
+                    minor,
+                    value,
+                })
+            })
+            .collect()
+    };
+    r.block_devices = crate::oci::BlockDeviceLimits {
+        weight: devices("BlkioWeightDevice", "Weight")?,
+        read_bps: devices("BlkioDeviceReadBps", "Rate")?,
+        write_bps: devices("BlkioDeviceWriteBps", "Rate")?,
+        read_iops: devices("BlkioDeviceReadIOps", "Rate")?,
+        write_iops: devices("BlkioDeviceWriteIOps", "Rate")?,
+    };
+    Ok(r)
+}
+
+/// The major and minor number of the device at `path`, as moby reads them (`stat`; a
+/// failure is moby's untyped error, a 500).
+fn device_number(path: &str) -> Result<(i64, i64)> {
+    let st = nix::sys::stat::stat(path)
+        .map_err(|e| Error::internal(format!("stat {path}: {}", e.desc().to_lowercase())))?;
+    let rdev = st.st_rdev;
+    Ok((
+        nix::sys::stat::major(rdev) as i64,
+        nix::sys::stat::minor(rdev) as i64,
+    ))
 }
 
 #[cfg(test)]

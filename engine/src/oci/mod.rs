@@ -7,8 +7,9 @@ use std::path::PathBuf;
 use oci_spec::runtime::{
     Box as ConsoleSize, BoxBuilder as ConsoleSizeBuilder, Capabilities, Capability, Linux,
     LinuxBlockIo, LinuxCapabilities, LinuxCpu, LinuxDeviceCgroup, LinuxDeviceType, LinuxMemory,
-    LinuxNamespace, LinuxNamespaceType, LinuxPids, LinuxResources, Mount, PosixRlimit,
-    PosixRlimitBuilder, PosixRlimitType, Process, Root, Spec, User,
+    LinuxNamespace, LinuxNamespaceType, LinuxPids, LinuxResources, LinuxThrottleDeviceBuilder,
+    LinuxWeightDeviceBuilder, Mount, PosixRlimit, PosixRlimitBuilder, PosixRlimitType, Process,
+    Root, Spec, User,
 };
 use serde_json::Value;
 
@@ -80,6 +81,32 @@ pub struct Resources {
     pub cpuset_mems: String,
     pub pids_limit: i64,
     pub blkio_weight: i64,
+    /// Per-device weights and throttles, the devices by number (resolved by the engine).
+    pub block_devices: BlockDeviceLimits,
+}
+
+/// One device's weight or rate (bytes or operations per second).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DeviceLimit {
+    pub major: i64,
+    pub minor: i64,
+    pub value: u64,
+}
+
+/// `BlkioWeightDevice` and the `BlkioDevice{Read,Write}{Bps,IOps}` throttles.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BlockDeviceLimits {
+    pub weight: Vec<DeviceLimit>,
+    pub read_bps: Vec<DeviceLimit>,
+    pub write_bps: Vec<DeviceLimit>,
+    pub read_iops: Vec<DeviceLimit>,
+    pub write_iops: Vec<DeviceLimit>,
+}
+
+impl BlockDeviceLimits {
+    fn is_empty(&self) -> bool {
+        self == &BlockDeviceLimits::default()
+    }
 }
 
 impl Resources {
@@ -99,6 +126,7 @@ impl Resources {
             cpuset_mems: text("CpusetMems"),
             pids_limit: int("PidsLimit"),
             blkio_weight: int("BlkioWeight"),
+            block_devices: BlockDeviceLimits::default(),
         }
     }
 }
@@ -136,9 +164,43 @@ pub fn linux_resources(r: &Resources) -> LinuxResources {
         pids.set_limit(r.pids_limit);
         resources.set_pids(Some(pids));
     }
-    if r.blkio_weight > 0 {
+    if r.blkio_weight > 0 || !r.block_devices.is_empty() {
         let mut block_io = LinuxBlockIo::default();
-        block_io.set_weight(Some(r.blkio_weight.min(u16::MAX as i64) as u16));
+        block_io.set_weight(positive(r.blkio_weight).map(|w| w.min(u16::MAX as i64) as u16));
+        let throttles = |list: &[DeviceLimit]| {
+            (!list.is_empty()).then(|| {
+                list.iter()
+                    .map(|d| {
+                        LinuxThrottleDeviceBuilder::default()
+                            .major(d.major)
+                            .minor(d.minor)
+                            .rate(d.value)
+                            .build()
+                            .unwrap_or_default()
+                    })
+                    .collect::<Vec<_>>()
+            })
+        };
+        let devices = &r.block_devices;
+        block_io
+            .set_weight_device((!devices.weight.is_empty()).then(|| {
+                devices
+                    .weight
+                    .iter()
+                    .map(|d| {
+                        LinuxWeightDeviceBuilder::default()
+                            .major(d.major)
+                            .minor(d.minor)
+                            .weight(d.value.min(u64::from(u16::MAX)) as u16)
+                            .build()
+                            .unwrap_or_default()
+                    })
+                    .collect()
+            }))
+            .set_throttle_read_bps_device(throttles(&devices.read_bps))
+            .set_throttle_write_bps_device(throttles(&devices.write_bps))
+            .set_throttle_read_iops_device(throttles(&devices.read_iops))
+            .set_throttle_write_iops_device(throttles(&devices.write_iops));
         resources.set_block_io(Some(block_io));
     }
     resources
