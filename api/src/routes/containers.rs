@@ -902,6 +902,47 @@ pub(crate) fn switching_protocols(content_type: &'static str) -> Response {
     resp
 }
 
+/// Watches stdin for the detach sequence, as moby's escape proxy does: the bytes of a
+/// partial match are held back (even across reads) until the sequence completes, which
+/// swallows it, or breaks, which lets them through.
+struct DetachKeys {
+    keys: Vec<u8>,
+    held: Vec<u8>,
+}
+
+impl DetachKeys {
+    /// No keys: nothing is ever held back.
+    fn new(keys: Vec<u8>) -> Self {
+        DetachKeys {
+            keys,
+            held: Vec::new(),
+        }
+    }
+
+    /// The bytes of `chunk` to pass on, and whether the sequence is now complete (the
+    /// bytes after it are dropped with the connection).
+    fn feed(&mut self, chunk: &[u8]) -> (Vec<u8>, bool) {
+        if self.keys.is_empty() {
+            return (chunk.to_vec(), false);
+        }
+        let mut out = Vec::with_capacity(chunk.len());
+        for &b in chunk {
+            if b != self.keys[self.held.len()] {
+                out.append(&mut self.held);
+                if b != self.keys[0] {
+                    out.push(b);
+                    continue;
+                }
+            }
+            self.held.push(b);
+            if self.held.len() == self.keys.len() {
+                return (out, true);
+            }
+        }
+        (out, false)
+    }
+}
+
 /// `ctrl-p,ctrl-q` style detach keys as bytes.
 pub(crate) fn parse_detach_keys(s: &str) -> Result<Vec<u8>, ApiError> {
     s.split(',')
@@ -993,37 +1034,25 @@ pub(crate) async fn relay<IO>(
     let (detach_tx, mut detach_rx) = tokio::sync::watch::channel(false);
     let input = tokio::spawn(async move {
         let mut buf = vec![0u8; 32 * 1024];
-        let mut matched = 0usize;
+        let mut keys = DetachKeys::new(detach_keys);
         let detach_tx = Some(detach_tx);
         loop {
             let n = match reader.read(&mut buf).await {
                 Ok(0) | Err(_) => break,
                 Ok(n) => n,
             };
-            let mut data = &buf[..n];
-            if !detach_keys.is_empty() {
-                for (i, b) in data.iter().enumerate() {
-                    if *b == detach_keys[matched] {
-                        matched += 1;
-                        if matched == detach_keys.len() {
-                            if let Some(tx) = &detach_tx {
-                                let _ = tx.send(true);
-                            }
-                            data = &data[..i.saturating_sub(detach_keys.len() - 1)];
-                            if let Some(tx) = &stdin {
-                                let _ = tx.send(StdinMsg::Data(data.to_vec())).await;
-                            }
-                            return;
-                        }
-                    } else {
-                        matched = usize::from(*b == detach_keys[0]);
-                    }
-                }
-            }
+            let (data, detached) = keys.feed(&buf[..n]);
             if let Some(tx) = &stdin
-                && tx.send(StdinMsg::Data(data.to_vec())).await.is_err()
+                && !data.is_empty()
+                && tx.send(StdinMsg::Data(data)).await.is_err()
             {
                 break;
+            }
+            if detached {
+                if let Some(tx) = &detach_tx {
+                    let _ = tx.send(true);
+                }
+                return;
             }
         }
         // The client's stdin ended (the CLI half-closes after detaching on its side). As in
@@ -1185,5 +1214,31 @@ mod tests {
         assert_eq!(parse_time("5"), Some(5_000_000_000));
         assert_eq!(parse_time("5.25"), Some(5_250_000_000));
         assert_eq!(parse_time("nope"), None);
+    }
+}
+
+#[cfg(test)]
+mod detach_tests {
+    use super::DetachKeys;
+
+    #[test]
+    fn a_sequence_split_across_reads_is_held_back_and_swallowed() {
+        let mut keys = DetachKeys::new(vec![0x10, 0x11]);
+        assert_eq!(keys.feed(b"ab\x10"), (b"ab".to_vec(), false));
+        assert_eq!(keys.feed(b"\x11rest"), (vec![], true));
+    }
+
+    #[test]
+    fn a_broken_sequence_lets_its_bytes_through() {
+        let mut keys = DetachKeys::new(vec![0x10, 0x11]);
+        assert_eq!(keys.feed(b"\x10"), (vec![], false));
+        assert_eq!(keys.feed(b"x"), (b"\x10x".to_vec(), false));
+        assert_eq!(keys.feed(b"\x10\x10\x11"), (b"\x10".to_vec(), true));
+    }
+
+    #[test]
+    fn without_keys_everything_passes() {
+        let mut keys = DetachKeys::new(vec![]);
+        assert_eq!(keys.feed(b"\x10\x11"), (b"\x10\x11".to_vec(), false));
     }
 }

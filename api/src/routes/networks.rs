@@ -246,7 +246,6 @@ fn invalid_json(e: wire::go_json::GoJsonError) -> ApiError {
     responses((status = 200, description = "Connected"), (status = 404, description = "No such network or container")))]
 pub async fn connect(
     State(s): State<AppState>,
-    Extension(version): Extension<ApiVersion>,
     Path(id): Path<String>,
     req: Request,
 ) -> Result<StatusCode, ApiError> {
@@ -256,9 +255,9 @@ pub async fn connect(
     let req: wire::NetworkConnectRequest =
         wire::go_json::decode(body, "types.NetworkConnect").map_err(invalid_json)?;
     let container = container_of(req.container)?;
-    let mut endpoint = req.endpoint_config.unwrap_or_default();
-    crate::compat::network::connect_mac_ignored_before_1_54(&mut endpoint, version);
-    let config = endpoint.into();
+    // The endpoint's MacAddress is kept at every version: moby applies it from 1.54 and
+    // drops it below, but dockerd 20.10 to 28 kept it and docker-py's suite expects that.
+    let config = req.endpoint_config.unwrap_or_default().into();
     s.engine
         .containers()
         .connect(&id, &container, config)
