@@ -1526,3 +1526,51 @@ fn block_device_throttles_apply_and_a_missing_device_fails_the_start() {
         json!("stat /dev/berth-no-such-disk: no such file or directory")
     );
 }
+
+/// A detach sequence typed key by key (docker-py sends ctrl-p and ctrl-q half a second
+/// apart) detaches without the first key reaching the TTY, whose echo would reach the
+/// client.
+#[test]
+fn detach_keys_typed_one_by_one_reach_nothing() {
+    let mut c = setup("detachsplit");
+    let id = c.create(
+        "cat",
+        json!({"Cmd": ["cat"], "OpenStdin": true, "HostConfig": {"NetworkMode": "none"}}),
+    );
+    let r =
+        c.d.request("POST", &format!("/containers/{id}/start"), &[], b"");
+    assert_eq!(r.status, 204, "{}", r.describe());
+    let r = c.d.post_json(
+        &format!("/containers/{id}/exec"),
+        &json!({"Cmd": ["cat"], "AttachStdin": true, "AttachStdout": true, "Tty": true}),
+    );
+    assert_eq!(r.status, 201, "{}", r.describe());
+    let exec = r.json()["Id"].as_str().unwrap().to_string();
+
+    let mut s = UnixStream::connect(c.d.socket_path()).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let body = json!({"Detach": false, "Tty": true}).to_string();
+    write!(
+        s,
+        "POST /exec/{exec}/start HTTP/1.1\r\nHost: docker\r\nConnection: Upgrade\r\n\
+         Upgrade: tcp\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    s.write_all(&[0x10]).unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    s.write_all(&[0x11]).unwrap();
+    let mut all = Vec::new();
+    let _ = s.read_to_end(&mut all);
+    let split = all
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("no response head: {:?}", String::from_utf8_lossy(&all)));
+    let output = &all[split + 4..];
+    assert!(
+        !output.contains(&0x10) && !output.windows(2).any(|w| w == b"^P"),
+        "the first detach key reached the TTY: {:?}",
+        String::from_utf8_lossy(output)
+    );
+}
