@@ -442,7 +442,9 @@ fn legacy_links_and_extra_hosts_on_the_default_bridge() {
         "60",
     ]);
     let (_, v) = c.d.get_json(&format!("/containers/{db}/json"));
-    let ip = v["NetworkSettings"]["IPAddress"]
+    // The bridge endpoint, not the top-level copies API 1.52 dropped.
+    let endpoint = &v["NetworkSettings"]["Networks"]["bridge"];
+    let ip = endpoint["IPAddress"]
         .as_str()
         .unwrap_or_default()
         .to_string();
@@ -451,10 +453,7 @@ fn legacy_links_and_extra_hosts_on_the_default_bridge() {
         .unwrap_or_default()
         .to_string();
     assert!(!ip.is_empty(), "{v}");
-    let gateway = v["NetworkSettings"]["Gateway"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
+    let gateway = endpoint["Gateway"].as_str().unwrap_or_default().to_string();
     let client = c.name("client");
     let out = c.ok(&[
         "run",
