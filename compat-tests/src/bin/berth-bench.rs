@@ -7,6 +7,9 @@
 //! berth-bench --wait-ready HOST [--timeout SECS] [--since-ns EPOCH_NS]
 //! ```
 //!
+//! Containers run on each daemon's default bridge network unless `--network` says otherwise,
+//! as `docker run` runs them; one extra row repeats the run cycle with `--network none`.
+//!
 //! Every request goes over one kept-alive connection per client, as real clients do. Latency
 //! rows are milliseconds (lower is better); throughput rows are operations per second
 //! (higher is better); memory rows are MiB of resident memory. Container rows print `n/a`
@@ -60,7 +63,7 @@ fn main() -> ExitCode {
         clients: 4,
         containers: 0,
         runs: 0,
-        network: "none".into(),
+        network: "bridge".into(),
         image: "busybox".into(),
         hosts: Vec::new(),
         pids: [None, None],
@@ -251,11 +254,15 @@ enum Row {
     CreateP95,
     RunP50,
     RunP95,
+    RunNoneP50,
+    CliRunP50,
     ListP50,
     ListP95,
     InspectP50,
     InspectP95,
     ConcurrentRate,
+    AttachLines,
+    LogsLines,
     LoadBig,
     ImagesListP50,
     ImagesListP95,
@@ -279,13 +286,17 @@ impl Row {
             Row::InfoP95 => "GET /info p95 (ms)".into(),
             Row::CreateP50 => "create p50 (ms)".into(),
             Row::CreateP95 => "create p95 (ms)".into(),
-            Row::RunP50 => "create+start+wait+rm p50 (ms)".into(),
-            Row::RunP95 => "create+start+wait+rm p95 (ms)".into(),
+            Row::RunP50 => format!("create+start+wait+rm, {}, p50 (ms)", o.network),
+            Row::RunP95 => format!("create+start+wait+rm, {}, p95 (ms)", o.network),
+            Row::RunNoneP50 => "create+start+wait+rm, none, p50 (ms)".into(),
+            Row::CliRunP50 => format!("`docker run --rm {} true`, whole CLI, p50 (ms)", o.image),
             Row::ListP50 => format!("list all, {} containers, p50 (ms)", o.containers),
             Row::ListP95 => format!("list all, {} containers, p95 (ms)", o.containers),
             Row::InspectP50 => "inspect p50 (ms)".into(),
             Row::InspectP95 => "inspect p95 (ms)".into(),
             Row::ConcurrentRate => format!("run cycles, {} clients (ops/s)", o.clients),
+            Row::AttachLines => format!("{LINES} lines through attach (ms)"),
+            Row::LogsLines => format!("`logs` of those {LINES} lines (ms)"),
             Row::LoadBig => format!("docker load, {BIG_MIB} MiB image, median (ms)"),
             Row::ImagesListP50 => format!("GET /images/json, {LIST_IMAGES} images, p50 (ms)"),
             Row::ImagesListP95 => format!("GET /images/json, {LIST_IMAGES} images, p95 (ms)"),
@@ -298,7 +309,7 @@ impl Row {
         }
     }
 
-    const ALL: [Row; 25] = [
+    const ALL: [Row; 29] = [
         Row::Ready,
         Row::PingP50,
         Row::PingP95,
@@ -310,11 +321,15 @@ impl Row {
         Row::CreateP95,
         Row::RunP50,
         Row::RunP95,
+        Row::RunNoneP50,
+        Row::CliRunP50,
         Row::ListP50,
         Row::ListP95,
         Row::InspectP50,
         Row::InspectP95,
         Row::ConcurrentRate,
+        Row::AttachLines,
+        Row::LogsLines,
         Row::LoadBig,
         Row::ImagesListP50,
         Row::ImagesListP95,
@@ -472,11 +487,15 @@ fn measure(host: &str, o: &Options, pid: Option<u32>) -> Results {
             Row::CreateP95,
             Row::RunP50,
             Row::RunP95,
+            Row::RunNoneP50,
+            Row::CliRunP50,
             Row::ListP50,
             Row::ListP95,
             Row::InspectP50,
             Row::InspectP95,
             Row::ConcurrentRate,
+            Row::AttachLines,
+            Row::LogsLines,
         ] {
             results.insert(row, None);
         }
@@ -488,6 +507,26 @@ fn measure(host: &str, o: &Options, pid: Option<u32>) -> Results {
     results.insert(Row::RssEnd, rss_mib(pid));
     results.insert(Row::RssTotalEnd, rss_with_containerd_mib(pid));
     results
+}
+
+/// How many lines the output rows push through attach and logs.
+const LINES: usize = 1_000_000;
+
+/// Checks that a multiplexed (stdcopy) stream holds exactly [`LINES`] lines of output.
+fn check_lines(what: &str, stream: &[u8]) -> Result<(), String> {
+    let mut lines = 0usize;
+    let mut rest = stream;
+    while rest.len() >= 8 {
+        let size = u32::from_be_bytes([rest[4], rest[5], rest[6], rest[7]]) as usize;
+        let end = (8 + size).min(rest.len());
+        lines += rest[8..end].iter().filter(|b| **b == b'\n').count();
+        rest = &rest[end..];
+    }
+    if lines == LINES {
+        Ok(())
+    } else {
+        Err(format!("{what}: {lines} of {LINES} lines arrived"))
+    }
 }
 
 /// Size of the image `docker load` is timed with.
@@ -670,12 +709,12 @@ struct ContainerBench<'a> {
 }
 
 impl ContainerBench<'_> {
-    fn create_body(&self) -> Vec<u8> {
+    fn create_body(&self, network: &str, cmd: &[&str]) -> Vec<u8> {
         serde_json::to_vec(&json!({
             "Image": self.o.image,
-            "Cmd": ["true"],
+            "Cmd": cmd,
             "Labels": {"berth-bench": "1"},
-            "HostConfig": {"NetworkMode": self.o.network},
+            "HostConfig": {"NetworkMode": network},
         }))
         .expect("serialize create body")
     }
@@ -701,12 +740,16 @@ impl ContainerBench<'_> {
     }
 
     fn create(&self, conn: &mut Conn) -> Result<String, String> {
+        self.create_on(conn, &self.o.network, &["true"])
+    }
+
+    fn create_on(&self, conn: &mut Conn, network: &str, cmd: &[&str]) -> Result<String, String> {
         let r = conn
             .request(
                 "POST",
                 &format!("{API}/containers/create"),
                 &[("Content-Type", "application/json")],
-                &self.create_body(),
+                &self.create_body(network, cmd),
             )
             .map_err(|e| format!("create: {e}"))?;
         if r.status != 201 {
@@ -752,7 +795,11 @@ impl ContainerBench<'_> {
 
     /// create + start + wait + rm of one `true` container.
     fn cycle(&self, conn: &mut Conn) -> Result<(), String> {
-        let id = self.create(conn)?;
+        self.cycle_on(conn, &self.o.network)
+    }
+
+    fn cycle_on(&self, conn: &mut Conn, network: &str) -> Result<(), String> {
+        let id = self.create_on(conn, network, &["true"])?;
         let result = (|| {
             self.call(
                 conn,
@@ -769,6 +816,97 @@ impl ContainerBench<'_> {
         })();
         let removed = self.remove(conn, &id);
         result.and(removed)
+    }
+
+    /// The median time of `runs` calls of `f`, or None when one fails.
+    fn median_of(&self, runs: usize, mut f: impl FnMut() -> Result<(), String>) -> Option<f64> {
+        let mut samples = Vec::new();
+        for _ in 0..runs.max(1) {
+            let t = Instant::now();
+            if let Err(e) = f() {
+                eprintln!("  {e}");
+                return None;
+            }
+            samples.push(ms(t.elapsed()));
+        }
+        samples.sort_by(f64::total_cmp);
+        Some(percentile(&samples, 50.0))
+    }
+
+    /// `docker run --rm IMAGE true` through the stock CLI, as a user types it.
+    fn cli_run(&self) -> Result<(), String> {
+        let out = std::process::Command::new("docker")
+            .env("DOCKER_HOST", format!("unix://{}", self.socket.display()))
+            .args(["run", "--rm", &self.o.image, "true"])
+            .output()
+            .map_err(|e| format!("docker run: {e}"))?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "docker run: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ))
+        }
+    }
+
+    /// A container printing [`LINES`] lines: the time from start until an attached client
+    /// has read them all, then the time `logs` takes to answer them all. Every line must
+    /// arrive both ways.
+    fn lines_rows(&self, conn: &mut Conn) -> (Option<f64>, Option<f64>) {
+        let result = (|| -> Result<(f64, f64), String> {
+            let id = self.create_on(conn, "none", &["seq", "1", &LINES.to_string()])?;
+            let outcome = (|| {
+                let mut s = std::os::unix::net::UnixStream::connect(self.socket)
+                    .map_err(|e| format!("attach: {e}"))?;
+                use std::io::{Read as _, Write as _};
+                write!(
+                    s,
+                    "POST {API}/containers/{id}/attach?stream=1&stdout=1 HTTP/1.1\r\n\
+                     Host: docker\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n"
+                )
+                .map_err(|e| format!("attach: {e}"))?;
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") {
+                    s.read_exact(&mut byte)
+                        .map_err(|e| format!("attach head: {e}"))?;
+                    head.push(byte[0]);
+                }
+                let t = Instant::now();
+                self.call(
+                    conn,
+                    "POST",
+                    &format!("{API}/containers/{id}/start"),
+                    &[204],
+                )?;
+                let mut body = Vec::new();
+                s.read_to_end(&mut body)
+                    .map_err(|e| format!("attach: {e}"))?;
+                let attach_ms = ms(t.elapsed());
+                check_lines("attach", &body)?;
+                self.call(conn, "POST", &format!("{API}/containers/{id}/wait"), &[200])?;
+                let t = Instant::now();
+                let logs = self.call(
+                    conn,
+                    "GET",
+                    &format!("{API}/containers/{id}/logs?stdout=1"),
+                    &[200],
+                )?;
+                let logs_ms = ms(t.elapsed());
+                check_lines("logs", &logs)?;
+                Ok((attach_ms, logs_ms))
+            })();
+            let _ = self.remove(conn, &id);
+            outcome
+        })();
+        match result {
+            Ok((a, l)) => (Some(a), Some(l)),
+            Err(e) => {
+                eprintln!("  lines: {e}");
+                (None, None)
+            }
+        }
     }
 
     fn cleanup(&self, conn: &mut Conn, ids: &[String]) {
@@ -825,6 +963,14 @@ impl ContainerBench<'_> {
             Row::RunP95,
             (!failed).then_some(samples),
         );
+        results.insert(
+            Row::RunNoneP50,
+            self.median_of(o.runs, || self.cycle_on(conn, "none")),
+        );
+        results.insert(Row::CliRunP50, self.median_of(o.runs, || self.cli_run()));
+        let (attach, logs) = self.lines_rows(conn);
+        results.insert(Row::AttachLines, attach);
+        results.insert(Row::LogsLines, logs);
 
         // List and inspect with M created containers present.
         let mut ids = Vec::new();
