@@ -855,7 +855,11 @@ impl ContainerBench<'_> {
     /// arrive both ways.
     fn lines_rows(&self, conn: &mut Conn) -> (Option<f64>, Option<f64>) {
         let result = (|| -> Result<(f64, f64), String> {
-            let id = self.create_on(conn, "none", &["seq", "1", &LINES.to_string()])?;
+            let id = self.create_on(
+                conn,
+                "none",
+                &["/bin/busybox", "seq", "1", &LINES.to_string()],
+            )?;
             let outcome = (|| {
                 let mut s = std::os::unix::net::UnixStream::connect(self.socket)
                     .map_err(|e| format!("attach: {e}"))?;
