@@ -173,18 +173,31 @@ impl JsonLog {
         })
     }
 
-    /// Writes one entry, rotating first when it would not fit (moby rotates per message).
-    fn write(&mut self, data: &[u8]) {
+    /// Writes entries with one `write` per run of entries that fit, rotating before an
+    /// entry that would not fit (moby rotates per message): a read from the FIFO costs one
+    /// system call, not one per line.
+    fn write_entries(&mut self, entries: &[Vec<u8>]) {
+        let mut batch: Vec<u8> = Vec::new();
+        for entry in entries {
+            let would_be = self.size + (batch.len() + entry.len()) as u64;
+            if self
+                .max_size
+                .is_some_and(|max| would_be > max && self.size + batch.len() as u64 > 0)
+            {
+                self.flush(&mut batch);
+                self.rotate();
+            }
+            batch.extend_from_slice(entry);
+        }
+        self.flush(&mut batch);
+    }
+
+    fn flush(&mut self, batch: &mut Vec<u8>) {
         use std::io::Write as _;
-        if self
-            .max_size
-            .is_some_and(|max| self.size > 0 && self.size + data.len() as u64 > max)
-        {
-            self.rotate();
+        if !batch.is_empty() && self.file.write_all(batch).is_ok() {
+            self.size += batch.len() as u64;
         }
-        if self.file.write_all(data).is_ok() {
-            self.size += data.len() as u64;
-        }
+        batch.clear();
     }
 
     /// `log` → `log.1` → ... → `log.<max_files - 1>`, the oldest dropped; one file means the
@@ -305,20 +318,32 @@ async fn write_log(
 ) {
     let mut guard = log.lock().await;
     let Some(file) = guard.as_mut() else { return };
-    for line in lines {
-        let mut entry = serde_json::json!({
-            "log": String::from_utf8_lossy(line),
-            "stream": kind.name(),
-            "time": super::logs::now_rfc3339_nano(),
-        });
-        if !file.attrs.is_empty() {
-            entry["attrs"] = serde_json::json!(file.attrs);
-        }
-        if let Ok(mut bytes) = serde_json::to_vec(&entry) {
+    let entries: Vec<Vec<u8>> = lines
+        .iter()
+        .filter_map(|line| {
+            // Each line is stamped as it is handled, as moby's copier stamps them.
+            let entry = JsonEntry {
+                log: &String::from_utf8_lossy(line),
+                stream: kind.name(),
+                attrs: (!file.attrs.is_empty()).then_some(&file.attrs),
+                time: &super::logs::now_rfc3339_nano(),
+            };
+            let mut bytes = serde_json::to_vec(&entry).ok()?;
             bytes.push(b'\n');
-            file.write(&bytes);
-        }
-    }
+            Some(bytes)
+        })
+        .collect();
+    file.write_entries(&entries);
+}
+
+/// One line of a json-file log, in moby's key order.
+#[derive(serde::Serialize)]
+struct JsonEntry<'a> {
+    log: &'a str,
+    stream: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    attrs: Option<&'a BTreeMap<String, String>>,
+    time: &'a str,
 }
 
 /// Feeds stdin from attached clients into the container's stdin FIFO until a client asks
@@ -369,15 +394,38 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("c-json.log");
         let mut log = JsonLog::open(path.clone(), Some(10), 3, BTreeMap::new()).unwrap();
-        for i in 0..5 {
-            log.write(format!("line-{i}-xxxx\n").as_bytes());
-        }
+        // One batch, as one read from the FIFO gives.
+        let entries: Vec<Vec<u8>> = (0..5)
+            .map(|i| format!("line-{i}-xxxx\n").into_bytes())
+            .collect();
+        log.write_entries(&entries);
         // Each entry is larger than max-size, so each lands in a file of its own.
         let read = |p: String| std::fs::read_to_string(p).unwrap();
         assert!(read(path.display().to_string()).contains("line-4"));
         assert!(read(format!("{}.1", path.display())).contains("line-3"));
         assert!(read(format!("{}.2", path.display())).contains("line-2"));
         assert!(!std::path::Path::new(&format!("{}.3", path.display())).exists());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_batch_rotates_only_where_an_entry_would_not_fit() {
+        let dir = std::env::temp_dir().join(format!("berth-batch-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("c-json.log");
+        let mut log = JsonLog::open(path.clone(), Some(20), 2, BTreeMap::new()).unwrap();
+        let entries: Vec<Vec<u8>> = ["aaaa\n", "bbbb\n", "cccc\n", "dddd\n", "eeee\n"]
+            .iter()
+            .map(|e| e.as_bytes().to_vec())
+            .collect();
+        log.write_entries(&entries);
+        let read = |p: String| std::fs::read_to_string(p).unwrap();
+        // Four entries of five bytes fill 20; the fifth starts the next file.
+        assert_eq!(
+            read(format!("{}.1", path.display())),
+            "aaaa\nbbbb\ncccc\ndddd\n"
+        );
+        assert_eq!(read(path.display().to_string()), "eeee\n");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

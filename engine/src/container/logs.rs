@@ -39,6 +39,34 @@ pub fn parse_time_nanos(s: &str) -> i128 {
         .unwrap_or(0)
 }
 
+/// Up to `len` bytes of the file at `path` from `offset` on, extended to the end of the
+/// line they stop in (none when it cannot be read).
+pub async fn read_piece(path: &Path, offset: usize, len: usize) -> Vec<u8> {
+    use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncSeekExt as _};
+    let mut data = Vec::new();
+    let Ok(mut f) = tokio::fs::File::open(path).await else {
+        return data;
+    };
+    if f.seek(std::io::SeekFrom::Start(offset as u64))
+        .await
+        .is_err()
+    {
+        return data;
+    }
+    let mut f = tokio::io::BufReader::new(f);
+    if (&mut f)
+        .take(len as u64)
+        .read_to_end(&mut data)
+        .await
+        .is_ok()
+        && !data.is_empty()
+        && !data.ends_with(b"\n")
+    {
+        let _ = f.read_until(b'\n', &mut data).await;
+    }
+    data
+}
+
 /// Parses complete lines of a json-file log; returns entries and the bytes consumed.
 pub fn parse(data: &[u8]) -> (Vec<LogEntry>, usize) {
     let mut entries = Vec::new();

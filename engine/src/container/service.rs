@@ -24,6 +24,8 @@ use crate::{Error, ErrorKind, Result};
 
 /// How long a SIGKILL through `kill` waits for the exit before trying once more (moby: 10 s).
 const KILL_WAIT: Duration = Duration::from_secs(10);
+/// How much of a json-file log `logs` reads at a time (a piece ends at a line's end).
+const LOG_READ_PIECE: usize = 1 << 20;
 
 /// The last exit of a container, numbered so waiters can tell a new one from an old one.
 #[derive(Clone, Copy, Debug, Default)]
@@ -1588,20 +1590,44 @@ impl ContainerService {
                 }) && req.since_nanos.is_none_or(|s| e.time_nanos >= s)
                     && req.until_nanos.is_none_or(|u| e.time_nanos <= u)
             };
-            // Rotated files first, oldest (highest number) to newest.
-            let mut entries = Vec::new();
-            for n in (1..100).rev() {
-                let rotated = PathBuf::from(format!("{}.{n}", path.display()));
-                if let Ok(data) = tokio::fs::read(&rotated).await {
-                    entries.extend(logs::parse(&data).0);
+            // Rotated files first, oldest (highest number) to newest, read a piece at a time:
+            // entries go out as they are parsed, and with `tail` only the last ones are kept.
+            let mut files: Vec<PathBuf> = (1..100)
+                .rev()
+                .map(|n| PathBuf::from(format!("{}.{n}", path.display())))
+                .filter(|p| p.exists())
+                .collect();
+            files.push(path.clone());
+            let mut last: Option<std::collections::VecDeque<LogEntry>> =
+                req.tail.map(|_| std::collections::VecDeque::new());
+            let mut offset = 0;
+            for file in &files {
+                offset = 0;
+                loop {
+                    let data = logs::read_piece(file, offset, LOG_READ_PIECE).await;
+                    let (entries, used) = logs::parse(&data);
+                    if used == 0 {
+                        break;
+                    }
+                    offset += used;
+                    for e in entries.into_iter().filter(|e| keep(e)) {
+                        match (&mut last, req.tail) {
+                            (Some(kept), Some(tail)) => {
+                                kept.push_back(e);
+                                if kept.len() > tail {
+                                    kept.pop_front();
+                                }
+                            }
+                            _ => {
+                                if tx.send(e).await.is_err() {
+                                    return;
+                                }
+                            }
+                        }
+                    }
                 }
             }
-            let data = tokio::fs::read(&path).await.unwrap_or_default();
-            let (current, mut offset) = logs::parse(&data);
-            entries.extend(current);
-            let entries: Vec<LogEntry> = entries.into_iter().filter(|e| keep(e)).collect();
-            let skip = req.tail.map_or(0, |t| entries.len().saturating_sub(t));
-            for e in entries.into_iter().skip(skip) {
+            for e in last.into_iter().flatten() {
                 if tx.send(e).await.is_err() {
                     return;
                 }
@@ -1609,16 +1635,20 @@ impl ContainerService {
             if !follow {
                 return;
             }
-            // Follow by polling the file: exact, and cheap at this interval.
+            // Follow by polling the file's length and reading only what was added.
             let mut stopping = false;
             loop {
-                let data = tokio::fs::read(&path).await.unwrap_or_default();
-                if data.len() < offset {
+                let len = tokio::fs::metadata(&path)
+                    .await
+                    .map(|m| m.len() as usize)
+                    .unwrap_or(0);
+                if len < offset {
                     // Rotated under us: the new file starts from the beginning.
                     offset = 0;
                 }
-                if data.len() > offset {
-                    let (entries, used) = logs::parse(&data[offset..]);
+                if len > offset {
+                    let data = logs::read_piece(&path, offset, len - offset).await;
+                    let (entries, used) = logs::parse(&data);
                     offset += used;
                     for e in entries.into_iter().filter(|e| keep(e)) {
                         if tx.send(e).await.is_err() {
