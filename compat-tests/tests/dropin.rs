@@ -1574,3 +1574,46 @@ fn detach_keys_typed_one_by_one_reach_nothing() {
         String::from_utf8_lossy(output)
     );
 }
+
+/// A client that attaches and then does not read for a while still gets every line: the
+/// container's writes wait for it, as on dockerd, rather than output being dropped.
+#[test]
+fn a_slow_attached_client_gets_every_line() {
+    const LINES: usize = 1_000_000;
+    let mut c = setup("slowattach");
+    let id = c.create(
+        "seq",
+        json!({"Cmd": ["/bin/busybox", "seq", "1", LINES.to_string()],
+               "HostConfig": {"NetworkMode": "none"}}),
+    );
+    let mut s = UnixStream::connect(c.d.socket_path()).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    write!(
+        s,
+        "POST /containers/{id}/attach?stream=1&stdout=1 HTTP/1.1\r\nHost: docker\r\n\
+         Connection: Upgrade\r\nUpgrade: tcp\r\n\r\n"
+    )
+    .unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        s.read_exact(&mut byte).expect("attach response head");
+        head.push(byte[0]);
+    }
+    let r =
+        c.d.request("POST", &format!("/containers/{id}/start"), &[], b"");
+    assert_eq!(r.status, 204, "{}", r.describe());
+    // Far more output than any buffer on the way holds is waiting by now.
+    std::thread::sleep(Duration::from_secs(2));
+    let mut stream = Vec::new();
+    s.read_to_end(&mut stream).expect("attach stream");
+    let mut lines = 0usize;
+    let mut rest = &stream[..];
+    while rest.len() >= 8 {
+        let size = u32::from_be_bytes([rest[4], rest[5], rest[6], rest[7]]) as usize;
+        let end = (8 + size).min(rest.len());
+        lines += rest[8..end].iter().filter(|b| **b == b'\n').count();
+        rest = &rest[end..];
+    }
+    assert_eq!(lines, LINES, "lines that reached the slow client");
+}

@@ -997,7 +997,7 @@ fn output_stream(
         let mut rx = rx?;
         loop {
             match rx.recv().await {
-                Ok(Output { stream, data }) => {
+                Some(Output { stream, data }) => {
                     let wanted = if stream == StreamKind::Stderr {
                         want_err
                     } else {
@@ -1007,8 +1007,7 @@ fn output_stream(
                         return Some((Bytes::from(frame(tty, stream, &data)), Some(rx)));
                     }
                 }
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
-                Err(_) => return None,
+                None => return None,
             }
         }
     });

@@ -207,13 +207,25 @@ impl ContainerService {
             Ok(e) => e,
             Err(e) => return (-1, e.message),
         };
-        let mut output = match self.exec_attach(&exec_id) {
+        let output = match self.exec_attach(&exec_id) {
             Ok(h) => h.output,
             Err(e) => {
                 self.exec_forget(&exec_id);
                 return (-1, e.message);
             }
         };
+        // The probe's output is read as it comes (the process would wait for a reader),
+        // the first MAX_OUTPUT bytes kept.
+        let collected = output.map(|mut rx| {
+            tokio::spawn(async move {
+                let mut text = Vec::new();
+                while let Some(chunk) = rx.recv().await {
+                    let room = MAX_OUTPUT.saturating_sub(text.len());
+                    text.extend_from_slice(&chunk.data[..chunk.data.len().min(room)]);
+                }
+                text
+            })
+        });
         if let Err(e) = self.exec_start(&exec_id).await {
             self.exec_forget(&exec_id);
             return (-1, e.message);
@@ -225,14 +237,21 @@ impl ContainerService {
                 None
             }
         };
-        let mut text = Vec::new();
-        if let Some(rx) = output.as_mut() {
-            while let Ok(chunk) = rx.try_recv() {
-                let room = MAX_OUTPUT.saturating_sub(text.len());
-                text.extend_from_slice(&chunk.data[..chunk.data.len().min(room)]);
-            }
-        }
+        // The output ends once the exec is forgotten and its copiers are done (the process
+        // was killed above when it ran too long); a child left holding the output is not
+        // waited for.
         self.exec_forget(&exec_id);
+        let text = match collected {
+            Some(mut task) => match tokio::time::timeout(Duration::from_secs(1), &mut task).await {
+                Ok(Ok(text)) => text,
+                _ => {
+                    // Dropping the stream lets such a child write on unheard.
+                    task.abort();
+                    Vec::new()
+                }
+            },
+            None => Vec::new(),
+        };
         match code {
             Some(code) => (code, String::from_utf8_lossy(&text).into_owned()),
             None => (

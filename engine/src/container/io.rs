@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 
 use crate::Result;
 
@@ -40,10 +40,65 @@ pub enum StdinMsg {
     Close,
 }
 
+/// How many chunks (up to 32 KiB each) an attached client may be behind before the
+/// process's writes wait for it.
+const OUTPUT_QUEUE: usize = 64;
+
+/// The live output of a process to the clients attached to it. Each client has a bounded
+/// queue and the copier waits for room in every one: a slow client slows the process's
+/// writes, as on dockerd, instead of losing output.
+#[derive(Clone, Default)]
+pub struct OutputHub {
+    inner: Arc<std::sync::Mutex<HubState>>,
+}
+
+/// The clients' queues. They end when the last handle on the hub goes (the copiers' and
+/// the run's), as a broadcast channel's receivers end with its last sender: a stream ends
+/// only once the process's exit is recorded, which clients read right after.
+#[derive(Default)]
+struct HubState {
+    subscribers: Vec<mpsc::Sender<Output>>,
+}
+
+impl OutputHub {
+    /// A client's stream of the output from now on.
+    pub fn subscribe(&self) -> mpsc::Receiver<Output> {
+        let (tx, rx) = mpsc::channel(OUTPUT_QUEUE);
+        self.inner
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .subscribers
+            .push(tx);
+        rx
+    }
+
+    /// Hands a chunk to every client, waiting while one is full; clients that went away
+    /// are forgotten.
+    pub async fn send(&self, out: Output) {
+        let subscribers = self
+            .inner
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .subscribers
+            .clone();
+        let mut gone = false;
+        for tx in &subscribers {
+            gone |= tx.send(out.clone()).await.is_err();
+        }
+        if gone {
+            self.inner
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .subscribers
+                .retain(|tx| !tx.is_closed());
+        }
+    }
+}
+
 /// The channels of one run of a container. A new set is installed when a run ends, so
 /// clients attached for the next run (e.g. `docker start -a`) see only its output.
 pub struct IoChannels {
-    pub output: broadcast::Sender<Output>,
+    pub output: OutputHub,
     pub stdin_tx: Option<mpsc::Sender<StdinMsg>>,
     pub stdin_rx: Option<mpsc::Receiver<StdinMsg>>,
 }
@@ -57,9 +112,7 @@ impl IoChannels {
             (None, None)
         };
         IoChannels {
-            // Chunks are up to 32 KiB, so this holds a few MiB for a slow client; every
-            // container carries one, so it is kept small.
-            output: broadcast::channel(128).0,
+            output: OutputHub::default(),
             stdin_tx,
             stdin_rx,
         }
@@ -240,7 +293,7 @@ pub fn parse_size(s: &str) -> Option<u64> {
 /// starts copying. The returned receiver fires when both streams reached EOF.
 pub fn start_copiers(
     fifos: &Fifos,
-    output: broadcast::Sender<Output>,
+    output: OutputHub,
     sink: LogSink,
 ) -> Result<oneshot::Receiver<()>> {
     let open = |p: &Path| {
@@ -278,7 +331,7 @@ pub fn start_copiers(
 async fn copy_stream(
     mut pipe: tokio::net::unix::pipe::Receiver,
     kind: StreamKind,
-    output: broadcast::Sender<Output>,
+    output: OutputHub,
     log: Arc<tokio::sync::Mutex<Option<JsonLog>>>,
 ) {
     let mut buf = vec![0u8; 32 * 1024];
@@ -289,10 +342,12 @@ async fn copy_stream(
             Ok(n) => n,
         };
         let chunk = &buf[..n];
-        let _ = output.send(Output {
-            stream: kind,
-            data: Arc::new(chunk.to_vec()),
-        });
+        output
+            .send(Output {
+                stream: kind,
+                data: Arc::new(chunk.to_vec()),
+            })
+            .await;
         pending.extend_from_slice(chunk);
         let mut lines = Vec::new();
         while let Some(pos) = pending.iter().position(|b| *b == b'\n') {

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{Map, Value, json};
-use tokio::sync::{broadcast, mpsc, watch};
+use tokio::sync::{mpsc, watch};
 
 use super::io::{self, Fifos, IoChannels, LogSink, Output, StdinMsg};
 use super::logs::{self, LogEntry};
@@ -91,7 +91,7 @@ pub enum WaitCondition {
 /// An attached client's view of a container.
 pub struct AttachHandle {
     pub tty: bool,
-    pub output: Option<broadcast::Receiver<Output>>,
+    pub output: Option<mpsc::Receiver<Output>>,
     pub stdin: Option<mpsc::Sender<StdinMsg>>,
     pub stdin_once: bool,
     pub replay: Vec<LogEntry>,
