@@ -196,7 +196,7 @@ fn events_drop_legacy_fields_and_negotiate_framing_at_1_52() {
 #[test]
 fn create_ignores_the_container_mac_and_warns_of_empty_port_bindings_at_1_52() {
     let mut c = setup("create");
-    let mac = "02:42:ac:11:00:42";
+    let mac = "92:d0:c6:0a:29:33";
     let body = json!({
         "Image": c.image, "Cmd": ["sleep", "300"], "MacAddress": mac,
         "ExposedPorts": {"80/tcp": {}},

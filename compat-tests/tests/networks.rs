@@ -730,3 +730,38 @@ fn an_internal_network_has_no_way_out_but_its_members_meet() {
     // No default route: nothing beyond the network is reachable.
     assert_eq!(lines.next(), Some("0"), "{out}");
 }
+
+/// `--add-host host.docker.internal:host-gateway` reaches a server on the host through the
+/// default bridge's gateway, as on dockerd.
+#[test]
+fn host_gateway_reaches_a_server_on_the_host() {
+    let mut c = setup("hostgw");
+    let listener = std::net::TcpListener::bind("0.0.0.0:0").expect("listen on the host");
+    let port = listener.local_addr().expect("address").port();
+    let server = std::thread::spawn(move || {
+        listener.set_nonblocking(false).ok();
+        let (mut conn, _) = listener.accept().expect("a connection from the container");
+        conn.set_read_timeout(Some(Duration::from_secs(30))).ok();
+        let mut got = String::new();
+        let _ = conn.read_to_string(&mut got);
+        got
+    });
+    let name = c.name("client");
+    let image = c.image.clone();
+    c.ok(&[
+        "run",
+        "--rm",
+        "--name",
+        &name,
+        "--add-host",
+        "host.docker.internal:host-gateway",
+        &image,
+        "sh",
+        "-c",
+        &format!("echo from-the-container | /bin/busybox nc -w 5 host.docker.internal {port}"),
+    ]);
+    assert_eq!(
+        server.join().expect("server thread").trim(),
+        "from-the-container"
+    );
+}

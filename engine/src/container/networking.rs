@@ -222,7 +222,7 @@ impl ContainerService {
                             .collect(),
                         aliases: dns_names,
                         interface_name: format!("eth{i}"),
-                        static_mac: (!e.static_mac.is_empty()).then(|| e.static_mac.clone()),
+                        static_mac: Some(mac_for(&e.static_mac, ip)),
                     },
                 );
             }
@@ -574,7 +574,7 @@ impl ContainerService {
                     .collect(),
                 aliases: served,
                 interface_name: format!("eth{index}"),
-                static_mac: (!e.static_mac.is_empty()).then(|| e.static_mac.clone()),
+                static_mac: Some(mac_for(&e.static_mac, ip)),
             },
         );
         let status = match netavark
@@ -840,4 +840,26 @@ pub fn extra_hosts(record: &ContainerRecord, gateway: &str) -> String {
             format!("{ip}\t{name}\n")
         })
         .collect()
+}
+
+/// The MAC address of an endpoint: the one asked for, else, as dockerd 20.10 makes it, one
+/// derived from its IPv4 address (`02:42` and the address's four bytes). A random one
+/// would leave the host's ARP entry for a reused address pointing at the previous
+/// container's MAC, and the first connections to the new one unanswered for seconds.
+fn mac_for(requested: &str, ip: std::net::Ipv4Addr) -> String {
+    if !requested.is_empty() {
+        return requested.to_string();
+    }
+    let [a, b, c, d] = ip.octets();
+    format!("02:42:{a:02x}:{b:02x}:{c:02x}:{d:02x}")
+}
+
+#[cfg(test)]
+mod mac_tests {
+    #[test]
+    fn a_mac_is_derived_from_the_address_unless_one_was_asked_for() {
+        let ip = "172.17.0.2".parse().unwrap();
+        assert_eq!(super::mac_for("", ip), "02:42:ac:11:00:02");
+        assert_eq!(super::mac_for("92:d0:c6:0a:29:33", ip), "92:d0:c6:0a:29:33");
+    }
 }
