@@ -8,7 +8,8 @@ use compat_tests::daemon;
 fn the_offline_busybox_image_runs_echo_hi() {
     let d = daemon();
     let tag = format!("berth-first-run/busybox:{}", std::process::id());
-    let tar = compat_tests::unique_temp_dir("bct-first-run").join("busybox.tar");
+    let dir = compat_tests::unique_temp_dir("bct-first-run");
+    let tar = dir.join("busybox.tar");
     let made = std::process::Command::new(env!("CARGO_BIN_EXE_berth-busybox-image"))
         .arg(&tar)
         .arg(&tag)
@@ -38,5 +39,5 @@ fn the_offline_busybox_image_runs_echo_hi() {
 
     let rmi = d.docker(&["rmi", &tag]);
     assert!(rmi.success(), "{}", rmi.describe());
-    let _ = std::fs::remove_file(&tar);
+    let _ = std::fs::remove_dir_all(&dir);
 }
