@@ -477,18 +477,7 @@ fn write_oci_layout(
         "mediaType": MEDIA_OCI_INDEX,
         "manifests": manifests,
     });
-    append_file(
-        &mut b,
-        "oci-layout",
-        0o644,
-        br#"{"imageLayoutVersion":"1.0.0"}"#,
-    );
-    append_file(
-        &mut b,
-        "index.json",
-        0o644,
-        canonical_json(&index).as_bytes(),
-    );
+    append_layout_index(&mut b, &index);
     if with_docker_manifest {
         let docker_manifest = json!([{
             "Config": format!("blobs/sha256/{}", image.hex()),
@@ -591,18 +580,7 @@ fn write_attested_layout(
                        "annotations": {"io.containerd.image.name": full_name(tag),
                                        "org.opencontainers.image.ref.name": short_tag}}],
     });
-    append_file(
-        &mut b,
-        "oci-layout",
-        0o644,
-        br#"{"imageLayoutVersion":"1.0.0"}"#,
-    );
-    append_file(
-        &mut b,
-        "index.json",
-        0o644,
-        canonical_json(&layout).as_bytes(),
-    );
+    append_layout_index(&mut b, &layout);
     b.into_inner()?.flush()
 }
 
@@ -713,6 +691,12 @@ fn append_dir<W: Write>(b: &mut tar::Builder<W>, path: &str, mode: u32) {
     let mut h = header(tar::EntryType::Directory, mode, 0);
     b.append_data(&mut h, format!("{path}/"), io::empty())
         .unwrap_or_else(|e| panic!("tar dir {path}: {e}"));
+}
+
+/// An OCI layout's `oci-layout` marker and its `index.json`.
+fn append_layout_index<W: Write>(b: &mut tar::Builder<W>, index: &Value) {
+    append_file(b, "oci-layout", 0o644, br#"{"imageLayoutVersion":"1.0.0"}"#);
+    append_file(b, "index.json", 0o644, canonical_json(index).as_bytes());
 }
 
 fn append_file<W: Write>(b: &mut tar::Builder<W>, path: &str, mode: u32, content: &[u8]) {

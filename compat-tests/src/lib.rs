@@ -75,6 +75,35 @@ pub struct Daemon {
     pool: Option<PoolLease>,
 }
 
+/// A whole disk of this host (`/dev/vda`, `/dev/sda`...), for block device limits.
+pub fn host_disk() -> Option<String> {
+    let mut disks: Vec<String> = fs::read_dir("/sys/block")
+        .ok()?
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| {
+            !["loop", "ram", "zram", "nbd", "sr", "md", "dm-"]
+                .iter()
+                .any(|p| n.starts_with(p))
+        })
+        .filter(|n| Path::new(&format!("/dev/{n}")).exists())
+        .collect();
+    disks.sort();
+    disks.into_iter().next().map(|n| format!("/dev/{n}"))
+}
+
+/// How many lines the payloads of a multiplexed (stdcopy) stream hold.
+pub fn stdcopy_lines(stream: &[u8]) -> usize {
+    let mut lines = 0;
+    let mut rest = stream;
+    while rest.len() >= 8 {
+        let size = u32::from_be_bytes([rest[4], rest[5], rest[6], rest[7]]) as usize;
+        let end = (8 + size).min(rest.len());
+        lines += rest[8..end].iter().filter(|b| **b == b'\n').count();
+        rest = &rest[end..];
+    }
+    lines
+}
+
 /// Records that the running test skips itself: prints why, and appends
 /// `binary::test<TAB>why` to `$BERTH_COMPAT_SKIP_LOG` when set, so that a runner counts the
 /// test as skipped rather than passed. The test returns right after.

@@ -674,16 +674,7 @@ fn umask_applies_to_the_process_at_1_56() {
 #[test]
 fn update_takes_per_device_blkio_at_1_55() {
     let mut c = setup("blkioupdate");
-    let Some(disk) = std::fs::read_dir("/sys/block").ok().and_then(|d| {
-        d.filter_map(|e| e.ok()?.file_name().into_string().ok())
-            .filter(|n| {
-                !["loop", "ram", "zram", "nbd", "sr", "md", "dm-"]
-                    .iter()
-                    .any(|p| n.starts_with(p))
-            })
-            .map(|n| format!("/dev/{n}"))
-            .find(|p| std::path::Path::new(p).exists())
-    }) else {
+    let Some(disk) = compat_tests::host_disk() else {
         compat_tests::skip("no whole disk under /sys/block on this host");
         return;
     };

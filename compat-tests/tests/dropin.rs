@@ -1452,22 +1452,6 @@ fn kill_and_pause_racing_the_exit_answer_409_at_worst() {
     }
 }
 
-/// A whole disk of this host (`/dev/vda`, `/dev/sda`...), for the block device limits.
-fn host_disk() -> Option<String> {
-    let mut disks: Vec<String> = std::fs::read_dir("/sys/block")
-        .ok()?
-        .filter_map(|e| e.ok()?.file_name().into_string().ok())
-        .filter(|n| {
-            !["loop", "ram", "zram", "nbd", "sr", "md", "dm-"]
-                .iter()
-                .any(|p| n.starts_with(p))
-        })
-        .filter(|n| std::path::Path::new(&format!("/dev/{n}")).exists())
-        .collect();
-    disks.sort();
-    disks.into_iter().next().map(|n| format!("/dev/{n}"))
-}
-
 /// The block device throttles a container's own cgroup holds, as `major:minor` → (read
 /// bytes, write operations) per second, cgroup v1 or v2.
 const THROTTLES: &str = "if [ -f /sys/fs/cgroup/blkio/blkio.throttle.read_bps_device ]; then \
@@ -1479,7 +1463,7 @@ const THROTTLES: &str = "if [ -f /sys/fs/cgroup/blkio/blkio.throttle.read_bps_de
 /// exist fails the start, in moby's words.
 #[test]
 fn block_device_throttles_apply_and_a_missing_device_fails_the_start() {
-    let Some(disk) = host_disk() else {
+    let Some(disk) = compat_tests::host_disk() else {
         compat_tests::skip("no whole disk under /sys/block on this host");
         return;
     };
@@ -1607,13 +1591,9 @@ fn a_slow_attached_client_gets_every_line() {
     std::thread::sleep(Duration::from_secs(2));
     let mut stream = Vec::new();
     s.read_to_end(&mut stream).expect("attach stream");
-    let mut lines = 0usize;
-    let mut rest = &stream[..];
-    while rest.len() >= 8 {
-        let size = u32::from_be_bytes([rest[4], rest[5], rest[6], rest[7]]) as usize;
-        let end = (8 + size).min(rest.len());
-        lines += rest[8..end].iter().filter(|b| **b == b'\n').count();
-        rest = &rest[end..];
-    }
-    assert_eq!(lines, LINES, "lines that reached the slow client");
+    assert_eq!(
+        compat_tests::stdcopy_lines(&stream),
+        LINES,
+        "lines that reached the slow client"
+    );
 }

@@ -514,14 +514,7 @@ const LINES: usize = 1_000_000;
 
 /// Checks that a multiplexed (stdcopy) stream holds exactly [`LINES`] lines of output.
 fn check_lines(what: &str, stream: &[u8]) -> Result<(), String> {
-    let mut lines = 0usize;
-    let mut rest = stream;
-    while rest.len() >= 8 {
-        let size = u32::from_be_bytes([rest[4], rest[5], rest[6], rest[7]]) as usize;
-        let end = (8 + size).min(rest.len());
-        lines += rest[8..end].iter().filter(|b| **b == b'\n').count();
-        rest = &rest[end..];
-    }
+    let lines = compat_tests::stdcopy_lines(stream);
     if lines == LINES {
         Ok(())
     } else {
