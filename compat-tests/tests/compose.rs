@@ -137,3 +137,48 @@ fn compose_builds_a_service_image_with_args_and_down_rmi_local_removes_it() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// compose 1.29's one-off runs without the CLI (`COMPOSE_INTERACTIVE_NO_CLI`, as this harness
+/// runs compose) start the container, attach, and start it again if it is no longer running
+/// by then; the output reaches the user only if an exit shows at once in inspect.
+#[test]
+fn a_one_off_run_shows_its_output_and_exit_code() {
+    let d = daemon();
+    let image = d.load_test_image("compose-run");
+    let dir = unique_temp_dir("bct-compose-run");
+    let project = format!("bctr{}", std::process::id());
+    std::fs::write(
+        dir.join("docker-compose.yml"),
+        format!("version: \"3.7\"\nservices:\n  one:\n    image: {image}\n    command: sleep 300\n"),
+    )
+    .unwrap();
+    let compose = |args: &[&str]| {
+        let mut all = vec!["-p", project.as_str()];
+        all.extend_from_slice(args);
+        d.compose(&dir, &all)
+    };
+    for round in 0..3 {
+        let out = compose(&["run", "--rm", "-T", "one", "echo", "hello-once"]);
+        assert!(out.success(), "round {round}: {}", out.describe());
+        assert_eq!(out.stdout, "hello-once\n", "round {round}: {}", out.describe());
+    }
+    let out = compose(&[
+        "run", "--rm", "-T", "one", "sh", "-c", "echo to-out; echo to-err >&2; exit 3",
+    ]);
+    assert_eq!(out.status, 3, "{}", out.describe());
+    assert_eq!(out.stdout, "to-out\n", "{}", out.describe());
+    assert!(out.stderr.contains("to-err\n"), "{}", out.describe());
+    let left = d.docker(&[
+        "ps",
+        "-aq",
+        "--filter",
+        &format!("label=com.docker.compose.project={project}"),
+    ]);
+    assert_eq!(left.stdout, "", "--rm left a one-off container");
+    let out = compose(&["down"]);
+    assert!(out.success(), "{}", out.describe());
+    if !d.owned() {
+        let _ = d.docker(&["rmi", "-f", &image]);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -147,6 +147,7 @@ impl ContainerService {
     async fn files(&self, name_or_id: &str) -> Result<(ContainerRecord, Files)> {
         let c = self.lookup(name_or_id)?;
         let op = c.op.clone().lock_owned().await;
+        c.after_teardown().await;
         let record = c.rec().clone();
         let live = matches!(record.state.status, Status::Running | Status::Paused)
             && record.state.pid != 0;

@@ -59,7 +59,7 @@ impl ContainerService {
     /// `POST /containers/{id}/pause`.
     pub async fn pause(&self, name_or_id: &str) -> Result<()> {
         let c = self.lookup(name_or_id)?;
-        let _op = c.op.lock().await;
+        let _op = c.lock_op().await;
         let record = c.rec().clone();
         let id = &record.id;
         match record.state.status {
@@ -94,7 +94,7 @@ impl ContainerService {
     /// `POST /containers/{id}/unpause`.
     pub async fn unpause(&self, name_or_id: &str) -> Result<()> {
         let c = self.lookup(name_or_id)?;
-        let _op = c.op.lock().await;
+        let _op = c.lock_op().await;
         let record = c.rec().clone();
         if record.state.status != Status::Paused {
             // moby returns this as an untyped error, which clients see as a 500.
@@ -156,7 +156,7 @@ impl ContainerService {
     pub async fn update(&self, name_or_id: &str, changes: ResourceUpdate) -> Result<Vec<String>> {
         use serde_json::Value;
         let c = self.lookup(name_or_id)?;
-        let _op = c.op.lock().await;
+        let _op = c.lock_op().await;
         let record = c.rec().clone();
         let cannot = |why: String| format!("Cannot update container {}: {why}", record.id);
         if matches!(record.state.status, Status::Removing | Status::Dead) {

@@ -493,7 +493,7 @@ impl ContainerService {
     ) -> Result<()> {
         let n = self.networks.get(network)?;
         let c = self.lookup(name_or_id)?;
-        let _op = c.op.lock().await;
+        let _op = c.lock_op().await;
         let record = c.rec().clone();
         let mode = record.host_str("NetworkMode").to_string();
         if mode == "none"
@@ -614,7 +614,7 @@ impl ContainerService {
     pub async fn disconnect(&self, network: &str, name_or_id: &str) -> Result<()> {
         let n = self.networks.get(network)?;
         let c = self.lookup(name_or_id)?;
-        let _op = c.op.lock().await;
+        let _op = c.lock_op().await;
         let record = c.rec().clone();
         let Some(e) = record.networks.get(&n.name).cloned() else {
             return Err(Error::new(

@@ -41,6 +41,10 @@ pub(super) struct Container {
     removed: watch::Sender<bool>,
     /// Serialises start, stop and remove of this container.
     pub(super) op: Arc<tokio::sync::Mutex<()>>,
+    /// Held while an exit is taken down (task deleted, networks left), which happens after
+    /// the exit is already visible; operations on the container wait for it through
+    /// [`Container::lock_op`].
+    teardown: tokio::sync::Mutex<()>,
     /// The restart policy's current backoff.
     restart_delay: Mutex<Duration>,
     /// Serialises writes of the record's files.
@@ -57,9 +61,22 @@ impl Container {
             exits: watch::channel(ExitSeq { seq: 0, code }).0,
             removed: watch::channel(false).0,
             op: Arc::new(tokio::sync::Mutex::new(())),
+            teardown: tokio::sync::Mutex::new(()),
             restart_delay: Mutex::new(Duration::ZERO),
             written: Mutex::new(()),
         })
+    }
+
+    /// Takes the operation lock once the last exit's teardown is over.
+    pub(super) async fn lock_op(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        let op = self.op.lock().await;
+        self.after_teardown().await;
+        op
+    }
+
+    /// Returns once no exit is being taken down.
+    pub(super) async fn after_teardown(&self) {
+        drop(self.teardown.lock().await);
     }
 
     pub(super) fn rec(&self) -> std::sync::MutexGuard<'_, ContainerRecord> {
@@ -732,7 +749,7 @@ impl ContainerService {
     }
 
     async fn start_container(&self, c: &Arc<Container>, from_policy: bool) -> Result<()> {
-        let _op = c.op.lock().await;
+        let _op = c.lock_op().await;
         let record = c.rec().clone();
         match record.state.status {
             Status::Restarting if from_policy => {}
@@ -1087,9 +1104,12 @@ impl ContainerService {
         }
     }
 
-    /// A run ended: delete the task, record the exit, wake waiters, announce it, and remove
-    /// the container when it asked for that.
+    /// A run ended: record the exit at once (inspect and list show it, and a client that
+    /// attaches now gets the next run's output, as compose's one-off runs expect), then delete
+    /// the task and leave the networks under the teardown lock, wake waiters, announce it, and
+    /// remove or restart the container as its settings ask.
     async fn handle_exit(&self, c: &Arc<Container>, code: i64) {
+        let teardown = c.teardown.lock().await;
         let (id, cgroup) = {
             let r = c.rec();
             (
@@ -1099,13 +1119,12 @@ impl ContainerService {
         };
         // The kernel's OOM-kill count lives in the cgroup, which goes with the task.
         let oom_killed = super::stats::oom_kills(&cgroup) > 0;
-        // The pid goes before the task is reaped: from then on it may be another process's.
-        c.rec().state.pid = 0;
-        let _ = self.containerd.delete_task(&id).await;
-        self.leave_networks(c).await;
+        // Attaches from here on belong to the next run.
+        self.new_io_generation(c);
         let record = {
             let mut r = c.rec();
             r.state.status = Status::Exited;
+            // The pid goes before the task is reaped: from then on it may be another process's.
             r.state.pid = 0;
             r.state.exit_code = code;
             r.state.oom_killed = oom_killed;
@@ -1115,12 +1134,20 @@ impl ContainerService {
         if let Err(e) = self.persist(&record) {
             tracing::warn!(container = %id, "cannot persist exit: {}", e.message);
         }
+        let _ = self.containerd.delete_task(&id).await;
+        if !record.sandbox.is_empty() {
+            self.leave_networks(c).await;
+            let left = c.rec().clone();
+            if let Err(e) = self.persist(&left) {
+                tracing::warn!(container = %id, "cannot persist exit: {}", e.message);
+            }
+        }
         self.unpin_volumes(&record);
-        self.new_io_generation(c);
         if oom_killed {
             self.event(&record, "oom", &[]);
         }
         self.event(&record, "die", &[("exitCode", code.to_string())]);
+        drop(teardown);
         c.exits.send_modify(|e| {
             e.seq += 1;
             e.code = code;
@@ -1224,7 +1251,7 @@ impl ContainerService {
         timeout: Option<i64>,
     ) -> Result<()> {
         let c = self.lookup(name_or_id)?;
-        let _op = c.op.lock().await;
+        let _op = c.lock_op().await;
         let record = c.rec().clone();
         if !record.state.running() {
             return Err(Error::new(
@@ -1413,7 +1440,7 @@ impl ContainerService {
             // lock ends at once.
             self.kill_for_removal(&c).await;
         }
-        let _op = c.op.lock().await;
+        let _op = c.lock_op().await;
         // Read again under the lock: a start may have run since the checks above.
         let mut record = c.rec().clone();
         if record.state.status == Status::Removing {
@@ -1485,7 +1512,11 @@ impl ContainerService {
         let current = c.rec().state.exit_code;
         Ok(async move {
             match condition {
-                WaitCondition::NotRunning if !running => current,
+                WaitCondition::NotRunning if !running => {
+                    // An exit being taken down is over for waiters only once it is.
+                    c.after_teardown().await;
+                    current
+                }
                 WaitCondition::NotRunning | WaitCondition::NextExit => {
                     match exits.wait_for(|e| e.seq > seen).await {
                         Ok(e) => e.code,
@@ -1872,7 +1903,7 @@ impl ContainerService {
             for _ in 0..240 {
                 tokio::time::sleep(Duration::from_millis(500)).await;
                 let Some(this) = this.upgrade() else { return };
-                let _op = c.op.lock().await;
+                let _op = c.lock_op().await;
                 let status = c.rec().state.status.clone();
                 if c.rec().state.running() || status == Status::Removing {
                     return;
