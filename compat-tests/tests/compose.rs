@@ -149,7 +149,9 @@ fn a_one_off_run_shows_its_output_and_exit_code() {
     let project = format!("bctr{}", std::process::id());
     std::fs::write(
         dir.join("docker-compose.yml"),
-        format!("version: \"3.7\"\nservices:\n  one:\n    image: {image}\n    command: sleep 300\n"),
+        format!(
+            "version: \"3.7\"\nservices:\n  one:\n    image: {image}\n    command: sleep 300\n"
+        ),
     )
     .unwrap();
     let compose = |args: &[&str]| {
@@ -160,10 +162,21 @@ fn a_one_off_run_shows_its_output_and_exit_code() {
     for round in 0..3 {
         let out = compose(&["run", "--rm", "-T", "one", "echo", "hello-once"]);
         assert!(out.success(), "round {round}: {}", out.describe());
-        assert_eq!(out.stdout, "hello-once\n", "round {round}: {}", out.describe());
+        assert_eq!(
+            out.stdout,
+            "hello-once\n",
+            "round {round}: {}",
+            out.describe()
+        );
     }
     let out = compose(&[
-        "run", "--rm", "-T", "one", "sh", "-c", "echo to-out; echo to-err >&2; exit 3",
+        "run",
+        "--rm",
+        "-T",
+        "one",
+        "sh",
+        "-c",
+        "echo to-out; echo to-err >&2; exit 3",
     ]);
     assert_eq!(out.status, 3, "{}", out.describe());
     assert_eq!(out.stdout, "to-out\n", "{}", out.describe());
