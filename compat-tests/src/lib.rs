@@ -91,6 +91,25 @@ pub fn host_disk() -> Option<String> {
     disks.into_iter().next().map(|n| format!("/dev/{n}"))
 }
 
+/// A plain HTTP/1.0 GET of `path` on 127.0.0.1:`port`, retried for up to 10 s until it
+/// answers 200; the whole response, head included.
+pub fn http_get(port: u16, path: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            let _ = s.set_read_timeout(Some(Duration::from_secs(3)));
+            let _ = s.write_all(format!("GET {path} HTTP/1.0\r\n\r\n").as_bytes());
+            let mut body = String::new();
+            if s.read_to_string(&mut body).is_ok() && body.contains(" 200 ") {
+                return Some(body);
+            }
+        }
+        thread::sleep(Duration::from_millis(100));
+    }
+    None
+}
+
 /// How many lines the payloads of a multiplexed (stdcopy) stream hold.
 pub fn stdcopy_lines(stream: &[u8]) -> usize {
     let mut lines = 0;

@@ -5,11 +5,11 @@
 //! run on berthd (the reference dockerd here runs with `--bridge=none --iptables=false`);
 //! the networks API test runs on both.
 
-use std::io::{Read as _, Write as _};
-use std::net::{TcpStream, UdpSocket};
+use std::io::Read as _;
+use std::net::UdpSocket;
 use std::time::{Duration, Instant};
 
-use compat_tests::{Daemon, daemon};
+use compat_tests::{Daemon, daemon, http_get};
 use serde_json::{Value, json};
 
 struct Ctx {
@@ -69,22 +69,6 @@ impl Drop for Ctx {
             let _ = self.d.docker(&["rmi", "-f", &self.image]);
         }
     }
-}
-
-fn http_get(port: u16) -> Option<String> {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        if let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) {
-            let _ = s.set_read_timeout(Some(Duration::from_secs(3)));
-            let _ = s.write_all(b"GET / HTTP/1.0\r\n\r\n");
-            let mut body = String::new();
-            if s.read_to_string(&mut body).is_ok() && body.contains("200") {
-                return Some(body);
-            }
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    None
 }
 
 const HTTPD: &str = "mkdir -p /www && echo \"served by $(hostname)\" > /www/index.html && exec httpd -f -p 8080 -h /www";
@@ -218,7 +202,7 @@ fn published_ports_reach_the_container_from_the_host() {
         .strip_prefix("127.0.0.1:")
         .and_then(|p| p.parse().ok())
         .unwrap_or_else(|| panic!("docker port said {out:?}"));
-    let body = http_get(port).expect("the published port answers");
+    let body = http_get(port, "/").expect("the published port answers");
     assert!(body.contains("served by "), "{body}");
     let (_, v) = c.d.get_json(&format!("/containers/{name}/json"));
     assert_eq!(
@@ -564,7 +548,7 @@ fn networks_carry_on_across_a_berthd_crash() {
         .expect("a published port");
     c.d.restart(true);
     // The container kept its address, name and port; a new container still resolves it.
-    assert!(http_get(port).is_some_and(|b| b.contains("served by ")));
+    assert!(http_get(port, "/").is_some_and(|b| b.contains("served by ")));
     let client = c.name("client");
     let out = c.ok(&[
         "run",
