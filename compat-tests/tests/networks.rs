@@ -749,3 +749,106 @@ fn host_gateway_reaches_a_server_on_the_host() {
         "from-the-container"
     );
 }
+
+/// The host end of a container's `eth0`: the host interface whose index the container's
+/// `iflink` names, and the bridge it is a port of.
+fn host_end(c: &Ctx, name: &str) -> Option<(String, String)> {
+    let iflink = c.ok(&["exec", name, "cat", "/sys/class/net/eth0/iflink"]);
+    let iflink = iflink.trim();
+    for entry in std::fs::read_dir("/sys/class/net").ok()?.flatten() {
+        let dir = entry.path();
+        if std::fs::read_to_string(dir.join("ifindex")).is_ok_and(|i| i.trim() == iflink) {
+            let master = std::fs::read_link(dir.join("master")).ok()?;
+            return Some((
+                entry.file_name().to_string_lossy().into_owned(),
+                master.file_name()?.to_string_lossy().into_owned(),
+            ));
+        }
+    }
+    None
+}
+
+fn reaches_from_the_host(ip: &str, port: u16) -> bool {
+    let addr = std::net::SocketAddr::new(ip.parse().expect("an IPv4 address"), port);
+    compat_tests::wait_until(Duration::from_secs(10), || {
+        std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_ok()
+    })
+}
+
+/// A container on the default bridge: its veth is a port of the network's bridge device, its
+/// MAC is derived from its address, it reaches the gateway and another container and is
+/// reached from the host; removing it (after a daemon crash too, on berthd) leaves no veth.
+#[test]
+fn default_bridge_endpoints_are_plumbed_and_leave_no_veth_behind() {
+    let mut c = setup("plumb");
+    let (_, info) = c.d.get_json("/networks/bridge");
+    let bridge = info["Options"]["com.docker.network.bridge.name"]
+        .as_str()
+        .expect("the default bridge names its device")
+        .to_string();
+    let image = c.image.clone();
+    let server = c.name("server");
+    c.ok(&["run", "-d", "--name", &server, &image, "sh", "-c", HTTPD]);
+    let (_, inspected) = c.d.get_json(&format!("/containers/{server}/json"));
+    let settings = &inspected["NetworkSettings"]["Networks"]["bridge"];
+    let ip = settings["IPAddress"].as_str().unwrap().to_string();
+    let gateway = settings["Gateway"].as_str().unwrap().to_string();
+    let octets: Vec<u8> = ip.split('.').map(|o| o.parse().unwrap()).collect();
+    let mac = format!(
+        "02:42:{:02x}:{:02x}:{:02x}:{:02x}",
+        octets[0], octets[1], octets[2], octets[3]
+    );
+    assert_eq!(settings["MacAddress"], mac.as_str());
+    let inside = c.ok(&["exec", &server, "cat", "/sys/class/net/eth0/address"]);
+    assert_eq!(inside.trim(), mac);
+    let route = c.ok(&["exec", &server, "/bin/busybox", "ip", "route"]);
+    assert!(
+        route.contains(&format!("default via {gateway} dev eth0")),
+        "{route}"
+    );
+    let ping = c.d.docker(&[
+        "exec",
+        &server,
+        "/bin/busybox",
+        "ping",
+        "-c",
+        "1",
+        "-W",
+        "5",
+        &gateway,
+    ]);
+    assert!(ping.success(), "{}", ping.describe());
+    let (veth, master) = host_end(&c, &server).expect("the container's veth is on the host");
+    assert_eq!(master, bridge);
+    assert!(
+        reaches_from_the_host(&ip, 8080),
+        "{ip}:8080 unreachable from the host"
+    );
+    let client = c.ok(&[
+        "run",
+        "--rm",
+        &image,
+        "/bin/busybox",
+        "wget",
+        "-q",
+        "-O",
+        "-",
+        &format!("http://{ip}:8080/"),
+    ]);
+    assert!(client.contains("served by"), "{client}");
+
+    if c.d.owned() && !c.d.is_dockerd() {
+        c.d.signal(nix::sys::signal::Signal::SIGKILL);
+        assert!(c.d.wait_exit(Duration::from_secs(30)).is_some());
+        c.d.restart_stopped();
+        assert!(
+            reaches_from_the_host(&ip, 8080),
+            "unreachable after a berthd crash"
+        );
+    }
+    c.ok(&["rm", "-f", &server]);
+    assert!(
+        !std::path::Path::new("/sys/class/net").join(&veth).exists(),
+        "{veth} is left on the host"
+    );
+}

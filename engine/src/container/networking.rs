@@ -2,6 +2,7 @@
 //! and published ports at start (through netavark), and their release when it stops.
 
 use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
@@ -226,8 +227,24 @@ impl ContainerService {
                     },
                 );
             }
-            // Intent before effect: the record names the namespace, addresses and ports
-            // before netavark makes them, so a daemon killed during the setup finds at
+            // On the default bridge, with no port published and no IPv6, netavark would add
+            // no firewall rule for this container: berthd plumbs the veth itself, once the
+            // bridge (and with it the network's own rules) exists.
+            let in_process = match bridged.as_slice() {
+                [(name, n)] if n.name == "bridge" && ports.is_empty() && n.subnet6.is_empty() => {
+                    crate::network::plumb::bridge_exists(&n.bridge)
+                        .await
+                        .then(|| name.clone())
+                }
+                _ => None,
+            };
+            if let Some(name) = &in_process
+                && let Some(e) = endpoints.get_mut(name)
+            {
+                e.host_veth = format!("veth{}", &e.endpoint_id[..10]);
+            }
+            // Intent before effect: the record names the namespace, addresses, ports and
+            // veth before they are made, so a daemon killed during the setup finds at
             // restart what to take down.
             let intent = {
                 let mut r = c.rec();
@@ -237,6 +254,32 @@ impl ContainerService {
                 r.clone()
             };
             self.persist(&intent)?;
+            if let Some(name) = &in_process {
+                let (n, e) = (&bridged[0].1, &endpoints[name]);
+                let mac = mac_for(&e.static_mac, e.ip.parse().unwrap_or(Ipv4Addr::UNSPECIFIED));
+                crate::network::plumb::attach(&crate::network::plumb::Veth {
+                    bridge: &n.bridge,
+                    host_name: &e.host_veth,
+                    netns: &netns,
+                    interface: &e.interface,
+                    mac: crate::network::plumb::parse_mac(&mac)
+                        .ok_or_else(|| Error::invalid(format!("invalid MAC address: {mac}")))?,
+                    ip: e
+                        .ip
+                        .parse()
+                        .map_err(|_| Error::internal("bad endpoint address"))?,
+                    prefix: e.prefix,
+                    gateway: n
+                        .gateway
+                        .parse()
+                        .map_err(|_| Error::internal("bad gateway"))?,
+                })
+                .await?;
+                if let Some(e) = endpoints.get_mut(name) {
+                    e.mac = mac;
+                }
+                return Ok::<_, Error>(ports);
+            }
             let status = netavark.setup(&netns, &opts).await?;
             for (name, n) in &bridged {
                 if let Some(e) = endpoints.get_mut(name) {
@@ -335,6 +378,16 @@ impl ContainerService {
             let Ok(n) = self.networks.get(name) else {
                 continue;
             };
+            if !e.host_veth.is_empty() {
+                if let Err(err) = crate::network::plumb::detach(&e.host_veth).await {
+                    tracing::warn!(container = %record.id, "network teardown: {}", err.message);
+                }
+                if release {
+                    self.networks.release(&n.id, &e.ip);
+                }
+                left.push(n);
+                continue;
+            }
             opts.add(
                 self.networks.net_info(&n),
                 PerNetwork {
@@ -650,9 +703,13 @@ impl ContainerService {
                     static_mac: None,
                 },
             );
-            netavark
-                .teardown(std::path::Path::new(&record.sandbox), &opts)
-                .await?;
+            if e.host_veth.is_empty() {
+                netavark
+                    .teardown(std::path::Path::new(&record.sandbox), &opts)
+                    .await?;
+            } else {
+                crate::network::plumb::detach(&e.host_veth).await?;
+            }
             self.networks.release(&n.id, &e.ip);
             self.networks.release(&n.id, &e.ip6);
             self.networks

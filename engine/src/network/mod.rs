@@ -7,6 +7,7 @@
 pub mod ipam;
 pub mod netavark;
 pub mod netns;
+pub mod plumb;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -134,6 +135,9 @@ pub struct Endpoint {
     pub prefix6: u8,
     #[serde(default)]
     pub gateway6: String,
+    /// The host end of a veth berthd plumbed itself (not netavark); empty otherwise.
+    #[serde(default)]
+    pub host_veth: String,
 }
 
 impl Endpoint {
@@ -149,6 +153,7 @@ impl Endpoint {
         self.ip6.clear();
         self.prefix6 = 0;
         self.gateway6.clear();
+        self.host_veth.clear();
     }
 }
 

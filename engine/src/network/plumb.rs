@@ -1,0 +1,211 @@
+//! A container's endpoint on a bridge, plumbed in-process over netlink: a veth pair with one
+//! end on the bridge and the other as the container's interface (its MAC, address and default
+//! route), and the namespace's loopback. No process is spawned. Used where netavark would add
+//! no firewall rule for the container (see `ContainerService::join_networks`).
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::os::fd::AsRawFd;
+use std::path::Path;
+
+use futures_util::TryStreamExt;
+use rtnetlink::{Handle, LinkUnspec, LinkVeth, RouteMessageBuilder};
+
+use crate::{Error, Result};
+
+/// One endpoint to plumb.
+pub struct Veth<'a> {
+    /// The bridge device the host end joins.
+    pub bridge: &'a str,
+    /// The host end's name (at most 15 bytes).
+    pub host_name: &'a str,
+    /// The pinned namespace the other end goes into.
+    pub netns: &'a Path,
+    /// Its name in there (`eth0`).
+    pub interface: &'a str,
+    pub mac: [u8; 6],
+    pub ip: Ipv4Addr,
+    pub prefix: u8,
+    pub gateway: Ipv4Addr,
+}
+
+fn netlink_error(what: &str, e: impl std::fmt::Display) -> Error {
+    Error::internal(format!("{what}: {e}"))
+}
+
+/// A handle on this (the host's) namespace. Its connection runs on the current runtime.
+fn connect() -> Result<Handle> {
+    let (connection, handle, _) =
+        rtnetlink::new_connection().map_err(|e| netlink_error("netlink socket", e))?;
+    tokio::spawn(connection);
+    Ok(handle)
+}
+
+/// A handle whose socket lives in the namespace pinned at `netns`: a socket stays in the
+/// namespace it was opened in, so it is opened on a short-lived thread that joins it.
+fn connect_in(netns: &Path) -> Result<Handle> {
+    let ns = std::fs::File::open(netns)?;
+    let runtime = tokio::runtime::Handle::current();
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            nix::sched::setns(&ns, nix::sched::CloneFlags::CLONE_NEWNET)
+                .map_err(|e| netlink_error("joining the container's namespace", e))?;
+            let _entered = runtime.enter();
+            connect()
+        })
+        .join()
+        .map_err(|_| Error::internal("the netlink thread panicked"))?
+    })
+}
+
+async fn index_of(handle: &Handle, name: &str) -> Result<Option<u32>> {
+    match handle
+        .link()
+        .get()
+        .match_name(name.to_string())
+        .execute()
+        .try_next()
+        .await
+    {
+        Ok(link) => Ok(link.map(|l| l.header.index)),
+        Err(rtnetlink::Error::NetlinkError(e)) if e.raw_code() == -nix::libc::ENODEV => Ok(None),
+        Err(e) => Err(netlink_error(&format!("looking up {name}"), e)),
+    }
+}
+
+/// Whether `bridge` exists on the host.
+pub async fn bridge_exists(bridge: &str) -> bool {
+    match connect() {
+        Ok(host) => matches!(index_of(&host, bridge).await, Ok(Some(_))),
+        Err(_) => false,
+    }
+}
+
+/// Makes the pair, puts it on the bridge and in the namespace, and configures the
+/// container's end. On an error the host end is deleted again (which takes its peer along).
+pub async fn attach(v: &Veth<'_>) -> Result<()> {
+    let host = connect()?;
+    let result = plumb(&host, v).await;
+    if result.is_err() {
+        let _ = delete(&host, v.host_name).await;
+    }
+    result
+}
+
+async fn plumb(host: &Handle, v: &Veth<'_>) -> Result<()> {
+    let bridge = index_of(host, v.bridge)
+        .await?
+        .ok_or_else(|| Error::internal(format!("bridge {} is missing", v.bridge)))?;
+    // The peer gets a temporary name on the host, where `eth0` may well exist.
+    let peer = format!("{}p", &v.host_name[..v.host_name.len().min(14)]);
+    host.link()
+        .add(LinkVeth::new(v.host_name, &peer).build())
+        .execute()
+        .await
+        .map_err(|e| netlink_error("creating the veth pair", e))?;
+    let ns = std::fs::File::open(v.netns)?;
+    host.link()
+        .set(
+            LinkUnspec::new_with_name(&peer)
+                .setns_by_fd(ns.as_raw_fd())
+                .build(),
+        )
+        .execute()
+        .await
+        .map_err(|e| netlink_error("moving the veth into the namespace", e))?;
+    host.link()
+        .set(
+            LinkUnspec::new_with_name(v.host_name)
+                .controller(bridge)
+                .up()
+                .build(),
+        )
+        .execute()
+        .await
+        .map_err(|e| netlink_error("putting the veth on the bridge", e))?;
+
+    let inner = connect_in(v.netns)?;
+    let index = index_of(&inner, &peer)
+        .await?
+        .ok_or_else(|| Error::internal("the veth did not reach the namespace"))?;
+    inner
+        .link()
+        .set(
+            LinkUnspec::new_with_index(index)
+                .name(v.interface.to_string())
+                .address(v.mac.to_vec())
+                .up()
+                .build(),
+        )
+        .execute()
+        .await
+        .map_err(|e| netlink_error("naming the container's interface", e))?;
+    if let Some(lo) = index_of(&inner, "lo").await? {
+        inner
+            .link()
+            .set(LinkUnspec::new_with_index(lo).up().build())
+            .execute()
+            .await
+            .map_err(|e| netlink_error("bringing up loopback", e))?;
+    }
+    inner
+        .address()
+        .add(index, IpAddr::V4(v.ip), v.prefix)
+        .execute()
+        .await
+        .map_err(|e| netlink_error("adding the address", e))?;
+    inner
+        .route()
+        .add(
+            RouteMessageBuilder::<Ipv4Addr>::new()
+                .gateway(v.gateway)
+                .output_interface(index)
+                .build(),
+        )
+        .execute()
+        .await
+        .map_err(|e| netlink_error("adding the default route", e))?;
+    Ok(())
+}
+
+async fn delete(host: &Handle, name: &str) -> Result<()> {
+    let Some(index) = index_of(host, name).await? else {
+        return Ok(());
+    };
+    match host.link().del(index).execute().await {
+        Ok(()) => Ok(()),
+        Err(rtnetlink::Error::NetlinkError(e)) if e.raw_code() == -nix::libc::ENODEV => Ok(()),
+        Err(e) => Err(netlink_error(&format!("deleting {name}"), e)),
+    }
+}
+
+/// Deletes the host end of a pair made by [`attach`] (its peer goes with it); a missing
+/// one is fine.
+pub async fn detach(host_name: &str) -> Result<()> {
+    delete(&connect()?, host_name).await
+}
+
+/// The bytes of a MAC written `02:42:ac:11:00:02`.
+pub fn parse_mac(mac: &str) -> Option<[u8; 6]> {
+    let mut out = [0u8; 6];
+    let mut parts = mac.split(':');
+    for b in &mut out {
+        *b = u8::from_str_radix(parts.next()?, 16).ok()?;
+    }
+    parts.next().is_none().then_some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn macs_parse_only_whole() {
+        assert_eq!(
+            parse_mac("02:42:ac:11:00:02"),
+            Some([0x02, 0x42, 0xac, 0x11, 0x00, 0x02])
+        );
+        assert_eq!(parse_mac("02:42:ac:11:00"), None);
+        assert_eq!(parse_mac("02:42:ac:11:00:02:03"), None);
+        assert_eq!(parse_mac("02:42:zz:11:00:02"), None);
+    }
+}
