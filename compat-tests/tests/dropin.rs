@@ -1597,3 +1597,31 @@ fn a_slow_attached_client_gets_every_line() {
         "lines that reached the slow client"
     );
 }
+
+/// testcontainers' `with_tmpfs_mount("/x", "1m")` sends `Tmpfs: {"/x": "1m"}`: the create
+/// is accepted and the start refused with moby's check of the options (a 500, as on dockerd),
+/// not the runtime's mount error; the container stays created.
+#[test]
+fn tmpfs_options_are_checked_at_start_as_moby_checks_them() {
+    let mut c = setup("tmpfs-opts");
+    let id = c.create(
+        "tmpfs",
+        json!({"Cmd": ["true"], "HostConfig": {"NetworkMode": "none", "Tmpfs": {"/scratch": "1m"}}}),
+    );
+    let r =
+        c.d.request("POST", &format!("/containers/{id}/start"), &[], b"");
+    assert_eq!(r.status, 500, "{}", r.describe());
+    let message = r.json()["message"].as_str().unwrap_or_default().to_string();
+    assert!(
+        message.starts_with("invalid tmpfs option ") && message.contains("\"1m\""),
+        "{message}"
+    );
+    assert_eq!(c.inspect(&id)["State"]["Status"], "created");
+    let ok = c.create(
+        "tmpfs-ok",
+        json!({"Cmd": ["true"], "HostConfig": {"NetworkMode": "none", "Tmpfs": {"/scratch": "size=1m,noexec"}}}),
+    );
+    let r =
+        c.d.request("POST", &format!("/containers/{ok}/start"), &[], b"");
+    assert_eq!(r.status, 204, "{}", r.describe());
+}

@@ -347,6 +347,73 @@ fn parse_mount(m: &Value) -> Result<MountPoint> {
     }
 }
 
+/// `HostConfig.Tmpfs` options checked as moby checks them when it starts the container:
+/// each is a mount flag or `key=value` with a key tmpfs takes, and an error names the last
+/// bad one's key. An error of the start, so a 500 as on dockerd.
+pub fn check_tmpfs_data(data: &str) -> Result<()> {
+    const FLAGS: &[&str] = &[
+        "defaults",
+        "ro",
+        "rw",
+        "suid",
+        "nosuid",
+        "dev",
+        "nodev",
+        "exec",
+        "noexec",
+        "sync",
+        "async",
+        "dirsync",
+        "remount",
+        "mand",
+        "nomand",
+        "atime",
+        "noatime",
+        "diratime",
+        "nodiratime",
+        "bind",
+        "rbind",
+        "unbindable",
+        "runbindable",
+        "private",
+        "rprivate",
+        "shared",
+        "rshared",
+        "slave",
+        "rslave",
+        "relatime",
+        "norelatime",
+        "strictatime",
+        "nostrictatime",
+    ];
+    const KEYS: &[&str] = &[
+        "",
+        "size",
+        "mode",
+        "uid",
+        "gid",
+        "nr_inodes",
+        "nr_blocks",
+        "mpol",
+    ];
+    if data.is_empty() {
+        return Ok(());
+    }
+    for option in data.split(',').rev() {
+        if FLAGS.contains(&option) {
+            continue;
+        }
+        match option.split_once('=') {
+            Some((key, _)) if KEYS.contains(&key) => {}
+            _ => {
+                let key = option.split_once('=').map_or(option, |(k, _)| k);
+                return Err(Error::internal(format!("invalid tmpfs option {key:?}")));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// `TmpfsOptions` as mount options, the way moby writes them: the size with the largest
 /// unit that divides it, the mode in octal, then any raw `Options`.
 fn tmpfs_options(o: Option<&Value>, read_only: bool) -> String {
@@ -479,6 +546,17 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn tmpfs_data_is_checked_as_moby_checks_it() {
+        assert!(check_tmpfs_data("").is_ok());
+        assert!(check_tmpfs_data("size=1m,mode=1777,noexec,rw").is_ok());
+        let e = check_tmpfs_data("1m").unwrap_err();
+        assert_eq!(e.message, "invalid tmpfs option \"1m\"");
+        assert_eq!(e.kind, crate::ErrorKind::Internal);
+        let e = check_tmpfs_data("bogus=1,size=2m").unwrap_err();
+        assert_eq!(e.message, "invalid tmpfs option \"bogus\"");
+    }
 
     #[test]
     fn tmpfs_mounts_and_volumes_from() {

@@ -771,9 +771,12 @@ impl ContainerService {
             }
             _ => {}
         }
-        // A block device that is not there fails the start before anything is made, with
-        // moby's untyped (500) error.
+        // A block device that is not there, or a tmpfs option tmpfs does not take, fails the
+        // start before anything is made, with moby's untyped (500) error.
         setup::resources(&record.host_config)?;
+        for (_, data) in string_map(record.host_config.get("Tmpfs")) {
+            super::mounts::check_tmpfs_data(&data)?;
+        }
         match self.start_task(c, &record).await {
             Ok(pid) => {
                 let record = {
@@ -933,6 +936,7 @@ impl ContainerService {
         }
         let list = |key: &str| setup::strings(record.host_config.get(key));
         let security = setup::security_options(&list("SecurityOpt"))?;
+
         let spec = oci::build(&SpecInput {
             id: id.clone(),
             args: std::iter::once(record.path.clone())
