@@ -1625,3 +1625,125 @@ fn tmpfs_options_are_checked_at_start_as_moby_checks_them() {
         c.d.request("POST", &format!("/containers/{ok}/start"), &[], b"");
     assert_eq!(r.status, 204, "{}", r.describe());
 }
+
+/// `GET /containers/{id}/json?size=1` (dockerode's `inspect({size: true})`) adds the
+/// writable layer's and the whole root's sizes, as the list's `size=1` does.
+#[test]
+fn inspect_with_size_counts_the_layers() {
+    let mut c = setup("inspect-size");
+    let id = c.create(
+        "sized",
+        json!({"Cmd": ["sh", "-c", "echo x > /f"], "HostConfig": {"NetworkMode": "none"}}),
+    );
+    let r =
+        c.d.request("POST", &format!("/containers/{id}/start"), &[], b"");
+    assert_eq!(r.status, 204, "{}", r.describe());
+    let _ =
+        c.d.request("POST", &format!("/containers/{id}/wait"), &[], b"");
+    let plain = c.inspect(&id);
+    assert!(plain.get("SizeRw").is_none(), "{plain}");
+    let (status, sized) = c.d.get_json(&format!("/containers/{id}/json?size=1"));
+    assert_eq!(status, 200);
+    assert_eq!(sized["SizeRw"], 2, "the two bytes of /f");
+    let root = sized["SizeRootFs"].as_i64().unwrap_or(0);
+    assert!(
+        root > 1_000_000,
+        "SizeRootFs {root}: the image's busybox and the layer"
+    );
+}
+
+/// A run that mounted a volume releases it with an `unmount` event (container, driver).
+#[test]
+fn a_run_that_mounted_a_volume_emits_unmount() {
+    let mut c = setup("vol-unmount");
+    let volume = format!("bct-dropin-{}-unmount", std::process::id());
+    let since = compat_tests::unix_now();
+    let id = c.create(
+        "vol-user",
+        json!({"Cmd": ["true"], "HostConfig": {"NetworkMode": "none", "Binds": [format!("{volume}:/data")]}}),
+    );
+    let r =
+        c.d.request("POST", &format!("/containers/{id}/start"), &[], b"");
+    assert_eq!(r.status, 204, "{}", r.describe());
+    let _ =
+        c.d.request("POST", &format!("/containers/{id}/wait"), &[], b"");
+    let r =
+        c.d.request("DELETE", &format!("/containers/{id}?v=1"), &[], b"");
+    assert_eq!(r.status, 204, "{}", r.describe());
+    let r =
+        c.d.request("DELETE", &format!("/volumes/{volume}"), &[], b"");
+    assert_eq!(r.status, 204, "{}", r.describe());
+    let filters =
+        compat_tests::url_encode(&format!(r#"{{"type":["volume"],"volume":["{volume}"]}}"#));
+    let r = c.d.request(
+        "GET",
+        &format!(
+            "/events?since={since}&until={}&filters={filters}",
+            compat_tests::unix_now() + 1
+        ),
+        &[],
+        b"",
+    );
+    let events: Vec<Value> = String::from_utf8_lossy(&r.body)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let actions: Vec<&str> = events.iter().filter_map(|e| e["Action"].as_str()).collect();
+    let mount = actions.iter().position(|a| *a == "mount");
+    let unmount = actions.iter().position(|a| *a == "unmount");
+    assert!(mount.is_some() && unmount > mount, "{actions:?}");
+    let attrs = &events[unmount.unwrap()]["Actor"]["Attributes"];
+    assert_eq!(attrs["container"], id.as_str());
+    assert_eq!(attrs["driver"], "local");
+    assert_eq!(actions.last(), Some(&"destroy"), "{actions:?}");
+}
+
+/// Removing a built image takes its untagged parents (the build's step images) with it,
+/// unless `noprune` is given, as moby's image delete does.
+#[test]
+fn removing_an_image_prunes_its_untagged_parents() {
+    let c = setup("rmi-prune");
+    let dir = compat_tests::unique_temp_dir("bct-rmi-prune");
+    std::fs::write(
+        dir.join("Dockerfile"),
+        format!("FROM {}\nRUN echo a > /a\nRUN echo b > /b\n", c.image),
+    )
+    .unwrap();
+    let tag = format!("bct-rmi-prune:{}", std::process::id());
+    // Builds the image, removes it, and says whether its parent (a step image) is left.
+    let parent_left = |noprune: bool| -> (Vec<Value>, bool, String) {
+        let out =
+            c.d.docker(&["build", "-q", "-t", &tag, &dir.display().to_string()]);
+        assert!(out.success(), "{}", out.describe());
+        let (_, img) = c.d.get_json(&format!("/images/{tag}/json"));
+        let parent = img["Parent"].as_str().unwrap_or_default().to_string();
+        assert!(
+            parent.starts_with("sha256:"),
+            "a classic build records the parent: {img}"
+        );
+        let path = format!("/images/{tag}{}", if noprune { "?noprune=1" } else { "" });
+        let r = c.d.request("DELETE", &path, &[], b"");
+        assert_eq!(r.status, 200, "{}", r.describe());
+        let items: Vec<Value> = r.json().as_array().cloned().unwrap_or_default();
+        let (status, _) = c.d.get_json(&format!("/images/{parent}/json"));
+        (items, status == 200, parent)
+    };
+    let (items, left, parent) = parent_left(false);
+    assert!(
+        !left,
+        "the step image {parent} is left after rmi: {items:?}"
+    );
+    let deleted: Vec<&str> = items.iter().filter_map(|i| i["Deleted"].as_str()).collect();
+    assert!(deleted.contains(&parent.as_str()), "{items:?}");
+    let (items, left, parent) = parent_left(true);
+    assert!(left, "noprune removed the parent too: {items:?}");
+    assert!(
+        !items.iter().any(|i| i["Deleted"] == parent.as_str()),
+        "noprune listed the parent as deleted: {items:?}"
+    );
+    // The parent kept, removed now, takes the rest of the chain with it.
+    let r =
+        c.d.request("DELETE", &format!("/images/{parent}"), &[], b"");
+    assert_eq!(r.status, 200, "{}", r.describe());
+    let _ = std::fs::remove_dir_all(&dir);
+}

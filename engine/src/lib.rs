@@ -175,10 +175,49 @@ impl Engine {
         &self,
         name: &str,
         force: bool,
+        noprune: bool,
     ) -> Result<Vec<image::store::RemovedImage>> {
         let entry = self.images.find(name).await?;
         let user = self.containers.user_of_image(&entry.resolved.id);
-        self.images.remove(name, force, user).await
+        let mut out = self.images.remove(name, force, user).await?;
+        let deleted = out
+            .iter()
+            .any(|r| matches!(r, image::store::RemovedImage::Deleted(_)));
+        if deleted && !noprune {
+            out.extend(self.prune_parents(&entry.resolved.parent).await);
+        }
+        Ok(out)
+    }
+
+    /// moby's parent pruning after a delete: each parent in turn goes while it has no name,
+    /// no other child and no container (a build's step images, for instance).
+    async fn prune_parents(&self, mut parent: &str) -> Vec<image::store::RemovedImage> {
+        let mut out = Vec::new();
+        let Ok(all) = self.images.list().await else {
+            return out;
+        };
+        let mut gone: Vec<&str> = Vec::new();
+        while !parent.is_empty() {
+            let Some(p) = all.iter().find(|e| e.resolved.id == parent) else {
+                break;
+            };
+            let has_child = all.iter().any(|e| {
+                e.resolved.parent == p.resolved.id && !gone.contains(&e.resolved.id.as_str())
+            });
+            if p.references().next().is_some()
+                || has_child
+                || self.containers.user_of_image(&p.resolved.id).is_some()
+            {
+                break;
+            }
+            match self.images.remove(&p.resolved.id, false, None).await {
+                Ok(removed) => out.extend(removed),
+                Err(_) => break,
+            }
+            gone.push(&p.resolved.id);
+            parent = &p.resolved.parent;
+        }
+        out
     }
 
     /// `docker image prune`: dangling images (all unused ones with `all`) that no container

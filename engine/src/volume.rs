@@ -123,6 +123,20 @@ impl VolumeStore {
             .publish(Event::new("volume", "mount", name.to_string(), attributes));
     }
 
+    /// The `unmount` event of a volume a container's run used.
+    pub fn unmount_event(&self, name: &str, container: &str) {
+        let attributes = BTreeMap::from([
+            ("container".to_string(), container.to_string()),
+            ("driver".to_string(), "local".to_string()),
+        ]);
+        self.events.publish(Event::new(
+            "volume",
+            "unmount",
+            name.to_string(),
+            attributes,
+        ));
+    }
+
     /// `POST /volumes/create`: a new volume, or the existing one of that name.
     pub fn create(
         &self,

@@ -144,11 +144,16 @@ pub async fn inspect(
     State(s): State<AppState>,
     Extension(version): Extension<ApiVersion>,
     Path(id): Path<String>,
+    q: QueryParams,
 ) -> Result<Json<Value>, ApiError> {
     let c = s.engine.containers().get(&id)?;
     let mut out = crate::types::container::inspect(&c, version);
     crate::compat::container::short_id_aliases_before_1_45(&mut out, version);
     crate::compat::container::inspect_trimmed_from_1_52(&mut out, version);
+    if q.bool("size") {
+        let size = s.engine.container_size(&c).await;
+        crate::types::container::inspect_sizes(&mut out, size);
+    }
     Ok(Json(out))
 }
 

@@ -567,7 +567,10 @@ pub async fn remove(
     Path(name): Path<String>,
     q: QueryParams,
 ) -> Result<Json<Vec<DeleteResponseItem>>, ApiError> {
-    let removed = s.engine.remove_image(&name, q.bool("force")).await?;
+    let removed = s
+        .engine
+        .remove_image(&name, q.bool("force"), q.bool("noprune"))
+        .await?;
     Ok(Json(
         removed
             .into_iter()

@@ -394,6 +394,13 @@ pub fn add_sizes(entry: &mut Value, size: berth_engine::disk_usage::ContainerSiz
     }
 }
 
+/// Inspect's `SizeRw` and `SizeRootFs` with `size=1`: pointers in moby's struct, so present
+/// even when zero.
+pub fn inspect_sizes(out: &mut Value, size: berth_engine::disk_usage::ContainerSize) {
+    out["SizeRw"] = json!(size.size_rw);
+    out["SizeRootFs"] = json!(size.size_root_fs);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -594,10 +594,12 @@ impl ContainerService {
         .map_err(Error::from)
     }
 
-    /// Volumes with driver options are unmounted once no running container uses them.
+    /// Volumes with driver options are unmounted once no running container uses them; each
+    /// volume of the run gets the `unmount` event moby emits.
     fn unpin_volumes(&self, record: &ContainerRecord) {
         for m in record.mounts.iter().filter(|m| m.kind == "volume") {
             self.volumes.unpin(&m.name, &record.id);
+            self.volumes.unmount_event(&m.name, &record.id);
         }
     }
 
@@ -1472,7 +1474,14 @@ impl ContainerService {
             c.rec().state.status = previous;
             return Err(e);
         }
-        let _ = self.containerd.remove_snapshot(&id).await;
+        // Likewise the writable layer: with containerd gone between the two, the record
+        // stays so that the retry removes the snapshot instead of orphaning it.
+        if let Err(e) = self.containerd.remove_snapshot(&id).await
+            && e.kind == ErrorKind::Unavailable
+        {
+            c.rec().state.status = previous;
+            return Err(e);
+        }
         self.containerd.delete_lease(&Self::lease_for(&id)).await;
         let _ = std::fs::remove_dir_all(self.dir(&id));
         let _ = std::fs::remove_dir_all(self.run_dir(&id));
