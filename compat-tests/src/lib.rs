@@ -91,6 +91,21 @@ pub fn host_disk() -> Option<String> {
     disks.into_iter().next().map(|n| format!("/dev/{n}"))
 }
 
+/// Builds (or finds, from the same recipe) the offline service images on `d` with
+/// `scripts/service-images`: `berth-services/{redis,postgres,nginx,app}:1`.
+pub fn build_service_images(d: &Daemon) {
+    let out = Command::new(workspace_root().join("scripts/service-images"))
+        .env("DOCKER_HOST", d.docker_host())
+        .env_remove("DOCKER_CONTEXT")
+        .output()
+        .expect("scripts/service-images runs");
+    assert!(
+        out.status.success(),
+        "scripts/service-images failed\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// A plain HTTP/1.0 GET of `path` on 127.0.0.1:`port`, retried for up to 10 s until it
 /// answers 200; the whole response, head included.
 pub fn http_get(port: u16, path: &str) -> Option<String> {

@@ -6,10 +6,9 @@
 //! through debootstrap, no registry).
 
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use compat_tests::{Daemon, daemon, http_get, unique_temp_dir, workspace_root};
+use compat_tests::{Daemon, daemon, http_get, unique_temp_dir};
 use nix::sys::signal::Signal;
 
 const STACK: &str = r#"version: "2.4"
@@ -35,19 +34,6 @@ volumes:
   redisdata: {}
   pgdata: {}
 "#;
-
-fn build_service_images(d: &Daemon) {
-    let out = Command::new(workspace_root().join("scripts/service-images"))
-        .env("DOCKER_HOST", d.docker_host())
-        .env_remove("DOCKER_CONTEXT")
-        .output()
-        .expect("scripts/service-images runs");
-    assert!(
-        out.status.success(),
-        "scripts/service-images failed\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 struct Stack<'a> {
     d: &'a Daemon,
@@ -105,7 +91,7 @@ impl Stack<'_> {
 #[test]
 fn a_compose_stack_with_healthchecks_serves_keeps_its_data_and_survives_the_daemon() {
     let mut d = daemon();
-    build_service_images(&d);
+    compat_tests::build_service_images(&d);
     let dir = unique_temp_dir("bct-stack");
     std::fs::write(dir.join("docker-compose.yml"), STACK).unwrap();
     std::fs::write(
