@@ -40,6 +40,21 @@ fn max_size_and_max_file_rotate_and_keep_the_newest_lines() {
         .parse()
         .expect("line number");
     assert_eq!(lines.len(), 300 - first, "{}", logs.stdout);
+    // --tail reads from the end, across the rotated file: the newest lines, in order.
+    let tail = d.docker(&["logs", "--tail", "3", &name]);
+    assert_eq!(
+        tail.stdout,
+        "line-297\nline-298\nline-299\n",
+        "{}",
+        tail.describe()
+    );
+    let all = d.docker(&["logs", "--tail", &lines.len().to_string(), &name]);
+    assert_eq!(
+        all.stdout, logs.stdout,
+        "a tail as long as the log is the log"
+    );
+    let none = d.docker(&["logs", "--tail", "0", &name]);
+    assert_eq!(none.stdout, "", "{}", none.describe());
     let inspect = d.docker(&["inspect", "-f", "{{json .HostConfig.LogConfig}}", &name]);
     assert!(
         inspect.stdout.contains("\"max-size\":\"1k\""),

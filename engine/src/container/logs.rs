@@ -93,6 +93,90 @@ pub fn parse(data: &[u8]) -> (Vec<LogEntry>, usize) {
     (entries, consumed)
 }
 
+/// Where the complete lines of an open log file of `len` bytes end: after its last newline
+/// (a line still being written is not an entry yet).
+fn complete_end(f: &mut std::fs::File, len: usize, piece: usize) -> usize {
+    use std::io::{Read as _, Seek as _};
+    let mut pos = len;
+    while pos > 0 {
+        let start = pos.saturating_sub(piece);
+        let mut buf = vec![0u8; pos - start];
+        if f.seek(std::io::SeekFrom::Start(start as u64)).is_err()
+            || f.read_exact(&mut buf).is_err()
+        {
+            return 0;
+        }
+        if let Some(p) = buf.iter().rposition(|b| *b == b'\n') {
+            return start + p + 1;
+        }
+        pos = start;
+    }
+    0
+}
+
+/// `logs --tail n`: the last `n` entries `keep` accepts, oldest first, read backwards from
+/// the end of `files` (oldest first, the live file last) `piece` bytes at a time, so a long
+/// log costs what its tail costs; and where the live file's complete lines end (a follow goes
+/// on from there).
+pub fn tail(
+    files: &[std::path::PathBuf],
+    n: usize,
+    piece: usize,
+    keep: impl Fn(&LogEntry) -> bool,
+) -> (Vec<LogEntry>, usize) {
+    use std::io::{Read as _, Seek as _};
+    let mut newest_first: Vec<LogEntry> = Vec::new();
+    let mut live_end = 0;
+    for (i, file) in files.iter().enumerate().rev() {
+        let Ok(mut f) = std::fs::File::open(file) else {
+            continue;
+        };
+        let len = f.metadata().map_or(0, |m| m.len() as usize);
+        let end = complete_end(&mut f, len, piece);
+        if i + 1 == files.len() {
+            live_end = end;
+        }
+        let mut pos = end;
+        // The head of a line that began before the piece read last.
+        let mut carry: Vec<u8> = Vec::new();
+        while pos > 0 && newest_first.len() < n {
+            let start = pos.saturating_sub(piece);
+            let mut buf = vec![0u8; pos - start];
+            if f.seek(std::io::SeekFrom::Start(start as u64)).is_err()
+                || f.read_exact(&mut buf).is_err()
+            {
+                break;
+            }
+            buf.extend_from_slice(&carry);
+            let cut = if start == 0 {
+                0
+            } else {
+                match buf.iter().position(|b| *b == b'\n') {
+                    Some(p) => p + 1,
+                    None => {
+                        carry = buf;
+                        pos = start;
+                        continue;
+                    }
+                }
+            };
+            let (entries, _) = parse(&buf[cut..]);
+            for e in entries.into_iter().rev() {
+                if newest_first.len() == n {
+                    break;
+                }
+                if keep(&e) {
+                    newest_first.push(e);
+                }
+            }
+            carry = buf[..cut].to_vec();
+            pos = start;
+        }
+    }
+    newest_first.reverse();
+    (newest_first, live_end)
+}
+
 pub fn read_all(path: &Path) -> (Vec<LogEntry>, u64) {
     let data = std::fs::read(path).unwrap_or_default();
     let (entries, consumed) = parse(&data);
@@ -102,6 +186,58 @@ pub fn read_all(path: &Path) -> (Vec<LogEntry>, u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn line(stream: &str, text: &str) -> String {
+        format!(
+            "{{\"log\":\"{text}\\n\",\"stream\":\"{stream}\",\"time\":\"2024-01-01T00:00:00Z\"}}\n"
+        )
+    }
+
+    #[test]
+    fn tail_reads_back_across_pieces_and_rotated_files() {
+        let dir = std::env::temp_dir().join(format!("berth-tail-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let old = dir.join("c-json.log.1");
+        let live = dir.join("c-json.log");
+        let mut a = String::new();
+        for i in 0..5 {
+            a.push_str(&line("stdout", &format!("old{i}")));
+        }
+        std::fs::write(&old, &a).unwrap();
+        let mut b = String::new();
+        for i in 0..5 {
+            b.push_str(&line(
+                if i % 2 == 0 { "stdout" } else { "stderr" },
+                &format!("new{i}"),
+            ));
+        }
+        // A line still being written is no entry, and a follow starts before it.
+        let complete = b.len();
+        b.push_str("{\"log\":\"partial");
+        std::fs::write(&live, &b).unwrap();
+        let files = vec![old, live];
+        let text = |v: &[LogEntry]| {
+            v.iter()
+                .map(|e| String::from_utf8_lossy(&e.line).trim().to_string())
+                .collect::<Vec<_>>()
+        };
+        for piece in [7, 64, 1 << 20] {
+            let (got, end) = tail(&files, 7, piece, |_| true);
+            assert_eq!(end, complete, "piece {piece}");
+            assert_eq!(
+                text(&got),
+                ["old3", "old4", "new0", "new1", "new2", "new3", "new4"],
+                "piece {piece}"
+            );
+            let (got, _) = tail(&files, 2, piece, |e| e.stream == StreamKind::Stdout);
+            assert_eq!(text(&got), ["new2", "new4"], "piece {piece}");
+            let (got, _) = tail(&files, 0, piece, |_| true);
+            assert!(got.is_empty());
+            let (got, _) = tail(&files, 100, piece, |_| true);
+            assert_eq!(got.len(), 10, "piece {piece}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn parses_complete_lines_only() {

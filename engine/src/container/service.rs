@@ -1642,38 +1642,32 @@ impl ContainerService {
                 .filter(|p| p.exists())
                 .collect();
             files.push(path.clone());
-            let mut last: Option<std::collections::VecDeque<LogEntry>> =
-                req.tail.map(|_| std::collections::VecDeque::new());
             let mut offset = 0;
-            for file in &files {
-                offset = 0;
-                loop {
-                    let data = logs::read_piece(file, offset, LOG_READ_PIECE).await;
-                    let (entries, used) = logs::parse(&data);
-                    if used == 0 {
-                        break;
+            if let Some(n) = req.tail {
+                // Read backwards from the end: the cost is the tail's, not the log's.
+                let (entries, end) = logs::tail(&files, n, LOG_READ_PIECE, keep);
+                offset = end;
+                for e in entries {
+                    if tx.send(e).await.is_err() {
+                        return;
                     }
-                    offset += used;
-                    for e in entries.into_iter().filter(|e| keep(e)) {
-                        match (&mut last, req.tail) {
-                            (Some(kept), Some(tail)) => {
-                                kept.push_back(e);
-                                if kept.len() > tail {
-                                    kept.pop_front();
-                                }
-                            }
-                            _ => {
-                                if tx.send(e).await.is_err() {
-                                    return;
-                                }
+                }
+            } else {
+                for file in &files {
+                    offset = 0;
+                    loop {
+                        let data = logs::read_piece(file, offset, LOG_READ_PIECE).await;
+                        let (entries, used) = logs::parse(&data);
+                        if used == 0 {
+                            break;
+                        }
+                        offset += used;
+                        for e in entries.into_iter().filter(|e| keep(e)) {
+                            if tx.send(e).await.is_err() {
+                                return;
                             }
                         }
                     }
-                }
-            }
-            for e in last.into_iter().flatten() {
-                if tx.send(e).await.is_err() {
-                    return;
                 }
             }
             if !follow {
