@@ -948,11 +948,18 @@ impl Drop for Daemon {
             self.stop(STOP_TIMEOUT);
             kill_leftover_shims(&self.dir);
         }
-        if let Some(bridge) = self.made_bridge.take() {
+        // The daemon's bridge (made by the harness for a dockerd, by berthd for itself) and
+        // the rules berthd added for it go with the daemon.
+        let bridge = self
+            .made_bridge
+            .take()
+            .or_else(|| self.bridge_args.get(1).cloned());
+        if let Some(bridge) = bridge {
             let _ = Command::new("ip")
                 .args(["link", "del", &bridge])
                 .stderr(Stdio::null())
                 .status();
+            delete_rules_naming(&bridge);
         }
         self.pool = None;
         if std::env::var_os("BERTH_COMPAT_KEEP").is_some() {
@@ -961,6 +968,29 @@ impl Drop for Daemon {
         }
         unmount_under(&self.dir);
         let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Deletes the FORWARD and nat POSTROUTING rules that name interface `device`.
+fn delete_rules_naming(device: &str) {
+    for (table, chain) in [("filter", "FORWARD"), ("nat", "POSTROUTING")] {
+        let Ok(out) = Command::new("iptables")
+            .args(["-w", "-t", table, "-S", chain])
+            .output()
+        else {
+            return;
+        };
+        for rule in String::from_utf8_lossy(&out.stdout).lines() {
+            let words: Vec<&str> = rule.split_whitespace().collect();
+            if words.first() != Some(&"-A") || !words.contains(&device) {
+                continue;
+            }
+            let _ = Command::new("iptables")
+                .args(["-w", "-t", table, "-D"])
+                .args(&words[1..])
+                .stderr(Stdio::null())
+                .status();
+        }
     }
 }
 

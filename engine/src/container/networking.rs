@@ -228,13 +228,12 @@ impl ContainerService {
                 );
             }
             // On the default bridge, with no port published and no IPv6, netavark would add
-            // no firewall rule for this container: berthd plumbs the veth itself, once the
-            // bridge (and with it the network's own rules) exists.
+            // no firewall rule for this container: berthd plumbs the veth itself, making the
+            // bridge device and the network's rules first when the device is missing.
             let in_process = match bridged.as_slice() {
                 [(name, n)] if n.name == "bridge" && ports.is_empty() && n.subnet6.is_empty() => {
-                    crate::network::plumb::bridge_exists(&n.bridge)
-                        .await
-                        .then(|| name.clone())
+                    self.default_bridge_ready(n).await?;
+                    Some(name.clone())
                 }
                 _ => None,
             };
@@ -342,6 +341,22 @@ impl ContainerService {
             dns,
             env: link_env,
         }))
+    }
+
+    /// The default bridge's device, with its address and the network's rules, made when it
+    /// is missing (the first container since boot, or netavark took it down with its last
+    /// container of its own).
+    async fn default_bridge_ready(&self, n: &crate::network::Network) -> Result<()> {
+        let subnet = crate::network::ipam::Ipv4Net::parse(&n.subnet)
+            .ok_or_else(|| Error::internal(format!("bad subnet {}", n.subnet)))?;
+        let gateway: Ipv4Addr = n
+            .gateway
+            .parse()
+            .map_err(|_| Error::internal(format!("bad gateway {}", n.gateway)))?;
+        if crate::network::plumb::ensure_bridge(&n.bridge, gateway, subnet.prefix).await? {
+            crate::network::plumb::bridge_rules(&n.bridge, &n.subnet).await?;
+        }
+        Ok(())
     }
 
     /// Takes a stopped container off its bridge networks: netavark's teardown, the

@@ -72,12 +72,104 @@ async fn index_of(handle: &Handle, name: &str) -> Result<Option<u32>> {
     }
 }
 
-/// Whether `bridge` exists on the host.
-pub async fn bridge_exists(bridge: &str) -> bool {
-    match connect() {
-        Ok(host) => matches!(index_of(&host, bridge).await, Ok(Some(_))),
-        Err(_) => false,
+/// Makes the bridge device `name` with the gateway address `gateway/prefix`, up, when it is
+/// not there; says whether it made it. Two starts racing to make it both succeed.
+pub async fn ensure_bridge(name: &str, gateway: Ipv4Addr, prefix: u8) -> Result<bool> {
+    let host = connect()?;
+    if index_of(&host, name).await?.is_some() {
+        return Ok(false);
     }
+    match host
+        .link()
+        .add(rtnetlink::LinkBridge::new(name).build())
+        .execute()
+        .await
+    {
+        Ok(()) => {}
+        Err(rtnetlink::Error::NetlinkError(e)) if e.raw_code() == -nix::libc::EEXIST => {
+            return Ok(false);
+        }
+        Err(e) => return Err(netlink_error(&format!("creating bridge {name}"), e)),
+    }
+    let index = index_of(&host, name)
+        .await?
+        .ok_or_else(|| Error::internal(format!("bridge {name} vanished")))?;
+    host.address()
+        .add(index, IpAddr::V4(gateway), prefix)
+        .execute()
+        .await
+        .map_err(|e| netlink_error("adding the bridge's address", e))?;
+    host.link()
+        .set(LinkUnspec::new_with_index(index).up().build())
+        .execute()
+        .await
+        .map_err(|e| netlink_error("bringing the bridge up", e))?;
+    Ok(true)
+}
+
+/// The rules a bridge network needs once, whoever made its device: forwarding on, traffic
+/// from and back to it forwarded, and masquerading of what leaves by another interface (the
+/// rules netavark would add for the network; none per container). Each is added only when
+/// missing.
+pub async fn bridge_rules(bridge: &str, subnet: &str) -> Result<()> {
+    let _ = tokio::fs::write("/proc/sys/net/ipv4/ip_forward", "1").await;
+    let rules: [&[&str]; 3] = [
+        &[
+            "-t",
+            "nat",
+            "POSTROUTING",
+            "-s",
+            subnet,
+            "!",
+            "-o",
+            bridge,
+            "-j",
+            "MASQUERADE",
+        ],
+        &["-t", "filter", "FORWARD", "-i", bridge, "-j", "ACCEPT"],
+        &[
+            "-t",
+            "filter",
+            "FORWARD",
+            "-o",
+            bridge,
+            "-m",
+            "conntrack",
+            "--ctstate",
+            "RELATED,ESTABLISHED",
+            "-j",
+            "ACCEPT",
+        ],
+    ];
+    for rule in rules {
+        let (table, rest) = rule.split_at(2);
+        let (chain, spec) = rest.split_first().expect("a chain");
+        let run = |op: &str| {
+            tokio::process::Command::new("iptables")
+                .arg("-w")
+                .args(table)
+                .arg(op)
+                .arg(chain)
+                .args(spec)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status()
+        };
+        if run("-C").await.is_ok_and(|s| s.success()) {
+            continue;
+        }
+        let status = if *chain == "FORWARD" {
+            run("-I").await
+        } else {
+            run("-A").await
+        };
+        if !status.is_ok_and(|s| s.success()) {
+            return Err(Error::internal(format!(
+                "iptables: could not add the {chain} rule for {bridge}"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Makes the pair, puts it on the bridge and in the namespace, and configures the
