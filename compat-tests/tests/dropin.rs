@@ -1747,3 +1747,38 @@ fn removing_an_image_prunes_its_untagged_parents() {
     assert_eq!(r.status, 200, "{}", r.describe());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A container in a namespace of its own on networks without IPv6 (or none) has IPv6 turned
+/// off, as dockerd leaves it; `--sysctl` still decides.
+#[test]
+fn ipv6_is_off_without_an_ipv6_network() {
+    let c = setup("ipv6-off");
+    let read = "for i in all default lo; do cat /proc/sys/net/ipv6/conf/$i/disable_ipv6; done";
+    for network in ["bridge", "none"] {
+        let out = c.d.docker(&[
+            "run",
+            "--rm",
+            "--network",
+            network,
+            &c.image,
+            "sh",
+            "-c",
+            read,
+        ]);
+        assert!(out.success(), "{}", out.describe());
+        assert_eq!(out.stdout, "1\n1\n1\n", "--network {network}");
+    }
+    let out = c.d.docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--sysctl",
+        "net.ipv6.conf.all.disable_ipv6=0",
+        &c.image,
+        "cat",
+        "/proc/sys/net/ipv6/conf/all/disable_ipv6",
+    ]);
+    assert!(out.success(), "{}", out.describe());
+    assert_eq!(out.stdout, "0\n", "the --sysctl given wins");
+}

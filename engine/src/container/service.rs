@@ -863,6 +863,9 @@ impl ContainerService {
         } else {
             None
         };
+        // A namespace of its own with no IPv6 address has IPv6 off, as dockerd leaves it.
+        let ipv6_off = network == NetworkNamespace::Private
+            && !c.rec().networks.values().any(|e| !e.ip6.is_empty());
         let gateway = self
             .networks
             .get("bridge")
@@ -990,7 +993,20 @@ impl ContainerService {
                         .map(|m| (m.destination.clone(), m.tmpfs_options.clone())),
                 )
                 .collect(),
-            sysctls: string_map(record.host_config.get("Sysctls")),
+            sysctls: {
+                let mut sysctls = string_map(record.host_config.get("Sysctls"));
+                if ipv6_off {
+                    for key in [
+                        "net.ipv6.conf.all.disable_ipv6",
+                        "net.ipv6.conf.default.disable_ipv6",
+                    ] {
+                        if !sysctls.iter().any(|(k, _)| k == key) {
+                            sysctls.push((key.to_string(), "1".to_string()));
+                        }
+                    }
+                }
+                sysctls
+            },
             rlimits: setup::rlimits(record.host_config.get("Ulimits"))?,
             umask: record.umask(),
             init: if record.host_bool("Init") {
