@@ -177,6 +177,39 @@ pub fn tail(
     (newest_first, live_end)
 }
 
+/// What wakes a `logs -f`: inotify on the log's directory (a write, a rotation) where it is
+/// available, a short poll otherwise.
+pub struct LogWatch(Option<inotify::EventStream<[u8; 1024]>>);
+
+impl LogWatch {
+    pub fn new(dir: &Path) -> LogWatch {
+        use inotify::{Inotify, WatchMask};
+        let stream = Inotify::init().ok().and_then(|i| {
+            i.watches()
+                .add(
+                    dir,
+                    WatchMask::MODIFY | WatchMask::CREATE | WatchMask::MOVED_TO,
+                )
+                .ok()?;
+            i.into_event_stream([0u8; 1024]).ok()
+        });
+        LogWatch(stream)
+    }
+
+    /// Returns once the directory may have changed since the last call (a missed change is
+    /// found by the next one, or by a slow poll).
+    pub async fn changed(&mut self) {
+        use futures_util::{FutureExt as _, StreamExt as _};
+        let Some(events) = &mut self.0 else {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            return;
+        };
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(1), events.next()).await;
+        // One look at the file serves every write queued meanwhile.
+        while let Some(Some(_)) = events.next().now_or_never() {}
+    }
+}
+
 pub fn read_all(path: &Path) -> (Vec<LogEntry>, u64) {
     let data = std::fs::read(path).unwrap_or_default();
     let (entries, consumed) = parse(&data);

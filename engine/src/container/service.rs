@@ -1689,7 +1689,8 @@ impl ContainerService {
             if !follow {
                 return;
             }
-            // Follow by polling the file's length and reading only what was added.
+            // Follow by reading only what was added each time the log's directory changes.
+            let mut watch = logs::LogWatch::new(path.parent().unwrap_or(std::path::Path::new("/")));
             let mut stopping = false;
             loop {
                 let len = tokio::fs::metadata(&path)
@@ -1714,7 +1715,7 @@ impl ContainerService {
                     return;
                 }
                 tokio::select! {
-                    _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+                    _ = watch.changed() => {}
                     _ = exits.changed() => stopping = true,
                     _ = tx.closed() => return,
                 }
