@@ -15,6 +15,7 @@ pub mod model;
 pub mod mounts;
 pub mod names;
 pub mod networking;
+mod phases;
 pub mod policy;
 mod service;
 pub mod setup;

@@ -837,6 +837,7 @@ impl ContainerService {
 
     async fn start_task(&self, c: &Arc<Container>, record: &ContainerRecord) -> Result<u32> {
         let id = &record.id;
+        let mut phases = super::phases::Phases::new("start", id);
         let hostname = record.config_str("Hostname").to_string();
         setup::write_file(
             std::path::Path::new(&record.hostname_path),
@@ -863,6 +864,7 @@ impl ContainerService {
         } else {
             None
         };
+        phases.mark("network");
         // A namespace of its own with no IPv6 address has IPv6 off, as dockerd leaves it.
         let ipv6_off = network == NetworkNamespace::Private
             && !c.rec().networks.values().any(|e| !e.ip6.is_empty());
@@ -902,6 +904,7 @@ impl ContainerService {
         };
         setup::write_file(std::path::Path::new(&record.hosts_path), &hosts)?;
         setup::write_file(std::path::Path::new(&record.resolv_conf_path), &resolv)?;
+        phases.mark("files");
 
         let mounts = self.containerd.snapshot_mounts(id).await?;
         for m in record.mounts.iter().filter(|m| m.kind == "volume") {
@@ -1020,6 +1023,7 @@ impl ContainerService {
         })
         .map_err(Error::invalid)?;
         let spec_json = serde_json::to_vec(&spec).map_err(|e| Error::internal(e.to_string()))?;
+        phases.mark("mounts_and_spec");
 
         // Leftovers of a previous run (or of a crash) are replaced.
         let _ = self.containerd.delete_task(id).await;
@@ -1037,6 +1041,7 @@ impl ContainerService {
                 labels,
             )
             .await?;
+        phases.mark("containerd_container");
 
         let open_stdin = record.config_bool("OpenStdin");
         let fifos = Fifos::create(&self.run_dir(id), open_stdin, tty)?;
@@ -1047,7 +1052,9 @@ impl ContainerService {
         let sink = log_sink(record);
         let io_done = io::start_copiers(&fifos, output, sink)?;
         let stdio = fifos.stdio_paths(tty);
+        phases.mark("fifos");
         let pid = self.containerd.create_task(id, mounts, &stdio).await?;
+        phases.mark("task_create");
         if let (Some(path), Some(rx)) = (fifos.stdin.clone(), stdin_rx) {
             let containerd = self.containerd.clone();
             let cid = id.clone();
@@ -1064,6 +1071,8 @@ impl ContainerService {
             exit_wait.abort();
             return Err(e);
         }
+        phases.mark("task_start");
+        phases.log();
         self.spawn_exit_monitor(c.clone(), exit_wait, io_done);
         Ok(pid)
     }
@@ -1104,11 +1113,13 @@ impl ContainerService {
                     }
                 }
             };
+            let mut phases = super::phases::Phases::new("exit", &id);
             // Output written just before the exit reaches logs and clients before waiters
             // hear about the exit (moby waits for the copiers too, with a bound).
             let _ = tokio::time::timeout(Duration::from_secs(2), io_done).await;
+            phases.mark("output_drained");
             let Some(this) = this.upgrade() else { return };
-            this.handle_exit(&c, code).await;
+            this.handle_exit(&c, code, phases).await;
         });
     }
 
@@ -1130,7 +1141,7 @@ impl ContainerService {
     /// attaches now gets the next run's output, as compose's one-off runs expect), then delete
     /// the task and leave the networks under the teardown lock, wake waiters, announce it, and
     /// remove or restart the container as its settings ask.
-    async fn handle_exit(&self, c: &Arc<Container>, code: i64) {
+    async fn handle_exit(&self, c: &Arc<Container>, code: i64, mut phases: super::phases::Phases) {
         let teardown = c.teardown.lock().await;
         let (id, cgroup) = {
             let r = c.rec();
@@ -1156,7 +1167,9 @@ impl ContainerService {
         if let Err(e) = self.persist(&record) {
             tracing::warn!(container = %id, "cannot persist exit: {}", e.message);
         }
+        phases.mark("recorded");
         let _ = self.containerd.delete_task(&id).await;
+        phases.mark("task_delete");
         if !record.sandbox.is_empty() {
             self.leave_networks(c).await;
             let left = c.rec().clone();
@@ -1169,6 +1182,8 @@ impl ContainerService {
             self.event(&record, "oom", &[]);
         }
         self.event(&record, "die", &[("exitCode", code.to_string())]);
+        phases.mark("network_and_events");
+        phases.log();
         drop(teardown);
         c.exits.send_modify(|e| {
             e.seq += 1;
@@ -1482,6 +1497,7 @@ impl ContainerService {
         }
         let previous = std::mem::replace(&mut c.rec().state.status, Status::Removing);
         let id = record.id.clone();
+        let mut phases = super::phases::Phases::new("remove", &id);
         // The containerd container goes only once its task has: deleting it under a live
         // task would leave the process running with nothing pointing at it. On failure
         // (containerd down, a task that would not die) the container keeps its state, so a
@@ -1490,6 +1506,7 @@ impl ContainerService {
             c.rec().state.status = previous;
             return Err(e);
         }
+        phases.mark("containerd_container");
         // Likewise the writable layer: with containerd gone between the two, the record
         // stays so that the retry removes the snapshot instead of orphaning it.
         if let Err(e) = self.containerd.remove_snapshot(&id).await
@@ -1499,8 +1516,11 @@ impl ContainerService {
             return Err(e);
         }
         self.containerd.delete_lease(&Self::lease_for(&id)).await;
+        phases.mark("snapshot");
         let _ = std::fs::remove_dir_all(self.dir(&id));
         let _ = std::fs::remove_dir_all(self.run_dir(&id));
+        phases.mark("files");
+        phases.log();
         self.containers
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -1842,7 +1862,8 @@ impl ContainerService {
                         .ok()
                         .flatten()
                         .map_or(255, i64::from);
-                    self.handle_exit(&c, code).await;
+                    self.handle_exit(&c, code, super::phases::Phases::new("exit", &id))
+                        .await;
                 }
             }
         }

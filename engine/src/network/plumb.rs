@@ -8,7 +8,8 @@ use std::os::fd::AsRawFd;
 use std::path::Path;
 
 use futures_util::TryStreamExt;
-use rtnetlink::{Handle, LinkUnspec, LinkVeth, RouteMessageBuilder};
+use rtnetlink::packet_route::link::{InfoData, InfoKind, InfoVeth};
+use rtnetlink::{Handle, LinkMessageBuilder, LinkUnspec, LinkVeth, RouteMessageBuilder};
 
 use crate::{Error, Result};
 
@@ -187,23 +188,24 @@ async fn plumb(host: &Handle, v: &Veth<'_>) -> Result<()> {
     let bridge = index_of(host, v.bridge)
         .await?
         .ok_or_else(|| Error::internal(format!("bridge {} is missing", v.bridge)))?;
-    // The peer gets a temporary name on the host, where `eth0` may well exist.
-    let peer = format!("{}p", &v.host_name[..v.host_name.len().min(14)]);
-    host.link()
-        .add(LinkVeth::new(v.host_name, &peer).build())
-        .execute()
-        .await
-        .map_err(|e| netlink_error("creating the veth pair", e))?;
+    // The container's end is made right in its namespace, named and addressed there: moving
+    // an interface between namespaces waits for an RCU grace period (about 25 ms here).
     let ns = std::fs::File::open(v.netns)?;
+    let peer = LinkMessageBuilder::<LinkUnspec>::new()
+        .name(v.interface.to_string())
+        .address(v.mac.to_vec())
+        .setns_by_fd(ns.as_raw_fd())
+        .build();
     host.link()
-        .set(
-            LinkUnspec::new_with_name(&peer)
-                .setns_by_fd(ns.as_raw_fd())
+        .add(
+            LinkMessageBuilder::<LinkVeth>::new_with_info_kind(InfoKind::Veth)
+                .name(v.host_name.to_string())
+                .set_info_data(InfoData::Veth(InfoVeth::Peer(peer)))
                 .build(),
         )
         .execute()
         .await
-        .map_err(|e| netlink_error("moving the veth into the namespace", e))?;
+        .map_err(|e| netlink_error("creating the veth pair", e))?;
     host.link()
         .set(
             LinkUnspec::new_with_name(v.host_name)
@@ -216,21 +218,15 @@ async fn plumb(host: &Handle, v: &Veth<'_>) -> Result<()> {
         .map_err(|e| netlink_error("putting the veth on the bridge", e))?;
 
     let inner = connect_in(v.netns)?;
-    let index = index_of(&inner, &peer)
+    let index = index_of(&inner, v.interface)
         .await?
         .ok_or_else(|| Error::internal("the veth did not reach the namespace"))?;
     inner
         .link()
-        .set(
-            LinkUnspec::new_with_index(index)
-                .name(v.interface.to_string())
-                .address(v.mac.to_vec())
-                .up()
-                .build(),
-        )
+        .set(LinkUnspec::new_with_index(index).up().build())
         .execute()
         .await
-        .map_err(|e| netlink_error("naming the container's interface", e))?;
+        .map_err(|e| netlink_error("bringing up the container's interface", e))?;
     if let Some(lo) = index_of(&inner, "lo").await? {
         inner
             .link()
