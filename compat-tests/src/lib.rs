@@ -926,13 +926,15 @@ impl Daemon {
         cli::run(cli::docker_command(&self.host, &config, args), timeout)
     }
 
-    /// Runs Debian's docker-compose against this daemon, in `project` (3 minute timeout).
-    pub fn compose(&self, project: &Path, args: &[&str]) -> cli::Output {
+    /// Runs Debian's docker-compose against this daemon on project `project` of the
+    /// compose file in `dir` (3 minute timeout).
+    pub fn compose(&self, dir: &Path, project: &str, args: &[&str]) -> cli::Output {
         let mut cmd = Command::new("docker-compose");
-        cmd.current_dir(project)
+        cmd.current_dir(dir)
             .env("DOCKER_HOST", &self.host)
             .env_remove("DOCKER_CONTEXT")
             .env("COMPOSE_INTERACTIVE_NO_CLI", "1")
+            .args(["-p", project])
             .args(args)
             .stdin(Stdio::null());
         cli::run(cmd, Duration::from_secs(180))

@@ -38,11 +38,7 @@ fn a_compose_project_comes_up_converges_and_goes_down() {
         COMPOSE_FILE.replace("IMAGE", &image),
     )
     .unwrap();
-    let compose = |args: &[&str]| {
-        let mut all = vec!["-p", project.as_str()];
-        all.extend_from_slice(args);
-        d.compose(&dir, &all)
-    };
+    let compose = |args: &[&str]| d.compose(&dir, &project, args);
     let out = compose(&["up", "-d"]);
     assert!(out.success(), "{}", out.describe());
 
@@ -117,11 +113,7 @@ fn compose_builds_a_service_image_with_args_and_down_rmi_local_removes_it() {
         "version: \"3.7\"\nservices:\n  app:\n    build:\n      context: ./app\n      args:\n        MSG: from-compose\n    network_mode: none\n",
     )
     .unwrap();
-    let compose = |args: &[&str]| {
-        let mut all = vec!["-p", project.as_str()];
-        all.extend_from_slice(args);
-        d.compose(&dir, &all)
-    };
+    let compose = |args: &[&str]| d.compose(&dir, &project, args);
     let out = compose(&["up", "--build", "--abort-on-container-exit"]);
     assert!(out.success(), "{}", out.describe());
     assert!(out.stdout.contains("from-compose"), "{}", out.describe());
@@ -154,11 +146,7 @@ fn a_one_off_run_shows_its_output_and_exit_code() {
         ),
     )
     .unwrap();
-    let compose = |args: &[&str]| {
-        let mut all = vec!["-p", project.as_str()];
-        all.extend_from_slice(args);
-        d.compose(&dir, &all)
-    };
+    let compose = |args: &[&str]| d.compose(&dir, &project, args);
     for round in 0..3 {
         let out = compose(&["run", "--rm", "-T", "one", "echo", "hello-once"]);
         assert!(out.success(), "round {round}: {}", out.describe());

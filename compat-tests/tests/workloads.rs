@@ -43,9 +43,7 @@ struct Stack<'a> {
 
 impl Stack<'_> {
     fn compose(&self, args: &[&str]) -> compat_tests::cli::Output {
-        let mut all = vec!["-p", self.project.as_str()];
-        all.extend_from_slice(args);
-        self.d.compose(self.dir, &all)
+        self.d.compose(self.dir, &self.project, args)
     }
 
     fn ok(&self, args: &[&str]) -> String {

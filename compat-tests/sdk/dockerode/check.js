@@ -200,7 +200,16 @@ async function execFinished(exec) {
   for (;;) {
     const info = await exec.inspect();
     if (!info.Running) return info;
-    if (Date.now() > deadline) fail(`exec ${exec.id} still running 5 s after its stream ended`);
+    if (Date.now() > deadline) fail(`exec ${exec.id} still running after 5 s`);
+    await sleep(50);
+  }
+}
+
+// Waits up to 5 s until the container's stdout log holds `text`.
+async function logsShow(c, text) {
+  const deadline = Date.now() + 5000;
+  while (!(await c.logs({ stdout: true })).toString().includes(text)) {
+    if (Date.now() > deadline) fail(`no "${text}" in the logs after 5 s`);
     await sleep(50);
   }
 }
@@ -726,14 +735,7 @@ async function main() {
     const running = await exec.inspect();
     eq([running.Running, running.ExitCode], [true, null], 'Running/ExitCode while it runs');
     truthy(running.Pid > 0, `Pid ${show(running.Pid)}`);
-    const deadline = Date.now() + 5000;
-    let info;
-    for (;;) {
-      info = await exec.inspect();
-      if (!info.Running) break;
-      if (Date.now() > deadline) fail('detached exec still running after 5 s');
-      await sleep(100);
-    }
+    const info = await execFinished(exec);
     eq(info.ExitCode, 0, 'ExitCode');
     eq((await execOutput(w.c, ['cat', '/tmp/detached'])).stdout, 'done\n', 'what it wrote');
     await expectStatus(exec.start({ Detach: true }), 409, 'a second start of a finished exec');
@@ -742,11 +744,7 @@ async function main() {
   await check('attach_running_with_logs', async () => {
     const { c } = await createContainer('attachrun', { Cmd: ['sh', '-c', 'echo before; sleep 1; echo after; echo late-err >&2'] });
     await c.start();
-    const deadline = Date.now() + 5000;
-    while (!(await c.logs({ stdout: true })).toString().includes('before')) {
-      if (Date.now() > deadline) fail('no "before" in the logs after 5 s');
-      await sleep(50);
-    }
+    await logsShow(c, 'before');
     // logs=1 with stream=1 replays what was written so far, then follows until the exit.
     const stream = await c.attach({ stream: true, logs: true, stdout: true, stderr: true });
     const { stdout, stderr } = await withTimeout(collectDemux(stream), 10000, 'attach stream');
@@ -874,11 +872,7 @@ async function main() {
   await check('stop_signal_reaches_a_trap', async () => {
     const { c } = await createContainer('trap', { Cmd: ['sh', '-c', "trap 'echo got-term; exit 0' TERM; echo ready; while :; do sleep 0.1; done"] });
     await c.start();
-    const deadline = Date.now() + 5000;
-    while (!(await c.logs({ stdout: true })).toString().includes('ready')) {
-      if (Date.now() > deadline) fail('no "ready" in the logs after 5 s');
-      await sleep(50);
-    }
+    await logsShow(c, 'ready');
     await c.stop({ t: 5 });
     const i = await c.inspect();
     eq([i.State.Status, i.State.ExitCode], ['exited', 0], 'Status/ExitCode after the trap ran');
@@ -889,11 +883,7 @@ async function main() {
   await check('logs_since_and_follow_new_lines', async () => {
     const { c } = await createContainer('logs2', { Cmd: ['sh', '-c', 'echo early; sleep 1.2; echo late1; echo late2; sleep 0.3'] });
     await c.start();
-    const deadline = Date.now() + 5000;
-    while (!(await c.logs({ stdout: true })).toString().includes('early')) {
-      if (Date.now() > deadline) fail('no "early" in the logs after 5 s');
-      await sleep(50);
-    }
+    await logsShow(c, 'early');
     // tail=0 follows from now on only.
     const stream = await c.logs({ follow: true, stdout: true, stderr: true, tail: 0 });
     const fresh = await withTimeout(collectDemux(stream), 10000, 'followed logs');
