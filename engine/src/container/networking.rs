@@ -1,5 +1,6 @@
 //! A container on its networks: the endpoints it asks for at create, its namespace, addresses
-//! and published ports at start (through netavark), and their release when it stops.
+//! and published ports at start (through netavark, or plumbed by berthd on the default
+//! bridge), and their release when it stops.
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
@@ -232,15 +233,16 @@ impl ContainerService {
             // bridge device and the network's rules first when the device is missing.
             let in_process = match bridged.as_slice() {
                 [(name, n)] if n.name == "bridge" && ports.is_empty() && n.subnet6.is_empty() => {
-                    self.default_bridge_ready(n).await?;
-                    Some(name.clone())
+                    Some((name.clone(), self.default_bridge_ready(n).await?))
                 }
                 _ => None,
             };
-            if let Some(name) = &in_process
+            if let Some((name, _)) = &in_process
                 && let Some(e) = endpoints.get_mut(name)
             {
                 e.host_veth = format!("veth{}", &e.endpoint_id[..10]);
+                // netavark has no part in it, not even in undoing a failed setup.
+                opts.networks.clear();
             }
             // Intent before effect: the record names the namespace, addresses, ports and
             // veth before they are made, so a daemon killed during the setup finds at
@@ -253,7 +255,7 @@ impl ContainerService {
                 r.clone()
             };
             self.persist(&intent)?;
-            if let Some(name) = &in_process {
+            if let Some((name, gateway)) = &in_process {
                 let (n, e) = (&bridged[0].1, &endpoints[name]);
                 let mac = mac_for(&e.static_mac, e.ip.parse().unwrap_or(Ipv4Addr::UNSPECIFIED));
                 crate::network::plumb::attach(&crate::network::plumb::Veth {
@@ -268,10 +270,7 @@ impl ContainerService {
                         .parse()
                         .map_err(|_| Error::internal("bad endpoint address"))?,
                     prefix: e.prefix,
-                    gateway: n
-                        .gateway
-                        .parse()
-                        .map_err(|_| Error::internal("bad gateway"))?,
+                    gateway: *gateway,
                 })
                 .await?;
                 if let Some(e) = endpoints.get_mut(name) {
@@ -345,8 +344,8 @@ impl ContainerService {
 
     /// The default bridge's device, with its address and the network's rules, made when it
     /// is missing (the first container since boot, or netavark took it down with its last
-    /// container of its own).
-    async fn default_bridge_ready(&self, n: &crate::network::Network) -> Result<()> {
+    /// container of its own). Returns the gateway.
+    async fn default_bridge_ready(&self, n: &crate::network::Network) -> Result<Ipv4Addr> {
         let subnet = crate::network::ipam::Ipv4Net::parse(&n.subnet)
             .ok_or_else(|| Error::internal(format!("bad subnet {}", n.subnet)))?;
         let gateway: Ipv4Addr = n
@@ -356,7 +355,7 @@ impl ContainerService {
         if crate::network::plumb::ensure_bridge(&n.bridge, gateway, subnet.prefix).await? {
             crate::network::plumb::bridge_rules(&n.bridge, &n.subnet).await?;
         }
-        Ok(())
+        Ok(gateway)
     }
 
     /// Takes a stopped container off its bridge networks: netavark's teardown, the
