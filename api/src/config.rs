@@ -79,6 +79,10 @@ pub struct Flags {
     /// Where new networks' subnets come from: base=CIDR,size=PREFIX (repeatable)
     #[arg(long = "default-address-pool")]
     pub default_address_pools: Vec<String>,
+    /// Seconds a client may take over a request's headers, or leave its body without a byte
+    /// (berthd only; default 300, dockerd's header timeout)
+    #[arg(long = "request-read-timeout", value_name = "SECONDS")]
+    pub request_read_timeout: Option<u64>,
 }
 
 /// The effective configuration.
@@ -102,6 +106,7 @@ pub struct Settings {
     pub bip: Option<String>,
     pub bridge: Option<String>,
     pub default_address_pools: Vec<String>,
+    pub request_read_timeout: std::time::Duration,
 }
 
 const DEFAULT_CONFIG_FILE: &str = "/etc/berth/daemon.json";
@@ -389,6 +394,11 @@ fn merge(flags: Flags, file: serde_json::Map<String, Value>) -> Result<Settings,
             pools()?
         } else {
             flags.default_address_pools.clone()
+        },
+        request_read_timeout: match flags.request_read_timeout {
+            Some(0) => return Err("--request-read-timeout must be at least 1 second".into()),
+            Some(secs) => std::time::Duration::from_secs(secs),
+            None => crate::listen::DEFAULT_READ_TIMEOUT,
         },
     })
 }

@@ -1,5 +1,5 @@
 //! Listeners (`-H unix://`, `tcp://` with or without TLS) and the HTTP/1.1 serve loop with
-//! upgrades (attach/exec hijacking) and graceful shutdown.
+//! upgrades (attach/exec hijacking), read timeouts and graceful shutdown.
 
 use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt as _;
@@ -175,7 +175,18 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Serves `app` on every listener until `shutdown` turns true, then stops accepting and lets
 /// in-flight requests finish.
-pub async fn serve(listeners: Vec<Listener>, app: Router, mut shutdown: watch::Receiver<bool>) {
+/// How long a client may take over a request's headers, and may leave its body without a
+/// byte, before the connection is dropped: dockerd's header timeout (5 minutes). Without a
+/// limit on the body, a request whose Content-Length exceeds what the client sends holds a
+/// connection and its handler forever.
+pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(300);
+
+pub async fn serve(
+    listeners: Vec<Listener>,
+    app: Router,
+    read_timeout: Duration,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let graceful = Arc::new(GracefulShutdown::new());
     let mut accept_tasks = Vec::new();
     for listener in listeners {
@@ -187,7 +198,7 @@ pub async fn serve(listeners: Vec<Listener>, app: Router, mut shutdown: watch::R
                 tokio::select! {
                     _ = stop.changed() => break,
                     conn = accept(&listener) => match conn {
-                        Ok(Some(io)) => serve_connection(io, app.clone(), &graceful),
+                        Ok(Some(io)) => serve_connection(io, app.clone(), read_timeout, &graceful),
                         Ok(None) => {}
                         Err(e) => {
                             tracing::warn!("accept failed: {e}");
@@ -248,9 +259,23 @@ async fn accept(listener: &Listener) -> std::io::Result<Option<Box<dyn Io>>> {
     }
 }
 
-fn serve_connection(io: Box<dyn Io>, app: Router, graceful: &GracefulShutdown) {
+fn serve_connection(
+    io: Box<dyn Io>,
+    app: Router,
+    read_timeout: Duration,
+    graceful: &GracefulShutdown,
+) {
+    let app = tower::ServiceBuilder::new()
+        .map_request(move |req: hyper::Request<hyper::body::Incoming>| {
+            req.map(|body| axum::body::Body::new(IdleLimitedBody::new(body, read_timeout)))
+        })
+        .service(app);
     let service = TowerToHyperService::new(app);
-    let builder = auto::Builder::new(TokioExecutor::new()).http1_only();
+    let mut builder = auto::Builder::new(TokioExecutor::new()).http1_only();
+    builder
+        .http1()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(read_timeout);
     let conn = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
     let conn = graceful.watch(conn.into_owned());
     tokio::spawn(async move {
@@ -258,6 +283,61 @@ fn serve_connection(io: Box<dyn Io>, app: Router, graceful: &GracefulShutdown) {
             tracing::debug!("connection ended: {e}");
         }
     });
+}
+
+/// A request body that fails when no part of it arrives for a while (the handler then
+/// answers 400 and the connection closes). Idle, not total: a build context or an image
+/// archive may take as long as it needs while it keeps coming.
+struct IdleLimitedBody {
+    inner: hyper::body::Incoming,
+    limit: Duration,
+    deadline: std::pin::Pin<Box<tokio::time::Sleep>>,
+}
+
+impl IdleLimitedBody {
+    fn new(inner: hyper::body::Incoming, limit: Duration) -> Self {
+        Self {
+            inner,
+            limit,
+            deadline: Box::pin(tokio::time::sleep(limit)),
+        }
+    }
+}
+
+impl http_body::Body for IdleLimitedBody {
+    type Data = axum::body::Bytes;
+    type Error = axum::BoxError;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        use std::task::Poll;
+        let this = self.get_mut();
+        match std::pin::Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Ready(frame) => {
+                let next = tokio::time::Instant::now() + this.limit;
+                this.deadline.as_mut().reset(next);
+                Poll::Ready(frame.map(|f| f.map_err(Into::into)))
+            }
+            Poll::Pending => match this.deadline.as_mut().poll(cx) {
+                Poll::Ready(()) => {
+                    Poll::Ready(Some(Err(
+                        format!("no data for {} s", this.limit.as_secs()).into()
+                    )))
+                }
+                Poll::Pending => Poll::Pending,
+            },
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
 }
 
 #[cfg(test)]

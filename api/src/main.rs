@@ -175,7 +175,12 @@ async fn run(settings: Settings) -> Result<(), String> {
         },
         shutdown: stop_rx.clone(),
     };
-    let server = tokio::spawn(listen::serve(listeners, app(state), stop_rx));
+    let server = tokio::spawn(listen::serve(
+        listeners,
+        app(state),
+        settings.request_read_timeout,
+        stop_rx,
+    ));
     tracing::info!(
         hosts = ?settings.listen,
         data_root = %settings.data_root.display(),

@@ -1782,3 +1782,103 @@ fn ipv6_is_off_without_an_ipv6_network() {
     assert!(out.success(), "{}", out.describe());
     assert_eq!(out.stdout, "0\n", "the --sysctl given wins");
 }
+
+/// Sends `head` then `body` bytes on a fresh connection, one chunk every `gap`, and returns
+/// what the daemon answered within `wait` (empty when it closed without a word, `None` when
+/// it said nothing at all).
+fn stalled_request(
+    d: &Daemon,
+    head: &str,
+    chunks: &[&[u8]],
+    gap: Duration,
+    wait: Duration,
+) -> Option<String> {
+    let mut s = UnixStream::connect(d.socket_path()).expect("connect");
+    s.write_all(head.as_bytes()).expect("send head");
+    for chunk in chunks {
+        std::thread::sleep(gap);
+        s.write_all(chunk).expect("send chunk");
+    }
+    s.set_read_timeout(Some(wait)).expect("timeout");
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => return Some(String::from_utf8_lossy(&got).into_owned()),
+            Ok(n) => {
+                got.extend_from_slice(&buf[..n]);
+                if got.windows(4).any(|w| w == b"\r\n\r\n") && got.ends_with(b"\n") {
+                    return Some(String::from_utf8_lossy(&got).into_owned());
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
+                return Some(String::from_utf8_lossy(&got).into_owned());
+            }
+            Err(_) => return None,
+        }
+    }
+}
+
+/// A client that stops sending in the middle of a request's headers or body has its
+/// connection dropped (the body's with a 400) once the read timeout passes, and creates
+/// nothing; a body that keeps coming, however slowly, is read whole. berthd runs here with
+/// `--request-read-timeout 2`; dockerd has no such limit on bodies and a 5-minute one on
+/// headers.
+#[test]
+fn a_stalled_request_is_dropped_after_the_read_timeout() {
+    if compat_tests::external_daemon() {
+        return;
+    }
+    let d = if compat_tests::owned_daemons_are_dockerd() {
+        Daemon::start_berthd(&[])
+    } else {
+        Daemon::start_berthd(&["--request-read-timeout", "2"])
+    };
+    let image = d.load_test_image("dropin-stalled");
+    let body = json!({"Image": image, "Cmd": ["true"]}).to_string();
+    let head = |len: usize| {
+        format!(
+            "POST /v1.41/containers/create HTTP/1.1\r\nHost: d\r\n\
+             Content-Type: application/json\r\nContent-Length: {len}\r\n\r\n"
+        )
+    };
+
+    // Slow but steady: a byte a second for longer than the timeout.
+    let (start, rest) = body.split_at(body.len() - 4);
+    let rest: Vec<&[u8]> = rest.as_bytes().chunks(1).collect();
+    let mut first = head(body.len());
+    first.push_str(start);
+    let slow = stalled_request(
+        &d,
+        &first,
+        &rest,
+        Duration::from_secs(1),
+        Duration::from_secs(20),
+    )
+    .expect("an answer to a body that kept coming");
+    assert!(slow.starts_with("HTTP/1.1 201"), "{slow}");
+
+    let (_, before) = d.get_json("/v1.41/containers/json?all=1");
+    // A body that stops 40 bytes short of its Content-Length.
+    let mut stalled = head(body.len() + 40);
+    stalled.push_str(&body);
+    let answer = stalled_request(&d, &stalled, &[], Duration::ZERO, Duration::from_secs(15));
+    let answer = answer.expect("the daemon never gave up on a stalled body");
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(answer.contains("error reading request body"), "{answer}");
+    let (_, after) = d.get_json("/v1.41/containers/json?all=1");
+    assert_eq!(before, after, "a stalled create made something");
+
+    // Headers that never end.
+    let answer = stalled_request(
+        &d,
+        "GET /_ping HTTP/1.1\r\nHost: d\r\n",
+        &[],
+        Duration::ZERO,
+        Duration::from_secs(15),
+    );
+    assert!(
+        answer.is_some(),
+        "the daemon never gave up on unfinished headers"
+    );
+}

@@ -130,18 +130,41 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
 }
 
 /// Several files of one directory, each replaced atomically (temp file, fsync, rename),
-/// with one fsync of the directory for all of them.
+/// with one fsync of the directory for all of them. Each write has a temp name of its own,
+/// so two writers of one file never write into each other's temp file; on a worker thread
+/// of the runtime the fsyncs run as blocking work, so they hold up no other task.
 pub fn write_atomic_all(dir: &Path, files: &[(&str, &[u8])]) -> Result<()> {
-    use std::io::Write;
-    for (name, contents) in files {
-        let tmp = dir.join(format!(".{name}.tmp"));
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(contents)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, dir.join(name))?;
+    off_the_runtime(|| {
+        use std::io::Write;
+        static SEQUENCE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        for (name, contents) in files {
+            let n = SEQUENCE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let tmp = dir.join(format!(".{name}.{}.{n}.tmp", std::process::id()));
+            let written = (|| {
+                let mut f = std::fs::File::create(&tmp)?;
+                f.write_all(contents)?;
+                f.sync_all()?;
+                std::fs::rename(&tmp, dir.join(name))
+            })();
+            if let Err(e) = written {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(e.into());
+            }
+        }
+        std::fs::File::open(dir)?.sync_all()?;
+        Ok(())
+    })
+}
+
+/// Runs blocking file work; on a worker of a multi-threaded runtime the worker hands its
+/// other tasks on first (`block_in_place`).
+pub fn off_the_runtime<T>(work: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(work)
+        }
+        _ => work(),
     }
-    std::fs::File::open(dir)?.sync_all()?;
-    Ok(())
 }
 
 /// The daemon's ID (`/info` `ID`): generated once, then kept in the data root.

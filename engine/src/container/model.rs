@@ -1,6 +1,8 @@
 //! A container as Berth keeps it: what was asked for (Config and HostConfig, echoed back as
-//! sent, merged with the image), its state, and the paths of its files. Persisted as
-//! `config.v2.json` and `hostconfig.json` in `<data-root>/containers/<id>/`.
+//! sent, merged with the image), its state, and the paths of its files. Persisted as one
+//! file, `config.v2.json` in `<data-root>/containers/<id>/` (before layout 3 the HostConfig
+//! was a second file, `hostconfig.json`, which a crash between two renames could leave older
+//! than the record).
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -10,7 +12,10 @@ pub const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
 /// The layout of `config.v2.json` this berthd writes. Records without the key were written
 /// before it existed (layout 1) and read as they are; a record of a later layout came from a
 /// newer berthd and is left alone rather than misread.
-pub const RECORD_SCHEMA_VERSION: u32 = 2;
+pub const RECORD_SCHEMA_VERSION: u32 = 3;
+
+/// The first layout whose `config.v2.json` holds the HostConfig itself.
+pub const HOST_CONFIG_IN_RECORD: u32 = 3;
 
 fn first_layout() -> u32 {
     1
@@ -138,7 +143,9 @@ pub struct ContainerRecord {
     /// Its network namespace while it runs on bridge networks.
     #[serde(default)]
     pub sandbox: String,
-    #[serde(skip)]
+    /// HostConfig as sent. Layouts before [`HOST_CONFIG_IN_RECORD`] kept it in
+    /// `hostconfig.json` (read by restore).
+    #[serde(default)]
     pub host_config: Value,
 }
 
@@ -226,6 +233,45 @@ impl ContainerRecord {
     }
 }
 
+/// What a container directory holds.
+#[derive(Debug)]
+pub enum Stored {
+    Record(Box<ContainerRecord>),
+    /// No `config.v2.json`: the daemon died inside a create.
+    Missing,
+    /// Not a record this berthd can read (why).
+    Unreadable(String),
+}
+
+/// Reads the record in a container directory, whatever layout up to the current one wrote
+/// it, as a record of the current layout (the next write records that layout).
+pub fn read_record(dir: &std::path::Path) -> Stored {
+    let Ok(bytes) = std::fs::read(dir.join("config.v2.json")) else {
+        return Stored::Missing;
+    };
+    let mut record = match serde_json::from_slice::<ContainerRecord>(&bytes) {
+        Ok(r) => r,
+        Err(e) => return Stored::Unreadable(e.to_string()),
+    };
+    if record.schema_version > RECORD_SCHEMA_VERSION {
+        return Stored::Unreadable(format!(
+            "written by a newer berthd (layout {})",
+            record.schema_version
+        ));
+    }
+    if record.schema_version < HOST_CONFIG_IN_RECORD {
+        record.host_config = std::fs::read(dir.join("hostconfig.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or(Value::Null);
+    }
+    if record.host_config.is_null() {
+        record.host_config = Value::Object(Default::default());
+    }
+    record.schema_version = RECORD_SCHEMA_VERSION;
+    Stored::Record(Box::new(record))
+}
+
 #[cfg(test)]
 mod record_layout_tests {
     use super::*;
@@ -268,5 +314,54 @@ mod record_layout_tests {
         let back: ContainerRecord = serde_json::from_value(written).expect("reads back");
         assert_eq!(back.schema_version, RECORD_SCHEMA_VERSION);
         assert_eq!(back.networks.len(), 1);
+    }
+
+    fn fixture(layout: &str) -> ContainerRecord {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(layout);
+        match read_record(&dir) {
+            Stored::Record(r) => *r,
+            other => panic!("{layout}: {other:?}"),
+        }
+    }
+
+    /// Layout 2 was written by berthd at 91cbea6 from the same command as layout 1, with
+    /// the name `record-fixture2`.
+    #[test]
+    fn records_of_earlier_layouts_read_with_their_host_config() {
+        for (layout, name) in [
+            ("record-layout-1", "/record-fixture"),
+            ("record-layout-2", "/record-fixture2"),
+        ] {
+            let r = fixture(layout);
+            assert_eq!(r.schema_version, RECORD_SCHEMA_VERSION, "{layout}");
+            assert_eq!(r.name, name);
+            assert_eq!(
+                RestartPolicy::of(&r.host_config),
+                RestartPolicy::OnFailure { max_retries: 3 },
+                "{layout}"
+            );
+            assert_eq!(LogConfig::of(&r.host_config).max_size(), Some(1024));
+            assert_eq!(r.networks["fixnet"].aliases, vec!["fx"], "{layout}");
+        }
+    }
+
+    #[test]
+    fn the_host_config_is_part_of_the_record_from_layout_3() {
+        let mut r: ContainerRecord = serde_json::from_str(LAYOUT_1).expect("layout 1 parses");
+        assert!(
+            r.host_config.is_null(),
+            "layout 1 keeps it in hostconfig.json"
+        );
+        r.host_config = serde_json::from_str(LAYOUT_1_HOST).expect("host config parses");
+        r.schema_version = RECORD_SCHEMA_VERSION;
+        let back: ContainerRecord =
+            serde_json::from_slice(&serde_json::to_vec(&r).expect("serialises")).expect("reads");
+        assert_eq!(
+            RestartPolicy::of(&back.host_config),
+            RestartPolicy::OnFailure { max_retries: 3 }
+        );
+        assert_eq!(back.host_config, r.host_config);
     }
 }

@@ -1758,31 +1758,20 @@ impl ContainerService {
         let mut stale_sandboxes = Vec::new();
         for entry in dir.flatten() {
             let path = entry.path();
-            let Ok(bytes) = std::fs::read(path.join("config.v2.json")) else {
-                // The daemon died inside a create, before the record was written.
-                if let Some(id) = path.file_name().and_then(|n| n.to_str()) {
-                    half_made.push(id.to_string());
+            let mut record = match super::model::read_record(&path) {
+                super::model::Stored::Record(record) => *record,
+                super::model::Stored::Missing => {
+                    // The daemon died inside a create, before the record was written.
+                    if let Some(id) = path.file_name().and_then(|n| n.to_str()) {
+                        half_made.push(id.to_string());
+                    }
+                    continue;
                 }
-                continue;
+                super::model::Stored::Unreadable(why) => {
+                    tracing::warn!(path = %path.display(), why, "skipping a container record");
+                    continue;
+                }
             };
-            let Ok(mut record) = serde_json::from_slice::<ContainerRecord>(&bytes) else {
-                tracing::warn!(path = %path.display(), "skipping unreadable container record");
-                continue;
-            };
-            if record.schema_version > super::model::RECORD_SCHEMA_VERSION {
-                tracing::warn!(
-                    path = %path.display(),
-                    version = record.schema_version,
-                    "skipping a container record written by a newer berthd"
-                );
-                continue;
-            }
-            // Layout 1 reads as layout 2 unchanged; the next write records the new layout.
-            record.schema_version = super::model::RECORD_SCHEMA_VERSION;
-            record.host_config = std::fs::read(path.join("hostconfig.json"))
-                .ok()
-                .and_then(|b| serde_json::from_slice(&b).ok())
-                .unwrap_or(json!({}));
             if record.state.status == Status::Removing {
                 record.state.status = Status::Dead;
             }
@@ -2277,14 +2266,11 @@ fn refuse_running_removal(record: &ContainerRecord, name_or_id: &str, force: boo
     )))
 }
 
-/// Writes a container's `config.v2.json` and `hostconfig.json` into its directory.
+/// Writes a container's record, `config.v2.json`, into its directory: one file, so a crash
+/// can never leave half of a change on disk.
 fn write_record(dir: &std::path::Path, c: &ContainerRecord) -> Result<()> {
     let config = serde_json::to_vec(c).map_err(|e| Error::internal(e.to_string()))?;
-    let host = serde_json::to_vec(&c.host_config).map_err(|e| Error::internal(e.to_string()))?;
-    crate::system::write_atomic_all(
-        dir,
-        &[("config.v2.json", &config), ("hostconfig.json", &host)],
-    )
+    crate::system::write_atomic_all(dir, &[("config.v2.json", &config)])
 }
 
 /// The name of the init layer on the image snapshot `parent` (the chain ID, or none).
