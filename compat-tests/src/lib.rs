@@ -376,6 +376,34 @@ pub fn unique_temp_dir(prefix: &str) -> PathBuf {
     dir
 }
 
+/// A [`unique_temp_dir`] removed when dropped, whether the test passes or panics.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn new(prefix: &str) -> TempDir {
+        TempDir(unique_temp_dir(prefix))
+    }
+}
+
+impl std::ops::Deref for TempDir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<Path> for TempDir {
+    fn as_ref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
 /// `unix:///path` → `/path`. Panics on other schemes (only unix sockets are supported).
 pub fn socket_from_host(host: &str) -> PathBuf {
     match host.strip_prefix("unix://") {

@@ -329,5 +329,8 @@ fn crashes_leave_nothing_behind() {
             json!([]),
             "cycle {cycle}: containers left after rm -f"
         );
+        if (cycle + 1) % 50 == 0 {
+            eprintln!("chaos: {} cycles passed", cycle + 1);
+        }
     }
 }

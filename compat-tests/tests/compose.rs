@@ -137,7 +137,7 @@ fn compose_builds_a_service_image_with_args_and_down_rmi_local_removes_it() {
 fn a_one_off_run_shows_its_output_and_exit_code() {
     let d = daemon();
     let image = d.load_test_image("compose-run");
-    let dir = unique_temp_dir("bct-compose-run");
+    let dir = compat_tests::TempDir::new("bct-compose-run");
     let project = format!("bctr{}", std::process::id());
     std::fs::write(
         dir.join("docker-compose.yml"),

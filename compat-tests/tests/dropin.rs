@@ -1703,7 +1703,7 @@ fn a_run_that_mounted_a_volume_emits_unmount() {
 #[test]
 fn removing_an_image_prunes_its_untagged_parents() {
     let c = setup("rmi-prune");
-    let dir = compat_tests::unique_temp_dir("bct-rmi-prune");
+    let dir = compat_tests::TempDir::new("bct-rmi-prune");
     std::fs::write(
         dir.join("Dockerfile"),
         format!("FROM {}\nRUN echo a > /a\nRUN echo b > /b\n", c.image),

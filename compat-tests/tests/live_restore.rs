@@ -63,7 +63,7 @@ fn outage(crash_containerd: bool) {
         .collect();
     // The quitter exits when the test says so (a file appears in a bound directory), so
     // its exit falls inside the outage whatever the machine's speed.
-    let signals = compat_tests::unique_temp_dir("bct-live-quit");
+    let signals = compat_tests::TempDir::new("bct-live-quit");
     let bind = format!("{}:/sig", signals.display());
     let quitter = run(
         &d,
@@ -190,7 +190,6 @@ fn outage(crash_containerd: bool) {
     let out = d.docker_timeout(&["attach", "--no-stdin", "ticker"], Duration::from_secs(2));
     assert!(out.stdout.contains("tick "), "{}", out.describe());
     let _ = (ticker, tty, quitter, healthy, stopped);
-    let _ = std::fs::remove_dir_all(&signals);
 }
 
 #[test]
