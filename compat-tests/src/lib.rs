@@ -73,6 +73,8 @@ pub struct Daemon {
     made_bridge: Option<String>,
     /// The address-pool range reserved for an owned dockerd (released on drop).
     pool: Option<PoolLease>,
+    /// `BERTH_CRASH_AT` for the next spawn only (see [`Daemon::restart_crashing_at`]).
+    crash_at: Option<String>,
 }
 
 /// A whole disk of this host (`/dev/vda`, `/dev/sda`...), for block device limits.
@@ -484,6 +486,7 @@ impl Daemon {
             dockerd: false,
             made_bridge: None,
             pool: None,
+            crash_at: None,
         }
     }
 
@@ -523,6 +526,7 @@ impl Daemon {
             dockerd,
             made_bridge: None,
             pool: None,
+            crash_at: None,
         };
         if dockerd {
             d.prepare_dockerd(&bridge, &bip, extra_args);
@@ -619,6 +623,9 @@ impl Daemon {
         cmd.env("HTTPS_PROXY", "http://127.0.0.1:9")
             .env("HTTP_PROXY", "http://127.0.0.1:9")
             .env("NO_PROXY", "127.0.0.1,localhost,::1");
+        if let Some(point) = &self.crash_at {
+            cmd.env("BERTH_CRASH_AT", point);
+        }
         cmd.arg("-H")
             .arg(format!("unix://{}", self.socket.display()))
             .arg("--data-root")
@@ -660,6 +667,16 @@ impl Daemon {
     }
 
     /// Starts berthd again on the same data root after it exited, and waits until it answers.
+    /// Restarts an owned berthd with `BERTH_CRASH_AT=point`: it SIGKILLs itself when it
+    /// reaches that point (engine's `system::crash_point`). Its next restart is a plain one.
+    pub fn restart_crashing_at(&mut self, point: &str) {
+        self.stop(STOP_TIMEOUT);
+        self.crash_at = Some(point.to_string());
+        self.spawn(&[]);
+        self.crash_at = None;
+        self.wait_ready(BOOT_TIMEOUT);
+    }
+
     pub fn restart_stopped(&mut self) {
         assert!(self.exit.is_some(), "berthd is still running");
         self.spawn(&[]);

@@ -167,6 +167,20 @@ pub fn off_the_runtime<T>(work: impl FnOnce() -> T) -> T {
     }
 }
 
+/// A hook for crash tests: when `BERTH_CRASH_AT` names this point, berthd SIGKILLs itself
+/// here, leaving exactly what a `kill -9` at that moment would. Unset, it costs one compare.
+pub fn crash_point(point: &str) {
+    static AT: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    if AT
+        .get_or_init(|| std::env::var("BERTH_CRASH_AT").ok())
+        .as_deref()
+        == Some(point)
+    {
+        tracing::warn!(point, "BERTH_CRASH_AT: crashing here");
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::this(), nix::sys::signal::Signal::SIGKILL);
+    }
+}
+
 /// The daemon's ID (`/info` `ID`): generated once, then kept in the data root.
 pub fn load_or_create_engine_id(data_root: &Path) -> Result<String> {
     let path = data_root.join("engine-id");

@@ -509,7 +509,10 @@ impl ContainerService {
         // the disk. A failure of either removes both (the caller cleans up).
         let persisted = {
             let (dir, record) = (dir.to_path_buf(), record.clone());
-            tokio::task::spawn_blocking(move || write_record(&dir, &record))
+            tokio::task::spawn_blocking(move || {
+                crate::system::crash_point("create:record");
+                write_record(&dir, &record)
+            })
         };
         let prepared = self.prepare_writable_layer(id, image).await;
         let persisted = persisted
@@ -865,6 +868,7 @@ impl ContainerService {
             None
         };
         phases.mark("network");
+        crate::system::crash_point("start:network-joined");
         // A namespace of its own with no IPv6 address has IPv6 off, as dockerd leaves it.
         let ipv6_off = network == NetworkNamespace::Private
             && !c.rec().networks.values().any(|e| !e.ip6.is_empty());
@@ -1072,6 +1076,7 @@ impl ContainerService {
             return Err(e);
         }
         phases.mark("task_start");
+        crate::system::crash_point("start:task-started");
         phases.log();
         self.spawn_exit_monitor(c.clone(), exit_wait, io_done);
         Ok(pid)
