@@ -173,14 +173,14 @@ pub fn tls_acceptor(files: &TlsFiles) -> Result<TlsAcceptor, String> {
 /// end on their own (`/events`, attach) are cut after this.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Serves `app` on every listener until `shutdown` turns true, then stops accepting and lets
-/// in-flight requests finish.
 /// How long a client may take over a request's headers, and may leave its body without a
 /// byte, before the connection is dropped: dockerd's header timeout (5 minutes). Without a
 /// limit on the body, a request whose Content-Length exceeds what the client sends holds a
 /// connection and its handler forever.
 pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(300);
 
+/// Serves `app` on every listener until `shutdown` turns true, then stops accepting and lets
+/// in-flight requests finish.
 pub async fn serve(
     listeners: Vec<Listener>,
     app: Router,
@@ -285,13 +285,16 @@ fn serve_connection(
     });
 }
 
-/// A request body that fails when no part of it arrives for a while (the handler then
-/// answers 400 and the connection closes). Idle, not total: a build context or an image
-/// archive may take as long as it needs while it keeps coming.
+/// A request body that fails when the client leaves it without a byte for a while (the
+/// handler then answers 400 and the connection closes). Only the time spent waiting on the
+/// client counts: a build context or an image archive may take as long as it needs while it
+/// keeps coming, and a handler busy between two reads is never cut short.
 struct IdleLimitedBody {
     inner: hyper::body::Incoming,
     limit: Duration,
     deadline: std::pin::Pin<Box<tokio::time::Sleep>>,
+    /// Whether the last poll found nothing: the deadline then runs from that first wait.
+    waiting: bool,
 }
 
 impl IdleLimitedBody {
@@ -300,6 +303,7 @@ impl IdleLimitedBody {
             inner,
             limit,
             deadline: Box::pin(tokio::time::sleep(limit)),
+            waiting: false,
         }
     }
 }
@@ -316,18 +320,24 @@ impl http_body::Body for IdleLimitedBody {
         let this = self.get_mut();
         match std::pin::Pin::new(&mut this.inner).poll_frame(cx) {
             Poll::Ready(frame) => {
-                let next = tokio::time::Instant::now() + this.limit;
-                this.deadline.as_mut().reset(next);
+                this.waiting = false;
                 Poll::Ready(frame.map(|f| f.map_err(Into::into)))
             }
-            Poll::Pending => match this.deadline.as_mut().poll(cx) {
-                Poll::Ready(()) => {
-                    Poll::Ready(Some(Err(
-                        format!("no data for {} s", this.limit.as_secs()).into()
-                    )))
+            Poll::Pending => {
+                if !this.waiting {
+                    this.waiting = true;
+                    let until = tokio::time::Instant::now() + this.limit;
+                    this.deadline.as_mut().reset(until);
                 }
-                Poll::Pending => Poll::Pending,
-            },
+                match this.deadline.as_mut().poll(cx) {
+                    Poll::Ready(()) => {
+                        Poll::Ready(Some(Err(
+                            format!("no data for {} s", this.limit.as_secs()).into()
+                        )))
+                    }
+                    Poll::Pending => Poll::Pending,
+                }
+            }
         }
     }
 
