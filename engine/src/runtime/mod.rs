@@ -4,6 +4,7 @@
 
 pub mod content;
 mod embedded;
+mod exits;
 pub mod snapshots;
 pub mod tasks;
 
@@ -26,6 +27,8 @@ pub struct Containerd {
     pub(crate) channel: Channel,
     pub(crate) namespace: String,
     socket: PathBuf,
+    /// Who waits for which process's exit (shared by clones; see `exits`).
+    exits: std::sync::Arc<exits::ExitWatch>,
 }
 
 impl Containerd {
@@ -47,6 +50,7 @@ impl Containerd {
             channel,
             namespace: namespace.to_string(),
             socket: socket.to_path_buf(),
+            exits: exits::new_watch(),
         })
     }
 

@@ -11,7 +11,7 @@ use containerd_client::services::v1::{
     CloseIoRequest, Container, CreateContainerRequest, CreateTaskRequest, DeleteContainerRequest,
     DeleteProcessRequest, DeleteTaskRequest, ExecProcessRequest, GetRequest, KillRequest,
     ListPidsRequest, ListTasksRequest, PauseTaskRequest, ResizePtyRequest, ResumeTaskRequest,
-    StartRequest, UpdateTaskRequest, WaitRequest,
+    StartRequest, UpdateTaskRequest,
 };
 use containerd_client::types::Mount;
 use prost_types::Any;
@@ -303,28 +303,6 @@ impl Containerd {
             .map_err(classify)?
             .into_inner()
             .pid)
-    }
-
-    /// Waits, without a deadline, for a process to exit: the init process with an empty
-    /// `exec_id`. The shim keeps the status until the process is deleted, so a wait issued
-    /// after the exit still answers.
-    pub async fn wait_process(&self, id: &str, exec_id: &str) -> Result<Exit> {
-        let req = self.request_without_deadline(WaitRequest {
-            container_id: id.to_string(),
-            exec_id: exec_id.to_string(),
-        });
-        let r = TasksClient::new(self.channel.clone())
-            .wait(req)
-            .await
-            .map_err(classify)?
-            .into_inner();
-        Ok(Exit {
-            status: r.exit_status,
-            at_nanos: r
-                .exited_at
-                .map(|t| t.seconds as i128 * 1_000_000_000 + t.nanos as i128)
-                .unwrap_or_default(),
-        })
     }
 
     pub async fn delete_process(&self, id: &str, exec_id: &str) -> Result<()> {
