@@ -98,7 +98,9 @@ pub fn classify(status: tonic::Status) -> Error {
         Code::PermissionDenied => ErrorKind::Forbidden,
         Code::Unauthenticated => ErrorKind::Unauthorized,
         Code::Unimplemented => ErrorKind::NotImplemented,
-        Code::Unavailable | Code::DeadlineExceeded => ErrorKind::Unavailable,
+        // Cancelled: containerd died while answering (berthd cancels nothing; its own
+        // deadlines are DeadlineExceeded), so a retry once it is back is the cure.
+        Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled => ErrorKind::Unavailable,
         // tonic's own failure to reach containerd (socket gone while it restarts).
         Code::Unknown if status.message().contains("transport error") => ErrorKind::Unavailable,
         _ => ErrorKind::Internal,
@@ -129,6 +131,7 @@ mod tests {
         assert_eq!(k(tonic::Code::AlreadyExists), ErrorKind::Conflict);
         assert_eq!(k(tonic::Code::Unimplemented), ErrorKind::NotImplemented);
         assert_eq!(k(tonic::Code::Unavailable), ErrorKind::Unavailable);
+        assert_eq!(k(tonic::Code::Cancelled), ErrorKind::Unavailable);
         assert_eq!(k(tonic::Code::DataLoss), ErrorKind::Internal);
     }
 }
