@@ -352,18 +352,20 @@ fn crash_daemon(test: &str) -> Option<(Daemon, String)> {
     Some((d, image))
 }
 
-/// Sends a request the daemon dies in: no answer, and the daemon has exited.
-fn dies_in(d: &mut Daemon, method: &str, path: &str, body: &Value) {
+/// Restarts berthd to crash at `point`, sends the request it dies in (no answer, and the
+/// daemon exits), restarts it plainly and checks that nothing is left behind.
+fn crash_in(d: &mut Daemon, point: &str, path: &str, body: &Value) {
+    d.restart_crashing_at(point);
     let bytes = serde_json::to_vec(body).unwrap();
     let r = d.try_request(
-        method,
+        "POST",
         path,
         &[("Content-Type", "application/json")],
         &bytes,
     );
     assert!(
         r.is_err(),
-        "{method} {path} was answered: {:?}",
+        "POST {path} was answered: {:?}",
         r.map(|r| r.status)
     );
     assert!(
@@ -371,6 +373,8 @@ fn dies_in(d: &mut Daemon, method: &str, path: &str, body: &Value) {
         "berthd did not reach its crash point\n{}",
         d.log()
     );
+    d.restart_stopped();
+    assert_consistent(d, true, "after the restart");
 }
 
 fn create(d: &Daemon, body: &Value) -> String {
@@ -409,15 +413,12 @@ fn a_crash_after_the_task_started_leaves_no_stray_process() {
         &d,
         &json!({"Image": image, "Cmd": ["sleep", "300"], "HostConfig": {"NetworkMode": "none"}}),
     );
-    d.restart_crashing_at("start:task-started");
-    dies_in(
+    crash_in(
         &mut d,
-        "POST",
+        "start:task-started",
         &format!("/containers/{id}/start"),
         &json!({}),
     );
-    d.restart_stopped();
-    assert_consistent(&d, true, "after the restart");
     let (_, c) = d.get_json(&format!("/containers/{id}/json"));
     assert_ne!(c["State"]["Status"], json!("running"), "{}", c["State"]);
     starts_then_clears(&d, &id);
@@ -432,15 +433,12 @@ fn a_crash_after_joining_the_bridge_leaks_no_namespace_port_or_address() {
         return;
     };
     let id = create(&d, &json!({"Image": image, "Cmd": ["sleep", "300"]}));
-    d.restart_crashing_at("start:network-joined");
-    dies_in(
+    crash_in(
         &mut d,
-        "POST",
+        "start:network-joined",
         &format!("/containers/{id}/start"),
         &json!({}),
     );
-    d.restart_stopped();
-    assert_consistent(&d, true, "after the restart");
     // Three more on the bridge: with the crashed one's address leaked, one of them would
     // get it again.
     for _ in 0..3 {
@@ -460,15 +458,12 @@ fn a_crash_inside_create_leaves_no_directory_or_snapshot() {
     let Some((mut d, image)) = crash_daemon("crash-create") else {
         return;
     };
-    d.restart_crashing_at("create:record");
-    dies_in(
+    crash_in(
         &mut d,
-        "POST",
+        "create:record",
         "/containers/create?name=halfmade",
         &json!({"Image": image, "Cmd": ["sleep", "300"]}),
     );
-    d.restart_stopped();
-    assert_consistent(&d, true, "after the restart");
     let dirs: Vec<String> = std::fs::read_dir(d.data_root().join("containers"))
         .into_iter()
         .flatten()

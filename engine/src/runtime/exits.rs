@@ -92,15 +92,8 @@ impl Containerd {
                 if let Some(p) = r.into_inner().process
                     && p.status == STOPPED
                 {
-                    let at_nanos = p
-                        .exited_at
-                        .map(|t| t.seconds as i128 * 1_000_000_000 + t.nanos as i128)
-                        .unwrap_or_default();
-                    let exit = Exit {
-                        status: p.exit_status,
-                        at_nanos,
-                    };
-                    self.exits.resolve(key, Ok(exit));
+                    self.exits
+                        .resolve(key, Ok(exit_of(p.exit_status, p.exited_at)));
                 }
             }
             Err(s) => {
@@ -167,15 +160,18 @@ impl Containerd {
         } else {
             e.id
         };
-        let at_nanos = e
-            .exited_at
-            .map(|t| t.seconds as i128 * 1_000_000_000 + t.nanos as i128)
-            .unwrap_or_default();
-        let exit = Exit {
-            status: e.exit_status,
-            at_nanos,
-        };
+        let exit = exit_of(e.exit_status, e.exited_at);
         self.exits.resolve(&(e.container_id, exec), Ok(exit));
+    }
+}
+
+/// An exit as containerd reports it, in a process's state or an exit event.
+fn exit_of(status: u32, exited_at: Option<prost_types::Timestamp>) -> Exit {
+    Exit {
+        status,
+        at_nanos: exited_at
+            .map(|t| t.seconds as i128 * 1_000_000_000 + t.nanos as i128)
+            .unwrap_or_default(),
     }
 }
 
