@@ -71,6 +71,21 @@ pub fn containerd_daemons_under(dir: &Path) -> Vec<u32> {
         .collect()
 }
 
+/// Each process's pid, state, parent and command line, one per line (for failure messages).
+pub fn describe(pids: &[u32]) -> String {
+    pids.iter()
+        .map(|&pid| {
+            let state = state(pid).unwrap_or('-');
+            format!(
+                "{pid} [{state}] parent {:?}: {}",
+                parent(pid),
+                cmdline(pid).join(" ")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// The parent pid of a process.
 pub fn parent(pid: u32) -> Option<u32> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;

@@ -271,7 +271,13 @@ fn crashes_leave_nothing_behind() {
             std::thread::sleep(delay);
             if kill_containerd {
                 let pids = procfs::containerd_daemons_under(&d.exec_root());
-                assert_eq!(pids.len(), 1, "{pids:?}");
+                assert_eq!(
+                    pids.len(),
+                    1,
+                    "containerd daemons under the exec root: {}\n{}",
+                    procfs::describe(&pids),
+                    d.log()
+                );
                 kill(Pid::from_raw(pids[0] as i32), Signal::SIGKILL).unwrap();
             } else {
                 d.signal(Signal::SIGKILL);

@@ -108,7 +108,11 @@ impl Engine {
         name: Option<Reference>,
     ) -> Result<String> {
         let now = crate::container::logs::now_rfc3339_nano();
-        let mut container_config = record.config.as_object().cloned().unwrap_or_default();
+        // The image config is written as JSON, the container's config in moby's spelling.
+        let mut container_config = match serde_json::to_value(&record.config) {
+            Ok(Value::Object(m)) => m,
+            _ => Map::new(),
+        };
         for (k, v) in &req.config {
             let empty = v.is_null()
                 || v.as_str().is_some_and(str::is_empty)

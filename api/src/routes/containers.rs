@@ -107,8 +107,8 @@ pub async fn create(
         },
         version,
     )?;
-    // The engine's record still keeps these as JSON objects.
-    let config = wire_object(Some(request));
+    let config = request.into();
+    // The engine's record still keeps the HostConfig as a JSON object.
     let host_config = wire_object(Some(host_config));
     let endpoints = endpoints
         .unwrap_or_default()
@@ -262,7 +262,7 @@ pub async fn list(
                 ancestor_ids.contains(&c.image_id)
                     || v.iter().any(|a| {
                     c.image_name == *a
-                        || c.config_str("Image") == a
+                        || c.config.image() == a
                         || c.image_id
                             .trim_start_matches("sha256:")
                             .starts_with(a.trim_start_matches("sha256:"))

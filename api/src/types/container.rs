@@ -43,7 +43,10 @@ const CONFIG_OPTIONAL: &[&str] = &[
 ];
 
 fn config(c: &ContainerRecord) -> Value {
-    let src = c.config.as_object().cloned().unwrap_or_default();
+    let src = match serde_json::to_value(&c.config) {
+        Ok(Value::Object(m)) => m,
+        _ => Map::new(),
+    };
     let mut out = Map::new();
     for (k, zero) in CONFIG_KEYS {
         out.insert((*k).into(), src.get(*k).cloned().unwrap_or_else(zero));
@@ -145,13 +148,7 @@ fn ports_map(c: &ContainerRecord) -> Value {
     if !c.state.running() {
         return Value::Object(out);
     }
-    for key in c
-        .config
-        .get("ExposedPorts")
-        .and_then(Value::as_object)
-        .into_iter()
-        .flat_map(|m| m.keys())
-    {
+    for key in c.config.exposed_ports() {
         out.insert(key.clone(), Value::Null);
     }
     for p in &c.ports {
@@ -370,7 +367,7 @@ pub fn summary(c: &ContainerRecord, _v: ApiVersion) -> Value {
     json!({
         "Id": c.id,
         "Names": [c.name],
-        "Image": c.config_str("Image"),
+        "Image": c.config.image(),
         "ImageID": c.image_id,
         "Command": c.command(),
         "Created": created as i64,

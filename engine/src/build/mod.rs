@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value, json};
 use tokio::sync::mpsc;
 
+use crate::container::spec::ContainerConfig;
 use crate::container::{CreateRequest, LogsRequest, WaitCondition};
 use crate::image::store::ResolvedImage;
 use crate::{Engine, Error, Result};
@@ -588,17 +589,17 @@ impl Engine {
         };
         let mut env = stage.env();
         env.extend(run_args.iter().cloned());
-        let config = stage.config["config"].clone();
-        let mut run = Map::new();
-        run.insert("Image".into(), json!(stage.image.id));
-        run.insert("Entrypoint".into(), json!(cmd));
-        run.insert("Cmd".into(), json!([]));
-        run.insert("Env".into(), json!(env));
-        for k in ["User", "WorkingDir"] {
-            if let Some(v) = config.get(k) {
-                run.insert(k.into(), v.clone());
-            }
-        }
+        let config = &stage.config["config"];
+        let text = |k: &str| config.get(k).and_then(Value::as_str).map(str::to_string);
+        let run = ContainerConfig {
+            image: Some(stage.image.id.clone()),
+            entrypoint: Some(cmd.clone()),
+            cmd: Some(vec![]),
+            env: Some(env),
+            user: text("User"),
+            working_dir: text("WorkingDir"),
+            ..Default::default()
+        };
         let mut host = Map::new();
         let mode = if step.req.network_mode.is_empty() {
             "default"
@@ -661,7 +662,7 @@ impl Engine {
     /// Creates a step's container (nameless, no endpoints asked for); returns its ID.
     async fn step_container(
         &self,
-        config: Map<String, Value>,
+        config: ContainerConfig,
         host: Map<String, Value>,
     ) -> Result<String> {
         let (cid, _) = self
@@ -683,9 +684,11 @@ impl Engine {
 
     /// A container of `image_id` that is never started, for reading or writing its files.
     async fn files_container(&self, image_id: &str) -> Result<String> {
-        let mut run = Map::new();
-        run.insert("Image".into(), json!(image_id));
-        run.insert("Entrypoint".into(), json!(["/bin/true"]));
+        let run = ContainerConfig {
+            image: Some(image_id.to_string()),
+            entrypoint: Some(vec!["/bin/true".into()]),
+            ..Default::default()
+        };
         let mut host = Map::new();
         host.insert("NetworkMode".into(), json!("none"));
         self.step_container(run, host).await

@@ -100,7 +100,7 @@ impl ContainerService {
         input: impl std::io::Read + Send + 'static,
     ) -> Result<()> {
         let (record, files) = self.files(name_or_id).await?;
-        let user = record.config_str("User").to_string();
+        let user = record.config.user().to_string();
         let chown = if copy_uid_gid && !user.is_empty() {
             let mounts = self.containerd().snapshot_mounts(&record.id).await?;
             let dirs = mounts

@@ -158,7 +158,7 @@ impl ContainerService {
             )));
         }
         let c = &st.config;
-        let mut env = super::setup::strings(record.config.get("Env"));
+        let mut env = record.config.env().to_vec();
         for e in &c.env {
             let key = e.split_once('=').map_or(e.as_str(), |(k, _)| k);
             env.retain(|x| x.split_once('=').map_or(x.as_str(), |(k, _)| k) != key);
@@ -174,7 +174,7 @@ impl ContainerService {
             env.push("TERM=xterm".into());
         }
         let user = if c.user.is_empty() {
-            record.config_str("User").to_string()
+            record.config.user().to_string()
         } else {
             c.user.clone()
         };
@@ -191,8 +191,8 @@ impl ContainerService {
         );
         let cwd = if !c.working_dir.is_empty() {
             c.working_dir.clone()
-        } else if !record.config_str("WorkingDir").is_empty() {
-            record.config_str("WorkingDir").to_string()
+        } else if !record.config.working_dir().is_empty() {
+            record.config.working_dir().to_string()
         } else {
             "/".to_string()
         };

@@ -4,11 +4,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::Value;
-
 use super::exec::ExecConfig;
 use super::model::{Health, HealthResult, Status};
 use super::service::{Container, ContainerService};
+use super::spec::ContainerConfig;
 
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(30);
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -32,13 +31,13 @@ pub struct HealthConfig {
 }
 
 /// Reads `Config.Healthcheck`; None when there is none or it is `NONE`.
-pub fn health_config(config: &Value) -> Option<HealthConfig> {
-    let h = config.get("Healthcheck")?;
-    let test = super::setup::strings(h.get("Test"));
+pub fn health_config(config: &ContainerConfig) -> Option<HealthConfig> {
+    let h = config.healthcheck.as_ref()?;
+    let test = h.test.as_deref().unwrap_or(&[]);
     let command = match test.first().map(String::as_str) {
         Some("CMD") => test[1..].to_vec(),
         Some("CMD-SHELL") => {
-            let mut shell = super::setup::strings(config.get("Shell"));
+            let mut shell = config.shell().to_vec();
             if shell.is_empty() {
                 shell = vec!["/bin/sh".into(), "-c".into()];
             }
@@ -50,17 +49,17 @@ pub fn health_config(config: &Value) -> Option<HealthConfig> {
     if command.is_empty() {
         return None;
     }
-    let duration = |key: &str, default: Duration| match h.get(key).and_then(Value::as_i64) {
+    let duration = |ns: Option<i64>, default: Duration| match ns {
         Some(ns) if ns > 0 => Duration::from_nanos(ns as u64),
         _ => default,
     };
     Some(HealthConfig {
         command,
-        interval: duration("Interval", DEFAULT_INTERVAL),
-        timeout: duration("Timeout", DEFAULT_TIMEOUT),
-        start_period: duration("StartPeriod", Duration::ZERO),
-        start_interval: duration("StartInterval", DEFAULT_START_INTERVAL),
-        retries: match h.get("Retries").and_then(Value::as_i64) {
+        interval: duration(h.interval, DEFAULT_INTERVAL),
+        timeout: duration(h.timeout, DEFAULT_TIMEOUT),
+        start_period: duration(h.start_period, Duration::ZERO),
+        start_interval: duration(h.start_interval, DEFAULT_START_INTERVAL),
+        retries: match h.retries {
             Some(r) if r > 0 => r,
             _ => DEFAULT_RETRIES,
         },
@@ -283,7 +282,7 @@ fn within(c: &Arc<Container>, period: Duration) -> bool {
 }
 
 /// The health record a container starts with when it has a healthcheck.
-pub fn initial_health(config: &Value) -> Option<Health> {
+pub fn initial_health(config: &ContainerConfig) -> Option<Health> {
     health_config(config).map(|_| Health {
         status: "starting".into(),
         failing_streak: 0,
@@ -306,26 +305,34 @@ mod tests {
         }
     }
 
+    fn config(v: serde_json::Value) -> ContainerConfig {
+        serde_json::from_value(v).expect("a config")
+    }
+
     #[test]
     fn shell_and_exec_forms_with_defaults() {
-        let c =
-            health_config(&json!({"Healthcheck": {"Test": ["CMD-SHELL", "test -f /ok"]}})).unwrap();
+        let c = health_config(&config(
+            json!({"Healthcheck": {"Test": ["CMD-SHELL", "test -f /ok"]}}),
+        ))
+        .unwrap();
         assert_eq!(c.command, ["/bin/sh", "-c", "test -f /ok"]);
         assert_eq!(c.interval, DEFAULT_INTERVAL);
         assert_eq!(c.retries, 3);
-        let c = health_config(&json!({
+        let c = health_config(&config(json!({
             "Shell": ["/bin/ash", "-e", "-c"],
             "Healthcheck": {"Test": ["CMD-SHELL", "true"], "Interval": 1_000_000_000i64, "Retries": 2}
-        }))
+        })))
         .unwrap();
         assert_eq!(c.command, ["/bin/ash", "-e", "-c", "true"]);
         assert_eq!(c.interval, Duration::from_secs(1));
         assert_eq!(c.retries, 2);
-        let c =
-            health_config(&json!({"Healthcheck": {"Test": ["CMD", "curl", "-f", "x"]}})).unwrap();
+        let c = health_config(&config(
+            json!({"Healthcheck": {"Test": ["CMD", "curl", "-f", "x"]}}),
+        ))
+        .unwrap();
         assert_eq!(c.command, ["curl", "-f", "x"]);
-        assert!(health_config(&json!({"Healthcheck": {"Test": ["NONE"]}})).is_none());
-        assert!(health_config(&json!({})).is_none());
+        assert!(health_config(&config(json!({"Healthcheck": {"Test": ["NONE"]}}))).is_none());
+        assert!(health_config(&config(json!({}))).is_none());
     }
 
     #[test]

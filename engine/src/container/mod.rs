@@ -19,6 +19,7 @@ mod phases;
 pub mod policy;
 mod service;
 pub mod setup;
+pub mod spec;
 pub mod stats;
 
 pub use filesystem::Change;

@@ -116,8 +116,8 @@ pub struct ContainerRecord {
     pub created: String,
     pub path: String,
     pub args: Vec<String>,
-    /// The container config in moby's shape, after merging the image config.
-    pub config: Value,
+    /// The container config, after merging the image config.
+    pub config: super::spec::ContainerConfig,
     /// The image ID (config digest).
     pub image_id: String,
     /// The containerd image record name it was created from (for events and `ps`).
@@ -160,17 +160,6 @@ impl ContainerRecord {
 }
 
 impl ContainerRecord {
-    pub fn config_str(&self, key: &str) -> &str {
-        self.config.get(key).and_then(Value::as_str).unwrap_or("")
-    }
-
-    pub fn config_bool(&self, key: &str) -> bool {
-        self.config
-            .get(key)
-            .and_then(Value::as_bool)
-            .unwrap_or(false)
-    }
-
     pub fn host_str(&self, key: &str) -> &str {
         self.host_config
             .get(key)
@@ -193,10 +182,7 @@ impl ContainerRecord {
     }
 
     pub fn labels(&self) -> std::collections::BTreeMap<String, String> {
-        self.config
-            .get("Labels")
-            .and_then(|l| serde_json::from_value(l.clone()).ok())
-            .unwrap_or_default()
+        self.config.labels()
     }
 
     /// `HostConfig.Umask`, when set.
@@ -216,7 +202,7 @@ impl ContainerRecord {
     }
 
     pub fn tty(&self) -> bool {
-        self.config_bool("Tty")
+        self.config.tty()
     }
 
     /// `Path` + `Args` joined as `docker ps` shows the command.
@@ -297,7 +283,7 @@ mod record_layout_tests {
         assert!(r.manually_stopped);
         assert_eq!(r.mounts.len(), 2);
         assert_eq!(r.networks["fixnet"].aliases, vec!["fx"]);
-        assert_eq!(r.config_str("Image"), "busybox");
+        assert_eq!(r.config.image(), "busybox");
         assert_eq!(
             RestartPolicy::of(&r.host_config),
             RestartPolicy::OnFailure { max_retries: 3 }

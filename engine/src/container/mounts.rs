@@ -62,7 +62,11 @@ fn invalid_spec(spec: &str) -> Error {
 /// Parses `Binds`, `Mounts` and the config's `Volumes` into mount points, with `inherited`
 /// (from `VolumesFrom`) where neither `Binds` nor `Mounts` name the destination; volume
 /// names are empty for anonymous ones and sources of volumes are filled in later.
-pub fn wanted(config: &Value, host: &Value, inherited: Vec<MountPoint>) -> Result<Vec<MountPoint>> {
+pub fn wanted<'a>(
+    declared: impl Iterator<Item = &'a String>,
+    host: &Value,
+    inherited: Vec<MountPoint>,
+) -> Result<Vec<MountPoint>> {
     let mut out: Vec<MountPoint> = Vec::new();
     let mut taken = BTreeSet::new();
     let mut add = |m: MountPoint, out: &mut Vec<MountPoint>| -> Result<()> {
@@ -91,32 +95,30 @@ pub fn wanted(config: &Value, host: &Value, inherited: Vec<MountPoint>) -> Resul
             out.push(m);
         }
     }
-    if let Some(volumes) = config.get("Volumes").and_then(Value::as_object) {
-        for dest in volumes.keys() {
-            let dest = clean_destination(dest)?;
-            if out.iter().any(|m| m.destination == dest) {
-                continue;
-            }
-            add(
-                MountPoint {
-                    kind: "volume".into(),
-                    name: String::new(),
-                    source: String::new(),
-                    destination: dest,
-                    mode: String::new(),
-                    rw: true,
-                    propagation: String::new(),
-                    anonymous: true,
-                    must_exist: false,
-                    no_copy: false,
-                    tmpfs_options: String::new(),
-                    read_only_non_recursive: false,
-                    subpath: String::new(),
-                    new_volume: None,
-                },
-                &mut out,
-            )?;
+    for dest in declared {
+        let dest = clean_destination(dest)?;
+        if out.iter().any(|m| m.destination == dest) {
+            continue;
         }
+        add(
+            MountPoint {
+                kind: "volume".into(),
+                name: String::new(),
+                source: String::new(),
+                destination: dest,
+                mode: String::new(),
+                rw: true,
+                propagation: String::new(),
+                anonymous: true,
+                must_exist: false,
+                no_copy: false,
+                tmpfs_options: String::new(),
+                read_only_non_recursive: false,
+                subpath: String::new(),
+                new_volume: None,
+            },
+            &mut out,
+        )?;
     }
     Ok(out)
 }
@@ -562,12 +564,12 @@ mod tests {
     fn tmpfs_mounts_and_volumes_from() {
         let host = json!({"Mounts": [{"Type": "tmpfs", "Target": "/t",
             "TmpfsOptions": {"SizeBytes": 1048576, "Mode": 1016}}]});
-        let m = wanted(&json!({}), &host, vec![]).unwrap();
+        let m = wanted(std::iter::empty(), &host, vec![]).unwrap();
         assert_eq!(m[0].tmpfs_options, "size=1m,mode=1770");
         let host = json!({"Mounts": [{"Type": "tmpfs", "Target": "/t", "ReadOnly": true,
             "TmpfsOptions": {"SizeBytes": 1500}}]});
         assert_eq!(
-            wanted(&json!({}), &host, vec![]).unwrap()[0].tmpfs_options,
+            wanted(std::iter::empty(), &host, vec![]).unwrap()[0].tmpfs_options,
             "ro,size=1500"
         );
         assert_eq!(parse_volumes_from("c:ro").unwrap(), ("c".to_string(), true));
@@ -579,14 +581,19 @@ mod tests {
         // An inherited mount gives way to the container's own at the same destination.
         let own = json!({"Binds": ["/srv:/d"]});
         let shared = inherit(
-            &wanted(&json!({}), &json!({"Binds": ["v:/d", "w:/e"]}), vec![]).unwrap()[0],
+            &wanted(
+                std::iter::empty(),
+                &json!({"Binds": ["v:/d", "w:/e"]}),
+                vec![],
+            )
+            .unwrap()[0],
             true,
         );
         let other = inherit(
-            &wanted(&json!({}), &json!({"Binds": ["w:/e"]}), vec![]).unwrap()[0],
+            &wanted(std::iter::empty(), &json!({"Binds": ["w:/e"]}), vec![]).unwrap()[0],
             false,
         );
-        let m = wanted(&json!({}), &own, vec![shared, other]).unwrap();
+        let m = wanted(std::iter::empty(), &own, vec![shared, other]).unwrap();
         assert_eq!(m.len(), 2);
         assert_eq!(
             (
@@ -602,8 +609,8 @@ mod tests {
     #[test]
     fn binds_volumes_and_declared_volumes() {
         let host = json!({"Binds": ["/srv:/w:ro", "data:/d", "/var/x"]});
-        let config = json!({"Volumes": {"/var/data": {}, "/d": {}}});
-        let m = wanted(&config, &host, vec![]).unwrap();
+        let declared = ["/var/data".to_string(), "/d".to_string()];
+        let m = wanted(declared.iter(), &host, vec![]).unwrap();
         assert_eq!(m.len(), 4);
         assert_eq!(
             (m[0].kind.as_str(), m[0].rw, m[0].propagation.as_str()),
@@ -620,7 +627,7 @@ mod tests {
     #[test]
     fn bad_specs_get_dockers_messages() {
         let e = |binds: Value| {
-            wanted(&json!({}), &json!({"Binds": binds}), vec![])
+            wanted(std::iter::empty(), &json!({"Binds": binds}), vec![])
                 .unwrap_err()
                 .message
         };
@@ -630,7 +637,7 @@ mod tests {
         );
         assert_eq!(e(json!(["/a:/b", "/c:/b"])), "Duplicate mount point: /b");
         let e = wanted(
-            &json!({}),
+            std::iter::empty(),
             &json!({"Mounts": [{"Type": "bind", "Source": "/nonexistent-berth", "Target": "/x"}]}),
             vec![],
         )

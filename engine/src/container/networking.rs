@@ -313,7 +313,7 @@ impl ContainerService {
                 return Err(e);
             }
         };
-        let hostname = record.config_str("Hostname");
+        let hostname = record.config.hostname();
         let mut hosts_extra = link_hosts;
         let mut dns = None;
         for (name, n) in &bridged {
@@ -472,13 +472,7 @@ impl ContainerService {
             }
         }
         if record.host_bool("PublishAllPorts") {
-            for key in record
-                .config
-                .get("ExposedPorts")
-                .and_then(Value::as_object)
-                .into_iter()
-                .flat_map(|m| m.keys())
-            {
+            for key in record.config.exposed_ports() {
                 if !bindings.contains_key(key) {
                     let (port, proto) = split_port(key)?;
                     wanted.push((port, proto, String::new(), String::new()));
@@ -860,7 +854,7 @@ impl ContainerService {
                 )));
             }
             let child_name = c.name.trim_start_matches('/');
-            let mut names = format!("{alias} {}", c.config_str("Hostname"));
+            let mut names = format!("{alias} {}", c.config.hostname());
             if alias != child_name {
                 names.push(' ');
                 names.push_str(child_name);
@@ -869,10 +863,7 @@ impl ContainerService {
             let prefix = alias.to_ascii_uppercase().replace('-', "_");
             let mut ports: Vec<(u16, String)> = c
                 .config
-                .get("ExposedPorts")
-                .and_then(Value::as_object)
-                .into_iter()
-                .flat_map(|m| m.keys())
+                .exposed_ports()
                 .filter_map(|k| split_port(k).ok())
                 .collect();
             ports.sort();
@@ -887,7 +878,7 @@ impl ContainerService {
                 env.push(format!("{prefix}_PORT_{port}_{p}_PROTO={proto}"));
             }
             env.push(format!("{prefix}_NAME={full_name}"));
-            for var in strings(c.config.get("Env")) {
+            for var in c.config.env() {
                 if let Some((k, v)) = var.split_once('=')
                     && k != "HOME"
                     && k != "PATH"

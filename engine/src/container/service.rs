@@ -13,6 +13,7 @@ use super::logs::{self, LogEntry};
 use super::model::{ContainerRecord, State, Status};
 use super::networking::EndpointRequest;
 use super::policy::{LogConfig, LogDriver, RestartPolicy};
+use super::spec::ContainerConfig;
 use super::{names, setup};
 use crate::events::{Event, EventBus};
 use crate::image::store::ImageStore;
@@ -53,7 +54,7 @@ pub(super) struct Container {
 
 impl Container {
     fn new(record: ContainerRecord) -> Arc<Self> {
-        let open_stdin = record.config_bool("OpenStdin");
+        let open_stdin = record.config.open_stdin();
         let code = record.state.exit_code;
         Arc::new(Container {
             record: Mutex::new(record),
@@ -88,7 +89,7 @@ impl Container {
 #[derive(Clone, Debug, Default)]
 pub struct CreateRequest {
     pub name: Option<String>,
-    pub config: Map<String, Value>,
+    pub config: ContainerConfig,
     pub host_config: Map<String, Value>,
     /// `NetworkingConfig.EndpointsConfig`: per network, aliases and addresses asked for.
     pub endpoints: BTreeMap<String, EndpointRequest>,
@@ -229,7 +230,7 @@ impl ContainerService {
 
     pub(super) fn event(&self, c: &ContainerRecord, action: &str, extra: &[(&str, String)]) {
         let mut attributes: BTreeMap<String, String> = c.labels();
-        attributes.insert("image".into(), c.config_str("Image").to_string());
+        attributes.insert("image".into(), c.config.image().to_string());
         attributes.insert("name".into(), c.name.trim_start_matches('/').to_string());
         for (k, v) in extra {
             attributes.insert((*k).to_string(), v.clone());
@@ -346,20 +347,17 @@ impl ContainerService {
     ) -> Result<(String, Vec<String>)> {
         let mut config = req.config;
         let host_config = req.host_config;
-        let image_name = config
-            .get("Image")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string();
+        let image_name = config.image().to_string();
         if image_name.is_empty() {
             return Err(Error::invalid("No image specified"));
         }
         let image = images.resolve_for_container(&image_name).await?;
         check_platform(&req.platform, &image_name, &image.config)?;
-        setup::merge_image_config(&mut config, image.config.config.as_ref());
-        let as_list = setup::strings;
-        let mut argv = as_list(config.get("Entrypoint"));
-        argv.extend(as_list(config.get("Cmd")));
+        if let Some(from_image) = &image.config.config {
+            config.merge_image(ContainerConfig::from_image(from_image)?);
+        }
+        let mut argv = config.entrypoint().to_vec();
+        argv.extend_from_slice(config.cmd());
         if argv.is_empty() {
             return Err(Error::invalid("No command specified"));
         }
@@ -380,7 +378,7 @@ impl ContainerService {
             );
         }
         let mut wanted_mounts = super::mounts::wanted(
-            &Value::Object(config.clone()),
+            config.volumes(),
             &Value::Object(host_config.clone()),
             inherited,
         )?;
@@ -389,11 +387,7 @@ impl ContainerService {
                 m.read_only_non_recursive = true;
             }
         }
-        let legacy_mac = config
-            .get("MacAddress")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
+        let legacy_mac = config.mac_address().to_string();
         let mode = host_config
             .get("NetworkMode")
             .and_then(Value::as_str)
@@ -423,13 +417,8 @@ impl ContainerService {
             self.release_name(&name, &id);
             return Err(e);
         }
-        if config
-            .get("Hostname")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .is_empty()
-        {
-            config.insert("Hostname".into(), json!(id[..12]));
+        if config.hostname().is_empty() {
+            config.hostname = Some(id[..12].to_string());
         }
         let dir = self.dir(&id);
         let result = self
@@ -473,7 +462,7 @@ impl ContainerService {
         name: &str,
         image: &crate::image::store::ResolvedImage,
         image_name: &str,
-        config: Map<String, Value>,
+        config: ContainerConfig,
         host_config: Map<String, Value>,
         argv: Vec<String>,
         dir: &std::path::Path,
@@ -489,7 +478,7 @@ impl ContainerService {
             created: now(),
             path: argv[0].clone(),
             args: argv[1..].to_vec(),
-            config: Value::Object(config),
+            config,
             image_id: image.id.clone(),
             image_name: image_name.to_string(),
             state: State::default(),
@@ -841,7 +830,7 @@ impl ContainerService {
     async fn start_task(&self, c: &Arc<Container>, record: &ContainerRecord) -> Result<u32> {
         let id = &record.id;
         let mut phases = super::phases::Phases::new("start", id);
-        let hostname = record.config_str("Hostname").to_string();
+        let hostname = record.config.hostname().to_string();
         setup::write_file(
             std::path::Path::new(&record.hostname_path),
             &format!("{hostname}\n"),
@@ -921,15 +910,14 @@ impl ContainerService {
             .first()
             .map(|m| setup::overlay_dirs(&m.options))
             .unwrap_or_default();
-        let (uid, gid, mut additional_gids) =
-            setup::resolve_user(record.config_str("User"), &dirs)?;
+        let (uid, gid, mut additional_gids) = setup::resolve_user(record.config.user(), &dirs)?;
         additional_gids.extend(setup::resolve_groups(
             &list_of(&record.host_config, "GroupAdd"),
             &dirs,
         )?);
-        setup::ensure_working_dir(record.config_str("WorkingDir"), &dirs)?;
+        setup::ensure_working_dir(record.config.working_dir(), &dirs)?;
         let tty = record.tty();
-        let mut env = setup::strings(record.config.get("Env"));
+        let mut env = record.config.env().to_vec();
         if let Some(j) = &joined {
             env.extend(j.env.iter().cloned());
         }
@@ -955,7 +943,7 @@ impl ContainerService {
                 .chain(record.args.iter().cloned())
                 .collect(),
             env,
-            cwd: record.config_str("WorkingDir").to_string(),
+            cwd: record.config.working_dir().to_string(),
             uid,
             gid,
             additional_gids,
@@ -1047,7 +1035,7 @@ impl ContainerService {
             .await?;
         phases.mark("containerd_container");
 
-        let open_stdin = record.config_bool("OpenStdin");
+        let open_stdin = record.config.open_stdin();
         let fifos = Fifos::create(&self.run_dir(id), open_stdin, tty)?;
         let (output, stdin_rx) = {
             let mut io = c.io.lock().unwrap_or_else(|p| p.into_inner());
@@ -1280,7 +1268,7 @@ impl ContainerService {
     }
 
     fn new_io_generation(&self, c: &Arc<Container>) {
-        let open_stdin = c.rec().config_bool("OpenStdin");
+        let open_stdin = c.rec().config.open_stdin();
         *c.io.lock().unwrap_or_else(|p| p.into_inner()) = IoChannels::new(open_stdin);
     }
 
@@ -1316,7 +1304,7 @@ impl ContainerService {
         let stop_signal = match signal.filter(|s| !s.is_empty()) {
             Some(s) => s.to_string(),
             None => {
-                let s = record.config_str("StopSignal");
+                let s = record.config.stop_signal();
                 if s.is_empty() {
                     "SIGTERM".into()
                 } else {
@@ -1325,13 +1313,7 @@ impl ContainerService {
             }
         };
         let signo = parse_signal(&stop_signal)?;
-        let timeout = timeout.unwrap_or_else(|| {
-            record
-                .config
-                .get("StopTimeout")
-                .and_then(Value::as_i64)
-                .unwrap_or(10)
-        });
+        let timeout = timeout.unwrap_or_else(|| record.config.stop_timeout.unwrap_or(10));
         let mut exits = c.exits.subscribe();
         let seen = exits.borrow().seq;
         let _ = self.containerd.kill_task(&record.id, signo, false).await;
@@ -1607,7 +1589,7 @@ impl ContainerService {
             tty: record.tty(),
             output: stream.then(|| io.output.subscribe()),
             stdin: if stdin { io.stdin_tx.clone() } else { None },
-            stdin_once: record.config_bool("StdinOnce"),
+            stdin_once: record.config.stdin_once(),
             replay,
         })
     }
@@ -2015,15 +1997,11 @@ fn log_attrs(record: &ContainerRecord, labels: &str, env: &str) -> BTreeMap<Stri
             .collect()
     };
     for name in names(labels) {
-        if let Some(v) = record
-            .config
-            .pointer(&format!("/Labels/{name}"))
-            .and_then(Value::as_str)
-        {
-            attrs.insert(name, v.to_string());
+        if let Some(v) = record.config.labels.as_ref().and_then(|l| l.get(&name)) {
+            attrs.insert(name, v.clone());
         }
     }
-    let vars = list_of(&record.config, "Env");
+    let vars = record.config.env();
     for name in names(env) {
         if let Some(v) = vars
             .iter()

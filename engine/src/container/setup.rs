@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 
 use crate::{Error, Result};
 
@@ -16,71 +16,6 @@ pub fn strings(v: Option<&Value>) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
-}
-
-/// Merges the image config into the container config as moby does: Env by key, Cmd and
-/// Entrypoint by the entrypoint rule, and WorkingDir, User, Labels, ExposedPorts, Volumes,
-/// StopSignal, Healthcheck where the container sets none.
-pub fn merge_image_config(config: &mut Map<String, Value>, image: Option<&Value>) {
-    let Some(image) = image.and_then(Value::as_object) else {
-        return;
-    };
-    let empty = |v: Option<&Value>| match v {
-        None | Some(Value::Null) => true,
-        Some(Value::String(s)) => s.is_empty(),
-        Some(Value::Array(a)) => a.is_empty(),
-        Some(Value::Object(o)) => o.is_empty(),
-        _ => false,
-    };
-    // Env: the container's entries first, then the image's that it does not override.
-    let key_of = |e: &str| e.split_once('=').map_or(e, |(k, _)| k).to_string();
-    let mut env = strings(config.get("Env"));
-    if let Some(from_image) = image.get("Env").and_then(Value::as_array) {
-        for e in from_image.iter().filter_map(Value::as_str) {
-            if !env.iter().any(|x| key_of(x) == key_of(e)) {
-                env.push(e.to_string());
-            }
-        }
-    }
-    config.insert("Env".into(), json!(env));
-    let own_entrypoint = !empty(config.get("Entrypoint"));
-    if empty(config.get("Cmd"))
-        && !own_entrypoint
-        && let Some(cmd) = image.get("Cmd").filter(|c| !c.is_null())
-    {
-        config.insert("Cmd".into(), cmd.clone());
-    }
-    if !own_entrypoint && let Some(ep) = image.get("Entrypoint").filter(|c| !c.is_null()) {
-        config.insert("Entrypoint".into(), ep.clone());
-    }
-    for key in [
-        "WorkingDir",
-        "User",
-        "StopSignal",
-        "Healthcheck",
-        "Domainname",
-    ] {
-        if empty(config.get(key))
-            && let Some(v) = image.get(key).filter(|v| !empty(Some(v)))
-        {
-            config.insert(key.into(), v.clone());
-        }
-    }
-    for key in ["Labels", "ExposedPorts", "Volumes"] {
-        let mut merged = image
-            .get(key)
-            .and_then(Value::as_object)
-            .cloned()
-            .unwrap_or_default();
-        if let Some(own) = config.get(key).and_then(Value::as_object) {
-            for (k, v) in own {
-                merged.insert(k.clone(), v.clone());
-            }
-        }
-        if !merged.is_empty() || key == "Labels" {
-            config.insert(key.into(), Value::Object(merged));
-        }
-    }
 }
 
 /// The hosts file dockerd writes for a container without a network endpoint.
@@ -422,21 +357,6 @@ mod tests {
     }
 
     use super::*;
-
-    #[test]
-    fn image_cmd_is_used_only_without_own_entrypoint() {
-        let image = json!({"Cmd": ["sh"], "Env": ["PATH=/bin", "A=1"], "Labels": {"x": "1"}});
-        let mut c = Map::new();
-        c.insert("Env".into(), json!(["A=2", "B=3"]));
-        merge_image_config(&mut c, Some(&image));
-        assert_eq!(c["Cmd"], json!(["sh"]));
-        assert_eq!(c["Env"], json!(["A=2", "B=3", "PATH=/bin"]));
-        assert_eq!(c["Labels"], json!({"x": "1"}));
-        let mut c = Map::new();
-        c.insert("Entrypoint".into(), json!(["echo"]));
-        merge_image_config(&mut c, Some(&image));
-        assert!(c.get("Cmd").is_none());
-    }
 
     #[test]
     fn users_resolve_from_passwd() {

@@ -145,8 +145,17 @@ async fn stop_stale(layout: &Layout) {
     let _ = std::fs::remove_file(&layout.pidfile);
 }
 
+/// Running or able to run: a zombie waiting for its parent to reap it counts as gone.
 fn alive(pid: Pid) -> bool {
-    signal::kill(pid, None).is_ok()
+    if signal::kill(pid, None).is_err() {
+        return false;
+    }
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The state follows the command name, which is in parentheses and may hold spaces.
+    let state = stat
+        .rsplit_once(')')
+        .and_then(|(_, rest)| rest.trim_start().chars().next());
+    state != Some('Z')
 }
 
 /// SIGTERM, wait up to `grace`, then SIGKILL. For processes that are not our children.
@@ -158,6 +167,18 @@ async fn terminate(pid: Pid, grace: Duration) {
     }
     if alive(pid) {
         let _ = signal::kill(pid, Signal::SIGKILL);
+        // A process in uninterruptible sleep (a sync under load) dies only when it wakes;
+        // a second containerd must not start on the same root before it has.
+        let deadline = Instant::now() + grace;
+        while alive(pid) && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        if alive(pid) {
+            tracing::warn!(
+                pid = pid.as_raw(),
+                "containerd left behind is still alive after SIGKILL"
+            );
+        }
     }
 }
 
