@@ -239,6 +239,15 @@ fn assert_consistent(d: &Daemon, restarted: bool, when: &str) {
     );
 }
 
+/// Sets the flag when dropped, also while a panic unwinds.
+struct StopOnDrop<'a>(&'a AtomicBool);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
 #[test]
 fn crashes_leave_nothing_behind() {
     let mut d = daemon();
@@ -268,6 +277,8 @@ fn crashes_leave_nothing_behind() {
                 let (d, image, stop) = (&d, &image, &stop);
                 s.spawn(move || churn(d, image, job, stop));
             }
+            // A failed assertion below must stop the churn too, or the scope waits forever.
+            let _stop_churn = StopOnDrop(&stop);
             std::thread::sleep(delay);
             if kill_containerd {
                 let pids = procfs::containerd_daemons_under(&d.exec_root());
