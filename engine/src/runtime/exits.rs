@@ -2,7 +2,7 @@
 //! for the daemon instead of one `Tasks.Wait` stream per process. Nothing is lost between
 //! the two: a waiter asks for its process's state once it is registered (an exit that came
 //! first is found there), and every (re)subscription asks again for all of them (exits while
-//! the stream was down, containerd restarts).
+//! the stream was down, containerd restarts), also while containerd has not yet answered it.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -123,7 +123,25 @@ impl Containerd {
                     self.namespace
                 )],
             });
-            match EventsClient::new(self.channel.clone()).subscribe(req).await {
+            let mut client = EventsClient::new(self.channel.clone());
+            let subscribe = client.subscribe(req);
+            tokio::pin!(subscribe);
+            // containerd sends a subscription's response headers with its first event, so the
+            // call may stay pending while nothing exits: processes that ended while the stream
+            // was down are asked about meanwhile, at growing intervals.
+            let mut ask_after = Duration::from_millis(100);
+            let subscribed = loop {
+                tokio::select! {
+                    r = &mut subscribe => break r,
+                    _ = tokio::time::sleep(ask_after) => {
+                        for key in self.exits.keys() {
+                            self.check_exited(&key).await;
+                        }
+                        ask_after = (ask_after * 2).min(Duration::from_secs(30));
+                    }
+                }
+            };
+            match subscribed {
                 Ok(stream) => {
                     backoff = Duration::from_millis(50);
                     for key in self.exits.keys() {
