@@ -7,6 +7,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::response::Response;
 use berth_engine::build::{BuildRequest, Progress};
+use berth_engine::container::spec::HostConfig;
 use http::{HeaderValue, header};
 use serde_json::{Value, json};
 
@@ -56,37 +57,41 @@ pub async fn cancel(q: QueryParams) -> http::StatusCode {
 }
 
 /// The query's resource settings and extra hosts for RUN containers, as host config fields.
-fn run_host_config(q: &QueryParams) -> Result<Map, ApiError> {
-    let mut h = Map::new();
-    let hosts: Vec<&str> = q
+fn run_host_config(q: &QueryParams) -> Result<HostConfig, ApiError> {
+    let mut h = HostConfig::default();
+    let hosts: Vec<String> = q
         .all("extrahosts")
         .into_iter()
         .flat_map(|v| v.split(','))
         .filter(|v| !v.is_empty())
+        .map(str::to_string)
         .collect();
     if !hosts.is_empty() {
-        h.insert("ExtraHosts".into(), json!(hosts));
+        h.extra_hosts = Some(hosts);
     }
     for (param, field) in [
-        ("shmsize", "ShmSize"),
-        ("memory", "Memory"),
-        ("memswap", "MemorySwap"),
-        ("cpushares", "CpuShares"),
-        ("cpuperiod", "CpuPeriod"),
-        ("cpuquota", "CpuQuota"),
+        ("shmsize", &mut h.shm_size),
+        ("memory", &mut h.memory),
+        ("memswap", &mut h.memory_swap),
+        ("cpushares", &mut h.cpu_shares),
+        ("cpuperiod", &mut h.cpu_period),
+        ("cpuquota", &mut h.cpu_quota),
     ] {
         if let Some(v) = q.get(param).filter(|v| !v.is_empty()) {
             let n: i64 = v
                 .parse()
                 .map_err(|_| ApiError::invalid(format!("invalid {param}: {v}")))?;
             if n != 0 {
-                h.insert(field.into(), json!(n));
+                *field = Some(n);
             }
         }
     }
-    for (param, field) in [("cpusetcpus", "CpusetCpus"), ("cpusetmems", "CpusetMems")] {
+    for (param, field) in [
+        ("cpusetcpus", &mut h.cpuset_cpus),
+        ("cpusetmems", &mut h.cpuset_mems),
+    ] {
         if let Some(v) = q.get(param).filter(|v| !v.is_empty()) {
-            h.insert(field.into(), json!(v));
+            *field = Some(v.to_string());
         }
     }
     Ok(h)

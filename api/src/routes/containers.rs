@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use berth_engine::container::io::{Output, StdinMsg, StreamKind};
 use berth_engine::container::model::Status;
 use berth_engine::container::{
-    AttachHandle, CreateRequest, LogsRequest, ResourceUpdate, WaitCondition,
+    AttachHandle, BlockDeviceLists, CreateRequest, LogsRequest, ResourceUpdate, WaitCondition,
 };
 use futures_util::StreamExt as _;
 use http::{HeaderValue, StatusCode, header};
@@ -61,15 +61,6 @@ pub(crate) async fn json_object_body(req: Request) -> Result<Map<String, Value>,
     }
 }
 
-/// A decoded wire value as the JSON object the engine's record still keeps (only the keys
-/// that were given; `None` is an empty object).
-fn wire_object<T: serde::Serialize>(value: Option<T>) -> Map<String, Value> {
-    match value.map(serde_json::to_value) {
-        Some(Ok(Value::Object(m))) => m,
-        _ => Map::new(),
-    }
-}
-
 /// `POST /containers/create`.
 #[utoipa::path(post, path = "/containers/create", tag = "Container",
     request_body = wire::ContainerCreateRequest,
@@ -108,8 +99,7 @@ pub async fn create(
         version,
     )?;
     let config = request.into();
-    // The engine's record still keeps the HostConfig as a JSON object.
-    let host_config = wire_object(Some(host_config));
+    let host_config = host_config.into();
     let endpoints = endpoints
         .unwrap_or_default()
         .into_iter()
@@ -277,7 +267,7 @@ pub async fn list(
                 })
             })
             || !filters.values("network").is_none_or(|v| {
-                let mode = match c.host_str("NetworkMode") {
+                let mode = match c.host_config.network_mode() {
                     "" | "default" => "bridge",
                     m => m,
                 };
@@ -600,35 +590,21 @@ pub async fn update(
                 p.maximum_retry_count.unwrap_or_default(),
             )
         }),
-        block_device_lists: if crate::compat::container::per_device_blkio_updated_from_1_55(version)
-        {
-            [
-                (
-                    "BlkioWeightDevice",
-                    serde_json::to_value(&u.blkio_weight_device),
-                ),
-                (
-                    "BlkioDeviceReadBps",
-                    serde_json::to_value(&u.blkio_device_read_bps),
-                ),
-                (
-                    "BlkioDeviceWriteBps",
-                    serde_json::to_value(&u.blkio_device_write_bps),
-                ),
-                (
-                    "BlkioDeviceReadIOps",
-                    serde_json::to_value(&u.blkio_device_read_iops),
-                ),
-                (
-                    "BlkioDeviceWriteIOps",
-                    serde_json::to_value(&u.blkio_device_write_iops),
-                ),
-            ]
-            .into_iter()
-            .filter_map(|(key, list)| list.ok().filter(|l| !l.is_null()).map(|l| (key, l)))
-            .collect()
+        block_devices: if crate::compat::container::per_device_blkio_updated_from_1_55(version) {
+            let list = |l: Option<Vec<wire::ThrottleDevice>>| {
+                l.map(|l| l.into_iter().map(Into::into).collect())
+            };
+            BlockDeviceLists {
+                weight: u
+                    .blkio_weight_device
+                    .map(|l| l.into_iter().map(Into::into).collect()),
+                read_bps: list(u.blkio_device_read_bps),
+                write_bps: list(u.blkio_device_write_bps),
+                read_iops: list(u.blkio_device_read_iops),
+                write_iops: list(u.blkio_device_write_iops),
+            }
         } else {
-            vec![]
+            BlockDeviceLists::default()
         },
     };
     let warnings = s.engine.containers().update(&id, changes).await?;

@@ -42,11 +42,16 @@ const CONFIG_OPTIONAL: &[&str] = &[
     "Shell",
 ];
 
-fn config(c: &ContainerRecord) -> Value {
-    let src = match serde_json::to_value(&c.config) {
+/// The keys an engine struct was given, in moby's spelling.
+fn given_keys<T: serde::Serialize>(value: &T) -> Map<String, Value> {
+    match serde_json::to_value(value) {
         Ok(Value::Object(m)) => m,
         _ => Map::new(),
-    };
+    }
+}
+
+fn config(c: &ContainerRecord) -> Value {
+    let src = given_keys(&c.config);
     let mut out = Map::new();
     for (k, zero) in CONFIG_KEYS {
         out.insert((*k).into(), src.get(*k).cloned().unwrap_or_else(zero));
@@ -60,7 +65,7 @@ fn config(c: &ContainerRecord) -> Value {
 }
 
 fn host_config(c: &ContainerRecord, v: ApiVersion) -> Value {
-    let src = c.host_config.as_object().cloned().unwrap_or_default();
+    let src = given_keys(&c.host_config);
     let network_mode = match src.get("NetworkMode").and_then(Value::as_str) {
         None | Some("") | Some("default") => "bridge".to_string(),
         Some(m) => m.to_string(),
@@ -94,7 +99,7 @@ fn host_config(c: &ContainerRecord, v: ApiVersion) -> Value {
             }
             obj.insert(k, val);
         }
-        if c.host_bool("Privileged") {
+        if c.host_config.privileged() {
             obj.insert("MaskedPaths".into(), Value::Null);
             obj.insert("ReadonlyPaths".into(), Value::Null);
         }
@@ -360,7 +365,7 @@ fn mounts(c: &ContainerRecord) -> Value {
 /// `GET /containers/json` entries.
 pub fn summary(c: &ContainerRecord, _v: ApiVersion) -> Value {
     let created = berth_engine::container::logs::parse_time_nanos(&c.created) / 1_000_000_000;
-    let mode = match c.host_str("NetworkMode") {
+    let mode = match c.host_config.network_mode() {
         "" | "default" => "bridge",
         m => m,
     };

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value, json};
 use tokio::sync::mpsc;
 
-use crate::container::spec::ContainerConfig;
+use crate::container::spec::{ContainerConfig, HostConfig};
 use crate::container::{CreateRequest, LogsRequest, WaitCondition};
 use crate::image::store::ResolvedImage;
 use crate::{Engine, Error, Result};
@@ -38,7 +38,7 @@ pub struct BuildRequest {
     pub network_mode: String,
     /// Host config for RUN containers from the query (`extrahosts`, `shmsize`, `memory`,
     /// `memswap`, `cpushares`, `cpusetcpus`, `cpuperiod`, `cpuquota`), in moby's field names.
-    pub run_host_config: Map<String, Value>,
+    pub run_host_config: HostConfig,
     /// Pull every `FROM` image, even one already here (`pull`).
     pub pull: bool,
     /// `X-Registry-Config`: credentials by registry, for base images that must be pulled.
@@ -600,16 +600,15 @@ impl Engine {
             working_dir: text("WorkingDir"),
             ..Default::default()
         };
-        let mut host = Map::new();
         let mode = if step.req.network_mode.is_empty() {
             "default"
         } else {
             step.req.network_mode.as_str()
         };
-        host.insert("NetworkMode".into(), json!(mode));
-        for (k, v) in &step.req.run_host_config {
-            host.insert(k.clone(), v.clone());
-        }
+        let host = HostConfig {
+            network_mode: Some(mode.to_string()),
+            ..step.req.run_host_config.clone()
+        };
         let cid = self.step_container(run, host).await?;
         let _ = out
             .send(Progress::Stream(format!(
@@ -660,11 +659,7 @@ impl Engine {
     }
 
     /// Creates a step's container (nameless, no endpoints asked for); returns its ID.
-    async fn step_container(
-        &self,
-        config: ContainerConfig,
-        host: Map<String, Value>,
-    ) -> Result<String> {
+    async fn step_container(&self, config: ContainerConfig, host: HostConfig) -> Result<String> {
         let (cid, _) = self
             .containers()
             .create(
@@ -689,8 +684,10 @@ impl Engine {
             entrypoint: Some(vec!["/bin/true".into()]),
             ..Default::default()
         };
-        let mut host = Map::new();
-        host.insert("NetworkMode".into(), json!("none"));
+        let host = HostConfig {
+            network_mode: Some("none".into()),
+            ..Default::default()
+        };
         self.step_container(run, host).await
     }
 

@@ -116,11 +116,7 @@ impl ContainerService {
             no_overwrite_dir_non_dir,
             chown,
         };
-        let read_only_rootfs = record
-            .host_config
-            .get("ReadonlyRootfs")
-            .and_then(serde_json::Value::as_bool)
-            .unwrap_or(false);
+        let read_only_rootfs = super::spec::flag(&record.host_config.readonly_rootfs);
         let mounts = record.mounts.clone();
         let wanted = path.to_string();
         let (tx, rx) = tokio::sync::oneshot::channel();

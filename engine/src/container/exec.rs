@@ -3,11 +3,11 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use serde_json::Value;
 use tokio::sync::watch;
 
 use super::io::{self, Fifos, IoChannels, LogSink};
 use super::service::{AttachHandle, ContainerService};
+use super::spec;
 use crate::runtime::tasks::start_failure;
 use crate::{Error, Result};
 
@@ -185,9 +185,9 @@ impl ContainerService {
             .unwrap_or_default();
         let (uid, gid, _) = super::setup::resolve_user(&user, &dirs)?;
         let caps = crate::oci::capabilities(
-            &list(&record.host_config, "CapAdd"),
-            &list(&record.host_config, "CapDrop"),
-            c.privileged || record.host_bool("Privileged"),
+            spec::list(&record.host_config.cap_add),
+            spec::list(&record.host_config.cap_drop),
+            c.privileged || record.host_config.privileged(),
         );
         let cwd = if !c.working_dir.is_empty() {
             c.working_dir.clone()
@@ -197,7 +197,7 @@ impl ContainerService {
             "/".to_string()
         };
         // An exec runs under the container's ulimits, as on dockerd.
-        let rlimits = super::setup::rlimits(record.host_config.get("Ulimits"))?;
+        let rlimits = super::setup::rlimits(&record.host_config.ulimits)?;
         let mut user = oci_spec::runtime::User::default();
         // Execs (and so health probes) run under the container's umask, as in moby.
         user.set_uid(uid).set_gid(gid).set_umask(record.umask());
@@ -376,8 +376,4 @@ impl ContainerService {
             })
             .collect()
     }
-}
-
-fn list(v: &Value, key: &str) -> Vec<String> {
-    super::setup::strings(v.get(key))
 }

@@ -5,8 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use serde_json::{Map, Value};
-
+use super::spec::HostConfig;
 use crate::oci::Resources;
 use crate::{Error, Result};
 
@@ -109,11 +108,10 @@ fn check_cpuset(requested: &str, available: Option<&str>, what: &str) -> Result<
 
 /// Checks the limits of a host config. `update` relaxes what only create requires (a swap
 /// limit may be changed alone).
-pub fn validate(host: &Map<String, Value>, update: bool, cpus: &HostCpus) -> Result<()> {
-    let h = Value::Object(host.clone());
-    let r = Resources::from_host_config(&h);
+pub fn validate(host: &HostConfig, update: bool, cpus: &HostCpus) -> Result<()> {
+    let r = Resources::from_host_config(host);
     check(&r, update, cpus)?;
-    if let Some(swappiness) = host.get("MemorySwappiness").and_then(Value::as_i64)
+    if let Some(swappiness) = host.memory_swappiness
         && swappiness != -1
         && !(0..=100).contains(&swappiness)
     {
@@ -121,7 +119,7 @@ pub fn validate(host: &Map<String, Value>, update: bool, cpus: &HostCpus) -> Res
             "Invalid value: {swappiness}, valid memory swappiness range is 0-100"
         )));
     }
-    let oom = host.get("OomScoreAdj").and_then(Value::as_i64).unwrap_or(0);
+    let oom = host.oom_score_adj.unwrap_or(0);
     if !(-1000..=1000).contains(&oom) {
         return Err(Error::invalid(format!(
             "Invalid value {oom}, range for oom score adj is [-1000, 1000]"

@@ -4,10 +4,11 @@
 use super::model::Status;
 use super::names;
 use super::service::ContainerService;
+use super::spec::{HostConfig, RestartPolicySpec, ThrottleDevice, WeightDevice};
 use crate::{Error, Result};
 
 /// What `docker update` changes. `None` and zero leave a setting as it is, as in moby.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default)]
 pub struct ResourceUpdate {
     pub memory: Option<i64>,
     pub memory_swap: Option<i64>,
@@ -24,27 +25,66 @@ pub struct ResourceUpdate {
     pub cpuset_mems: Option<String>,
     /// `(name, maximum retry count)`; an empty name leaves the policy as it is.
     pub restart_policy: Option<(String, i64)>,
-    /// Per-device lists to replace, by host-config key (`BlkioDeviceReadBps`, ...): the
-    /// JSON list as sent; an empty one clears that kind of rule.
-    pub block_device_lists: Vec<(&'static str, serde_json::Value)>,
+    /// Per-device lists to replace (`None` leaves one as it is; an empty one clears that
+    /// kind of rule).
+    pub block_devices: BlockDeviceLists,
+}
+
+/// The `BlkioWeightDevice` and `BlkioDevice*` lists of an update.
+#[derive(Clone, Debug, Default)]
+pub struct BlockDeviceLists {
+    pub weight: Option<Vec<WeightDevice>>,
+    pub read_bps: Option<Vec<ThrottleDevice>>,
+    pub write_bps: Option<Vec<ThrottleDevice>>,
+    pub read_iops: Option<Vec<ThrottleDevice>>,
+    pub write_iops: Option<Vec<ThrottleDevice>>,
 }
 
 impl ResourceUpdate {
-    /// The numeric limits under their host-config keys.
-    fn limits(&self) -> [(&'static str, Option<i64>); 11] {
-        [
-            ("Memory", self.memory),
-            ("MemorySwap", self.memory_swap),
-            ("MemoryReservation", self.memory_reservation),
-            ("NanoCpus", self.nano_cpus),
-            ("CpuShares", self.cpu_shares),
-            ("CpuQuota", self.cpu_quota),
-            ("CpuPeriod", self.cpu_period),
-            ("PidsLimit", self.pids_limit),
-            ("BlkioWeight", self.blkio_weight.map(i64::from)),
-            ("CpuRealtimePeriod", self.cpu_realtime_period),
-            ("CpuRealtimeRuntime", self.cpu_realtime_runtime),
-        ]
+    /// Sets every limit given with a value other than Go's zero ("leave as it is").
+    fn apply_to(self, host: &mut HostConfig) {
+        let limits = [
+            (&mut host.memory, self.memory),
+            (&mut host.memory_swap, self.memory_swap),
+            (&mut host.memory_reservation, self.memory_reservation),
+            (&mut host.nano_cpus, self.nano_cpus),
+            (&mut host.cpu_shares, self.cpu_shares),
+            (&mut host.cpu_quota, self.cpu_quota),
+            (&mut host.cpu_period, self.cpu_period),
+            (&mut host.pids_limit, self.pids_limit),
+            (&mut host.cpu_realtime_period, self.cpu_realtime_period),
+            (&mut host.cpu_realtime_runtime, self.cpu_realtime_runtime),
+        ];
+        for (field, value) in limits {
+            if let Some(v) = value.filter(|v| *v != 0) {
+                *field = Some(v);
+            }
+        }
+        if let Some(w) = self.blkio_weight.filter(|w| *w != 0) {
+            host.blkio_weight = Some(w);
+        }
+        for (field, value) in [
+            (&mut host.cpuset_cpus, self.cpuset_cpus),
+            (&mut host.cpuset_mems, self.cpuset_mems),
+        ] {
+            if let Some(v) = value.filter(|v| !v.is_empty()) {
+                *field = Some(v);
+            }
+        }
+        let lists = self.block_devices;
+        if lists.weight.is_some() {
+            host.blkio_weight_device = lists.weight;
+        }
+        for (field, value) in [
+            (&mut host.blkio_device_read_bps, lists.read_bps),
+            (&mut host.blkio_device_write_bps, lists.write_bps),
+            (&mut host.blkio_device_read_iops, lists.read_iops),
+            (&mut host.blkio_device_write_iops, lists.write_iops),
+        ] {
+            if value.is_some() {
+                *field = value;
+            }
+        }
     }
 }
 
@@ -154,7 +194,6 @@ impl ContainerService {
     /// `POST /containers/{id}/update`: new resource limits and restart policy, applied to
     /// the running task at once. Zero values leave a setting as it was.
     pub async fn update(&self, name_or_id: &str, changes: ResourceUpdate) -> Result<Vec<String>> {
-        use serde_json::Value;
         let c = self.lookup(name_or_id)?;
         let _op = c.lock_op().await;
         let record = c.rec().clone();
@@ -168,49 +207,34 @@ impl ContainerService {
         if memory != 0 && memory < 6 * 1024 * 1024 {
             return Err(Error::invalid("Minimum memory limit allowed is 6MB"));
         }
-        let mut host = record.host_config.as_object().cloned().unwrap_or_default();
-        let current_swap = host.get("MemorySwap").and_then(Value::as_i64).unwrap_or(0);
+        let mut host = record.host_config.clone();
+        let current_swap = host.memory_swap.unwrap_or(0);
         if memory != 0 && memory > current_swap && changes.memory_swap.unwrap_or(0) == 0 {
             return Err(Error::conflict(cannot(
                 "Memory limit should be smaller than already set memoryswap limit, update the memoryswap at the same time".into(),
             )));
         }
-        // Go's zero means "leave as it is" for every limit.
-        for (key, value) in changes.limits() {
-            if let Some(v) = value.filter(|v| *v != 0) {
-                host.insert(key.into(), Value::from(v));
-            }
-        }
-        for (key, value) in [
-            ("CpusetCpus", &changes.cpuset_cpus),
-            ("CpusetMems", &changes.cpuset_mems),
-        ] {
-            if let Some(v) = value.as_deref().filter(|v| !v.is_empty()) {
-                host.insert(key.into(), Value::from(v));
-            }
-        }
-        for (key, list) in &changes.block_device_lists {
-            host.insert((*key).into(), list.clone());
-        }
-        if let Some((name, max_retries)) = changes.restart_policy.filter(|(n, _)| !n.is_empty()) {
-            if record.host_bool("AutoRemove") {
+        let restart_policy = changes.restart_policy.clone();
+        changes.apply_to(&mut host);
+        if let Some((name, max_retries)) = restart_policy.filter(|(n, _)| !n.is_empty()) {
+            if record.host_config.auto_remove() {
                 return Err(Error::conflict(cannot(
                     "Restart policy cannot be updated because AutoRemove is enabled for the container".into(),
                 )));
             }
-            host.insert(
-                "RestartPolicy".into(),
-                serde_json::json!({"Name": name, "MaximumRetryCount": max_retries}),
-            );
+            host.restart_policy = Some(RestartPolicySpec {
+                name: Some(name),
+                maximum_retry_count: Some(max_retries),
+            });
         }
         super::service::validate_host_config(&host)?;
         super::limits::validate(&host, true, super::limits::HostCpus::host())?;
         // The devices named must exist before anything changes.
-        let resources = super::setup::resources(&Value::Object(host.clone()))
-            .map_err(|e| Error::new(e.kind, cannot(e.message)))?;
+        let resources =
+            super::setup::resources(&host).map_err(|e| Error::new(e.kind, cannot(e.message)))?;
         let updated = {
             let mut r = c.rec();
-            r.host_config = Value::Object(host);
+            r.host_config = host;
             r.clone()
         };
         if record.state.running() {

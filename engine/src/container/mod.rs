@@ -23,6 +23,6 @@ pub mod spec;
 pub mod stats;
 
 pub use filesystem::Change;
-pub use manage::{ResourceUpdate, Top};
+pub use manage::{BlockDeviceLists, ResourceUpdate, Top};
 pub use networking::EndpointRequest;
 pub use service::{AttachHandle, ContainerService, CreateRequest, LogsRequest, WaitCondition};

@@ -5,7 +5,6 @@
 //! than the record).
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 pub const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
 
@@ -146,7 +145,7 @@ pub struct ContainerRecord {
     /// HostConfig as sent. Layouts before [`HOST_CONFIG_IN_RECORD`] kept it in
     /// `hostconfig.json` (read by restore).
     #[serde(default)]
-    pub host_config: Value,
+    pub host_config: super::spec::HostConfig,
 }
 
 impl ContainerRecord {
@@ -160,45 +159,18 @@ impl ContainerRecord {
 }
 
 impl ContainerRecord {
-    pub fn host_str(&self, key: &str) -> &str {
-        self.host_config
-            .get(key)
-            .and_then(Value::as_str)
-            .unwrap_or("")
-    }
-
-    pub fn host_bool(&self, key: &str) -> bool {
-        self.host_config
-            .get(key)
-            .and_then(Value::as_bool)
-            .unwrap_or(false)
-    }
-
-    pub fn host_i64(&self, key: &str) -> i64 {
-        self.host_config
-            .get(key)
-            .and_then(Value::as_i64)
-            .unwrap_or(0)
-    }
-
     pub fn labels(&self) -> std::collections::BTreeMap<String, String> {
         self.config.labels()
     }
 
     /// `HostConfig.Umask`, when set.
     pub fn umask(&self) -> Option<u32> {
-        self.host_config
-            .get("Umask")
-            .and_then(Value::as_u64)
-            .and_then(|u| u32::try_from(u).ok())
+        self.host_config.umask
     }
 
     /// `HostConfig.Annotations`.
     pub fn annotations(&self) -> std::collections::BTreeMap<String, String> {
-        self.host_config
-            .get("Annotations")
-            .and_then(|l| serde_json::from_value(l.clone()).ok())
-            .unwrap_or_default()
+        self.host_config.annotations.clone().unwrap_or_default()
     }
 
     pub fn tty(&self) -> bool {
@@ -249,10 +221,7 @@ pub fn read_record(dir: &std::path::Path) -> Stored {
         record.host_config = std::fs::read(dir.join("hostconfig.json"))
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
-            .unwrap_or(Value::Null);
-    }
-    if record.host_config.is_null() {
-        record.host_config = Value::Object(Default::default());
+            .unwrap_or_default();
     }
     record.schema_version = RECORD_SCHEMA_VERSION;
     Stored::Record(Box::new(record))
@@ -337,7 +306,7 @@ mod record_layout_tests {
     fn the_host_config_is_part_of_the_record_from_layout_3() {
         let mut r: ContainerRecord = serde_json::from_str(LAYOUT_1).expect("layout 1 parses");
         assert!(
-            r.host_config.is_null(),
+            r.host_config == Default::default(),
             "layout 1 keeps it in hostconfig.json"
         );
         r.host_config = serde_json::from_str(LAYOUT_1_HOST).expect("host config parses");

@@ -4,8 +4,8 @@
 
 use std::collections::BTreeSet;
 
+use super::spec::{HostConfig, MountSpec, TmpfsOptions, flag, list, text};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use crate::{Error, Result};
 
@@ -64,7 +64,7 @@ fn invalid_spec(spec: &str) -> Error {
 /// names are empty for anonymous ones and sources of volumes are filled in later.
 pub fn wanted<'a>(
     declared: impl Iterator<Item = &'a String>,
-    host: &Value,
+    host: &HostConfig,
     inherited: Vec<MountPoint>,
 ) -> Result<Vec<MountPoint>> {
     let mut out: Vec<MountPoint> = Vec::new();
@@ -79,15 +79,10 @@ pub fn wanted<'a>(
         out.push(m);
         Ok(())
     };
-    for spec in super::setup::strings(host.get("Binds")) {
-        add(parse_bind(&spec)?, &mut out)?;
+    for spec in list(&host.binds) {
+        add(parse_bind(spec)?, &mut out)?;
     }
-    for m in host
-        .get("Mounts")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
+    for m in host.mounts.iter().flatten() {
         add(parse_mount(m)?, &mut out)?;
     }
     for m in inherited {
@@ -208,37 +203,30 @@ fn parse_bind(spec: &str) -> Result<MountPoint> {
 }
 
 /// One `Mounts` entry (`--mount`).
-fn parse_mount(m: &Value) -> Result<MountPoint> {
-    let text = |k: &str| m.get(k).and_then(Value::as_str).unwrap_or("").to_string();
-    let kind = text("Type");
-    let target = text("Target");
+fn parse_mount(m: &MountSpec) -> Result<MountPoint> {
+    let kind = text(&m.r#type).to_string();
+    let target = text(&m.target).to_string();
     if target.is_empty() {
         return Err(Error::invalid(
             "invalid mount config: Target must not be empty",
         ));
     }
     let destination = clean_destination(&target)?;
-    let read_only = m.get("ReadOnly").and_then(Value::as_bool).unwrap_or(false);
+    let read_only = flag(&m.read_only);
+    let bind_options = m.bind_options.clone().unwrap_or_default();
     match kind.as_str() {
         "bind" => {
-            let source = text("Source");
+            let source = text(&m.source).to_string();
             if source.is_empty() {
                 return Err(Error::invalid(
                     "invalid mount config for type \"bind\": field Source must not be empty",
                 ));
             }
-            let propagation = m
-                .get("BindOptions")
-                .and_then(|b| b.get("Propagation"))
-                .and_then(Value::as_str)
+            let propagation = Some(text(&bind_options.propagation))
                 .filter(|p| !p.is_empty())
                 .unwrap_or("rprivate")
                 .to_string();
-            let create = m
-                .get("BindOptions")
-                .and_then(|b| b.get("CreateMountpoint"))
-                .and_then(Value::as_bool)
-                .unwrap_or(false);
+            let create = flag(&bind_options.create_mountpoint);
             if !create && !std::path::Path::new(&source).exists() {
                 return Err(Error::invalid(format!(
                     "invalid mount config for type \"bind\": bind source path does not exist: {source}"
@@ -256,43 +244,26 @@ fn parse_mount(m: &Value) -> Result<MountPoint> {
                 must_exist: !create,
                 no_copy: false,
                 tmpfs_options: String::new(),
-                read_only_non_recursive: m
-                    .get("BindOptions")
-                    .and_then(|b| b.get("ReadOnlyNonRecursive"))
-                    .and_then(Value::as_bool)
-                    .unwrap_or(false),
+                read_only_non_recursive: flag(&bind_options.read_only_non_recursive),
                 subpath: String::new(),
                 new_volume: None,
             })
         }
         "volume" => {
-            let name = text("Source");
-            let options = m.get("VolumeOptions");
-            let driver = options
-                .and_then(|o| o.pointer("/DriverConfig/Name"))
-                .and_then(Value::as_str)
-                .unwrap_or("");
+            let name = text(&m.source).to_string();
+            let options = m.volume_options.clone().unwrap_or_default();
+            let driver_config = options.driver_config.unwrap_or_default();
+            let driver = text(&driver_config.name);
             if !driver.is_empty() && driver != "local" {
                 return Err(Error::not_found(format!(
                     "error looking up volume plugin {driver}: plugin \"{driver}\" not found"
                 )));
             }
-            let map = |v: Option<&Value>| {
-                v.and_then(Value::as_object).map(|o| {
-                    o.iter()
-                        .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
-                        .collect()
-                })
-            };
             let new_volume = NewVolume {
-                options: map(options.and_then(|o| o.pointer("/DriverConfig/Options"))),
-                labels: map(options.and_then(|o| o.get("Labels"))),
+                options: driver_config.options,
+                labels: options.labels,
             };
-            let subpath = options
-                .and_then(|o| o.get("Subpath"))
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string();
+            let subpath = text(&options.subpath).to_string();
             if subpath.starts_with('/') || subpath.split('/').any(|c| c == "..") {
                 return Err(Error::invalid(format!(
                     "invalid mount config: subpath must be a relative path within the volume: {subpath}"
@@ -308,11 +279,7 @@ fn parse_mount(m: &Value) -> Result<MountPoint> {
                 rw: !read_only,
                 propagation: String::new(),
                 must_exist: false,
-                no_copy: m
-                    .get("VolumeOptions")
-                    .and_then(|o| o.get("NoCopy"))
-                    .and_then(Value::as_bool)
-                    .unwrap_or(false),
+                no_copy: flag(&options.no_copy),
                 tmpfs_options: String::new(),
                 read_only_non_recursive: false,
                 subpath,
@@ -320,7 +287,7 @@ fn parse_mount(m: &Value) -> Result<MountPoint> {
             })
         }
         "tmpfs" => {
-            if !text("Source").is_empty() {
+            if !text(&m.source).is_empty() {
                 return Err(Error::invalid(
                     "invalid mount config for type \"tmpfs\": field Source must not be specified",
                 ));
@@ -336,7 +303,7 @@ fn parse_mount(m: &Value) -> Result<MountPoint> {
                 anonymous: false,
                 must_exist: false,
                 no_copy: false,
-                tmpfs_options: tmpfs_options(m.get("TmpfsOptions"), read_only),
+                tmpfs_options: tmpfs_options(m.tmpfs_options.as_ref(), read_only),
                 read_only_non_recursive: false,
                 subpath: String::new(),
                 new_volume: None,
@@ -418,15 +385,12 @@ pub fn check_tmpfs_data(data: &str) -> Result<()> {
 
 /// `TmpfsOptions` as mount options, the way moby writes them: the size with the largest
 /// unit that divides it, the mode in octal, then any raw `Options`.
-fn tmpfs_options(o: Option<&Value>, read_only: bool) -> String {
+fn tmpfs_options(o: Option<&TmpfsOptions>, read_only: bool) -> String {
     let mut out = Vec::new();
     if read_only {
         out.push("ro".to_string());
     }
-    let size = o
-        .and_then(|o| o.get("SizeBytes"))
-        .and_then(Value::as_i64)
-        .unwrap_or(0);
+    let size = o.and_then(|o| o.size_bytes).unwrap_or(0);
     if size > 0 {
         let (n, unit) = [(1i64 << 30, "g"), (1 << 20, "m"), (1 << 10, "k")]
             .into_iter()
@@ -434,26 +398,12 @@ fn tmpfs_options(o: Option<&Value>, read_only: bool) -> String {
             .map_or((size, ""), |(d, u)| (size / d, u));
         out.push(format!("size={n}{unit}"));
     }
-    let mode = o
-        .and_then(|o| o.get("Mode"))
-        .and_then(Value::as_u64)
-        .unwrap_or(0);
+    let mode = o.and_then(|o| o.mode).unwrap_or(0);
     if mode != 0 {
         out.push(format!("mode={:o}", mode & 0o7777));
     }
-    for pair in o
-        .and_then(|o| o.get("Options"))
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        let parts: Vec<&str> = pair
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .collect();
-        match parts.as_slice() {
+    for pair in o.and_then(|o| o.options.as_ref()).into_iter().flatten() {
+        match pair.as_slice() {
             [k] => out.push((*k).to_string()),
             [k, v] => out.push(format!("{k}={v}")),
             _ => {}
@@ -545,9 +495,19 @@ fn copy_tree(from: &std::path::Path, to: &std::path::Path) -> std::io::Result<()
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     use super::*;
+
+    /// [`super::wanted`] with the host config written as JSON.
+    fn wanted<'a>(
+        declared: impl Iterator<Item = &'a String>,
+        host: &Value,
+        inherited: Vec<MountPoint>,
+    ) -> Result<Vec<MountPoint>> {
+        let host = serde_json::from_value(host.clone()).expect("a host config");
+        super::wanted(declared, &host, inherited)
+    }
 
     #[test]
     fn tmpfs_data_is_checked_as_moby_checks_it() {

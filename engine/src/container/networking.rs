@@ -6,11 +6,9 @@ use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 
-use serde_json::{Map, Value};
-
 use super::model::ContainerRecord;
 use super::service::{Container, ContainerService};
-use super::setup::strings;
+use super::spec::{HostConfig, flag, list, text};
 use crate::network::Endpoint;
 use crate::network::netavark::{Options, PerNetwork, PortMapping};
 use crate::{Error, ErrorKind, Result};
@@ -449,29 +447,16 @@ impl ContainerService {
     /// exposed ports): given ones checked free, empty ones picked by the kernel.
     fn publish_ports(&self, record: &ContainerRecord) -> Result<Vec<PortMapping>> {
         let mut wanted: Vec<(u16, String, String, String)> = Vec::new();
-        let bindings = record
-            .host_config
-            .get("PortBindings")
-            .and_then(Value::as_object)
-            .cloned()
-            .unwrap_or_default();
+        let bindings = record.host_config.port_bindings.clone().unwrap_or_default();
         for (key, list) in &bindings {
             let (port, proto) = split_port(key)?;
-            for b in list.as_array().into_iter().flatten() {
-                let host_ip = b
-                    .get("HostIp")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_string();
-                let host_port = b
-                    .get("HostPort")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_string();
+            for b in list {
+                let host_ip = text(&b.host_ip).to_string();
+                let host_port = text(&b.host_port).to_string();
                 wanted.push((port, proto.clone(), host_ip, host_port));
             }
         }
-        if record.host_bool("PublishAllPorts") {
+        if flag(&record.host_config.publish_all_ports) {
             for key in record.config.exposed_ports() {
                 if !bindings.contains_key(key) {
                     let (port, proto) = split_port(key)?;
@@ -556,7 +541,7 @@ impl ContainerService {
         let c = self.lookup(name_or_id)?;
         let _op = c.lock_op().await;
         let record = c.rec().clone();
-        let mode = record.host_str("NetworkMode").to_string();
+        let mode = record.host_config.network_mode().to_string();
         if mode == "none"
             || mode == "host"
             || mode.starts_with("container:")
@@ -742,17 +727,11 @@ fn parse_stored_link(link: &str) -> Option<(&str, &str)> {
 impl ContainerService {
     /// `--link child[:alias]` entries as moby stores them (`/child:/parent/alias`); the
     /// child must exist. Links are for the default bridge only.
-    pub(super) fn normalize_links(
-        &self,
-        host: &mut Map<String, Value>,
-        parent: &str,
-    ) -> Result<()> {
-        let links = strings(host.get("Links"));
-        if links.is_empty() {
+    pub(super) fn normalize_links(&self, host: &mut HostConfig, parent: &str) -> Result<()> {
+        let Some(links) = host.links.as_mut().filter(|l| !l.is_empty()) else {
             return Ok(());
-        }
-        let mut out = Vec::new();
-        for link in links {
+        };
+        for link in links.iter_mut() {
             let (child, alias) = match link.split_once(':') {
                 Some((c, a)) => (c.trim_start_matches('/'), a.trim_start_matches('/')),
                 None => (link.trim_start_matches('/'), link.trim_start_matches('/')),
@@ -760,12 +739,8 @@ impl ContainerService {
             let child_record = self
                 .get(child)
                 .map_err(|_| Error::invalid(format!("could not get container for {child}")))?;
-            out.push(Value::String(format!(
-                "{}:{}/{alias}",
-                child_record.name, parent
-            )));
+            *link = format!("{}:{}/{alias}", child_record.name, parent);
         }
-        host.insert("Links".into(), Value::Array(out));
         Ok(())
     }
 
@@ -784,23 +759,16 @@ impl ContainerService {
             .map_err(|_| Error::not_found(format!("No such container: {}", link_name)))?;
         let record = {
             let mut r = c.rec();
-            let links = strings(r.host_config.get("Links"));
-            let kept: Vec<Value> = links
+            let links = list(&r.host_config.links);
+            let kept: Vec<String> = links
                 .iter()
                 .filter(|l| l.split_once(':').map(|(_, f)| f) != Some(full.as_str()))
-                .map(|l| Value::String(l.clone()))
+                .cloned()
                 .collect();
             if kept.len() == links.len() {
                 return Err(Error::not_found(format!("No such container: {link_name}")));
             }
-            if let Some(host) = r.host_config.as_object_mut() {
-                let kept = if kept.is_empty() {
-                    Value::Null
-                } else {
-                    Value::Array(kept)
-                };
-                host.insert("Links".into(), kept);
-            }
+            r.host_config.links = (!kept.is_empty()).then_some(kept);
             r.clone()
         };
         self.persist(&record)
@@ -836,8 +804,8 @@ impl ContainerService {
     pub(super) fn link_facts(&self, record: &ContainerRecord) -> Result<(String, Vec<String>)> {
         let mut hosts = String::new();
         let mut env = Vec::new();
-        for link in strings(record.host_config.get("Links")) {
-            let Some((child, alias)) = parse_stored_link(&link) else {
+        for link in list(&record.host_config.links) {
+            let Some((child, alias)) = parse_stored_link(link) else {
                 continue;
             };
             let full_name = link.split_once(':').map_or("", |(_, f)| f).to_string();
@@ -894,7 +862,7 @@ impl ContainerService {
 /// `--add-host name:ip` lines for /etc/hosts; `host-gateway` is the default bridge's
 /// gateway.
 pub fn extra_hosts(record: &ContainerRecord, gateway: &str) -> String {
-    strings(record.host_config.get("ExtraHosts"))
+    list(&record.host_config.extra_hosts)
         .iter()
         .filter_map(|h| h.split_once(':').or_else(|| h.split_once('=')))
         .map(|(name, ip)| {

@@ -4,9 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::Value;
-
 use super::io;
+use super::spec::{HostConfig, LogConfigSpec};
 use crate::{Error, Result};
 
 /// What happens when a container's process ends.
@@ -24,17 +23,10 @@ pub enum RestartPolicy {
 impl RestartPolicy {
     /// The policy of a stored host config; anything unreadable is `no` (it was validated
     /// when it was stored).
-    pub fn of(host_config: &Value) -> RestartPolicy {
-        let policy = host_config.get("RestartPolicy");
-        let name = policy
-            .and_then(|p| p.get("Name"))
-            .and_then(Value::as_str)
-            .unwrap_or("no");
-        let max = policy
-            .and_then(|p| p.get("MaximumRetryCount"))
-            .and_then(Value::as_u64)
-            .unwrap_or(0);
-        match name {
+    pub fn of(host_config: &HostConfig) -> RestartPolicy {
+        let policy = host_config.restart_policy.clone().unwrap_or_default();
+        let max = u64::try_from(policy.maximum_retry_count.unwrap_or(0)).unwrap_or(0);
+        match policy.name.as_deref().unwrap_or("no") {
             "always" => RestartPolicy::Always,
             "unless-stopped" => RestartPolicy::UnlessStopped,
             "on-failure" => RestartPolicy::OnFailure { max_retries: max },
@@ -103,21 +95,13 @@ pub struct LogConfig {
 
 impl LogConfig {
     /// The log configuration of a stored host config (validated when it was stored).
-    pub fn of(host_config: &Value) -> LogConfig {
-        let lc = host_config.get("LogConfig");
-        let driver = match lc.and_then(|l| l.get("Type")).and_then(Value::as_str) {
+    pub fn of(host_config: &HostConfig) -> LogConfig {
+        let lc = host_config.log_config.as_ref();
+        let driver = match lc.and_then(|l| l.r#type.as_deref()) {
             Some("none") => LogDriver::None,
             _ => LogDriver::JsonFile,
         };
-        let options = lc
-            .and_then(|l| l.get("Config"))
-            .and_then(Value::as_object)
-            .map(|m| {
-                m.iter()
-                    .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string())))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let options = lc.and_then(|l| l.config.clone()).unwrap_or_default();
         LogConfig { driver, options }
     }
 
@@ -140,11 +124,11 @@ impl LogConfig {
     }
 
     /// Checks a `LogConfig` as a client gave it, as moby does at create time.
-    pub fn validate(log_config: Option<&Value>) -> Result<()> {
+    pub fn validate(log_config: Option<&LogConfigSpec>) -> Result<()> {
         let Some(lc) = log_config else {
             return Ok(());
         };
-        let driver = lc.get("Type").and_then(Value::as_str).unwrap_or("");
+        let driver = lc.r#type.as_deref().unwrap_or("");
         match driver {
             "" | "json-file" | "none" => {}
             // dockerd's other built-in drivers, which Berth does not have yet.
@@ -161,11 +145,11 @@ impl LogConfig {
                 )));
             }
         }
-        let Some(opts) = lc.get("Config").and_then(Value::as_object) else {
+        let Some(opts) = &lc.config else {
             return Ok(());
         };
         for (k, v) in opts {
-            let v = v.as_str().unwrap_or("");
+            let v = v.as_str();
             match k.as_str() {
                 "max-size" if io::parse_size(v).is_none() => {
                     return Err(Error::invalid(format!("invalid max-size: {v}")));
@@ -194,11 +178,19 @@ impl LogConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{Value, json};
+
+    fn host(v: Value) -> HostConfig {
+        serde_json::from_value(v).expect("a host config")
+    }
+
+    fn log(v: Value) -> LogConfigSpec {
+        serde_json::from_value(v).expect("a log config")
+    }
 
     #[test]
     fn restart_decisions_follow_the_policy() {
-        let p = |v: Value| RestartPolicy::of(&json!({ "RestartPolicy": v }));
+        let p = |v: Value| RestartPolicy::of(&host(json!({ "RestartPolicy": v })));
         let on_failure = p(json!({"Name": "on-failure", "MaximumRetryCount": 2}));
         assert_eq!(on_failure, RestartPolicy::OnFailure { max_retries: 2 });
         assert!(on_failure.restarts_after_exit(1, 1));
@@ -206,7 +198,7 @@ mod tests {
         assert!(!on_failure.restarts_after_exit(0, 0));
         assert!(p(json!({"Name": "always"})).restarts_after_exit(0, 100));
         assert!(!p(json!({"Name": "no"})).restarts_after_exit(1, 0));
-        assert_eq!(RestartPolicy::of(&json!({})), RestartPolicy::No);
+        assert_eq!(RestartPolicy::of(&HostConfig::default()), RestartPolicy::No);
         let unless = p(json!({"Name": "unless-stopped"}));
         assert!(unless.restarts_with_daemon(false));
         assert!(!unless.restarts_with_daemon(true));
@@ -235,19 +227,21 @@ mod tests {
 
     #[test]
     fn log_config_reads_driver_and_rotation() {
-        let lc = LogConfig::of(&json!({"LogConfig": {"Type": "json-file",
-            "Config": {"max-size": "1k", "max-file": "3"}}}));
+        let lc = LogConfig::of(&host(json!({"LogConfig": {"Type": "json-file",
+            "Config": {"max-size": "1k", "max-file": "3"}}})));
         assert_eq!(lc.driver, LogDriver::JsonFile);
         assert_eq!(lc.max_size(), Some(1024));
         assert_eq!(lc.max_files(), 3);
-        let none = LogConfig::of(&json!({"LogConfig": {"Type": "none"}}));
+        let none = LogConfig::of(&host(json!({"LogConfig": {"Type": "none"}})));
         assert_eq!(none.driver, LogDriver::None);
         assert_eq!(none.max_files(), 1);
-        assert!(LogConfig::validate(Some(&json!({"Type": "syslog"}))).is_err());
+        assert!(LogConfig::validate(Some(&log(json!({"Type": "syslog"})))).is_err());
         assert!(
-            LogConfig::validate(Some(&json!({"Type": "none", "Config": {"max-size": "1k"}})))
-                .is_ok()
+            LogConfig::validate(Some(&log(
+                json!({"Type": "none", "Config": {"max-size": "1k"}})
+            )))
+            .is_ok()
         );
-        assert!(LogConfig::validate(Some(&json!({"Config": {"max-file": "0"}}))).is_err());
+        assert!(LogConfig::validate(Some(&log(json!({"Config": {"max-file": "0"}})))).is_err());
     }
 }

@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde_json::{Map, Value, json};
 use tokio::sync::{mpsc, watch};
 
 use super::io::{self, Fifos, IoChannels, LogSink, Output, StdinMsg};
@@ -13,7 +12,7 @@ use super::logs::{self, LogEntry};
 use super::model::{ContainerRecord, State, Status};
 use super::networking::EndpointRequest;
 use super::policy::{LogConfig, LogDriver, RestartPolicy};
-use super::spec::ContainerConfig;
+use super::spec::{self, ContainerConfig, HostConfig};
 use super::{names, setup};
 use crate::events::{Event, EventBus};
 use crate::image::store::ImageStore;
@@ -90,7 +89,7 @@ impl Container {
 pub struct CreateRequest {
     pub name: Option<String>,
     pub config: ContainerConfig,
-    pub host_config: Map<String, Value>,
+    pub host_config: HostConfig,
     /// `NetworkingConfig.EndpointsConfig`: per network, aliases and addresses asked for.
     pub endpoints: BTreeMap<String, EndpointRequest>,
     /// Read-only binds leave their submounts writable (what clients below API 1.44 get).
@@ -363,10 +362,10 @@ impl ContainerService {
         }
         validate_host_config(&host_config)?;
         super::limits::validate(&host_config, false, super::limits::HostCpus::host())?;
-        LogConfig::validate(host_config.get("LogConfig"))?;
+        LogConfig::validate(host_config.log_config.as_ref())?;
         let mut inherited = Vec::new();
-        for spec in setup::strings(host_config.get("VolumesFrom")) {
-            let (from, read_only) = super::mounts::parse_volumes_from(&spec)?;
+        for spec in spec::list(&host_config.volumes_from) {
+            let (from, read_only) = super::mounts::parse_volumes_from(spec)?;
             // A 400, not a 404: the CLI takes a 404 from create for a missing image.
             let source = self.get(&from).map_err(|e| Error::invalid(e.message))?;
             inherited.extend(
@@ -377,22 +376,15 @@ impl ContainerService {
                     .map(|m| super::mounts::inherit(m, read_only)),
             );
         }
-        let mut wanted_mounts = super::mounts::wanted(
-            config.volumes(),
-            &Value::Object(host_config.clone()),
-            inherited,
-        )?;
+        let mut wanted_mounts = super::mounts::wanted(config.volumes(), &host_config, inherited)?;
         if req.read_only_non_recursive {
             for m in wanted_mounts.iter_mut().filter(|m| m.kind == "bind") {
                 m.read_only_non_recursive = true;
             }
         }
         let legacy_mac = config.mac_address().to_string();
-        let mode = host_config
-            .get("NetworkMode")
-            .and_then(Value::as_str)
-            .unwrap_or("");
-        let networks = self.wanted_endpoints(mode, &req.endpoints, &legacy_mac)?;
+        let networks =
+            self.wanted_endpoints(host_config.network_mode(), &req.endpoints, &legacy_mac)?;
         let mut host_config = host_config;
         fill_host_config_defaults(&mut host_config);
         let id = random_id();
@@ -463,7 +455,7 @@ impl ContainerService {
         image: &crate::image::store::ResolvedImage,
         image_name: &str,
         config: ContainerConfig,
-        host_config: Map<String, Value>,
+        host_config: HostConfig,
         argv: Vec<String>,
         dir: &std::path::Path,
         wanted_mounts: Vec<super::mounts::MountPoint>,
@@ -492,7 +484,7 @@ impl ContainerService {
             networks,
             ports: vec![],
             sandbox: String::new(),
-            host_config: Value::Object(host_config),
+            host_config,
         };
         // The record is written while containerd prepares the writable layer: both wait on
         // the disk. A failure of either removes both (the caller cleans up).
@@ -722,7 +714,7 @@ impl ContainerService {
         let result = self.start_container(&c, false).await;
         if let Err(e) = &result
             && e.kind != ErrorKind::NotModified
-            && c.rec().host_bool("AutoRemove")
+            && c.rec().host_config.auto_remove()
         {
             // moby removes an auto-remove container whose start failed; clients waiting for
             // `condition=removed` depend on it.
@@ -768,8 +760,8 @@ impl ContainerService {
         // A block device that is not there, or a tmpfs option tmpfs does not take, fails the
         // start before anything is made, with moby's untyped (500) error.
         setup::resources(&record.host_config)?;
-        for (_, data) in string_map(record.host_config.get("Tmpfs")) {
-            super::mounts::check_tmpfs_data(&data)?;
+        for data in record.host_config.tmpfs.iter().flat_map(|t| t.values()) {
+            super::mounts::check_tmpfs_data(data)?;
         }
         match self.start_task(c, &record).await {
             Ok(pid) => {
@@ -835,7 +827,7 @@ impl ContainerService {
             std::path::Path::new(&record.hostname_path),
             &format!("{hostname}\n"),
         )?;
-        let network_mode = record.host_str("NetworkMode").to_string();
+        let network_mode = record.host_config.network_mode().to_string();
         let network = match network_mode.as_str() {
             "host" => NetworkNamespace::Host,
             m if m.starts_with("container:") => {
@@ -912,7 +904,7 @@ impl ContainerService {
             .unwrap_or_default();
         let (uid, gid, mut additional_gids) = setup::resolve_user(record.config.user(), &dirs)?;
         additional_gids.extend(setup::resolve_groups(
-            &list_of(&record.host_config, "GroupAdd"),
+            spec::list(&record.host_config.group_add),
             &dirs,
         )?);
         setup::ensure_working_dir(record.config.working_dir(), &dirs)?;
@@ -934,8 +926,8 @@ impl ContainerService {
         if tty && !has(&env, "TERM") {
             env.push("TERM=xterm".into());
         }
-        let list = |key: &str| setup::strings(record.host_config.get(key));
-        let security = setup::security_options(&list("SecurityOpt"))?;
+        let host = &record.host_config;
+        let security = setup::security_options(spec::list(&host.security_opt))?;
 
         let spec = oci::build(&SpecInput {
             id: id.clone(),
@@ -948,12 +940,12 @@ impl ContainerService {
             gid,
             additional_gids,
             tty,
-            console_size: console_size(&record.host_config),
+            console_size: console_size(host),
             hostname,
-            privileged: record.host_bool("Privileged"),
-            readonly_rootfs: record.host_bool("ReadonlyRootfs"),
-            cap_add: list("CapAdd"),
-            cap_drop: list("CapDrop"),
+            privileged: host.privileged(),
+            readonly_rootfs: spec::flag(&host.readonly_rootfs),
+            cap_add: spec::list(&host.cap_add).to_vec(),
+            cap_drop: spec::list(&host.cap_drop).to_vec(),
             network,
             files: vec![
                 ("/etc/resolv.conf".into(), record.resolv_conf_path.clone()),
@@ -974,11 +966,14 @@ impl ContainerService {
                     })
                 })
                 .collect::<Result<_>>()?,
-            shm_size: record.host_i64("ShmSize"),
+            shm_size: spec::number(&host.shm_size),
             cgroup_parent: self.cgroup_parent(record),
-            resources: setup::resources(&record.host_config)?,
-            oom_score_adj: record.host_i64("OomScoreAdj"),
-            tmpfs: string_map(record.host_config.get("Tmpfs"))
+            resources: setup::resources(host)?,
+            oom_score_adj: spec::number(&host.oom_score_adj),
+            tmpfs: host
+                .tmpfs
+                .clone()
+                .unwrap_or_default()
                 .into_iter()
                 .chain(
                     record
@@ -989,7 +984,12 @@ impl ContainerService {
                 )
                 .collect(),
             sysctls: {
-                let mut sysctls = string_map(record.host_config.get("Sysctls"));
+                let mut sysctls: Vec<(String, String)> = host
+                    .sysctls
+                    .clone()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .collect();
                 if ipv6_off {
                     for key in [
                         "net.ipv6.conf.all.disable_ipv6",
@@ -1002,16 +1002,16 @@ impl ContainerService {
                 }
                 sysctls
             },
-            rlimits: setup::rlimits(record.host_config.get("Ulimits"))?,
+            rlimits: setup::rlimits(&host.ulimits)?,
             umask: record.umask(),
-            init: if record.host_bool("Init") {
+            init: if spec::flag(&host.init) {
                 Some(setup::init_binary()?)
             } else {
                 None
             },
             no_new_privileges: security.no_new_privileges,
             // Docker's default profile, unless privileged or asked away.
-            seccomp: !record.host_bool("Privileged") && !security.seccomp_unconfined,
+            seccomp: !host.privileged() && !security.seccomp_unconfined,
         })
         .map_err(Error::invalid)?;
         let spec_json = serde_json::to_vec(&spec).map_err(|e| Error::internal(e.to_string()))?;
@@ -1122,7 +1122,7 @@ impl ContainerService {
 
     /// The cgroup the container's processes run in: `CgroupParent`, or one per namespace.
     fn cgroup_parent(&self, record: &ContainerRecord) -> String {
-        let p = record.host_str("CgroupParent");
+        let p = spec::text(&record.host_config.cgroup_parent);
         if p.is_empty() {
             format!("/{}", self.namespace)
         } else {
@@ -1182,7 +1182,7 @@ impl ContainerService {
             e.seq += 1;
             e.code = code;
         });
-        if record.host_bool("AutoRemove") {
+        if record.host_config.auto_remove() {
             self.auto_remove(&id).await;
         }
         if let Some(delay) = self.restart_delay(c, &record, code) {
@@ -1216,7 +1216,7 @@ impl ContainerService {
         record: &ContainerRecord,
         code: i64,
     ) -> Option<Duration> {
-        if record.manually_stopped || record.host_bool("AutoRemove") {
+        if record.manually_stopped || record.host_config.auto_remove() {
             return None;
         }
         let restart =
@@ -1782,7 +1782,7 @@ impl ContainerService {
                 if !c.rec().sandbox.is_empty() {
                     stale_sandboxes.push(c.clone());
                 }
-                if c.rec().host_bool("AutoRemove") {
+                if c.rec().host_config.auto_remove() {
                     auto_removed.push(id);
                 }
                 continue;
@@ -2079,21 +2079,6 @@ fn check_platform(
     )))
 }
 
-fn list_of(v: &Value, key: &str) -> Vec<String> {
-    setup::strings(v.get(key))
-}
-
-/// A JSON object of strings as ordered pairs.
-fn string_map(v: Option<&Value>) -> Vec<(String, String)> {
-    v.and_then(Value::as_object)
-        .map(|m| {
-            m.iter()
-                .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string())))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 /// Signal names (`SIGTERM`, `TERM`, `term`) and numbers.
 pub fn parse_signal(s: &str) -> Result<u32> {
     if let Ok(n) = s.parse::<u32>() {
@@ -2142,88 +2127,57 @@ pub fn parse_signal(s: &str) -> Result<u32> {
 }
 
 /// Defaults moby fills in at create time, so inspect shows them.
-fn fill_host_config_defaults(h: &mut Map<String, Value>) {
-    let unset = |h: &Map<String, Value>, k: &str| match h.get(k) {
-        None | Some(Value::Null) => true,
-        Some(Value::String(s)) => s.is_empty(),
-        Some(Value::Number(n)) => n.as_i64() == Some(0),
-        _ => false,
+fn fill_host_config_defaults(h: &mut HostConfig) {
+    fn unset_text(v: &mut Option<String>, default: &str) {
+        if v.as_deref().unwrap_or("").is_empty() {
+            *v = Some(default.to_string());
+        }
+    }
+    let log = h.log_config.get_or_insert_default();
+    if log.r#type.as_deref().unwrap_or("").is_empty() {
+        log.r#type = Some("json-file".into());
+        log.config.get_or_insert_default();
+    }
+    if h.shm_size.unwrap_or(0) == 0 {
+        h.shm_size = Some(67108864);
+    }
+    unset_text(&mut h.ipc_mode, "private");
+    // dockerd's default: a private cgroup namespace where cgroup v2 makes it useful.
+    let cgroupns = if crate::system::cgroup_v2() {
+        "private"
+    } else {
+        "host"
     };
-    if h.get("LogConfig")
-        .and_then(|l| l.get("Type"))
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .is_empty()
-    {
-        let config = h
-            .get("LogConfig")
-            .and_then(|l| l.get("Config"))
-            .filter(|c| !c.is_null())
-            .cloned()
-            .unwrap_or(json!({}));
-        h.insert(
-            "LogConfig".into(),
-            json!({"Type": "json-file", "Config": config}),
-        );
-    }
-    if unset(h, "ShmSize") {
-        h.insert("ShmSize".into(), json!(67108864));
-    }
-    if unset(h, "IpcMode") {
-        h.insert("IpcMode".into(), json!("private"));
-    }
-    if unset(h, "CgroupnsMode") {
-        // dockerd's default: a private cgroup namespace where cgroup v2 makes it useful.
-        let mode = if crate::system::cgroup_v2() {
-            "private"
-        } else {
-            "host"
-        };
-        h.insert("CgroupnsMode".into(), json!(mode));
-    }
-    if unset(h, "NetworkMode") {
-        h.insert("NetworkMode".into(), json!("default"));
-    }
-    if unset(h, "Runtime") {
-        h.insert("Runtime".into(), json!("runc"));
-    }
-    if h.get("PidsLimit")
-        .and_then(Value::as_i64)
-        .is_some_and(|p| p <= 0)
-    {
-        h.insert("PidsLimit".into(), Value::Null);
+    unset_text(&mut h.cgroupns_mode, cgroupns);
+    unset_text(&mut h.network_mode, "default");
+    unset_text(&mut h.runtime, "runc");
+    if h.pids_limit.is_some_and(|p| p <= 0) {
+        h.pids_limit = None;
     }
     // dockerd's default: as much swap as memory (the limit covers memory plus swap).
-    let memory = h.get("Memory").and_then(Value::as_i64).unwrap_or(0);
-    if memory > 0 && h.get("MemorySwap").and_then(Value::as_i64).unwrap_or(0) == 0 {
-        h.insert("MemorySwap".into(), json!(memory * 2));
+    let memory = h.memory.unwrap_or(0);
+    if memory > 0 && h.memory_swap.unwrap_or(0) == 0 {
+        h.memory_swap = Some(memory * 2);
     }
-    if h.get("MemorySwappiness").and_then(Value::as_i64) == Some(-1) {
-        h.insert("MemorySwappiness".into(), Value::Null);
+    if h.memory_swappiness == Some(-1) {
+        h.memory_swappiness = None;
     }
-    if h.get("RestartPolicy").is_none_or(Value::is_null) {
-        h.insert(
-            "RestartPolicy".into(),
-            json!({"Name": "no", "MaximumRetryCount": 0}),
-        );
-    }
+    h.restart_policy
+        .get_or_insert_with(|| spec::RestartPolicySpec {
+            name: Some("no".into()),
+            maximum_retry_count: Some(0),
+        });
 }
 
 /// moby's create-time host-config checks that matter before anything is made.
-pub(super) fn validate_host_config(h: &Map<String, Value>) -> Result<()> {
-    setup::security_options(&setup::strings(h.get("SecurityOpt")))?;
-    for field in ["CapAdd", "CapDrop"] {
-        oci::validate_capabilities(field, &setup::strings(h.get(field))).map_err(Error::invalid)?;
-    }
-    if let Some(rp) = h.get("RestartPolicy") {
-        let name = rp.get("Name").and_then(Value::as_str).unwrap_or("");
-        let max = rp
-            .get("MaximumRetryCount")
-            .and_then(Value::as_i64)
-            .unwrap_or(0);
-        RestartPolicy::validate(name, max)?;
-        if h.get("AutoRemove").and_then(Value::as_bool) == Some(true) && !matches!(name, "" | "no")
-        {
+pub(super) fn validate_host_config(h: &HostConfig) -> Result<()> {
+    setup::security_options(spec::list(&h.security_opt))?;
+    oci::validate_capabilities("CapAdd", spec::list(&h.cap_add)).map_err(Error::invalid)?;
+    oci::validate_capabilities("CapDrop", spec::list(&h.cap_drop)).map_err(Error::invalid)?;
+    if let Some(rp) = &h.restart_policy {
+        let name = spec::text(&rp.name);
+        RestartPolicy::validate(name, rp.maximum_retry_count.unwrap_or(0))?;
+        if h.auto_remove() && !matches!(name, "" | "no") {
             return Err(Error::invalid(
                 "conflicting options: cannot specify both --restart and --rm",
             ));
@@ -2267,12 +2221,11 @@ fn init_snapshot(parent: &str) -> String {
 
 /// `HostConfig.ConsoleSize` (`[height, width]`) when both are set; the API layer zeroes it
 /// for clients below 1.42.
-fn console_size(host_config: &Value) -> Option<[u32; 2]> {
-    let size = host_config.get("ConsoleSize")?.as_array()?;
+fn console_size(host_config: &HostConfig) -> Option<[u32; 2]> {
+    let size = host_config.console_size.as_deref()?;
     let dim = |i: usize| {
         size.get(i)
-            .and_then(Value::as_u64)
-            .and_then(|n| u32::try_from(n).ok())
+            .and_then(|n| u32::try_from(*n).ok())
             .filter(|n| *n > 0)
     };
     Some([dim(0)?, dim(1)?])
@@ -2281,6 +2234,7 @@ fn console_size(host_config: &Value) -> Option<[u32; 2]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::{Value, json};
 
     #[test]
     fn signals_by_name_and_number() {
@@ -2294,7 +2248,7 @@ mod tests {
 
     #[test]
     fn restart_policy_checks() {
-        let h = |v: Value| v.as_object().unwrap().clone();
+        let h = |v: Value| -> HostConfig { serde_json::from_value(v).unwrap() };
         assert!(
             validate_host_config(&h(
                 json!({"RestartPolicy": {"Name": "always", "MaximumRetryCount": 2}})

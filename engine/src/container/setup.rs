@@ -3,20 +3,9 @@
 
 use std::path::Path;
 
-use serde_json::Value;
+use super::spec::{HostConfig, ThrottleDevice, Ulimit};
 
 use crate::{Error, Result};
-
-/// A JSON array of strings as a list (non-strings and absence give nothing).
-pub fn strings(v: Option<&Value>) -> Vec<String> {
-    v.and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|x| x.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default()
-}
 
 /// The hosts file dockerd writes for a container without a network endpoint.
 pub fn hosts_file(hostname: &str, with_self: bool) -> String {
@@ -179,17 +168,18 @@ pub fn ensure_working_dir(dir: &str, dirs: &[std::path::PathBuf]) -> Result<()> 
 }
 
 /// `Ulimits` as runtime-spec rlimits (`nofile` → `RLIMIT_NOFILE`).
-pub fn rlimits(v: Option<&Value>) -> Result<Vec<oci_spec::runtime::PosixRlimit>> {
-    let Some(list) = v.and_then(Value::as_array) else {
-        return Ok(vec![]);
-    };
-    list.iter()
+pub fn rlimits(ulimits: &Option<Vec<Ulimit>>) -> Result<Vec<oci_spec::runtime::PosixRlimit>> {
+    ulimits
+        .iter()
+        .flatten()
         .map(|u| {
-            let name = u.get("Name").and_then(Value::as_str).unwrap_or("");
-            let soft = u.get("Soft").and_then(Value::as_i64).unwrap_or(0);
-            let hard = u.get("Hard").and_then(Value::as_i64).unwrap_or(0);
+            let name = u.name.as_deref().unwrap_or("");
+            let (soft, hard) = (u.soft.unwrap_or(0), u.hard.unwrap_or(0));
             if name.is_empty() || soft < 0 || hard < 0 {
-                return Err(Error::invalid(format!("invalid ulimit: {u}")));
+                return Err(Error::invalid(format!(
+                    "invalid ulimit: {}",
+                    serde_json::to_string(u).unwrap_or_default()
+                )));
             }
             if soft > hard {
                 return Err(Error::invalid(format!(
@@ -280,34 +270,36 @@ pub fn security_options(opts: &[String]) -> crate::Result<SecurityOptions> {
 
 /// The host config's resource limits as this host can apply them (no swap limit where the
 /// kernel does not account swap).
-pub fn resources(host_config: &serde_json::Value) -> Result<crate::oci::Resources> {
+pub fn resources(host_config: &HostConfig) -> Result<crate::oci::Resources> {
     let mut r = crate::oci::Resources::from_host_config(host_config);
     if !crate::system::swap_limit_supported() {
         r.memory_swap = 0;
     }
-    let devices = |key: &str, value_key: &str| -> Result<Vec<crate::oci::DeviceLimit>> {
-        let Some(list) = host_config.get(key).and_then(Value::as_array) else {
-            return Ok(vec![]);
-        };
+    let device = |path: &Option<String>, value: u64| -> Result<crate::oci::DeviceLimit> {
+        let (major, minor) = device_number(path.as_deref().unwrap_or_default())?;
+        Ok(crate::oci::DeviceLimit {
+            major,
+            minor,
+            value,
+        })
+    };
+    let rates = |list: &Option<Vec<ThrottleDevice>>| -> Result<Vec<crate::oci::DeviceLimit>> {
         list.iter()
-            .map(|d| {
-                let path = d.get("Path").and_then(Value::as_str).unwrap_or_default();
-                let value = d.get(value_key).and_then(Value::as_u64).unwrap_or(0);
-                let (major, minor) = device_number(path)?;
-                Ok(crate::oci::DeviceLimit {
-                    major,
-                    minor,
-                    value,
-                })
-            })
+            .flatten()
+            .map(|d| device(&d.path, d.rate.unwrap_or(0)))
             .collect()
     };
     r.block_devices = crate::oci::BlockDeviceLimits {
-        weight: devices("BlkioWeightDevice", "Weight")?,
-        read_bps: devices("BlkioDeviceReadBps", "Rate")?,
-        write_bps: devices("BlkioDeviceWriteBps", "Rate")?,
-        read_iops: devices("BlkioDeviceReadIOps", "Rate")?,
-        write_iops: devices("BlkioDeviceWriteIOps", "Rate")?,
+        weight: host_config
+            .blkio_weight_device
+            .iter()
+            .flatten()
+            .map(|d| device(&d.path, u64::from(d.weight.unwrap_or(0))))
+            .collect::<Result<_>>()?,
+        read_bps: rates(&host_config.blkio_device_read_bps)?,
+        write_bps: rates(&host_config.blkio_device_write_bps)?,
+        read_iops: rates(&host_config.blkio_device_read_iops)?,
+        write_iops: rates(&host_config.blkio_device_write_iops)?,
     };
     Ok(r)
 }

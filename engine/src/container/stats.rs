@@ -94,7 +94,7 @@ impl ContainerService {
         let pid = record.state.pid;
         // Only a namespace of the container's own: `host` shares the host's interfaces and
         // `container:` another's, which dockerd does not count here.
-        let mode = record.host_str("NetworkMode");
+        let mode = record.host_config.network_mode();
         let own_netns =
             !record.networks.is_empty() && mode != "host" && !mode.starts_with("container:");
         tokio::task::spawn_blocking(move || {

@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 
+use crate::container::spec::HostConfig;
 use oci_spec::runtime::{
     Box as ConsoleSize, BoxBuilder as ConsoleSizeBuilder, Capabilities, Capability, Linux,
     LinuxBlockIo, LinuxCapabilities, LinuxCpu, LinuxDeviceCgroup, LinuxDeviceType, LinuxMemory,
@@ -11,7 +12,6 @@ use oci_spec::runtime::{
     LinuxWeightDeviceBuilder, Mount, PosixRlimit, PosixRlimitBuilder, PosixRlimitType, Process,
     Root, Spec, User,
 };
-use serde_json::Value;
 
 pub mod seccomp;
 
@@ -111,21 +111,21 @@ impl BlockDeviceLimits {
 
 impl Resources {
     /// Reads `Memory`, `NanoCpus`, `CpuShares`, ... from a host config.
-    pub fn from_host_config(h: &Value) -> Resources {
-        let int = |k: &str| h.get(k).and_then(Value::as_i64).unwrap_or(0);
-        let text = |k: &str| h.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+    pub fn from_host_config(h: &HostConfig) -> Resources {
+        let int = |v: &Option<i64>| v.unwrap_or(0);
+        let text = |v: &Option<String>| v.clone().unwrap_or_default();
         Resources {
-            memory: int("Memory"),
-            memory_swap: int("MemorySwap"),
-            memory_reservation: int("MemoryReservation"),
-            nano_cpus: int("NanoCpus"),
-            cpu_shares: int("CpuShares"),
-            cpu_quota: int("CpuQuota"),
-            cpu_period: int("CpuPeriod"),
-            cpuset_cpus: text("CpusetCpus"),
-            cpuset_mems: text("CpusetMems"),
-            pids_limit: int("PidsLimit"),
-            blkio_weight: int("BlkioWeight"),
+            memory: int(&h.memory),
+            memory_swap: int(&h.memory_swap),
+            memory_reservation: int(&h.memory_reservation),
+            nano_cpus: int(&h.nano_cpus),
+            cpu_shares: int(&h.cpu_shares),
+            cpu_quota: int(&h.cpu_quota),
+            cpu_period: int(&h.cpu_period),
+            cpuset_cpus: text(&h.cpuset_cpus),
+            cpuset_mems: text(&h.cpuset_mems),
+            pids_limit: int(&h.pids_limit),
+            blkio_weight: h.blkio_weight.map_or(0, i64::from),
             block_devices: BlockDeviceLimits::default(),
         }
     }
@@ -646,7 +646,7 @@ pub fn build(input: &SpecInput) -> Result<Spec, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     /// The spec as containerd and runc read it.
     fn build(input: &SpecInput) -> Value {
