@@ -1,9 +1,12 @@
 //! `docker commit`: a container's writable layer (its changes on top of the init layer)
 //! becomes the top layer of a new image whose config is the container's.
 
-use serde_json::{Map, Value, json};
+use serde::Deserialize as _;
+use serde_json::{Map, Value};
 
+use crate::container::spec::ContainerConfig;
 use crate::image::archive::{self, ArchiveImage, Blob};
+use crate::image::document::{History, ImageDocument, RootFs};
 use crate::image::reference::Reference;
 use crate::{Engine, Error, Result};
 
@@ -108,49 +111,50 @@ impl Engine {
         name: Option<Reference>,
     ) -> Result<String> {
         let now = crate::container::logs::now_rfc3339_nano();
-        // The image config is written as JSON, the container's config in moby's spelling.
-        let mut container_config = match serde_json::to_value(&record.config) {
-            Ok(Value::Object(m)) => m,
-            _ => Map::new(),
-        };
-        for (k, v) in &req.config {
-            let empty = v.is_null()
-                || v.as_str().is_some_and(str::is_empty)
-                || v.as_array().is_some_and(Vec::is_empty)
-                || v.as_object().is_some_and(Map::is_empty);
-            if !empty {
-                container_config.insert(k.clone(), v.clone());
-            }
-        }
+        let mut container_config = record.config.clone();
+        // The body's fields that are not Go's zero value replace the container's.
+        let given: Map<String, Value> = req
+            .config
+            .iter()
+            .filter(|(_, v)| {
+                !(v.is_null()
+                    || v.as_str().is_some_and(str::is_empty)
+                    || v.as_array().is_some_and(Vec::is_empty)
+                    || v.as_object().is_some_and(Map::is_empty))
+            })
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let given = ContainerConfig::deserialize(Value::Object(given))
+            .map_err(|e| Error::invalid(format!("invalid config: {e}")))?;
+        container_config.overlay(given);
         crate::image::changes::apply(&mut container_config, &req.changes)?;
-        let mut config: Value = serde_json::from_slice(&base.config_bytes)
-            .map_err(|e| Error::internal(format!("image config: {e}")))?;
+        let mut config = ImageDocument::parse(&base.config_bytes)?;
         let created_by = std::iter::once(record.path.clone())
             .chain(record.args.iter().cloned())
             .collect::<Vec<_>>()
             .join(" ");
-        let mut history = json!({"created": now, "created_by": created_by});
-        if !req.author.is_empty() {
-            history["author"] = json!(req.author);
-            config["author"] = json!(req.author);
+        let non_empty = |s: &str| (!s.is_empty()).then(|| s.to_string());
+        if let Some(author) = non_empty(&req.author) {
+            config.author = Some(author);
         }
-        if let Some(c) = config.as_object_mut() {
-            c.remove("comment");
-        }
-        if !req.comment.is_empty() {
-            history["comment"] = json!(req.comment);
-            config["comment"] = json!(req.comment);
-        }
-        config["created"] = json!(now);
-        config["config"] = Value::Object(container_config.clone());
+        config.comment = non_empty(&req.comment);
+        config.created = Some(now.clone());
+        config.history.push(History {
+            created: Some(now),
+            created_by: Some(created_by),
+            author: non_empty(&req.author),
+            comment: non_empty(&req.comment),
+            empty_layer: false,
+        });
         // The fields docker 20.10 writes for a committed image (shown below API 1.45).
-        config["container"] = json!(record.id);
-        config["container_config"] = Value::Object(container_config);
-        if let Some(h) = config.get_mut("history").and_then(Value::as_array_mut) {
-            h.push(history);
-        } else {
-            config["history"] = json!([history]);
-        }
+        config
+            .other
+            .insert("container".into(), Value::from(record.id.clone()));
+        config.other.insert(
+            "container_config".into(),
+            serde_json::to_value(&container_config).unwrap_or_default(),
+        );
+        config.config = container_config;
         let names: Vec<String> = name.iter().map(Reference::full).collect();
         self.store_derived(base, config, Some(&layer), &names).await
     }
@@ -161,7 +165,7 @@ impl Engine {
     pub(crate) async fn store_derived(
         &self,
         base: &crate::image::store::ResolvedImage,
-        config: Value,
+        config: ImageDocument,
         layer: Option<&containerd_client::types::Descriptor>,
         names: &[String],
     ) -> Result<String> {
@@ -184,16 +188,18 @@ impl Engine {
         &self,
         base_layers: &[containerd_client::types::Descriptor],
         mut diff_ids: Vec<String>,
-        mut config: Value,
+        mut config: ImageDocument,
         layer: Option<&containerd_client::types::Descriptor>,
         names: &[String],
     ) -> Result<String> {
         if let Some(layer) = layer {
             diff_ids.push(layer.digest.clone());
         }
-        config["rootfs"] = json!({"type": "layers", "diff_ids": diff_ids});
-        let config_bytes =
-            serde_json::to_vec(&config).map_err(|e| Error::internal(e.to_string()))?;
+        config.rootfs = RootFs {
+            kind: "layers".into(),
+            diff_ids: diff_ids.clone(),
+        };
+        let config_bytes = config.to_bytes()?;
         let config_digest = format!("sha256:{}", archive::sha256_hex(&config_bytes));
         let config_path = self
             .images()

@@ -11,11 +11,12 @@ pub mod dockerfile;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use serde_json::{Map, Value, json};
+use serde_json::json;
 use tokio::sync::mpsc;
 
-use crate::container::spec::{ContainerConfig, HostConfig};
+use crate::container::spec::{ContainerConfig, Healthcheck, HostConfig};
 use crate::container::{CreateRequest, LogsRequest, WaitCondition};
+use crate::image::document::{History, ImageDocument};
 use crate::image::store::ResolvedImage;
 use crate::{Engine, Error, Result};
 use dockerfile::{Args, Instruction};
@@ -69,7 +70,7 @@ struct Stage {
     name: String,
     image: ResolvedImage,
     /// The whole image config (history and all); `config` is its container config.
-    config: Value,
+    config: ImageDocument,
     shell: Vec<String>,
     /// ARGs declared in this stage, with their values.
     args: BTreeMap<String, String>,
@@ -78,22 +79,12 @@ struct Stage {
 }
 
 impl Stage {
-    fn run_config(&mut self) -> &mut Map<String, Value> {
-        if !self.config["config"].is_object() {
-            self.config["config"] = json!({});
-        }
-        self.config["config"]
-            .as_object_mut()
-            .expect("just made an object")
+    fn run_config(&mut self) -> &mut ContainerConfig {
+        &mut self.config.config
     }
 
     fn env(&self) -> Vec<String> {
-        self.config["config"]["Env"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|v| v.as_str().map(str::to_string))
-            .collect()
+        self.config.config.env().to_vec()
     }
 
     /// Variables for expansion: the stage's ARGs, then its ENV (which wins).
@@ -240,12 +231,8 @@ impl Engine {
                 let mut stage = self
                     .from(ins, &meta_args, &done, df.escape, req, out)
                     .await?;
-                let triggers: Vec<String> = stage.config["config"]["OnBuild"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|t| t.as_str().map(str::to_string))
-                    .collect();
+                let triggers: Vec<String> =
+                    stage.config.config.on_build.clone().unwrap_or_default();
                 if !triggers.is_empty() {
                     // The base image's ONBUILD triggers run first; the result has none.
                     say(format!(
@@ -254,7 +241,7 @@ impl Engine {
                         if triggers.len() == 1 { "" } else { "s" }
                     ))
                     .await;
-                    stage.run_config().insert("OnBuild".into(), Value::Null);
+                    stage.run_config().on_build = None;
                     let stages: Vec<(String, String)> = done
                         .iter()
                         .map(|s| (s.name.clone(), s.image.id.clone()))
@@ -324,12 +311,8 @@ impl Engine {
             )));
         }
         if !req.labels.is_empty() {
-            let labels = stage.run_config().entry("Labels").or_insert(json!({}));
-            if !labels.is_object() {
-                *labels = json!({});
-            }
             for (k, v) in &req.labels {
-                labels[k] = json!(v);
+                stage.run_config().set_label(k, v);
             }
             self.store_step(
                 &mut stage,
@@ -397,15 +380,11 @@ impl Engine {
                 Err(e) => return Err(e),
             }
         };
-        let config: Value = serde_json::from_slice(&image.config_bytes)
-            .map_err(|e| Error::internal(format!("image config: {e}")))?;
-        let shell = config["config"]["Shell"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|v| v.as_str().map(str::to_string))
-                    .collect()
-            })
+        let config = ImageDocument::parse(&image.config_bytes)?;
+        let shell = config
+            .config
+            .shell
+            .clone()
             .unwrap_or_else(|| vec!["/bin/sh".to_string(), "-c".to_string()]);
         Ok(Stage {
             name,
@@ -462,13 +441,7 @@ impl Engine {
 
     /// An empty image to start a `FROM scratch` stage on: no layers, an empty config.
     async fn scratch_image(&self) -> Result<ResolvedImage> {
-        let config = json!({
-            "architecture": crate::image::archive::host_arch(),
-            "os": "linux",
-            "config": {},
-            "rootfs": {"type": "layers", "diff_ids": []},
-            "history": [],
-        });
+        let config = ImageDocument::for_host();
         let id = self.store_layered(&[], vec![], config, None, &[]).await?;
         Ok(self.images().find(&id).await?.resolved)
     }
@@ -483,19 +456,13 @@ impl Engine {
         key: Option<String>,
     ) -> Result<()> {
         let now = now();
-        let mut entry = json!({"created": now, "created_by": created_by});
-        if layer.is_none() {
-            entry["empty_layer"] = json!(true);
-        }
-        stage.config["created"] = json!(now);
-        match stage
-            .config
-            .get_mut("history")
-            .and_then(Value::as_array_mut)
-        {
-            Some(h) => h.push(entry),
-            None => stage.config["history"] = json!([entry]),
-        }
+        stage.config.created = Some(now.clone());
+        stage.config.history.push(History {
+            created: Some(now),
+            created_by: Some(created_by.to_string()),
+            empty_layer: layer.is_none(),
+            ..Default::default()
+        });
         let id = self
             .store_derived(&stage.image, stage.config.clone(), layer, &[])
             .await?;
@@ -522,8 +489,7 @@ impl Engine {
         // files' content.
         let files = match ins.keyword.as_str() {
             "COPY" | "ADD" => {
-                let workdir = stage.config["config"]["WorkingDir"]
-                    .as_str()
+                let workdir = Some(stage.config.config.working_dir())
                     .filter(|w| !w.is_empty())
                     .unwrap_or("/")
                     .to_string();
@@ -548,8 +514,7 @@ impl Engine {
             && let Ok(entry) = self.images().find(&id).await
         {
             stage.image = entry.resolved;
-            stage.config = serde_json::from_slice(&stage.image.config_bytes)
-                .map_err(|e| Error::internal(e.to_string()))?;
+            stage.config = ImageDocument::parse(&stage.image.config_bytes)?;
             apply_stage_only(stage, ins, step)?;
             say(" ---> Using cache\n".into()).await;
             say(format!(" ---> {}\n", short(&stage.image.id))).await;
@@ -589,15 +554,14 @@ impl Engine {
         };
         let mut env = stage.env();
         env.extend(run_args.iter().cloned());
-        let config = &stage.config["config"];
-        let text = |k: &str| config.get(k).and_then(Value::as_str).map(str::to_string);
+        let config = &stage.config.config;
         let run = ContainerConfig {
             image: Some(stage.image.id.clone()),
             entrypoint: Some(cmd.clone()),
             cmd: Some(vec![]),
             env: Some(env),
-            user: text("User"),
-            working_dir: text("WorkingDir"),
+            user: config.user.clone(),
+            working_dir: config.working_dir.clone(),
             ..Default::default()
         };
         let mode = if step.req.network_mode.is_empty() {
@@ -1007,17 +971,10 @@ fn edit_config(
     expand: &dyn Fn(&str) -> Result<String>,
 ) -> Result<String> {
     let escape = step.escape;
-    let command = |stage: &Stage| -> Value {
+    let command = |stage: &Stage| -> Vec<String> {
         match &ins.args {
-            Args::Json(v) => json!(v),
-            Args::Shell(s) => json!(
-                stage
-                    .shell
-                    .iter()
-                    .cloned()
-                    .chain([s.clone()])
-                    .collect::<Vec<_>>()
-            ),
+            Args::Json(v) => v.clone(),
+            Args::Shell(s) => stage.shell.iter().cloned().chain([s.clone()]).collect(),
         }
     };
     let nop = |what: String| format!("/bin/sh -c #(nop)  {what}");
@@ -1031,50 +988,32 @@ fn edit_config(
                 let k = expand(&k)?;
                 shown.push(format!("{k}={v}"));
                 if ins.keyword == "ENV" {
-                    let mut env = stage.env();
-                    let entry = format!("{k}={v}");
-                    match env
-                        .iter_mut()
-                        .find(|e| e.split_once('=').map_or(e.as_str(), |(n, _)| n) == k)
-                    {
-                        Some(e) => *e = entry,
-                        None => env.push(entry),
-                    }
-                    stage.run_config().insert("Env".into(), json!(env));
+                    stage.run_config().set_env(&k, &v);
                 } else {
-                    let labels = stage.run_config().entry("Labels").or_insert(json!({}));
-                    if !labels.is_object() {
-                        *labels = json!({});
-                    }
-                    labels[&k] = json!(v);
+                    stage.run_config().set_label(&k, &v);
                 }
             }
             nop(format!("{} {}", ins.keyword, shown.join(" ")))
         }
         "CMD" => {
             let c = command(stage);
-            stage.run_config().insert("Cmd".into(), c.clone());
+            let shown = go_list(&c);
+            stage.run_config().cmd = Some(c);
             stage.cmd_set = true;
-            nop(format!("CMD {}", go_list(&c)))
+            nop(format!("CMD {shown}"))
         }
         "ENTRYPOINT" => {
             let c = command(stage);
-            stage.run_config().insert("Entrypoint".into(), c.clone());
+            let shown = go_list(&c);
+            stage.run_config().entrypoint = Some(c);
             if !stage.cmd_set {
-                stage.run_config().insert("Cmd".into(), Value::Null);
+                stage.run_config().cmd = None;
             }
-            nop(format!("ENTRYPOINT {}", go_list(&c)))
+            nop(format!("ENTRYPOINT {shown}"))
         }
         "EXPOSE" => {
             let ports = dockerfile::expand_words(&ins.text(), &stage.vars(), escape)
                 .map_err(Error::invalid)?;
-            let exposed = stage
-                .run_config()
-                .entry("ExposedPorts")
-                .or_insert(json!({}));
-            if !exposed.is_object() {
-                *exposed = json!({});
-            }
             let mut shown = Vec::new();
             for p in ports {
                 let key = if p.contains('/') {
@@ -1082,7 +1021,7 @@ fn edit_config(
                 } else {
                     format!("{p}/tcp")
                 };
-                exposed[&key] = json!({});
+                stage.run_config().expose(&key);
                 shown.push(key);
             }
             nop(format!("EXPOSE {}", shown.join(" ")))
@@ -1093,37 +1032,35 @@ fn edit_config(
                 Args::Shell(_) => dockerfile::expand_words(&ins.text(), &stage.vars(), escape)
                     .map_err(Error::invalid)?,
             };
-            let volumes = stage.run_config().entry("Volumes").or_insert(json!({}));
-            if !volumes.is_object() {
-                *volumes = json!({});
-            }
             for p in &paths {
-                volumes[p] = json!({});
+                stage.run_config().declare_volume(p);
             }
-            nop(format!("VOLUME {}", go_list(&json!(paths))))
+            nop(format!("VOLUME {}", go_list(&paths)))
         }
         "USER" => {
             let u = expand(&ins.text())?;
-            stage.run_config().insert("User".into(), json!(u));
+            stage.run_config().user = Some(u.clone());
             nop(format!("USER {u}"))
         }
         "WORKDIR" => {
             let w = expand(&ins.text())?;
-            let base = stage.config["config"]["WorkingDir"]
-                .as_str()
-                .unwrap_or("/")
-                .to_string();
+            let base = stage
+                .config
+                .config
+                .working_dir
+                .clone()
+                .unwrap_or_else(|| "/".into());
             let dir = if w.starts_with('/') {
                 w.clone()
             } else {
                 format!("{}/{w}", base.trim_end_matches('/'))
             };
-            stage.run_config().insert("WorkingDir".into(), json!(dir));
+            stage.run_config().working_dir = Some(dir.clone());
             format!("/bin/sh -c #(nop) WORKDIR {dir}")
         }
         "STOPSIGNAL" => {
             let s = expand(&ins.text())?;
-            stage.run_config().insert("StopSignal".into(), json!(s));
+            stage.run_config().stop_signal = Some(s.clone());
             nop(format!("STOPSIGNAL {s}"))
         }
         "ONBUILD" => {
@@ -1138,11 +1075,7 @@ fn edit_config(
                     "{trigger} isn't allowed as an ONBUILD trigger"
                 )));
             }
-            let list = stage.run_config().entry("OnBuild").or_insert(json!([]));
-            if !list.is_array() {
-                *list = json!([]);
-            }
-            list.as_array_mut().expect("array").push(json!(text));
+            stage.run_config().add_on_build(&text);
             nop(format!("ONBUILD {text}"))
         }
         "SHELL" => {
@@ -1152,12 +1085,12 @@ fn edit_config(
                 ));
             };
             stage.shell = v.clone();
-            stage.run_config().insert("Shell".into(), json!(v));
-            nop(format!("SHELL {}", go_list(&json!(v))))
+            stage.run_config().shell = Some(v.clone());
+            nop(format!("SHELL {}", go_list(v)))
         }
         "MAINTAINER" => {
             let m = ins.text();
-            stage.config["author"] = json!(m);
+            stage.config.author = Some(m.clone());
             nop(format!("MAINTAINER {m}"))
         }
         "ARG" => {
@@ -1166,26 +1099,24 @@ fn edit_config(
             nop(format!("ARG {}", ins.text()))
         }
         "HEALTHCHECK" => {
-            let hc = healthcheck(ins, stage)?;
-            stage.run_config().insert("Healthcheck".into(), hc.clone());
-            let test: Vec<String> = hc["Test"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|v| v.as_str().map(str::to_string))
-                .collect();
-            nop(format!("HEALTHCHECK &{{{}}}", go_list(&json!(test))))
+            let hc = healthcheck(ins)?;
+            let shown = go_list(hc.test.as_deref().unwrap_or_default());
+            stage.run_config().healthcheck = Some(hc);
+            nop(format!("HEALTHCHECK &{{{shown}}}"))
         }
         other => return Err(Error::invalid(format!("unknown instruction: {other}"))),
     })
 }
 
 /// `HEALTHCHECK [--flags] CMD …` or `HEALTHCHECK NONE`.
-fn healthcheck(ins: &Instruction, stage: &Stage) -> Result<Value> {
+fn healthcheck(ins: &Instruction) -> Result<Healthcheck> {
     let text = ins.text();
     let (word, rest) = text.split_once(char::is_whitespace).unwrap_or((&text, ""));
     if word.eq_ignore_ascii_case("NONE") {
-        return Ok(json!({"Test": ["NONE"]}));
+        return Ok(Healthcheck {
+            test: Some(vec!["NONE".into()]),
+            ..Default::default()
+        });
     }
     if !word.eq_ignore_ascii_case("CMD") {
         return Err(Error::invalid(format!(
@@ -1197,25 +1128,27 @@ fn healthcheck(ins: &Instruction, stage: &Stage) -> Result<Value> {
         Ok(v) if rest.starts_with('[') => std::iter::once("CMD".to_string()).chain(v).collect(),
         _ => vec!["CMD-SHELL".to_string(), rest.to_string()],
     };
-    let _ = stage;
-    let mut hc = json!({"Test": test});
+    let mut hc = Healthcheck {
+        test: Some(test),
+        ..Default::default()
+    };
     for (flag, field) in [
-        ("interval", "Interval"),
-        ("timeout", "Timeout"),
-        ("start-period", "StartPeriod"),
-        ("start-interval", "StartInterval"),
+        ("interval", &mut hc.interval),
+        ("timeout", &mut hc.timeout),
+        ("start-period", &mut hc.start_period),
+        ("start-interval", &mut hc.start_interval),
     ] {
         if let Some(v) = ins.flag(flag) {
             let nanos = parse_duration(v)
                 .ok_or_else(|| Error::invalid(format!("time: invalid duration \"{v}\"")))?;
-            hc[field] = json!(nanos);
+            *field = Some(nanos);
         }
     }
     if let Some(r) = ins.flag("retries") {
         let n: i64 = r.parse().map_err(|_| {
             Error::invalid(format!("strconv.ParseInt: parsing \"{r}\": invalid syntax"))
         })?;
-        hc["Retries"] = json!(n);
+        hc.retries = Some(n);
     }
     Ok(hc)
 }
@@ -1250,12 +1183,10 @@ fn parse_duration(s: &str) -> Option<i64> {
     Some(total as i64)
 }
 
-/// A JSON list as Go's `%q` of a slice prints it in history lines: `["a" "b"]`.
-fn go_list(v: &Value) -> String {
+/// A list as Go's `%q` of a slice prints it in history lines: `["a" "b"]`.
+fn go_list(v: &[String]) -> String {
     let items: Vec<String> = v
-        .as_array()
-        .into_iter()
-        .flatten()
+        .iter()
         .map(|i| serde_json::to_string(i).unwrap_or_default())
         .collect();
     format!("[{}]", items.join(" "))
@@ -1362,6 +1293,9 @@ mod tests {
         assert_eq!(split_tag("app:1"), ("app", "1"));
         assert_eq!(split_tag("localhost:5000/app"), ("localhost:5000/app", ""));
         assert_eq!(display_tag("app"), "app:latest");
-        assert_eq!(go_list(&json!(["cat", "/a b"])), "[\"cat\" \"/a b\"]");
+        assert_eq!(
+            go_list(&["cat".into(), "/a b".into()]),
+            "[\"cat\" \"/a b\"]"
+        );
     }
 }

@@ -174,6 +174,83 @@ impl ContainerConfig {
         self.volumes.iter().flat_map(|m| m.keys())
     }
 
+    /// Takes every field `over` gives.
+    pub fn overlay(&mut self, over: ContainerConfig) {
+        macro_rules! given {
+            ($($field:ident),*) => {
+                $(if over.$field.is_some() {
+                    self.$field = over.$field;
+                })*
+            };
+        }
+        given!(
+            hostname,
+            domainname,
+            user,
+            attach_stdin,
+            attach_stdout,
+            attach_stderr,
+            exposed_ports,
+            tty,
+            open_stdin,
+            stdin_once,
+            env,
+            cmd,
+            healthcheck,
+            args_escaped,
+            image,
+            volumes,
+            working_dir,
+            entrypoint,
+            network_disabled,
+            mac_address,
+            on_build,
+            labels,
+            stop_signal,
+            stop_timeout,
+            shell
+        );
+    }
+
+    /// Sets `key=value` in `Env`, in place of an entry for the same key.
+    pub fn set_env(&mut self, key: &str, value: &str) {
+        let entry = format!("{key}={value}");
+        let env = self.env.get_or_insert_default();
+        match env
+            .iter_mut()
+            .find(|e| e.split_once('=').map_or(e.as_str(), |(k, _)| k) == key)
+        {
+            Some(e) => *e = entry,
+            None => env.push(entry),
+        }
+    }
+
+    pub fn set_label(&mut self, key: &str, value: &str) {
+        self.labels
+            .get_or_insert_default()
+            .insert(key.to_string(), value.to_string());
+    }
+
+    /// Adds `port/proto` to `ExposedPorts`.
+    pub fn expose(&mut self, port: &str) {
+        self.exposed_ports
+            .get_or_insert_default()
+            .insert(port.to_string(), Marker);
+    }
+
+    /// Adds a container path to `Volumes`.
+    pub fn declare_volume(&mut self, path: &str) {
+        self.volumes
+            .get_or_insert_default()
+            .insert(path.to_string(), Marker);
+    }
+
+    pub fn add_on_build(&mut self, trigger: &str) {
+        self.on_build
+            .get_or_insert_default()
+            .push(trigger.to_string());
+    }
+
     /// The `config` section of an image config, read as the same type (a malformed one is
     /// an invalid image).
     pub fn from_image(config: &serde_json::Value) -> Result<ContainerConfig> {

@@ -1,8 +1,7 @@
 //! `--change` instructions for `docker import` (and later `docker commit`): the Dockerfile
 //! instructions that only edit the image config, applied to a config JSON object.
 
-use serde_json::{Map, Value, json};
-
+use crate::container::spec::ContainerConfig;
 use crate::{Error, Result};
 
 /// Instructions `--change` accepts, as moby lists them.
@@ -20,7 +19,7 @@ const ALLOWED: &[&str] = &[
 ];
 
 /// Applies each change line to `config` (the image config's `config` object).
-pub fn apply(config: &mut Map<String, Value>, changes: &[String]) -> Result<()> {
+pub fn apply(config: &mut ContainerConfig, changes: &[String]) -> Result<()> {
     for line in changes {
         let line = line.trim();
         if line.is_empty() {
@@ -37,67 +36,28 @@ pub fn apply(config: &mut Map<String, Value>, changes: &[String]) -> Result<()> 
             )));
         }
         match instruction.as_str() {
-            "CMD" => {
-                config.insert("Cmd".into(), json!(command_form(rest)?));
-            }
-            "ENTRYPOINT" => {
-                config.insert("Entrypoint".into(), json!(command_form(rest)?));
-            }
+            "CMD" => config.cmd = Some(command_form(rest)?),
+            "ENTRYPOINT" => config.entrypoint = Some(command_form(rest)?),
             "ENV" => {
-                let pairs = key_values(rest, "ENV")?;
-                let env = config
-                    .entry("Env")
-                    .or_insert_with(|| json!([]))
-                    .as_array_mut()
-                    .ok_or_else(|| Error::invalid("invalid Env in image config"))?;
-                for (k, v) in pairs {
-                    let entry = format!("{k}={v}");
-                    match env.iter_mut().find(|e| {
-                        e.as_str()
-                            .is_some_and(|s| s.split_once('=').map(|x| x.0) == Some(k.as_str()))
-                    }) {
-                        Some(existing) => *existing = json!(entry),
-                        None => env.push(json!(entry)),
-                    }
+                for (k, v) in key_values(rest, "ENV")? {
+                    config.set_env(&k, &v);
                 }
             }
             "LABEL" => {
-                let labels = config.entry("Labels").or_insert_with(|| json!({}));
-                if labels.is_null() {
-                    *labels = json!({});
-                }
-                let labels = labels
-                    .as_object_mut()
-                    .ok_or_else(|| Error::invalid("invalid Labels in image config"))?;
                 for (k, v) in key_values(rest, "LABEL")? {
-                    labels.insert(k, json!(v));
+                    config.set_label(&k, &v);
                 }
             }
             "EXPOSE" => {
-                let ports = config.entry("ExposedPorts").or_insert_with(|| json!({}));
-                if ports.is_null() {
-                    *ports = json!({});
-                }
-                let ports = ports
-                    .as_object_mut()
-                    .ok_or_else(|| Error::invalid("invalid ExposedPorts in image config"))?;
                 for p in rest.split_whitespace() {
-                    let p = if p.contains('/') {
-                        p.to_string()
+                    if p.contains('/') {
+                        config.expose(p);
                     } else {
-                        format!("{p}/tcp")
-                    };
-                    ports.insert(p, json!({}));
+                        config.expose(&format!("{p}/tcp"));
+                    }
                 }
             }
             "VOLUME" => {
-                let vols = config.entry("Volumes").or_insert_with(|| json!({}));
-                if vols.is_null() {
-                    *vols = json!({});
-                }
-                let vols = vols
-                    .as_object_mut()
-                    .ok_or_else(|| Error::invalid("invalid Volumes in image config"))?;
                 let list: Vec<String> = if rest.starts_with('[') {
                     serde_json::from_str(rest)
                         .map_err(|_| Error::invalid("VOLUME needs a JSON array of strings"))?
@@ -105,27 +65,13 @@ pub fn apply(config: &mut Map<String, Value>, changes: &[String]) -> Result<()> 
                     rest.split_whitespace().map(str::to_string).collect()
                 };
                 for v in list {
-                    vols.insert(v, json!({}));
+                    config.declare_volume(&v);
                 }
             }
-            "ONBUILD" => {
-                let list = config.entry("OnBuild").or_insert_with(|| json!([]));
-                if list.is_null() {
-                    *list = json!([]);
-                }
-                if let Some(list) = list.as_array_mut() {
-                    list.push(json!(rest));
-                }
-            }
-            "STOPSIGNAL" => {
-                config.insert("StopSignal".into(), json!(rest));
-            }
-            "USER" => {
-                config.insert("User".into(), json!(rest));
-            }
-            "WORKDIR" => {
-                config.insert("WorkingDir".into(), json!(rest));
-            }
+            "ONBUILD" => config.add_on_build(rest),
+            "STOPSIGNAL" => config.stop_signal = Some(rest.to_string()),
+            "USER" => config.user = Some(rest.to_string()),
+            "WORKDIR" => config.working_dir = Some(rest.to_string()),
             _ => unreachable!("checked against ALLOWED"),
         }
     }
@@ -227,16 +173,19 @@ fn unquote(s: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::{Value, json};
+
     use super::*;
 
-    fn applied(changes: &[&str]) -> Map<String, Value> {
-        let mut m = Map::new();
+    /// The config the changes make, as it is written in an image config.
+    fn applied(changes: &[&str]) -> Value {
+        let mut c = ContainerConfig::default();
         apply(
-            &mut m,
+            &mut c,
             &changes.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
         )
         .unwrap();
-        m
+        serde_json::to_value(c).unwrap()
     }
 
     #[test]
@@ -285,7 +234,7 @@ mod tests {
 
     #[test]
     fn other_instructions_are_refused() {
-        let mut m = Map::new();
+        let mut m = ContainerConfig::default();
         let e = apply(&mut m, &["RUN true".to_string()]).unwrap_err();
         assert_eq!(e.message, "RUN is not a valid change command");
     }

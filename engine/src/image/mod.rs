@@ -2,6 +2,7 @@
 
 pub mod archive;
 pub mod changes;
+pub mod document;
 pub mod pull;
 pub mod reference;
 pub mod registry;

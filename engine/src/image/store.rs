@@ -1037,7 +1037,7 @@ impl ImageStore {
         message: &str,
         changes: &[String],
     ) -> Result<String> {
-        let mut container_config = serde_json::Map::new();
+        let mut container_config = crate::container::spec::ContainerConfig::default();
         super::changes::apply(&mut container_config, changes)?;
         let path = tarball.to_path_buf();
         let archive::FileFacts {
@@ -1060,17 +1060,22 @@ impl ImageStore {
         } else {
             message
         };
-        let config = serde_json::json!({
-            "architecture": archive::host_arch(),
-            "os": "linux",
-            "created": now,
-            "comment": comment,
-            "config": container_config,
-            "rootfs": {"type": "layers", "diff_ids": [diff_id]},
-            "history": [{"created": now, "comment": comment}],
-        });
-        let config_bytes =
-            serde_json::to_vec(&config).map_err(|e| Error::internal(e.to_string()))?;
+        let config = super::document::ImageDocument {
+            created: Some(now.clone()),
+            comment: Some(comment.to_string()),
+            config: container_config,
+            rootfs: super::document::RootFs {
+                kind: "layers".into(),
+                diff_ids: vec![diff_id.clone()],
+            },
+            history: vec![super::document::History {
+                created: Some(now),
+                comment: Some(comment.to_string()),
+                ..Default::default()
+            }],
+            ..super::document::ImageDocument::for_host()
+        };
+        let config_bytes = config.to_bytes()?;
         let config_digest = format!("sha256:{}", archive::sha256_hex(&config_bytes));
         let config_path = self
             .scratch
