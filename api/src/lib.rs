@@ -56,6 +56,7 @@ pub fn app(state: AppState) -> Router {
         routes::images::save_many,
         routes::images::create,
         routes::containers::create,
+        routes::containers::list,
         routes::containers::update,
         routes::exec::create,
         routes::networks::create,

@@ -6,9 +6,9 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Extension, Path, Request, State};
 use axum::response::{IntoResponse, Response};
 use berth_engine::container::io::{Output, StdinMsg, StreamKind};
-use berth_engine::container::model::Status;
 use berth_engine::container::{
-    AttachHandle, BlockDeviceLists, CreateRequest, LogsRequest, ResourceUpdate, WaitCondition,
+    AttachHandle, BlockDeviceLists, CreateRequest, ListQuery, LogsRequest, ResourceUpdate,
+    WaitCondition,
 };
 use futures_util::StreamExt as _;
 use http::{HeaderValue, StatusCode, header};
@@ -20,6 +20,7 @@ use super::AppState;
 use crate::error::ApiError;
 use crate::extract::QueryParams;
 use crate::stream::stdcopy;
+use crate::types::container::{ContainerSummary, summary};
 use crate::version::ApiVersion;
 use crate::wire;
 
@@ -148,219 +149,40 @@ pub async fn inspect(
 }
 
 /// `GET /containers/json`.
+#[utoipa::path(get, path = "/containers/json", tag = "Container",
+    params(
+        ("all" = Option<bool>, Query, description = "Stopped containers too"),
+        ("limit" = Option<i64>, Query, description = "At most this many, newest first"),
+        ("size" = Option<bool>, Query, description = "With SizeRw and SizeRootFs"),
+        ("filters" = Option<String>, Query, description = "JSON map of filter terms")),
+    responses((status = 200, body = Vec<ContainerSummary>), (status = 400, description = "Bad parameter")))]
 pub async fn list(
     State(s): State<AppState>,
-    Extension(version): Extension<ApiVersion>,
     q: QueryParams,
-) -> Result<Json<Vec<Value>>, ApiError> {
-    let filters = q.filters()?;
-    filters.validate(&[
-        "id",
-        "name",
-        "label",
-        "annotation",
-        "status",
-        "exited",
-        "ancestor",
-        "before",
-        "since",
-        "volume",
-        "network",
-        "health",
-        "is-task",
-        "publish",
-        "expose",
-        "isolation",
-    ])?;
-    if let Some(statuses) = filters.values("status") {
-        for st in statuses {
-            if ![
-                "created",
-                "restarting",
-                "running",
-                "removing",
-                "paused",
-                "exited",
-                "dead",
-            ]
-            .contains(&st.as_str())
-            {
-                return Err(ApiError::invalid(format!("Invalid filter 'status={st}'")));
-            }
-        }
-    }
-    if let Some(values) = filters.values("health") {
-        for h in values {
-            if !["starting", "healthy", "unhealthy", "none"].contains(&h.as_str()) {
-                return Err(ApiError::invalid(format!(
-                    "Unrecognised filter value for health: {h}"
-                )));
-            }
-        }
-    }
-    let is_task = match filters.values("is-task").map(|v| v.iter().next().cloned()) {
-        Some(Some(v)) if v == "true" => Some(true),
-        Some(Some(v)) if v == "false" => Some(false),
-        Some(Some(v)) => return Err(ApiError::invalid(format!("Invalid filter 'is-task=[{v}]'"))),
-        _ => None,
+) -> Result<Json<Vec<ContainerSummary>>, ApiError> {
+    let query = ListQuery {
+        all: q.bool("all"),
+        limit: q
+            .get("limit")
+            .and_then(|l| l.parse::<usize>().ok())
+            .filter(|l| *l > 0),
+        filters: q.filters()?,
     };
-    let exposed = port_filter(filters.values("expose"), "expose")?;
-    let published = port_filter(filters.values("publish"), "publish")?;
-    let all = q.bool("all")
-        || q.get("limit").is_some_and(|l| l != "-1" && l != "0")
-        || filters.contains("status")
-        || filters.contains("exited");
-    // `ancestor` names an image: containers of that image ID match however they named it.
-    let mut ancestor_ids = Vec::new();
-    for a in filters.values("ancestor").into_iter().flatten() {
-        if let Ok(e) = s.engine.images().find(a).await {
-            ancestor_ids.push(e.resolved.id);
-        }
-    }
-    let mut list = s.engine.containers().list();
-    list.sort_by(|a, b| b.created.cmp(&a.created));
-    let created_of = |name: &str| {
-        list.iter()
-            .find(|c| c.id.starts_with(name) || c.name == format!("/{name}"))
-            .map(|c| c.created.clone())
-    };
-    let before = filters
-        .values("before")
-        .and_then(|v| v.iter().next())
-        .and_then(|n| created_of(n));
-    let since = filters
-        .values("since")
-        .and_then(|v| v.iter().next())
-        .and_then(|n| created_of(n));
-    let mut out = Vec::new();
+    let list = s
+        .engine
+        .containers()
+        .list_matching(s.engine.images(), &query)
+        .await?;
+    let mut out = Vec::with_capacity(list.len());
     for c in &list {
-        let running = c.state.running();
-        if !all && !running {
-            continue;
-        }
-        if !filters.prefix_match_any("id", &[&c.id])
-            || !filters
-                .values("name")
-                .is_none_or(|v| v.iter().any(|n| name_matches(n, &c.name)))
-            || !filters.label_match(&c.labels())
-            || !filters.key_value_match("annotation", &c.annotations())
-            || !filters.exact_match("status", c.state.status.as_str())
-            || !filters.values("exited").is_none_or(|v| {
-                c.state.status == Status::Exited && v.contains(&c.state.exit_code.to_string())
-            })
-            || !filters.values("ancestor").is_none_or(|v| {
-                ancestor_ids.contains(&c.image_id)
-                    || v.iter().any(|a| {
-                    c.image_name == *a
-                        || c.config.image() == a
-                        || c.image_id
-                            .trim_start_matches("sha256:")
-                            .starts_with(a.trim_start_matches("sha256:"))
-                })
-            })
-            || !filters.exact_match("health", c.health_status())
-            // Swarm tasks are not run by this daemon.
-            || is_task == Some(true)
-            || !filters.values("volume").is_none_or(|v| {
-                c.mounts.iter().any(|m| {
-                    v.contains(&m.name) || v.contains(&m.source) || v.contains(&m.destination)
-                })
-            })
-            || !filters.values("network").is_none_or(|v| {
-                let mode = match c.host_config.network_mode() {
-                    "" | "default" => "bridge",
-                    m => m,
-                };
-                v.contains(mode)
-                    || c.networks.iter().any(|(name, e)| {
-                        v.contains(name)
-                            || (!e.network_id.is_empty()
-                                && v.iter().any(|n| e.network_id.starts_with(n.as_str())))
-                    })
-            })
-            || before.as_ref().is_some_and(|b| c.created >= *b)
-            || since.as_ref().is_some_and(|b| c.created <= *b)
-        {
-            continue;
-        }
-        let entry = crate::types::container::summary(c, version);
-        // `expose` and `publish` look at the ports the running container lists: its
-        // private ports, and the host ports they are published on.
-        let listed = |key: &str, wanted: &Vec<String>| {
-            entry["Ports"].as_array().is_some_and(|ports| {
-                ports.iter().any(|p| {
-                    let port = format!(
-                        "{}/{}",
-                        p[key].as_u64().unwrap_or(0),
-                        p["Type"].as_str().unwrap_or("tcp")
-                    );
-                    wanted.contains(&port)
-                })
-            })
-        };
-        if exposed.as_ref().is_some_and(|w| !listed("PrivatePort", w))
-            || published.as_ref().is_some_and(|w| !listed("PublicPort", w))
-        {
-            continue;
-        }
-        out.push((c, entry));
+        let entry = summary(c);
+        out.push(if q.bool("size") {
+            entry.with_sizes(s.engine.container_size(c).await)
+        } else {
+            entry
+        });
     }
-    if let Some(limit) = q
-        .get("limit")
-        .and_then(|l| l.parse::<usize>().ok())
-        .filter(|l| *l > 0)
-    {
-        out.truncate(limit);
-    }
-    let with_size = q.bool("size");
-    let mut entries = Vec::with_capacity(out.len());
-    for (c, mut entry) in out {
-        if with_size {
-            let size = s.engine.container_size(c).await;
-            crate::types::container::add_sizes(&mut entry, size);
-        }
-        entries.push(entry);
-    }
-    let out = entries;
     Ok(Json(out))
-}
-
-/// The `name` filter: a regular expression matched against the name with and without its
-/// leading `/` (one that does not compile matches nothing, as in moby).
-fn name_matches(pattern: &str, name: &str) -> bool {
-    regex::Regex::new(pattern)
-        .is_ok_and(|re| re.is_match(name) || re.is_match(name.trim_start_matches('/')))
-}
-
-/// The ports an `expose` or `publish` filter names (`80`, `80/udp`, `8000-8080/tcp`), as
-/// `port/proto` keys; moby's error for one that does not parse.
-fn port_filter(
-    values: Option<&std::collections::BTreeSet<String>>,
-    what: &str,
-) -> Result<Option<Vec<String>>, ApiError> {
-    let Some(values) = values else {
-        return Ok(None);
-    };
-    let mut ports = Vec::new();
-    for v in values {
-        if v.contains(':') {
-            return Err(ApiError::invalid(format!(
-                "filter for '{what}' should not contain ':': {v}"
-            )));
-        }
-        let (range, proto) = v.split_once('/').unwrap_or((v, "tcp"));
-        let (start, end) = range.split_once('-').unwrap_or((range, range));
-        let parse = |p: &str| {
-            p.parse::<u16>().map_err(|_| {
-                ApiError::invalid(format!(
-                    "error while looking up for {what} {v}: strconv.ParseUint: parsing {p:?}: invalid syntax"
-                ))
-            })
-        };
-        let (start, end) = (parse(start)?, parse(end)?);
-        ports.extend((start..=end.max(start)).map(|p| format!("{p}/{proto}")));
-    }
-    Ok(Some(ports))
 }
 
 pub async fn start(

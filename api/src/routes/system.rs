@@ -384,9 +384,8 @@ pub async fn disk_usage(
                 } else {
                     usage.reclaimable += u.size.size_rw;
                 }
-                let mut entry = crate::types::container::summary(&u.record, version);
-                crate::types::container::add_sizes(&mut entry, u.size);
-                entry
+                let entry = crate::types::container::summary(&u.record).with_sizes(u.size);
+                serde_json::to_value(entry).unwrap_or_default()
             })
             .collect::<Vec<_>>();
         (usage, items)

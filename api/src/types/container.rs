@@ -1,7 +1,11 @@
 //! Container inspect and list shapes (moby `api/types/container`), built from Berth's record.
 //! Every key moby emits is present, with Go's zero values where Berth has nothing to say.
 
+use std::collections::BTreeMap;
+
+use serde::Serialize;
 use serde_json::{Map, Value, json};
+use utoipa::ToSchema;
 
 use berth_engine::container::model::{ContainerRecord, Status};
 
@@ -107,107 +111,154 @@ fn host_config(c: &ContainerRecord, v: ApiVersion) -> Value {
     h
 }
 
-fn endpoint_json(e: &berth_engine::network::Endpoint) -> Value {
-    let list = |l: &Vec<String>| if l.is_empty() { Value::Null } else { json!(l) };
-    // moby's EndpointIPAMConfig omits its empty fields; no field at all is a null.
-    let mut ipam = Map::new();
-    if !e.ipv4_address.is_empty() {
-        ipam.insert("IPv4Address".into(), json!(e.ipv4_address));
-    }
-    if !e.ipv6_address.is_empty() {
-        ipam.insert("IPv6Address".into(), json!(e.ipv6_address));
-    }
-    if !e.link_local_ips.is_empty() {
-        ipam.insert("LinkLocalIPs".into(), json!(e.link_local_ips));
-    }
-    let ipam = if ipam.is_empty() {
-        Value::Null
-    } else {
-        Value::Object(ipam)
-    };
-    // The address it was given while running; the one asked for before.
-    let mac = if e.mac.is_empty() {
-        &e.static_mac
-    } else {
-        &e.mac
-    };
-    let driver_opts = if e.driver_opts.is_empty() {
-        Value::Null
-    } else {
-        json!(e.driver_opts)
-    };
-    json!({
-        "IPAMConfig": ipam,
-        "Links": list(&e.links), "Aliases": list(&e.aliases),
-        "NetworkID": e.network_id, "EndpointID": e.endpoint_id, "Gateway": e.gateway,
-        "IPAddress": e.ip, "IPPrefixLen": e.prefix, "IPv6Gateway": e.gateway6,
-        "GlobalIPv6Address": e.ip6, "GlobalIPv6PrefixLen": e.prefix6, "MacAddress": mac, "DriverOpts": driver_opts,
-        "DNSNames": list(&e.dns_names),
-    })
+/// An endpoint as listings and inspect show it (moby's `network.EndpointSettings`).
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct EndpointView {
+    #[serde(rename = "IPAMConfig")]
+    pub ipam_config: Option<EndpointIpamView>,
+    #[serde(rename = "Links")]
+    pub links: Option<Vec<String>>,
+    #[serde(rename = "Aliases")]
+    pub aliases: Option<Vec<String>>,
+    #[serde(rename = "NetworkID")]
+    pub network_id: String,
+    #[serde(rename = "EndpointID")]
+    pub endpoint_id: String,
+    #[serde(rename = "Gateway")]
+    pub gateway: String,
+    #[serde(rename = "IPAddress")]
+    pub ip_address: String,
+    #[serde(rename = "IPPrefixLen")]
+    pub ip_prefix_len: i64,
+    #[serde(rename = "IPv6Gateway")]
+    pub ipv6_gateway: String,
+    #[serde(rename = "GlobalIPv6Address")]
+    pub global_ipv6_address: String,
+    #[serde(rename = "GlobalIPv6PrefixLen")]
+    pub global_ipv6_prefix_len: i64,
+    #[serde(rename = "MacAddress")]
+    pub mac_address: String,
+    #[serde(rename = "DriverOpts")]
+    pub driver_opts: Option<BTreeMap<String, String>>,
+    #[serde(rename = "DNSNames")]
+    pub dns_names: Option<Vec<String>>,
 }
 
-/// `NetworkSettings.Ports`: while running, each exposed or published port with its host
-/// bindings (an unbound host address shows as both `0.0.0.0` and `::`, as dockerd shows it).
-fn ports_map(c: &ContainerRecord) -> Value {
-    let mut out = Map::new();
-    if !c.state.running() {
-        return Value::Object(out);
-    }
-    for key in c.config.exposed_ports() {
-        out.insert(key.clone(), Value::Null);
-    }
-    for p in &c.ports {
-        let key = format!("{}/{}", p.container_port, p.protocol);
-        let entry = out.entry(key).or_insert(Value::Null);
-        if entry.is_null() {
-            *entry = json!([]);
-        }
-        let list = entry.as_array_mut().expect("just made an array");
-        let port = p.host_port.to_string();
-        if p.host_ip.is_empty() {
-            list.push(json!({"HostIp": "0.0.0.0", "HostPort": port}));
-            list.push(json!({"HostIp": "::", "HostPort": port}));
+/// moby's `EndpointIPAMConfig`, which omits its empty fields.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct EndpointIpamView {
+    #[serde(rename = "IPv4Address", skip_serializing_if = "Option::is_none")]
+    pub ipv4_address: Option<String>,
+    #[serde(rename = "IPv6Address", skip_serializing_if = "Option::is_none")]
+    pub ipv6_address: Option<String>,
+    #[serde(rename = "LinkLocalIPs", skip_serializing_if = "Option::is_none")]
+    pub link_local_ips: Option<Vec<String>>,
+}
+
+impl From<&berth_engine::network::Endpoint> for EndpointView {
+    fn from(e: &berth_engine::network::Endpoint) -> Self {
+        let list = |l: &Vec<String>| (!l.is_empty()).then(|| l.clone());
+        let text = |s: &String| (!s.is_empty()).then(|| s.clone());
+        let ipam = EndpointIpamView {
+            ipv4_address: text(&e.ipv4_address),
+            ipv6_address: text(&e.ipv6_address),
+            link_local_ips: list(&e.link_local_ips),
+        };
+        let no_ipam = ipam.ipv4_address.is_none()
+            && ipam.ipv6_address.is_none()
+            && ipam.link_local_ips.is_none();
+        // The address it was given while running; the one asked for before.
+        let mac = if e.mac.is_empty() {
+            &e.static_mac
         } else {
-            list.push(json!({"HostIp": p.host_ip, "HostPort": port}));
+            &e.mac
+        };
+        EndpointView {
+            ipam_config: (!no_ipam).then_some(ipam),
+            links: list(&e.links),
+            aliases: list(&e.aliases),
+            network_id: e.network_id.clone(),
+            endpoint_id: e.endpoint_id.clone(),
+            gateway: e.gateway.clone(),
+            ip_address: e.ip.clone(),
+            ip_prefix_len: i64::from(e.prefix),
+            ipv6_gateway: e.gateway6.clone(),
+            global_ipv6_address: e.ip6.clone(),
+            global_ipv6_prefix_len: i64::from(e.prefix6),
+            mac_address: mac.clone(),
+            driver_opts: (!e.driver_opts.is_empty()).then(|| e.driver_opts.clone()),
+            dns_names: list(&e.dns_names),
         }
     }
+}
+
+/// `NetworkSettings.Ports` of inspect: each listed port, `null` when not published.
+fn ports_map(c: &ContainerRecord) -> Value {
+    let out: Map<String, Value> = c
+        .listed_ports()
+        .into_iter()
+        .map(|(key, bindings)| {
+            let bindings: Vec<Value> = bindings
+                .into_iter()
+                .map(|(ip, port)| json!({"HostIp": ip, "HostPort": port.to_string()}))
+                .collect();
+            let value = if bindings.is_empty() {
+                Value::Null
+            } else {
+                Value::Array(bindings)
+            };
+            (key, value)
+        })
+        .collect();
     Value::Object(out)
 }
 
-/// `Ports` of `GET /containers/json`.
-pub fn ports_list(c: &ContainerRecord) -> Value {
-    let mut out = Vec::new();
-    if !c.state.running() {
-        return json!([]);
-    }
-    for (key, bindings) in ports_map(c).as_object().into_iter().flatten() {
-        let (port, proto) = key.split_once('/').unwrap_or((key, "tcp"));
-        let private: u64 = port.parse().unwrap_or(0);
-        match bindings.as_array() {
-            Some(list) => {
-                for b in list {
-                    out.push(json!({
-                        "IP": b["HostIp"], "PrivatePort": private,
-                        "PublicPort": b["HostPort"].as_str().and_then(|p| p.parse::<u64>().ok()),
-                        "Type": proto,
-                    }));
-                }
-            }
-            None => out.push(json!({"PrivatePort": private, "Type": proto})),
-        }
-    }
-    Value::Array(out)
+/// A `Ports` entry of `GET /containers/json` (moby's `container.PortSummary`).
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct PortSummary {
+    #[serde(rename = "IP", skip_serializing_if = "Option::is_none")]
+    pub ip: Option<String>,
+    #[serde(rename = "PrivatePort")]
+    pub private_port: u16,
+    #[serde(rename = "PublicPort", skip_serializing_if = "Option::is_none")]
+    pub public_port: Option<u16>,
+    #[serde(rename = "Type")]
+    pub kind: String,
 }
 
-fn network_settings(c: &ContainerRecord, full: bool) -> Value {
-    let networks: Map<String, Value> = c
+/// `Ports` of `GET /containers/json`: one entry per host binding, or one for a port that
+/// is only exposed.
+pub fn ports_list(c: &ContainerRecord) -> Vec<PortSummary> {
+    let mut out = Vec::new();
+    for (key, bindings) in c.listed_ports() {
+        let (port, proto) = key.split_once('/').unwrap_or((&key, "tcp"));
+        let private_port = port.parse().unwrap_or(0);
+        if bindings.is_empty() {
+            out.push(PortSummary {
+                ip: None,
+                private_port,
+                public_port: None,
+                kind: proto.to_string(),
+            });
+        }
+        for (ip, public) in bindings {
+            out.push(PortSummary {
+                ip: Some(ip),
+                private_port,
+                public_port: Some(public),
+                kind: proto.to_string(),
+            });
+        }
+    }
+    out
+}
+
+fn network_settings(c: &ContainerRecord) -> Value {
+    let networks: BTreeMap<String, EndpointView> = c
         .networks
         .iter()
-        .map(|(name, e)| (name.clone(), endpoint_json(e)))
+        .map(|(name, e)| (name.clone(), e.into()))
         .collect();
-    if !full {
-        return json!({"Networks": networks});
-    }
     // The legacy top-level fields describe the default bridge endpoint only.
     let default = c.networks.get("bridge").cloned().unwrap_or_default();
     json!({
@@ -274,7 +325,7 @@ fn inspect_without_health(c: &ContainerRecord, v: ApiVersion) -> Value {
         "GraphDriver": {"Data": null, "Name": "overlayfs"},
         "Mounts": mounts(c),
         "Config": config(c),
-        "NetworkSettings": network_settings(c, true),
+        "NetworkSettings": network_settings(c),
     })
 }
 
@@ -339,60 +390,129 @@ pub fn status_text(c: &ContainerRecord) -> String {
     }
 }
 
-/// `Mounts` as moby shows them: volumes with their name and driver.
-fn mounts(c: &ContainerRecord) -> Value {
-    Value::Array(
-        c.mounts
-            .iter()
-            .map(|m| {
-                if m.kind == "volume" {
-                    json!({
-                        "Type": "volume", "Name": m.name, "Source": m.source,
-                        "Destination": m.destination, "Driver": "local", "Mode": m.mode,
-                        "RW": m.rw, "Propagation": m.propagation,
-                    })
-                } else {
-                    json!({
-                        "Type": m.kind, "Source": m.source, "Destination": m.destination,
-                        "Mode": m.mode, "RW": m.rw, "Propagation": m.propagation,
-                    })
-                }
-            })
-            .collect(),
-    )
+/// A `Mounts` entry (moby's `container.MountPoint`): volumes with their name and driver.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct MountPoint {
+    #[serde(rename = "Type")]
+    pub kind: String,
+    #[serde(rename = "Name", skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(rename = "Source")]
+    pub source: String,
+    #[serde(rename = "Destination")]
+    pub destination: String,
+    #[serde(rename = "Driver", skip_serializing_if = "Option::is_none")]
+    pub driver: Option<String>,
+    #[serde(rename = "Mode")]
+    pub mode: String,
+    #[serde(rename = "RW")]
+    pub rw: bool,
+    #[serde(rename = "Propagation")]
+    pub propagation: String,
 }
 
-/// `GET /containers/json` entries.
-pub fn summary(c: &ContainerRecord, _v: ApiVersion) -> Value {
+fn mounts(c: &ContainerRecord) -> Vec<MountPoint> {
+    c.mounts
+        .iter()
+        .map(|m| {
+            let volume = m.kind == "volume";
+            MountPoint {
+                kind: m.kind.clone(),
+                name: volume.then(|| m.name.clone()),
+                source: m.source.clone(),
+                destination: m.destination.clone(),
+                driver: volume.then(|| "local".to_string()),
+                mode: m.mode.clone(),
+                rw: m.rw,
+                propagation: m.propagation.clone(),
+            }
+        })
+        .collect()
+}
+
+/// `GET /containers/json` entries (moby's `container.Summary`).
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct ContainerSummary {
+    #[serde(rename = "Id")]
+    pub id: String,
+    #[serde(rename = "Names")]
+    pub names: Vec<String>,
+    #[serde(rename = "Image")]
+    pub image: String,
+    #[serde(rename = "ImageID")]
+    pub image_id: String,
+    #[serde(rename = "Command")]
+    pub command: String,
+    #[serde(rename = "Created")]
+    pub created: i64,
+    #[serde(rename = "Ports")]
+    pub ports: Vec<PortSummary>,
+    /// Left out when zero, as Go's `omitempty` does.
+    #[serde(rename = "SizeRw", skip_serializing_if = "Option::is_none")]
+    pub size_rw: Option<i64>,
+    #[serde(rename = "SizeRootFs", skip_serializing_if = "Option::is_none")]
+    pub size_root_fs: Option<i64>,
+    #[serde(rename = "Labels")]
+    pub labels: BTreeMap<String, String>,
+    #[serde(rename = "State")]
+    pub state: String,
+    #[serde(rename = "Status")]
+    pub status: String,
+    #[serde(rename = "HostConfig")]
+    pub host_config: SummaryHostConfig,
+    #[serde(rename = "NetworkSettings")]
+    pub network_settings: SummaryNetworkSettings,
+    #[serde(rename = "Mounts")]
+    pub mounts: Vec<MountPoint>,
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct SummaryHostConfig {
+    #[serde(rename = "NetworkMode")]
+    pub network_mode: String,
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct SummaryNetworkSettings {
+    #[serde(rename = "Networks")]
+    pub networks: BTreeMap<String, EndpointView>,
+}
+
+pub fn summary(c: &ContainerRecord) -> ContainerSummary {
     let created = berth_engine::container::logs::parse_time_nanos(&c.created) / 1_000_000_000;
-    let mode = match c.host_config.network_mode() {
-        "" | "default" => "bridge",
-        m => m,
-    };
-    json!({
-        "Id": c.id,
-        "Names": [c.name],
-        "Image": c.config.image(),
-        "ImageID": c.image_id,
-        "Command": c.command(),
-        "Created": created as i64,
-        "Ports": ports_list(c),
-        "Labels": c.labels(),
-        "State": c.state.status.as_str(),
-        "Status": status_text(c),
-        "HostConfig": {"NetworkMode": mode},
-        "NetworkSettings": network_settings(c, false),
-        "Mounts": mounts(c),
-    })
+    ContainerSummary {
+        id: c.id.clone(),
+        names: vec![c.name.clone()],
+        image: c.config.image().to_string(),
+        image_id: c.image_id.clone(),
+        command: c.command(),
+        created: created as i64,
+        ports: ports_list(c),
+        size_rw: None,
+        size_root_fs: None,
+        labels: c.labels(),
+        state: c.state.status.as_str().to_string(),
+        status: status_text(c),
+        host_config: SummaryHostConfig {
+            network_mode: c.network_mode_shown().to_string(),
+        },
+        network_settings: SummaryNetworkSettings {
+            networks: c
+                .networks
+                .iter()
+                .map(|(n, e)| (n.clone(), e.into()))
+                .collect(),
+        },
+        mounts: mounts(c),
+    }
 }
 
-/// `SizeRw` and `SizeRootFs`, left out when zero as Go's `omitempty` does.
-pub fn add_sizes(entry: &mut Value, size: berth_engine::disk_usage::ContainerSize) {
-    if size.size_rw != 0 {
-        entry["SizeRw"] = json!(size.size_rw);
-    }
-    if size.size_root_fs != 0 {
-        entry["SizeRootFs"] = json!(size.size_root_fs);
+impl ContainerSummary {
+    /// `SizeRw` and `SizeRootFs`, left out when zero.
+    pub fn with_sizes(mut self, size: berth_engine::disk_usage::ContainerSize) -> Self {
+        self.size_rw = (size.size_rw != 0).then_some(size.size_rw);
+        self.size_root_fs = (size.size_root_fs != 0).then_some(size.size_root_fs);
+        self
     }
 }
 

@@ -9,6 +9,7 @@ pub mod health;
 pub mod init_layer;
 pub mod io;
 mod limits;
+mod listing;
 pub mod logs;
 mod manage;
 pub mod model;
@@ -23,6 +24,7 @@ pub mod spec;
 pub mod stats;
 
 pub use filesystem::Change;
+pub use listing::{Bindings, ListQuery};
 pub use manage::{BlockDeviceLists, ResourceUpdate, Top};
 pub use networking::EndpointRequest;
 pub use service::{AttachHandle, ContainerService, CreateRequest, LogsRequest, WaitCondition};
