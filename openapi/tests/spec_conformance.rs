@@ -58,6 +58,7 @@ fn spec_root<'s>(spec: &'s Yaml, schema: &str) -> Option<&'s Yaml> {
         "ContainerCreateRequest" => body("/containers/create", "post"),
         "ContainerUpdateRequest" => body("/containers/{id}/update", "post"),
         "ExecCreateRequest" => body("/containers/{id}/exec", "post"),
+        "ExecStartRequest" => body("/exec/{id}/start", "post"),
         "NetworkCreateRequest" => body("/networks/create", "post"),
         "HistoryItem" => definition("ImageHistoryResponseItem"),
         "DeleteResponseItem" => definition("ImageDeleteResponseItem"),

@@ -50,6 +50,8 @@ fn with_stat(mut resp: Response, stat: &PathStat) -> Response {
     resp
 }
 
+#[utoipa::path(head, path = "/containers/{id}/archive", tag = "Container", params(("id" = String, Path, description = "Container ID or name")),
+    responses((status = 200, description = "The path's stat in X-Docker-Container-Path-Stat"), (status = 404, description = "No such container or path")))]
 pub async fn head(
     State(s): State<AppState>,
     Path(id): Path<String>,
@@ -60,6 +62,8 @@ pub async fn head(
     Ok(with_stat(Response::new(Body::empty()), &stat))
 }
 
+#[utoipa::path(get, path = "/containers/{id}/archive", tag = "Container", params(("id" = String, Path, description = "Container ID or name")),
+    responses((status = 200, description = "The path as a tar archive", content_type = "application/x-tar"), (status = 404, description = "No such container or path")))]
 pub async fn get(
     State(s): State<AppState>,
     Path(id): Path<String>,
@@ -77,6 +81,9 @@ pub async fn get(
     Ok(resp)
 }
 
+#[utoipa::path(put, path = "/containers/{id}/archive", tag = "Container", params(("id" = String, Path, description = "Container ID or name")),
+    request_body(content = Vec<u8>, content_type = "application/x-tar"),
+    responses((status = 200, description = "Extracted"), (status = 400, description = "Bad parameter"), (status = 403, description = "Read-only"), (status = 404, description = "No such container or path")))]
 pub async fn put(
     State(s): State<AppState>,
     Path(id): Path<String>,

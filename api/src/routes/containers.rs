@@ -20,7 +20,9 @@ use super::AppState;
 use crate::error::ApiError;
 use crate::extract::QueryParams;
 use crate::stream::stdcopy;
-use crate::types::container::{ContainerSummary, summary};
+use crate::types::container::{
+    ContainerSummary, ContainerWaitResponse, FilesystemChange, TopResponse, summary,
+};
 use crate::version::ApiVersion;
 use crate::wire;
 
@@ -185,6 +187,8 @@ pub async fn list(
     Ok(Json(out))
 }
 
+#[utoipa::path(post, path = "/containers/{id}/start", tag = "Container", params(("id" = String, Path, description = "Container ID or name")),
+    responses((status = 204, description = "Started"), (status = 304, description = "Already started"), (status = 404, description = "No such container")))]
 pub async fn start(
     State(s): State<AppState>,
     Path(id): Path<String>,
@@ -203,6 +207,8 @@ fn timeout_param(q: &QueryParams) -> Result<Option<i64>, ApiError> {
     }
 }
 
+#[utoipa::path(post, path = "/containers/{id}/stop", tag = "Container", params(("id" = String, Path, description = "Container ID or name")),
+    responses((status = 204, description = "Stopped"), (status = 404, description = "No such container"), (status = 409, description = "Conflict")))]
 pub async fn stop(
     State(s): State<AppState>,
     Path(id): Path<String>,
@@ -215,6 +221,8 @@ pub async fn stop(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(post, path = "/containers/{id}/restart", tag = "Container", params(("id" = String, Path, description = "Container ID or name")),
+    responses((status = 204, description = "Restarted"), (status = 404, description = "No such container"), (status = 409, description = "Conflict")))]
 pub async fn restart(
     State(s): State<AppState>,
     Path(id): Path<String>,
@@ -227,6 +235,8 @@ pub async fn restart(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(post, path = "/containers/{id}/kill", tag = "Container", params(("id" = String, Path, description = "Container ID or name")),
+    responses((status = 204, description = "Killed"), (status = 404, description = "No such container"), (status = 409, description = "Conflict")))]
 pub async fn kill(
     State(s): State<AppState>,
     Path(id): Path<String>,
@@ -239,6 +249,8 @@ pub async fn kill(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(post, path = "/containers/{id}/pause", tag = "Container", params(("id" = String, Path, description = "Container ID or name")),
+    responses((status = 204, description = "Paused"), (status = 404, description = "No such container"), (status = 409, description = "Conflict")))]
 pub async fn pause(
     State(s): State<AppState>,
     Path(id): Path<String>,
@@ -247,6 +259,8 @@ pub async fn pause(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(post, path = "/containers/{id}/unpause", tag = "Container", params(("id" = String, Path, description = "Container ID or name")),
+    responses((status = 204, description = "Unpaused"), (status = 404, description = "No such container"), (status = 409, description = "Conflict")))]
 pub async fn unpause(
     State(s): State<AppState>,
     Path(id): Path<String>,
@@ -255,6 +269,8 @@ pub async fn unpause(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(post, path = "/containers/{id}/rename", tag = "Container", params(("id" = String, Path, description = "Container ID or name")),
+    responses((status = 204, description = "Renamed"), (status = 404, description = "No such container"), (status = 409, description = "Conflict")))]
 pub async fn rename(
     State(s): State<AppState>,
     Path(id): Path<String>,
@@ -268,19 +284,22 @@ pub async fn rename(
 }
 
 /// `GET /containers/{id}/top`.
+#[utoipa::path(get, path = "/containers/{id}/top", tag = "Container", params(("id" = String, Path, description = "Container ID or name")),
+    responses((status = 200, body = TopResponse), (status = 404, description = "No such container"), (status = 409, description = "Not running")))]
 pub async fn top(
     State(s): State<AppState>,
     Path(id): Path<String>,
     q: QueryParams,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<TopResponse>, ApiError> {
     let top = s
         .engine
         .containers()
         .top(&id, q.get("ps_args").unwrap_or(""))
         .await?;
-    Ok(Json(
-        json!({"Titles": top.titles, "Processes": top.processes}),
-    ))
+    Ok(Json(TopResponse {
+        titles: top.titles,
+        processes: top.processes,
+    }))
 }
 
 /// `POST /commit`: a new image from a container.
@@ -436,23 +455,27 @@ pub async fn update(
 }
 
 /// `GET /containers/{id}/changes`: `null` when nothing changed, as moby answers.
+#[utoipa::path(get, path = "/containers/{id}/changes", tag = "Container", params(("id" = String, Path, description = "Container ID or name")),
+    responses((status = 200, body = Option<Vec<FilesystemChange>>), (status = 404, description = "No such container")))]
 pub async fn changes(
     State(s): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Option<Vec<FilesystemChange>>>, ApiError> {
     let changes = s.engine.containers().changes(&id).await?;
-    if changes.is_empty() {
-        return Ok(Json(Value::Null));
-    }
-    Ok(Json(Value::Array(
+    Ok(Json((!changes.is_empty()).then(|| {
         changes
             .iter()
-            .map(|c| json!({"Path": c.path, "Kind": c.kind}))
-            .collect(),
-    )))
+            .map(|c| FilesystemChange {
+                path: c.path.clone(),
+                kind: c.kind,
+            })
+            .collect()
+    })))
 }
 
 /// `GET /containers/{id}/export`: the root filesystem as a tar stream.
+#[utoipa::path(get, path = "/containers/{id}/export", tag = "Container", params(("id" = String, Path, description = "Container ID or name")),
+    responses((status = 200, description = "The root filesystem as a tar archive", content_type = "application/x-tar"), (status = 404, description = "No such container")))]
 pub async fn export(
     State(s): State<AppState>,
     Path(id): Path<String>,
@@ -485,6 +508,8 @@ pub async fn remove_link(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(delete, path = "/containers/{id}", tag = "Container", params(("id" = String, Path, description = "Container ID or name")),
+    responses((status = 204, description = "Removed"), (status = 404, description = "No such container"), (status = 409, description = "Conflict")))]
 pub async fn remove(
     State(s): State<AppState>,
     Path(id): Path<String>,
@@ -497,6 +522,8 @@ pub async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(post, path = "/containers/{id}/resize", tag = "Container", params(("id" = String, Path, description = "Container ID or name")),
+    responses((status = 200, description = "Resized"), (status = 404, description = "No such container")))]
 pub async fn resize(
     State(s): State<AppState>,
     Path(id): Path<String>,
@@ -516,6 +543,8 @@ pub async fn resize(
 }
 
 /// `POST /containers/{id}/wait`: 200 and headers at once, the body when the condition holds.
+#[utoipa::path(post, path = "/containers/{id}/wait", tag = "Container", params(("id" = String, Path, description = "Container ID or name")),
+    responses((status = 200, body = ContainerWaitResponse), (status = 400, description = "Bad condition"), (status = 404, description = "No such container")))]
 pub async fn wait(
     State(s): State<AppState>,
     Path(id): Path<String>,
@@ -530,7 +559,8 @@ pub async fn wait(
     let done = s.engine.containers().wait(&id, condition)?;
     let body = futures_util::stream::once(async move {
         let code = done.await;
-        let mut line = serde_json::to_vec(&json!({"StatusCode": code})).unwrap_or_default();
+        let mut line =
+            serde_json::to_vec(&ContainerWaitResponse { status_code: code }).unwrap_or_default();
         line.push(b'\n');
         Ok::<_, std::convert::Infallible>(Bytes::from(line))
     });
@@ -564,6 +594,8 @@ fn frame(tty: bool, kind: StreamKind, data: &[u8]) -> Vec<u8> {
 }
 
 /// `POST /containers/{id}/attach`: hijacks the connection (101 UPGRADED) and relays stdio.
+#[utoipa::path(post, path = "/containers/{id}/attach", tag = "Container", params(("id" = String, Path, description = "Container ID or name")),
+    responses((status = 101, description = "Hijacked: the container's stdio"), (status = 200, description = "The container's output"), (status = 404, description = "No such container")))]
 pub async fn attach(
     State(s): State<AppState>,
     Extension(version): Extension<ApiVersion>,
@@ -897,6 +929,8 @@ pub(crate) async fn relay<IO>(
 }
 
 /// `GET /containers/{id}/logs`.
+#[utoipa::path(get, path = "/containers/{id}/logs", tag = "Container", params(("id" = String, Path, description = "Container ID or name")),
+    responses((status = 200, description = "The log, multiplexed unless the container has a TTY"), (status = 404, description = "No such container")))]
 pub async fn logs(
     State(s): State<AppState>,
     Extension(version): Extension<ApiVersion>,

@@ -87,6 +87,8 @@ pub async fn inspect(
     Ok(Json(out))
 }
 
+#[utoipa::path(post, path = "/exec/{id}/resize", tag = "Exec", params(("id" = String, Path, description = "Exec ID")),
+    responses((status = 200, description = "Resized"), (status = 404, description = "No such exec instance")))]
 pub async fn resize(
     State(s): State<AppState>,
     Path(id): Path<String>,
@@ -105,6 +107,9 @@ pub async fn resize(
     Ok(StatusCode::OK)
 }
 
+#[utoipa::path(post, path = "/exec/{id}/start", tag = "Exec", params(("id" = String, Path, description = "Exec ID")),
+    request_body = wire::ExecStartRequest,
+    responses((status = 101, description = "Hijacked: the process's stdio"), (status = 200, description = "The process's output"), (status = 404, description = "No such exec instance"), (status = 409, description = "Container not running")))]
 pub async fn start(
     State(s): State<AppState>,
     Extension(version): Extension<ApiVersion>,

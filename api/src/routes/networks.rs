@@ -217,6 +217,8 @@ fn ipam_status_json(subnets: &[berth_engine::network::SubnetStatus]) -> Value {
 }
 
 /// `DELETE /networks/{id}`: refused while running containers are on it.
+#[utoipa::path(delete, path = "/networks/{id}", tag = "Network", params(("id" = String, Path, description = "Network ID or name")),
+    responses((status = 204, description = "Removed"), (status = 403, description = "A predefined network"), (status = 404, description = "No such network")))]
 pub async fn remove(
     State(s): State<AppState>,
     Path(id): Path<String>,

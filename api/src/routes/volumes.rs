@@ -99,6 +99,8 @@ pub async fn inspect(
 
 /// `DELETE /volumes/{name}`: refused while a container uses it (even with `force`, as
 /// dockerd does for local volumes).
+#[utoipa::path(delete, path = "/volumes/{name}", tag = "Volume", params(("name" = String, Path, description = "Volume name")),
+    responses((status = 204, description = "Removed"), (status = 404, description = "No such volume"), (status = 409, description = "Volume in use")))]
 pub async fn remove(
     State(s): State<AppState>,
     Path(name): Path<String>,

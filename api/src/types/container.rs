@@ -516,6 +516,32 @@ impl ContainerSummary {
     }
 }
 
+/// `GET /containers/{id}/top` (moby's `container.TopResponse`).
+#[derive(Clone, Debug, Serialize, ToSchema)]
+#[schema(as = ContainerTopResponse)]
+pub struct TopResponse {
+    #[serde(rename = "Titles")]
+    pub titles: Vec<String>,
+    #[serde(rename = "Processes")]
+    pub processes: Vec<Vec<String>>,
+}
+
+/// A `GET /containers/{id}/changes` entry: `Kind` 0 modified, 1 added, 2 deleted.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct FilesystemChange {
+    #[serde(rename = "Path")]
+    pub path: String,
+    #[serde(rename = "Kind")]
+    pub kind: u8,
+}
+
+/// The body `POST /containers/{id}/wait` sends once the condition holds.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct ContainerWaitResponse {
+    #[serde(rename = "StatusCode")]
+    pub status_code: i64,
+}
+
 /// Inspect's `SizeRw` and `SizeRootFs` with `size=1`: pointers in moby's struct, so present
 /// even when zero.
 pub fn inspect_sizes(out: &mut Value, size: berth_engine::disk_usage::ContainerSize) {
