@@ -23,6 +23,7 @@ use crate::stream::stdcopy;
 use crate::types::container::{
     ContainerSummary, ContainerWaitResponse, FilesystemChange, TopResponse, summary,
 };
+use crate::types::responses::IdResponse;
 use crate::version::ApiVersion;
 use crate::wire;
 
@@ -303,6 +304,8 @@ pub async fn top(
 }
 
 /// `POST /commit`: a new image from a container.
+#[utoipa::path(post, path = "/commit", tag = "Image",
+    responses((status = 201, body = IdResponse), (status = 404, description = "No such container")))]
 pub async fn commit(
     State(s): State<AppState>,
     q: QueryParams,
@@ -323,7 +326,7 @@ pub async fn commit(
             config,
         })
         .await?;
-    Ok((StatusCode::CREATED, Json(json!({"Id": id}))).into_response())
+    Ok((StatusCode::CREATED, Json(IdResponse { id })).into_response())
 }
 
 /// `GET /containers/{id}/stats`: a record per second while `stream` (the default), or one

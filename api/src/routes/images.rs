@@ -15,6 +15,7 @@ use crate::error::ApiError;
 use crate::extract::QueryParams;
 use crate::stream::{JsonMessage, json_messages, spool_body};
 use crate::types::image::*;
+use crate::types::responses::AuthResponse;
 use crate::version::ApiVersion;
 
 const LIST_FILTERS: &[&str] = &["dangling", "label", "before", "since", "reference", "until"];
@@ -682,10 +683,12 @@ pub async fn create(
 }
 
 /// `POST /auth`: `docker login` checks the credentials with the registry.
+#[utoipa::path(post, path = "/auth", tag = "System",
+    responses((status = 200, body = AuthResponse), (status = 401, description = "The registry refused the credentials")))]
 pub async fn auth(
     State(s): State<AppState>,
     req: axum::extract::Request,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<AuthResponse>, ApiError> {
     let body = super::containers::json_body(req)
         .await?
         .ok_or_else(|| ApiError::invalid("invalid JSON: got EOF while reading request body"))?;
@@ -703,9 +706,10 @@ pub async fn auth(
             &field("password"),
         )
         .await?;
-    Ok(Json(
-        serde_json::json!({"Status": "Login Succeeded", "IdentityToken": ""}),
-    ))
+    Ok(Json(AuthResponse {
+        status: "Login Succeeded".into(),
+        identity_token: String::new(),
+    }))
 }
 
 /// `GET /images/search`: Docker Hub is never reachable from this daemon, so the answer is a

@@ -4,11 +4,14 @@ use axum::Json;
 use axum::extract::State;
 use berth_engine::filters::Filters;
 use berth_engine::image::store::RemovedImage;
-use serde_json::{Value, json};
 
 use super::AppState;
 use crate::error::ApiError;
 use crate::extract::QueryParams;
+use crate::types::image::DeleteResponseItem;
+use crate::types::responses::{
+    BuildPruneResponse, ContainerPruneResponse, ImagePruneResponse, NetworkPruneResponse, non_empty,
+};
 
 /// `until=<unix seconds or RFC 3339>` as unix seconds.
 fn until(filters: &Filters) -> Result<Option<i64>, ApiError> {
@@ -40,10 +43,12 @@ fn label_keeps(filters: &Filters, labels: &std::collections::BTreeMap<String, St
     !wanted || unwanted
 }
 
+#[utoipa::path(post, path = "/containers/prune", tag = "Container",
+    responses((status = 200, body = ContainerPruneResponse), (status = 400, description = "Bad filter")))]
 pub async fn containers(
     State(s): State<AppState>,
     q: QueryParams,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ContainerPruneResponse>, ApiError> {
     let filters = q.filters()?;
     filters.validate(&["until", "label", "label!"])?;
     let until = until(&filters)?;
@@ -56,13 +61,18 @@ pub async fn containers(
             until.is_some_and(|u| created as i64 >= u) || label_keeps(&filters, &c.labels())
         })
         .await;
-    Ok(Json(json!({
-        "ContainersDeleted": if removed.is_empty() { Value::Null } else { json!(removed) },
-        "SpaceReclaimed": reclaimed,
-    })))
+    Ok(Json(ContainerPruneResponse {
+        containers_deleted: non_empty(removed),
+        space_reclaimed: reclaimed,
+    }))
 }
 
-pub async fn images(State(s): State<AppState>, q: QueryParams) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(post, path = "/images/prune", tag = "Image",
+    responses((status = 200, body = ImagePruneResponse), (status = 400, description = "Bad filter")))]
+pub async fn images(
+    State(s): State<AppState>,
+    q: QueryParams,
+) -> Result<Json<ImagePruneResponse>, ApiError> {
     let filters = q.filters()?;
     filters.validate(&["dangling", "until", "label", "label!"])?;
     let all = match filters
@@ -94,25 +104,33 @@ pub async fn images(State(s): State<AppState>, q: QueryParams) -> Result<Json<Va
                 || label_keeps(&filters, &e.labels)
         })
         .await?;
-    let items: Vec<Value> = removed
+    let items: Vec<DeleteResponseItem> = removed
         .into_iter()
         .map(|r| match r {
-            RemovedImage::Untagged(n) => json!({"Untagged": n}),
-            RemovedImage::Deleted(id) => json!({"Deleted": id}),
+            RemovedImage::Untagged(n) => DeleteResponseItem {
+                untagged: Some(n),
+                deleted: None,
+            },
+            RemovedImage::Deleted(id) => DeleteResponseItem {
+                untagged: None,
+                deleted: Some(id),
+            },
         })
         .collect();
-    Ok(Json(json!({
-        "ImagesDeleted": if items.is_empty() { Value::Null } else { json!(items) },
-        "SpaceReclaimed": reclaimed,
-    })))
+    Ok(Json(ImagePruneResponse {
+        images_deleted: non_empty(items),
+        space_reclaimed: reclaimed,
+    }))
 }
 
 /// `POST /networks/prune`: removes the user networks no running container is on (as on
 /// dockerd, a created container does not keep its network).
+#[utoipa::path(post, path = "/networks/prune", tag = "Network",
+    responses((status = 200, body = NetworkPruneResponse), (status = 400, description = "Bad filter")))]
 pub async fn networks(
     State(s): State<AppState>,
     q: QueryParams,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<NetworkPruneResponse>, ApiError> {
     let filters = q.filters()?;
     filters.validate(&["until", "label", "label!"])?;
     let until = until(&filters)?;
@@ -131,14 +149,18 @@ pub async fn networks(
             deleted.push(n.name);
         }
     }
-    Ok(Json(serde_json::json!({"NetworksDeleted": deleted})))
+    Ok(Json(NetworkPruneResponse {
+        networks_deleted: deleted,
+    }))
 }
 
 /// `POST /build/prune`: the builder's cache (its step images no container uses).
-pub async fn build_cache(State(s): State<AppState>) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(post, path = "/build/prune", tag = "Image",
+    responses((status = 200, body = BuildPruneResponse)))]
+pub async fn build_cache(State(s): State<AppState>) -> Result<Json<BuildPruneResponse>, ApiError> {
     let (deleted, reclaimed) = s.engine.prune_build_cache().await?;
-    Ok(Json(json!({
-        "CachesDeleted": if deleted.is_empty() { Value::Null } else { json!(deleted) },
-        "SpaceReclaimed": reclaimed,
-    })))
+    Ok(Json(BuildPruneResponse {
+        caches_deleted: non_empty(deleted),
+        space_reclaimed: reclaimed,
+    }))
 }

@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use super::AppState;
 use crate::error::ApiError;
 use crate::extract::QueryParams;
+use crate::types::responses::{VolumePruneResponse, non_empty};
 use crate::version::ApiVersion;
 use crate::wire;
 
@@ -111,11 +112,13 @@ pub async fn remove(
 }
 
 /// `POST /volumes/prune`: unused volumes; from 1.42 only anonymous ones unless `all=true`.
+#[utoipa::path(post, path = "/volumes/prune", tag = "Volume",
+    responses((status = 200, body = VolumePruneResponse), (status = 400, description = "Bad filter")))]
 pub async fn prune(
     State(s): State<AppState>,
     Extension(version): Extension<ApiVersion>,
     q: QueryParams,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<VolumePruneResponse>, ApiError> {
     let filters = q.filters()?;
     filters.validate(&["label", "label!", "all"])?;
     let all = !version.ge(1, 42)
@@ -128,8 +131,8 @@ pub async fn prune(
         |name| !containers.volume_users(name).is_empty(),
         |v| filters.label_match(&v.labels.clone().unwrap_or_default()),
     );
-    Ok(Json(json!({
-        "VolumesDeleted": if deleted.is_empty() { Value::Null } else { json!(deleted) },
-        "SpaceReclaimed": reclaimed,
-    })))
+    Ok(Json(VolumePruneResponse {
+        volumes_deleted: non_empty(deleted),
+        space_reclaimed: reclaimed,
+    }))
 }

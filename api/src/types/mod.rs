@@ -5,5 +5,6 @@
 pub mod container;
 pub mod events;
 pub mod image;
+pub mod responses;
 pub mod stats;
 pub mod system;
