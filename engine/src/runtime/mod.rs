@@ -65,6 +65,21 @@ impl Containerd {
         req
     }
 
+    /// A unary call given at most the query deadline and a second, measured here: containerd
+    /// only honours a deadline where its handler looks at it, and one queued behind a shim
+    /// it is still reconnecting to (after a restart) can answer half a minute later. The
+    /// caller gets containerd-unavailable instead of holding its container that long.
+    pub(crate) async fn answered<T>(
+        call: impl std::future::Future<Output = std::result::Result<T, tonic::Status>>,
+    ) -> std::result::Result<T, tonic::Status> {
+        match tokio::time::timeout(QUERY_TIMEOUT + Duration::from_secs(1), call).await {
+            Ok(reply) => reply,
+            Err(_) => Err(tonic::Status::deadline_exceeded(
+                "no answer within the query deadline",
+            )),
+        }
+    }
+
     /// A namespaced request that may wait as long as it takes (waits for exits).
     pub(crate) fn request_without_deadline<T>(&self, message: T) -> tonic::Request<T> {
         let mut req = tonic::Request::new(message);

@@ -126,13 +126,12 @@ impl Containerd {
     }
 
     pub async fn remove_snapshot(&self, key: &str) -> Result<()> {
-        match SnapshotsClient::new(self.channel.clone())
-            .remove(self.request(RemoveSnapshotRequest {
-                snapshotter: SNAPSHOTTER.into(),
-                key: key.to_string(),
-            }))
-            .await
-        {
+        let mut client = SnapshotsClient::new(self.channel.clone());
+        let call = client.remove(self.request(RemoveSnapshotRequest {
+            snapshotter: SNAPSHOTTER.into(),
+            key: key.to_string(),
+        }));
+        match Self::answered(call).await {
             Ok(_) => Ok(()),
             Err(s) if s.code() == tonic::Code::NotFound => Ok(()),
             Err(s) => Err(classify(s)),

@@ -103,10 +103,9 @@ impl Containerd {
     }
 
     pub async fn delete_container(&self, id: &str) -> Result<()> {
-        match ContainersClient::new(self.channel.clone())
-            .delete(self.request(DeleteContainerRequest { id: id.to_string() }))
-            .await
-        {
+        let mut client = ContainersClient::new(self.channel.clone());
+        let call = client.delete(self.request(DeleteContainerRequest { id: id.to_string() }));
+        match Self::answered(call).await {
             Ok(_) => Ok(()),
             Err(s) if s.code() == tonic::Code::NotFound => Ok(()),
             Err(s) => Err(classify(s)),
@@ -142,12 +141,11 @@ impl Containerd {
 
     /// Deletes the task; Ok(None) when there was none.
     pub async fn delete_task(&self, id: &str) -> Result<Option<u32>> {
-        match TasksClient::new(self.channel.clone())
-            .delete(self.request(DeleteTaskRequest {
-                container_id: id.to_string(),
-            }))
-            .await
-        {
+        let mut client = TasksClient::new(self.channel.clone());
+        let call = client.delete(self.request(DeleteTaskRequest {
+            container_id: id.to_string(),
+        }));
+        match Self::answered(call).await {
             Ok(r) => Ok(Some(r.into_inner().exit_status)),
             Err(s) if s.code() == tonic::Code::NotFound => Ok(None),
             Err(s) => Err(classify(s)),
@@ -155,15 +153,14 @@ impl Containerd {
     }
 
     pub async fn kill_task(&self, id: &str, signal: u32, all: bool) -> Result<()> {
-        TasksClient::new(self.channel.clone())
-            .kill(self.request(KillRequest {
-                container_id: id.to_string(),
-                exec_id: String::new(),
-                signal,
-                all,
-            }))
-            .await
-            .map_err(classify)?;
+        let mut client = TasksClient::new(self.channel.clone());
+        let call = client.kill(self.request(KillRequest {
+            container_id: id.to_string(),
+            exec_id: String::new(),
+            signal,
+            all,
+        }));
+        Self::answered(call).await.map_err(classify)?;
         Ok(())
     }
 
