@@ -79,6 +79,8 @@ pub fn app(state: AppState) -> Router {
         routes::exec::start,
         routes::exec::resize,
         routes::volumes::remove,
+        routes::volumes::list,
+        routes::volumes::inspect,
         routes::networks::remove,
         routes::containers::commit,
         routes::prune::containers,

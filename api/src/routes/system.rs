@@ -409,7 +409,8 @@ pub async fn disk_usage(
                         usage.active_count -= 1;
                     }
                 }
-                super::volumes::volume_json(v, Some((size, refs)))
+                serde_json::to_value(super::volumes::volume_view(v, Some((size, refs))))
+                    .unwrap_or_default()
             })
             .collect::<Vec<_>>();
         (usage, items)

@@ -1,10 +1,14 @@
 //! `/volumes`: create, list (with filters), inspect, remove and prune local volumes.
 
+use std::collections::BTreeMap;
+
 use axum::Json;
 use axum::extract::{Extension, Path, Request, State};
 use berth_engine::volume::Volume;
 use http::StatusCode;
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
 
 use super::AppState;
 use crate::error::ApiError;
@@ -13,30 +17,68 @@ use crate::types::responses::{VolumePruneResponse, non_empty};
 use crate::version::ApiVersion;
 use crate::wire;
 
-pub(crate) fn volume_json(v: &Volume, usage: Option<(i64, i64)>) -> Value {
-    let mut out = json!({
-        "CreatedAt": v.created_at,
-        "Driver": "local",
-        "Labels": v.labels,
-        "Mountpoint": v.mountpoint.display().to_string(),
-        "Name": v.name,
-        "Options": v.options,
-        "Scope": "local",
-    });
-    if let Some((size, refs)) = usage {
-        out["UsageData"] = json!({"Size": size, "RefCount": refs});
+/// A volume as the API shows it (moby's `volume.Volume`).
+#[derive(Clone, Debug, Serialize, ToSchema)]
+#[schema(as = Volume)]
+pub struct VolumeView {
+    #[serde(rename = "CreatedAt")]
+    pub created_at: String,
+    #[serde(rename = "Driver")]
+    pub driver: String,
+    /// `null` when created without labels, as moby answers.
+    #[serde(rename = "Labels")]
+    pub labels: Option<BTreeMap<String, String>>,
+    #[serde(rename = "Mountpoint")]
+    pub mountpoint: String,
+    #[serde(rename = "Name")]
+    pub name: String,
+    #[serde(rename = "Options")]
+    pub options: Option<BTreeMap<String, String>>,
+    #[serde(rename = "Scope")]
+    pub scope: String,
+    /// Only in `GET /system/df`.
+    #[serde(rename = "UsageData", skip_serializing_if = "Option::is_none")]
+    pub usage_data: Option<VolumeUsageData>,
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct VolumeUsageData {
+    #[serde(rename = "Size")]
+    pub size: i64,
+    #[serde(rename = "RefCount")]
+    pub ref_count: i64,
+}
+
+/// `GET /volumes`.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct VolumeListResponse {
+    #[serde(rename = "Volumes")]
+    pub volumes: Vec<VolumeView>,
+    #[serde(rename = "Warnings")]
+    pub warnings: Option<Vec<String>>,
+}
+
+pub(crate) fn volume_view(v: &Volume, usage: Option<(i64, i64)>) -> VolumeView {
+    VolumeView {
+        created_at: v.created_at.clone(),
+        driver: "local".into(),
+        labels: v.labels.clone(),
+        mountpoint: v.mountpoint.display().to_string(),
+        name: v.name.clone(),
+        options: v.options.clone(),
+        scope: "local".into(),
+        usage_data: usage.map(|(size, ref_count)| VolumeUsageData { size, ref_count }),
     }
-    out
 }
 
 /// `POST /volumes/create`.
 #[utoipa::path(post, path = "/volumes/create", tag = "Volume",
     request_body = wire::VolumeCreateRequest,
-    responses((status = 201, description = "Created")))]
+    responses((status = 201, body = VolumeView), (status = 400, description = "Bad parameter")))]
 pub async fn create(
     State(s): State<AppState>,
     req: Request,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<VolumeView>), ApiError> {
     let body = super::containers::json_body(req)
         .await?
         .unwrap_or(Value::Null);
@@ -55,11 +97,16 @@ pub async fn create(
         .engine
         .volumes()
         .create(req.name.as_deref(), req.labels, req.driver_opts)?;
-    Ok((StatusCode::CREATED, Json(volume_json(&v, None))))
+    Ok((StatusCode::CREATED, Json(volume_view(&v, None))))
 }
 
 /// `GET /volumes`: filters `name`, `label`, `driver`, `dangling`.
-pub async fn list(State(s): State<AppState>, q: QueryParams) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(get, path = "/volumes", tag = "Volume",
+    responses((status = 200, body = VolumeListResponse), (status = 400, description = "Bad filter")))]
+pub async fn list(
+    State(s): State<AppState>,
+    q: QueryParams,
+) -> Result<Json<VolumeListResponse>, ApiError> {
     let filters = q.filters()?;
     filters.validate(&["name", "label", "driver", "dangling"])?;
     let dangling = match filters.values("dangling").and_then(|v| v.iter().next()) {
@@ -70,7 +117,7 @@ pub async fn list(State(s): State<AppState>, q: QueryParams) -> Result<Json<Valu
         }
         None => None,
     };
-    let volumes: Vec<Value> = s
+    let volumes: Vec<VolumeView> = s
         .engine
         .volumes()
         .list()
@@ -85,17 +132,22 @@ pub async fn list(State(s): State<AppState>, q: QueryParams) -> Result<Json<Valu
         .filter(|v| {
             dangling.is_none_or(|d| s.engine.containers().volume_users(&v.name).is_empty() == d)
         })
-        .map(|v| volume_json(v, None))
+        .map(|v| volume_view(v, None))
         .collect();
-    Ok(Json(json!({"Volumes": volumes, "Warnings": null})))
+    Ok(Json(VolumeListResponse {
+        volumes,
+        warnings: None,
+    }))
 }
 
 /// `GET /volumes/{name}`.
+#[utoipa::path(get, path = "/volumes/{name}", tag = "Volume", params(("name" = String, Path, description = "Volume name")),
+    responses((status = 200, body = VolumeView), (status = 404, description = "No such volume")))]
 pub async fn inspect(
     State(s): State<AppState>,
     Path(name): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    Ok(Json(volume_json(&s.engine.volumes().get(&name)?, None)))
+) -> Result<Json<VolumeView>, ApiError> {
+    Ok(Json(volume_view(&s.engine.volumes().get(&name)?, None)))
 }
 
 /// `DELETE /volumes/{name}`: refused while a container uses it (even with `force`, as
