@@ -81,6 +81,13 @@ pub fn app(state: AppState) -> Router {
         routes::volumes::remove,
         routes::volumes::list,
         routes::volumes::inspect,
+        routes::exec::inspect,
+        routes::images::push,
+        routes::images::save,
+        routes::images::search,
+        routes::build::build,
+        routes::containers::attach_ws,
+        routes::unsupported::session,
         routes::networks::remove,
         routes::containers::commit,
         routes::prune::containers,
@@ -110,7 +117,8 @@ pub fn app(state: AppState) -> Router {
         (name = "Container"),
         (name = "Exec"),
         (name = "Network"),
-        (name = "Volume")
+        (name = "Volume"),
+        (name = "Session")
     )
 )]
 pub struct ApiDoc;
@@ -125,6 +133,7 @@ pub fn openapi_json() -> String {
 /// Operations (`METHOD path`) implemented beyond the documented ones: routes answered as
 /// moby answers when a feature is off. Used by the coverage report.
 pub const ANSWERED_AS_DISABLED: &[&str] = &[
+    "PUT /volumes/{name}",
     "GET /swarm",
     "POST /swarm/init",
     "POST /swarm/join",

@@ -55,7 +55,8 @@ fn spec_root<'s>(spec: &'s Yaml, schema: &str) -> Option<&'s Yaml> {
     };
     let definition = |name: &str| Some(&spec["definitions"][name]).filter(|d| !d.is_null());
     // Answers the spec describes inline, under the operation's 200.
-    let answer = |path: &str| Some(&spec["paths"][path]["post"]["responses"][200]["schema"]);
+    let answer =
+        |path: &str, method: &str| Some(&spec["paths"][path][method]["responses"][200]["schema"]);
     match schema {
         "ContainerCreateRequest" => body("/containers/create", "post"),
         "ContainerUpdateRequest" => body("/containers/{id}/update", "post"),
@@ -63,11 +64,12 @@ fn spec_root<'s>(spec: &'s Yaml, schema: &str) -> Option<&'s Yaml> {
         "ExecStartRequest" => body("/exec/{id}/start", "post"),
         "NetworkCreateRequest" => body("/networks/create", "post"),
         "HistoryItem" => definition("ImageHistoryResponseItem"),
-        "ContainerPruneResponse" => answer("/containers/prune"),
-        "ImagePruneResponse" => answer("/images/prune"),
-        "NetworkPruneResponse" => answer("/networks/prune"),
-        "VolumePruneResponse" => answer("/volumes/prune"),
-        "BuildPruneResponse" => answer("/build/prune"),
+        "ContainerPruneResponse" => answer("/containers/prune", "post"),
+        "ImagePruneResponse" => answer("/images/prune", "post"),
+        "NetworkPruneResponse" => answer("/networks/prune", "post"),
+        "VolumePruneResponse" => answer("/volumes/prune", "post"),
+        "BuildPruneResponse" => answer("/build/prune", "post"),
+        "ExecInspectResponse" => answer("/exec/{id}/json", "get"),
         "DeleteResponseItem" => definition("ImageDeleteResponseItem"),
         // /version's platform is inline in the spec; its `Platform` definition is swarm's.
         "Platform" => None,

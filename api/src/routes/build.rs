@@ -97,6 +97,9 @@ fn run_host_config(q: &QueryParams) -> Result<HostConfig, ApiError> {
     Ok(h)
 }
 
+#[utoipa::path(post, path = "/build", tag = "Image",
+    request_body(content = Vec<u8>, content_type = "application/x-tar", description = "The build context"),
+    responses((status = 200, description = "Progress as a stream of JSON messages"), (status = 400, description = "Bad parameter")))]
 pub async fn build(
     State(s): State<AppState>,
     q: QueryParams,

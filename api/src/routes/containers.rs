@@ -656,6 +656,8 @@ pub async fn attach(
 /// `GET /containers/{id}/attach/ws`: the attach streams over a WebSocket, raw (no stdcopy
 /// framing) in binary frames, text frames below API 1.28. Below 1.42 the `stdin`, `stdout`
 /// and `stderr` parameters are ignored and every stream is attached, as in moby.
+#[utoipa::path(get, path = "/containers/{id}/attach/ws", tag = "Container", params(("id" = String, Path, description = "Container ID or name")),
+    responses((status = 101, description = "Switched to a WebSocket carrying the container's stdio"), (status = 404, description = "No such container")))]
 pub async fn attach_ws(
     State(s): State<AppState>,
     Extension(version): Extension<ApiVersion>,

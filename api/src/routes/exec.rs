@@ -8,8 +8,10 @@ use base64::Engine as _;
 use berth_engine::container::exec::ExecConfig;
 use http::{StatusCode, header};
 use hyper_util::rt::TokioIo;
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::json;
 use tokio::io::AsyncWriteExt as _;
+use utoipa::ToSchema;
 
 use super::AppState;
 use super::containers::{json_body, parse_detach_keys, relay, stream_content_type};
@@ -54,37 +56,73 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(json!({"Id": exec_id}))).into_response())
 }
 
+/// `GET /exec/{id}/json` (moby's `container.ExecInspect`).
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct ExecInspectResponse {
+    #[serde(rename = "CanRemove")]
+    pub can_remove: bool,
+    #[serde(rename = "ContainerID")]
+    pub container_id: String,
+    /// moby keeps the parsed keys as bytes, so JSON shows them in base64.
+    #[serde(rename = "DetachKeys")]
+    pub detach_keys: String,
+    #[serde(rename = "ExitCode")]
+    pub exit_code: Option<i64>,
+    #[serde(rename = "ID")]
+    pub id: String,
+    #[serde(rename = "OpenStderr")]
+    pub open_stderr: bool,
+    #[serde(rename = "OpenStdin")]
+    pub open_stdin: bool,
+    #[serde(rename = "OpenStdout")]
+    pub open_stdout: bool,
+    #[serde(rename = "ProcessConfig")]
+    pub process_config: ProcessConfig,
+    #[serde(rename = "Running")]
+    pub running: bool,
+    #[serde(rename = "Pid")]
+    pub pid: u32,
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct ProcessConfig {
+    pub arguments: Vec<String>,
+    pub entrypoint: String,
+    pub privileged: bool,
+    pub tty: bool,
+    /// `omitempty` in moby.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub user: String,
+}
+
+#[utoipa::path(get, path = "/exec/{id}/json", tag = "Exec", params(("id" = String, Path, description = "Exec ID")),
+    responses((status = 200, body = ExecInspectResponse), (status = 404, description = "No such exec instance")))]
 pub async fn inspect(
     State(s): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ExecInspectResponse>, ApiError> {
     let st = s.engine.containers().exec_inspect(&id)?;
     let c = &st.config;
-    let mut out = json!({
-        "CanRemove": false,
-        "ContainerID": st.container_id,
-        // moby keeps the parsed keys as bytes, so JSON shows them in base64.
-        "DetachKeys": base64::engine::general_purpose::STANDARD
+    Ok(Json(ExecInspectResponse {
+        can_remove: false,
+        container_id: st.container_id.clone(),
+        detach_keys: base64::engine::general_purpose::STANDARD
             .encode(parse_detach_keys(&c.detach_keys).unwrap_or_default()),
-        "ExitCode": st.exit_code,
-        "ID": st.id,
-        "OpenStderr": c.attach_stderr,
-        "OpenStdin": c.attach_stdin,
-        "OpenStdout": c.attach_stdout,
-        "ProcessConfig": {
-            "arguments": c.cmd.get(1..).unwrap_or_default(),
-            "entrypoint": c.cmd.first().cloned().unwrap_or_default(),
-            "privileged": c.privileged,
-            "tty": c.tty,
+        exit_code: st.exit_code,
+        id: st.id.clone(),
+        open_stderr: c.attach_stderr,
+        open_stdin: c.attach_stdin,
+        open_stdout: c.attach_stdout,
+        process_config: ProcessConfig {
+            arguments: c.cmd.get(1..).unwrap_or_default().to_vec(),
+            entrypoint: c.cmd.first().cloned().unwrap_or_default(),
+            privileged: c.privileged,
+            tty: c.tty,
+            user: c.user.clone(),
         },
-        "Running": st.running,
-        "Pid": st.pid,
-    });
-    // moby's ProcessConfig.User is `omitempty`.
-    if !c.user.is_empty() {
-        out["ProcessConfig"]["user"] = json!(c.user);
-    }
-    Ok(Json(out))
+        running: st.running,
+        pid: st.pid,
+    }))
 }
 
 #[utoipa::path(post, path = "/exec/{id}/resize", tag = "Exec", params(("id" = String, Path, description = "Exec ID")),

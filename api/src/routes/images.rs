@@ -477,7 +477,9 @@ pub async fn post_by_name(
 }
 
 /// `POST /images/{name}/push?tag=`: progress streamed, the result as `aux`, errors in-band.
-fn push(
+#[utoipa::path(post, path = "/images/{name}/push", tag = "Image", params(("name" = String, Path, description = "Image name")),
+    responses((status = 200, description = "Progress as a stream of JSON messages, the pushed digest in an aux message"), (status = 404, description = "No such image")))]
+pub(crate) fn push(
     s: &AppState,
     name: &str,
     q: &QueryParams,
@@ -606,7 +608,9 @@ pub async fn save_many(
     save(&s, names).await
 }
 
-async fn save(s: &AppState, names: Vec<String>) -> Result<Response, ApiError> {
+#[utoipa::path(get, path = "/images/{name}/get", tag = "Image", params(("name" = String, Path, description = "Image name or ID")),
+    responses((status = 200, description = "The image as a docker-archive tarball", content_type = "application/x-tar"), (status = 404, description = "No such image")))]
+pub(crate) async fn save(s: &AppState, names: Vec<String>) -> Result<Response, ApiError> {
     let path = s.engine.images().save(&names).await?;
     crate::stream::scratch_file_response(&path, "application/x-tar").await
 }
@@ -714,6 +718,8 @@ pub async fn auth(
 
 /// `GET /images/search`: Docker Hub is never reachable from this daemon, so the answer is a
 /// clear error at once rather than a hang.
+#[utoipa::path(get, path = "/images/search", tag = "Image",
+    responses((status = 503, description = "Docker Hub is not reachable from this daemon")))]
 pub async fn search() -> ApiError {
     ApiError::new(
         StatusCode::SERVICE_UNAVAILABLE,

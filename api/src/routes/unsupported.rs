@@ -38,6 +38,8 @@ pub async fn cluster_volume_update() -> ApiError {
 
 /// `POST /session`: moby's checks of the upgrade (400), then a refusal, since no BuildKit
 /// runs behind this daemon to serve the session.
+#[utoipa::path(post, path = "/session", tag = "Session",
+    responses((status = 400, description = "Not an upgrade request"), (status = 501, description = "No BuildKit behind this daemon")))]
 pub async fn session(headers: http::HeaderMap) -> ApiError {
     buildkit_upgrade(&headers, StatusCode::BAD_REQUEST, "BuildKit sessions")
 }
