@@ -82,6 +82,8 @@ pub fn app(state: AppState) -> Router {
         routes::volumes::list,
         routes::volumes::inspect,
         routes::exec::inspect,
+        routes::networks::list,
+        routes::networks::inspect,
         routes::images::push,
         routes::images::save,
         routes::images::search,

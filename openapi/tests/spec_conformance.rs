@@ -40,6 +40,8 @@ const LEGACY: &[(&str, &str)] = &[
         "RegistryServiceConfig",
         "AllowNondistributableArtifactsHostnames",
     ),
+    // dockerd 20.10 lists networks with an (empty) `Containers` map; 1.56's Summary has none.
+    ("NetworkSummary", "Containers"),
     ("SystemInfo", "BridgeNfIptables"),
     ("SystemInfo", "BridgeNfIp6tables"),
 ];

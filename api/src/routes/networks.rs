@@ -1,10 +1,14 @@
 //! `/networks`: create, list (with filters), inspect, connect, disconnect, remove, prune.
 
+use std::collections::BTreeMap;
+
 use axum::Json;
 use axum::extract::{Extension, Path, Request, State};
 use berth_engine::network::{CreateNetwork, IpamConfig, Network, PREDEFINED};
 use http::StatusCode;
-use serde_json::{Map, Value, json};
+use serde::Serialize;
+use serde_json::{Value, json};
+use utoipa::ToSchema;
 
 use super::AppState;
 use crate::error::ApiError;
@@ -12,74 +16,172 @@ use crate::extract::QueryParams;
 use crate::version::ApiVersion;
 use crate::wire;
 
-/// One IPAM pool as given (a gateway berthd chose is not added).
-fn ipam_config_json(c: &berth_engine::network::IpamConfig) -> Value {
-    let mut o = Map::new();
-    o.insert("Subnet".into(), json!(c.subnet));
-    if !c.ip_range.is_empty() {
-        o.insert("IPRange".into(), json!(c.ip_range));
-    }
-    if !c.gateway.is_empty() {
-        o.insert("Gateway".into(), json!(c.gateway));
-    }
-    if !c.aux_addresses.is_empty() {
-        o.insert("AuxiliaryAddresses".into(), json!(c.aux_addresses));
-    }
-    Value::Object(o)
+/// A network as `GET /networks` lists it (moby's `network.Summary`; `Containers` stays empty
+/// there, as dockerd 20.10 sends it).
+#[derive(Clone, Debug, Serialize, ToSchema)]
+#[schema(as = NetworkSummary)]
+pub struct NetworkView {
+    #[serde(rename = "Name")]
+    pub name: String,
+    #[serde(rename = "Id")]
+    pub id: String,
+    #[serde(rename = "Created")]
+    pub created: String,
+    #[serde(rename = "Scope")]
+    pub scope: String,
+    #[serde(rename = "Driver")]
+    pub driver: String,
+    #[serde(rename = "EnableIPv6")]
+    pub enable_ipv6: bool,
+    #[serde(rename = "IPAM")]
+    pub ipam: IpamView,
+    #[serde(rename = "Internal")]
+    pub internal: bool,
+    #[serde(rename = "Attachable")]
+    pub attachable: bool,
+    #[serde(rename = "Ingress")]
+    pub ingress: bool,
+    #[serde(rename = "ConfigFrom")]
+    pub config_from: wire::ConfigReference,
+    #[serde(rename = "ConfigOnly")]
+    pub config_only: bool,
+    #[serde(rename = "Containers")]
+    pub containers: BTreeMap<String, EndpointResource>,
+    #[serde(rename = "Options")]
+    pub options: BTreeMap<String, String>,
+    #[serde(rename = "Labels")]
+    pub labels: BTreeMap<String, String>,
 }
 
-/// A network as `GET /networks/{id}` shows it; `containers` only when inspected.
-fn network_json(s: &AppState, n: &Network, with_containers: bool) -> Value {
-    let mut containers = Map::new();
+/// `GET /networks/{id}` (moby's `network.Inspect`).
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct NetworkInspect {
+    #[serde(flatten)]
+    pub network: NetworkView,
+    /// From API 1.52.
+    #[serde(rename = "Status", skip_serializing_if = "Option::is_none")]
+    pub status: Option<NetworkStatus>,
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+#[schema(as = NetworkIPAM)]
+pub struct IpamView {
+    #[serde(rename = "Driver")]
+    pub driver: String,
+    #[serde(rename = "Options")]
+    pub options: Option<BTreeMap<String, String>>,
+    /// Each pool as given (a gateway berthd chose is not added).
+    #[serde(rename = "Config")]
+    pub config: Vec<wire::IPAMConfig>,
+}
+
+/// A container on the network, in network inspect.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct EndpointResource {
+    #[serde(rename = "Name")]
+    pub name: String,
+    #[serde(rename = "EndpointID")]
+    pub endpoint_id: String,
+    #[serde(rename = "MacAddress")]
+    pub mac_address: String,
+    #[serde(rename = "IPv4Address")]
+    pub ipv4_address: String,
+    #[serde(rename = "IPv6Address")]
+    pub ipv6_address: String,
+}
+
+/// `Status`: `{"IPAM": {"Subnets": {subnet: counts}}}`, without `Subnets` when the network
+/// has none.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct NetworkStatus {
+    #[serde(rename = "IPAM")]
+    pub ipam: IpamStatus,
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+#[schema(as = IPAMStatus)]
+pub struct IpamStatus {
+    #[serde(rename = "Subnets", skip_serializing_if = "Option::is_none")]
+    pub subnets: Option<BTreeMap<String, SubnetStatus>>,
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct SubnetStatus {
+    #[serde(rename = "IPsInUse")]
+    pub ips_in_use: u64,
+    #[serde(rename = "DynamicIPsAvailable")]
+    pub dynamic_ips_available: u64,
+}
+
+fn ipam_pool(c: &IpamConfig) -> wire::IPAMConfig {
+    let given = |s: &String| (!s.is_empty()).then(|| s.clone());
+    wire::IPAMConfig {
+        subnet: Some(c.subnet.clone()),
+        ip_range: given(&c.ip_range),
+        gateway: given(&c.gateway),
+        auxiliary_addresses: (!c.aux_addresses.is_empty()).then(|| c.aux_addresses.clone()),
+    }
+}
+
+/// A network as the API shows it; `containers` only when inspected.
+fn network_view(s: &AppState, n: &Network, with_containers: bool) -> NetworkView {
+    let mut containers = BTreeMap::new();
     if with_containers {
         for (c, e) in s.engine.containers().network_endpoints(&n.id) {
             containers.insert(
                 c.id.clone(),
-                json!({
-                    "Name": c.name.trim_start_matches('/'),
-                    "EndpointID": e.endpoint_id,
-                    "MacAddress": e.mac,
-                    "IPv4Address": format!("{}/{}", e.ip, e.prefix),
-                    "IPv6Address": if e.ip6.is_empty() {
+                EndpointResource {
+                    name: c.name.trim_start_matches('/').to_string(),
+                    endpoint_id: e.endpoint_id.clone(),
+                    mac_address: e.mac.clone(),
+                    ipv4_address: format!("{}/{}", e.ip, e.prefix),
+                    ipv6_address: if e.ip6.is_empty() {
                         String::new()
                     } else {
                         format!("{}/{}", e.ip6, e.prefix6)
                     },
-                }),
+                },
             );
         }
     }
-    let config: Vec<Value> = if n.driver != "bridge" {
+    let config: Vec<wire::IPAMConfig> = if n.driver != "bridge" {
         vec![]
     } else if n.ipam_config.iter().all(|c| c.subnet.contains(':')) {
         // The IPv4 subnet berthd chose comes first, then the IPv6 one given.
-        std::iter::once(json!({"Subnet": n.subnet, "Gateway": n.gateway}))
-            .chain(n.ipam_config.iter().map(ipam_config_json))
+        let chosen = wire::IPAMConfig {
+            subnet: Some(n.subnet.clone()),
+            gateway: Some(n.gateway.clone()),
+            ..Default::default()
+        };
+        std::iter::once(chosen)
+            .chain(n.ipam_config.iter().map(ipam_pool))
             .collect()
     } else {
-        n.ipam_config.iter().map(ipam_config_json).collect()
+        n.ipam_config.iter().map(ipam_pool).collect()
     };
-    json!({
-        "Name": n.name,
-        "Id": n.id,
-        "Created": n.created,
-        "Scope": "local",
-        "Driver": n.driver,
-        "EnableIPv6": n.enable_ipv6,
-        "IPAM": {
-            "Driver": "default",
-            "Options": n.ipam_options,
-            "Config": config,
+    NetworkView {
+        name: n.name.clone(),
+        id: n.id.clone(),
+        created: n.created.clone(),
+        scope: "local".into(),
+        driver: n.driver.clone(),
+        enable_ipv6: n.enable_ipv6,
+        ipam: IpamView {
+            driver: "default".into(),
+            options: n.ipam_options.clone(),
+            config,
         },
-        "Internal": n.internal,
-        "Attachable": n.attachable,
-        "Ingress": false,
-        "ConfigFrom": {"Network": ""},
-        "ConfigOnly": false,
-        "Containers": containers,
-        "Options": n.options,
-        "Labels": n.labels,
-    })
+        internal: n.internal,
+        attachable: n.attachable,
+        ingress: false,
+        config_from: wire::ConfigReference {
+            network: Some(String::new()),
+        },
+        config_only: false,
+        containers,
+        options: n.options.clone(),
+        labels: n.labels.clone(),
+    }
 }
 
 /// `POST /networks/create`: 201 with the ID; a taken name is a 409 (compose relies on it).
@@ -130,7 +232,12 @@ pub async fn create(
 }
 
 /// `GET /networks`: filters `driver`, `id`, `label`, `name`, `scope`, `type`, `dangling`.
-pub async fn list(State(s): State<AppState>, q: QueryParams) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(get, path = "/networks", tag = "Network",
+    responses((status = 200, body = Vec<NetworkView>), (status = 400, description = "Bad filter")))]
+pub async fn list(
+    State(s): State<AppState>,
+    q: QueryParams,
+) -> Result<Json<Vec<NetworkView>>, ApiError> {
     let filters = q.filters()?;
     filters.validate(&["driver", "id", "label", "name", "scope", "type", "dangling"])?;
     if let Some(types) = filters.values("type")
@@ -146,10 +253,10 @@ pub async fn list(State(s): State<AppState>, q: QueryParams) -> Result<Json<Valu
     };
     // Every network here is local.
     if !filters.exact_match("scope", "local") {
-        return Ok(Json(json!([])));
+        return Ok(Json(vec![]));
     }
     let containers = s.engine.containers();
-    let out: Vec<Value> = s
+    let out: Vec<NetworkView> = s
         .engine
         .networks()
         .list()
@@ -178,42 +285,45 @@ pub async fn list(State(s): State<AppState>, q: QueryParams) -> Result<Json<Valu
                 unused == d
             })
         })
-        .map(|n| network_json(&s, n, false))
+        .map(|n| network_view(&s, n, false))
         .collect();
-    Ok(Json(Value::Array(out)))
+    Ok(Json(out))
 }
 
 /// `GET /networks/{id}`.
+#[utoipa::path(get, path = "/networks/{id}", tag = "Network", params(("id" = String, Path, description = "Network ID or name")),
+    responses((status = 200, body = NetworkInspect), (status = 404, description = "No such network")))]
 pub async fn inspect(
     State(s): State<AppState>,
     Extension(version): Extension<ApiVersion>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<NetworkInspect>, ApiError> {
     let n = s.engine.networks().get(&id)?;
-    let mut out = network_json(&s, &n, true);
-    if crate::compat::network::ipam_status_from_1_52(version) {
-        out["Status"] = ipam_status_json(&s.engine.networks().ipam_status(&n));
-    }
-    Ok(Json(out))
-}
-
-/// `Status` of network inspect: `{"IPAM": {"Subnets": {subnet: counts}}}`, without
-/// `Subnets` when the network has none.
-fn ipam_status_json(subnets: &[berth_engine::network::SubnetStatus]) -> Value {
-    let mut ipam = Map::new();
-    if !subnets.is_empty() {
-        let by_subnet: Map<String, Value> = subnets
-            .iter()
-            .map(|st| {
-                (
-                    st.subnet.clone(),
-                    json!({"IPsInUse": st.ips_in_use, "DynamicIPsAvailable": st.dynamic_ips_available}),
-                )
-            })
-            .collect();
-        ipam.insert("Subnets".into(), Value::Object(by_subnet));
-    }
-    json!({"IPAM": ipam})
+    let status = crate::compat::network::ipam_status_from_1_52(version).then(|| {
+        let subnets = s.engine.networks().ipam_status(&n);
+        NetworkStatus {
+            ipam: IpamStatus {
+                subnets: (!subnets.is_empty()).then(|| {
+                    subnets
+                        .iter()
+                        .map(|st| {
+                            (
+                                st.subnet.clone(),
+                                SubnetStatus {
+                                    ips_in_use: st.ips_in_use,
+                                    dynamic_ips_available: st.dynamic_ips_available,
+                                },
+                            )
+                        })
+                        .collect()
+                }),
+            },
+        }
+    });
+    Ok(Json(NetworkInspect {
+        network: network_view(&s, &n, true),
+        status,
+    }))
 }
 
 /// `DELETE /networks/{id}`: refused while running containers are on it.
