@@ -439,9 +439,8 @@ impl ContainerService {
             }
             Err(e) => {
                 self.release_name(&name, &id);
-                let _ = self.containerd.remove_snapshot(&id).await;
-                self.containerd.delete_lease(&Self::lease_for(&id)).await;
                 let _ = std::fs::remove_dir_all(&dir);
+                self.discard_writable_layer(&id).await;
                 Err(e)
             }
         }
@@ -1187,6 +1186,33 @@ impl ContainerService {
         }
         if let Some(delay) = self.restart_delay(c, &record, code) {
             self.schedule_restart(c.clone(), delay, true);
+        }
+    }
+
+    /// Removes the writable layer (and its lease) of a container whose create failed. A
+    /// create that failed because containerd went away may have left the snapshot made:
+    /// then the removal carries on in the background once containerd is back (for up to a
+    /// minute), so no snapshot outlives the outage without a container.
+    async fn discard_writable_layer(&self, id: &str) {
+        match self.containerd.remove_snapshot(id).await {
+            Err(e) if e.kind == ErrorKind::Unavailable => {
+                let (this, id) = (self.self_ref(), id.to_string());
+                tokio::spawn(async move {
+                    for _ in 0..120 {
+                        tokio::time::sleep(Duration::from_millis(500)).await;
+                        let Some(this) = this.upgrade() else { return };
+                        match this.containerd.remove_snapshot(&id).await {
+                            Err(e) if e.kind == ErrorKind::Unavailable => continue,
+                            _ => {
+                                this.containerd.delete_lease(&Self::lease_for(&id)).await;
+                                return;
+                            }
+                        }
+                    }
+                    tracing::warn!(container = %id, "writable layer of a failed create left: containerd stayed away");
+                });
+            }
+            _ => self.containerd.delete_lease(&Self::lease_for(id)).await,
         }
     }
 
