@@ -73,6 +73,7 @@ pub fn app(state: AppState) -> Router {
         routes::containers::top,
         routes::containers::changes,
         routes::containers::wait,
+        routes::containers::stats,
         routes::archive::head,
         routes::archive::get,
         routes::archive::put,
@@ -87,6 +88,7 @@ pub fn app(state: AppState) -> Router {
         routes::images::push,
         routes::images::save,
         routes::images::search,
+        routes::images::distribution,
         routes::build::build,
         routes::containers::attach_ws,
         routes::unsupported::session,
@@ -120,7 +122,8 @@ pub fn app(state: AppState) -> Router {
         (name = "Exec"),
         (name = "Network"),
         (name = "Volume"),
-        (name = "Session")
+        (name = "Session"),
+        (name = "Distribution")
     )
 )]
 pub struct ApiDoc;

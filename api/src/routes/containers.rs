@@ -331,32 +331,34 @@ pub async fn commit(
 
 /// `GET /containers/{id}/stats`: a record per second while `stream` (the default), or one
 /// record with its CPU baseline a second earlier; `one-shot` (from 1.41) skips the wait.
+#[utoipa::path(get, path = "/containers/{id}/stats", tag = "Container", params(("id" = String, Path, description = "Container ID or name")),
+    responses((status = 200, body = crate::types::stats::StatsRecord, description = "One record, or one a second while streaming"), (status = 404, description = "No such container")))]
 pub async fn stats(
     State(s): State<AppState>,
     Extension(version): Extension<ApiVersion>,
     Path(id): Path<String>,
     q: QueryParams,
 ) -> Result<Response, ApiError> {
-    use crate::types::stats::stats_json;
+    use crate::types::stats::stats_record;
     let containers = s.engine.clone();
     let record = containers.containers().get(&id)?;
     let (name, cid) = (record.name.clone(), record.id.clone());
     let stream = q.get("stream").is_none_or(|_| q.bool("stream"));
     let one_shot = version.ge(1, 41) && q.bool("one-shot");
     let first = containers.containers().stats_sample(&cid).await?;
-    let json_line = |v: Value| {
-        let mut line = serde_json::to_vec(&v).unwrap_or_default();
+    let json_line = |record: crate::types::stats::StatsRecord| {
+        let mut line = serde_json::to_vec(&record).unwrap_or_default();
         line.push(b'\n');
         Bytes::from(line)
     };
     let body = if !stream || first.is_none() {
         let record = match (&first, one_shot) {
-            (None, _) => stats_json(&name, &cid, None, None),
-            (Some(only), true) => stats_json(&name, &cid, Some(only), None),
+            (None, _) => stats_record(&name, &cid, None, None),
+            (Some(only), true) => stats_record(&name, &cid, Some(only), None),
             (Some(prev), false) => {
                 tokio::time::sleep(std::time::Duration::from_secs(1)).await;
                 let cur = containers.containers().stats_sample(&cid).await?;
-                stats_json(&name, &cid, cur.as_ref(), cur.as_ref().map(|_| prev))
+                stats_record(&name, &cid, cur.as_ref(), cur.as_ref().map(|_| prev))
             }
         };
         Body::from(json_line(record))
@@ -384,7 +386,7 @@ pub async fn stats(
                 };
                 // The stream ends when the container stops.
                 let cur = cur?;
-                let line = json_line(stats_json(&name, &cid, Some(&cur), prev.as_ref()));
+                let line = json_line(stats_record(&name, &cid, Some(&cur), prev.as_ref()));
                 Some((
                     Ok::<_, std::io::Error>(line),
                     (engine, None, Some(cur), false),

@@ -728,11 +728,13 @@ pub async fn search() -> ApiError {
 }
 
 /// `GET /distribution/{name}/json`.
+#[utoipa::path(get, path = "/distribution/{name}/json", tag = "Distribution", params(("name" = String, Path, description = "Image name")),
+    responses((status = 200, body = DistributionInspect), (status = 401, description = "The registry refused"), (status = 404, description = "No such image in the registry")))]
 pub async fn distribution(
     State(s): State<AppState>,
     Path(rest): Path<String>,
     headers: http::HeaderMap,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<DistributionInspect>, ApiError> {
     let name = rest
         .strip_suffix("/json")
         .ok_or_else(|| ApiError::not_found("page not found"))?;
@@ -741,21 +743,23 @@ pub async fn distribution(
         .images()
         .distribution(name, registry_auth(&headers))
         .await?;
-    let platforms: Vec<serde_json::Value> = info
-        .platforms
-        .iter()
-        .map(|(os, arch, variant)| {
-            let mut p = serde_json::json!({"architecture": arch, "os": os});
-            if !variant.is_empty() {
-                p["variant"] = serde_json::json!(variant);
-            }
-            p
-        })
-        .collect();
-    Ok(Json(serde_json::json!({
-        "Descriptor": {"mediaType": info.media_type, "digest": info.digest, "size": info.size},
-        "Platforms": platforms,
-    })))
+    Ok(Json(DistributionInspect {
+        descriptor: OciDescriptor {
+            media_type: info.media_type,
+            digest: info.digest,
+            size: info.size,
+            annotations: None,
+        },
+        platforms: info
+            .platforms
+            .into_iter()
+            .map(|(os, architecture, variant)| OciPlatform {
+                architecture,
+                os,
+                variant: (!variant.is_empty()).then_some(variant),
+            })
+            .collect(),
+    }))
 }
 
 /// `X-Registry-Auth`: base64url (padded or not) JSON with `username` and `password`; a header

@@ -63,6 +63,24 @@ pub struct OciDescriptor {
     pub annotations: Option<std::collections::BTreeMap<String, String>>,
 }
 
+/// `GET /distribution/{name}/json`: the manifest a registry has for the name.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct DistributionInspect {
+    #[serde(rename = "Descriptor")]
+    pub descriptor: OciDescriptor,
+    #[serde(rename = "Platforms")]
+    pub platforms: Vec<OciPlatform>,
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+#[schema(as = OCIPlatform)]
+pub struct OciPlatform {
+    pub architecture: String,
+    pub os: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
+}
+
 /// One entry of `GET /images/{name}/attestations` (API 1.55).
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct AttestationStatement {
