@@ -27,7 +27,7 @@ pub struct ContainerSize {
 }
 
 pub struct ContainerUsage {
-    pub record: ContainerRecord,
+    pub record: std::sync::Arc<ContainerRecord>,
     pub size: ContainerSize,
 }
 

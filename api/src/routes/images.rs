@@ -117,7 +117,7 @@ pub async fn list(
     let in_use = crate::compat::image::containers_counted_from_1_51(version).then(|| {
         let mut counts = std::collections::HashMap::<String, i64>::new();
         for c in s.engine.containers().list() {
-            *counts.entry(c.image_id).or_default() += 1;
+            *counts.entry(c.image_id.clone()).or_default() += 1;
         }
         counts
     });

@@ -2,6 +2,7 @@
 //! first, and the ports a running container lists.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use super::model::{ContainerRecord, Status};
 use super::service::ContainerService;
@@ -126,7 +127,7 @@ impl ContainerService {
         &self,
         images: &ImageStore,
         query: &ListQuery,
-    ) -> Result<Vec<ContainerRecord>> {
+    ) -> Result<Vec<Arc<ContainerRecord>>> {
         let filters = &query.filters;
         filters.validate(TERMS)?;
         for st in filters.values("status").into_iter().flatten() {
@@ -226,7 +227,7 @@ impl ContainerService {
                 && lists(&exposed, false)
                 && lists(&published, true)
         };
-        let mut out: Vec<ContainerRecord> = list.into_iter().filter(|c| matches(c)).collect();
+        let mut out: Vec<Arc<ContainerRecord>> = list.into_iter().filter(|c| matches(c)).collect();
         if let Some(limit) = query.limit {
             out.truncate(limit);
         }

@@ -515,7 +515,7 @@ fn random_hex() -> String {
 
 impl ContainerService {
     /// Running containers on network `network_id`, with their endpoints there.
-    pub fn network_endpoints(&self, network_id: &str) -> Vec<(ContainerRecord, Endpoint)> {
+    pub fn network_endpoints(&self, network_id: &str) -> Vec<(Arc<ContainerRecord>, Endpoint)> {
         self.list()
             .into_iter()
             .filter_map(|c| {

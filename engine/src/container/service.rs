@@ -35,7 +35,9 @@ struct ExitSeq {
 }
 
 pub(super) struct Container {
-    record: Mutex<ContainerRecord>,
+    /// Shared with the snapshots [`ContainerService::get`] and `list` hand out; a change
+    /// copies it only while one is still held.
+    record: Mutex<Arc<ContainerRecord>>,
     io: Mutex<IoChannels>,
     exits: watch::Sender<ExitSeq>,
     removed: watch::Sender<bool>,
@@ -56,7 +58,7 @@ impl Container {
         let open_stdin = record.config.open_stdin();
         let code = record.state.exit_code;
         Arc::new(Container {
-            record: Mutex::new(record),
+            record: Mutex::new(Arc::new(record)),
             io: Mutex::new(IoChannels::new(open_stdin)),
             exits: watch::channel(ExitSeq { seq: 0, code }).0,
             removed: watch::channel(false).0,
@@ -79,8 +81,31 @@ impl Container {
         drop(self.teardown.lock().await);
     }
 
-    pub(super) fn rec(&self) -> std::sync::MutexGuard<'_, ContainerRecord> {
-        self.record.lock().unwrap_or_else(|p| p.into_inner())
+    pub(super) fn rec(&self) -> RecordGuard<'_> {
+        RecordGuard(self.record.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
+/// A container's record, locked: read through it, or change it in place.
+pub(super) struct RecordGuard<'a>(std::sync::MutexGuard<'a, Arc<ContainerRecord>>);
+
+impl RecordGuard<'_> {
+    /// The record as it is now, without copying it.
+    pub(super) fn snapshot(&self) -> Arc<ContainerRecord> {
+        self.0.clone()
+    }
+}
+
+impl std::ops::Deref for RecordGuard<'_> {
+    type Target = ContainerRecord;
+    fn deref(&self) -> &ContainerRecord {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for RecordGuard<'_> {
+    fn deref_mut(&mut self) -> &mut ContainerRecord {
+        Arc::make_mut(&mut self.0)
     }
 }
 
@@ -295,17 +320,17 @@ impl ContainerService {
         }
     }
 
-    /// A snapshot of a container's record.
-    pub fn get(&self, name_or_id: &str) -> Result<ContainerRecord> {
-        Ok(self.lookup(name_or_id)?.rec().clone())
+    /// A snapshot of a container's record (shared, not copied).
+    pub fn get(&self, name_or_id: &str) -> Result<Arc<ContainerRecord>> {
+        Ok(self.lookup(name_or_id)?.rec().snapshot())
     }
 
-    pub fn list(&self) -> Vec<ContainerRecord> {
+    pub fn list(&self) -> Vec<Arc<ContainerRecord>> {
         self.containers
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .values()
-            .map(|c| c.rec().clone())
+            .map(|c| c.rec().snapshot())
             .collect()
     }
 
@@ -595,7 +620,7 @@ impl ContainerService {
                     .iter()
                     .any(|m| m.kind == "volume" && m.name == name)
             })
-            .map(|c| c.id)
+            .map(|c| c.id.clone())
             .collect()
     }
 
@@ -1463,7 +1488,10 @@ impl ContainerService {
         force: bool,
         volumes: bool,
     ) -> Result<()> {
-        let mounts = self.get(name_or_id).map(|r| r.mounts).unwrap_or_default();
+        let mounts = self
+            .get(name_or_id)
+            .map(|r| r.mounts.clone())
+            .unwrap_or_default();
         self.remove_container(name_or_id, force).await?;
         if volumes {
             for m in mounts.iter().filter(|m| m.anonymous) {
@@ -1635,7 +1663,7 @@ impl ContainerService {
             }
             let size = crate::disk_usage::snapshot_size(&self.containerd, &c.id, false).await;
             if self.remove(&c.id, false).await.is_ok() {
-                removed.push(c.id);
+                removed.push(c.id.clone());
                 reclaimed += size;
             }
         }
@@ -1901,7 +1929,7 @@ impl ContainerService {
             .list()
             .into_iter()
             .filter(|r| r.state.running())
-            .map(|r| r.id)
+            .map(|r| r.id.clone())
             .collect();
         for owner in self.networks.netns_owners() {
             if !running.contains(&owner) {
