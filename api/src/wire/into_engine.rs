@@ -248,6 +248,7 @@ impl From<PortBinding> for engine::PortBinding {
     }
 }
 
+/// `ImageOptions` is not kept: the engine refuses image mounts.
 impl From<Mount> for engine::MountSpec {
     fn from(v: Mount) -> Self {
         Self {
