@@ -57,6 +57,7 @@ pub fn app(state: AppState) -> Router {
         routes::images::create,
         routes::containers::create,
         routes::containers::list,
+        routes::containers::inspect,
         routes::containers::update,
         routes::containers::start,
         routes::containers::stop,

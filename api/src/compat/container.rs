@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use crate::error::ApiError;
+use crate::types::inspect::{ContainerInspect, RootFsStorage, SnapshotName, Storage};
 use crate::version::ApiVersion;
 use crate::wire::{ContainerCreateRequest, EndpointSettings, HostConfig, Mount};
 
@@ -134,55 +135,30 @@ pub fn exec_console_size(size: Option<Vec<u64>>, v: ApiVersion) -> Option<[u32; 
     Some([dim(0)?, dim(1)?])
 }
 
-/// The `NetworkSettings` keys moby deprecated in 1.21 and stopped sending at 1.52.
-const LEGACY_NETWORK_SETTINGS: [&str; 14] = [
-    "Bridge",
-    "HairpinMode",
-    "LinkLocalIPv6Address",
-    "LinkLocalIPv6PrefixLen",
-    "SecondaryIPAddresses",
-    "SecondaryIPv6Addresses",
-    "EndpointID",
-    "Gateway",
-    "GlobalIPv6Address",
-    "GlobalIPv6PrefixLen",
-    "IPAddress",
-    "IPPrefixLen",
-    "IPv6Gateway",
-    "MacAddress",
-];
-
 /// From 1.52 inspect drops the legacy top-level `NetworkSettings` addresses, an empty
 /// `Config.OnBuild` and `HostConfig.KernelMemoryTCP`, and names the snapshotter under
 /// `Storage` instead of `GraphDriver`.
-pub fn inspect_trimmed_from_1_52(inspect: &mut serde_json::Value, v: ApiVersion) {
+pub fn inspect_trimmed_from_1_52(inspect: &mut ContainerInspect, v: ApiVersion) {
     if v.lt(1, 52) {
         return;
     }
-    if let Some(settings) = inspect["NetworkSettings"].as_object_mut() {
-        for key in LEGACY_NETWORK_SETTINGS {
-            settings.remove(key);
-        }
-    }
-    if let Some(config) = inspect["Config"].as_object_mut() {
-        let empty = config
-            .get("OnBuild")
-            .is_some_and(|o| o.as_array().is_none_or(Vec::is_empty));
-        if empty {
-            config.remove("OnBuild");
-        }
-    }
-    if let Some(host) = inspect["HostConfig"].as_object_mut() {
-        host.remove("KernelMemoryTCP");
-    }
-    // A snapshotter's root filesystem is described by `Storage`, no longer as a graph driver.
-    if let Some(top) = inspect.as_object_mut()
-        && let Some(driver) = top.remove("GraphDriver")
+    inspect.network_settings.drop_legacy();
+    if inspect
+        .config
+        .on_build
+        .as_ref()
+        .is_some_and(|o| o.as_ref().is_none_or(Vec::is_empty))
     {
-        top.insert(
-            "Storage".into(),
-            serde_json::json!({"RootFS": {"Snapshot": {"Name": driver["Name"]}}}),
-        );
+        inspect.config.on_build = None;
+    }
+    inspect.host_config.kernel_memory_tcp = None;
+    // A snapshotter's root filesystem is described by `Storage`, no longer as a graph driver.
+    if let Some(driver) = inspect.graph_driver.take() {
+        inspect.storage = Some(Storage {
+            root_fs: RootFsStorage {
+                snapshot: SnapshotName { name: driver.name },
+            },
+        });
     }
 }
 
@@ -190,34 +166,23 @@ pub fn inspect_trimmed_from_1_52(inspect: &mut serde_json::Value, v: ApiVersion)
 /// each user-defined network (moby 26 stopped storing them there; DNSNames has them now).
 /// moby adds them when it connects the endpoint, at the first start: a container that never
 /// ran shows only the aliases it was created with.
-pub fn short_id_aliases_before_1_45(inspect: &mut serde_json::Value, v: ApiVersion) {
-    let started = inspect["State"]["StartedAt"]
-        .as_str()
-        .is_some_and(|t| t != berth_engine::container::model::ZERO_TIME);
+pub fn short_id_aliases_before_1_45(inspect: &mut ContainerInspect, v: ApiVersion) {
+    let started = inspect.state.started_at != berth_engine::container::model::ZERO_TIME;
     if !v.lt(1, 45) || !started {
         return;
     }
-    let id = inspect["Id"].as_str().unwrap_or_default();
-    let short_id = id.get(..12).unwrap_or(id).to_string();
-    let hostname = inspect["Config"]["Hostname"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    let Some(networks) = inspect["NetworkSettings"]["Networks"].as_object_mut() else {
-        return;
-    };
-    for (name, endpoint) in networks {
+    let short_id = inspect.id.get(..12).unwrap_or(&inspect.id).to_string();
+    let hostname = inspect.config.hostname.clone();
+    for (name, endpoint) in inspect.network_settings.networks.iter_mut() {
         if berth_engine::network::PREDEFINED.contains(&name.as_str()) {
             continue;
         }
-        let mut aliases: Vec<serde_json::Value> =
-            endpoint["Aliases"].as_array().cloned().unwrap_or_default();
+        let aliases = endpoint.aliases.get_or_insert_default();
         for extra in [&short_id, &hostname] {
-            if !extra.is_empty() && !aliases.iter().any(|a| a.as_str() == Some(extra.as_str())) {
-                aliases.push(extra.as_str().into());
+            if !extra.is_empty() && !aliases.contains(extra) {
+                aliases.push(extra.clone());
             }
         }
-        endpoint["Aliases"] = aliases.into();
     }
 }
 
@@ -498,26 +463,52 @@ mod tests {
         assert_eq!(j(&h)["Mounts"][0]["BindOptions"]["NonRecursive"], true);
     }
 
+    /// Inspect of the record a berthd of the first layout wrote (a stopped container on the
+    /// user network `fixnet`, alias `fx`), at API `v` before the version shims.
+    fn fixture_inspect(v: ApiVersion) -> ContainerInspect {
+        let record: berth_engine::container::model::ContainerRecord = serde_json::from_str(
+            include_str!("../../../engine/tests/fixtures/record-layout-1/config.v2.json"),
+        )
+        .expect("the fixture reads");
+        crate::types::inspect::inspect(&record, v)
+    }
+
+    fn shown(i: &ContainerInspect) -> Value {
+        serde_json::to_value(i).expect("serialises")
+    }
+
     #[test]
     fn short_id_and_hostname_aliases_below_1_45() {
-        let inspect = json!({"Id": "0123456789abcdef", "Config": {"Hostname": "web"},
-            "State": {"StartedAt": "2026-12-04T01:02:03.456Z"},
-            "NetworkSettings": {"Networks": {"bridge": {"Aliases": null},
-                "app": {"Aliases": ["db", "web"]}}}});
+        let inspect = fixture_inspect(V(44));
+        assert_ne!(
+            inspect.state.started_at,
+            berth_engine::container::model::ZERO_TIME
+        );
+        let short_id = inspect.id[..12].to_string();
+        // Its hostname is its short ID: listed once.
+        assert_eq!(inspect.config.hostname, short_id);
         let mut old = inspect.clone();
         short_id_aliases_before_1_45(&mut old, V(44));
-        let nets = &old["NetworkSettings"]["Networks"];
-        assert_eq!(nets["app"]["Aliases"], json!(["db", "web", "0123456789ab"]));
-        assert_eq!(nets["bridge"]["Aliases"], Value::Null);
+        assert_eq!(
+            old.network_settings.networks["fixnet"].aliases,
+            Some(vec!["fx".to_string(), short_id.clone()])
+        );
+        let mut named = inspect.clone();
+        named.config.hostname = "web".into();
+        short_id_aliases_before_1_45(&mut named, V(44));
+        assert_eq!(
+            named.network_settings.networks["fixnet"].aliases,
+            Some(vec!["fx".to_string(), short_id, "web".to_string()])
+        );
         let mut new = inspect.clone();
         short_id_aliases_before_1_45(&mut new, V(45));
-        assert_eq!(new, inspect);
+        assert_eq!(shown(&new), shown(&inspect));
         // Never started: the aliases it was created with, and nothing more.
         let mut created = inspect.clone();
-        created["State"]["StartedAt"] = json!("0001-01-01T00:00:00Z");
-        let before = created.clone();
+        created.state.started_at = berth_engine::container::model::ZERO_TIME.into();
+        let before = shown(&created);
         short_id_aliases_before_1_45(&mut created, V(44));
-        assert_eq!(created, before);
+        assert_eq!(shown(&created), before);
     }
 
     #[test]
@@ -649,30 +640,35 @@ mod tests {
 
     #[test]
     fn inspect_drops_legacy_keys_from_1_52() {
-        let full = json!({
-            "GraphDriver": {"Data": null, "Name": "overlayfs"},
-            "Config": {"OnBuild": null, "Image": "busybox"},
-            "HostConfig": {"KernelMemoryTCP": 0, "Memory": 0},
-            "NetworkSettings": {"Bridge": "", "IPAddress": "172.17.0.2", "MacAddress": "",
-                                "SandboxKey": "/x", "Ports": {}, "Networks": {}},
-        });
+        let full = fixture_inspect(ApiVersion::new(1, 51));
         let mut old = full.clone();
         inspect_trimmed_from_1_52(&mut old, ApiVersion::new(1, 51));
-        assert_eq!(old, full);
+        assert_eq!(shown(&old), shown(&full));
+        let before = shown(&full);
+        assert!(before["NetworkSettings"].get("IPAddress").is_some());
+        assert_eq!(
+            before["GraphDriver"],
+            json!({"Data": null, "Name": "overlayfs"})
+        );
+        assert_eq!(before["Config"]["OnBuild"], Value::Null);
         let mut new = full.clone();
         inspect_trimmed_from_1_52(&mut new, ApiVersion::new(1, 52));
+        let after = shown(&new);
+        for key in ["Bridge", "IPAddress", "MacAddress", "Gateway", "EndpointID"] {
+            assert!(after["NetworkSettings"].get(key).is_none(), "{key}");
+        }
+        assert!(after["NetworkSettings"].get("SandboxKey").is_some());
+        assert!(after.get("GraphDriver").is_none());
         assert_eq!(
-            new,
-            json!({
-                "Storage": {"RootFS": {"Snapshot": {"Name": "overlayfs"}}},
-                "Config": {"Image": "busybox"},
-                "HostConfig": {"Memory": 0},
-                "NetworkSettings": {"SandboxKey": "/x", "Ports": {}, "Networks": {}},
-            })
+            after["Storage"],
+            json!({"RootFS": {"Snapshot": {"Name": "overlayfs"}}})
         );
-        let mut kept = json!({"Config": {"OnBuild": ["RUN x"]}});
+        assert!(after["Config"].get("OnBuild").is_none());
+        assert!(after["HostConfig"].get("KernelMemoryTCP").is_none());
+        let mut kept = full.clone();
+        kept.config.on_build = Some(Some(vec!["RUN x".into()]));
         inspect_trimmed_from_1_52(&mut kept, ApiVersion::new(1, 52));
-        assert_eq!(kept["Config"]["OnBuild"], json!(["RUN x"]));
+        assert_eq!(shown(&kept)["Config"]["OnBuild"], json!(["RUN x"]));
     }
 
     #[test]

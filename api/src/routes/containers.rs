@@ -23,6 +23,7 @@ use crate::stream::stdcopy;
 use crate::types::container::{
     ContainerSummary, ContainerWaitResponse, FilesystemChange, TopResponse, summary,
 };
+use crate::types::inspect::ContainerInspect;
 use crate::types::responses::IdResponse;
 use crate::version::ApiVersion;
 use crate::wire;
@@ -134,19 +135,20 @@ pub async fn create(
 }
 
 /// `GET /containers/{id}/json`.
+#[utoipa::path(get, path = "/containers/{id}/json", tag = "Container", params(("id" = String, Path, description = "Container ID or name")),
+    responses((status = 200, body = ContainerInspect), (status = 404, description = "No such container")))]
 pub async fn inspect(
     State(s): State<AppState>,
     Extension(version): Extension<ApiVersion>,
     Path(id): Path<String>,
     q: QueryParams,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ContainerInspect>, ApiError> {
     let c = s.engine.containers().get(&id)?;
-    let mut out = crate::types::container::inspect(&c, version);
+    let mut out = crate::types::inspect::inspect(&c, version);
     crate::compat::container::short_id_aliases_before_1_45(&mut out, version);
     crate::compat::container::inspect_trimmed_from_1_52(&mut out, version);
     if q.bool("size") {
-        let size = s.engine.container_size(&c).await;
-        crate::types::container::inspect_sizes(&mut out, size);
+        out = out.with_sizes(s.engine.container_size(&c).await);
     }
     Ok(Json(out))
 }

@@ -1,115 +1,13 @@
-//! Container inspect and list shapes (moby `api/types/container`), built from Berth's record.
-//! Every key moby emits is present, with Go's zero values where Berth has nothing to say.
+//! Container list shapes and the parts inspect shares with them (moby `api/types/container`),
+//! built from Berth's record. Every key moby emits is present, with Go's zero values where
+//! Berth has nothing to say.
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
-use serde_json::{Map, Value, json};
 use utoipa::ToSchema;
 
 use berth_engine::container::model::{ContainerRecord, Status};
-
-use crate::version::ApiVersion;
-
-/// Keys of moby's `container.Config`, in order, with their zero values (omitempty keys
-/// are left out unless set).
-type ZeroValue = fn() -> Value;
-
-const CONFIG_KEYS: &[(&str, ZeroValue)] = &[
-    ("Hostname", || json!("")),
-    ("Domainname", || json!("")),
-    ("User", || json!("")),
-    ("AttachStdin", || json!(false)),
-    ("AttachStdout", || json!(false)),
-    ("AttachStderr", || json!(false)),
-    ("Tty", || json!(false)),
-    ("OpenStdin", || json!(false)),
-    ("StdinOnce", || json!(false)),
-    ("Env", || Value::Null),
-    ("Cmd", || Value::Null),
-    ("Image", || json!("")),
-    ("Volumes", || Value::Null),
-    ("WorkingDir", || json!("")),
-    ("Entrypoint", || Value::Null),
-    ("OnBuild", || Value::Null),
-    ("Labels", || json!({})),
-];
-
-const CONFIG_OPTIONAL: &[&str] = &[
-    "ExposedPorts",
-    "Healthcheck",
-    "ArgsEscaped",
-    "NetworkDisabled",
-    "MacAddress",
-    "StopSignal",
-    "StopTimeout",
-    "Shell",
-];
-
-/// The keys an engine struct was given, in moby's spelling.
-fn given_keys<T: serde::Serialize>(value: &T) -> Map<String, Value> {
-    match serde_json::to_value(value) {
-        Ok(Value::Object(m)) => m,
-        _ => Map::new(),
-    }
-}
-
-fn config(c: &ContainerRecord) -> Value {
-    let src = given_keys(&c.config);
-    let mut out = Map::new();
-    for (k, zero) in CONFIG_KEYS {
-        out.insert((*k).into(), src.get(*k).cloned().unwrap_or_else(zero));
-    }
-    for k in CONFIG_OPTIONAL {
-        if let Some(v) = src.get(*k).filter(|v| !v.is_null()) {
-            out.insert((*k).into(), v.clone());
-        }
-    }
-    Value::Object(out)
-}
-
-fn host_config(c: &ContainerRecord, v: ApiVersion) -> Value {
-    let src = given_keys(&c.host_config);
-    let network_mode = match src.get("NetworkMode").and_then(Value::as_str) {
-        None | Some("") | Some("default") => "bridge".to_string(),
-        Some(m) => m.to_string(),
-    };
-    let mut h = json!({
-        "Binds": null, "ContainerIDFile": "", "LogConfig": {"Type": "json-file", "Config": {}},
-        "NetworkMode": network_mode, "PortBindings": {}, "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0},
-        "AutoRemove": false, "VolumeDriver": "", "VolumesFrom": null, "ConsoleSize": [0, 0],
-        "CapAdd": null, "CapDrop": null, "CgroupnsMode": "host", "Dns": null, "DnsOptions": null, "DnsSearch": null,
-        "ExtraHosts": null, "GroupAdd": null, "IpcMode": "private", "Cgroup": "", "Links": null,
-        "OomScoreAdj": 0, "PidMode": "", "Privileged": false, "PublishAllPorts": false,
-        "ReadonlyRootfs": false, "SecurityOpt": null, "UTSMode": "", "UsernsMode": "",
-        "ShmSize": 67108864, "Runtime": "runc", "Isolation": "", "CpuShares": 0, "Memory": 0,
-        "NanoCpus": 0, "CgroupParent": "", "BlkioWeight": 0, "BlkioWeightDevice": null,
-        "BlkioDeviceReadBps": null, "BlkioDeviceWriteBps": null, "BlkioDeviceReadIOps": null,
-        "BlkioDeviceWriteIOps": null, "CpuPeriod": 0, "CpuQuota": 0, "CpuRealtimePeriod": 0,
-        "CpuRealtimeRuntime": 0, "CpusetCpus": "", "CpusetMems": "", "Devices": null,
-        "DeviceCgroupRules": null, "DeviceRequests": null, "MemoryReservation": 0, "MemorySwap": 0,
-        "MemorySwappiness": null, "OomKillDisable": false, "PidsLimit": null, "Ulimits": null,
-        "CpuCount": 0, "CpuPercent": 0, "IOMaximumIOps": 0, "IOMaximumBandwidth": 0,
-        "MaskedPaths": berth_engine::oci::MASKED_PATHS, "ReadonlyPaths": berth_engine::oci::READONLY_PATHS,
-    });
-    if v.lt(1, 42) {
-        h["KernelMemory"] = json!(0);
-        h["KernelMemoryTCP"] = json!(0);
-    }
-    if let Some(obj) = h.as_object_mut() {
-        for (k, val) in src {
-            if k == "NetworkMode" || val.is_null() {
-                continue;
-            }
-            obj.insert(k, val);
-        }
-        if c.host_config.privileged() {
-            obj.insert("MaskedPaths".into(), Value::Null);
-            obj.insert("ReadonlyPaths".into(), Value::Null);
-        }
-    }
-    h
-}
 
 /// An endpoint as listings and inspect show it (moby's `network.EndpointSettings`).
 #[derive(Clone, Debug, Serialize, ToSchema)]
@@ -192,27 +90,6 @@ impl From<&berth_engine::network::Endpoint> for EndpointView {
     }
 }
 
-/// `NetworkSettings.Ports` of inspect: each listed port, `null` when not published.
-fn ports_map(c: &ContainerRecord) -> Value {
-    let out: Map<String, Value> = c
-        .listed_ports()
-        .into_iter()
-        .map(|(key, bindings)| {
-            let bindings: Vec<Value> = bindings
-                .into_iter()
-                .map(|(ip, port)| json!({"HostIp": ip, "HostPort": port.to_string()}))
-                .collect();
-            let value = if bindings.is_empty() {
-                Value::Null
-            } else {
-                Value::Array(bindings)
-            };
-            (key, value)
-        })
-        .collect();
-    Value::Object(out)
-}
-
 /// A `Ports` entry of `GET /containers/json` (moby's `container.PortSummary`).
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct PortSummary {
@@ -251,82 +128,6 @@ pub fn ports_list(c: &ContainerRecord) -> Vec<PortSummary> {
         }
     }
     out
-}
-
-fn network_settings(c: &ContainerRecord) -> Value {
-    let networks: BTreeMap<String, EndpointView> = c
-        .networks
-        .iter()
-        .map(|(name, e)| (name.clone(), e.into()))
-        .collect();
-    // The legacy top-level fields describe the default bridge endpoint only.
-    let default = c.networks.get("bridge").cloned().unwrap_or_default();
-    json!({
-        "Bridge": "", "SandboxID": if c.sandbox.is_empty() { String::new() } else { c.id.clone() },
-        "HairpinMode": false, "LinkLocalIPv6Address": "",
-        "LinkLocalIPv6PrefixLen": 0, "Ports": ports_map(c), "SandboxKey": c.sandbox,
-        "SecondaryIPAddresses": null, "SecondaryIPv6Addresses": null,
-        "EndpointID": default.endpoint_id, "Gateway": default.gateway, "GlobalIPv6Address": "",
-        "GlobalIPv6PrefixLen": 0, "IPAddress": default.ip, "IPPrefixLen": default.prefix,
-        "IPv6Gateway": "", "MacAddress": default.mac,
-        "Networks": networks,
-    })
-}
-
-/// `GET /containers/{id}/json`.
-pub fn inspect(c: &ContainerRecord, v: ApiVersion) -> Value {
-    let mut out = inspect_without_health(c, v);
-    if let Some(h) = &c.state.health {
-        out["State"]["Health"] = json!({
-            "Status": h.status,
-            "FailingStreak": h.failing_streak,
-            "Log": h.log.iter().map(|r| json!({
-                "Start": r.start, "End": r.end, "ExitCode": r.exit_code, "Output": r.output,
-            })).collect::<Vec<_>>(),
-        });
-    }
-    out
-}
-
-fn inspect_without_health(c: &ContainerRecord, v: ApiVersion) -> Value {
-    let st = &c.state;
-    json!({
-        "Id": c.id,
-        "Created": c.created,
-        "Path": c.path,
-        "Args": c.args,
-        "State": {
-            "Status": st.status.as_str(),
-            "Running": matches!(st.status, Status::Running | Status::Paused | Status::Restarting),
-            "Paused": st.status == Status::Paused,
-            "Restarting": st.status == Status::Restarting,
-            "OOMKilled": st.oom_killed,
-            "Dead": st.status == Status::Dead,
-            "Pid": st.pid,
-            "ExitCode": st.exit_code,
-            "Error": st.error,
-            "StartedAt": st.started_at,
-            "FinishedAt": st.finished_at,
-        },
-        "Image": c.image_id,
-        "ResolvConfPath": c.resolv_conf_path,
-        "HostnamePath": c.hostname_path,
-        "HostsPath": c.hosts_path,
-        "LogPath": c.log_path,
-        "Name": c.name,
-        "RestartCount": c.restart_count,
-        "Driver": "overlayfs",
-        "Platform": "linux",
-        "MountLabel": "",
-        "ProcessLabel": "",
-        "AppArmorProfile": "",
-        "ExecIDs": null,
-        "HostConfig": host_config(c, v),
-        "GraphDriver": {"Data": null, "Name": "overlayfs"},
-        "Mounts": mounts(c),
-        "Config": config(c),
-        "NetworkSettings": network_settings(c),
-    })
 }
 
 /// Go's `units.HumanDuration`.
@@ -411,7 +212,7 @@ pub struct MountPoint {
     pub propagation: String,
 }
 
-fn mounts(c: &ContainerRecord) -> Vec<MountPoint> {
+pub(crate) fn mounts(c: &ContainerRecord) -> Vec<MountPoint> {
     c.mounts
         .iter()
         .map(|m| {
@@ -540,13 +341,6 @@ pub struct FilesystemChange {
 pub struct ContainerWaitResponse {
     #[serde(rename = "StatusCode")]
     pub status_code: i64,
-}
-
-/// Inspect's `SizeRw` and `SizeRootFs` with `size=1`: pointers in moby's struct, so present
-/// even when zero.
-pub fn inspect_sizes(out: &mut Value, size: berth_engine::disk_usage::ContainerSize) {
-    out["SizeRw"] = json!(size.size_rw);
-    out["SizeRootFs"] = json!(size.size_root_fs);
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 pub mod container;
 pub mod events;
 pub mod image;
+pub mod inspect;
 pub mod responses;
 pub mod stats;
 pub mod system;
