@@ -5,7 +5,8 @@ use axum::Json;
 use axum::body::{Body, Bytes};
 use axum::extract::{Extension, Path, State};
 use axum::response::{IntoResponse, Response};
-use berth_engine::image::store::{ImageEntry, RemovedImage, familiar};
+use berth_engine::image::listing::ImageListQuery;
+use berth_engine::image::store::{ImageEntry, RemovedImage};
 use futures_util::StreamExt as _;
 use http::StatusCode;
 
@@ -18,28 +19,6 @@ use crate::types::image::*;
 use crate::types::responses::AuthResponse;
 use crate::version::ApiVersion;
 
-const LIST_FILTERS: &[&str] = &["dangling", "label", "before", "since", "reference", "until"];
-
-fn repo_tags(e: &ImageEntry) -> Vec<String> {
-    let mut tags: Vec<String> = e
-        .references()
-        .filter(|n| !n.contains('@'))
-        .map(|n| familiar(n))
-        .collect();
-    tags.sort();
-    tags
-}
-
-fn repo_digests(e: &ImageEntry) -> Vec<String> {
-    let mut digests: Vec<String> = e
-        .references()
-        .filter(|n| n.contains('@'))
-        .map(|n| familiar(n))
-        .collect();
-    digests.sort();
-    digests
-}
-
 #[utoipa::path(get, path = "/images/json", tag = "Image",
     responses((status = 200, body = [ImageSummary])))]
 pub async fn list(
@@ -47,138 +26,30 @@ pub async fn list(
     Extension(version): Extension<ApiVersion>,
     q: QueryParams,
 ) -> Result<Json<Vec<ImageSummary>>, ApiError> {
-    let filters = q.filters()?;
-    filters.validate(LIST_FILTERS)?;
+    // moby checks the version gates before the filter terms.
     crate::compat::image::identity_needs_manifests_from_1_54(
         q.bool("identity"),
         q.bool("manifests"),
         version,
     )?;
-    let all_images = s.engine.images().list().await?;
-    let created_of = |name: &str| -> Result<i64, ApiError> {
-        let hex = name.strip_prefix("sha256:").unwrap_or(name);
-        all_images
-            .iter()
-            .find(|e| {
-                e.resolved.id[7..].starts_with(hex)
-                    || repo_tags(e)
-                        .iter()
-                        .any(|t| t == name || t == &format!("{name}:latest"))
+    let query = ImageListQuery {
+        all: q.bool("all"),
+        filters: q.filters()?,
+        // Honoured from 1.42; below, SharedSize stays -1 as in moby.
+        shared_sizes: version.ge(1, 42) && q.bool("shared-size"),
+        count_containers: crate::compat::image::containers_counted_from_1_51(version),
+    };
+    let list = s.engine.list_images(&query).await?;
+    Ok(Json(
+        list.into_iter()
+            .map(|l| {
+                // -1 is moby's "not counted".
+                let (containers, shared) =
+                    (l.containers.unwrap_or(-1), l.shared_size.unwrap_or(-1));
+                image_summary(&l.entry, l.tags, l.digests, containers, shared, version)
             })
-            .map(|e| e.created_unix)
-            .ok_or_else(|| {
-                let shown = berth_engine::image::reference::Reference::parse_normalized(name)
-                    .map(|r| r.with_default_tag().familiar())
-                    .unwrap_or_else(|_| name.to_string());
-                ApiError::not_found(format!("No such image: {shown}"))
-            })
-    };
-    let before = filters
-        .values("before")
-        .map(|v| {
-            v.iter()
-                .map(|n| created_of(n))
-                .collect::<Result<Vec<_>, _>>()
-        })
-        .transpose()?;
-    let since = filters
-        .values("since")
-        .map(|v| {
-            v.iter()
-                .map(|n| created_of(n))
-                .collect::<Result<Vec<_>, _>>()
-        })
-        .transpose()?;
-    let dangling = match filters.values("dangling").map(|v| v.iter().next().cloned()) {
-        Some(Some(v)) => match v.as_str() {
-            "true" | "1" => Some(true),
-            "false" | "0" => Some(false),
-            _ => {
-                return Err(ApiError::invalid(format!(
-                    "Invalid filter 'dangling=[{v}]'"
-                )));
-            }
-        },
-        _ => None,
-    };
-    // `shared-size` is honoured from 1.42; below, SharedSize stays -1 as in moby.
-    let shared = if version.ge(1, 42) && q.bool("shared-size") {
-        Some(s.engine.shared_sizes(&all_images).await.0)
-    } else {
-        None
-    };
-    // The builder's step images are intermediate: shown only with `all`, as dockerd shows
-    // an image's parents.
-    let intermediates = if q.bool("all") {
-        Default::default()
-    } else {
-        s.engine.build_intermediates()
-    };
-    let in_use = crate::compat::image::containers_counted_from_1_51(version).then(|| {
-        let mut counts = std::collections::HashMap::<String, i64>::new();
-        for c in s.engine.containers().list() {
-            *counts.entry(c.image_id.clone()).or_default() += 1;
-        }
-        counts
-    });
-    let mut out = Vec::new();
-    for e in &all_images {
-        let tags = repo_tags(e);
-        let digests = repo_digests(e);
-        let is_dangling = tags.is_empty() && digests.is_empty();
-        if is_dangling && intermediates.contains(&e.resolved.id) {
-            continue;
-        }
-        if dangling.is_some_and(|d| d != is_dangling) {
-            continue;
-        }
-        if !filters.label_match(&e.labels) {
-            continue;
-        }
-        if before
-            .as_ref()
-            .is_some_and(|b| b.iter().any(|t| e.created_unix >= *t))
-        {
-            continue;
-        }
-        if since
-            .as_ref()
-            .is_some_and(|b| b.iter().any(|t| e.created_unix <= *t))
-        {
-            continue;
-        }
-        let (tags, digests) = match filters.values("reference") {
-            // Only the references that match are listed, as moby does.
-            Some(patterns) => {
-                let keep = |t: &String| patterns.iter().any(|p| reference_matches(p, t));
-                let tags: Vec<String> = tags.into_iter().filter(keep).collect();
-                let digests: Vec<String> = digests.into_iter().filter(keep).collect();
-                if tags.is_empty() && digests.is_empty() {
-                    continue;
-                }
-                (tags, digests)
-            }
-            None => (tags, digests),
-        };
-        let shared_size = match &shared {
-            Some(shared) => shared.get(&e.resolved.id).copied().unwrap_or(0),
-            None => -1,
-        };
-        let containers = match &in_use {
-            Some(counts) => counts.get(&e.resolved.id).copied().unwrap_or(0),
-            None => -1,
-        };
-        out.push(image_summary(
-            e,
-            tags,
-            digests,
-            containers,
-            shared_size,
-            version,
-        ));
-    }
-    out.sort_by(|a, b| b.created.cmp(&a.created).then(a.id.cmp(&b.id)));
-    Ok(Json(out))
+            .collect(),
+    ))
 }
 
 /// One entry of the images list (and of `system df`), shaped for `version`.
@@ -204,35 +75,6 @@ pub(crate) fn image_summary(
     };
     adapt_summary(&mut summary, version);
     summary
-}
-
-/// Tags and digests of an image as lists show them.
-pub(crate) fn names_of(e: &ImageEntry) -> (Vec<String>, Vec<String>) {
-    (repo_tags(e), repo_digests(e))
-}
-
-/// moby's reference filter: a glob over the familiar name, with or without the tag.
-fn reference_matches(pattern: &str, familiar: &str) -> bool {
-    let name = familiar.split_once('@').map_or(familiar, |(n, _)| n);
-    let untagged = match name.rfind(':') {
-        Some(i) if !name[i..].contains('/') => &name[..i],
-        _ => name,
-    };
-    glob(pattern, familiar) || glob(pattern, untagged)
-}
-
-/// `*` matches within a path component, `?` one character (Go's path.Match subset).
-fn glob(pattern: &str, text: &str) -> bool {
-    fn go(p: &[u8], t: &[u8]) -> bool {
-        match (p.first(), t.first()) {
-            (None, None) => true,
-            (Some(b'*'), _) => go(&p[1..], t) || (!t.is_empty() && t[0] != b'/' && go(p, &t[1..])),
-            (Some(b'?'), Some(c)) if *c != b'/' => go(&p[1..], &t[1..]),
-            (Some(a), Some(b)) if a == b => go(&p[1..], &t[1..]),
-            _ => false,
-        }
-    }
-    go(pattern.as_bytes(), text.as_bytes())
 }
 
 #[utoipa::path(post, path = "/images/load", tag = "Image",
@@ -374,8 +216,8 @@ pub async fn inspect(
     let c = &r.config;
     let mut img = ImageInspect {
         id: r.id.clone(),
-        repo_tags: repo_tags(&e),
-        repo_digests: repo_digests(&e),
+        repo_tags: e.repo_tags(),
+        repo_digests: e.repo_digests(),
         parent: Some(r.parent.clone()),
         comment: c.comment.clone(),
         created: c.created.clone(),
@@ -454,7 +296,7 @@ pub async fn history(s: &AppState, name: &str) -> Result<Json<Vec<HistoryItem>>,
     items.reverse();
     if let Some(top) = items.first_mut() {
         top.id = e.resolved.id.clone();
-        let tags = repo_tags(&e);
+        let tags = e.repo_tags();
         top.tags = (!tags.is_empty()).then_some(tags);
     }
     Ok(Json(items))
@@ -856,15 +698,5 @@ mod tests {
         assert_eq!((c.username.as_str(), c.password.as_str()), ("u", "p?>"));
         h.insert("X-Registry-Auth", "not base64 at all!".parse().unwrap());
         assert!(registry_auth(&h).is_none());
-    }
-
-    #[test]
-    fn reference_filter_globs() {
-        assert!(reference_matches("busybox", "busybox:latest"));
-        assert!(reference_matches("busy*", "busybox:latest"));
-        assert!(reference_matches("busybox:lat*", "busybox:latest"));
-        assert!(!reference_matches("alpine", "busybox:latest"));
-        assert!(!reference_matches("*", "library/x:1"));
-        assert!(reference_matches("*/*", "library/x:1"));
     }
 }

@@ -358,11 +358,10 @@ pub async fn disk_usage(
         let items = list
             .iter()
             .map(|u| {
-                let (tags, digests) = super::images::names_of(&u.entry);
                 let summary = super::images::image_summary(
                     &u.entry,
-                    tags,
-                    digests,
+                    u.entry.repo_tags(),
+                    u.entry.repo_digests(),
                     u.containers,
                     u.shared_size,
                     version,

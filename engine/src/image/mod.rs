@@ -3,6 +3,7 @@
 pub mod archive;
 pub mod changes;
 pub mod document;
+pub mod listing;
 pub mod pull;
 pub mod reference;
 pub mod registry;
