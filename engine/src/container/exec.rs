@@ -6,8 +6,9 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::watch;
 
 use super::io::{self, Fifos, IoChannels, LogSink};
-use super::service::{AttachHandle, ContainerService};
+use super::service::ContainerService;
 use super::spec;
+use super::streams::AttachHandle;
 use crate::runtime::tasks::start_failure;
 use crate::{Error, Result};
 

@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use super::exec::ExecConfig;
 use super::model::{Health, HealthResult, Status};
-use super::service::{Container, ContainerService};
+use super::service::ContainerService;
 use super::spec::ContainerConfig;
+use super::store::Container;
 
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(30);
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);

@@ -154,7 +154,7 @@ impl ContainerService {
     /// same here, after `kill` and `stop` signalled it.
     pub(super) async fn thaw_after_signal(
         &self,
-        c: &std::sync::Arc<super::service::Container>,
+        c: &std::sync::Arc<super::store::Container>,
     ) -> Result<()> {
         let id = {
             let r = c.rec();
@@ -170,7 +170,7 @@ impl ContainerService {
 
     fn mark_resumed(
         &self,
-        c: &std::sync::Arc<super::service::Container>,
+        c: &std::sync::Arc<super::store::Container>,
     ) -> super::model::ContainerRecord {
         let mut r = c.rec();
         if r.state.status == Status::Paused {
@@ -227,7 +227,7 @@ impl ContainerService {
                 maximum_retry_count: Some(max_retries),
             });
         }
-        super::service::validate_host_config(&host)?;
+        super::create::validate_host_config(&host)?;
         super::limits::validate(&host, true, super::limits::HostCpus::host())?;
         // The devices named must exist before anything changes.
         let resources =

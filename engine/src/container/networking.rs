@@ -7,8 +7,9 @@ use std::net::Ipv4Addr;
 use std::sync::Arc;
 
 use super::model::ContainerRecord;
-use super::service::{Container, ContainerService};
+use super::service::ContainerService;
 use super::spec::{HostConfig, flag, list, text};
+use super::store::Container;
 use crate::network::Endpoint;
 use crate::network::netavark::{Options, PerNetwork, PortMapping};
 use crate::{Error, ErrorKind, Result};
