@@ -5,7 +5,8 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use tokio::sync::broadcast;
+use tokio::sync::broadcast::{self, error::RecvError};
+use tokio::sync::mpsc;
 
 use crate::filters::Filters;
 
@@ -51,10 +52,7 @@ impl Event {
         actor_id: String,
         attributes: BTreeMap<String, String>,
     ) -> Self {
-        let time_nano = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_nanos() as i128)
-            .unwrap_or_default();
+        let time_nano = now_nanos();
         Event {
             kind: kind.to_string(),
             action: action.to_string(),
@@ -127,6 +125,14 @@ impl Event {
     }
 }
 
+/// Nanoseconds since the epoch, as events are timed.
+pub fn now_nanos() -> i128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i128)
+        .unwrap_or_default()
+}
+
 struct History {
     events: VecDeque<Event>,
 }
@@ -169,6 +175,66 @@ impl EventBus {
         (h.events.iter().cloned().collect(), self.live.subscribe())
     }
 
+    /// `/events`: the past events from `since` on (none without it), then live ones until
+    /// `until` has passed (never without it), each matching `filters`. The feed ends when
+    /// the receiver is dropped. Times are nanoseconds since the epoch.
+    pub fn follow(
+        &self,
+        since: Option<i128>,
+        until: Option<i128>,
+        filters: Filters,
+    ) -> mpsc::Receiver<Event> {
+        let (history, mut live) = self.subscribe();
+        let in_window = move |e: &Event| until.is_none_or(|u| e.time_nano <= u);
+        let past: Vec<Event> = match since {
+            Some(since) => history
+                .into_iter()
+                .filter(|e| e.time_nano >= since && in_window(e) && e.matches(&filters))
+                .collect(),
+            None => Vec::new(),
+        };
+        let ends_in_past = until.is_some_and(|u| u <= now_nanos());
+        let (tx, rx) = mpsc::channel(64);
+        tokio::spawn(async move {
+            for ev in past {
+                if tx.send(ev).await.is_err() {
+                    return;
+                }
+            }
+            if ends_in_past {
+                return;
+            }
+            let deadline = until.map(|u| {
+                let left = (u - now_nanos()).max(0) as u64;
+                tokio::time::Instant::now() + std::time::Duration::from_nanos(left)
+            });
+            loop {
+                let next = async {
+                    match deadline {
+                        Some(d) => tokio::time::timeout_at(d, live.recv()).await.ok(),
+                        None => Some(live.recv().await),
+                    }
+                };
+                let ev = tokio::select! {
+                    ev = next => ev,
+                    _ = tx.closed() => return,
+                };
+                match ev {
+                    None | Some(Err(RecvError::Closed)) => return,
+                    Some(Ok(ev)) => {
+                        if ev.matches(&filters) && tx.send(ev).await.is_err() {
+                            return;
+                        }
+                    }
+                    Some(Err(RecvError::Lagged(n))) => {
+                        tracing::warn!(skipped = n, "slow events listener missed events");
+                    }
+                }
+            }
+        });
+        rx
+    }
+
     /// Live `/events` listeners, for `/info`'s `NEventsListener`.
     pub fn listeners(&self) -> usize {
         self.live.receiver_count()
@@ -196,6 +262,26 @@ mod tests {
         assert_eq!(past.len(), 1);
         assert_eq!(rx.try_recv().unwrap().action, "start");
         assert!(rx.try_recv().is_err());
+    }
+
+    #[tokio::test]
+    async fn follow_replays_the_window_then_stops_at_until() {
+        let bus = EventBus::new();
+        bus.publish(container_event("create"));
+        bus.publish(container_event("start"));
+        let mut only_start = Filters::new();
+        only_start.add("event", "start");
+        let now = now_nanos();
+        let mut rx = bus.follow(Some(0), Some(now), only_start);
+        assert_eq!(rx.recv().await.unwrap().action, "start");
+        // `until` has passed: nothing live follows, the feed ends.
+        bus.publish(container_event("start"));
+        assert!(rx.recv().await.is_none());
+        // Without `since` nothing is replayed; live events arrive until the receiver goes.
+        let mut rx = bus.follow(None, None, Filters::new());
+        bus.publish(container_event("die"));
+        assert_eq!(rx.recv().await.unwrap().action, "die");
+        drop(rx);
     }
 
     #[test]

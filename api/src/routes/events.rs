@@ -1,8 +1,6 @@
 //! `GET /events`: past events (with `since`), then live ones until `until` or the client
 //! goes away, one JSON object per line, each line flushed as its own chunk.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
 use axum::body::{Body, Bytes};
 use axum::extract::{Extension, State};
 use axum::response::Response;
@@ -10,7 +8,6 @@ use berth_engine::events::{Event, FILTER_TERMS};
 use berth_engine::filters::Filters;
 use futures_util::StreamExt as _;
 use http::{HeaderValue, header};
-use tokio::sync::broadcast::error::RecvError;
 
 use super::AppState;
 use crate::compat::events::legacy_fields_before_1_52;
@@ -37,13 +34,6 @@ fn parse_timestamp(name: &str, value: &str) -> Result<i128, ApiError> {
         format!("{nanos:0<9}").parse().map_err(|_| bad())?
     };
     Ok(secs * 1_000_000_000 + nanos)
-}
-
-fn now_nanos() -> i128 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos() as i128)
-        .unwrap_or_default()
 }
 
 pub fn to_message(ev: &Event, version: ApiVersion) -> EventMessage {
@@ -114,63 +104,13 @@ pub async fn events(
     let filters: Filters = q.filters()?;
     filters.validate(FILTER_TERMS)?;
 
-    let (history, mut live) = s.engine.events().subscribe();
-    let past: Vec<Bytes> = match since {
-        Some(since) => history
-            .iter()
-            .filter(|e| e.time_nano >= since && until.is_none_or(|u| e.time_nano <= u))
-            .filter(|e| e.matches(&filters))
-            .map(|e| line(e, version, content_type))
-            .collect(),
-        None => Vec::new(),
-    };
-    let now = now_nanos();
-    let ends_in_past = until.is_some_and(|u| u <= now);
-
+    let events = s.engine.events().follow(since, until, filters);
     let mut shutdown = s.shutdown.clone();
-    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(64);
-    tokio::spawn(async move {
-        for chunk in past {
-            if tx.send(chunk).await.is_err() {
-                return;
-            }
-        }
-        if ends_in_past {
-            return;
-        }
-        let deadline = until.map(|u| {
-            tokio::time::Instant::now() + Duration::from_nanos((u - now_nanos()).max(0) as u64)
+    let stream = tokio_stream::wrappers::ReceiverStream::new(events)
+        .map(move |ev| Ok::<_, std::convert::Infallible>(line(&ev, version, content_type)))
+        .take_until(async move {
+            let _ = shutdown.wait_for(|stop| *stop).await;
         });
-        loop {
-            let next = async {
-                match deadline {
-                    Some(d) => tokio::time::timeout_at(d, live.recv()).await.ok(),
-                    None => Some(live.recv().await),
-                }
-            };
-            let ev = tokio::select! {
-                ev = next => ev,
-                _ = tx.closed() => return,
-                _ = shutdown.wait_for(|stop| *stop) => return,
-            };
-            match ev {
-                None => return, // until reached
-                Some(Ok(ev)) => {
-                    if ev.matches(&filters)
-                        && tx.send(line(&ev, version, content_type)).await.is_err()
-                    {
-                        return;
-                    }
-                }
-                Some(Err(RecvError::Lagged(n))) => {
-                    tracing::warn!(skipped = n, "slow events listener missed events");
-                }
-                Some(Err(RecvError::Closed)) => return,
-            }
-        }
-    });
-    let stream =
-        tokio_stream::wrappers::ReceiverStream::new(rx).map(Ok::<_, std::convert::Infallible>);
     let mut resp = Response::new(Body::from_stream(stream));
     resp.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
