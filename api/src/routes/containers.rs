@@ -342,61 +342,34 @@ pub async fn stats(
     q: QueryParams,
 ) -> Result<Response, ApiError> {
     use crate::types::stats::stats_record;
-    let containers = s.engine.clone();
-    let record = containers.containers().get(&id)?;
-    let (name, cid) = (record.name.clone(), record.id.clone());
-    let stream = q.get("stream").is_none_or(|_| q.bool("stream"));
-    let one_shot = version.ge(1, 41) && q.bool("one-shot");
-    let first = containers.containers().stats_sample(&cid).await?;
-    let json_line = |record: crate::types::stats::StatsRecord| {
-        let mut line = serde_json::to_vec(&record).unwrap_or_default();
-        line.push(b'\n');
-        Bytes::from(line)
-    };
-    let body = if !stream || first.is_none() {
-        let record = match (&first, one_shot) {
-            (None, _) => stats_record(&name, &cid, None, None),
-            (Some(only), true) => stats_record(&name, &cid, Some(only), None),
-            (Some(prev), false) => {
-                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-                let cur = containers.containers().stats_sample(&cid).await?;
-                stats_record(&name, &cid, cur.as_ref(), cur.as_ref().map(|_| prev))
-            }
-        };
-        Body::from(json_line(record))
+    use berth_engine::container::stats::StatsMode;
+    // `one-shot` only counts without a stream, as in moby.
+    let mode = if q.get("stream").is_none_or(|_| q.bool("stream")) {
+        StatsMode::Stream
+    } else if version.ge(1, 41) && q.bool("one-shot") {
+        StatsMode::OneShot
     } else {
-        let mut shutdown = s.shutdown.clone();
-        shutdown.borrow_and_update();
-        let state = (
-            containers,
-            first,
-            None::<berth_engine::container::stats::StatsSample>,
-            true,
-        );
-        let frames = futures_util::stream::unfold(state, move |(engine, next, prev, first)| {
-            let (name, cid) = (name.clone(), cid.clone());
-            let mut shutdown = shutdown.clone();
-            async move {
-                let cur = if first {
-                    next
-                } else {
-                    tokio::select! {
-                        _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
-                        _ = shutdown.changed() => return None,
-                    }
-                    engine.containers().stats_sample(&cid).await.ok().flatten()
-                };
-                // The stream ends when the container stops.
-                let cur = cur?;
-                let line = json_line(stats_record(&name, &cid, Some(&cur), prev.as_ref()));
-                Some((
-                    Ok::<_, std::io::Error>(line),
-                    (engine, None, Some(cur), false),
-                ))
-            }
-        });
-        Body::from_stream(frames)
+        StatsMode::Single
     };
+    let (record, pairs) = s.engine.containers().stats(&id, mode).await?;
+    let mut shutdown = s.shutdown.clone();
+    shutdown.borrow_and_update();
+    let lines = tokio_stream::wrappers::ReceiverStream::new(pairs)
+        .map(move |pair| {
+            let stats = stats_record(
+                &record.name,
+                &record.id,
+                pair.cur.as_ref(),
+                pair.prev.as_ref(),
+            );
+            let mut line = serde_json::to_vec(&stats).unwrap_or_default();
+            line.push(b'\n');
+            Ok::<_, std::convert::Infallible>(Bytes::from(line))
+        })
+        .take_until(async move {
+            let _ = shutdown.changed().await;
+        });
+    let body = Body::from_stream(lines);
     let mut resp = Response::new(body);
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -946,8 +919,23 @@ pub async fn logs(
     Path(id): Path<String>,
     q: QueryParams,
 ) -> Result<Response, ApiError> {
-    let stdout = q.bool("stdout");
-    let stderr = q.bool("stderr");
+    let (tty, rx) = s.engine.containers().logs(&id, logs_request(&q)?)?;
+    let (timestamps, details) = (q.bool("timestamps"), q.bool("details"));
+    let stream = tokio_stream::wrappers::ReceiverStream::new(rx).map(move |e| {
+        let line = log_line(&e, timestamps, details);
+        Ok::<_, std::convert::Infallible>(Bytes::from(frame(tty, e.stream, &line)))
+    });
+    let mut resp = Response::new(Body::from_stream(stream));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(stream_content_type(tty, version)),
+    );
+    Ok(resp)
+}
+
+/// `GET /containers/{id}/logs`'s query, with moby's texts for bad values.
+fn logs_request(q: &QueryParams) -> Result<LogsRequest, ApiError> {
+    let (stdout, stderr) = (q.bool("stdout"), q.bool("stderr"));
     if !stdout && !stderr {
         return Err(ApiError::invalid(
             "Bad parameters: you must choose at least one stream",
@@ -969,40 +957,35 @@ pub async fn logs(
                 .max(0) as usize,
         ),
     };
-    let (tty, rx) = s.engine.containers().logs(
-        &id,
-        LogsRequest {
-            stdout,
-            stderr,
-            follow: q.bool("follow"),
-            since_nanos: time("since")?,
-            until_nanos: time("until")?,
-            tail,
-        },
-    )?;
-    let timestamps = q.bool("timestamps");
-    let details = q.bool("details");
-    let stream = tokio_stream::wrappers::ReceiverStream::new(rx).map(move |e| {
-        let mut line = Vec::new();
-        if timestamps {
-            line.extend_from_slice(fixed_nanos(&e.time).as_bytes());
-            line.push(b' ');
-        }
-        // `--details`: the entry's attributes as `k=v,k=v ` (sorted), as dockerd prints them.
-        if details && !e.attrs.is_empty() {
-            let attrs: Vec<String> = e.attrs.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            line.extend_from_slice(attrs.join(",").as_bytes());
-            line.push(b' ');
-        }
-        line.extend_from_slice(&e.line);
-        Ok::<_, std::convert::Infallible>(Bytes::from(frame(tty, e.stream, &line)))
-    });
-    let mut resp = Response::new(Body::from_stream(stream));
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(stream_content_type(tty, version)),
-    );
-    Ok(resp)
+    Ok(LogsRequest {
+        stdout,
+        stderr,
+        follow: q.bool("follow"),
+        since_nanos: time("since")?,
+        until_nanos: time("until")?,
+        tail,
+    })
+}
+
+/// One entry as `docker logs` prints it: with `-t` its time, with `--details` its
+/// attributes as `k=v,k=v ` (sorted), as dockerd prints them.
+fn log_line(
+    e: &berth_engine::container::logs::LogEntry,
+    timestamps: bool,
+    details: bool,
+) -> Vec<u8> {
+    let mut line = Vec::new();
+    if timestamps {
+        line.extend_from_slice(fixed_nanos(&e.time).as_bytes());
+        line.push(b' ');
+    }
+    if details && !e.attrs.is_empty() {
+        let attrs: Vec<String> = e.attrs.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        line.extend_from_slice(attrs.join(",").as_bytes());
+        line.push(b' ');
+    }
+    line.extend_from_slice(&e.line);
+    line
 }
 
 /// `docker logs -t` always prints nine fractional digits (the log file may trim zeros).

@@ -4,7 +4,11 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::model::Status;
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+
+use super::model::{ContainerRecord, Status};
 use super::service::ContainerService;
 use crate::{Error, Result};
 
@@ -82,7 +86,87 @@ fn net_dev(text: &str) -> BTreeMap<String, InterfaceCounters> {
         .collect()
 }
 
+/// What a stats record is computed from: the current sample (none once the container is
+/// not running) and the one before it, a second earlier.
+#[derive(Clone, Debug, Default)]
+pub struct StatsPair {
+    pub cur: Option<StatsSample>,
+    pub prev: Option<StatsSample>,
+}
+
+/// How `docker stats` samples, as moby does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StatsMode {
+    /// One record from two samples a second apart (`stream=false`).
+    Single,
+    /// One record from one sample, without waiting (`one-shot`, from 1.41).
+    OneShot,
+    /// A record a second, until the container stops or the receiver is dropped.
+    Stream,
+}
+
+/// Between two samples of a stats stream.
+const STATS_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+
 impl ContainerService {
+    /// `GET /containers/{id}/stats`: the container and the sample pairs its records are made
+    /// from. A container that is not running gives one empty pair, whatever the mode.
+    pub async fn stats(
+        &self,
+        name_or_id: &str,
+        mode: StatsMode,
+    ) -> Result<(Arc<ContainerRecord>, mpsc::Receiver<StatsPair>)> {
+        let record = self.get(name_or_id)?;
+        let id = record.id.clone();
+        let first = self.stats_sample(&id).await?;
+        let (tx, rx) = mpsc::channel(1);
+        let pair = match (first, mode) {
+            (None, _) => StatsPair::default(),
+            (Some(only), StatsMode::OneShot) => StatsPair {
+                cur: Some(only),
+                prev: None,
+            },
+            (Some(prev), StatsMode::Single) => {
+                tokio::time::sleep(STATS_INTERVAL).await;
+                let cur = self.stats_sample(&id).await?;
+                let prev = cur.as_ref().map(|_| prev);
+                StatsPair { cur, prev }
+            }
+            (Some(first), StatsMode::Stream) => {
+                let service = self.weak_self();
+                tokio::spawn(async move {
+                    let mut pair = StatsPair {
+                        cur: Some(first),
+                        prev: None,
+                    };
+                    loop {
+                        if tx.send(pair.clone()).await.is_err() {
+                            return;
+                        }
+                        tokio::select! {
+                            _ = tokio::time::sleep(STATS_INTERVAL) => {}
+                            _ = tx.closed() => return,
+                        }
+                        let Some(service) = service.upgrade() else {
+                            return;
+                        };
+                        // The stream ends when the container stops.
+                        let Ok(Some(cur)) = service.stats_sample(&id).await else {
+                            return;
+                        };
+                        pair = StatsPair {
+                            prev: pair.cur.take(),
+                            cur: Some(cur),
+                        };
+                    }
+                });
+                return Ok((record, rx));
+            }
+        };
+        let _ = tx.try_send(pair);
+        Ok((record, rx))
+    }
+
     /// A sample of a running container, or None when it is not running (dockerd then
     /// answers an empty record).
     pub async fn stats_sample(&self, name_or_id: &str) -> Result<Option<StatsSample>> {
