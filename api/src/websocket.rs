@@ -3,9 +3,14 @@
 //! stream so the attach relay serves it like a hijacked connection. Data frames carry raw
 //! stdio both ways; pings are answered, a close frame ends the stream.
 
+use axum::body::Body;
+use axum::response::Response;
 use base64::Engine as _;
+use http::{HeaderValue, StatusCode, header};
 use sha1::Digest as _;
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _, DuplexStream};
+
+use crate::error::ApiError;
 
 /// The GUID every server appends to the client's key (RFC 6455 section 1.3).
 const HANDSHAKE_GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
@@ -27,6 +32,40 @@ pub fn accept_key(client_key: &str) -> String {
     sha.update(client_key.trim().as_bytes());
     sha.update(HANDSHAKE_GUID.as_bytes());
     base64::engine::general_purpose::STANDARD.encode(sha.finalize())
+}
+
+/// The client's `Sec-WebSocket-Key` of an opening handshake (`Upgrade: websocket` and
+/// `Connection: upgrade` among the tokens); anything else is a 400.
+pub fn handshake_key(headers: &http::HeaderMap) -> Result<String, ApiError> {
+    let has = |name: header::HeaderName, token: &str| {
+        headers.get_all(name).iter().any(|v| {
+            v.to_str()
+                .is_ok_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
+        })
+    };
+    let key = headers
+        .get(header::SEC_WEBSOCKET_KEY)
+        .and_then(|v| v.to_str().ok());
+    match key {
+        Some(key) if has(header::UPGRADE, "websocket") && has(header::CONNECTION, "upgrade") => {
+            Ok(key.to_string())
+        }
+        _ => Err(ApiError::invalid("not a websocket handshake")),
+    }
+}
+
+/// The 101 answer to a handshake with `client_key`.
+pub fn switching_protocols(client_key: &str) -> Response {
+    let mut resp = Response::new(Body::empty());
+    *resp.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let h = resp.headers_mut();
+    h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+    // Base64 text is always a valid header value.
+    if let Ok(accept) = HeaderValue::from_str(&accept_key(client_key)) {
+        h.insert(header::SEC_WEBSOCKET_ACCEPT, accept);
+    }
+    resp
 }
 
 /// One unmasked, unfragmented server frame.

@@ -642,24 +642,7 @@ pub async fn attach_ws(
     q: QueryParams,
     mut req: Request,
 ) -> Result<Response, ApiError> {
-    let header_has = |name: header::HeaderName, token: &str| {
-        req.headers().get_all(name).iter().any(|v| {
-            v.to_str()
-                .is_ok_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
-        })
-    };
-    let key = req
-        .headers()
-        .get(header::SEC_WEBSOCKET_KEY)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    let (Some(key), true, true) = (
-        key,
-        header_has(header::UPGRADE, "websocket"),
-        header_has(header::CONNECTION, "upgrade"),
-    ) else {
-        return Err(ApiError::invalid("not a websocket handshake"));
-    };
+    let key = crate::websocket::handshake_key(req.headers())?;
     let all = version.lt(1, 42);
     let (want_stdin, want_out, want_err) = if all {
         (true, true, true)
@@ -692,18 +675,7 @@ pub async fn attach_ws(
             relay
         );
     });
-    let mut resp = Response::new(Body::empty());
-    *resp.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
-    let h = resp.headers_mut();
-    h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
-    h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
-    h.insert(
-        header::SEC_WEBSOCKET_ACCEPT,
-        // Base64 text is always a valid header value.
-        HeaderValue::from_str(&crate::websocket::accept_key(&key))
-            .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?,
-    );
-    Ok(resp)
+    Ok(crate::websocket::switching_protocols(&key))
 }
 
 /// `HTTP/1.1 101 UPGRADED` with `Upgrade: tcp`, byte for byte as dockerd answers a hijack.
