@@ -106,29 +106,48 @@ pub async fn build(
     headers: http::HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
+    let req = build_request(&q, &headers)?;
+    // A `remote` context (a tarball served by this host) replaces the body.
+    let context: Box<dyn std::io::Read + Send> = match q.get("remote").filter(|r| !r.is_empty()) {
+        Some(url) => Box::new(std::io::Cursor::new(
+            berth_engine::build::context::fetch_remote(url).await?,
+        )),
+        None => Box::new(crate::stream::BodyReader::new(body)),
+    };
+    let (tx, rx) = tokio::sync::mpsc::channel::<Progress>(64);
+    let engine = s.engine.clone();
+    let build = tokio::spawn(async move { engine.build(req, context, tx).await });
+    let build_id = q.get("buildid").filter(|b| !b.is_empty());
+    let lines_rx = progress_lines(build, rx, build_id.map(str::to_string), q.bool("q"));
+    let mut resp = Response::new(Body::from_stream(
+        tokio_stream::wrappers::ReceiverStream::new(lines_rx),
+    ));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    Ok(resp)
+}
+
+/// `POST /build`'s query and headers as the engine's request, with moby's texts for bad values.
+fn build_request(q: &QueryParams, headers: &http::HeaderMap) -> Result<BuildRequest, ApiError> {
     // `X-Registry-Config`: auth configs by registry, for base images to pull.
-    let registry_auth = super::images::base64_json_header(&headers, "X-Registry-Config")
+    let registry_auth = super::images::base64_json_header(headers, "X-Registry-Config")
         .and_then(|v| v.as_object().cloned())
         .unwrap_or_default()
         .into_iter()
         .map(|(registry, auth)| (registry, super::images::credentials_of(&auth)))
         .collect();
-    let build_args: BTreeMap<String, Option<String>> = json_map(&q, "buildargs")?
+    let build_args: BTreeMap<String, Option<String>> = json_map(q, "buildargs")?
         .unwrap_or_default()
         .into_iter()
         .map(|(k, v)| (k, v.as_str().map(str::to_string)))
         .collect();
-    let labels: BTreeMap<String, String> = json_map(&q, "labels")?
+    let labels: BTreeMap<String, String> = json_map(q, "labels")?
         .unwrap_or_default()
         .into_iter()
         .map(|(k, v)| (k, v.as_str().unwrap_or_default().to_string()))
         .collect();
-    // A `remote` context (a tarball served by this host) replaces the body.
-    let remote = match q.get("remote").filter(|r| !r.is_empty()) {
-        Some(url) => Some(berth_engine::build::context::fetch_remote(url).await?),
-        None => None,
-    };
-    let quiet = q.bool("q");
     if let Some(platform) = q.get("platform").filter(|p| !p.is_empty()) {
         let host = format!("linux/{}", berth_engine::image::archive::host_arch());
         if !platform.eq_ignore_ascii_case(&host) && !platform.eq_ignore_ascii_case("linux") {
@@ -137,8 +156,8 @@ pub async fn build(
             )));
         }
     }
-    let run_host_config = run_host_config(&q)?;
-    let req = BuildRequest {
+    let run_host_config = run_host_config(q)?;
+    Ok(BuildRequest {
         tags: q.all("t").into_iter().map(str::to_string).collect(),
         dockerfile: q.get("dockerfile").unwrap_or("").to_string(),
         build_args,
@@ -152,20 +171,19 @@ pub async fn build(
         pull: q.bool("pull"),
         run_host_config,
         registry_auth,
-        cache_from: json_list(&q, "cachefrom")?,
-    };
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Progress>(64);
+        cache_from: json_list(q, "cachefrom")?,
+    })
+}
+
+/// The build's progress as dockerd's JSON lines, from a task that also ends the build when
+/// the client goes away or `POST /build/cancel` names `build_id`.
+fn progress_lines(
+    build: tokio::task::JoinHandle<Result<String, berth_engine::build::BuildFailure>>,
+    mut rx: tokio::sync::mpsc::Receiver<Progress>,
+    build_id: Option<String>,
+    quiet: bool,
+) -> tokio::sync::mpsc::Receiver<Result<Bytes, std::io::Error>> {
     let (lines_tx, lines_rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(64);
-    let engine = s.engine.clone();
-    let context: Box<dyn std::io::Read + Send> = match remote {
-        Some(bytes) => Box::new(std::io::Cursor::new(bytes)),
-        None => Box::new(crate::stream::BodyReader::new(body)),
-    };
-    let build = tokio::spawn(async move { engine.build(req, context, tx).await });
-    let build_id = q
-        .get("buildid")
-        .filter(|b| !b.is_empty())
-        .map(str::to_string);
     let cancel = std::sync::Arc::new(tokio::sync::Notify::new());
     if let Some(id) = &build_id {
         CANCELLABLE
@@ -221,14 +239,7 @@ pub async fn build(
         failure.stream = None;
         let _ = lines_tx.send(Ok(failure.to_line())).await;
     });
-    let mut resp = Response::new(Body::from_stream(
-        tokio_stream::wrappers::ReceiverStream::new(lines_rx),
-    ));
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    Ok(resp)
+    lines_rx
 }
 
 /// Takes a finished build off the cancellable list.
