@@ -24,7 +24,7 @@ use crate::types::container::{
     ContainerSummary, ContainerWaitResponse, FilesystemChange, TopResponse, summary,
 };
 use crate::types::inspect::ContainerInspect;
-use crate::types::responses::IdResponse;
+use crate::types::responses::{ContainerCreateResponse, IdResponse};
 use crate::version::ApiVersion;
 use crate::wire;
 
@@ -69,18 +69,35 @@ pub(crate) async fn json_object_body(req: Request) -> Result<Map<String, Value>,
 /// `POST /containers/create`.
 #[utoipa::path(post, path = "/containers/create", tag = "Container",
     request_body = wire::ContainerCreateRequest,
-    responses((status = 201, description = "Created"), (status = 400, description = "Bad parameter"), (status = 404, description = "No such image")))]
+    responses((status = 201, body = ContainerCreateResponse),  (status = 400, description = "Bad parameter"), (status = 404, description = "No such image")))]
 pub async fn create(
     State(s): State<AppState>,
     Extension(version): Extension<ApiVersion>,
     q: QueryParams,
     req: Request,
 ) -> Result<Response, ApiError> {
-    let Some(body) = json_body(req).await? else {
-        return Err(ApiError::invalid(
-            "config cannot be empty in order to create a container",
-        ));
-    };
+    let (request, shim_warnings) = create_request(req, version, &q).await?;
+    let (id, mut warnings) = (s.engine.containers())
+        .create(s.engine.images(), request)
+        .await?;
+    warnings.extend(shim_warnings);
+    Ok((
+        StatusCode::CREATED,
+        Json(ContainerCreateResponse { id, warnings }),
+    )
+        .into_response())
+}
+
+/// The create body decoded with Go's rules, adapted to `version` and turned into the
+/// engine's request with the query's name and platform; with the warnings the version
+/// shims add.
+async fn create_request(
+    req: Request,
+    version: ApiVersion,
+    q: &QueryParams,
+) -> Result<(CreateRequest, Vec<String>), ApiError> {
+    let empty = || ApiError::invalid("config cannot be empty in order to create a container");
+    let body = json_body(req).await?.ok_or_else(empty)?;
     let mut request: wire::ContainerCreateRequest =
         wire::go_json::decode(body, "runconfig.ContainerConfigWrapper")
             .map_err(|e| ApiError::invalid(format!("invalid JSON: {e}")))?;
@@ -90,11 +107,9 @@ pub async fn create(
         .take()
         .and_then(|n| n.endpoints_config);
     if request == wire::ContainerCreateRequest::default() {
-        return Err(ApiError::invalid(
-            "config cannot be empty in order to create a container",
-        ));
+        return Err(empty());
     }
-    let shim_warnings = crate::compat::container::adapt_create(
+    let warnings = crate::compat::container::adapt_create(
         crate::compat::container::CreateBody {
             config: &mut request,
             host: &mut host_config,
@@ -103,35 +118,20 @@ pub async fn create(
         },
         version,
     )?;
-    let config = request.into();
-    let host_config = host_config.into();
     let endpoints = endpoints
         .unwrap_or_default()
         .into_iter()
         .map(|(name, e)| (name, e.into()))
         .collect();
-    let (id, mut warnings) =
-        s.engine
-            .containers()
-            .create(
-                s.engine.images(),
-                CreateRequest {
-                    name: q.get("name").map(str::to_string),
-                    config,
-                    host_config,
-                    endpoints,
-                    read_only_non_recursive:
-                        crate::compat::container::read_only_binds_non_recursive(version),
-                    platform: crate::compat::container::create_platform(q.get("platform"), version),
-                },
-            )
-            .await?;
-    warnings.extend(shim_warnings);
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({"Id": id, "Warnings": warnings})),
-    )
-        .into_response())
+    let request = CreateRequest {
+        name: q.get("name").map(str::to_string),
+        config: request.into(),
+        host_config: host_config.into(),
+        endpoints,
+        read_only_non_recursive: crate::compat::container::read_only_binds_non_recursive(version),
+        platform: crate::compat::container::create_platform(q.get("platform"), version),
+    };
+    Ok((request, warnings))
 }
 
 /// `GET /containers/{id}/json`.

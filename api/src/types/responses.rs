@@ -49,6 +49,16 @@ pub struct BuildPruneResponse {
     pub space_reclaimed: i64,
 }
 
+/// `POST /containers/create`.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct ContainerCreateResponse {
+    #[serde(rename = "Id")]
+    pub id: String,
+    /// An empty list when there are none (never `null`).
+    #[serde(rename = "Warnings")]
+    pub warnings: Vec<String>,
+}
+
 /// The ID of what a request made (`POST /commit`).
 #[derive(Clone, Debug, Serialize, ToSchema)]
 #[schema(as = IDResponse)]
