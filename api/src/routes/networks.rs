@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::extract::{Extension, Path, Request, State};
-use berth_engine::network::{CreateNetwork, IpamConfig, Network, PREDEFINED};
+use berth_engine::network::{CreateNetwork, IpamConfig, Network};
 use http::StatusCode;
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -238,55 +238,8 @@ pub async fn list(
     State(s): State<AppState>,
     q: QueryParams,
 ) -> Result<Json<Vec<NetworkView>>, ApiError> {
-    let filters = q.filters()?;
-    filters.validate(&["driver", "id", "label", "name", "scope", "type", "dangling"])?;
-    if let Some(types) = filters.values("type")
-        && let Some(bad) = types.iter().find(|t| *t != "custom" && *t != "builtin")
-    {
-        return Err(ApiError::invalid(format!("invalid filter: 'type'='{bad}'")));
-    }
-    let dangling = match filters.values("dangling").and_then(|v| v.iter().next()) {
-        Some(v) if v == "true" || v == "1" => Some(true),
-        Some(v) if v == "false" || v == "0" => Some(false),
-        Some(v) => return Err(ApiError::invalid(format!("invalid filter 'dangling={v}'"))),
-        None => None,
-    };
-    // Every network here is local.
-    if !filters.exact_match("scope", "local") {
-        return Ok(Json(vec![]));
-    }
-    let containers = s.engine.containers();
-    let out: Vec<NetworkView> = s
-        .engine
-        .networks()
-        .list()
-        .iter()
-        .filter(|n| filters.exact_match("driver", &n.driver))
-        .filter(|n| filters.prefix_match_any("id", &[&n.id]))
-        .filter(|n| filters.label_match(&n.labels))
-        .filter(|n| {
-            filters
-                .values("name")
-                .is_none_or(|vs| vs.iter().any(|v| n.name.contains(v.as_str())))
-        })
-        .filter(|n| {
-            let kind = if PREDEFINED.contains(&n.name.as_str()) {
-                "builtin"
-            } else {
-                "custom"
-            };
-            filters.exact_match("type", kind)
-        })
-        .filter(|n| {
-            dangling.is_none_or(|d| {
-                // As on dockerd: only running containers (endpoints) count.
-                let unused = !PREDEFINED.contains(&n.name.as_str())
-                    && containers.network_endpoints(&n.id).is_empty();
-                unused == d
-            })
-        })
-        .map(|n| network_view(&s, n, false))
-        .collect();
+    let list = s.engine.list_networks(&q.filters()?)?;
+    let out = list.iter().map(|n| network_view(&s, n, false)).collect();
     Ok(Json(out))
 }
 

@@ -5,6 +5,7 @@
 //! the whole picture. Networks are kept as one JSON file each under `<data-root>/network`.
 
 pub mod ipam;
+mod listing;
 pub mod netavark;
 pub mod netns;
 pub mod plumb;
