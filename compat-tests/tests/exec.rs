@@ -184,3 +184,49 @@ fn exec_in_a_stopped_container_is_a_conflict() {
         "{v}"
     );
 }
+
+#[test]
+fn container_inspect_lists_execs_until_they_exit() {
+    let c = setup("execids");
+    let exec_ids = || {
+        let (status, v) = c.d.get_json(&format!("/containers/{}/json", c.container));
+        assert_eq!(status, 200, "{v}");
+        v["ExecIDs"].clone()
+    };
+    // None yet: Go writes the empty list as null.
+    assert_eq!(exec_ids(), serde_json::Value::Null);
+    let create = |cmd: &[&str]| {
+        let body = serde_json::json!({"Cmd": cmd, "AttachStdout": true});
+        let r =
+            c.d.post_json(&format!("/containers/{}/exec", c.container), &body);
+        assert_eq!(r.status, 201, "{}", r.describe());
+        r.json()["Id"].as_str().expect("exec Id").to_string()
+    };
+    let created = create(&["true"]);
+    let running = create(&["sleep", "300"]);
+    let r = c.d.post_json(
+        &format!("/exec/{running}/start"),
+        &serde_json::json!({"Detach": true}),
+    );
+    assert_eq!(r.status, 200, "{}", r.describe());
+    let mut listed: Vec<String> = serde_json::from_value(exec_ids()).unwrap_or_default();
+    listed.sort();
+    let mut want = vec![created.clone(), running.clone()];
+    want.sort();
+    assert_eq!(listed, want, "a created and a running exec are both listed");
+    // Once an exec has exited it is no longer the container's.
+    let r = c.d.post_json(
+        &format!("/exec/{created}/start"),
+        &serde_json::json!({"Detach": true}),
+    );
+    assert_eq!(r.status, 200, "{}", r.describe());
+    let mut ids = serde_json::Value::Null;
+    for _ in 0..50 {
+        ids = exec_ids();
+        if ids == serde_json::json!([running]) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(ids, serde_json::json!([running]));
+}

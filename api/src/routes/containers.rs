@@ -145,6 +145,7 @@ pub async fn inspect(
 ) -> Result<Json<ContainerInspect>, ApiError> {
     let c = s.engine.containers().get(&id)?;
     let mut out = crate::types::inspect::inspect(&c, version);
+    out.exec_ids = crate::types::responses::non_empty(s.engine.containers().exec_ids(&c.id));
     crate::compat::container::short_id_aliases_before_1_45(&mut out, version);
     crate::compat::container::inspect_trimmed_from_1_52(&mut out, version);
     if q.bool("size") {

@@ -364,7 +364,8 @@ impl ContainerService {
             });
     }
 
-    /// Exec IDs of a container, for inspect's `ExecIDs`.
+    /// Exec IDs of a container, for inspect's `ExecIDs`: those created and not yet started
+    /// or still running (moby forgets an exec on the container's side once it exits).
     pub fn exec_ids(&self, container_id: &str) -> Vec<String> {
         self.execs
             .by_id
@@ -373,7 +374,8 @@ impl ContainerService {
             .values()
             .filter_map(|e| {
                 let st = e.state.lock().unwrap_or_else(|p| p.into_inner());
-                (st.container_id == container_id && st.running).then(|| st.id.clone())
+                let live = st.running || !st.started;
+                (st.container_id == container_id && live).then(|| st.id.clone())
             })
             .collect()
     }
