@@ -496,3 +496,51 @@ fn a_crash_inside_create_leaves_no_directory_or_snapshot() {
     let id = r.json()["Id"].as_str().unwrap().to_string();
     starts_then_clears(&d, &id);
 }
+
+/// Noticed in the chaos runs: berthd killed in the middle of a `docker load` left the load's
+/// lease (and so its half-written content, until containerd's 24 h expiry) and its scratch
+/// files. The restarted daemon ends such leases and empties its scratch space.
+#[test]
+fn a_crash_inside_a_load_leaves_no_lease_or_scratch_files() {
+    let Some((mut d, _)) = crash_daemon("crash-load") else {
+        return;
+    };
+    let image = compat_tests::fixtures::test_image("crash-load-again");
+    let archive = image.docker_archive(&["berth-test/busybox:crash-load-again"]);
+    let bytes = std::fs::read(&archive).expect("fixture archive");
+    d.restart_crashing_at("load:leased");
+    let r = d.try_request(
+        "POST",
+        "/images/load",
+        &[("Content-Type", "application/x-tar")],
+        &bytes,
+    );
+    assert!(r.is_err(), "the load was answered: {:?}", r.map(|r| r.status));
+    assert!(
+        d.wait_exit(Duration::from_secs(10)).is_some(),
+        "berthd did not reach its crash point\n{}",
+        d.log()
+    );
+    d.restart_stopped();
+    let leases: Vec<String> = first_column(&d.ctr(&["leases", "ls"]))
+        .into_iter()
+        .filter(|l| l.starts_with("berth-load-"))
+        .collect();
+    assert!(leases.is_empty(), "leases left by the crash: {leases:?}");
+    let scratch: Vec<String> = std::fs::read_dir(d.data_root().join("tmp"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(scratch.is_empty(), "scratch files left: {scratch:?}");
+    let r = d.request(
+        "POST",
+        "/images/load",
+        &[("Content-Type", "application/x-tar")],
+        &bytes,
+    );
+    assert_eq!(r.status, 200, "the load again: {}", r.describe());
+    let (status, _) = d.get_json("/images/berth-test/busybox:crash-load-again/json");
+    assert_eq!(status, 200);
+}

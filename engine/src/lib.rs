@@ -114,7 +114,14 @@ impl Engine {
             &config.data_root,
             registries,
         );
-        system::ensure_dir(images.scratch_dir())?;
+        // What a killed predecessor was in the middle of: its temp files and the leases that
+        // kept its half-written content; nothing of this process uses either yet.
+        system::empty_dir(images.scratch_dir())?;
+        match containerd.delete_stale_leases().await {
+            Ok(ids) if !ids.is_empty() => tracing::info!(?ids, "ended leases left by a crash"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!("cannot list leases: {}", e.message),
+        }
         let volumes = Arc::new(volume::VolumeStore::new(&config.data_root, events.clone())?);
         let networks = Arc::new(network::NetworkStore::new(
             &config.data_root,

@@ -116,6 +116,23 @@ pub fn ensure_dir(path: &Path) -> Result<()> {
         .map_err(|e| Error::internal(format!("cannot create {}: {e}", path.display())))
 }
 
+/// Makes `path` an empty directory: what is in it goes (an entry that cannot be removed is
+/// logged and left).
+pub fn empty_dir(path: &Path) -> Result<()> {
+    ensure_dir(path)?;
+    for entry in std::fs::read_dir(path).into_iter().flatten().flatten() {
+        let p = entry.path();
+        let r = match entry.file_type() {
+            Ok(t) if t.is_dir() => std::fs::remove_dir_all(&p),
+            _ => std::fs::remove_file(&p),
+        };
+        if let Err(e) = r {
+            tracing::warn!("cannot remove {}: {e}", p.display());
+        }
+    }
+    Ok(())
+}
+
 /// Writes `contents` to `path` so that a crash leaves either the old or the new file:
 /// temp file, fsync, rename, fsync of the directory.
 pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {

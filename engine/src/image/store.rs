@@ -828,6 +828,7 @@ impl ImageStore {
             .join(format!("load-{:016x}", rand::random::<u64>()));
         std::fs::create_dir_all(&dir)?;
         let lease = self.containerd.create_lease("load").await?;
+        crate::system::crash_point("load:leased");
         let dir_owned = dir.clone();
         let mut sink = LeasedSink {
             containerd: self.containerd.clone(),

@@ -38,6 +38,9 @@ pub enum BlobPiece {
 #[derive(Clone, Debug)]
 pub struct Lease(pub String);
 
+/// The label that makes a lease expire: only the leases of one operation carry it.
+const GC_EXPIRE: &str = "containerd.io/gc.expire";
+
 impl Containerd {
     /// Adds the lease header to a namespaced request.
     pub(crate) fn leased<T>(&self, message: T, lease: Option<&Lease>) -> tonic::Request<T> {
@@ -56,7 +59,7 @@ impl Containerd {
         let expire = expire
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap_or_default();
-        let labels = HashMap::from([("containerd.io/gc.expire".to_string(), expire)]);
+        let labels = HashMap::from([(GC_EXPIRE.to_string(), expire)]);
         LeasesClient::new(self.channel.clone())
             .create(self.request(CreateLeaseRequest {
                 id: id.clone(),
@@ -65,6 +68,28 @@ impl Containerd {
             .await
             .map_err(classify)?;
         Ok(Lease(id))
+    }
+
+    /// Deletes the expiring leases (`berth-<purpose>-<n>`, see [`Self::create_lease`]) a
+    /// previous berthd took for a load, pull, build, commit or init layer and never ended
+    /// because it was killed; at start-up no operation of this process holds one. Returns
+    /// their IDs.
+    pub async fn delete_stale_leases(&self) -> Result<Vec<String>> {
+        use containerd_client::services::v1::ListRequest as ListLeasesRequest;
+        let leases = LeasesClient::new(self.channel.clone())
+            .list(self.request(ListLeasesRequest { filters: vec![] }))
+            .await
+            .map_err(classify)?
+            .into_inner()
+            .leases;
+        let mut deleted = Vec::new();
+        for lease in leases {
+            if lease.id.starts_with("berth-") && lease.labels.contains_key(GC_EXPIRE) {
+                self.delete_lease(&Lease(lease.id.clone())).await;
+                deleted.push(lease.id);
+            }
+        }
+        Ok(deleted)
     }
 
     /// A lease with a fixed ID and no expiry, for things that live until explicitly removed.
