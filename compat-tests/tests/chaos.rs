@@ -3,7 +3,8 @@
 //! restart nothing may be left that no record accounts for: no running task, containerd
 //! container, container snapshot, network namespace or bridge port without a container to
 //! show for it, no two containers with one address, no container stuck in `removing`, no
-//! `--rm` container that is not running; and everything can then be removed.
+//! `--rm` container that is not running, no lease of an operation the killed daemon was in;
+//! and everything can then be removed.
 //!
 //! `BERTH_CHAOS_CYCLES` (default 6) and `BERTH_CHAOS_SEED` (default: the clock) choose the
 //! run; the seed is printed, so a failure can be replayed. berthd only: the checks read
@@ -179,6 +180,15 @@ fn leftovers(d: &Daemon, restarted: bool) -> Vec<String> {
     for key in first_column(&d.ctr(&["snapshots", "ls"])) {
         if is_container_id(&key) && !state.contains_key(&key) {
             problems.push(format!("snapshot {key} has no container"));
+        }
+    }
+    // An operation's lease (`berth-<purpose>-<n>`) outlives it only when berthd is killed;
+    // the restarted daemon ends those (the containers' own `berth-container-` leases stay).
+    if restarted {
+        for lease in first_column(&d.ctr(&["leases", "ls"])) {
+            if lease.starts_with("berth-") && !lease.starts_with("berth-container-") {
+                problems.push(format!("lease {lease} left from before the restart"));
+            }
         }
     }
     let netns = d.exec_root().join("netns");
@@ -515,7 +525,11 @@ fn a_crash_inside_a_load_leaves_no_lease_or_scratch_files() {
         &[("Content-Type", "application/x-tar")],
         &bytes,
     );
-    assert!(r.is_err(), "the load was answered: {:?}", r.map(|r| r.status));
+    assert!(
+        r.is_err(),
+        "the load was answered: {:?}",
+        r.map(|r| r.status)
+    );
     assert!(
         d.wait_exit(Duration::from_secs(10)).is_some(),
         "berthd did not reach its crash point\n{}",
