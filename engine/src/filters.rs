@@ -45,6 +45,17 @@ impl Filters {
         Ok(())
     }
 
+    /// The first value of a boolean term (`true`/`1`, `false`/`0`), None when absent; a
+    /// value that is neither comes back as the error, for the caller's own text.
+    pub fn bool_term(&self, term: &str) -> std::result::Result<Option<bool>, String> {
+        match self.terms.get(term).and_then(|v| v.iter().next()) {
+            None => Ok(None),
+            Some(v) if v == "true" || v == "1" => Ok(Some(true)),
+            Some(v) if v == "false" || v == "0" => Ok(Some(false)),
+            Some(v) => Err(v.clone()),
+        }
+    }
+
     /// True when `term` is absent or any of its values equals `value`.
     pub fn exact_match(&self, term: &str, value: &str) -> bool {
         self.terms.get(term).is_none_or(|vs| vs.contains(value))

@@ -6,7 +6,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Extension, Path, State};
 use axum::response::{IntoResponse, Response};
 use berth_engine::image::listing::ImageListQuery;
-use berth_engine::image::store::{ImageEntry, RemovedImage};
+use berth_engine::image::store::ImageEntry;
 use futures_util::StreamExt as _;
 use http::StatusCode;
 
@@ -416,21 +416,7 @@ pub async fn remove(
         .engine
         .remove_image(&name, q.bool("force"), q.bool("noprune"))
         .await?;
-    Ok(Json(
-        removed
-            .into_iter()
-            .map(|r| match r {
-                RemovedImage::Untagged(n) => DeleteResponseItem {
-                    untagged: Some(n),
-                    deleted: None,
-                },
-                RemovedImage::Deleted(id) => DeleteResponseItem {
-                    untagged: None,
-                    deleted: Some(id),
-                },
-            })
-            .collect(),
-    ))
+    Ok(Json(removed.into_iter().map(Into::into).collect()))
 }
 
 #[utoipa::path(get, path = "/images/get", tag = "Image",

@@ -3,7 +3,6 @@
 use axum::Json;
 use axum::extract::State;
 use berth_engine::filters::Filters;
-use berth_engine::image::store::RemovedImage;
 
 use super::AppState;
 use crate::error::ApiError;
@@ -75,19 +74,11 @@ pub async fn images(
 ) -> Result<Json<ImagePruneResponse>, ApiError> {
     let filters = q.filters()?;
     filters.validate(&["dangling", "until", "label", "label!"])?;
-    let all = match filters
-        .values("dangling")
-        .and_then(|v| v.iter().next())
-        .map(String::as_str)
-    {
-        None | Some("true") | Some("1") => false,
-        Some("false") | Some("0") => true,
-        Some(other) => {
-            return Err(ApiError::invalid(format!(
-                "invalid filter 'dangling={other}'"
-            )));
-        }
-    };
+    // Without `dangling=false` only dangling images go.
+    let all = filters
+        .bool_term("dangling")
+        .map_err(|v| ApiError::invalid(format!("invalid filter 'dangling={v}'")))?
+        == Some(false);
     let until = until(&filters)?;
     // The builder's step images are its cache, as an image's parents are on dockerd:
     // `docker builder prune` removes them, a dangling-image prune keeps them.
@@ -104,19 +95,7 @@ pub async fn images(
                 || label_keeps(&filters, &e.labels)
         })
         .await?;
-    let items: Vec<DeleteResponseItem> = removed
-        .into_iter()
-        .map(|r| match r {
-            RemovedImage::Untagged(n) => DeleteResponseItem {
-                untagged: Some(n),
-                deleted: None,
-            },
-            RemovedImage::Deleted(id) => DeleteResponseItem {
-                untagged: None,
-                deleted: Some(id),
-            },
-        })
-        .collect();
+    let items: Vec<DeleteResponseItem> = removed.into_iter().map(Into::into).collect();
     Ok(Json(ImagePruneResponse {
         images_deleted: non_empty(items),
         space_reclaimed: reclaimed,

@@ -109,14 +109,9 @@ pub async fn list(
 ) -> Result<Json<VolumeListResponse>, ApiError> {
     let filters = q.filters()?;
     filters.validate(&["name", "label", "driver", "dangling"])?;
-    let dangling = match filters.values("dangling").and_then(|v| v.iter().next()) {
-        Some(v) if v == "true" || v == "1" => Some(true),
-        Some(v) if v == "false" || v == "0" => Some(false),
-        Some(v) => {
-            return Err(ApiError::invalid(format!("invalid filter 'dangling={v}'")));
-        }
-        None => None,
-    };
+    let dangling = filters
+        .bool_term("dangling")
+        .map_err(|v| ApiError::invalid(format!("invalid filter 'dangling={v}'")))?;
     let volumes: Vec<VolumeView> = s
         .engine
         .volumes()

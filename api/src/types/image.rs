@@ -173,3 +173,19 @@ pub struct DeleteResponseItem {
     #[serde(rename = "Deleted", skip_serializing_if = "Option::is_none")]
     pub deleted: Option<String>,
 }
+
+impl From<berth_engine::image::store::RemovedImage> for DeleteResponseItem {
+    fn from(r: berth_engine::image::store::RemovedImage) -> Self {
+        use berth_engine::image::store::RemovedImage;
+        match r {
+            RemovedImage::Untagged(n) => DeleteResponseItem {
+                untagged: Some(n),
+                deleted: None,
+            },
+            RemovedImage::Deleted(id) => DeleteResponseItem {
+                untagged: None,
+                deleted: Some(id),
+            },
+        }
+    }
+}

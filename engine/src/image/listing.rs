@@ -61,14 +61,9 @@ impl ImageEntry {
 
 /// `dangling=true|false` (moby accepts `1` and `0` too).
 fn dangling_filter(filters: &Filters) -> Result<Option<bool>> {
-    let Some(v) = filters.values("dangling").and_then(|v| v.iter().next()) else {
-        return Ok(None);
-    };
-    match v.as_str() {
-        "true" | "1" => Ok(Some(true)),
-        "false" | "0" => Ok(Some(false)),
-        _ => Err(Error::invalid(format!("Invalid filter 'dangling=[{v}]'"))),
-    }
+    filters
+        .bool_term("dangling")
+        .map_err(|v| Error::invalid(format!("Invalid filter 'dangling=[{v}]'")))
 }
 
 /// moby's reference filter: a glob over the familiar name, with or without the tag.

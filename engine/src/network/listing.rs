@@ -17,12 +17,9 @@ impl Engine {
         {
             return Err(Error::invalid(format!("invalid filter: 'type'='{bad}'")));
         }
-        let dangling = match filters.values("dangling").and_then(|v| v.iter().next()) {
-            Some(v) if v == "true" || v == "1" => Some(true),
-            Some(v) if v == "false" || v == "0" => Some(false),
-            Some(v) => return Err(Error::invalid(format!("invalid filter 'dangling={v}'"))),
-            None => None,
-        };
+        let dangling = filters
+            .bool_term("dangling")
+            .map_err(|v| Error::invalid(format!("invalid filter 'dangling={v}'")))?;
         // Every network here is local.
         if !filters.exact_match("scope", "local") {
             return Ok(Vec::new());
