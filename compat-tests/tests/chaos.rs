@@ -382,14 +382,14 @@ fn crash_daemon(test: &str) -> Option<(Daemon, String)> {
 /// Restarts berthd to crash at `point`, sends the request it dies in (no answer, and the
 /// daemon exits), restarts it plainly and checks that nothing is left behind.
 fn crash_in(d: &mut Daemon, point: &str, path: &str, body: &Value) {
-    d.restart_crashing_at(point);
     let bytes = serde_json::to_vec(body).unwrap();
-    let r = d.try_request(
-        "POST",
-        path,
-        &[("Content-Type", "application/json")],
-        &bytes,
-    );
+    crash_in_request(d, point, path, "application/json", &bytes);
+}
+
+/// [`crash_in`] with a body of any type.
+fn crash_in_request(d: &mut Daemon, point: &str, path: &str, content_type: &str, body: &[u8]) {
+    d.restart_crashing_at(point);
+    let r = d.try_request("POST", path, &[("Content-Type", content_type)], body);
     assert!(
         r.is_err(),
         "POST {path} was answered: {:?}",
@@ -518,24 +518,13 @@ fn a_crash_inside_a_load_leaves_no_lease_or_scratch_files() {
     let image = compat_tests::fixtures::test_image("crash-load-again");
     let archive = image.docker_archive(&["berth-test/busybox:crash-load-again"]);
     let bytes = std::fs::read(&archive).expect("fixture archive");
-    d.restart_crashing_at("load:leased");
-    let r = d.try_request(
-        "POST",
+    crash_in_request(
+        &mut d,
+        "load:leased",
         "/images/load",
-        &[("Content-Type", "application/x-tar")],
+        "application/x-tar",
         &bytes,
     );
-    assert!(
-        r.is_err(),
-        "the load was answered: {:?}",
-        r.map(|r| r.status)
-    );
-    assert!(
-        d.wait_exit(Duration::from_secs(10)).is_some(),
-        "berthd did not reach its crash point\n{}",
-        d.log()
-    );
-    d.restart_stopped();
     let leases: Vec<String> = first_column(&d.ctr(&["leases", "ls"]))
         .into_iter()
         .filter(|l| l.starts_with("berth-load-"))
