@@ -73,8 +73,9 @@ pub struct Daemon {
     made_bridge: Option<String>,
     /// The address-pool range reserved for an owned dockerd (released on drop).
     pool: Option<PoolLease>,
-    /// `BERTH_CRASH_AT` for the next spawn only (see [`Daemon::restart_crashing_at`]).
-    crash_at: Option<String>,
+    /// Test hooks for the next spawn only: `BERTH_CRASH_AT` or `BERTH_PAUSE_AT` with the
+    /// point it names (see [`Daemon::restart_crashing_at`], [`Daemon::restart_pausing_at`]).
+    hook: Option<(&'static str, String)>,
 }
 
 /// A whole disk of this host (`/dev/vda`, `/dev/sda`...), for block device limits.
@@ -486,7 +487,7 @@ impl Daemon {
             dockerd: false,
             made_bridge: None,
             pool: None,
-            crash_at: None,
+            hook: None,
         }
     }
 
@@ -526,7 +527,7 @@ impl Daemon {
             dockerd,
             made_bridge: None,
             pool: None,
-            crash_at: None,
+            hook: None,
         };
         if dockerd {
             d.prepare_dockerd(&bridge, &bip, extra_args);
@@ -623,8 +624,8 @@ impl Daemon {
         cmd.env("HTTPS_PROXY", "http://127.0.0.1:9")
             .env("HTTP_PROXY", "http://127.0.0.1:9")
             .env("NO_PROXY", "127.0.0.1,localhost,::1");
-        if let Some(point) = &self.crash_at {
-            cmd.env("BERTH_CRASH_AT", point);
+        if let Some((var, point)) = &self.hook {
+            cmd.env(var, point);
         }
         cmd.arg("-H")
             .arg(format!("unix://{}", self.socket.display()))
@@ -670,10 +671,20 @@ impl Daemon {
     /// Restarts an owned berthd with `BERTH_CRASH_AT=point`: it SIGKILLs itself when it
     /// reaches that point (engine's `system::crash_point`). Its next restart is a plain one.
     pub fn restart_crashing_at(&mut self, point: &str) {
+        self.restart_with_hook("BERTH_CRASH_AT", point);
+    }
+
+    /// Restarts an owned berthd with `BERTH_PAUSE_AT=point`: it waits a moment each time
+    /// it passes that point (engine's `system::pause_point`), widening a race's window.
+    pub fn restart_pausing_at(&mut self, point: &str) {
+        self.restart_with_hook("BERTH_PAUSE_AT", point);
+    }
+
+    fn restart_with_hook(&mut self, var: &'static str, point: &str) {
         self.stop(STOP_TIMEOUT);
-        self.crash_at = Some(point.to_string());
+        self.hook = Some((var, point.to_string()));
         self.spawn(&[]);
-        self.crash_at = None;
+        self.hook = None;
         self.wait_ready(BOOT_TIMEOUT);
     }
 

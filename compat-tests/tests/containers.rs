@@ -1543,6 +1543,28 @@ fn wait_flushes_headers_then_reports_the_exit() {
 }
 
 #[track_caller]
+/// A process that exits while its start is still being recorded is seen as exited once
+/// `wait` has returned, and `rm -f` removes it at once. On an owned berthd the pause hook
+/// holds the start just before it records the container as running (the window a fast
+/// exit hit under load); elsewhere the same steps run without it.
+#[test]
+fn an_exit_while_the_start_is_recorded_leaves_the_container_exited() {
+    let mut c = setup("exit-in-start");
+    if c.d.owned() && !c.d.is_dockerd() {
+        c.d.restart_pausing_at("start:before-running");
+    }
+    let n = c.name("x");
+    let id = c.run_detached(&n, &["true"]);
+    let r = c.d.request("POST", &format!("/containers/{id}/wait"), &[], b"");
+    assert_eq!(r.status, 200, "{}", r.describe());
+    check_wait_body(&r.text(), 0);
+    let state = c.inspect(&n)["State"].clone();
+    assert_eq!(state["Running"], json!(false), "after wait: {state}");
+    assert_eq!(state["Status"], json!("exited"), "after wait: {state}");
+    let r = c.d.request("DELETE", &format!("/containers/{id}?force=1"), &[], b"");
+    assert_eq!(r.status, 204, "{}", r.describe());
+}
+
 fn check_wait_body(line: &str, code: i64) {
     let v: Value =
         serde_json::from_str(line.trim_end()).unwrap_or_else(|e| panic!("{e}: {line:?}"));

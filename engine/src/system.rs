@@ -198,6 +198,21 @@ pub fn crash_point(point: &str) {
     }
 }
 
+/// A hook for race tests: when `BERTH_PAUSE_AT` names this point, the task waits here half
+/// a second, so a window that is otherwise microseconds wide is always hit. Unset, it costs
+/// one compare.
+pub async fn pause_point(point: &str) {
+    static AT: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    if AT
+        .get_or_init(|| std::env::var("BERTH_PAUSE_AT").ok())
+        .as_deref()
+        == Some(point)
+    {
+        tracing::warn!(point, "BERTH_PAUSE_AT: pausing here");
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+}
+
 /// The daemon's ID (`/info` `ID`): generated once, then kept in the data root.
 pub fn load_or_create_engine_id(data_root: &Path) -> Result<String> {
     let path = data_root.join("engine-id");

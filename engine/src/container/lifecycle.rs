@@ -19,6 +19,14 @@ use crate::{Error, ErrorKind, Result};
 /// How long a SIGKILL through `kill` waits for the exit before trying once more (moby: 10 s).
 pub(super) const KILL_WAIT: Duration = Duration::from_secs(10);
 
+/// A task that has started and whose exit nobody watches yet: the start records the
+/// container as running first, then hands this to the exit monitor.
+pub(super) struct StartedTask {
+    pid: u32,
+    exit_wait: tokio::task::JoinHandle<Result<crate::runtime::tasks::Exit>>,
+    io_done: tokio::sync::oneshot::Receiver<()>,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WaitCondition {
     NotRunning,
@@ -87,7 +95,9 @@ impl ContainerService {
             super::mounts::check_tmpfs_data(data)?;
         }
         match self.start_task(c, &record).await {
-            Ok(pid) => {
+            Ok(started) => {
+                crate::system::pause_point("start:before-running").await;
+                let pid = started.pid;
                 let record = {
                     let mut r = c.rec();
                     r.state = State {
@@ -103,8 +113,14 @@ impl ContainerService {
                     r.manually_stopped = false;
                     r.clone()
                 };
-                self.persist(&record)?;
-                self.event(&record, "start", &[]);
+                let persisted = self.persist(&record);
+                if persisted.is_ok() {
+                    self.event(&record, "start", &[]);
+                }
+                // Only now may the exit be handled: earlier, a process that is already gone
+                // would be recorded as exited and then overwritten as running.
+                self.spawn_exit_monitor(c.clone(), started.exit_wait, started.io_done);
+                persisted?;
                 self.start_health_monitor(c);
                 Ok(())
             }
@@ -146,7 +162,7 @@ impl ContainerService {
         &self,
         c: &Arc<Container>,
         record: &ContainerRecord,
-    ) -> Result<u32> {
+    ) -> Result<StartedTask> {
         let id = &record.id;
         let mut phases = super::phases::Phases::new("start", id);
         let hostname = record.config.hostname().to_string();
@@ -393,8 +409,11 @@ impl ContainerService {
         phases.mark("task_start");
         crate::system::crash_point("start:task-started");
         phases.log();
-        self.spawn_exit_monitor(c.clone(), exit_wait, io_done);
-        Ok(pid)
+        Ok(StartedTask {
+            pid,
+            exit_wait,
+            io_done,
+        })
     }
 
     /// `POST /containers/{id}/stop`: the stop signal, then SIGKILL after `timeout` seconds
