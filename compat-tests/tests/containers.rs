@@ -1555,13 +1555,15 @@ fn an_exit_while_the_start_is_recorded_leaves_the_container_exited() {
     }
     let n = c.name("x");
     let id = c.run_detached(&n, &["true"]);
-    let r = c.d.request("POST", &format!("/containers/{id}/wait"), &[], b"");
+    let r =
+        c.d.request("POST", &format!("/containers/{id}/wait"), &[], b"");
     assert_eq!(r.status, 200, "{}", r.describe());
     check_wait_body(&r.text(), 0);
     let state = c.inspect(&n)["State"].clone();
     assert_eq!(state["Running"], json!(false), "after wait: {state}");
     assert_eq!(state["Status"], json!("exited"), "after wait: {state}");
-    let r = c.d.request("DELETE", &format!("/containers/{id}?force=1"), &[], b"");
+    let r =
+        c.d.request("DELETE", &format!("/containers/{id}?force=1"), &[], b"");
     assert_eq!(r.status, 204, "{}", r.describe());
 }
 
