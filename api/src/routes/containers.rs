@@ -562,15 +562,22 @@ pub(crate) fn stream_content_type(tty: bool, version: ApiVersion) -> &'static st
 }
 
 fn frame(tty: bool, kind: StreamKind, data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(8 + data.len());
+    frame_into(&mut out, tty, kind, data);
+    out
+}
+
+/// [`frame`], appended to `out`.
+fn frame_into(out: &mut Vec<u8>, tty: bool, kind: StreamKind, data: &[u8]) {
     if tty {
-        data.to_vec()
+        out.extend_from_slice(data);
     } else {
         let n = if kind == StreamKind::Stderr {
             stdcopy::STDERR
         } else {
             stdcopy::STDOUT
         };
-        stdcopy::frame(n, data)
+        stdcopy::frame_into(out, n, data);
     }
 }
 
@@ -894,9 +901,15 @@ pub async fn logs(
 ) -> Result<Response, ApiError> {
     let (tty, rx) = s.engine.containers().logs(&id, logs_request(&q)?)?;
     let (timestamps, details) = (q.bool("timestamps"), q.bool("details"));
-    let stream = tokio_stream::wrappers::ReceiverStream::new(rx).map(move |e| {
-        let line = log_line(&e, timestamps, details);
-        Ok::<_, std::convert::Infallible>(Bytes::from(frame(tty, e.stream, &line)))
+    let stream = tokio_stream::wrappers::ReceiverStream::new(rx).map(move |batch| {
+        let mut out = Vec::with_capacity(batch.iter().map(|e| e.line.len() + 8).sum());
+        let mut line = Vec::new();
+        for e in &batch {
+            line.clear();
+            log_line(&mut line, e, timestamps, details);
+            frame_into(&mut out, tty, e.stream, &line);
+        }
+        Ok::<_, std::convert::Infallible>(Bytes::from(out))
     });
     let mut resp = Response::new(Body::from_stream(stream));
     resp.headers_mut().insert(
@@ -940,14 +953,14 @@ fn logs_request(q: &QueryParams) -> Result<LogsRequest, ApiError> {
     })
 }
 
-/// One entry as `docker logs` prints it: with `-t` its time, with `--details` its
-/// attributes as `k=v,k=v ` (sorted), as dockerd prints them.
+/// One entry as `docker logs` prints it, appended to `line`: with `-t` its time, with
+/// `--details` its attributes as `k=v,k=v ` (sorted), as dockerd prints them.
 fn log_line(
+    line: &mut Vec<u8>,
     e: &berth_engine::container::logs::LogEntry,
     timestamps: bool,
     details: bool,
-) -> Vec<u8> {
-    let mut line = Vec::new();
+) {
     if timestamps {
         line.extend_from_slice(fixed_nanos(&e.time).as_bytes());
         line.push(b' ');
@@ -958,7 +971,6 @@ fn log_line(
         line.push(b' ');
     }
     line.extend_from_slice(&e.line);
-    line
 }
 
 /// `docker logs -t` always prints nine fractional digits (the log file may trim zeros).

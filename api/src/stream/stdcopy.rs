@@ -7,10 +7,15 @@ pub const SYSTEM: u8 = 3;
 
 pub fn frame(stream: u8, data: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(8 + data.len());
+    frame_into(&mut out, stream, data);
+    out
+}
+
+/// [`frame`], appended to `out`.
+pub fn frame_into(out: &mut Vec<u8>, stream: u8, data: &[u8]) {
     out.extend_from_slice(&[stream, 0, 0, 0]);
     out.extend_from_slice(&(data.len() as u32).to_be_bytes());
     out.extend_from_slice(data);
-    out
 }
 
 #[cfg(test)]

@@ -697,8 +697,8 @@ impl Engine {
         loop {
             // A client that goes away (Ctrl-C) stops the step; the caller removes it.
             tokio::select! {
-                entry = logs.recv() => match entry {
-                    Some(entry) => {
+                batch = logs.recv() => match batch {
+                    Some(batch) => for entry in batch {
                         let mut line = String::from_utf8_lossy(&entry.line).into_owned();
                         // dockerd shows a step's stderr in red (ANSI 91).
                         if entry.stream == crate::container::io::StreamKind::Stderr {
@@ -707,7 +707,7 @@ impl Engine {
                         if out.send(Progress::Stream(line)).await.is_err() {
                             return Err(canceled());
                         }
-                    }
+                    },
                     None => break,
                 },
                 _ = out.closed() => return Err(canceled()),

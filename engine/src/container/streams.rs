@@ -91,7 +91,7 @@ impl ContainerService {
         &self,
         name_or_id: &str,
         req: LogsRequest,
-    ) -> Result<(bool, mpsc::Receiver<LogEntry>)> {
+    ) -> Result<(bool, mpsc::Receiver<Vec<LogEntry>>)> {
         let c = self.lookup(name_or_id)?;
         let record = c.rec().clone();
         if LogConfig::of(&record.host_config).driver == LogDriver::None {
@@ -100,7 +100,9 @@ impl ContainerService {
             ));
         }
         let path = PathBuf::from(&record.log_path);
-        let (tx, rx) = mpsc::channel(256);
+        // Entries go out in batches (a piece of the file at a time), so a long log costs
+        // one send and one write per batch rather than per line.
+        let (tx, rx) = mpsc::channel(4);
         let mut exits = c.exits.subscribe();
         let follow = req.follow && record.state.running();
         tokio::spawn(async move {
@@ -124,10 +126,8 @@ impl ContainerService {
                 // Read backwards from the end: the cost is the tail's, not the log's.
                 let (entries, end) = logs::tail(&files, n, LOG_READ_PIECE, keep);
                 offset = end;
-                for e in entries {
-                    if tx.send(e).await.is_err() {
-                        return;
-                    }
+                if !entries.is_empty() && tx.send(entries).await.is_err() {
+                    return;
                 }
             } else {
                 for file in &files {
@@ -139,10 +139,9 @@ impl ContainerService {
                             break;
                         }
                         offset += used;
-                        for e in entries.into_iter().filter(|e| keep(e)) {
-                            if tx.send(e).await.is_err() {
-                                return;
-                            }
+                        let batch: Vec<LogEntry> = entries.into_iter().filter(keep).collect();
+                        if !batch.is_empty() && tx.send(batch).await.is_err() {
+                            return;
                         }
                     }
                 }
@@ -166,10 +165,9 @@ impl ContainerService {
                     let data = logs::read_piece(&path, offset, len - offset).await;
                     let (entries, used) = logs::parse(&data);
                     offset += used;
-                    for e in entries.into_iter().filter(|e| keep(e)) {
-                        if tx.send(e).await.is_err() {
-                            return;
-                        }
+                    let batch: Vec<LogEntry> = entries.into_iter().filter(keep).collect();
+                    if !batch.is_empty() && tx.send(batch).await.is_err() {
+                        return;
                     }
                 }
                 if stopping {
