@@ -89,31 +89,41 @@ fn utc_nanos(s: &str) -> Option<i128> {
 }
 
 /// Up to `len` bytes of the file at `path` from `offset` on, extended to the end of the
-/// line they stop in (none when it cannot be read).
+/// line they stop in (none when it cannot be read). One trip to the blocking pool.
 pub async fn read_piece(path: &Path, offset: usize, len: usize) -> Vec<u8> {
-    use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncSeekExt as _};
-    let mut data = Vec::new();
-    let Ok(mut f) = tokio::fs::File::open(path).await else {
-        return data;
-    };
-    if f.seek(std::io::SeekFrom::Start(offset as u64))
-        .await
-        .is_err()
-    {
-        return data;
+    let path = path.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        use std::io::{BufRead as _, Read as _, Seek as _};
+        let mut data = Vec::new();
+        let Ok(mut f) = std::fs::File::open(&path) else {
+            return data;
+        };
+        if f.seek(std::io::SeekFrom::Start(offset as u64)).is_err() {
+            return data;
+        }
+        let mut f = std::io::BufReader::new(f);
+        if (&mut f).take(len as u64).read_to_end(&mut data).is_ok()
+            && !data.is_empty()
+            && !data.ends_with(b"\n")
+        {
+            let _ = f.read_until(b'\n', &mut data);
+        }
+        data
+    })
+    .await
+    .unwrap_or_default()
+}
+
+/// The first complete lines of `data` up to about `max` bytes (at least one line, when
+/// there is one): where a batch of entries taken from a larger piece ends.
+pub fn batch_end(data: &[u8], max: usize) -> usize {
+    if data.len() <= max {
+        return data.len();
     }
-    let mut f = tokio::io::BufReader::new(f);
-    if (&mut f)
-        .take(len as u64)
-        .read_to_end(&mut data)
-        .await
-        .is_ok()
-        && !data.is_empty()
-        && !data.ends_with(b"\n")
-    {
-        let _ = f.read_until(b'\n', &mut data).await;
+    match data[max..].iter().position(|b| *b == b'\n') {
+        Some(p) => max + p + 1,
+        None => data.len(),
     }
-    data
 }
 
 /// Parses complete lines of a json-file log; returns entries and the bytes consumed.
@@ -352,6 +362,17 @@ mod tests {
             parse_time_nanos("2026-12-04T18:51:26+01:00"),
             parse_time_nanos("2026-12-04T17:51:26Z")
         );
+    }
+
+    #[test]
+    fn a_batch_ends_after_the_line_it_reaches() {
+        let data = b"aaaa\nbb\ncccccc\nd";
+        assert_eq!(batch_end(data, 100), data.len());
+        assert_eq!(batch_end(data, 0), 5);
+        assert_eq!(batch_end(data, 5), 8);
+        assert_eq!(batch_end(data, 6), 8);
+        assert_eq!(batch_end(data, 9), 15);
+        assert_eq!(batch_end(data, 15), data.len());
     }
 
     #[test]

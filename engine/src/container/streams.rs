@@ -18,6 +18,11 @@ use crate::{Error, Result};
 /// How much of a json-file log `logs` reads at a time (a piece ends at a line's end).
 pub(super) const LOG_READ_PIECE: usize = 1 << 20;
 
+/// How many bytes of the file's lines go to the client as one batch of entries: small
+/// enough that the few batches in flight stay around a megabyte, large enough that a batch
+/// holds about a thousand short lines.
+const LOG_BATCH: usize = 64 << 10;
+
 /// An attached client's view of a container.
 pub struct AttachHandle {
     pub tty: bool,
@@ -134,15 +139,23 @@ impl ContainerService {
                     offset = 0;
                     loop {
                         let data = logs::read_piece(file, offset, LOG_READ_PIECE).await;
-                        let (entries, used) = logs::parse(&data);
-                        if used == 0 {
+                        let mut at = 0;
+                        while at < data.len() {
+                            let end = at + logs::batch_end(&data[at..], LOG_BATCH);
+                            let (entries, used) = logs::parse(&data[at..end]);
+                            if used == 0 {
+                                break;
+                            }
+                            at += used;
+                            let batch: Vec<LogEntry> = entries.into_iter().filter(keep).collect();
+                            if !batch.is_empty() && tx.send(batch).await.is_err() {
+                                return;
+                            }
+                        }
+                        if at == 0 {
                             break;
                         }
-                        offset += used;
-                        let batch: Vec<LogEntry> = entries.into_iter().filter(keep).collect();
-                        if !batch.is_empty() && tx.send(batch).await.is_err() {
-                            return;
-                        }
+                        offset += at;
                     }
                 }
             }
