@@ -5,21 +5,21 @@ use axum::Json;
 use axum::body::{Body, Bytes};
 use axum::extract::{Extension, Path, Request, State};
 use axum::response::{IntoResponse, Response};
-use berth_engine::container::io::{Output, StdinMsg, StreamKind};
 use berth_engine::container::{
     AttachHandle, BlockDeviceLists, CreateRequest, ListQuery, LogsRequest, ResourceUpdate,
     WaitCondition,
 };
 use futures_util::StreamExt as _;
 use http::{HeaderValue, StatusCode, header};
-use hyper_util::rt::TokioIo;
 use serde_json::{Map, Value, json};
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 use super::AppState;
 use crate::error::ApiError;
 use crate::extract::QueryParams;
-use crate::stream::stdcopy;
+use crate::stream::hijack::{
+    Relayed, frame_into, on_upgrade, output_stream, parse_detach_keys, relay, stream_content_type,
+    switching_protocols, wants_tcp_upgrade,
+};
 use crate::types::container::{
     ContainerSummary, ContainerWaitResponse, FilesystemChange, TopResponse, summary,
 };
@@ -553,34 +553,6 @@ pub async fn wait(
     Ok(resp)
 }
 
-pub(crate) fn stream_content_type(tty: bool, version: ApiVersion) -> &'static str {
-    if !tty && version.ge(1, 42) {
-        "application/vnd.docker.multiplexed-stream"
-    } else {
-        "application/vnd.docker.raw-stream"
-    }
-}
-
-fn frame(tty: bool, kind: StreamKind, data: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(8 + data.len());
-    frame_into(&mut out, tty, kind, data);
-    out
-}
-
-/// [`frame`], appended to `out`.
-fn frame_into(out: &mut Vec<u8>, tty: bool, kind: StreamKind, data: &[u8]) {
-    if tty {
-        out.extend_from_slice(data);
-    } else {
-        let n = if kind == StreamKind::Stderr {
-            stdcopy::STDERR
-        } else {
-            stdcopy::STDOUT
-        };
-        stdcopy::frame_into(out, n, data);
-    }
-}
-
 /// `POST /containers/{id}/attach`: hijacks the connection (101 UPGRADED) and relays stdio.
 #[utoipa::path(post, path = "/containers/{id}/attach", tag = "Container", params(("id" = String, Path, description = "Container ID or name")),
     responses((status = 101, description = "Hijacked: the container's stdio"), (status = 200, description = "The container's output"), (status = 404, description = "No such container")))]
@@ -591,51 +563,41 @@ pub async fn attach(
     q: QueryParams,
     mut req: Request,
 ) -> Result<Response, ApiError> {
-    let want_stdin = q.bool("stdin");
-    let want_out = q.bool("stdout");
-    let want_err = q.bool("stderr");
-    let handle = s
-        .engine
-        .containers()
-        .attach(&id, want_stdin, q.bool("stream"), q.bool("logs"))?;
-    let tty = handle.tty;
-    let detach_keys = q
-        .get("detachKeys")
-        .map(parse_detach_keys)
-        .transpose()?
-        .unwrap_or(vec![0x10, 0x11]);
-    let upgrading = req
-        .headers()
-        .get(header::UPGRADE)
-        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"tcp"));
-    let content_type = stream_content_type(tty, version);
-    if !upgrading {
-        // Old clients without Upgrade: output only, raw close-delimited HTTP/1.0 body.
-        let stream = output_stream(handle, tty, want_out, want_err);
-        let mut resp = Response::new(Body::from_stream(
-            stream.map(Ok::<_, std::convert::Infallible>),
-        ));
-        *resp.version_mut() = http::Version::HTTP_10;
-        resp.headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-        return Ok(resp);
+    let handle =
+        s.engine
+            .containers()
+            .attach(&id, q.bool("stdin"), q.bool("stream"), q.bool("logs"))?;
+    let keys = q.get("detachKeys").map(parse_detach_keys).transpose()?;
+    let streams = Relayed {
+        raw: handle.tty,
+        stdout: q.bool("stdout"),
+        stderr: q.bool("stderr"),
+        detach_keys: match handle.tty {
+            true => keys.unwrap_or(vec![0x10, 0x11]),
+            false => vec![],
+        },
+    };
+    let content_type = stream_content_type(handle.tty, version);
+    if !wants_tcp_upgrade(&req) {
+        return Ok(output_only(handle, streams, content_type));
     }
-    let on_upgrade = hyper::upgrade::on(&mut req);
-    tokio::spawn(async move {
-        let Ok(upgraded) = on_upgrade.await else {
-            return;
-        };
-        relay(
-            TokioIo::new(upgraded),
-            handle,
-            tty,
-            want_out,
-            want_err,
-            if tty { detach_keys } else { vec![] },
-        )
-        .await;
+    on_upgrade(hyper::upgrade::on(&mut req), move |io| {
+        relay(io, handle, streams)
     });
     Ok(switching_protocols(content_type))
+}
+
+/// An attach without `Upgrade` (old clients): output only, as a raw close-delimited
+/// HTTP/1.0 body.
+fn output_only(handle: AttachHandle, streams: Relayed, content_type: &'static str) -> Response {
+    let stream = output_stream(handle, streams.raw, streams.stdout, streams.stderr);
+    let mut resp = Response::new(Body::from_stream(
+        stream.map(Ok::<_, std::convert::Infallible>),
+    ));
+    *resp.version_mut() = http::Version::HTTP_10;
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    resp
 }
 
 /// `GET /containers/{id}/attach/ws`: the attach streams over a WebSocket, raw (no stdcopy
@@ -671,223 +633,20 @@ pub async fn attach_ws(
     } else {
         crate::websocket::OP_BINARY
     };
-    let on_upgrade = hyper::upgrade::on(&mut req);
-    tokio::spawn(async move {
-        let Ok(upgraded) = on_upgrade.await else {
-            return;
-        };
+    let streams = Relayed {
+        raw: true,
+        stdout: want_out,
+        stderr: want_err,
+        detach_keys,
+    };
+    on_upgrade(hyper::upgrade::on(&mut req), move |io| async move {
         let (local, relay_end) = tokio::io::duplex(64 * 1024);
-        let relay = relay(relay_end, handle, true, want_out, want_err, detach_keys);
         tokio::join!(
-            crate::websocket::bridge(TokioIo::new(upgraded), local, opcode),
-            relay
+            crate::websocket::bridge(io, local, opcode),
+            relay(relay_end, handle, streams)
         );
     });
     Ok(crate::websocket::switching_protocols(&key))
-}
-
-/// `HTTP/1.1 101 UPGRADED` with `Upgrade: tcp`, byte for byte as dockerd answers a hijack.
-pub(crate) fn switching_protocols(content_type: &'static str) -> Response {
-    let mut resp = Response::new(Body::empty());
-    *resp.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
-    let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
-    h.insert(header::UPGRADE, HeaderValue::from_static("tcp"));
-    resp.extensions_mut()
-        .insert(hyper::ext::ReasonPhrase::from_static(b"UPGRADED"));
-    resp
-}
-
-/// Watches stdin for the detach sequence, as moby's escape proxy does: the bytes of a
-/// partial match are held back (even across reads) until the sequence completes, which
-/// swallows it, or breaks, which lets them through.
-struct DetachKeys {
-    keys: Vec<u8>,
-    held: Vec<u8>,
-}
-
-impl DetachKeys {
-    /// No keys: nothing is ever held back.
-    fn new(keys: Vec<u8>) -> Self {
-        DetachKeys {
-            keys,
-            held: Vec::new(),
-        }
-    }
-
-    /// The bytes of `chunk` to pass on, and whether the sequence is now complete (the
-    /// bytes after it are dropped with the connection).
-    fn feed(&mut self, chunk: &[u8]) -> (Vec<u8>, bool) {
-        if self.keys.is_empty() {
-            return (chunk.to_vec(), false);
-        }
-        let mut out = Vec::with_capacity(chunk.len());
-        for &b in chunk {
-            if b != self.keys[self.held.len()] {
-                out.append(&mut self.held);
-                if b != self.keys[0] {
-                    out.push(b);
-                    continue;
-                }
-            }
-            self.held.push(b);
-            if self.held.len() == self.keys.len() {
-                return (out, true);
-            }
-        }
-        (out, false)
-    }
-}
-
-/// `ctrl-p,ctrl-q` style detach keys as bytes.
-pub(crate) fn parse_detach_keys(s: &str) -> Result<Vec<u8>, ApiError> {
-    s.split(',')
-        .map(|k| {
-            let k = k.trim();
-            if let Some(c) = k.strip_prefix("ctrl-") {
-                let c = c.as_bytes();
-                if c.len() == 1 {
-                    let b = c[0].to_ascii_lowercase();
-                    return match b {
-                        b'a'..=b'z' => Ok(b - b'a' + 1),
-                        b'@' => Ok(0),
-                        b'[' => Ok(27),
-                        b'\\' => Ok(28),
-                        b']' => Ok(29),
-                        b'^' => Ok(30),
-                        b'_' => Ok(31),
-                        _ => Err(ApiError::invalid(format!(
-                            "Invalid escape keys ({s}) provided"
-                        ))),
-                    };
-                }
-            } else if k.len() == 1 {
-                return Ok(k.as_bytes()[0]);
-            }
-            Err(ApiError::invalid(format!(
-                "Invalid escape keys ({s}) provided"
-            )))
-        })
-        .collect()
-}
-
-fn output_stream(
-    handle: AttachHandle,
-    tty: bool,
-    want_out: bool,
-    want_err: bool,
-) -> impl futures_util::Stream<Item = Bytes> {
-    let replay: Vec<Bytes> = handle
-        .replay
-        .iter()
-        .filter(|e| {
-            if e.stream == StreamKind::Stderr {
-                want_err
-            } else {
-                want_out
-            }
-        })
-        .map(|e| Bytes::from(frame(tty, e.stream, &e.line)))
-        .collect();
-    let live = futures_util::stream::unfold(handle.output, move |rx| async move {
-        let mut rx = rx?;
-        loop {
-            match rx.recv().await {
-                Some(Output { stream, data }) => {
-                    let wanted = if stream == StreamKind::Stderr {
-                        want_err
-                    } else {
-                        want_out
-                    };
-                    if wanted {
-                        return Some((Bytes::from(frame(tty, stream, &data)), Some(rx)));
-                    }
-                }
-                None => return None,
-            }
-        }
-    });
-    futures_util::stream::iter(replay).chain(live)
-}
-
-/// Relays a hijacked connection: output framed with stdcopy unless `raw`, stdin with
-/// `detach_keys` (empty: none) cutting the connection.
-pub(crate) async fn relay<IO>(
-    io: IO,
-    handle: AttachHandle,
-    raw: bool,
-    want_out: bool,
-    want_err: bool,
-    detach_keys: Vec<u8>,
-) where
-    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + 'static,
-{
-    let (mut reader, mut writer) = tokio::io::split(io);
-    let stdin = handle.stdin.clone();
-    let stdin_once = handle.stdin_once;
-    let tty = handle.tty;
-    let (detach_tx, mut detach_rx) = tokio::sync::watch::channel(false);
-    let input = tokio::spawn(async move {
-        let mut buf = vec![0u8; 32 * 1024];
-        let mut keys = DetachKeys::new(detach_keys);
-        let detach_tx = Some(detach_tx);
-        loop {
-            let n = match reader.read(&mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => n,
-            };
-            let (data, detached) = keys.feed(&buf[..n]);
-            if let Some(tx) = &stdin
-                && !data.is_empty()
-                && tx.send(StdinMsg::Data(data)).await.is_err()
-            {
-                break;
-            }
-            if detached {
-                if let Some(tx) = &detach_tx {
-                    let _ = tx.send(true);
-                }
-                return;
-            }
-        }
-        // The client's stdin ended (the CLI half-closes after detaching on its side). As in
-        // moby: a TTY attach ends and the container's stdin stays open; otherwise a
-        // `StdinOnce` container's stdin is closed and its output keeps flowing.
-        if let Some(tx) = &stdin {
-            if tty {
-                if let Some(d) = &detach_tx {
-                    let _ = d.send(true);
-                }
-            } else if stdin_once {
-                let _ = tx.send(StdinMsg::Close).await;
-            }
-        }
-    });
-    let out = output_stream(handle, raw, want_out, want_err);
-    futures_util::pin_mut!(out);
-    loop {
-        tokio::select! {
-            chunk = out.next() => match chunk {
-                Some(c) => {
-                    if writer.write_all(&c).await.is_err() {
-                        break;
-                    }
-                    let _ = writer.flush().await;
-                }
-                None => break,
-            },
-            // Only an actual detach ends the relay; the input side ending (client EOF) does not
-            // (then this branch errors and is skipped).
-            Ok(()) = detach_rx.changed() => {
-                if *detach_rx.borrow() {
-                    break;
-                }
-            }
-        }
-    }
-    let _ = writer.shutdown().await;
-    input.abort();
 }
 
 /// `GET /containers/{id}/logs`.
@@ -1001,16 +760,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn detach_key_parsing() {
-        assert_eq!(
-            parse_detach_keys("ctrl-p,ctrl-q").unwrap(),
-            vec![0x10, 0x11]
-        );
-        assert_eq!(parse_detach_keys("a,ctrl-@").unwrap(), vec![b'a', 0]);
-        assert!(parse_detach_keys("ctrl-").is_err());
-    }
-
-    #[test]
     fn log_timestamps_have_nine_digits() {
         assert_eq!(
             fixed_nanos("2026-11-22T06:52:09.2266493Z"),
@@ -1027,31 +776,5 @@ mod tests {
         assert_eq!(parse_time("5"), Some(5_000_000_000));
         assert_eq!(parse_time("5.25"), Some(5_250_000_000));
         assert_eq!(parse_time("nope"), None);
-    }
-}
-
-#[cfg(test)]
-mod detach_tests {
-    use super::DetachKeys;
-
-    #[test]
-    fn a_sequence_split_across_reads_is_held_back_and_swallowed() {
-        let mut keys = DetachKeys::new(vec![0x10, 0x11]);
-        assert_eq!(keys.feed(b"ab\x10"), (b"ab".to_vec(), false));
-        assert_eq!(keys.feed(b"\x11rest"), (vec![], true));
-    }
-
-    #[test]
-    fn a_broken_sequence_lets_its_bytes_through() {
-        let mut keys = DetachKeys::new(vec![0x10, 0x11]);
-        assert_eq!(keys.feed(b"\x10"), (vec![], false));
-        assert_eq!(keys.feed(b"x"), (b"\x10x".to_vec(), false));
-        assert_eq!(keys.feed(b"\x10\x10\x11"), (b"\x10".to_vec(), true));
-    }
-
-    #[test]
-    fn without_keys_everything_passes() {
-        let mut keys = DetachKeys::new(vec![]);
-        assert_eq!(keys.feed(b"\x10\x11"), (b"\x10\x11".to_vec(), false));
     }
 }

@@ -6,17 +6,20 @@ use axum::extract::{Extension, Path, Request, State};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use berth_engine::container::exec::ExecConfig;
-use http::{StatusCode, header};
-use hyper_util::rt::TokioIo;
+use http::StatusCode;
 use serde::Serialize;
 use serde_json::json;
 use tokio::io::AsyncWriteExt as _;
 use utoipa::ToSchema;
 
 use super::AppState;
-use super::containers::{json_body, parse_detach_keys, relay, stream_content_type};
+use super::containers::json_body;
 use crate::error::ApiError;
 use crate::extract::QueryParams;
+use crate::stream::hijack::{
+    Relayed, on_upgrade, parse_detach_keys, relay, stream_content_type, switching_protocols,
+    wants_tcp_upgrade,
+};
 use crate::stream::stdcopy;
 use crate::version::ApiVersion;
 use crate::wire;
@@ -154,60 +157,63 @@ pub async fn start(
     Path(id): Path<String>,
     mut req: Request,
 ) -> Result<Response, ApiError> {
-    let upgrading = req
-        .headers()
-        .get(header::UPGRADE)
-        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"tcp"));
-    let on_upgrade = upgrading.then(|| hyper::upgrade::on(&mut req));
+    let upgrade = wants_tcp_upgrade(&req).then(|| hyper::upgrade::on(&mut req));
     let body = json_body(req).await?.unwrap_or(json!({}));
     let start: wire::ExecStartRequest = wire::go_json::decode(body, "types.ExecStartCheck")
         .map_err(|e| ApiError::invalid(format!("invalid JSON: {e}")))?;
-    let detach = start.detach.unwrap_or_default();
-    // The start request's `Tty`, not the exec's, decides the framing, as in moby: an exec
-    // made with a TTY but started without one is sent in stdcopy frames (all on stdout).
-    let raw = start.tty.unwrap_or_default();
     let containers = s.engine.containers();
     let st = containers.exec_inspect(&id)?;
-    if detach {
+    if start.detach.unwrap_or_default() {
         containers.exec_start(&id).await?;
         return Ok(StatusCode::OK.into_response());
     }
     let handle = containers.exec_attach(&id)?;
-    // moby drops the stderr of a non-TTY exec started with `Tty: true`.
-    let want_out = st.config.attach_stdout;
-    let want_err = st.config.attach_stderr && (handle.tty || !raw);
-    // Detach keys are read from the stdin of a TTY exec only.
-    let detach_keys = if !handle.tty {
+    // The start request's `Tty`, not the exec's, decides the framing, as in moby: an exec
+    // made with a TTY but started without one is sent in stdcopy frames (all on stdout).
+    let raw = start.tty.unwrap_or_default();
+    let streams = exec_streams(&st, handle.tty, raw)?;
+    let Some(upgrade) = upgrade else {
+        return Err(ApiError::invalid(
+            "exec start needs a connection upgrade (Upgrade: tcp)",
+        ));
+    };
+    let engine = s.engine.clone();
+    on_upgrade(upgrade, move |mut io| async move {
+        // The exec starts once the client holds the stream; a failure to start is written
+        // to it, as moby does.
+        if let Err(e) = engine.containers().exec_start(&id).await {
+            let line = format!("{}\r\n", e.message);
+            let bytes = match raw {
+                true => line.into_bytes(),
+                false => stdcopy::frame(stdcopy::STDOUT, line.as_bytes()),
+            };
+            let _ = io.write_all(&bytes).await;
+            let _ = io.shutdown().await;
+            return;
+        }
+        relay(io, handle, streams).await;
+    });
+    Ok(switching_protocols(stream_content_type(raw, version)))
+}
+
+/// The streams of an attached exec: moby drops the stderr of a non-TTY exec started with
+/// `Tty: true`, and reads detach keys only from the stdin of a TTY exec.
+fn exec_streams(
+    st: &berth_engine::container::exec::ExecState,
+    tty: bool,
+    raw: bool,
+) -> Result<Relayed, ApiError> {
+    let detach_keys = if !tty {
         vec![]
     } else if st.config.detach_keys.is_empty() {
         vec![0x10, 0x11]
     } else {
         parse_detach_keys(&st.config.detach_keys)?
     };
-    let content_type = stream_content_type(raw, version);
-    let Some(on_upgrade) = on_upgrade else {
-        return Err(ApiError::invalid(
-            "exec start needs a connection upgrade (Upgrade: tcp)",
-        ));
-    };
-    let engine = s.engine.clone();
-    tokio::spawn(async move {
-        let Ok(upgraded) = on_upgrade.await else {
-            return;
-        };
-        let mut io = TokioIo::new(upgraded);
-        if let Err(e) = engine.containers().exec_start(&id).await {
-            let line = format!("{}\r\n", e.message);
-            let bytes = if raw {
-                line.into_bytes()
-            } else {
-                stdcopy::frame(stdcopy::STDOUT, line.as_bytes())
-            };
-            let _ = io.write_all(&bytes).await;
-            let _ = io.shutdown().await;
-            return;
-        }
-        relay(io, handle, raw, want_out, want_err, detach_keys).await;
-    });
-    Ok(super::containers::switching_protocols(content_type))
+    Ok(Relayed {
+        raw,
+        stdout: st.config.attach_stdout,
+        stderr: st.config.attach_stderr && (tty || !raw),
+        detach_keys,
+    })
 }

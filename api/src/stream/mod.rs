@@ -2,6 +2,7 @@
 //! request bodies spooled to disk.
 
 pub mod framing;
+pub mod hijack;
 pub mod stdcopy;
 
 use std::path::Path;
