@@ -5,13 +5,10 @@ use axum::Json;
 use axum::body::{Body, Bytes};
 use axum::extract::{Extension, Path, Request, State};
 use axum::response::{IntoResponse, Response};
-use berth_engine::container::{
-    AttachHandle, BlockDeviceLists, CreateRequest, ListQuery, LogsRequest, ResourceUpdate,
-    WaitCondition,
-};
+use berth_engine::container::{AttachHandle, CreateRequest, ListQuery, LogsRequest, WaitCondition};
 use futures_util::StreamExt as _;
 use http::{HeaderValue, StatusCode, header};
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use super::AppState;
 use crate::error::ApiError;
@@ -24,7 +21,7 @@ use crate::types::container::{
     ContainerSummary, ContainerWaitResponse, FilesystemChange, TopResponse, summary,
 };
 use crate::types::inspect::ContainerInspect;
-use crate::types::responses::{ContainerCreateResponse, IdResponse};
+use crate::types::responses::{ContainerCreateResponse, ContainerUpdateResponse, IdResponse};
 use crate::version::ApiVersion;
 use crate::wire;
 
@@ -382,57 +379,22 @@ pub async fn stats(
 /// `POST /containers/{id}/update`.
 #[utoipa::path(post, path = "/containers/{id}/update", tag = "Container",
     request_body = wire::ContainerUpdateRequest,
-    responses((status = 200, description = "Updated"), (status = 404, description = "No such container")))]
+    responses((status = 200, body = ContainerUpdateResponse), (status = 404, description = "No such container")))]
 pub async fn update(
     State(s): State<AppState>,
     Extension(version): Extension<ApiVersion>,
     Path(id): Path<String>,
     req: Request,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ContainerUpdateResponse>, ApiError> {
     let body = json_body(req).await?.unwrap_or(Value::Null);
     let u: wire::ContainerUpdateRequest = wire::go_json::decode(body, "container.UpdateConfig")
         .map_err(|e| ApiError::invalid(format!("invalid JSON: {e}")))?;
-    let changes = ResourceUpdate {
-        memory: u.memory,
-        memory_swap: u.memory_swap,
-        memory_reservation: u.memory_reservation,
-        nano_cpus: u.nano_cpus,
-        cpu_shares: u.cpu_shares,
-        cpu_quota: u.cpu_quota,
-        cpu_period: u.cpu_period,
-        pids_limit: u.pids_limit,
-        blkio_weight: u.blkio_weight,
-        cpu_realtime_period: u.cpu_realtime_period,
-        cpu_realtime_runtime: u.cpu_realtime_runtime,
-        cpuset_cpus: u.cpuset_cpus,
-        cpuset_mems: u.cpuset_mems,
-        restart_policy: u.restart_policy.map(|p| {
-            (
-                p.name.unwrap_or_default(),
-                p.maximum_retry_count.unwrap_or_default(),
-            )
-        }),
-        block_devices: if crate::compat::container::per_device_blkio_updated_from_1_55(version) {
-            let list = |l: Option<Vec<wire::ThrottleDevice>>| {
-                l.map(|l| l.into_iter().map(Into::into).collect())
-            };
-            BlockDeviceLists {
-                weight: u
-                    .blkio_weight_device
-                    .map(|l| l.into_iter().map(Into::into).collect()),
-                read_bps: list(u.blkio_device_read_bps),
-                write_bps: list(u.blkio_device_write_bps),
-                read_iops: list(u.blkio_device_read_iops),
-                write_iops: list(u.blkio_device_write_iops),
-            }
-        } else {
-            BlockDeviceLists::default()
-        },
-    };
+    let blkio = crate::compat::container::per_device_blkio_updated_from_1_55(version);
+    let changes = u.into_resource_update(blkio);
     let warnings = s.engine.containers().update(&id, changes).await?;
-    Ok(Json(json!({
-        "Warnings": if warnings.is_empty() { Value::Null } else { json!(warnings) }
-    })))
+    Ok(Json(ContainerUpdateResponse {
+        warnings: (!warnings.is_empty()).then_some(warnings),
+    }))
 }
 
 /// `GET /containers/{id}/changes`: `null` when nothing changed, as moby answers.

@@ -59,6 +59,14 @@ pub struct ContainerCreateResponse {
     pub warnings: Vec<String>,
 }
 
+/// `POST /containers/{id}/update`.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct ContainerUpdateResponse {
+    /// `null` when there are none, as moby answers.
+    #[serde(rename = "Warnings")]
+    pub warnings: Option<Vec<String>>,
+}
+
 /// The ID of what a request made (`POST /commit`).
 #[derive(Clone, Debug, Serialize, ToSchema)]
 #[schema(as = IDResponse)]

@@ -305,3 +305,49 @@ impl From<TmpfsOptions> for engine::TmpfsOptions {
         }
     }
 }
+
+impl ContainerUpdateRequest {
+    /// The engine's update. The per-device block I/O lists are taken only where the API
+    /// version applies them (`compat::container::per_device_blkio_updated_from_1_55`).
+    pub fn into_resource_update(
+        self,
+        with_block_devices: bool,
+    ) -> berth_engine::container::ResourceUpdate {
+        let list =
+            |l: Option<Vec<ThrottleDevice>>| l.map(|l| l.into_iter().map(Into::into).collect());
+        let block_devices = match with_block_devices {
+            true => berth_engine::container::BlockDeviceLists {
+                weight: self
+                    .blkio_weight_device
+                    .map(|l| l.into_iter().map(Into::into).collect()),
+                read_bps: list(self.blkio_device_read_bps),
+                write_bps: list(self.blkio_device_write_bps),
+                read_iops: list(self.blkio_device_read_iops),
+                write_iops: list(self.blkio_device_write_iops),
+            },
+            false => Default::default(),
+        };
+        berth_engine::container::ResourceUpdate {
+            memory: self.memory,
+            memory_swap: self.memory_swap,
+            memory_reservation: self.memory_reservation,
+            nano_cpus: self.nano_cpus,
+            cpu_shares: self.cpu_shares,
+            cpu_quota: self.cpu_quota,
+            cpu_period: self.cpu_period,
+            pids_limit: self.pids_limit,
+            blkio_weight: self.blkio_weight,
+            cpu_realtime_period: self.cpu_realtime_period,
+            cpu_realtime_runtime: self.cpu_realtime_runtime,
+            cpuset_cpus: self.cpuset_cpus,
+            cpuset_mems: self.cpuset_mems,
+            restart_policy: self.restart_policy.map(|p| {
+                (
+                    p.name.unwrap_or_default(),
+                    p.maximum_retry_count.unwrap_or_default(),
+                )
+            }),
+            block_devices,
+        }
+    }
+}
