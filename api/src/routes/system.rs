@@ -51,7 +51,19 @@ pub async fn ping_head() -> Response {
     responses((status = 200, body = SystemVersion)))]
 pub async fn version(State(s): State<AppState>) -> Result<Json<SystemVersion>, ApiError> {
     let versions = s.engine.component_versions().await?;
-    let host = s.engine.host();
+    Ok(Json(system_version(
+        &versions,
+        s.engine.host(),
+        s.flags.experimental,
+    )))
+}
+
+/// `GET /version`'s answer: the engine, containerd and runc, as the CLI prints them.
+fn system_version(
+    versions: &berth_engine::ComponentVersions,
+    host: &berth_engine::system::HostFacts,
+    experimental: bool,
+) -> SystemVersion {
     let arch = go_arch(&host.architecture);
     let mut engine_details = BTreeMap::new();
     for (k, v) in [
@@ -62,7 +74,7 @@ pub async fn version(State(s): State<AppState>) -> Result<Json<SystemVersion>, A
         ("Os", "linux".to_string()),
         ("Arch", arch.clone()),
         ("KernelVersion", host.kernel_version.clone()),
-        ("Experimental", s.flags.experimental.to_string()),
+        ("Experimental", experimental.to_string()),
         ("BuildTime", String::new()),
     ] {
         engine_details.insert(k.to_string(), v);
@@ -75,7 +87,7 @@ pub async fn version(State(s): State<AppState>) -> Result<Json<SystemVersion>, A
             commit.to_string(),
         )])),
     };
-    Ok(Json(SystemVersion {
+    SystemVersion {
         platform: Platform {
             name: format!("Berth {}", berth_engine::BERTH_VERSION),
         },
@@ -100,9 +112,9 @@ pub async fn version(State(s): State<AppState>) -> Result<Json<SystemVersion>, A
         os: "linux".into(),
         arch,
         kernel_version: host.kernel_version.clone(),
-        experimental: s.flags.experimental,
+        experimental,
         build_time: String::new(),
-    }))
+    }
 }
 
 /// Berth is not a Go program; clients only display these.
@@ -126,9 +138,20 @@ pub async fn info(
     State(s): State<AppState>,
     Extension(version): Extension<ApiVersion>,
 ) -> Result<Json<SystemInfo>, ApiError> {
-    let engine = &s.engine;
-    let counts = engine.system_counts().await?;
-    let versions = engine.component_versions().await?;
+    let counts = s.engine.system_counts().await?;
+    let versions = s.engine.component_versions().await?;
+    let mut info = system_info(&s.engine, &counts, &versions, s.flags.experimental);
+    adapt_info(&mut info, version);
+    Ok(Json(info))
+}
+
+/// `GET /info`'s answer in its newest shape (`compat::info` adapts it to older versions).
+fn system_info(
+    engine: &berth_engine::Engine,
+    counts: &berth_engine::SystemCounts,
+    versions: &berth_engine::ComponentVersions,
+    experimental: bool,
+) -> SystemInfo {
     let host = engine.host();
     let config = engine.config();
     let commit = |id: &str| Commit {
@@ -154,7 +177,7 @@ pub async fn info(
             official: true,
         },
     );
-    let registries = s.engine.images().registries();
+    let registries = engine.images().registries();
     for host in registries.insecure_hosts() {
         index_configs.insert(
             host.clone(),
@@ -172,7 +195,7 @@ pub async fn info(
             .unwrap_or_default()
     };
     let cgroup_v1 = host.cgroup_version == "1";
-    let mut info = SystemInfo {
+    SystemInfo {
         id: engine.engine_id().to_string(),
         containers: counts.containers,
         containers_running: counts.containers_running,
@@ -233,7 +256,7 @@ pub async fn info(
         no_proxy: env("NO_PROXY"),
         name: host.hostname.clone(),
         labels: config.labels.clone(),
-        experimental_build: s.flags.experimental,
+        experimental_build: experimental,
         server_version: ENGINE_VERSION.into(),
         runtimes,
         default_runtime: "runc".into(),
@@ -265,9 +288,7 @@ pub async fn info(
         }),
         default_address_pools: address_pools(&config.network.default_address_pools),
         warnings: None,
-    };
-    adapt_info(&mut info, version);
-    Ok(Json(info))
+    }
 }
 
 /// `base=CIDR,size=N` specs as `/info` lists them; None when none were configured.
