@@ -212,9 +212,17 @@ pub async fn inspect(
     name: &str,
 ) -> Result<Json<ImageInspect>, ApiError> {
     let e = s.engine.images().find(name).await?;
+    let mut img = image_inspect(&e, version);
+    adapt_inspect(&mut img, version);
+    Ok(Json(img))
+}
+
+/// An image as `GET /images/{name}/json` shows it in its newest shape (`adapt_inspect`
+/// adapts it to older versions).
+fn image_inspect(e: &berth_engine::image::store::ImageEntry, version: ApiVersion) -> ImageInspect {
     let r = &e.resolved;
     let c = &r.config;
-    let mut img = ImageInspect {
+    ImageInspect {
         id: r.id.clone(),
         repo_tags: e.repo_tags(),
         repo_digests: e.repo_digests(),
@@ -253,9 +261,7 @@ pub async fn inspect(
             size: r.target.size,
             annotations: None,
         }),
-    };
-    adapt_inspect(&mut img, version);
-    Ok(Json(img))
+    }
 }
 
 #[utoipa::path(get, path = "/images/{name}/history", tag = "Image",
