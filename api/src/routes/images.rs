@@ -472,52 +472,60 @@ pub async fn create(
             "importing from a URL is not supported: this daemon reaches no outside address",
         ));
     }
-    let reference = match q.get("repo").filter(|r| !r.is_empty()) {
-        None => None,
-        Some(repo) => {
-            let tag = q.get("tag").unwrap_or_default();
-            let joined = if tag.is_empty() {
-                repo.to_string()
-            } else {
-                format!("{repo}:{tag}")
-            };
-            match berth_engine::image::reference::Reference::parse_normalized(&joined) {
-                Ok(r) => Some(r.with_default_tag()),
-                Err(e) => {
-                    crate::stream::drain(body, crate::error::DRAIN_LIMIT).await;
-                    return Err(ApiError::invalid(e.to_string()));
-                }
-            }
+    let reference = match import_reference(&q) {
+        Ok(r) => r,
+        Err(e) => {
+            crate::stream::drain(body, crate::error::DRAIN_LIMIT).await;
+            return Err(e);
         }
     };
-    let changes: Vec<String> =
-        q.0.iter()
-            .filter(|(k, _)| k == "changes")
-            .map(|(_, v)| v.clone())
-            .collect();
+    let changes: Vec<String> = q.all("changes").into_iter().map(str::to_string).collect();
+    let message = q.get("message").unwrap_or_default();
+    let id = import_body(&s, body, reference, message, &changes).await?;
+    Ok(json_messages(vec![JsonMessage {
+        status: Some(id),
+        ..Default::default()
+    }]))
+}
+
+/// The name an import is tagged with: `repo` and `tag` (latest by default), or none.
+fn import_reference(
+    q: &QueryParams,
+) -> Result<Option<berth_engine::image::reference::Reference>, ApiError> {
+    let Some(repo) = q.get("repo").filter(|r| !r.is_empty()) else {
+        return Ok(None);
+    };
+    let joined = match q.get("tag").unwrap_or_default() {
+        "" => repo.to_string(),
+        tag => format!("{repo}:{tag}"),
+    };
+    berth_engine::image::reference::Reference::parse_normalized(&joined)
+        .map(|r| Some(r.with_default_tag()))
+        .map_err(|e| ApiError::invalid(e.to_string()))
+}
+
+/// Spools the request body (a root filesystem tarball) to the scratch directory and
+/// imports it as a one-layer image; the spooled file goes either way. Returns the ID.
+async fn import_body(
+    s: &AppState,
+    body: Body,
+    reference: Option<berth_engine::image::reference::Reference>,
+    message: &str,
+    changes: &[String],
+) -> Result<String, ApiError> {
     let images = s.engine.images();
     let path = images
         .scratch_dir()
         .join(format!("import-{:016x}.tar", rand_u64()));
-    let spooled = spool_body(body, &path).await;
-    let result = match spooled {
+    let result = match spool_body(body, &path).await {
         Ok(_) => images
-            .import_rootfs(
-                &path,
-                reference,
-                q.get("message").unwrap_or_default(),
-                &changes,
-            )
+            .import_rootfs(&path, reference, message, changes)
             .await
             .map_err(ApiError::from),
         Err(e) => Err(e),
     };
     let _ = tokio::fs::remove_file(&path).await;
-    let id = result?;
-    Ok(json_messages(vec![JsonMessage {
-        status: Some(id),
-        ..Default::default()
-    }]))
+    result
 }
 
 /// `POST /auth`: `docker login` checks the credentials with the registry.
