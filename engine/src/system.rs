@@ -184,30 +184,27 @@ pub fn off_the_runtime<T>(work: impl FnOnce() -> T) -> T {
     }
 }
 
+/// Whether the test hook in environment variable `var` names `point` (read once into
+/// `at`). Unset, it costs one compare.
+fn hook_at(at: &'static std::sync::OnceLock<Option<String>>, var: &str, point: &str) -> bool {
+    at.get_or_init(|| std::env::var(var).ok()).as_deref() == Some(point)
+}
+
 /// A hook for crash tests: when `BERTH_CRASH_AT` names this point, berthd SIGKILLs itself
-/// here, leaving exactly what a `kill -9` at that moment would. Unset, it costs one compare.
+/// here, leaving exactly what a `kill -9` at that moment would.
 pub fn crash_point(point: &str) {
     static AT: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
-    if AT
-        .get_or_init(|| std::env::var("BERTH_CRASH_AT").ok())
-        .as_deref()
-        == Some(point)
-    {
+    if hook_at(&AT, "BERTH_CRASH_AT", point) {
         tracing::warn!(point, "BERTH_CRASH_AT: crashing here");
         let _ = nix::sys::signal::kill(nix::unistd::Pid::this(), nix::sys::signal::Signal::SIGKILL);
     }
 }
 
 /// A hook for race tests: when `BERTH_PAUSE_AT` names this point, the task waits here half
-/// a second, so a window that is otherwise microseconds wide is always hit. Unset, it costs
-/// one compare.
+/// a second, so a window that is otherwise microseconds wide is always hit.
 pub async fn pause_point(point: &str) {
     static AT: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
-    if AT
-        .get_or_init(|| std::env::var("BERTH_PAUSE_AT").ok())
-        .as_deref()
-        == Some(point)
-    {
+    if hook_at(&AT, "BERTH_PAUSE_AT", point) {
         tracing::warn!(point, "BERTH_PAUSE_AT: pausing here");
         tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     }
