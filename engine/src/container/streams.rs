@@ -136,27 +136,10 @@ impl ContainerService {
                 }
             } else {
                 for file in &files {
-                    offset = 0;
-                    loop {
-                        let data = logs::read_piece(file, offset, LOG_READ_PIECE).await;
-                        let mut at = 0;
-                        while at < data.len() {
-                            let end = at + logs::batch_end(&data[at..], LOG_BATCH);
-                            let (entries, used) = logs::parse(&data[at..end]);
-                            if used == 0 {
-                                break;
-                            }
-                            at += used;
-                            let batch: Vec<LogEntry> = entries.into_iter().filter(keep).collect();
-                            if !batch.is_empty() && tx.send(batch).await.is_err() {
-                                return;
-                            }
-                        }
-                        if at == 0 {
-                            break;
-                        }
-                        offset += at;
-                    }
+                    let Some(end) = send_from(&tx, file, 0, keep).await else {
+                        return;
+                    };
+                    offset = end;
                 }
             }
             if !follow {
@@ -175,13 +158,10 @@ impl ContainerService {
                     offset = 0;
                 }
                 if len > offset {
-                    let data = logs::read_piece(&path, offset, len - offset).await;
-                    let (entries, used) = logs::parse(&data);
-                    offset += used;
-                    let batch: Vec<LogEntry> = entries.into_iter().filter(keep).collect();
-                    if !batch.is_empty() && tx.send(batch).await.is_err() {
+                    let Some(end) = send_from(&tx, &path, offset, keep).await else {
                         return;
-                    }
+                    };
+                    offset = end;
                 }
                 if stopping {
                     return;
@@ -194,6 +174,37 @@ impl ContainerService {
             }
         });
         Ok((record.tty(), rx))
+    }
+}
+
+/// Sends the entries `keep` accepts from the complete lines of `file` after `offset`, read a
+/// piece at a time and sent a batch of about [`LOG_BATCH`] bytes at a time. Returns where
+/// the complete lines end, or `None` once the client has gone.
+async fn send_from(
+    tx: &mpsc::Sender<Vec<LogEntry>>,
+    file: &std::path::Path,
+    mut offset: usize,
+    keep: impl Fn(&LogEntry) -> bool,
+) -> Option<usize> {
+    loop {
+        let data = logs::read_piece(file, offset, LOG_READ_PIECE).await;
+        let mut at = 0;
+        while at < data.len() {
+            let end = at + logs::batch_end(&data[at..], LOG_BATCH);
+            let (entries, used) = logs::parse(&data[at..end]);
+            if used == 0 {
+                break;
+            }
+            at += used;
+            let batch: Vec<LogEntry> = entries.into_iter().filter(|e| keep(e)).collect();
+            if !batch.is_empty() && tx.send(batch).await.is_err() {
+                return None;
+            }
+        }
+        if at == 0 {
+            return Some(offset);
+        }
+        offset += at;
     }
 }
 
