@@ -14,8 +14,8 @@ use super::AppState;
 use crate::error::ApiError;
 use crate::extract::QueryParams;
 use crate::stream::hijack::{
-    Relayed, frame_into, on_upgrade, output_stream, parse_detach_keys, relay, stream_content_type,
-    switching_protocols, wants_tcp_upgrade,
+    DEFAULT_DETACH_KEYS, Relayed, frame_into, on_upgrade, output_stream, parse_detach_keys, relay,
+    stream_content_type, switching_protocols, wants_tcp_upgrade,
 };
 use crate::types::container::{
     ContainerSummary, ContainerWaitResponse, FilesystemChange, TopResponse, summary,
@@ -535,7 +535,7 @@ pub async fn attach(
         stdout: q.bool("stdout"),
         stderr: q.bool("stderr"),
         detach_keys: match handle.tty {
-            true => keys.unwrap_or(vec![0x10, 0x11]),
+            true => keys.unwrap_or(DEFAULT_DETACH_KEYS.to_vec()),
             false => vec![],
         },
     };
@@ -588,7 +588,7 @@ pub async fn attach_ws(
     let detach_keys = match (handle.tty, q.get("detachKeys")) {
         (false, _) => vec![],
         (true, Some(keys)) => parse_detach_keys(keys)?,
-        (true, None) => vec![0x10, 0x11],
+        (true, None) => DEFAULT_DETACH_KEYS.to_vec(),
     };
     let opcode = if version.lt(1, 28) {
         crate::websocket::OP_TEXT

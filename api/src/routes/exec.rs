@@ -17,8 +17,8 @@ use super::containers::json_body;
 use crate::error::ApiError;
 use crate::extract::QueryParams;
 use crate::stream::hijack::{
-    Relayed, on_upgrade, parse_detach_keys, relay, stream_content_type, switching_protocols,
-    wants_tcp_upgrade,
+    DEFAULT_DETACH_KEYS, Relayed, on_upgrade, parse_detach_keys, relay, stream_content_type,
+    switching_protocols, wants_tcp_upgrade,
 };
 use crate::stream::stdcopy;
 use crate::version::ApiVersion;
@@ -206,7 +206,7 @@ fn exec_streams(
     let detach_keys = if !tty {
         vec![]
     } else if st.config.detach_keys.is_empty() {
-        vec![0x10, 0x11]
+        DEFAULT_DETACH_KEYS.to_vec()
     } else {
         parse_detach_keys(&st.config.detach_keys)?
     };

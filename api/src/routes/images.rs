@@ -219,7 +219,7 @@ pub async fn inspect(
 
 /// An image as `GET /images/{name}/json` shows it in its newest shape (`adapt_inspect`
 /// adapts it to older versions).
-fn image_inspect(e: &berth_engine::image::store::ImageEntry, version: ApiVersion) -> ImageInspect {
+fn image_inspect(e: &ImageEntry, version: ApiVersion) -> ImageInspect {
     let r = &e.resolved;
     let c = &r.config;
     ImageInspect {

@@ -98,6 +98,9 @@ impl DetachKeys {
     }
 }
 
+/// The detach sequence when none is configured: ctrl-p, ctrl-q (as in docker).
+pub(crate) const DEFAULT_DETACH_KEYS: [u8; 2] = [0x10, 0x11];
+
 /// `ctrl-p,ctrl-q` style detach keys as bytes.
 pub(crate) fn parse_detach_keys(s: &str) -> Result<Vec<u8>, ApiError> {
     s.split(',')
