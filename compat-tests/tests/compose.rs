@@ -132,7 +132,11 @@ fn compose_builds_a_service_image_with_args_and_down_rmi_local_removes_it() {
 
 /// compose 1.29's one-off runs without the CLI (`COMPOSE_INTERACTIVE_NO_CLI`, as this harness
 /// runs compose) start the container, attach, and start it again if it is no longer running
-/// by then; the output reaches the user only if an exit shows at once in inspect.
+/// by then. The commands here wait a moment before they print, so compose is attached to
+/// the run that prints: a command that prints and exits before compose attaches loses its
+/// output on dockerd too when the attach comes between the exit and the daemon hearing of
+/// it (seen once in CI on both daemons). An attach while an exit is being recorded is
+/// `containers::an_attach_while_an_exit_is_recorded_follows_the_next_run`.
 #[test]
 fn a_one_off_run_shows_its_output_and_exit_code() {
     let d = daemon();
@@ -148,7 +152,15 @@ fn a_one_off_run_shows_its_output_and_exit_code() {
     .unwrap();
     let compose = |args: &[&str]| d.compose(&dir, &project, args);
     for round in 0..3 {
-        let out = compose(&["run", "--rm", "-T", "one", "echo", "hello-once"]);
+        let out = compose(&[
+            "run",
+            "--rm",
+            "-T",
+            "one",
+            "sh",
+            "-c",
+            "sleep 1; echo hello-once",
+        ]);
         assert!(out.success(), "round {round}: {}", out.describe());
         assert_eq!(
             out.stdout,
@@ -164,7 +176,7 @@ fn a_one_off_run_shows_its_output_and_exit_code() {
         "one",
         "sh",
         "-c",
-        "echo to-out; echo to-err >&2; exit 3",
+        "sleep 1; echo to-out; echo to-err >&2; exit 3",
     ]);
     assert_eq!(out.status, 3, "{}", out.describe());
     assert_eq!(out.stdout, "to-out\n", "{}", out.describe());

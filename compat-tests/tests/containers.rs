@@ -558,26 +558,7 @@ fn attach_hijacks_and_multiplexes_stdout_and_stderr() {
     let r = c.create_raw(Some(&n), &body);
     assert_eq!(r.status, 201, "{}", r.describe());
 
-    let mut s = UnixStream::connect(c.d.socket_path()).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(20)))
-        .expect("timeout");
-    write!(
-        s,
-        "POST /v1.41/containers/{n}/attach?stream=1&stdout=1&stderr=1 HTTP/1.1\r\nHost: docker\r\n\
-         Connection: Upgrade\r\nUpgrade: tcp\r\nContent-Type: text/plain\r\n\r\n"
-    )
-    .expect("send attach");
-    let mut reader = BufReader::new(s.try_clone().expect("clone"));
-    let mut head = Vec::new();
-    loop {
-        let mut line = String::new();
-        let n = reader.read_line(&mut line).expect("read attach head");
-        assert!(n > 0, "EOF in attach response head: {head:?}");
-        if line == "\r\n" {
-            break;
-        }
-        head.push(line.trim_end().to_string());
-    }
+    let (head, mut reader) = attach_stream(&c.d, &n);
     // dockerd 20.10 at /v1.41:
     //   HTTP/1.1 101 UPGRADED
     //   Content-Type: application/vnd.docker.raw-stream
@@ -609,6 +590,70 @@ fn attach_hijacks_and_multiplexes_stdout_and_stderr() {
     let (out, err) = demux(&frames);
     assert_eq!(out, "out\n", "frames {frames:?}");
     assert_eq!(err, "err\n", "frames {frames:?}");
+}
+
+/// Opens `POST /v1.41/containers/{name}/attach?stream=1&stdout=1&stderr=1` on a hijacked
+/// connection; returns the response head's lines and the connection.
+fn attach_stream(d: &Daemon, name: &str) -> (Vec<String>, BufReader<UnixStream>) {
+    let mut s = UnixStream::connect(d.socket_path()).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    write!(
+        s,
+        "POST /v1.41/containers/{name}/attach?stream=1&stdout=1&stderr=1 HTTP/1.1\r\nHost: docker\r\n\
+         Connection: Upgrade\r\nUpgrade: tcp\r\nContent-Type: text/plain\r\n\r\n"
+    )
+    .expect("send attach");
+    let mut reader = BufReader::new(s);
+    let mut head = Vec::new();
+    loop {
+        let mut line = String::new();
+        let n = reader.read_line(&mut line).expect("read attach head");
+        assert!(n > 0, "EOF in attach response head: {head:?}");
+        if line == "\r\n" {
+            break;
+        }
+        head.push(line.trim_end().to_string());
+    }
+    (head, reader)
+}
+
+/// An attach that comes after the process exited, while the exit is still being recorded,
+/// follows the next run: compose 1.29's one-off runs attach after the start and start again
+/// a container that has stopped by then, and show what the attach carries. dockerd's exit
+/// handling holds the container's lock, which the attach waits for; on an owned berthd the
+/// pause hook holds the exit just before it is recorded so that the attach lands there.
+#[test]
+fn an_attach_while_an_exit_is_recorded_follows_the_next_run() {
+    let mut c = setup("attach-next");
+    if c.d.owned() && !c.d.is_dockerd() {
+        c.d.restart_pausing_at("exit:before-recorded");
+    }
+    let n = c.name("a");
+    let mut body = c.create_body(&["echo", "a-run"]);
+    body["AttachStdout"] = json!(true);
+    body["AttachStderr"] = json!(true);
+    let r = c.create_raw(Some(&n), &body);
+    assert_eq!(r.status, 201, "{}", r.describe());
+    let start = || {
+        let r =
+            c.d.request("POST", &format!("/containers/{n}/start"), &[], b"");
+        assert_eq!(r.status, 204, "{}", r.describe());
+    };
+    start();
+    // The process is gone by then; on the paused berthd its exit is not yet recorded.
+    std::thread::sleep(Duration::from_millis(200));
+    let (head, mut reader) = attach_stream(&c.d, &n);
+    assert_eq!(head[0], "HTTP/1.1 101 UPGRADED", "{head:?}");
+    let state = c.inspect(&n)["State"].clone();
+    assert_eq!(state["Running"], json!(false), "once attached: {state}");
+    start();
+    let mut data = Vec::new();
+    reader
+        .read_to_end(&mut data)
+        .expect("attach stream ends when the second run exits");
+    let (out, _) = demux(&stdcopy_frames(&data));
+    assert_eq!(out, "a-run\n", "the attach carries the second run");
 }
 
 /// Opens `GET path` as a WebSocket on the daemon's socket; returns the response head's

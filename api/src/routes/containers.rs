@@ -525,10 +525,11 @@ pub async fn attach(
     q: QueryParams,
     mut req: Request,
 ) -> Result<Response, ApiError> {
-    let handle =
-        s.engine
-            .containers()
-            .attach(&id, q.bool("stdin"), q.bool("stream"), q.bool("logs"))?;
+    let handle = s
+        .engine
+        .containers()
+        .attach(&id, q.bool("stdin"), q.bool("stream"), q.bool("logs"))
+        .await?;
     let keys = q.get("detachKeys").map(parse_detach_keys).transpose()?;
     let streams = Relayed {
         raw: handle.tty,
@@ -584,7 +585,8 @@ pub async fn attach_ws(
     let handle = s
         .engine
         .containers()
-        .attach(&id, want_stdin, q.bool("stream"), q.bool("logs"))?;
+        .attach(&id, want_stdin, q.bool("stream"), q.bool("logs"))
+        .await?;
     let detach_keys = match (handle.tty, q.get("detachKeys")) {
         (false, _) => vec![],
         (true, Some(keys)) => parse_detach_keys(keys)?,

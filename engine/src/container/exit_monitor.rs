@@ -48,6 +48,8 @@ impl ContainerService {
                     }
                 }
             };
+            c.io.lock().unwrap_or_else(|p| p.into_inner()).ended = true;
+            crate::system::pause_point("exit:before-recorded").await;
             let mut phases = super::phases::Phases::new("exit", &id);
             // Output written just before the exit reaches logs and clients before waiters
             // hear about the exit (moby waits for the copiers too, with a bound).

@@ -101,6 +101,10 @@ pub struct IoChannels {
     pub output: OutputHub,
     pub stdin_tx: Option<mpsc::Sender<StdinMsg>>,
     pub stdin_rx: Option<mpsc::Receiver<StdinMsg>>,
+    /// The run's process has exited and its exit is being recorded: an attach from now on
+    /// belongs to the next run (on dockerd it waits for the container's lock, which the
+    /// exit handling holds), not to a run whose output is already over.
+    pub ended: bool,
 }
 
 impl IoChannels {
@@ -115,6 +119,7 @@ impl IoChannels {
             output: OutputHub::default(),
             stdin_tx,
             stdin_rx,
+            ended: false,
         }
     }
 }

@@ -48,8 +48,11 @@ impl ContainerService {
         *c.io.lock().unwrap_or_else(|p| p.into_inner()) = IoChannels::new(open_stdin);
     }
 
-    /// `POST /containers/{id}/attach`.
-    pub fn attach(
+    /// `POST /containers/{id}/attach`. An attach that comes while an exit is being recorded
+    /// waits for it and follows the next run: compose's one-off runs attach after the start
+    /// and start again a container that has stopped by then, so the output they show is
+    /// that of the run they attached to.
+    pub async fn attach(
         &self,
         name_or_id: &str,
         stdin: bool,
@@ -57,6 +60,15 @@ impl ContainerService {
         logs_replay: bool,
     ) -> Result<AttachHandle> {
         let c = self.lookup(name_or_id)?;
+        loop {
+            let mut exits = c.exits.subscribe();
+            if !c.io.lock().unwrap_or_else(|p| p.into_inner()).ended {
+                break;
+            }
+            if exits.changed().await.is_err() {
+                break;
+            }
+        }
         let record = c.rec().clone();
         let io = c.io.lock().unwrap_or_else(|p| p.into_inner());
         let replay = if logs_replay {
