@@ -1,11 +1,15 @@
-//! Request decoding shared by handlers: query parameters (with Go's lax booleans) and the
-//! `filters` parameter in both of its JSON forms.
+//! Request decoding shared by handlers: query parameters (with Go's lax booleans), the
+//! `filters` parameter in both of its JSON forms, and JSON bodies with moby's rules.
 
-use axum::extract::{FromRequestParts, Query};
+use axum::extract::{FromRequestParts, Query, Request};
 use berth_engine::filters::Filters;
+use http::header;
 use http::request::Parts;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
 
 use crate::error::ApiError;
+use crate::wire::go_json;
 
 /// All query parameters, in order, repeated keys kept.
 #[derive(Clone, Debug, Default)]
@@ -88,6 +92,58 @@ pub fn parse_filters(text: &str) -> Result<Filters, ApiError> {
         }
     }
     Ok(filters)
+}
+
+/// Reads a JSON body with moby's rules: an empty body is allowed, a non-empty one needs
+/// `Content-Type: application/json`.
+pub(crate) async fn json_body(req: Request) -> Result<Option<Value>, ApiError> {
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let bytes = axum::body::to_bytes(req.into_body(), 16 << 20)
+        .await
+        .map_err(|e| ApiError::invalid(format!("error reading request body: {e}")))?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    if let Some(ct) = content_type {
+        let mime = ct.split(';').next().unwrap_or("").trim();
+        if mime != "application/json" {
+            return Err(ApiError::invalid(format!(
+                "unsupported Content-Type header ({ct}): must be 'application/json'"
+            )));
+        }
+    }
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(|e| ApiError::invalid(format!("invalid JSON: {e}")))
+}
+
+/// A JSON object body that may also be empty or `null` (an empty object then).
+pub(crate) async fn json_object_body(req: Request) -> Result<Map<String, Value>, ApiError> {
+    match json_body(req).await? {
+        Some(Value::Object(m)) => Ok(m),
+        Some(Value::Null) | None => Ok(Map::new()),
+        Some(_) => Err(ApiError::invalid(
+            "invalid JSON: the body must be a JSON object",
+        )),
+    }
+}
+
+/// A JSON body decoded into `T` with Go's rules (`go_type` is the Go type moby decodes
+/// into, named in its error texts); `None` when the body is empty.
+pub(crate) async fn go_json_body<T: DeserializeOwned>(
+    req: Request,
+    go_type: &str,
+) -> Result<Option<T>, ApiError> {
+    match json_body(req).await? {
+        Some(body) => go_json::decode(body, go_type)
+            .map(Some)
+            .map_err(|e| ApiError::invalid(format!("invalid JSON: {e}"))),
+        None => Ok(None),
+    }
 }
 
 #[cfg(test)]

@@ -357,6 +357,31 @@ pub(crate) fn mount_device(opts: &BTreeMap<String, String>, target: &Path) -> Re
     Ok(())
 }
 
+/// The filter terms `GET /volumes` takes.
+const LIST_TERMS: &[&str] = &["name", "label", "driver", "dangling"];
+
+impl crate::Engine {
+    /// `GET /volumes`: the volumes the filters select, as moby filters them (`name` is a
+    /// substring, every volume's driver is `local`, `dangling` asks whether no container
+    /// uses it).
+    pub fn list_volumes(&self, filters: &crate::filters::Filters) -> Result<Vec<Volume>> {
+        filters.validate(LIST_TERMS)?;
+        let dangling = filters
+            .bool_term("dangling")
+            .map_err(|v| Error::invalid(format!("invalid filter 'dangling={v}'")))?;
+        let mut list = self.volumes().list();
+        list.retain(|v| {
+            filters
+                .values("name")
+                .is_none_or(|n| n.iter().any(|n| v.name.contains(n.as_str())))
+                && filters.label_match(v.labels.as_ref().unwrap_or(&BTreeMap::new()))
+                && filters.values("driver").is_none_or(|d| d.contains("local"))
+                && dangling.is_none_or(|d| self.containers().volume_users(&v.name).is_empty() == d)
+        });
+        Ok(list)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,63 +5,27 @@ use axum::Json;
 use axum::body::{Body, Bytes};
 use axum::extract::{Extension, Path, Request, State};
 use axum::response::{IntoResponse, Response};
+use berth_engine::container::stats::StatsMode;
 use berth_engine::container::{AttachHandle, CreateRequest, ListQuery, LogsRequest, WaitCondition};
 use futures_util::StreamExt as _;
 use http::{HeaderValue, StatusCode, header};
-use serde_json::{Map, Value};
 
 use super::AppState;
 use crate::error::ApiError;
-use crate::extract::QueryParams;
+use crate::extract::{QueryParams, go_json_body, json_object_body};
 use crate::stream::hijack::{
-    DEFAULT_DETACH_KEYS, Relayed, frame_into, on_upgrade, output_stream, parse_detach_keys, relay,
+    Relayed, detach_keys, frame_into, on_upgrade, output_stream, relay, relay_websocket,
     stream_content_type, switching_protocols, wants_tcp_upgrade,
 };
+use crate::stream::until_shutdown;
 use crate::types::container::{
     ContainerSummary, ContainerWaitResponse, FilesystemChange, TopResponse, summary,
 };
 use crate::types::inspect::ContainerInspect;
 use crate::types::responses::{ContainerCreateResponse, ContainerUpdateResponse, IdResponse};
+use crate::types::stats::stats_record;
 use crate::version::ApiVersion;
 use crate::wire;
-
-/// Reads a JSON body with moby's rules: an empty body is allowed, a non-empty one needs
-/// `Content-Type: application/json`.
-pub(crate) async fn json_body(req: Request) -> Result<Option<Value>, ApiError> {
-    let content_type = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    let bytes = axum::body::to_bytes(req.into_body(), 16 << 20)
-        .await
-        .map_err(|e| ApiError::invalid(format!("error reading request body: {e}")))?;
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Ok(None);
-    }
-    if let Some(ct) = content_type {
-        let mime = ct.split(';').next().unwrap_or("").trim();
-        if mime != "application/json" {
-            return Err(ApiError::invalid(format!(
-                "unsupported Content-Type header ({ct}): must be 'application/json'"
-            )));
-        }
-    }
-    serde_json::from_slice(&bytes)
-        .map(Some)
-        .map_err(|e| ApiError::invalid(format!("invalid JSON: {e}")))
-}
-
-/// A JSON object body that may also be empty or `null` (an empty object then).
-pub(crate) async fn json_object_body(req: Request) -> Result<Map<String, Value>, ApiError> {
-    match json_body(req).await? {
-        Some(Value::Object(m)) => Ok(m),
-        Some(Value::Null) | None => Ok(Map::new()),
-        Some(_) => Err(ApiError::invalid(
-            "invalid JSON: the body must be a JSON object",
-        )),
-    }
-}
 
 /// `POST /containers/create`.
 #[utoipa::path(post, path = "/containers/create", tag = "Container",
@@ -93,18 +57,30 @@ async fn create_request(
     version: ApiVersion,
     q: &QueryParams,
 ) -> Result<(CreateRequest, Vec<String>), ApiError> {
-    let empty = || ApiError::invalid("config cannot be empty in order to create a container");
-    let body = json_body(req).await?.ok_or_else(empty)?;
-    let mut request: wire::ContainerCreateRequest =
-        wire::go_json::decode(body, "runconfig.ContainerConfigWrapper")
-            .map_err(|e| ApiError::invalid(format!("invalid JSON: {e}")))?;
+    let request: wire::ContainerCreateRequest =
+        go_json_body(req, "runconfig.ContainerConfigWrapper")
+            .await?
+            .ok_or_else(no_config)?;
+    adapt_create(request, version, q)
+}
+
+fn no_config() -> ApiError {
+    ApiError::invalid("config cannot be empty in order to create a container")
+}
+
+/// The decoded create body, with the shims of `version` applied, as the engine's request.
+fn adapt_create(
+    mut request: wire::ContainerCreateRequest,
+    version: ApiVersion,
+    q: &QueryParams,
+) -> Result<(CreateRequest, Vec<String>), ApiError> {
     let mut host_config = request.host_config.take().unwrap_or_default();
     let endpoints = request
         .networking_config
         .take()
         .and_then(|n| n.endpoints_config);
     if request == wire::ContainerCreateRequest::default() {
-        return Err(empty());
+        return Err(no_config());
     }
     let warnings = crate::compat::container::adapt_create(
         crate::compat::container::CreateBody {
@@ -339,41 +315,39 @@ pub async fn stats(
     Path(id): Path<String>,
     q: QueryParams,
 ) -> Result<Response, ApiError> {
-    use crate::types::stats::stats_record;
-    use berth_engine::container::stats::StatsMode;
-    // `one-shot` only counts without a stream, as in moby.
-    let mode = if q.get("stream").is_none_or(|_| q.bool("stream")) {
+    let (record, pairs) = s
+        .engine
+        .containers()
+        .stats(&id, stats_mode(&q, version))
+        .await?;
+    let lines = tokio_stream::wrappers::ReceiverStream::new(pairs).map(move |pair| {
+        let stats = stats_record(
+            &record.name,
+            &record.id,
+            pair.cur.as_ref(),
+            pair.prev.as_ref(),
+        );
+        let mut line = serde_json::to_vec(&stats).unwrap_or_default();
+        line.push(b'\n');
+        Bytes::from(line)
+    });
+    Ok(until_shutdown(
+        lines,
+        s.shutdown.clone(),
+        "application/json",
+    ))
+}
+
+/// A stream of samples unless `stream=0`; `one-shot` (from API 1.41) counts only without a
+/// stream, as in moby.
+fn stats_mode(q: &QueryParams, version: ApiVersion) -> StatsMode {
+    if q.get("stream").is_none_or(|_| q.bool("stream")) {
         StatsMode::Stream
     } else if version.ge(1, 41) && q.bool("one-shot") {
         StatsMode::OneShot
     } else {
         StatsMode::Single
-    };
-    let (record, pairs) = s.engine.containers().stats(&id, mode).await?;
-    let mut shutdown = s.shutdown.clone();
-    shutdown.borrow_and_update();
-    let lines = tokio_stream::wrappers::ReceiverStream::new(pairs)
-        .map(move |pair| {
-            let stats = stats_record(
-                &record.name,
-                &record.id,
-                pair.cur.as_ref(),
-                pair.prev.as_ref(),
-            );
-            let mut line = serde_json::to_vec(&stats).unwrap_or_default();
-            line.push(b'\n');
-            Ok::<_, std::convert::Infallible>(Bytes::from(line))
-        })
-        .take_until(async move {
-            let _ = shutdown.changed().await;
-        });
-    let body = Body::from_stream(lines);
-    let mut resp = Response::new(body);
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    Ok(resp)
+    }
 }
 
 /// `POST /containers/{id}/update`.
@@ -386,9 +360,9 @@ pub async fn update(
     Path(id): Path<String>,
     req: Request,
 ) -> Result<Json<ContainerUpdateResponse>, ApiError> {
-    let body = json_body(req).await?.unwrap_or(Value::Null);
-    let u: wire::ContainerUpdateRequest = wire::go_json::decode(body, "container.UpdateConfig")
-        .map_err(|e| ApiError::invalid(format!("invalid JSON: {e}")))?;
+    let u: wire::ContainerUpdateRequest = go_json_body(req, "container.UpdateConfig")
+        .await?
+        .unwrap_or_default();
     let blkio = crate::compat::container::per_device_blkio_updated_from_1_55(version);
     let changes = u.into_resource_update(blkio);
     let warnings = s.engine.containers().update(&id, changes).await?;
@@ -530,15 +504,11 @@ pub async fn attach(
         .containers()
         .attach(&id, q.bool("stdin"), q.bool("stream"), q.bool("logs"))
         .await?;
-    let keys = q.get("detachKeys").map(parse_detach_keys).transpose()?;
     let streams = Relayed {
         raw: handle.tty,
         stdout: q.bool("stdout"),
         stderr: q.bool("stderr"),
-        detach_keys: match handle.tty {
-            true => keys.unwrap_or(DEFAULT_DETACH_KEYS.to_vec()),
-            false => vec![],
-        },
+        detach_keys: detach_keys(handle.tty, q.get("detachKeys"))?,
     };
     let content_type = stream_content_type(handle.tty, version);
     if !wants_tcp_upgrade(&req) {
@@ -576,39 +546,24 @@ pub async fn attach_ws(
     mut req: Request,
 ) -> Result<Response, ApiError> {
     let key = crate::websocket::handshake_key(req.headers())?;
-    let all = version.lt(1, 42);
-    let (want_stdin, want_out, want_err) = if all {
-        (true, true, true)
-    } else {
-        (q.bool("stdin"), q.bool("stdout"), q.bool("stderr"))
-    };
+    let wants = |stream: &str| version.lt(1, 42) || q.bool(stream);
     let handle = s
         .engine
         .containers()
-        .attach(&id, want_stdin, q.bool("stream"), q.bool("logs"))
+        .attach(&id, wants("stdin"), q.bool("stream"), q.bool("logs"))
         .await?;
-    let detach_keys = match (handle.tty, q.get("detachKeys")) {
-        (false, _) => vec![],
-        (true, Some(keys)) => parse_detach_keys(keys)?,
-        (true, None) => DEFAULT_DETACH_KEYS.to_vec(),
-    };
-    let opcode = if version.lt(1, 28) {
-        crate::websocket::OP_TEXT
-    } else {
-        crate::websocket::OP_BINARY
-    };
     let streams = Relayed {
         raw: true,
-        stdout: want_out,
-        stderr: want_err,
-        detach_keys,
+        stdout: wants("stdout"),
+        stderr: wants("stderr"),
+        detach_keys: detach_keys(handle.tty, q.get("detachKeys"))?,
     };
-    on_upgrade(hyper::upgrade::on(&mut req), move |io| async move {
-        let (local, relay_end) = tokio::io::duplex(64 * 1024);
-        tokio::join!(
-            crate::websocket::bridge(io, local, opcode),
-            relay(relay_end, handle, streams)
-        );
+    let opcode = match version.lt(1, 28) {
+        true => crate::websocket::OP_TEXT,
+        false => crate::websocket::OP_BINARY,
+    };
+    on_upgrade(hyper::upgrade::on(&mut req), move |io| {
+        relay_websocket(io, opcode, handle, streams)
     });
     Ok(crate::websocket::switching_protocols(&key))
 }

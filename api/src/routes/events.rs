@@ -1,19 +1,18 @@
 //! `GET /events`: past events (with `since`), then live ones until `until` or the client
 //! goes away, one JSON object per line, each line flushed as its own chunk.
 
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::{Extension, State};
 use axum::response::Response;
 use berth_engine::events::{Event, FILTER_TERMS};
 use berth_engine::filters::Filters;
 use futures_util::StreamExt as _;
-use http::{HeaderValue, header};
 
 use super::AppState;
 use crate::compat::events::legacy_fields_before_1_52;
 use crate::error::ApiError;
 use crate::extract::QueryParams;
-use crate::stream::framing;
+use crate::stream::{framing, until_shutdown};
 use crate::types::events::{EventActor, EventMessage};
 use crate::version::ApiVersion;
 
@@ -82,16 +81,24 @@ pub async fn events(
     q: QueryParams,
 ) -> Result<Response, ApiError> {
     let content_type = content_type(&headers, version);
-    let since = q
-        .get("since")
-        .filter(|v| !v.is_empty())
-        .map(|v| parse_timestamp("since", v))
-        .transpose()?;
-    let until = q
-        .get("until")
-        .filter(|v| !v.is_empty())
-        .map(|v| parse_timestamp("until", v))
-        .transpose()?;
+    let (since, until) = window(&q)?;
+    let filters: Filters = q.filters()?;
+    filters.validate(FILTER_TERMS)?;
+    let events = s.engine.events().follow(since, until, filters);
+    let lines = tokio_stream::wrappers::ReceiverStream::new(events)
+        .map(move |ev| line(&ev, version, content_type));
+    Ok(until_shutdown(lines, s.shutdown.clone(), content_type))
+}
+
+/// `since` and `until` in unix nanoseconds; `since` may not come after `until`.
+fn window(q: &QueryParams) -> Result<(Option<i128>, Option<i128>), ApiError> {
+    let time = |name: &str| {
+        q.get(name)
+            .filter(|v| !v.is_empty())
+            .map(|v| parse_timestamp(name, v))
+            .transpose()
+    };
+    let (since, until) = (time("since")?, time("until")?);
     if let (Some(a), Some(b)) = (since, until)
         && a > b
     {
@@ -101,20 +108,7 @@ pub async fn events(
             q.get("until").unwrap_or_default()
         )));
     }
-    let filters: Filters = q.filters()?;
-    filters.validate(FILTER_TERMS)?;
-
-    let events = s.engine.events().follow(since, until, filters);
-    let mut shutdown = s.shutdown.clone();
-    let stream = tokio_stream::wrappers::ReceiverStream::new(events)
-        .map(move |ev| Ok::<_, std::convert::Infallible>(line(&ev, version, content_type)))
-        .take_until(async move {
-            let _ = shutdown.wait_for(|stop| *stop).await;
-        });
-    let mut resp = Response::new(Body::from_stream(stream));
-    resp.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    Ok(resp)
+    Ok((since, until))
 }
 
 #[cfg(test)]

@@ -1,62 +1,47 @@
 //! `docker exec`: `POST /containers/{id}/exec`, `POST /exec/{id}/start` (hijacked like
 //! attach), `GET /exec/{id}/json`, `POST /exec/{id}/resize`.
 
+use std::sync::Arc;
+
 use axum::Json;
 use axum::extract::{Extension, Path, Request, State};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
-use berth_engine::container::exec::ExecConfig;
+use berth_engine::Engine;
+use berth_engine::container::AttachHandle;
 use http::StatusCode;
 use serde::Serialize;
-use serde_json::json;
 use tokio::io::AsyncWriteExt as _;
 use utoipa::ToSchema;
 
 use super::AppState;
-use super::containers::json_body;
 use crate::error::ApiError;
-use crate::extract::QueryParams;
+use crate::extract::{QueryParams, go_json_body};
 use crate::stream::hijack::{
-    DEFAULT_DETACH_KEYS, Relayed, on_upgrade, parse_detach_keys, relay, stream_content_type,
+    Relayed, detach_keys, on_upgrade, parse_detach_keys, relay, stream_content_type,
     switching_protocols, wants_tcp_upgrade,
 };
 use crate::stream::stdcopy;
+use crate::types::responses::IdResponse;
 use crate::version::ApiVersion;
 use crate::wire;
 
 #[utoipa::path(post, path = "/containers/{id}/exec", tag = "Exec",
     request_body = wire::ExecCreateRequest,
-    responses((status = 201, description = "Created"), (status = 404, description = "No such container"), (status = 409, description = "Container is not running")))]
+    responses((status = 201, body = IdResponse), (status = 404, description = "No such container"), (status = 409, description = "Container is not running")))]
 pub async fn create(
     State(s): State<AppState>,
     Extension(version): Extension<ApiVersion>,
     Path(id): Path<String>,
     req: Request,
-) -> Result<Response, ApiError> {
-    let body = json_body(req).await?.unwrap_or(json!({}));
-    let c: wire::ExecCreateRequest = wire::go_json::decode(body, "types.ExecConfig")
-        .map_err(|e| ApiError::invalid(format!("invalid JSON: {e}")))?;
-    let detach_keys = c.detach_keys.unwrap_or_default();
-    if !detach_keys.is_empty() {
-        parse_detach_keys(&detach_keys)?;
-    }
-    let exec_id = s.engine.containers().exec_create(
-        &id,
-        ExecConfig {
-            cmd: c.cmd.unwrap_or_default(),
-            env: c.env.unwrap_or_default(),
-            user: c.user.unwrap_or_default(),
-            working_dir: c.working_dir.unwrap_or_default(),
-            tty: c.tty.unwrap_or_default(),
-            privileged: c.privileged.unwrap_or_default(),
-            attach_stdin: c.attach_stdin.unwrap_or_default(),
-            attach_stdout: c.attach_stdout.unwrap_or_default(),
-            attach_stderr: c.attach_stderr.unwrap_or_default(),
-            detach_keys,
-            console_size: crate::compat::container::exec_console_size(c.console_size, version),
-        },
-    )?;
-    Ok((StatusCode::CREATED, Json(json!({"Id": exec_id}))).into_response())
+) -> Result<(StatusCode, Json<IdResponse>), ApiError> {
+    let mut c: wire::ExecCreateRequest = go_json_body(req, "types.ExecConfig")
+        .await?
+        .unwrap_or_default();
+    let console_size = crate::compat::container::exec_console_size(c.console_size.take(), version);
+    let config = c.into_exec_config(console_size)?;
+    let id = s.engine.containers().exec_create(&id, config)?;
+    Ok((StatusCode::CREATED, Json(IdResponse { id })))
 }
 
 /// `GET /exec/{id}/json` (moby's `container.ExecInspect`).
@@ -158,42 +143,54 @@ pub async fn start(
     mut req: Request,
 ) -> Result<Response, ApiError> {
     let upgrade = wants_tcp_upgrade(&req).then(|| hyper::upgrade::on(&mut req));
-    let body = json_body(req).await?.unwrap_or(json!({}));
-    let start: wire::ExecStartRequest = wire::go_json::decode(body, "types.ExecStartCheck")
-        .map_err(|e| ApiError::invalid(format!("invalid JSON: {e}")))?;
+    let start: wire::ExecStartRequest = go_json_body(req, "types.ExecStartCheck")
+        .await?
+        .unwrap_or_default();
     let containers = s.engine.containers();
     let st = containers.exec_inspect(&id)?;
     if start.detach.unwrap_or_default() {
         containers.exec_start(&id).await?;
         return Ok(StatusCode::OK.into_response());
     }
-    let handle = containers.exec_attach(&id)?;
-    // The start request's `Tty`, not the exec's, decides the framing, as in moby: an exec
-    // made with a TTY but started without one is sent in stdcopy frames (all on stdout).
-    let raw = start.tty.unwrap_or_default();
-    let streams = exec_streams(&st, handle.tty, raw)?;
     let Some(upgrade) = upgrade else {
         return Err(ApiError::invalid(
             "exec start needs a connection upgrade (Upgrade: tcp)",
         ));
     };
+    let handle = containers.exec_attach(&id)?;
+    // The start request's `Tty`, not the exec's, decides the framing, as in moby: an exec
+    // made with a TTY but started without one is sent in stdcopy frames (all on stdout).
+    let raw = start.tty.unwrap_or_default();
+    let streams = exec_streams(&st, handle.tty, raw)?;
     let engine = s.engine.clone();
-    on_upgrade(upgrade, move |mut io| async move {
-        // The exec starts once the client holds the stream; a failure to start is written
-        // to it, as moby does.
-        if let Err(e) = engine.containers().exec_start(&id).await {
-            let line = format!("{}\r\n", e.message);
-            let bytes = match raw {
-                true => line.into_bytes(),
-                false => stdcopy::frame(stdcopy::STDOUT, line.as_bytes()),
-            };
-            let _ = io.write_all(&bytes).await;
-            let _ = io.shutdown().await;
-            return;
-        }
-        relay(io, handle, streams).await;
+    on_upgrade(upgrade, move |io| {
+        exec_session(engine, id, io, handle, streams)
     });
     Ok(switching_protocols(stream_content_type(raw, version)))
+}
+
+/// A hijacked exec: the process starts once the client holds the stream, and a failure to
+/// start is written to it, as moby does.
+async fn exec_session<IO>(
+    engine: Arc<Engine>,
+    id: String,
+    mut io: IO,
+    handle: AttachHandle,
+    streams: Relayed,
+) where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
+{
+    if let Err(e) = engine.containers().exec_start(&id).await {
+        let line = format!("{}\r\n", e.message);
+        let bytes = match streams.raw {
+            true => line.into_bytes(),
+            false => stdcopy::frame(stdcopy::STDOUT, line.as_bytes()),
+        };
+        let _ = io.write_all(&bytes).await;
+        let _ = io.shutdown().await;
+        return;
+    }
+    relay(io, handle, streams).await;
 }
 
 /// The streams of an attached exec: moby drops the stderr of a non-TTY exec started with
@@ -203,17 +200,10 @@ fn exec_streams(
     tty: bool,
     raw: bool,
 ) -> Result<Relayed, ApiError> {
-    let detach_keys = if !tty {
-        vec![]
-    } else if st.config.detach_keys.is_empty() {
-        DEFAULT_DETACH_KEYS.to_vec()
-    } else {
-        parse_detach_keys(&st.config.detach_keys)?
-    };
     Ok(Relayed {
         raw,
         stdout: st.config.attach_stdout,
         stderr: st.config.attach_stderr && (tty || !raw),
-        detach_keys,
+        detach_keys: detach_keys(tty, Some(&st.config.detach_keys))?,
     })
 }

@@ -155,6 +155,22 @@ pub async fn attestations(
     name: &str,
     q: &QueryParams,
 ) -> Result<Json<Vec<AttestationStatement>>, ApiError> {
+    let (types, statement) = attestation_query(q, version)?;
+    let found = s
+        .engine
+        .images()
+        .attestations(name, &types, statement)
+        .await?;
+    Ok(Json(found.into_iter().map(Into::into).collect()))
+}
+
+/// The attestation query: the statement types asked for and whether to include the
+/// statements. One platform at most, and only the host's (every image Berth stores has the
+/// host's platform only).
+fn attestation_query(
+    q: &QueryParams,
+    version: ApiVersion,
+) -> Result<(Vec<String>, bool), ApiError> {
     if version.lt(1, 55) {
         return Err(ApiError::invalid(
             "GET /images/{name:.*}/attestations requires minimum API version 1.55",
@@ -166,42 +182,16 @@ pub async fn attestations(
             "only one platform value is currently supported",
         ));
     }
-    // Every image Berth stores has the host's platform only.
-    crate::compat::image::save_load_platforms(
-        &platforms
-            .into_iter()
-            .filter(|p| !p.is_empty())
-            .collect::<Vec<_>>(),
-        version,
-    )?;
-    let types: Vec<String> = q
+    let platforms: Vec<&str> = platforms.into_iter().filter(|p| !p.is_empty()).collect();
+    crate::compat::image::save_load_platforms(&platforms, version)?;
+    let types = q
         .all("type")
         .into_iter()
         .map(str::trim)
         .filter(|t| !t.is_empty())
         .map(str::to_string)
         .collect();
-    let found = s
-        .engine
-        .images()
-        .attestations(name, &types, q.bool("statement"))
-        .await?;
-    Ok(Json(
-        found
-            .into_iter()
-            .map(|a| AttestationStatement {
-                descriptor: OciDescriptor {
-                    media_type: a.descriptor.media_type,
-                    digest: a.descriptor.digest,
-                    size: a.descriptor.size,
-                    annotations: (!a.descriptor.annotations.is_empty())
-                        .then(|| a.descriptor.annotations.into_iter().collect()),
-                },
-                predicate_type: a.predicate_type,
-                statement: a.statement,
-            })
-            .collect(),
-    ))
+    Ok((types, q.bool("statement")))
 }
 
 #[utoipa::path(get, path = "/images/{name}/json", tag = "Image",
@@ -267,45 +257,8 @@ fn image_inspect(e: &ImageEntry, version: ApiVersion) -> ImageInspect {
 #[utoipa::path(get, path = "/images/{name}/history", tag = "Image",
     params(("name" = String, Path)), responses((status = 200, body = [HistoryItem])))]
 pub async fn history(s: &AppState, name: &str) -> Result<Json<Vec<HistoryItem>>, ApiError> {
-    let e = s.engine.images().find(name).await?;
-    let c = &e.resolved.config;
-    let layer_sizes = s.engine.images().layer_sizes(&e.resolved.chain_ids).await;
-    let mut items = Vec::new();
-    let mut layer = 0usize;
-    let entries: Vec<_> = if c.history.is_empty() {
-        // Images without history get one entry per layer, as moby synthesises them.
-        c.rootfs
-            .diff_ids
-            .iter()
-            .map(|_| Default::default())
-            .collect()
-    } else {
-        c.history.clone()
-    };
-    for h in &entries {
-        let size = if h.empty_layer {
-            0
-        } else {
-            let s = layer_sizes.get(layer).copied().unwrap_or(0);
-            layer += 1;
-            s
-        };
-        items.push(HistoryItem {
-            comment: h.comment.clone().unwrap_or_default(),
-            created: berth_engine::image::store::unix_seconds(h.created.as_deref()),
-            created_by: h.created_by.clone().unwrap_or_default(),
-            id: "<missing>".into(),
-            size,
-            tags: None,
-        });
-    }
-    items.reverse();
-    if let Some(top) = items.first_mut() {
-        top.id = e.resolved.id.clone();
-        let tags = e.repo_tags();
-        top.tags = (!tags.is_empty()).then_some(tags);
-    }
-    Ok(Json(items))
+    let steps = s.engine.images().history(name).await?;
+    Ok(Json(steps.into_iter().map(Into::into).collect()))
 }
 
 /// POST `/images/{name}/tag`.
@@ -462,15 +415,9 @@ pub async fn create(
     headers: http::HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let Some(src) = q.get("fromSrc") else {
+    if q.get("fromSrc").is_none() {
         crate::stream::drain(body, crate::error::DRAIN_LIMIT).await;
         return pull(&s, &q, &headers);
-    };
-    if src != "-" {
-        crate::stream::drain(body, crate::error::DRAIN_LIMIT).await;
-        return Err(ApiError::invalid(
-            "importing from a URL is not supported: this daemon reaches no outside address",
-        ));
     }
     let reference = match import_reference(&q) {
         Ok(r) => r,
@@ -479,19 +426,23 @@ pub async fn create(
             return Err(e);
         }
     };
-    let changes: Vec<String> = q.all("changes").into_iter().map(str::to_string).collect();
-    let message = q.get("message").unwrap_or_default();
-    let id = import_body(&s, body, reference, message, &changes).await?;
+    let id = import_body(&s, body, reference, &q).await?;
     Ok(json_messages(vec![JsonMessage {
         status: Some(id),
         ..Default::default()
     }]))
 }
 
-/// The name an import is tagged with: `repo` and `tag` (latest by default), or none.
+/// The name an import is tagged with: `repo` and `tag` (latest by default), or none. Only
+/// the request body is imported (`fromSrc=-`).
 fn import_reference(
     q: &QueryParams,
 ) -> Result<Option<berth_engine::image::reference::Reference>, ApiError> {
+    if q.get("fromSrc") != Some("-") {
+        return Err(ApiError::invalid(
+            "importing from a URL is not supported: this daemon reaches no outside address",
+        ));
+    }
     let Some(repo) = q.get("repo").filter(|r| !r.is_empty()) else {
         return Ok(None);
     };
@@ -505,21 +456,23 @@ fn import_reference(
 }
 
 /// Spools the request body (a root filesystem tarball) to the scratch directory and
-/// imports it as a one-layer image; the spooled file goes either way. Returns the ID.
+/// imports it as a one-layer image with the query's `message` and `changes`; the spooled
+/// file goes either way. Returns the ID.
 async fn import_body(
     s: &AppState,
     body: Body,
     reference: Option<berth_engine::image::reference::Reference>,
-    message: &str,
-    changes: &[String],
+    q: &QueryParams,
 ) -> Result<String, ApiError> {
+    let changes: Vec<String> = q.all("changes").into_iter().map(str::to_string).collect();
+    let message = q.get("message").unwrap_or_default();
     let images = s.engine.images();
     let path = images
         .scratch_dir()
         .join(format!("import-{:016x}.tar", rand_u64()));
     let result = match spool_body(body, &path).await {
         Ok(_) => images
-            .import_rootfs(&path, reference, message, changes)
+            .import_rootfs(&path, reference, message, &changes)
             .await
             .map_err(ApiError::from),
         Err(e) => Err(e),
@@ -535,7 +488,7 @@ pub async fn auth(
     State(s): State<AppState>,
     req: axum::extract::Request,
 ) -> Result<Json<AuthResponse>, ApiError> {
-    let body = super::containers::json_body(req)
+    let body = crate::extract::json_body(req)
         .await?
         .ok_or_else(|| ApiError::invalid("invalid JSON: got EOF while reading request body"))?;
     let field = |k: &str| {
@@ -585,23 +538,7 @@ pub async fn distribution(
         .images()
         .distribution(name, registry_auth(&headers))
         .await?;
-    Ok(Json(DistributionInspect {
-        descriptor: OciDescriptor {
-            media_type: info.media_type,
-            digest: info.digest,
-            size: info.size,
-            annotations: None,
-        },
-        platforms: info
-            .platforms
-            .into_iter()
-            .map(|(os, architecture, variant)| OciPlatform {
-                architecture,
-                os,
-                variant: (!variant.is_empty()).then_some(variant),
-            })
-            .collect(),
-    }))
+    Ok(Json(info.into()))
 }
 
 /// `X-Registry-Auth`: base64url (padded or not) JSON with `username` and `password`; a header

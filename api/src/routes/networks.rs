@@ -4,15 +4,15 @@ use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::extract::{Extension, Path, Request, State};
-use berth_engine::network::{CreateNetwork, IpamConfig, Network};
+use berth_engine::network::{IpamConfig, Network};
 use http::StatusCode;
 use serde::Serialize;
-use serde_json::{Value, json};
 use utoipa::ToSchema;
 
 use super::AppState;
 use crate::error::ApiError;
-use crate::extract::QueryParams;
+use crate::extract::{QueryParams, go_json_body};
+use crate::types::responses::NetworkCreateResponse;
 use crate::version::ApiVersion;
 use crate::wire;
 
@@ -187,47 +187,21 @@ fn network_view(s: &AppState, n: &Network, with_containers: bool) -> NetworkView
 /// `POST /networks/create`: 201 with the ID; a taken name is a 409 (compose relies on it).
 #[utoipa::path(post, path = "/networks/create", tag = "Network",
     request_body = wire::NetworkCreateRequest,
-    responses((status = 201, description = "Created"), (status = 409, description = "Name taken")))]
+    responses((status = 201, body = NetworkCreateResponse), (status = 409, description = "Name taken")))]
 pub async fn create(
     State(s): State<AppState>,
     req: Request,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let body = super::containers::json_body(req)
+) -> Result<(StatusCode, Json<NetworkCreateResponse>), ApiError> {
+    let req: wire::NetworkCreateRequest = go_json_body(req, "types.NetworkCreateRequest")
         .await?
-        .unwrap_or(Value::Null);
-    let req: wire::NetworkCreateRequest =
-        wire::go_json::decode(body, "types.NetworkCreateRequest").map_err(invalid_json)?;
-    let name = req.name.unwrap_or_default();
-    if name.is_empty() {
-        return Err(ApiError::invalid("network name must not be empty"));
-    }
-    let ipam = req.ipam.unwrap_or_default();
-    let ipam_config = ipam
-        .config
-        .unwrap_or_default()
-        .into_iter()
-        .map(|c| IpamConfig {
-            subnet: c.subnet.unwrap_or_default(),
-            gateway: c.gateway.unwrap_or_default(),
-            ip_range: c.ip_range.unwrap_or_default(),
-            aux_addresses: c.auxiliary_addresses.unwrap_or_default(),
-        })
-        .collect();
-    let n = s.engine.networks().create(CreateNetwork {
-        name,
-        driver: req.driver.unwrap_or_default(),
-        internal: req.internal.unwrap_or_default(),
-        attachable: req.attachable.unwrap_or_default(),
-        enable_ipv6: req.enable_ipv6.unwrap_or_default(),
-        labels: req.labels.unwrap_or_default(),
-        options: req.options.unwrap_or_default(),
-        ipam_driver: ipam.driver.unwrap_or_default(),
-        ipam_config,
-        ipam_options: ipam.options,
-    })?;
+        .unwrap_or_default();
+    let n = s.engine.networks().create(req.into_create_network()?)?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({"Id": n.id, "Warning": ""})),
+        Json(NetworkCreateResponse {
+            id: n.id,
+            warning: String::new(),
+        }),
     ))
 }
 
@@ -252,31 +226,29 @@ pub async fn inspect(
     Path(id): Path<String>,
 ) -> Result<Json<NetworkInspect>, ApiError> {
     let n = s.engine.networks().get(&id)?;
-    let status = crate::compat::network::ipam_status_from_1_52(version).then(|| {
-        let subnets = s.engine.networks().ipam_status(&n);
-        NetworkStatus {
-            ipam: IpamStatus {
-                subnets: (!subnets.is_empty()).then(|| {
-                    subnets
-                        .iter()
-                        .map(|st| {
-                            (
-                                st.subnet.clone(),
-                                SubnetStatus {
-                                    ips_in_use: st.ips_in_use,
-                                    dynamic_ips_available: st.dynamic_ips_available,
-                                },
-                            )
-                        })
-                        .collect()
-                }),
-            },
-        }
-    });
+    let status = crate::compat::network::ipam_status_from_1_52(version)
+        .then(|| network_status(&s.engine.networks().ipam_status(&n)));
     Ok(Json(NetworkInspect {
         network: network_view(&s, &n, true),
         status,
     }))
+}
+
+/// The IPAM usage of each subnet (`Status`, API 1.52); `null` subnets when there are none.
+fn network_status(subnets: &[berth_engine::network::SubnetStatus]) -> NetworkStatus {
+    let any = !subnets.is_empty();
+    let subnets = subnets.iter().map(|st| {
+        let usage = SubnetStatus {
+            ips_in_use: st.ips_in_use,
+            dynamic_ips_available: st.dynamic_ips_available,
+        };
+        (st.subnet.clone(), usage)
+    });
+    NetworkStatus {
+        ipam: IpamStatus {
+            subnets: any.then(|| subnets.collect()),
+        },
+    }
 }
 
 /// `DELETE /networks/{id}`: refused while running containers are on it.
@@ -301,10 +273,6 @@ fn container_of(container: Option<String>) -> Result<String, ApiError> {
 }
 
 /// A decoding failure as moby's `httputils.ReadJSON` reports it.
-fn invalid_json(e: wire::go_json::GoJsonError) -> ApiError {
-    ApiError::invalid(format!("invalid JSON: {e}"))
-}
-
 /// `POST /networks/{id}/connect`.
 #[utoipa::path(post, path = "/networks/{id}/connect", tag = "Network",
     request_body = wire::NetworkConnectRequest,
@@ -314,11 +282,9 @@ pub async fn connect(
     Path(id): Path<String>,
     req: Request,
 ) -> Result<StatusCode, ApiError> {
-    let body = super::containers::json_body(req)
+    let req: wire::NetworkConnectRequest = go_json_body(req, "types.NetworkConnect")
         .await?
-        .unwrap_or(Value::Null);
-    let req: wire::NetworkConnectRequest =
-        wire::go_json::decode(body, "types.NetworkConnect").map_err(invalid_json)?;
+        .unwrap_or_default();
     let container = container_of(req.container)?;
     // The endpoint's MacAddress is kept at every version: moby applies it from 1.54 and
     // drops it below, but dockerd 20.10 to 28 kept it and docker-py's suite expects that.
@@ -339,11 +305,9 @@ pub async fn disconnect(
     Path(id): Path<String>,
     req: Request,
 ) -> Result<StatusCode, ApiError> {
-    let body = super::containers::json_body(req)
+    let req: wire::NetworkDisconnectRequest = go_json_body(req, "types.NetworkDisconnect")
         .await?
-        .unwrap_or(Value::Null);
-    let req: wire::NetworkDisconnectRequest =
-        wire::go_json::decode(body, "types.NetworkDisconnect").map_err(invalid_json)?;
+        .unwrap_or_default();
     let container = container_of(req.container)?;
     s.engine.containers().disconnect(&id, &container).await?;
     Ok(StatusCode::OK)

@@ -80,19 +80,10 @@ pub async fn images(
         .map_err(|v| ApiError::invalid(format!("invalid filter 'dangling={v}'")))?
         == Some(false);
     let until = until(&filters)?;
-    // The builder's step images are its cache, as an image's parents are on dockerd:
-    // `docker builder prune` removes them, a dangling-image prune keeps them.
-    let steps = if all {
-        Default::default()
-    } else {
-        s.engine.build_intermediates()
-    };
     let (removed, reclaimed) = s
         .engine
-        .prune_images(all, |e| {
-            steps.contains(&e.resolved.id)
-                || until.is_some_and(|u| e.created_unix >= u)
-                || label_keeps(&filters, &e.labels)
+        .prune_images_keeping_build_cache(all, |e| {
+            until.is_some_and(|u| e.created_unix >= u) || label_keeps(&filters, &e.labels)
         })
         .await?;
     let items: Vec<DeleteResponseItem> = removed.into_iter().map(Into::into).collect();

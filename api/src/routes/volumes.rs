@@ -7,12 +7,11 @@ use axum::extract::{Extension, Path, Request, State};
 use berth_engine::volume::Volume;
 use http::StatusCode;
 use serde::Serialize;
-use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::AppState;
 use crate::error::ApiError;
-use crate::extract::QueryParams;
+use crate::extract::{QueryParams, go_json_body};
 use crate::types::responses::{VolumePruneResponse, non_empty};
 use crate::version::ApiVersion;
 use crate::wire;
@@ -79,11 +78,9 @@ pub async fn create(
     State(s): State<AppState>,
     req: Request,
 ) -> Result<(StatusCode, Json<VolumeView>), ApiError> {
-    let body = super::containers::json_body(req)
+    let req: wire::VolumeCreateRequest = go_json_body(req, "volume.VolumeCreateBody")
         .await?
-        .unwrap_or(Value::Null);
-    let req: wire::VolumeCreateRequest = wire::go_json::decode(body, "volume.VolumeCreateBody")
-        .map_err(|e| ApiError::invalid(format!("invalid JSON: {e}")))?;
+        .unwrap_or_default();
     if let Some(driver) = req
         .driver
         .as_deref()
@@ -107,28 +104,8 @@ pub async fn list(
     State(s): State<AppState>,
     q: QueryParams,
 ) -> Result<Json<VolumeListResponse>, ApiError> {
-    let filters = q.filters()?;
-    filters.validate(&["name", "label", "driver", "dangling"])?;
-    let dangling = filters
-        .bool_term("dangling")
-        .map_err(|v| ApiError::invalid(format!("invalid filter 'dangling={v}'")))?;
-    let volumes: Vec<VolumeView> = s
-        .engine
-        .volumes()
-        .list()
-        .iter()
-        .filter(|v| {
-            filters
-                .values("name")
-                .is_none_or(|n| n.iter().any(|n| v.name.contains(n.as_str())))
-        })
-        .filter(|v| filters.label_match(&v.labels.clone().unwrap_or_default()))
-        .filter(|_| filters.values("driver").is_none_or(|d| d.contains("local")))
-        .filter(|v| {
-            dangling.is_none_or(|d| s.engine.containers().volume_users(&v.name).is_empty() == d)
-        })
-        .map(|v| volume_view(v, None))
-        .collect();
+    let list = s.engine.list_volumes(&q.filters()?)?;
+    let volumes = list.iter().map(|v| volume_view(v, None)).collect();
     Ok(Json(VolumeListResponse {
         volumes,
         warnings: None,

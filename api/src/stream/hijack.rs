@@ -99,7 +99,20 @@ impl DetachKeys {
 }
 
 /// The detach sequence when none is configured: ctrl-p, ctrl-q (as in docker).
-pub(crate) const DEFAULT_DETACH_KEYS: [u8; 2] = [0x10, 0x11];
+const DEFAULT_DETACH_KEYS: [u8; 2] = [0x10, 0x11];
+
+/// The detach sequence of an attach or exec: none without a TTY (moby reads it only from a
+/// TTY's stdin), else the keys given or ctrl-p,ctrl-q. Keys given are checked either way.
+pub(crate) fn detach_keys(tty: bool, given: Option<&str>) -> Result<Vec<u8>, ApiError> {
+    let keys = given
+        .filter(|k| !k.is_empty())
+        .map(parse_detach_keys)
+        .transpose()?;
+    Ok(match tty {
+        true => keys.unwrap_or(DEFAULT_DETACH_KEYS.to_vec()),
+        false => vec![],
+    })
+}
 
 /// `ctrl-p,ctrl-q` style detach keys as bytes.
 pub(crate) fn parse_detach_keys(s: &str) -> Result<Vec<u8>, ApiError> {
@@ -280,6 +293,19 @@ where
     }
     let _ = writer.shutdown().await;
     input.abort();
+}
+
+/// Relays an attach over a WebSocket: the frames on `io` are bridged to an in-memory pipe
+/// whose other end is an ordinary relay (raw streams: no stdcopy framing).
+pub(crate) async fn relay_websocket<IO>(io: IO, opcode: u8, handle: AttachHandle, streams: Relayed)
+where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + 'static,
+{
+    let (local, relay_end) = tokio::io::duplex(64 * 1024);
+    tokio::join!(
+        crate::websocket::bridge(io, local, opcode),
+        relay(relay_end, handle, streams)
+    );
 }
 
 #[cfg(test)]

@@ -81,6 +81,28 @@ pub fn json_messages(messages: Vec<JsonMessage>) -> Response {
     resp
 }
 
+/// A response that streams `chunks` as they come until the daemon shuts down (`GET
+/// /events`, `GET /containers/{id}/stats`): the body ends then instead of holding the
+/// shutdown up.
+pub fn until_shutdown<S>(
+    chunks: S,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+    content_type: &'static str,
+) -> Response
+where
+    S: futures_util::Stream<Item = Bytes> + Send + 'static,
+{
+    let stream = chunks
+        .map(Ok::<_, std::convert::Infallible>)
+        .take_until(async move {
+            let _ = shutdown.wait_for(|stop| *stop).await;
+        });
+    let mut resp = Response::new(Body::from_stream(stream));
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    resp
+}
+
 /// Writes a request body to `path`; returns its size.
 pub async fn spool_body(body: Body, path: &Path) -> Result<u64, ApiError> {
     let mut file = tokio::fs::File::create(path).await.map_err(|e| {

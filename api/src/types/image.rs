@@ -189,3 +189,60 @@ impl From<berth_engine::image::store::RemovedImage> for DeleteResponseItem {
         }
     }
 }
+
+impl From<berth_engine::image::store::Attestation> for AttestationStatement {
+    fn from(a: berth_engine::image::store::Attestation) -> Self {
+        let d = a.descriptor;
+        AttestationStatement {
+            descriptor: OciDescriptor {
+                media_type: d.media_type,
+                digest: d.digest,
+                size: d.size,
+                annotations: (!d.annotations.is_empty())
+                    .then(|| d.annotations.into_iter().collect()),
+            },
+            predicate_type: a.predicate_type,
+            statement: a.statement,
+        }
+    }
+}
+
+impl From<berth_engine::image::pull::DistributionInfo> for DistributionInspect {
+    fn from(info: berth_engine::image::pull::DistributionInfo) -> Self {
+        DistributionInspect {
+            descriptor: OciDescriptor {
+                media_type: info.media_type,
+                digest: info.digest,
+                size: info.size,
+                annotations: None,
+            },
+            platforms: info
+                .platforms
+                .into_iter()
+                .map(|(os, architecture, variant)| OciPlatform {
+                    architecture,
+                    os,
+                    variant: (!variant.is_empty()).then_some(variant),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Steps before the newest show `<missing>` for an ID, as moby's do.
+impl From<berth_engine::image::store::HistoryStep> for HistoryItem {
+    fn from(step: berth_engine::image::store::HistoryStep) -> Self {
+        let (id, tags) = match step.image {
+            Some((id, tags)) => (id, (!tags.is_empty()).then_some(tags)),
+            None => ("<missing>".to_string(), None),
+        };
+        HistoryItem {
+            comment: step.comment,
+            created: step.created,
+            created_by: step.created_by,
+            id,
+            size: step.size,
+            tags,
+        }
+    }
+}

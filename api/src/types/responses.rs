@@ -75,6 +75,16 @@ pub struct IdResponse {
     pub id: String,
 }
 
+/// `POST /networks/create`.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct NetworkCreateResponse {
+    #[serde(rename = "Id")]
+    pub id: String,
+    /// Empty when there is none (a string, never `null`).
+    #[serde(rename = "Warning")]
+    pub warning: String,
+}
+
 /// `POST /auth`.
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct AuthResponse {

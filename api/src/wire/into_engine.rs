@@ -351,3 +351,69 @@ impl ContainerUpdateRequest {
         }
     }
 }
+
+impl ExecCreateRequest {
+    /// The engine's exec; the console size is the one the API version applies
+    /// (`compat::container::exec_console_size`), the detach keys are checked but kept as
+    /// given (exec inspect shows them so).
+    pub fn into_exec_config(
+        self,
+        console_size: Option<[u32; 2]>,
+    ) -> Result<berth_engine::container::exec::ExecConfig, crate::error::ApiError> {
+        let detach_keys = self.detach_keys.unwrap_or_default();
+        if !detach_keys.is_empty() {
+            crate::stream::hijack::parse_detach_keys(&detach_keys)?;
+        }
+        Ok(berth_engine::container::exec::ExecConfig {
+            cmd: self.cmd.unwrap_or_default(),
+            env: self.env.unwrap_or_default(),
+            user: self.user.unwrap_or_default(),
+            working_dir: self.working_dir.unwrap_or_default(),
+            tty: self.tty.unwrap_or_default(),
+            privileged: self.privileged.unwrap_or_default(),
+            attach_stdin: self.attach_stdin.unwrap_or_default(),
+            attach_stdout: self.attach_stdout.unwrap_or_default(),
+            attach_stderr: self.attach_stderr.unwrap_or_default(),
+            detach_keys,
+            console_size,
+        })
+    }
+}
+
+impl NetworkCreateRequest {
+    /// The engine's network; a missing or empty name is refused with moby's text.
+    pub fn into_create_network(
+        self,
+    ) -> Result<berth_engine::network::CreateNetwork, crate::error::ApiError> {
+        let name = self.name.unwrap_or_default();
+        if name.is_empty() {
+            return Err(crate::error::ApiError::invalid(
+                "network name must not be empty",
+            ));
+        }
+        let ipam = self.ipam.unwrap_or_default();
+        let ipam_config = ipam
+            .config
+            .unwrap_or_default()
+            .into_iter()
+            .map(|c| berth_engine::network::IpamConfig {
+                subnet: c.subnet.unwrap_or_default(),
+                gateway: c.gateway.unwrap_or_default(),
+                ip_range: c.ip_range.unwrap_or_default(),
+                aux_addresses: c.auxiliary_addresses.unwrap_or_default(),
+            })
+            .collect();
+        Ok(berth_engine::network::CreateNetwork {
+            name,
+            driver: self.driver.unwrap_or_default(),
+            internal: self.internal.unwrap_or_default(),
+            attachable: self.attachable.unwrap_or_default(),
+            enable_ipv6: self.enable_ipv6.unwrap_or_default(),
+            labels: self.labels.unwrap_or_default(),
+            options: self.options.unwrap_or_default(),
+            ipam_driver: ipam.driver.unwrap_or_default(),
+            ipam_config,
+            ipam_options: ipam.options,
+        })
+    }
+}

@@ -114,6 +114,22 @@ impl Engine {
         self.build_cache.ids()
     }
 
+    /// `docker image prune`: as [`Engine::prune_images`], but a dangling-image prune keeps
+    /// the builder's step images, which are its cache as an image's parents are on dockerd
+    /// (`docker builder prune` removes them).
+    pub async fn prune_images_keeping_build_cache(
+        &self,
+        all: bool,
+        keep: impl Fn(&crate::image::store::ImageEntry) -> bool,
+    ) -> Result<(Vec<crate::image::store::RemovedImage>, i64)> {
+        let steps = match all {
+            true => Default::default(),
+            false => self.build_cache.ids(),
+        };
+        self.prune_images(all, |e| steps.contains(&e.resolved.id) || keep(e))
+            .await
+    }
+
     /// `docker builder prune`: removes the builder's step images that have no name and no
     /// container, and forgets them; returns their IDs and the bytes freed.
     pub async fn prune_build_cache(&self) -> Result<(Vec<String>, i64)> {

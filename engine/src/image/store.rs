@@ -213,6 +213,19 @@ pub struct Attestation {
     pub statement: Option<serde_json::Value>,
 }
 
+/// One step of an image's history (`docker history`).
+#[derive(Clone, Debug)]
+pub struct HistoryStep {
+    /// Unix seconds.
+    pub created: i64,
+    pub created_by: String,
+    pub comment: String,
+    /// Bytes of the layer the step made.
+    pub size: i64,
+    /// The image's ID and tags, on the newest step only.
+    pub image: Option<(String, Vec<String>)>,
+}
+
 /// Parses an RFC 3339 time into unix seconds (0 when absent or unparsable).
 pub fn unix_seconds(rfc3339: Option<&str>) -> i64 {
     rfc3339
@@ -451,6 +464,40 @@ impl ImageStore {
             sizes.push(size);
         }
         sizes
+    }
+
+    /// `docker history`: the image's steps, newest first, each with the size of the layer it
+    /// made (0 for a step that made none). An image without history gets one step per
+    /// layer, as moby synthesises them; the newest step carries the image's ID and tags.
+    pub async fn history(&self, name: &str) -> Result<Vec<HistoryStep>> {
+        let e = self.find(name).await?;
+        let c = &e.resolved.config;
+        let mut sizes = self.layer_sizes(&e.resolved.chain_ids).await.into_iter();
+        let synthesised;
+        let entries: &[HistoryEntry] = if c.history.is_empty() {
+            synthesised = vec![HistoryEntry::default(); c.rootfs.diff_ids.len()];
+            &synthesised
+        } else {
+            &c.history
+        };
+        let mut steps: Vec<HistoryStep> = entries
+            .iter()
+            .map(|h| HistoryStep {
+                created: unix_seconds(h.created.as_deref()),
+                created_by: h.created_by.clone().unwrap_or_default(),
+                comment: h.comment.clone().unwrap_or_default(),
+                size: match h.empty_layer {
+                    true => 0,
+                    false => sizes.next().unwrap_or(0),
+                },
+                image: None,
+            })
+            .collect();
+        steps.reverse();
+        if let Some(top) = steps.first_mut() {
+            top.image = Some((e.resolved.id.clone(), e.repo_tags()));
+        }
+        Ok(steps)
     }
 
     /// Finds an image by name, full or short ID (with or without `sha256:`), or ID prefix.
