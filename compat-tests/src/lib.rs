@@ -178,9 +178,8 @@ pub fn owned_daemons_are_dockerd() -> bool {
     !external_daemon() && is_dockerd_binary(&berthd_binary())
 }
 
-/// One of the `10.200.0.0/16` … `10.254.0.0/16` ranges, reserved for one owned dockerd's
-/// user-defined networks (`--default-address-pool`). dockerd does not avoid the host's routes
-/// when it picks a subnet, so two dockerds side by side must draw from different ranges. A
+/// One of the `10.200.0.0/16` … `10.254.0.0/16` ranges, reserved for one owned daemon's
+/// user-defined networks (`--default-address-pool`; see [`Daemon::lease_address_pool`]). A
 /// reservation is a file holding the reserving process id, under the temp dir; reservations
 /// of dead processes are taken over.
 struct PoolLease {
@@ -532,6 +531,7 @@ impl Daemon {
         if dockerd {
             d.prepare_dockerd(&bridge, &bip, extra_args);
         }
+        d.lease_address_pool(extra_args);
         d.spawn(extra_args);
         d.wait_ready(BOOT_TIMEOUT);
         d
@@ -544,8 +544,6 @@ impl Daemon {
     /// - `--iptables=false --ip6tables=false`: the tests change no firewall rules of the host
     ///   (the mangle-table guard keeps containers off the uplink);
     /// - `--live-restore`, which berthd always does;
-    /// - `--default-address-pool` from a reserved range (unless the test gives one), so that
-    ///   user-defined networks of daemons side by side never overlap;
     /// - an empty `--config-file` (unless the test gives one): `/etc/docker/daemon.json`
     ///   must not leak in;
     /// - its own containerd: dockerd 20.10 starts one under its exec root only when the
@@ -580,12 +578,6 @@ impl Daemon {
             "--ip6tables=false".into(),
             "--live-restore".into(),
         ];
-        if !given("--default-address-pool") {
-            let lease = PoolLease::take();
-            args.push("--default-address-pool".into());
-            args.push(format!("base=10.{}.0.0/16,size=24", lease.second_octet));
-            self.pool = Some(lease);
-        }
         if !given("--config-file") {
             let file = self.dir.join("daemon.json");
             fs::write(&file, "{}\n").expect("write daemon.json");
@@ -593,6 +585,27 @@ impl Daemon {
             args.push(file.display().to_string());
         }
         self.bridge_args = args;
+    }
+
+    /// `--default-address-pool` from a reserved range (unless the test gives one), so that
+    /// user-defined networks of daemons side by side never overlap. dockerd does not avoid
+    /// the host's routes when it picks a subnet; berthd does, but a network's bridge (and
+    /// its route) appears only when its first container starts, so two berthds creating
+    /// networks at once could both pick the same free subnet.
+    fn lease_address_pool(&mut self, extra_args: &[&str]) {
+        let mut all: Vec<String> = extra_args.iter().map(|a| a.to_string()).collect();
+        all.extend(self.env_extra_args());
+        if all
+            .iter()
+            .any(|a| a == "--default-address-pool" || a.starts_with("--default-address-pool="))
+        {
+            return;
+        }
+        let lease = PoolLease::take();
+        self.bridge_args.push("--default-address-pool".into());
+        self.bridge_args
+            .push(format!("base=10.{}.0.0/16,size=24", lease.second_octet));
+        self.pool = Some(lease);
     }
 
     /// The flags of `$BERTH_COMPAT_EXTRA_ARGS`.
