@@ -767,10 +767,17 @@ fn info_lists_plugins_and_security_options() {
         security.iter().any(|o| o == "name=seccomp,profile=default"),
         "{security:?}"
     );
-    // Only configured pools are listed: berthd is booted without any (the harness gives
-    // each dockerd a pool of its own, so parallel daemons' networks never overlap).
-    if !d.is_dockerd() {
-        assert!(v.get("DefaultAddressPools").is_none(), "{v}");
+    // Configured pools are listed: the harness gives each daemon it boots a pool of its
+    // own (`base=10.N.0.0/16,size=24`), so parallel daemons' networks never overlap.
+    if d.owned() {
+        let pools = v["DefaultAddressPools"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(pools.len(), 1, "{v}");
+        let base = pools[0]["Base"].as_str().unwrap_or_default();
+        assert!(base.starts_with("10.") && base.ends_with(".0.0/16"), "{v}");
+        assert_eq!(pools[0]["Size"], json!(24), "{v}");
     }
 }
 
