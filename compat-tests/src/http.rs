@@ -1,28 +1,31 @@
-//! A deliberately small HTTP/1.1 client over a unix socket.
+//! The tests' and the benchmark's HTTP/1.1 client over a unix socket: hyper's client on a
+//! connection made by hyperlocal's connector, driven by a current-thread runtime so that
+//! callers stay synchronous.
 //!
-//! The tests want to see the bytes a daemon really sends (status line, header spelling,
-//! framing, trailing newlines), so nothing here normalises or retries. Bodies framed by
-//! `Content-Length`, by `Transfer-Encoding: chunked` or by the connection closing are all
-//! understood; the same decoder serves one-shot requests, kept-alive connections (the
-//! benchmark) and long-lived streams such as `GET /events`.
+//! Nothing here retries or rewrites: the status, headers and body are what the daemon sent
+//! (hyper hands header names back in lower case; look them up with [`Response::header`]).
+//! Tests that need the exact bytes on the wire (the `101 UPGRADED` head, header spelling)
+//! speak to the socket themselves.
 
-use std::io::{self, Read, Write};
-use std::os::unix::net::UnixStream;
+use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
+use http_body_util::{BodyExt as _, Full};
+use hyper::body::Incoming;
+use hyper::client::conn::http1::SendRequest;
+use tower_service::Service as _;
+
 /// How long a plain request may take before it is treated as hung.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// Status code, reason phrase and headers of a response.
-type Head = (u16, String, Vec<(String, String)>);
 
 /// A complete response.
 #[derive(Debug, Clone)]
 pub struct Response {
     pub status: u16,
     pub reason: String,
-    /// Header lines in the order received, names as spelled by the server.
+    /// Header lines in the order hyper keeps them, names in lower case.
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
 }
@@ -80,117 +83,6 @@ fn find_header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a st
         .map(|(_, v)| v.as_str())
 }
 
-/// Incremental decoder for one response body.
-#[derive(Debug)]
-enum Framing {
-    /// `Content-Length`: bytes still to come.
-    Length(u64),
-    /// `Transfer-Encoding: chunked`.
-    Chunked(ChunkState),
-    /// No framing: the body ends when the peer closes.
-    Close,
-    /// Nothing (more) to read.
-    Done,
-}
-
-#[derive(Debug)]
-enum ChunkState {
-    /// Waiting for a `size[;ext]\r\n` line.
-    Size,
-    /// Inside a chunk with this many bytes left.
-    Data(u64),
-    /// After chunk data, waiting for its `\r\n`.
-    DataEnd,
-    /// After the zero chunk: trailer lines until an empty one.
-    Trailer,
-}
-
-impl Framing {
-    /// Moves decoded body bytes from `raw` to `out`. Returns an error on malformed framing.
-    fn decode(&mut self, raw: &mut Vec<u8>, out: &mut Vec<u8>) -> io::Result<()> {
-        loop {
-            match self {
-                Framing::Done => return Ok(()),
-                Framing::Close => {
-                    out.append(raw);
-                    return Ok(());
-                }
-                Framing::Length(left) => {
-                    let n = (*left).min(raw.len() as u64) as usize;
-                    out.extend(raw.drain(..n));
-                    *left -= n as u64;
-                    if *left == 0 {
-                        *self = Framing::Done;
-                    }
-                    return Ok(());
-                }
-                Framing::Chunked(state) => match state {
-                    ChunkState::Size => {
-                        let Some(end) = find_crlf(raw) else {
-                            return Ok(());
-                        };
-                        let line = String::from_utf8_lossy(&raw[..end]).into_owned();
-                        raw.drain(..end + 2);
-                        let hex = line.split(';').next().unwrap_or("").trim();
-                        let size = u64::from_str_radix(hex, 16).map_err(|_| {
-                            io::Error::new(
-                                io::ErrorKind::InvalidData,
-                                format!("bad chunk size line {line:?}"),
-                            )
-                        })?;
-                        *state = if size == 0 {
-                            ChunkState::Trailer
-                        } else {
-                            ChunkState::Data(size)
-                        };
-                    }
-                    ChunkState::Data(left) => {
-                        if raw.is_empty() {
-                            return Ok(());
-                        }
-                        let n = (*left).min(raw.len() as u64) as usize;
-                        out.extend(raw.drain(..n));
-                        *left -= n as u64;
-                        if *left == 0 {
-                            *state = ChunkState::DataEnd;
-                        }
-                    }
-                    ChunkState::DataEnd => {
-                        if raw.len() < 2 {
-                            return Ok(());
-                        }
-                        if &raw[..2] != b"\r\n" {
-                            return Err(io::Error::new(
-                                io::ErrorKind::InvalidData,
-                                "chunk data not followed by CRLF",
-                            ));
-                        }
-                        raw.drain(..2);
-                        *state = ChunkState::Size;
-                    }
-                    ChunkState::Trailer => {
-                        let Some(end) = find_crlf(raw) else {
-                            return Ok(());
-                        };
-                        raw.drain(..end + 2);
-                        if end == 0 {
-                            *self = Framing::Done;
-                        }
-                    }
-                },
-            }
-        }
-    }
-
-    fn is_done(&self) -> bool {
-        matches!(self, Framing::Done)
-    }
-}
-
-fn find_crlf(buf: &[u8]) -> Option<usize> {
-    buf.windows(2).position(|w| w == b"\r\n")
-}
-
 fn timed_out(what: &str) -> io::Error {
     io::Error::new(
         io::ErrorKind::TimedOut,
@@ -198,32 +90,176 @@ fn timed_out(what: &str) -> io::Error {
     )
 }
 
-/// One connection to a daemon socket; requests on it reuse the connection (keep-alive).
+fn hyper_error(e: hyper::Error) -> io::Error {
+    io::Error::other(e)
+}
+
+/// The status line's reason as sent when it is not the standard one, else the standard one.
+fn reason_of(resp: &hyper::Response<Incoming>) -> String {
+    match resp.extensions().get::<hyper::ext::ReasonPhrase>() {
+        Some(r) => String::from_utf8_lossy(r.as_bytes()).into_owned(),
+        None => resp
+            .status()
+            .canonical_reason()
+            .unwrap_or_default()
+            .to_string(),
+    }
+}
+
+fn header_pairs(headers: &http::HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect()
+}
+
+/// The request target as a URI. Tests write queries the way the CLI's users read them
+/// (`filters={"status":["exited"]}`); bytes a URI may not carry are percent-encoded, which
+/// the daemon decodes back to the same query.
+fn target(path: &str) -> io::Result<http::Uri> {
+    if let Ok(uri) = path.parse() {
+        return Ok(uri);
+    }
+    let mut encoded = String::with_capacity(path.len() * 2);
+    for b in path.bytes() {
+        if b.is_ascii_graphic() && !b"\"<>\\^`{|}".contains(&b) {
+            encoded.push(b as char);
+        } else {
+            encoded.push_str(&format!("%{b:02X}"));
+        }
+    }
+    encoded
+        .parse()
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("{path:?}: {e}")))
+}
+
+/// Runs `f` to completion on `rt`. Called from async code (the SDK tests drive their client
+/// on a runtime of their own and call the harness in between), it runs on a thread of its
+/// own, since a runtime cannot block inside another.
+fn drive<F>(rt: &tokio::runtime::Runtime, f: F) -> F::Output
+where
+    F: std::future::Future + Send,
+    F::Output: Send,
+{
+    if tokio::runtime::Handle::try_current().is_err() {
+        return rt.block_on(f);
+    }
+    std::thread::scope(|s| {
+        s.spawn(|| rt.block_on(f))
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p))
+    })
+}
+
+/// A client's runtime; dropped without waiting, so a client may also go away inside async
+/// code.
+struct ClientRuntime(Option<tokio::runtime::Runtime>);
+
+impl ClientRuntime {
+    fn get(&self) -> &tokio::runtime::Runtime {
+        self.0.as_ref().expect("runtime present until drop")
+    }
+}
+
+impl Drop for ClientRuntime {
+    fn drop(&mut self) {
+        if let Some(rt) = self.0.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+fn runtime() -> io::Result<ClientRuntime> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    Ok(ClientRuntime(Some(rt)))
+}
+
+/// Opens a connection on `rt` and hands it to hyper; the connection's task runs whenever
+/// the runtime is driven (each call blocks on it).
+fn open(
+    rt: &tokio::runtime::Runtime,
+    socket: &Path,
+    timeout: Duration,
+) -> io::Result<SendRequest<Full<Bytes>>> {
+    drive(rt, async {
+        let uri = hyperlocal::Uri::new(socket, "/").into();
+        let stream = tokio::time::timeout(timeout, hyperlocal::UnixConnector.call(uri))
+            .await
+            .map_err(|_| timed_out("the connection"))??;
+        let (sender, conn) = hyper::client::conn::http1::handshake(stream)
+            .await
+            .map_err(hyper_error)?;
+        tokio::spawn(conn.with_upgrades());
+        Ok(sender)
+    })
+}
+
+fn build(
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> io::Result<hyper::Request<Full<Bytes>>> {
+    let has = |n: &str| headers.iter().any(|(k, _)| k.eq_ignore_ascii_case(n));
+    let mut req = hyper::Request::builder().method(method).uri(target(path)?);
+    if !has("host") {
+        req = req.header("Host", "docker");
+    }
+    if !has("user-agent") {
+        req = req.header("User-Agent", "berth-compat-tests");
+    }
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    req.body(Full::new(Bytes::copy_from_slice(body)))
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))
+}
+
+/// Sends `req` and waits for the response head until `deadline`.
+async fn send(
+    sender: &mut SendRequest<Full<Bytes>>,
+    req: hyper::Request<Full<Bytes>>,
+    deadline: Instant,
+) -> io::Result<hyper::Response<Incoming>> {
+    let left = deadline.saturating_duration_since(Instant::now());
+    tokio::time::timeout(left, async {
+        sender.ready().await.map_err(hyper_error)?;
+        sender.send_request(req).await.map_err(hyper_error)
+    })
+    .await
+    .map_err(|_| timed_out("the response head"))?
+}
+
+/// One connection to a daemon socket; requests on it reuse the connection (keep-alive),
+/// and a request after the daemon closed it opens a new one.
 pub struct Conn {
-    stream: UnixStream,
-    /// Bytes received but not yet consumed.
-    raw: Vec<u8>,
-    /// Set when the server asked to close or closed; the next request reconnects.
-    closed: bool,
-    path: PathBuf,
+    rt: ClientRuntime,
+    sender: SendRequest<Full<Bytes>>,
+    socket: PathBuf,
     pub timeout: Duration,
 }
 
 impl Conn {
     pub fn connect(path: impl AsRef<Path>) -> io::Result<Conn> {
-        let path = path.as_ref().to_path_buf();
-        let stream = UnixStream::connect(&path)?;
+        let socket = path.as_ref().to_path_buf();
+        let rt = runtime()?;
+        let sender = open(rt.get(), &socket, DEFAULT_TIMEOUT)?;
         Ok(Conn {
-            stream,
-            raw: Vec::new(),
-            closed: false,
-            path,
+            rt,
+            sender,
+            socket,
             timeout: DEFAULT_TIMEOUT,
         })
     }
 
-    /// Sends one request and reads its complete response. Reconnects first if the previous
-    /// response closed the connection.
+    /// Sends one request and reads its complete response.
     pub fn request(
         &mut self,
         method: &str,
@@ -231,180 +267,35 @@ impl Conn {
         headers: &[(&str, &str)],
         body: &[u8],
     ) -> io::Result<Response> {
-        if self.closed {
-            self.stream = UnixStream::connect(&self.path)?;
-            self.raw.clear();
-            self.closed = false;
+        // A connection the daemon closed (after `Connection: close`, or a body it ended by
+        // closing) carries no more requests: the request goes on a new one.
+        let rt = self.rt.get();
+        if self.sender.is_closed() || drive(rt, self.sender.ready()).is_err() {
+            self.sender = open(rt, &self.socket, self.timeout)?;
         }
+        let req = build(method, path, headers, body)?;
         let deadline = Instant::now() + self.timeout;
-        self.send_head(method, path, headers, body)?;
-        let (status, reason, resp_headers) = self.read_head(deadline)?;
-        let mut framing = framing_for(method, status, &resp_headers);
-        let mut out = Vec::new();
-        loop {
-            framing.decode(&mut self.raw, &mut out)?;
-            if framing.is_done() {
-                break;
-            }
-            if !self.fill(deadline)? {
-                match framing {
-                    Framing::Close => break,
-                    _ => {
-                        return Err(io::Error::new(
-                            io::ErrorKind::UnexpectedEof,
-                            format!("connection closed mid-body after {} bytes", out.len()),
-                        ));
-                    }
-                }
-            }
-        }
-        if matches!(framing, Framing::Close)
-            || find_header(&resp_headers, "connection")
-                .is_some_and(|v| v.eq_ignore_ascii_case("close"))
-        {
-            self.closed = true;
-        }
-        Ok(Response {
-            status,
-            reason,
-            headers: resp_headers,
-            body: out,
+        let sender = &mut self.sender;
+        drive(rt, async {
+            let resp = send(sender, req, deadline).await?;
+            let status = resp.status().as_u16();
+            let reason = reason_of(&resp);
+            let headers = header_pairs(resp.headers());
+            let left = deadline.saturating_duration_since(Instant::now());
+            let body = tokio::time::timeout(left, resp.into_body().collect())
+                .await
+                .map_err(|_| timed_out("response bytes"))?
+                .map_err(hyper_error)?
+                .to_bytes()
+                .to_vec();
+            Ok(Response {
+                status,
+                reason,
+                headers,
+                body,
+            })
         })
     }
-
-    fn send_head(
-        &mut self,
-        method: &str,
-        path: &str,
-        headers: &[(&str, &str)],
-        body: &[u8],
-    ) -> io::Result<()> {
-        let mut req = format!("{method} {path} HTTP/1.1\r\n");
-        let has = |n: &str| headers.iter().any(|(k, _)| k.eq_ignore_ascii_case(n));
-        if !has("host") {
-            req.push_str("Host: docker\r\n");
-        }
-        if !has("user-agent") {
-            req.push_str("User-Agent: berth-compat-tests\r\n");
-        }
-        for (k, v) in headers {
-            req.push_str(&format!("{k}: {v}\r\n"));
-        }
-        if !has("content-length")
-            && !has("transfer-encoding")
-            && (!body.is_empty() || matches!(method, "POST" | "PUT" | "PATCH"))
-        {
-            req.push_str(&format!("Content-Length: {}\r\n", body.len()));
-        }
-        req.push_str("\r\n");
-        let mut bytes = req.into_bytes();
-        bytes.extend_from_slice(body);
-        self.stream.set_write_timeout(Some(self.timeout))?;
-        self.stream.write_all(&bytes)?;
-        self.stream.flush()
-    }
-
-    /// Reads more bytes into `raw`. Returns false on EOF.
-    fn fill(&mut self, deadline: Instant) -> io::Result<bool> {
-        let now = Instant::now();
-        if now >= deadline {
-            return Err(timed_out("response bytes"));
-        }
-        self.stream.set_read_timeout(Some(deadline - now))?;
-        let mut buf = [0u8; 16 * 1024];
-        match self.stream.read(&mut buf) {
-            Ok(0) => {
-                self.closed = true;
-                Ok(false)
-            }
-            Ok(n) => {
-                self.raw.extend_from_slice(&buf[..n]);
-                Ok(true)
-            }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) =>
-            {
-                Err(timed_out("response bytes"))
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(true),
-            Err(e) => Err(e),
-        }
-    }
-
-    /// Reads a status line and headers, skipping interim 1xx responses other than 101.
-    fn read_head(&mut self, deadline: Instant) -> io::Result<Head> {
-        loop {
-            let end = loop {
-                if let Some(p) = self.raw.windows(4).position(|w| w == b"\r\n\r\n") {
-                    break p;
-                }
-                if !self.fill(deadline)? {
-                    return Err(io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        format!(
-                            "connection closed before response headers (got {:?})",
-                            String::from_utf8_lossy(&self.raw)
-                        ),
-                    ));
-                }
-            };
-            let head = String::from_utf8_lossy(&self.raw[..end]).into_owned();
-            self.raw.drain(..end + 4);
-            let mut lines = head.split("\r\n");
-            let status_line = lines.next().unwrap_or("");
-            let mut parts = status_line.splitn(3, ' ');
-            let proto = parts.next().unwrap_or("");
-            if !proto.starts_with("HTTP/1.") {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!("bad status line {status_line:?}"),
-                ));
-            }
-            let status: u16 = parts.next().and_then(|s| s.parse().ok()).ok_or_else(|| {
-                io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!("bad status line {status_line:?}"),
-                )
-            })?;
-            let reason = parts.next().unwrap_or("").to_string();
-            let mut headers = Vec::new();
-            for line in lines {
-                if let Some((k, v)) = line.split_once(':') {
-                    headers.push((k.trim().to_string(), v.trim().to_string()));
-                }
-            }
-            if (100..200).contains(&status) && status != 101 {
-                continue;
-            }
-            return Ok((status, reason, headers));
-        }
-    }
-}
-
-fn framing_for(method: &str, status: u16, headers: &[(String, String)]) -> Framing {
-    if method.eq_ignore_ascii_case("HEAD")
-        || (100..200).contains(&status)
-        || status == 204
-        || status == 304
-    {
-        return Framing::Done;
-    }
-    if find_header(headers, "transfer-encoding")
-        .is_some_and(|v| v.to_ascii_lowercase().contains("chunked"))
-    {
-        return Framing::Chunked(ChunkState::Size);
-    }
-    if let Some(n) = find_header(headers, "content-length").and_then(|v| v.parse::<u64>().ok()) {
-        return if n == 0 {
-            Framing::Done
-        } else {
-            Framing::Length(n)
-        };
-    }
-    Framing::Close
 }
 
 /// One request on a fresh connection.
@@ -420,14 +311,14 @@ pub fn request(
 
 /// A response whose body is read incrementally (e.g. `GET /events`).
 pub struct Stream {
-    conn: Conn,
+    rt: ClientRuntime,
+    body: Incoming,
     pub status: u16,
     pub reason: String,
     pub headers: Vec<(String, String)>,
-    framing: Framing,
-    /// Decoded body bytes not yet handed out.
+    /// Body bytes not yet handed out.
     pending: Vec<u8>,
-    eof: bool,
+    ended: bool,
 }
 
 impl Stream {
@@ -441,19 +332,21 @@ impl Stream {
         body: &[u8],
         header_timeout: Duration,
     ) -> io::Result<Stream> {
-        let mut conn = Conn::connect(socket)?;
-        conn.timeout = header_timeout;
-        conn.send_head(method, path, headers, body)?;
-        let (status, reason, headers) = conn.read_head(Instant::now() + header_timeout)?;
-        let framing = framing_for(method, status, &headers);
+        let rt = runtime()?;
+        let mut sender = open(rt.get(), socket.as_ref(), header_timeout)?;
+        let req = build(method, path, headers, body)?;
+        let resp = drive(
+            rt.get(),
+            send(&mut sender, req, Instant::now() + header_timeout),
+        )?;
         Ok(Stream {
-            conn,
-            status,
-            reason,
-            headers,
-            framing,
+            status: resp.status().as_u16(),
+            reason: reason_of(&resp),
+            headers: header_pairs(resp.headers()),
+            body: resp.into_body(),
+            rt,
             pending: Vec::new(),
-            eof: false,
+            ended: false,
         })
     }
 
@@ -461,25 +354,35 @@ impl Stream {
         find_header(&self.headers, name)
     }
 
-    /// True once the body has ended (final chunk seen, length reached or peer closed).
+    /// True once the body has ended and everything in it was handed out.
     pub fn finished(&self) -> bool {
-        self.pending.is_empty() && (self.eof || self.framing.is_done())
+        self.pending.is_empty() && self.ended
     }
 
-    /// Reads decoded body bytes until `want` says it has enough, the body ends or `timeout`
+    /// Reads body bytes until `want` says it has enough, the body ends or `timeout`
     /// passes. Returns Ok(false) if the body ended first.
     fn pump(&mut self, timeout: Duration, want: impl Fn(&[u8]) -> bool) -> io::Result<bool> {
         let deadline = Instant::now() + timeout;
         loop {
-            self.framing.decode(&mut self.conn.raw, &mut self.pending)?;
             if want(&self.pending) {
                 return Ok(true);
             }
-            if self.eof || self.framing.is_done() {
+            if self.ended {
                 return Ok(false);
             }
-            if !self.conn.fill(deadline)? {
-                self.eof = true;
+            let left = deadline.saturating_duration_since(Instant::now());
+            let body = &mut self.body;
+            let frame = drive(self.rt.get(), async {
+                tokio::time::timeout(left, body.frame()).await
+            })
+            .map_err(|_| timed_out("response bytes"))?;
+            match frame {
+                None => self.ended = true,
+                Some(frame) => {
+                    if let Ok(data) = frame.map_err(hyper_error)?.into_data() {
+                        self.pending.extend_from_slice(&data);
+                    }
+                }
             }
         }
     }
@@ -508,5 +411,24 @@ impl Stream {
     pub fn read_to_end(&mut self, timeout: Duration) -> io::Result<Vec<u8>> {
         self.pump(timeout, |_| false)?;
         Ok(std::mem::take(&mut self.pending))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::target;
+
+    #[test]
+    fn a_query_with_json_is_percent_encoded_only_where_a_uri_needs_it() {
+        let uri = target(r#"/containers/json?filters={"status":["exited"]}&all=1"#).unwrap();
+        assert_eq!(
+            uri.path_and_query().unwrap().as_str(),
+            "/containers/json?filters=%7B%22status%22:[%22exited%22]%7D&all=1"
+        );
+        let plain = target("/images/busybox:latest/json?x=%20").unwrap();
+        assert_eq!(
+            plain.path_and_query().unwrap().as_str(),
+            "/images/busybox:latest/json?x=%20"
+        );
     }
 }
