@@ -133,7 +133,8 @@ pub(crate) async fn json_object_body(req: Request) -> Result<Map<String, Value>,
 }
 
 /// A JSON body decoded into `T` with Go's rules (`go_type` is the Go type moby decodes
-/// into, named in its error texts); `None` when the body is empty.
+/// into, named in its error texts), a failure worded as moby's `httputils.ReadJSON` words
+/// it; `None` when the body is empty.
 pub(crate) async fn go_json_body<T: DeserializeOwned>(
     req: Request,
     go_type: &str,

@@ -272,7 +272,6 @@ fn container_of(container: Option<String>) -> Result<String, ApiError> {
     }
 }
 
-/// A decoding failure as moby's `httputils.ReadJSON` reports it.
 /// `POST /networks/{id}/connect`.
 #[utoipa::path(post, path = "/networks/{id}/connect", tag = "Network",
     request_body = wire::NetworkConnectRequest,
