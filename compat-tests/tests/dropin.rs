@@ -1822,10 +1822,18 @@ fn stalled_request(
                     return Some(String::from_utf8_lossy(&got).into_owned());
                 }
             }
-            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
-                return Some(String::from_utf8_lossy(&got).into_owned());
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            // Only our own read timeout means the daemon is still waiting; any other end of
+            // the connection (a reset included) is the daemon dropping it.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                return None;
             }
-            Err(_) => return None,
+            Err(_) => return Some(String::from_utf8_lossy(&got).into_owned()),
         }
     }
 }
