@@ -151,16 +151,9 @@ fn a_one_off_run_shows_its_output_and_exit_code() {
     )
     .unwrap();
     let compose = |args: &[&str]| d.compose(&dir, &project, args);
+    let one_off = |script: &str| compose(&["run", "--rm", "-T", "one", "sh", "-c", script]);
     for round in 0..3 {
-        let out = compose(&[
-            "run",
-            "--rm",
-            "-T",
-            "one",
-            "sh",
-            "-c",
-            "sleep 1; echo hello-once",
-        ]);
+        let out = one_off("sleep 1; echo hello-once");
         assert!(out.success(), "round {round}: {}", out.describe());
         assert_eq!(
             out.stdout,
@@ -169,15 +162,7 @@ fn a_one_off_run_shows_its_output_and_exit_code() {
             out.describe()
         );
     }
-    let out = compose(&[
-        "run",
-        "--rm",
-        "-T",
-        "one",
-        "sh",
-        "-c",
-        "sleep 1; echo to-out; echo to-err >&2; exit 3",
-    ]);
+    let out = one_off("sleep 1; echo to-out; echo to-err >&2; exit 3");
     assert_eq!(out.status, 3, "{}", out.describe());
     assert_eq!(out.stdout, "to-out\n", "{}", out.describe());
     assert!(out.stderr.contains("to-err\n"), "{}", out.describe());

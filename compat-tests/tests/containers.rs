@@ -592,30 +592,39 @@ fn attach_hijacks_and_multiplexes_stdout_and_stderr() {
     assert_eq!(err, "err\n", "frames {frames:?}");
 }
 
-/// Opens `POST /v1.41/containers/{name}/attach?stream=1&stdout=1&stderr=1` on a hijacked
-/// connection; returns the response head's lines and the connection.
-fn attach_stream(d: &Daemon, name: &str) -> (Vec<String>, BufReader<UnixStream>) {
+/// Sends `request` (a whole raw HTTP request asking to upgrade) on a fresh connection;
+/// returns the response head's lines and the connection, positioned after the head.
+fn upgrade(d: &Daemon, request: &str) -> (Vec<String>, BufReader<UnixStream>) {
     let mut s = UnixStream::connect(d.socket_path()).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(20)))
         .expect("timeout");
-    write!(
-        s,
-        "POST /v1.41/containers/{name}/attach?stream=1&stdout=1&stderr=1 HTTP/1.1\r\nHost: docker\r\n\
-         Connection: Upgrade\r\nUpgrade: tcp\r\nContent-Type: text/plain\r\n\r\n"
-    )
-    .expect("send attach");
+    s.write_all(request.as_bytes())
+        .expect("send upgrade request");
     let mut reader = BufReader::new(s);
     let mut head = Vec::new();
     loop {
         let mut line = String::new();
-        let n = reader.read_line(&mut line).expect("read attach head");
-        assert!(n > 0, "EOF in attach response head: {head:?}");
+        let n = reader.read_line(&mut line).expect("read upgrade answer");
+        assert!(n > 0, "EOF in the upgrade answer's head: {head:?}");
         if line == "\r\n" {
             break;
         }
         head.push(line.trim_end().to_string());
     }
     (head, reader)
+}
+
+/// Opens `POST /v1.41/containers/{name}/attach?stream=1&stdout=1&stderr=1` on a hijacked
+/// connection; returns the response head's lines and the connection.
+fn attach_stream(d: &Daemon, name: &str) -> (Vec<String>, BufReader<UnixStream>) {
+    upgrade(
+        d,
+        &format!(
+            "POST /v1.41/containers/{name}/attach?stream=1&stdout=1&stderr=1 HTTP/1.1\r\n\
+             Host: docker\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\
+             Content-Type: text/plain\r\n\r\n"
+        ),
+    )
 }
 
 /// An attach that comes after the process exited, while the exit is still being recorded,
@@ -659,28 +668,15 @@ fn an_attach_while_an_exit_is_recorded_follows_the_next_run() {
 /// Opens `GET path` as a WebSocket on the daemon's socket; returns the response head's
 /// lines and the connection.
 fn websocket(d: &Daemon, path: &str) -> (Vec<String>, BufReader<UnixStream>) {
-    let mut s = UnixStream::connect(d.socket_path()).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(20)))
-        .expect("timeout");
     // The key and accept value of RFC 6455's own example.
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: docker\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
-         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+    upgrade(
+        d,
+        &format!(
+            "GET {path} HTTP/1.1\r\nHost: docker\r\nConnection: Upgrade\r\n\
+             Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+        ),
     )
-    .expect("send handshake");
-    let mut reader = BufReader::new(s);
-    let mut head = Vec::new();
-    loop {
-        let mut line = String::new();
-        let n = reader.read_line(&mut line).expect("read handshake answer");
-        assert!(n > 0, "EOF in websocket handshake: {head:?}");
-        if line == "\r\n" {
-            break;
-        }
-        head.push(line.trim_end().to_string());
-    }
-    (head, reader)
 }
 
 /// Reads one unmasked server frame: (opcode, payload).
