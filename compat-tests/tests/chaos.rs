@@ -477,6 +477,58 @@ fn a_crash_after_joining_the_bridge_leaks_no_namespace_port_or_address() {
     starts_then_clears(&d, &id);
 }
 
+/// berthd killed at the same point on a user-defined network, whose endpoint berthd
+/// plumbs itself and whose names it gives the network's resolver: after the restart the
+/// network's bridge has no port and the resolver's file no line for the container, and the
+/// container starts again (and then resolves by name).
+#[test]
+fn a_crash_after_joining_a_user_network_leaves_no_port_or_name() {
+    let Some((mut d, image)) = crash_daemon("crash-usernet") else {
+        return;
+    };
+    let bridge = format!("bcr{}", std::process::id() % 100_000);
+    let r = d.post_json(
+        "/networks/create",
+        &json!({"Name": "crash-usernet", "Options": {"com.docker.network.bridge.name": bridge}}),
+    );
+    assert_eq!(r.status, 201, "{}", r.describe());
+    let network = r.json()["Id"].as_str().unwrap().to_string();
+    let id = create(
+        &d,
+        &json!({"Image": image, "Cmd": ["sleep", "300"],
+            "HostConfig": {"NetworkMode": "crash-usernet"}}),
+    );
+    crash_in(
+        &mut d,
+        "start:network-joined",
+        &format!("/containers/{id}/start"),
+        &json!({}),
+    );
+    let names = d.exec_root().join("netavark/aardvark-dns").join(&network);
+    let listed = |id: &str| {
+        std::fs::read_to_string(&names).is_ok_and(|t| t.lines().any(|l| l.starts_with(id)))
+    };
+    let ports = || {
+        let out = Command::new("ip")
+            .args(["-o", "link", "show", "master", &bridge])
+            .output()
+            .expect("ip link");
+        String::from_utf8_lossy(&out.stdout).lines().count()
+    };
+    assert_eq!(ports(), 0, "a port left on {bridge}");
+    assert!(!listed(&id), "the resolver still lists {id}");
+    let r = d.request("POST", &format!("/containers/{id}/start"), &[], b"");
+    assert_eq!(r.status, 204, "start after the crash: {}", r.describe());
+    assert_eq!(ports(), 1);
+    assert!(listed(&id), "the resolver does not list {id}");
+    let r = d.request("DELETE", &format!("/containers/{id}?force=1"), &[], b"");
+    assert_eq!(r.status, 204, "{}", r.describe());
+    assert_eq!(ports(), 0);
+    assert!(!listed(&id));
+    let r = d.request("DELETE", "/networks/crash-usernet", &[], b"");
+    assert_eq!(r.status, 204, "{}", r.describe());
+}
+
 /// Issue row: berthd killed inside a create, before its record was written while the
 /// writable layer was being prepared. The restarted daemon collects the directory and
 /// snapshot of the half-made container, and the name is free again.

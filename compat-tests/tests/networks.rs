@@ -852,3 +852,95 @@ fn default_bridge_endpoints_are_plumbed_and_leave_no_veth_behind() {
         "{veth} is left on the host"
     );
 }
+
+/// A container on a user-defined network: its veth is a port of the network's bridge device,
+/// it reaches the gateway and is found by name and alias from another container; removing it
+/// (after a daemon crash too, on berthd) leaves no veth, and removing the network takes its
+/// bridge device along, as on dockerd.
+#[test]
+fn user_network_endpoints_are_plumbed_and_the_bridge_goes_with_the_network() {
+    let mut c = setup("userplumb");
+    let net = format!("{}-net", c.tag);
+    let bridge = format!("bct{}", std::process::id() % 100_000);
+    let subnet = format!("10.{}.12.0/24", 40 + std::process::id() % 50);
+    c.ok(&[
+        "network",
+        "create",
+        "--subnet",
+        &subnet,
+        "-o",
+        &format!("com.docker.network.bridge.name={bridge}"),
+        &net,
+    ]);
+    c.networks.push(net.clone());
+    let image = c.image.clone();
+    let server = c.name("server");
+    c.ok(&[
+        "run",
+        "-d",
+        "--name",
+        &server,
+        "--network",
+        &net,
+        "--network-alias",
+        "web-alias",
+        &image,
+        "sh",
+        "-c",
+        HTTPD,
+    ]);
+    let (veth, master) = host_end(&c, &server).expect("the container's veth is on the host");
+    assert_eq!(master, bridge);
+    let (_, inspected) = c.d.get_json(&format!("/containers/{server}/json"));
+    let gateway = inspected["NetworkSettings"]["Networks"][&net]["Gateway"]
+        .as_str()
+        .expect("a gateway")
+        .to_string();
+    let ping = c.d.docker(&[
+        "exec",
+        &server,
+        "/bin/busybox",
+        "ping",
+        "-c",
+        "1",
+        "-W",
+        "5",
+        &gateway,
+    ]);
+    assert!(ping.success(), "{}", ping.describe());
+    let fetch = |c: &Ctx| {
+        c.ok(&[
+            "run",
+            "--rm",
+            "--network",
+            &net,
+            &image,
+            "sh",
+            "-c",
+            &format!("wget -qO- http://{server}:8080/ && wget -qO- http://web-alias:8080/"),
+        ])
+    };
+    let out = fetch(&c);
+    assert_eq!(out.matches("served by ").count(), 2, "{out}");
+
+    if c.d.owned() && !c.d.is_dockerd() {
+        c.d.signal(nix::sys::signal::Signal::SIGKILL);
+        assert!(c.d.wait_exit(Duration::from_secs(30)).is_some());
+        c.d.restart_stopped();
+        let out = fetch(&c);
+        assert_eq!(out.matches("served by ").count(), 2, "after a crash: {out}");
+    }
+    c.ok(&["rm", "-f", &server]);
+    assert!(
+        !std::path::Path::new("/sys/class/net").join(&veth).exists(),
+        "{veth} is left on the host"
+    );
+    c.ok(&["network", "rm", &net]);
+    c.networks.clear();
+    assert!(
+        !std::path::Path::new("/sys/class/net")
+            .join(&bridge)
+            .exists(),
+        "{bridge} is left on the host after network rm"
+    );
+}

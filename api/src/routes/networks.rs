@@ -261,7 +261,8 @@ pub async fn remove(
     let containers = s.engine.containers();
     s.engine
         .networks()
-        .remove(&id, |n| !containers.network_endpoints(&n.id).is_empty())?;
+        .remove_with_bridge(&id, |n| !containers.network_endpoints(&n.id).is_empty())
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -115,7 +115,12 @@ pub async fn networks(
         {
             continue;
         }
-        if s.engine.networks().remove(&n.id, |_| false).is_ok() {
+        if s.engine
+            .networks()
+            .remove_with_bridge(&n.id, |_| false)
+            .await
+            .is_ok()
+        {
             deleted.push(n.name);
         }
     }

@@ -180,6 +180,7 @@ impl ContainerService {
         let mut allocated: Vec<(String, String)> = Vec::new();
         // Kept outside the attempt, so a failed setup can be undone with what it was given.
         let mut opts = Options::new(&record.id, &record.name, vec![]);
+        let mut dns_in_process: Option<Vec<String>> = None;
         let result = async {
             let ports = self.publish_ports(record)?;
             opts.port_mappings = ports.clone();
@@ -227,12 +228,13 @@ impl ContainerService {
                     },
                 );
             }
-            // On the default bridge, with no port published and no IPv6, netavark would add
+            // On one bridge network, with no port published and no IPv6, netavark would add
             // no firewall rule for this container: berthd plumbs the veth itself, making the
-            // bridge device and the network's rules first when the device is missing.
+            // bridge device and the network's rules first when they are missing, and feeds
+            // the network's resolver itself.
             let in_process = match bridged.as_slice() {
-                [(name, n)] if n.name == "bridge" && ports.is_empty() && n.subnet6.is_empty() => {
-                    Some((name.clone(), self.default_bridge_ready(n).await?))
+                [(name, n)] if ports.is_empty() && n.subnet6.is_empty() => {
+                    Some((name.clone(), self.networks.bridge_ready(n).await?))
                 }
                 _ => None,
             };
@@ -240,6 +242,13 @@ impl ContainerService {
                 && let Some(e) = endpoints.get_mut(name)
             {
                 e.host_veth = format!("veth{}", &e.endpoint_id[..10]);
+                // Names for the resolver on user-defined networks (dockerd resolves none on
+                // the default bridge).
+                dns_in_process = opts
+                    .networks
+                    .remove(&bridged[0].1.id)
+                    .map(|p| p.aliases)
+                    .filter(|_| bridged[0].1.name != "bridge");
                 // netavark has no part in it, not even in undoing a failed setup.
                 opts.networks.clear();
             }
@@ -269,9 +278,24 @@ impl ContainerService {
                         .parse()
                         .map_err(|_| Error::internal("bad endpoint address"))?,
                     prefix: e.prefix,
-                    gateway: *gateway,
+                    // An internal network has no way out: no default route.
+                    gateway: (!n.internal).then_some(*gateway),
                 })
                 .await?;
+                if let Some(names) = &dns_in_process {
+                    netavark
+                        .dns_add(&crate::network::aardvark::Entry {
+                            network: &n.id,
+                            gateway: *gateway,
+                            container_id: &record.id,
+                            ip: e
+                                .ip
+                                .parse()
+                                .map_err(|_| Error::internal("bad endpoint address"))?,
+                            names,
+                        })
+                        .await?;
+                }
                 if let Some(e) = endpoints.get_mut(name) {
                     e.mac = mac;
                 }
@@ -295,6 +319,9 @@ impl ContainerService {
             Err(e) => {
                 if !opts.networks.is_empty() {
                     let _ = netavark.teardown(&netns, &opts).await;
+                }
+                if dns_in_process.is_some() {
+                    let _ = netavark.dns_remove(&bridged[0].1.id, &record.id).await;
                 }
                 for (net, ip) in &allocated {
                     self.networks.release(net, ip);
@@ -341,20 +368,22 @@ impl ContainerService {
         }))
     }
 
-    /// The default bridge's device, with its address and the network's rules, made when it
-    /// is missing (the first container since boot, or netavark took it down with its last
-    /// container of its own). Returns the gateway.
-    async fn default_bridge_ready(&self, n: &crate::network::Network) -> Result<Ipv4Addr> {
-        let subnet = crate::network::ipam::Ipv4Net::parse(&n.subnet)
-            .ok_or_else(|| Error::internal(format!("bad subnet {}", n.subnet)))?;
-        let gateway: Ipv4Addr = n
-            .gateway
-            .parse()
-            .map_err(|_| Error::internal(format!("bad gateway {}", n.gateway)))?;
-        if crate::network::plumb::ensure_bridge(&n.bridge, gateway, subnet.prefix).await? {
-            crate::network::plumb::bridge_rules(&n.bridge, &n.subnet).await?;
+    /// Undoes an endpoint berthd plumbed itself: its veth, and its names in the network's
+    /// resolver.
+    async fn unplumb(
+        &self,
+        container_id: &str,
+        n: &crate::network::Network,
+        e: &Endpoint,
+    ) -> Result<()> {
+        crate::network::plumb::detach(&e.host_veth).await?;
+        if n.name != "bridge" {
+            self.networks
+                .netavark()?
+                .dns_remove(&n.id, container_id)
+                .await?;
         }
-        Ok(gateway)
+        Ok(())
     }
 
     /// Takes a stopped container off its bridge networks: netavark's teardown, the
@@ -392,7 +421,7 @@ impl ContainerService {
                 continue;
             };
             if !e.host_veth.is_empty() {
-                if let Err(err) = crate::network::plumb::detach(&e.host_veth).await {
+                if let Err(err) = self.unplumb(&record.id, &n, e).await {
                     tracing::warn!(container = %record.id, "network teardown: {}", err.message);
                 }
                 if release {
@@ -702,7 +731,7 @@ impl ContainerService {
                     .teardown(std::path::Path::new(&record.sandbox), &opts)
                     .await?;
             } else {
-                crate::network::plumb::detach(&e.host_veth).await?;
+                self.unplumb(&record.id, &n, &e).await?;
             }
             self.networks.release(&n.id, &e.ip);
             self.networks.release(&n.id, &e.ip6);

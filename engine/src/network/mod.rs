@@ -4,6 +4,7 @@
 //! each container's network namespace, picks its addresses and ports, and hands netavark
 //! the whole picture. Networks are kept as one JSON file each under `<data-root>/network`.
 
+pub mod aardvark;
 pub mod ipam;
 mod listing;
 pub mod netavark;
@@ -175,6 +176,8 @@ pub struct NetworkStore {
     ports: Mutex<BTreeMap<(String, u16), String>>,
     /// Where subnets of new networks come from (`--default-address-pool`).
     pools: Vec<Ipv4Net>,
+    /// Networks whose bridge device and rules were checked since this daemon started.
+    bridges_ready: Mutex<BTreeSet<String>>,
 }
 
 /// Daemon-wide network settings (`--bip`, `--bridge`, `--default-address-pool`).
@@ -235,6 +238,7 @@ impl NetworkStore {
             netns_dir: exec_root.join("netns"),
             ports: Mutex::new(BTreeMap::new()),
             pools,
+            bridges_ready: Mutex::new(BTreeSet::new()),
         };
         store.ensure_predefined(
             settings.bip.as_deref(),
@@ -522,8 +526,55 @@ impl NetworkStore {
         Ok(network)
     }
 
-    /// `DELETE /networks/{id}`: `active` says whether running containers are on it.
-    pub fn remove(&self, name_or_id: &str, active: impl Fn(&Network) -> bool) -> Result<()> {
+    /// The network's bridge device with its gateway address and the network's rules, made
+    /// when missing (the first container on it since boot, or netavark took the device down
+    /// with its last container of its own). Returns the gateway.
+    pub async fn bridge_ready(&self, n: &Network) -> Result<Ipv4Addr> {
+        let subnet = Ipv4Net::parse(&n.subnet)
+            .ok_or_else(|| Error::internal(format!("bad subnet {}", n.subnet)))?;
+        let gateway: Ipv4Addr = n
+            .gateway
+            .parse()
+            .map_err(|_| Error::internal(format!("bad gateway {}", n.gateway)))?;
+        let made = plumb::ensure_bridge(&n.bridge, gateway, subnet.prefix).await?;
+        let checked = self
+            .bridges_ready
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(&n.id);
+        if made || !checked {
+            plumb::bridge_rules(&n.bridge, &n.subnet, n.internal).await?;
+            self.bridges_ready
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(n.id.clone());
+        }
+        Ok(gateway)
+    }
+
+    /// `DELETE /networks/{id}` (see [`Self::remove`]), and the network's bridge device and
+    /// rules with it, as dockerd removes a network's bridge.
+    pub async fn remove_with_bridge(
+        &self,
+        name_or_id: &str,
+        active: impl Fn(&Network) -> bool,
+    ) -> Result<()> {
+        let n = self.remove(name_or_id, active)?;
+        self.bridges_ready
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&n.id);
+        if n.driver == "bridge"
+            && let Err(e) = plumb::remove_bridge(&n.bridge, &n.subnet).await
+        {
+            tracing::warn!(network = %n.id, "bridge not removed: {}", e.message);
+        }
+        Ok(())
+    }
+
+    /// Removes a network from the books; `active` says whether running containers are on
+    /// it. Returns what was removed.
+    pub fn remove(&self, name_or_id: &str, active: impl Fn(&Network) -> bool) -> Result<Network> {
         let n = self.get(name_or_id)?;
         if PREDEFINED.contains(&n.name.as_str()) {
             return Err(Error::new(
@@ -546,7 +597,7 @@ impl NetworkStore {
             .unwrap_or_else(|p| p.into_inner())
             .remove(&n.id);
         self.event("destroy", &n, &[]);
-        Ok(())
+        Ok(n)
     }
 
     pub fn event(&self, action: &str, n: &Network, extra: &[(&str, String)]) {

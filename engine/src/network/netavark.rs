@@ -205,6 +205,26 @@ impl Netavark {
             .map_err(|e| Error::internal(format!("netavark setup answered {out:?}: {e}")))
     }
 
+    /// The resolver's entry for an endpoint berthd plumbed itself; taken in turn with
+    /// netavark's runs, which edit the same files and may start the same resolver.
+    pub async fn dns_add(&self, entry: &super::aardvark::Entry<'_>) -> Result<()> {
+        let _one = self.lock.lock().await;
+        self.aardvark().add(entry).await
+    }
+
+    /// Takes out what [`Netavark::dns_add`] put in.
+    pub async fn dns_remove(&self, network: &str, container_id: &str) -> Result<()> {
+        let _one = self.lock.lock().await;
+        self.aardvark().remove(network, container_id).await
+    }
+
+    fn aardvark(&self) -> super::aardvark::Aardvark {
+        super::aardvark::Aardvark {
+            binary: self.aardvark.clone(),
+            dir: self.config.join("aardvark-dns"),
+        }
+    }
+
     /// Undoes [`Netavark::setup`] for the networks in `opts`.
     pub async fn teardown(&self, netns: &Path, opts: &Options) -> Result<()> {
         self.call("teardown", netns, opts).await.map(|_| ())

@@ -1,7 +1,8 @@
 //! A container's endpoint on a bridge, plumbed in-process over netlink: a veth pair with one
 //! end on the bridge and the other as the container's interface (its MAC, address and default
 //! route), and the namespace's loopback. No process is spawned. Used where netavark would add
-//! no firewall rule for the container (see `ContainerService::join_networks`).
+//! no firewall rule for the container (see `ContainerService::join_networks`). Also the
+//! network's bridge device and its once-per-network rules.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::os::fd::AsRawFd;
@@ -26,7 +27,8 @@ pub struct Veth<'a> {
     pub mac: [u8; 6],
     pub ip: Ipv4Addr,
     pub prefix: u8,
-    pub gateway: Ipv4Addr,
+    /// The default route's next hop; None on an internal network, which has no way out.
+    pub gateway: Option<Ipv4Addr>,
 }
 
 fn netlink_error(what: &str, e: impl std::fmt::Display) -> Error {
@@ -108,69 +110,99 @@ pub async fn ensure_bridge(name: &str, gateway: Ipv4Addr, prefix: u8) -> Result<
     Ok(true)
 }
 
-/// The rules a bridge network needs once, whoever made its device: forwarding on, traffic
-/// from and back to it forwarded, and masquerading of what leaves by another interface (the
-/// rules netavark would add for the network; none per container). Each is added only when
-/// missing.
-pub async fn bridge_rules(bridge: &str, subnet: &str) -> Result<()> {
+/// The rules a bridge network needs once, whoever made its device: traffic from and back
+/// to it forwarded, and masquerading of what leaves by another interface (the rules
+/// netavark would add for the network; none per container). An internal network gets none
+/// and its bridge forwards nothing. Each rule is added only when missing.
+pub async fn bridge_rules(bridge: &str, subnet: &str, internal: bool) -> Result<()> {
+    if internal {
+        let knob = format!("/proc/sys/net/ipv4/conf/{bridge}/forwarding");
+        return tokio::fs::write(&knob, "0")
+            .await
+            .map_err(|e| Error::internal(format!("{knob}: {e}")));
+    }
     let _ = tokio::fs::write("/proc/sys/net/ipv4/ip_forward", "1").await;
-    let rules: [&[&str]; 3] = [
-        &[
-            "-t",
-            "nat",
-            "POSTROUTING",
-            "-s",
-            subnet,
-            "!",
-            "-o",
-            bridge,
-            "-j",
-            "MASQUERADE",
-        ],
-        &["-t", "filter", "FORWARD", "-i", bridge, "-j", "ACCEPT"],
-        &[
-            "-t",
-            "filter",
-            "FORWARD",
-            "-o",
-            bridge,
-            "-m",
-            "conntrack",
-            "--ctstate",
-            "RELATED,ESTABLISHED",
-            "-j",
-            "ACCEPT",
-        ],
-    ];
-    for rule in rules {
-        let (table, rest) = rule.split_at(2);
-        let (chain, spec) = rest.split_first().expect("a chain");
-        let run = |op: &str| {
-            tokio::process::Command::new("iptables")
-                .arg("-w")
-                .args(table)
-                .arg(op)
-                .arg(chain)
-                .args(spec)
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .status()
-        };
-        if run("-C").await.is_ok_and(|s| s.success()) {
+    for rule in rule_specs(bridge, subnet) {
+        if iptables("-C", &rule).await {
             continue;
         }
-        let status = if *chain == "FORWARD" {
-            run("-I").await
+        let added = if rule.chain == "FORWARD" {
+            iptables("-I", &rule).await
         } else {
-            run("-A").await
+            iptables("-A", &rule).await
         };
-        if !status.is_ok_and(|s| s.success()) {
+        if !added {
             return Err(Error::internal(format!(
-                "iptables: could not add the {chain} rule for {bridge}"
+                "iptables: could not add the {} rule for {bridge}",
+                rule.chain
             )));
         }
     }
     Ok(())
+}
+
+/// Takes down what [`ensure_bridge`] and [`bridge_rules`] made for a network being
+/// removed: the device, when no interface is on it any more, and the rules.
+pub async fn remove_bridge(bridge: &str, subnet: &str) -> Result<()> {
+    let ports = std::path::PathBuf::from("/sys/class/net")
+        .join(bridge)
+        .join("brif");
+    if std::fs::read_dir(&ports).is_ok_and(|mut d| d.next().is_some()) {
+        return Ok(());
+    }
+    for rule in rule_specs(bridge, subnet) {
+        while iptables("-D", &rule).await {}
+    }
+    delete(&connect()?, bridge).await
+}
+
+/// One iptables rule: its table, chain and match/target arguments.
+struct Rule {
+    table: &'static str,
+    chain: &'static str,
+    spec: Vec<String>,
+}
+
+fn rule_specs(bridge: &str, subnet: &str) -> [Rule; 3] {
+    let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    [
+        Rule {
+            table: "nat",
+            chain: "POSTROUTING",
+            spec: args(&["-s", subnet, "!", "-o", bridge, "-j", "MASQUERADE"]),
+        },
+        Rule {
+            table: "filter",
+            chain: "FORWARD",
+            spec: args(&["-i", bridge, "-j", "ACCEPT"]),
+        },
+        Rule {
+            table: "filter",
+            chain: "FORWARD",
+            spec: args(&[
+                "-o",
+                bridge,
+                "-m",
+                "conntrack",
+                "--ctstate",
+                "RELATED,ESTABLISHED",
+                "-j",
+                "ACCEPT",
+            ]),
+        },
+    ]
+}
+
+/// Runs `iptables -w -t <table> <op> <chain> <spec>`; says whether it succeeded.
+async fn iptables(op: &str, rule: &Rule) -> bool {
+    tokio::process::Command::new("iptables")
+        .args(["-w", "-t", rule.table, op, rule.chain])
+        .args(&rule.spec)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .await
+        .is_ok_and(|s| s.success())
 }
 
 /// Makes the pair, puts it on the bridge and in the namespace, and configures the
@@ -241,17 +273,19 @@ async fn plumb(host: &Handle, v: &Veth<'_>) -> Result<()> {
         .execute()
         .await
         .map_err(|e| netlink_error("adding the address", e))?;
-    inner
-        .route()
-        .add(
-            RouteMessageBuilder::<Ipv4Addr>::new()
-                .gateway(v.gateway)
-                .output_interface(index)
-                .build(),
-        )
-        .execute()
-        .await
-        .map_err(|e| netlink_error("adding the default route", e))?;
+    if let Some(gateway) = v.gateway {
+        inner
+            .route()
+            .add(
+                RouteMessageBuilder::<Ipv4Addr>::new()
+                    .gateway(gateway)
+                    .output_interface(index)
+                    .build(),
+            )
+            .execute()
+            .await
+            .map_err(|e| netlink_error("adding the default route", e))?;
+    }
     Ok(())
 }
 
