@@ -1016,6 +1016,7 @@ impl Drop for Daemon {
             // berthd keeps containers running when it stops (live restore); a test daemon's
             // containers must go with it.
             self.remove_all_containers();
+            self.remove_all_networks();
             self.stop(STOP_TIMEOUT);
             kill_leftover_shims(&self.dir);
         }
@@ -1089,6 +1090,23 @@ impl Daemon {
                 &[],
                 b"",
             );
+        }
+    }
+
+    /// Removes the user-defined networks an owned daemon still has, so their bridge
+    /// devices and rules leave the host with it (both daemons remove a network's bridge with
+    /// the network). Best effort.
+    fn remove_all_networks(&self) {
+        let Ok(list) = http::request(&self.socket, "GET", "/networks", &[], b"") else {
+            return;
+        };
+        for n in list.json().as_array().into_iter().flatten() {
+            let (Some(id), Some(name)) = (n["Id"].as_str(), n["Name"].as_str()) else {
+                continue;
+            };
+            if !["bridge", "host", "none"].contains(&name) {
+                let _ = http::request(&self.socket, "DELETE", &format!("/networks/{id}"), &[], b"");
+            }
         }
     }
 }

@@ -195,7 +195,11 @@ pub async fn create(
     let req: wire::NetworkCreateRequest = go_json_body(req, "types.NetworkCreateRequest")
         .await?
         .unwrap_or_default();
-    let n = s.engine.networks().create(req.into_create_network()?)?;
+    let n = s
+        .engine
+        .networks()
+        .create_with_bridge(req.into_create_network()?)
+        .await?;
     Ok((
         StatusCode::CREATED,
         Json(NetworkCreateResponse {

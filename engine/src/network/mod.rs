@@ -400,7 +400,23 @@ impl NetworkStore {
         }
     }
 
-    /// `POST /networks/create`.
+    /// `POST /networks/create`: the record, then (for an IPv4 bridge network) its bridge
+    /// device and rules, as dockerd makes a network's bridge when it creates the network, so
+    /// the host's routes show the subnet taken from then on. A device that cannot be made
+    /// takes the record back out. IPv6 networks get their device from netavark.
+    pub async fn create_with_bridge(&self, req: CreateNetwork) -> Result<Network> {
+        let n = self.create(req)?;
+        if n.driver == "bridge"
+            && n.subnet6.is_empty()
+            && let Err(e) = self.bridge_ready(&n).await
+        {
+            let _ = self.remove_with_bridge(&n.id, |_| false).await;
+            return Err(e);
+        }
+        Ok(n)
+    }
+
+    /// The record of a new network (see [`Self::create_with_bridge`]).
     pub fn create(&self, req: CreateNetwork) -> Result<Network> {
         let driver = if req.driver.is_empty() {
             "bridge".to_string()
