@@ -478,9 +478,10 @@ fn a_crash_after_joining_the_bridge_leaks_no_namespace_port_or_address() {
 }
 
 /// berthd killed at the same point on a user-defined network, whose endpoint berthd
-/// plumbs itself and whose names it gives the network's resolver: after the restart the
-/// network's bridge has no port and the resolver's file no line for the container, and the
-/// container starts again (and then resolves by name).
+/// plumbs itself, whose names it gives the network's resolver and whose published port it
+/// forwards: after the restart the network's bridge has no port, the resolver's file no line
+/// for the container and the nat table no rule to the network, and the container starts
+/// again (and is then listed and forwarded to).
 #[test]
 fn a_crash_after_joining_a_user_network_leaves_no_port_or_name() {
     let Some((mut d, image)) = crash_daemon("crash-usernet") else {
@@ -495,8 +496,9 @@ fn a_crash_after_joining_a_user_network_leaves_no_port_or_name() {
     let network = r.json()["Id"].as_str().unwrap().to_string();
     let id = create(
         &d,
-        &json!({"Image": image, "Cmd": ["sleep", "300"],
-            "HostConfig": {"NetworkMode": "crash-usernet"}}),
+        &json!({"Image": image, "Cmd": ["sleep", "300"], "ExposedPorts": {"8080/tcp": {}},
+            "HostConfig": {"NetworkMode": "crash-usernet",
+                "PortBindings": {"8080/tcp": [{"HostIp": "127.0.0.1"}]}}}),
     );
     crash_in(
         &mut d,
@@ -515,16 +517,40 @@ fn a_crash_after_joining_a_user_network_leaves_no_port_or_name() {
             .expect("ip link");
         String::from_utf8_lossy(&out.stdout).lines().count()
     };
+    // The published port's rules name the container's address on the network.
+    let (_, net) = d.get_json("/networks/crash-usernet");
+    let subnet = net["IPAM"]["Config"][0]["Subnet"]
+        .as_str()
+        .expect("a subnet")
+        .to_string();
+    let prefix = format!("{}.", subnet.rsplit_once('.').map_or("", |(a, _)| a));
+    let forwarded = || {
+        let out = Command::new("iptables-save")
+            .output()
+            .expect("iptables-save");
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| l.contains(&format!("--to-destination {prefix}")))
+            .count()
+    };
     assert_eq!(ports(), 0, "a port left on {bridge}");
     assert!(!listed(&id), "the resolver still lists {id}");
+    assert_eq!(forwarded(), 0, "a published port's rule is left");
     let r = d.request("POST", &format!("/containers/{id}/start"), &[], b"");
     assert_eq!(r.status, 204, "start after the crash: {}", r.describe());
     assert_eq!(ports(), 1);
     assert!(listed(&id), "the resolver does not list {id}");
+    let (_, c) = d.get_json(&format!("/containers/{id}/json"));
+    assert!(
+        !c["NetworkSettings"]["Ports"]["8080/tcp"].is_null(),
+        "{}",
+        c["NetworkSettings"]
+    );
     let r = d.request("DELETE", &format!("/containers/{id}?force=1"), &[], b"");
     assert_eq!(r.status, 204, "{}", r.describe());
     assert_eq!(ports(), 0);
     assert!(!listed(&id));
+    assert_eq!(forwarded(), 0);
     let r = d.request("DELETE", "/networks/crash-usernet", &[], b"");
     assert_eq!(r.status, 204, "{}", r.describe());
 }

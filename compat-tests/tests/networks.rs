@@ -278,6 +278,45 @@ fn published_ports_reach_the_container_from_the_host() {
     );
 }
 
+/// A port published on all addresses is reached from another container through the
+/// bridge's gateway (the host), as dockerd's proxy makes it reachable.
+#[test]
+fn a_published_port_is_reached_from_another_container_through_the_gateway() {
+    let mut c = setup("hairpin");
+    if c.d
+        .skip_unless_owned("the reference dockerd runs without bridges")
+    {
+        return;
+    }
+    let image = c.image.clone();
+    let server = c.name("server");
+    c.ok(&[
+        "run", "-d", "--name", &server, "-p", "8080", &image, "sh", "-c", HTTPD,
+    ]);
+    let port = c.ok(&["port", &server, "8080/tcp"]);
+    let port = port
+        .lines()
+        .find_map(|l| l.strip_prefix("0.0.0.0:"))
+        .unwrap_or_else(|| panic!("docker port said {port:?}"))
+        .to_string();
+    let (_, v) = c.d.get_json(&format!("/containers/{server}/json"));
+    let gateway = v["NetworkSettings"]["Networks"]["bridge"]["Gateway"]
+        .as_str()
+        .expect("a gateway")
+        .to_string();
+    let out = c.ok(&[
+        "run",
+        "--rm",
+        &image,
+        "sh",
+        "-c",
+        &format!(
+            "for i in 1 2 3 4 5; do wget -qO- http://{gateway}:{port}/ && break; sleep 0.5; done"
+        ),
+    ]);
+    assert!(out.starts_with("served by "), "{out}");
+}
+
 #[test]
 fn the_networks_api_behaves_as_on_dockerd() {
     let mut c = setup("api");

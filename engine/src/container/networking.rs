@@ -228,12 +228,16 @@ impl ContainerService {
                     },
                 );
             }
-            // On one bridge network, with no port published and no IPv6, netavark would add
-            // no firewall rule for this container: berthd plumbs the veth itself, making the
-            // bridge device and the network's rules first when they are missing, and feeds
-            // the network's resolver itself.
+            // On one IPv4 bridge network berthd plumbs the veth itself, making the bridge
+            // device and the network's rules first when they are missing, feeds the
+            // network's resolver and publishes the ports (on IPv4 host addresses, and not
+            // on an internal network) in one batch of rules.
             let in_process = match bridged.as_slice() {
-                [(name, n)] if ports.is_empty() && n.subnet6.is_empty() => {
+                [(name, n)]
+                    if n.subnet6.is_empty()
+                        && (ports.is_empty()
+                            || (!n.internal && crate::network::ports::supported(&ports))) =>
+                {
                     Some((name.clone(), self.networks.bridge_ready(n).await?))
                 }
                 _ => None,
@@ -273,10 +277,7 @@ impl ContainerService {
                     interface: &e.interface,
                     mac: crate::network::plumb::parse_mac(&mac)
                         .ok_or_else(|| Error::invalid(format!("invalid MAC address: {mac}")))?,
-                    ip: e
-                        .ip
-                        .parse()
-                        .map_err(|_| Error::internal("bad endpoint address"))?,
+                    ip: endpoint_ip(e)?,
                     prefix: e.prefix,
                     // An internal network has no way out: no default route.
                     gateway: (!n.internal).then_some(*gateway),
@@ -288,14 +289,15 @@ impl ContainerService {
                             network: &n.id,
                             gateway: *gateway,
                             container_id: &record.id,
-                            ip: e
-                                .ip
-                                .parse()
-                                .map_err(|_| Error::internal("bad endpoint address"))?,
+                            ip: endpoint_ip(e)?,
                             names,
                         })
                         .await?;
                 }
+                // Last, as it is all or nothing: a failure leaves no rule to undo.
+                self.networks
+                    .open_ports(&n.bridge, endpoint_ip(e)?, &ports)
+                    .await?;
                 if let Some(e) = endpoints.get_mut(name) {
                     e.mac = mac;
                 }
@@ -368,14 +370,18 @@ impl ContainerService {
         }))
     }
 
-    /// Undoes an endpoint berthd plumbed itself: its veth, and its names in the network's
-    /// resolver.
+    /// Undoes an endpoint berthd plumbed itself: its published ports, its veth, and its
+    /// names in the network's resolver.
     async fn unplumb(
         &self,
-        container_id: &str,
+        record: &ContainerRecord,
         n: &crate::network::Network,
         e: &Endpoint,
     ) -> Result<()> {
+        let container_id = &record.id;
+        if let Ok(ip) = endpoint_ip(e) {
+            crate::network::ports::close(&n.bridge, ip, &record.ports).await;
+        }
         crate::network::plumb::detach(&e.host_veth).await?;
         if n.name != "bridge" {
             self.networks
@@ -421,7 +427,7 @@ impl ContainerService {
                 continue;
             };
             if !e.host_veth.is_empty() {
-                if let Err(err) = self.unplumb(&record.id, &n, e).await {
+                if let Err(err) = self.unplumb(&record, &n, e).await {
                     tracing::warn!(container = %record.id, "network teardown: {}", err.message);
                 }
                 if release {
@@ -731,7 +737,7 @@ impl ContainerService {
                     .teardown(std::path::Path::new(&record.sandbox), &opts)
                     .await?;
             } else {
-                self.unplumb(&record.id, &n, &e).await?;
+                self.unplumb(&record, &n, &e).await?;
             }
             self.networks.release(&n.id, &e.ip);
             self.networks.release(&n.id, &e.ip6);
@@ -741,6 +747,11 @@ impl ContainerService {
         c.rec().networks.remove(&n.name);
         self.save(&c)
     }
+}
+
+fn endpoint_ip(e: &Endpoint) -> Result<Ipv4Addr> {
+    e.ip.parse()
+        .map_err(|_| Error::internal(format!("bad endpoint address {:?}", e.ip)))
 }
 
 /// The prefix length of a network's IPv6 subnet (0 without IPv6).

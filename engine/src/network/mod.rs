@@ -10,6 +10,7 @@ mod listing;
 pub mod netavark;
 pub mod netns;
 pub mod plumb;
+pub mod ports;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -178,6 +179,8 @@ pub struct NetworkStore {
     pools: Vec<Ipv4Net>,
     /// Networks whose bridge device and rules were checked since this daemon started.
     bridges_ready: Mutex<BTreeSet<String>>,
+    /// Whether the published ports' chain was checked since this daemon started.
+    ports_chain_ready: tokio::sync::OnceCell<()>,
 }
 
 /// Daemon-wide network settings (`--bip`, `--bridge`, `--default-address-pool`).
@@ -239,6 +242,7 @@ impl NetworkStore {
             ports: Mutex::new(BTreeMap::new()),
             pools,
             bridges_ready: Mutex::new(BTreeSet::new()),
+            ports_chain_ready: tokio::sync::OnceCell::new(),
         };
         store.ensure_predefined(
             settings.bip.as_deref(),
@@ -566,6 +570,22 @@ impl NetworkStore {
                 .insert(n.id.clone());
         }
         Ok(gateway)
+    }
+
+    /// Publishes a container's ports to its address on `bridge` (see [`ports`]).
+    pub async fn open_ports(
+        &self,
+        bridge: &str,
+        ip: Ipv4Addr,
+        mappings: &[netavark::PortMapping],
+    ) -> Result<()> {
+        if mappings.is_empty() {
+            return Ok(());
+        }
+        self.ports_chain_ready
+            .get_or_try_init(ports::ensure_chain)
+            .await?;
+        ports::open(bridge, ip, mappings).await
     }
 
     /// `DELETE /networks/{id}` (see [`Self::remove`]), and the network's bridge device and

@@ -122,6 +122,13 @@ pub async fn bridge_rules(bridge: &str, subnet: &str, internal: bool) -> Result<
             .map_err(|e| Error::internal(format!("{knob}: {e}")));
     }
     let _ = tokio::fs::write("/proc/sys/net/ipv4/ip_forward", "1").await;
+    // A published port reached on 127.0.0.1 is forwarded to the bridge with its loopback
+    // source, which the kernel drops as martian unless the bridge allows it.
+    let _ = tokio::fs::write(
+        format!("/proc/sys/net/ipv4/conf/{bridge}/route_localnet"),
+        "1",
+    )
+    .await;
     for rule in rule_specs(bridge, subnet) {
         if iptables("-C", &rule).await {
             continue;
@@ -163,13 +170,49 @@ struct Rule {
     spec: Vec<String>,
 }
 
-fn rule_specs(bridge: &str, subnet: &str) -> [Rule; 3] {
+fn rule_specs(bridge: &str, subnet: &str) -> [Rule; 5] {
     let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     [
         Rule {
             table: "nat",
             chain: "POSTROUTING",
             spec: args(&["-s", subnet, "!", "-o", bridge, "-j", "MASQUERADE"]),
+        },
+        // A published port (`ports`) reached from the host itself, or from a container of
+        // this network (hairpin): the answer must come back through the host to be un-NATed.
+        Rule {
+            table: "nat",
+            chain: "POSTROUTING",
+            spec: args(&[
+                "-o",
+                bridge,
+                "-m",
+                "conntrack",
+                "--ctstate",
+                "DNAT",
+                "-m",
+                "addrtype",
+                "--src-type",
+                "LOCAL",
+                "-j",
+                "MASQUERADE",
+            ]),
+        },
+        Rule {
+            table: "nat",
+            chain: "POSTROUTING",
+            spec: args(&[
+                "-s",
+                subnet,
+                "-o",
+                bridge,
+                "-m",
+                "conntrack",
+                "--ctstate",
+                "DNAT",
+                "-j",
+                "MASQUERADE",
+            ]),
         },
         Rule {
             table: "filter",
