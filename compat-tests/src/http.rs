@@ -188,17 +188,23 @@ fn open(
     socket: &Path,
     timeout: Duration,
 ) -> io::Result<SendRequest<Full<Bytes>>> {
-    drive(rt, async {
-        let uri = hyperlocal::Uri::new(socket, "/").into();
-        let stream = tokio::time::timeout(timeout, hyperlocal::UnixConnector.call(uri))
-            .await
-            .map_err(|_| timed_out("the connection"))??;
-        let (sender, conn) = hyper::client::conn::http1::handshake(stream)
-            .await
-            .map_err(hyper_error)?;
-        tokio::spawn(conn.with_upgrades());
-        Ok(sender)
-    })
+    drive(rt, connect_on_runtime(socket, timeout))
+}
+
+/// [`open`]'s work, for code already running on the client's runtime.
+async fn connect_on_runtime(
+    socket: &Path,
+    timeout: Duration,
+) -> io::Result<SendRequest<Full<Bytes>>> {
+    let uri = hyperlocal::Uri::new(socket, "/").into();
+    let stream = tokio::time::timeout(timeout, hyperlocal::UnixConnector.call(uri))
+        .await
+        .map_err(|_| timed_out("the connection"))??;
+    let (sender, conn) = hyper::client::conn::http1::handshake(stream)
+        .await
+        .map_err(hyper_error)?;
+    tokio::spawn(conn.with_upgrades());
+    Ok(sender)
 }
 
 fn build(
@@ -267,16 +273,16 @@ impl Conn {
         headers: &[(&str, &str)],
         body: &[u8],
     ) -> io::Result<Response> {
-        // A connection the daemon closed (after `Connection: close`, or a body it ended by
-        // closing) carries no more requests: the request goes on a new one.
-        let rt = self.rt.get();
-        if self.sender.is_closed() || drive(rt, self.sender.ready()).is_err() {
-            self.sender = open(rt, &self.socket, self.timeout)?;
-        }
         let req = build(method, path, headers, body)?;
         let deadline = Instant::now() + self.timeout;
-        let sender = &mut self.sender;
-        drive(rt, async {
+        let (sender, socket, timeout) = (&mut self.sender, &self.socket, self.timeout);
+        // One entry into the runtime per request.
+        drive(self.rt.get(), async {
+            // A connection the daemon closed (after `Connection: close`, or a body it ended
+            // by closing) carries no more requests: the request goes on a new one.
+            if sender.is_closed() || sender.ready().await.is_err() {
+                *sender = connect_on_runtime(socket, timeout).await?;
+            }
             let resp = send(sender, req, deadline).await?;
             let status = resp.status().as_u16();
             let reason = reason_of(&resp);
