@@ -25,6 +25,8 @@ use compat_tests::{procfs, socket_from_host};
 use serde_json::{Value, json};
 
 const API: &str = "/v1.41";
+/// The user-defined network of the user-network row.
+const USER_NETWORK: &str = "berth-bench-net";
 
 struct Options {
     iterations: usize,
@@ -255,6 +257,8 @@ enum Row {
     RunP50,
     RunP95,
     RunNoneP50,
+    RunPublishedP50,
+    RunUserNetworkP50,
     CliRunP50,
     ListP50,
     ListP95,
@@ -289,6 +293,11 @@ impl Row {
             Row::RunP50 => format!("create+start+wait+rm, {}, p50 (ms)", o.network),
             Row::RunP95 => format!("create+start+wait+rm, {}, p95 (ms)", o.network),
             Row::RunNoneP50 => "create+start+wait+rm, none, p50 (ms)".into(),
+            Row::RunPublishedP50 => format!(
+                "create+start+wait+rm, {}, one published port, p50 (ms)",
+                o.network
+            ),
+            Row::RunUserNetworkP50 => "create+start+wait+rm, user-defined network, p50 (ms)".into(),
             Row::CliRunP50 => format!("`docker run --rm {} true`, whole CLI, p50 (ms)", o.image),
             Row::ListP50 => format!("list all, {} containers, p50 (ms)", o.containers),
             Row::ListP95 => format!("list all, {} containers, p95 (ms)", o.containers),
@@ -309,7 +318,7 @@ impl Row {
         }
     }
 
-    const ALL: [Row; 29] = [
+    const ALL: [Row; 31] = [
         Row::Ready,
         Row::PingP50,
         Row::PingP95,
@@ -322,6 +331,8 @@ impl Row {
         Row::RunP50,
         Row::RunP95,
         Row::RunNoneP50,
+        Row::RunPublishedP50,
+        Row::RunUserNetworkP50,
         Row::CliRunP50,
         Row::ListP50,
         Row::ListP95,
@@ -488,6 +499,8 @@ fn measure(host: &str, o: &Options, pid: Option<u32>) -> Results {
             Row::RunP50,
             Row::RunP95,
             Row::RunNoneP50,
+            Row::RunPublishedP50,
+            Row::RunUserNetworkP50,
             Row::CliRunP50,
             Row::ListP50,
             Row::ListP95,
@@ -702,14 +715,20 @@ struct ContainerBench<'a> {
 }
 
 impl ContainerBench<'_> {
-    fn create_body(&self, network: &str, cmd: &[&str]) -> Vec<u8> {
-        serde_json::to_vec(&json!({
+    /// A container running `cmd` on `network`; with `publish`, its port 8080 published on a
+    /// port the daemon picks (`-p 8080`).
+    fn create_body(&self, network: &str, cmd: &[&str], publish: bool) -> Vec<u8> {
+        let mut body = json!({
             "Image": self.o.image,
             "Cmd": cmd,
             "Labels": {"berth-bench": "1"},
             "HostConfig": {"NetworkMode": network},
-        }))
-        .expect("serialize create body")
+        });
+        if publish {
+            body["ExposedPorts"] = json!({"8080/tcp": {}});
+            body["HostConfig"]["PortBindings"] = json!({"8080/tcp": [{"HostPort": ""}]});
+        }
+        serde_json::to_vec(&body).expect("serialize create body")
     }
 
     /// True if the daemon has container routes and the image.
@@ -733,16 +752,22 @@ impl ContainerBench<'_> {
     }
 
     fn create(&self, conn: &mut Conn) -> Result<String, String> {
-        self.create_on(conn, &self.o.network, &["true"])
+        self.create_on(conn, &self.o.network, &["true"], false)
     }
 
-    fn create_on(&self, conn: &mut Conn, network: &str, cmd: &[&str]) -> Result<String, String> {
+    fn create_on(
+        &self,
+        conn: &mut Conn,
+        network: &str,
+        cmd: &[&str],
+        publish: bool,
+    ) -> Result<String, String> {
         let r = conn
             .request(
                 "POST",
                 &format!("{API}/containers/create"),
                 &[("Content-Type", "application/json")],
-                &self.create_body(network, cmd),
+                &self.create_body(network, cmd, publish),
             )
             .map_err(|e| format!("create: {e}"))?;
         if r.status != 201 {
@@ -762,8 +787,34 @@ impl ContainerBench<'_> {
         path: &str,
         ok: &[u16],
     ) -> Result<Vec<u8>, String> {
+        self.send(conn, method, path, &[], b"", ok)
+    }
+
+    /// [`Self::call`] with a JSON body.
+    fn call_json(
+        &self,
+        conn: &mut Conn,
+        method: &str,
+        path: &str,
+        body: &Value,
+        ok: &[u16],
+    ) -> Result<Vec<u8>, String> {
+        let bytes = serde_json::to_vec(body).expect("serialize a request body");
+        let headers = [("Content-Type", "application/json")];
+        self.send(conn, method, path, &headers, &bytes, ok)
+    }
+
+    fn send(
+        &self,
+        conn: &mut Conn,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+        ok: &[u16],
+    ) -> Result<Vec<u8>, String> {
         let r = conn
-            .request(method, path, &[], b"")
+            .request(method, path, headers, body)
             .map_err(|e| format!("{method} {path}: {e}"))?;
         if ok.contains(&r.status) {
             Ok(r.body)
@@ -788,11 +839,11 @@ impl ContainerBench<'_> {
 
     /// create + start + wait + rm of one `true` container.
     fn cycle(&self, conn: &mut Conn) -> Result<(), String> {
-        self.cycle_on(conn, &self.o.network)
+        self.cycle_on(conn, &self.o.network, false)
     }
 
-    fn cycle_on(&self, conn: &mut Conn, network: &str) -> Result<(), String> {
-        let id = self.create_on(conn, network, &["true"])?;
+    fn cycle_on(&self, conn: &mut Conn, network: &str, publish: bool) -> Result<(), String> {
+        let id = self.create_on(conn, network, &["true"], publish)?;
         let result = (|| {
             self.call(
                 conn,
@@ -852,6 +903,7 @@ impl ContainerBench<'_> {
                 conn,
                 "none",
                 &["/bin/busybox", "seq", "1", &LINES.to_string()],
+                false,
             )?;
             let outcome = (|| {
                 let mut s = std::os::unix::net::UnixStream::connect(self.socket)
@@ -962,7 +1014,35 @@ impl ContainerBench<'_> {
         );
         results.insert(
             Row::RunNoneP50,
-            self.median_of(o.runs, || self.cycle_on(conn, "none")),
+            self.median_of(o.runs, || self.cycle_on(conn, "none", false)),
+        );
+        results.insert(
+            Row::RunPublishedP50,
+            self.median_of(o.runs, || self.cycle_on(conn, &o.network, true)),
+        );
+        // A user-defined network, as compose makes one per project.
+        let made = self.call_json(
+            conn,
+            "POST",
+            &format!("{API}/networks/create"),
+            &json!({"Name": USER_NETWORK, "Labels": {"berth-bench": "1"}}),
+            &[201],
+        );
+        results.insert(
+            Row::RunUserNetworkP50,
+            match made {
+                Ok(_) => self.median_of(o.runs, || self.cycle_on(conn, USER_NETWORK, false)),
+                Err(e) => {
+                    eprintln!("  {e}");
+                    None
+                }
+            },
+        );
+        let _ = self.call(
+            conn,
+            "DELETE",
+            &format!("{API}/networks/{USER_NETWORK}"),
+            &[204, 404],
         );
         results.insert(Row::CliRunP50, self.median_of(o.runs, || self.cli_run()));
         let (attach, logs) = self.lines_rows(conn);
