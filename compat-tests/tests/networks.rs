@@ -983,3 +983,65 @@ fn user_network_endpoints_are_plumbed_and_the_bridge_goes_with_the_network() {
         "{bridge} is left on the host after network rm"
     );
 }
+
+/// A container started on two user-defined networks is on both, one interface each, found
+/// by name on each, with its one default route through the network first in name order
+/// (eth0), whichever it was created on, as on dockerd.
+#[test]
+fn a_container_started_on_two_networks_has_one_way_out() {
+    let mut c = setup("twonets");
+    if c.d
+        .skip_unless_owned("the reference dockerd runs without bridges")
+    {
+        return;
+    }
+    let (second, s_second) = c.network("b", 14);
+    let (first, s_first) = c.network("a", 13);
+    let image = c.image.clone();
+    let server = c.name("server");
+    c.ok(&[
+        "create",
+        "--name",
+        &server,
+        "--network",
+        &second,
+        &image,
+        "sh",
+        "-c",
+        HTTPD,
+    ]);
+    c.ok(&["network", "connect", &first, &server]);
+    c.ok(&["start", &server]);
+    let routes = c.ok(&["exec", &server, "/bin/busybox", "ip", "route"]);
+    let gateway = format!("{}1", s_first.trim_end_matches("0/24"));
+    let defaults: Vec<&str> = routes
+        .lines()
+        .filter(|l| l.starts_with("default"))
+        .collect();
+    assert_eq!(
+        defaults,
+        [format!("default via {gateway} dev eth0 ")],
+        "{routes}"
+    );
+    let on = |subnet: &str, dev: &str| {
+        routes
+            .lines()
+            .any(|l| l.starts_with(subnet) && l.contains(&format!("dev {dev} ")))
+    };
+    assert!(on(&s_first, "eth0") && on(&s_second, "eth1"), "{routes}");
+    for net in [&first, &second] {
+        let out = c.ok(&[
+            "run",
+            "--rm",
+            "--network",
+            net,
+            &image,
+            "sh",
+            "-c",
+            &format!(
+                "for i in 1 2 3 4 5; do wget -qO- http://{server}:8080/ && break; sleep 0.5; done"
+            ),
+        ]);
+        assert!(out.starts_with("served by "), "from {net}: {out}");
+    }
+}

@@ -180,7 +180,8 @@ impl ContainerService {
         let mut allocated: Vec<(String, String)> = Vec::new();
         // Kept outside the attempt, so a failed setup can be undone with what it was given.
         let mut opts = Options::new(&record.id, &record.name, vec![]);
-        let mut dns_in_process: Option<Vec<String>> = None;
+        // Networks whose resolver may have been given the container's names.
+        let mut dns_fed: Vec<String> = Vec::new();
         let result = async {
             let ports = self.publish_ports(record)?;
             opts.port_mappings = ports.clone();
@@ -228,31 +229,30 @@ impl ContainerService {
                     },
                 );
             }
-            // On one IPv4 bridge network berthd plumbs the veth itself, making the bridge
-            // device and the network's rules first when they are missing, feeds the
-            // network's resolver and publishes the ports (on IPv4 host addresses, and not
-            // on an internal network) in one batch of rules.
-            let in_process = match bridged.as_slice() {
-                [(name, n)]
-                    if n.subnet6.is_empty()
-                        && (ports.is_empty()
-                            || (!n.internal && crate::network::ports::supported(&ports))) =>
-                {
-                    Some((name.clone(), self.networks.bridge_ready(n).await?))
+            // On IPv4 bridge networks berthd plumbs the veths itself, making each bridge
+            // device and its network's rules first when they are missing, feeds user
+            // networks' resolvers and publishes the ports (on IPv4 host addresses) in one
+            // batch of rules, to the address on the first network with a way out.
+            let port_network = ports_network(&bridged);
+            let in_process = bridged.iter().all(|(_, n)| n.subnet6.is_empty())
+                && (ports.is_empty()
+                    || (port_network.is_some() && crate::network::ports::supported(&ports)));
+            let mut plan = Vec::new();
+            if in_process {
+                for (name, n) in &bridged {
+                    let gateway = self.networks.bridge_ready(n).await?;
+                    if let Some(e) = endpoints.get_mut(name) {
+                        e.host_veth = format!("veth{}", &e.endpoint_id[..10]);
+                    }
+                    // Names for the resolver on user-defined networks (dockerd resolves
+                    // none on the default bridge).
+                    let names = opts
+                        .networks
+                        .remove(&n.id)
+                        .map(|p| p.aliases)
+                        .filter(|_| n.name != "bridge");
+                    plan.push((name, n, gateway, names));
                 }
-                _ => None,
-            };
-            if let Some((name, _)) = &in_process
-                && let Some(e) = endpoints.get_mut(name)
-            {
-                e.host_veth = format!("veth{}", &e.endpoint_id[..10]);
-                // Names for the resolver on user-defined networks (dockerd resolves none on
-                // the default bridge).
-                dns_in_process = opts
-                    .networks
-                    .remove(&bridged[0].1.id)
-                    .map(|p| p.aliases)
-                    .filter(|_| bridged[0].1.name != "bridge");
                 // netavark has no part in it, not even in undoing a failed setup.
                 opts.networks.clear();
             }
@@ -267,39 +267,48 @@ impl ContainerService {
                 r.clone()
             };
             self.persist(&intent)?;
-            if let Some((name, gateway)) = &in_process {
-                let (n, e) = (&bridged[0].1, &endpoints[name]);
-                let mac = mac_for(&e.static_mac, e.ip.parse().unwrap_or(Ipv4Addr::UNSPECIFIED));
-                crate::network::plumb::attach(&crate::network::plumb::Veth {
-                    bridge: &n.bridge,
-                    host_name: &e.host_veth,
-                    netns: &netns,
-                    interface: &e.interface,
-                    mac: crate::network::plumb::parse_mac(&mac)
-                        .ok_or_else(|| Error::invalid(format!("invalid MAC address: {mac}")))?,
-                    ip: endpoint_ip(e)?,
-                    prefix: e.prefix,
-                    // An internal network has no way out: no default route.
-                    gateway: (!n.internal).then_some(*gateway),
-                })
-                .await?;
-                if let Some(names) = &dns_in_process {
-                    netavark
-                        .dns_add(&crate::network::aardvark::Entry {
-                            network: &n.id,
-                            gateway: *gateway,
-                            container_id: &record.id,
-                            ip: endpoint_ip(e)?,
-                            names,
-                        })
-                        .await?;
+            if in_process {
+                // The default route goes by the first network (in name order, as dockerd
+                // orders them) that has a way out; an internal network has none.
+                let mut routed = false;
+                for (name, n, gateway, names) in &plan {
+                    let e = &endpoints[*name];
+                    let mac = mac_for(&e.static_mac, e.ip.parse().unwrap_or(Ipv4Addr::UNSPECIFIED));
+                    let route = (!n.internal && !routed).then_some(*gateway);
+                    routed |= route.is_some();
+                    crate::network::plumb::attach(&crate::network::plumb::Veth {
+                        bridge: &n.bridge,
+                        host_name: &e.host_veth,
+                        netns: &netns,
+                        interface: &e.interface,
+                        mac: crate::network::plumb::parse_mac(&mac)
+                            .ok_or_else(|| Error::invalid(format!("invalid MAC address: {mac}")))?,
+                        ip: endpoint_ip(e)?,
+                        prefix: e.prefix,
+                        gateway: route,
+                    })
+                    .await?;
+                    if let Some(names) = names {
+                        dns_fed.push(n.id.clone());
+                        netavark
+                            .dns_add(&crate::network::aardvark::Entry {
+                                network: &n.id,
+                                gateway: *gateway,
+                                container_id: &record.id,
+                                ip: endpoint_ip(e)?,
+                                names,
+                            })
+                            .await?;
+                    }
+                    if let Some(e) = endpoints.get_mut(*name) {
+                        e.mac = mac;
+                    }
                 }
                 // Last, as it is all or nothing: a failure leaves no rule to undo.
-                self.networks
-                    .open_ports(&n.bridge, endpoint_ip(e)?, &ports)
-                    .await?;
-                if let Some(e) = endpoints.get_mut(name) {
-                    e.mac = mac;
+                if let Some((name, n)) = port_network {
+                    self.networks
+                        .open_ports(&n.bridge, endpoint_ip(&endpoints[name])?, &ports)
+                        .await?;
                 }
                 return Ok::<_, Error>(ports);
             }
@@ -322,8 +331,8 @@ impl ContainerService {
                 if !opts.networks.is_empty() {
                     let _ = netavark.teardown(&netns, &opts).await;
                 }
-                if dns_in_process.is_some() {
-                    let _ = netavark.dns_remove(&bridged[0].1.id, &record.id).await;
+                for network in &dns_fed {
+                    let _ = netavark.dns_remove(network, &record.id).await;
                 }
                 for (net, ip) in &allocated {
                     self.networks.release(net, ip);
@@ -370,8 +379,8 @@ impl ContainerService {
         }))
     }
 
-    /// Undoes an endpoint berthd plumbed itself: its published ports, its veth, and its
-    /// names in the network's resolver.
+    /// Undoes an endpoint berthd plumbed itself: the published ports when they lead to it,
+    /// its veth, and its names in the network's resolver.
     async fn unplumb(
         &self,
         record: &ContainerRecord,
@@ -379,7 +388,9 @@ impl ContainerService {
         e: &Endpoint,
     ) -> Result<()> {
         let container_id = &record.id;
-        if let Ok(ip) = endpoint_ip(e) {
+        if self.ports_lead_to(record, &n.name)
+            && let Ok(ip) = endpoint_ip(e)
+        {
             crate::network::ports::close(&n.bridge, ip, &record.ports).await;
         }
         crate::network::plumb::detach(&e.host_veth).await?;
@@ -390,6 +401,22 @@ impl ContainerService {
                 .await?;
         }
         Ok(())
+    }
+
+    /// Whether the container's published ports lead to its endpoint on `network`: the
+    /// first of its bridge networks (in name order) with a way out, as [`ports_network`]
+    /// chose at the start.
+    fn ports_lead_to(&self, record: &ContainerRecord, network: &str) -> bool {
+        !record.ports.is_empty()
+            && record
+                .networks
+                .keys()
+                .find(|name| {
+                    self.networks
+                        .get(name)
+                        .is_ok_and(|n| n.driver == "bridge" && !n.internal)
+                })
+                .is_some_and(|name| name == network)
     }
 
     /// Takes a stopped container off its bridge networks: netavark's teardown, the
@@ -747,6 +774,17 @@ impl ContainerService {
         c.rec().networks.remove(&n.name);
         self.save(&c)
     }
+}
+
+/// The network a container's published ports lead to: the first of its bridge networks
+/// (in name order) with a way out.
+fn ports_network(
+    bridged: &[(String, crate::network::Network)],
+) -> Option<(&String, &crate::network::Network)> {
+    bridged
+        .iter()
+        .find(|(_, n)| !n.internal)
+        .map(|(name, n)| (name, n))
 }
 
 fn endpoint_ip(e: &Endpoint) -> Result<Ipv4Addr> {
