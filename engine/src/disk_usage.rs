@@ -64,7 +64,8 @@ impl Engine {
         };
         let image_usage = images.then(|| {
             entries
-                .into_iter()
+                .iter()
+                .cloned()
                 .map(|entry| {
                     let containers = records
                         .iter()

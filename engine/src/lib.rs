@@ -239,11 +239,11 @@ impl Engine {
         // kept image shares free space, as dockerd counts it.
         let mut freed: std::collections::BTreeSet<String> = Default::default();
         let mut kept: std::collections::BTreeSet<String> = Default::default();
-        for entry in self.images.list().await? {
+        for entry in self.images.list().await?.iter() {
             let chain = entry.resolved.chain_ids.iter().cloned();
             let dangling = entry.references().next().is_none();
             if (!all && !dangling)
-                || keep(&entry)
+                || keep(entry)
                 || self.containers.user_of_image(&entry.resolved.id).is_some()
             {
                 kept.extend(chain);

@@ -149,8 +149,8 @@ impl Engine {
             .images()
             .list()
             .await?
-            .into_iter()
-            .map(|e| e.resolved.id)
+            .iter()
+            .map(|e| e.resolved.id.clone())
             .collect();
         self.build_cache.retain(|id| images.contains(id));
         Ok((deleted, reclaimed))

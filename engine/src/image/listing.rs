@@ -150,7 +150,7 @@ impl Engine {
             counts
         });
         let mut out = Vec::new();
-        for entry in images {
+        for entry in images.iter() {
             let (mut tags, mut digests) = (entry.repo_tags(), entry.repo_digests());
             let is_dangling = tags.is_empty() && digests.is_empty();
             if (is_dangling && intermediates.contains(&entry.resolved.id))
@@ -174,7 +174,7 @@ impl Engine {
             out.push(ListedImage {
                 shared_size: shared.as_ref().map(|s| s.get(id).copied().unwrap_or(0)),
                 containers: in_use.as_ref().map(|c| c.get(id).copied().unwrap_or(0)),
-                entry,
+                entry: entry.clone(),
                 tags,
                 digests,
             });

@@ -156,6 +156,9 @@ pub struct ImageStore {
     resolved: Mutex<HashMap<String, ResolvedImage>>,
     /// Unpacked sizes by chain ID.
     sizes: Mutex<HashMap<String, i64>>,
+    /// The last listing, with the containerd client's image generation it was made under
+    /// (see [`Containerd::image_generation`]): good until the records may have changed.
+    listing: Mutex<Option<(u64, Arc<Vec<ImageEntry>>)>>,
     scratch: std::path::PathBuf,
     pub(crate) registries: RegistryPolicy,
 }
@@ -247,6 +250,7 @@ impl ImageStore {
             registries,
             events,
             resolved: Mutex::new(HashMap::new()),
+            listing: Mutex::new(None),
             sizes: Mutex::new(HashMap::new()),
             scratch: data_root.join("tmp"),
         }
@@ -395,8 +399,23 @@ impl ImageStore {
         Ok(())
     }
 
-    /// Every image, grouped by ID, with all its names.
-    pub async fn list(&self) -> Result<Vec<ImageEntry>> {
+    /// Every image, grouped by ID, with all its names; the last listing while no image
+    /// record may have changed since.
+    pub async fn list(&self) -> Result<Arc<Vec<ImageEntry>>> {
+        let generation = self.containerd.image_generation();
+        if let Some((made_under, listing)) =
+            &*self.listing.lock().unwrap_or_else(|p| p.into_inner())
+            && *made_under == generation
+        {
+            return Ok(listing.clone());
+        }
+        let listing = Arc::new(self.list_from_containerd().await?);
+        *self.listing.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some((generation, listing.clone()));
+        Ok(listing)
+    }
+
+    async fn list_from_containerd(&self) -> Result<Vec<ImageEntry>> {
         let records = self.containerd.list_images().await?;
         let mut by_id: BTreeMap<String, ImageEntry> = BTreeMap::new();
         for record in records {

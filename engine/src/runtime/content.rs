@@ -431,6 +431,12 @@ impl Containerd {
             created_at: None,
             updated_at: None,
         };
+        let written = self.write_image(lease, image).await;
+        self.images_may_have_changed();
+        written
+    }
+
+    async fn write_image(&self, lease: Option<&Lease>, image: Image) -> Result<()> {
         let created = ImagesClient::new(self.channel.clone())
             .create(self.leased(
                 CreateImageRequest {
@@ -463,14 +469,15 @@ impl Containerd {
     }
 
     pub async fn delete_image(&self, name: &str) -> Result<()> {
-        match ImagesClient::new(self.channel.clone())
+        let deleted = ImagesClient::new(self.channel.clone())
             .delete(self.request(DeleteImageRequest {
                 name: name.to_string(),
                 sync: false,
                 target: None,
             }))
-            .await
-        {
+            .await;
+        self.images_may_have_changed();
+        match deleted {
             Ok(_) => Ok(()),
             Err(s) if s.code() == tonic::Code::NotFound => Ok(()),
             Err(s) => Err(classify(s)),

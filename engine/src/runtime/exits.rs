@@ -117,11 +117,13 @@ impl Containerd {
     async fn follow_exits(self) {
         let mut backoff = Duration::from_millis(50);
         loop {
+            // Image events ride along: they tell the image listing it may be stale (records
+            // written by another client of this namespace).
             let req = self.request_without_deadline(SubscribeRequest {
-                filters: vec![format!(
-                    "topic==\"/tasks/exit\",namespace==\"{}\"",
-                    self.namespace
-                )],
+                filters: vec![
+                    format!("topic==\"/tasks/exit\",namespace==\"{}\"", self.namespace),
+                    format!("topic~=\"^/images/\",namespace==\"{}\"", self.namespace),
+                ],
             });
             let mut client = EventsClient::new(self.channel.clone());
             let subscribe = client.subscribe(req);
@@ -144,6 +146,8 @@ impl Containerd {
             match subscribed {
                 Ok(stream) => {
                     backoff = Duration::from_millis(50);
+                    // Image events sent while the stream was down are lost.
+                    self.images_may_have_changed();
                     for key in self.exits.keys() {
                         self.check_exited(&key).await;
                     }
@@ -167,6 +171,10 @@ impl Containerd {
     }
 
     fn on_event(&self, envelope: containerd_client::types::Envelope) {
+        if envelope.topic.starts_with("/images/") {
+            self.images_may_have_changed();
+            return;
+        }
         let Some(any) = envelope.event else { return };
         let Ok(e) = TaskExit::decode(any.value.as_slice()) else {
             tracing::warn!(type_url = %any.type_url, "undecodable exit event");

@@ -29,6 +29,9 @@ pub struct Containerd {
     socket: PathBuf,
     /// Who waits for which process's exit (shared by clones; see `exits`).
     exits: std::sync::Arc<exits::ExitWatch>,
+    /// Bumped whenever the namespace's image records may have changed: by this client's
+    /// own writes and by containerd's `/images/` events (shared by clones).
+    images_changed: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Containerd {
@@ -51,7 +54,20 @@ impl Containerd {
             namespace: namespace.to_string(),
             socket: socket.to_path_buf(),
             exits: exits::new_watch(),
+            images_changed: Default::default(),
         })
+    }
+
+    /// A number that changes whenever the image records may have changed: a listing made
+    /// under one value is still good while the value stays.
+    pub fn image_generation(&self) -> u64 {
+        self.images_changed
+            .load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    pub(crate) fn images_may_have_changed(&self) {
+        self.images_changed
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
     }
 
     pub fn socket(&self) -> &Path {
