@@ -2053,3 +2053,39 @@ fn created_containers_survive_a_busy_collector() {
         ok(&d.docker(&["rm", name]), "docker rm");
     }
 }
+
+/// berthd answers image lookups from a listing it keeps while no image record changes; a
+/// record another client of its containerd namespace writes or deletes (`ctr`) must still
+/// show at once, as it does when every lookup asks containerd. berthd only: dockerd 20.10
+/// keeps its images outside containerd.
+#[test]
+fn image_records_written_by_another_containerd_client_are_seen() {
+    let d = daemon();
+    if d.skip_unless_owned("runs ctr against the daemon's own containerd") {
+        return;
+    }
+    if d.is_dockerd() {
+        compat_tests::skip("dockerd 20.10 keeps its images outside containerd");
+        return;
+    }
+    let image = d.load_test_image("ctr-seen");
+    let (status, _) = d.get_json(&format!("/images/{image}/json"));
+    assert_eq!(status, 200);
+    let other = "bct-ctr-seen:other";
+    let (status, _) = d.get_json(&format!("/images/{other}/json"));
+    assert_eq!(status, 404);
+    d.ctr(&[
+        "images",
+        "tag",
+        &format!("docker.io/{image}"),
+        &format!("docker.io/library/{other}"),
+    ]);
+    let found = |want: u16| {
+        compat_tests::wait_until(Duration::from_secs(5), || {
+            d.get_json(&format!("/images/{other}/json")).0 == want
+        })
+    };
+    assert!(found(200), "a tag made with ctr is not seen");
+    d.ctr(&["images", "rm", &format!("docker.io/library/{other}")]);
+    assert!(found(404), "a tag removed with ctr is still seen");
+}

@@ -402,6 +402,8 @@ impl ImageStore {
     /// Every image, grouped by ID, with all its names; the last listing while no image
     /// record may have changed since.
     pub async fn list(&self) -> Result<Arc<Vec<ImageEntry>>> {
+        // Changes made by other clients are learnt from the event subscription.
+        self.containerd.subscribe_exits_once();
         let generation = self.containerd.image_generation();
         if let Some((made_under, listing)) =
             &*self.listing.lock().unwrap_or_else(|p| p.into_inner())

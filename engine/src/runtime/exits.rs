@@ -105,7 +105,8 @@ impl Containerd {
         }
     }
 
-    fn subscribe_exits_once(&self) {
+    /// Starts the daemon's one event subscription (exits, and image changes) unless it runs.
+    pub(crate) fn subscribe_exits_once(&self) {
         let this = self.clone();
         self.exits.subscribed.get_or_init(move || {
             tokio::spawn(async move { this.follow_exits().await });
