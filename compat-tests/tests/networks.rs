@@ -1045,3 +1045,59 @@ fn a_container_started_on_two_networks_has_one_way_out() {
         assert!(out.starts_with("served by "), "from {net}: {out}");
     }
 }
+
+/// `network connect` of a network that comes first in name order moves a running
+/// container's default route to it, and `disconnect` moves it back, as dockerd does; the
+/// connected container is found by name on the new network.
+#[test]
+fn connect_and_disconnect_move_the_default_route() {
+    let mut c = setup("reroute");
+    if c.d
+        .skip_unless_owned("the reference dockerd runs without bridges")
+    {
+        return;
+    }
+    let (second, s_second) = c.network("b", 16);
+    let (first, s_first) = c.network("a", 15);
+    let image = c.image.clone();
+    let server = c.name("server");
+    c.ok(&[
+        "run",
+        "-d",
+        "--name",
+        &server,
+        "--network",
+        &second,
+        &image,
+        "sh",
+        "-c",
+        HTTPD,
+    ]);
+    let default_via = |c: &Ctx| {
+        let routes = c.ok(&["exec", &server, "/bin/busybox", "ip", "route"]);
+        routes
+            .lines()
+            .filter_map(|l| l.strip_prefix("default via "))
+            .map(|l| l.split_whitespace().next().unwrap_or_default().to_string())
+            .collect::<Vec<_>>()
+    };
+    let gateway = |subnet: &str| format!("{}1", subnet.trim_end_matches("0/24"));
+    assert_eq!(default_via(&c), [gateway(&s_second)]);
+    c.ok(&["network", "connect", &first, &server]);
+    assert_eq!(default_via(&c), [gateway(&s_first)]);
+    let out = c.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        &first,
+        &image,
+        "sh",
+        "-c",
+        &format!(
+            "for i in 1 2 3 4 5; do wget -qO- http://{server}:8080/ && break; sleep 0.5; done"
+        ),
+    ]);
+    assert!(out.starts_with("served by "), "{out}");
+    c.ok(&["network", "disconnect", &first, &server]);
+    assert_eq!(default_via(&c), [gateway(&s_second)]);
+}

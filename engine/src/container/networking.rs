@@ -408,15 +408,19 @@ impl ContainerService {
     /// chose at the start.
     fn ports_lead_to(&self, record: &ContainerRecord, network: &str) -> bool {
         !record.ports.is_empty()
-            && record
-                .networks
-                .keys()
-                .find(|name| {
-                    self.networks
-                        .get(name)
-                        .is_ok_and(|n| n.driver == "bridge" && !n.internal)
-                })
+            && self
+                .way_out(record.networks.keys())
                 .is_some_and(|name| name == network)
+    }
+
+    /// The first of these networks (in name order, as dockerd orders a container's
+    /// networks) with a way out: the one that carries the default route.
+    fn way_out<'a>(&self, names: impl IntoIterator<Item = &'a String>) -> Option<&'a String> {
+        names.into_iter().find(|name| {
+            self.networks
+                .get(name)
+                .is_ok_and(|n| n.driver == "bridge" && !n.internal)
+        })
     }
 
     /// Takes a stopped container off its bridge networks: netavark's teardown, the
@@ -674,31 +678,6 @@ impl ContainerService {
         dns_names.push(record.id[..12].to_string());
         let mut served = dns_names.clone();
         served.extend(self.link_aliases_of(&n.name, &record));
-        let mut opts = Options::new(&record.id, &record.name, vec![]);
-        opts.add(
-            self.networks.net_info(n),
-            PerNetwork {
-                static_ips: std::iter::once(ip.to_string())
-                    .chain(ip6.map(|a| a.to_string()))
-                    .collect(),
-                aliases: served,
-                interface_name: format!("eth{index}"),
-                static_mac: Some(mac_for(&e.static_mac, ip)),
-            },
-        );
-        let status = match netavark
-            .setup(std::path::Path::new(&record.sandbox), &opts)
-            .await
-        {
-            Ok(s) => s,
-            Err(err) => {
-                self.networks.release(&n.id, &ip.to_string());
-                if let Some(ip6) = ip6 {
-                    self.networks.release(&n.id, &ip6.to_string());
-                }
-                return Err(err);
-            }
-        };
         e.endpoint_id = random_hex();
         e.ip6 = ip6.map(|a| a.to_string()).unwrap_or_default();
         e.prefix6 = prefix6_of(n);
@@ -708,15 +687,112 @@ impl ContainerService {
         e.gateway = n.gateway.clone();
         e.dns_names = dns_names;
         e.interface = format!("eth{index}");
-        e.mac = status
-            .get(&n.id)
-            .and_then(|s| s.interfaces.values().next())
-            .map(|i| i.mac_address.clone())
-            .unwrap_or_default();
+        // An IPv4 network on a container without published ports is plumbed by berthd,
+        // as at the start; the rest by netavark.
+        let mac = if n.subnet6.is_empty() && record.ports.is_empty() {
+            e.host_veth = format!("veth{}", &e.endpoint_id[..10]);
+            self.plumb_connected(c, n, &record, &e, ip, &served).await
+        } else {
+            let mut opts = Options::new(&record.id, &record.name, vec![]);
+            opts.add(
+                self.networks.net_info(n),
+                PerNetwork {
+                    static_ips: std::iter::once(ip.to_string())
+                        .chain(ip6.map(|a| a.to_string()))
+                        .collect(),
+                    aliases: served,
+                    interface_name: e.interface.clone(),
+                    static_mac: Some(mac_for(&e.static_mac, ip)),
+                },
+            );
+            netavark
+                .setup(std::path::Path::new(&record.sandbox), &opts)
+                .await
+                .map(|status| {
+                    status
+                        .get(&n.id)
+                        .and_then(|s| s.interfaces.values().next())
+                        .map(|i| i.mac_address.clone())
+                        .unwrap_or_default()
+                })
+        };
+        e.mac = match mac {
+            Ok(mac) => mac,
+            Err(err) => {
+                self.networks.release(&n.id, &ip.to_string());
+                if let Some(ip6) = ip6 {
+                    self.networks.release(&n.id, &ip6.to_string());
+                }
+                return Err(err);
+            }
+        };
         c.rec().networks.insert(n.name.clone(), e);
         self.networks
             .event("connect", n, &[("container", record.id.clone())]);
         Ok(())
+    }
+
+    /// Plumbs the endpoint `e` on network `n` into a running container's namespace: its
+    /// veth (taking the default route when `n` now comes first among its networks with a
+    /// way out) and its names in the network's resolver. The endpoint is recorded first, so
+    /// a crash midway is undone at restart; a failure takes it out again. Returns the MAC.
+    async fn plumb_connected(
+        &self,
+        c: &Arc<Container>,
+        n: &crate::network::Network,
+        record: &ContainerRecord,
+        e: &Endpoint,
+        ip: Ipv4Addr,
+        names: &[String],
+    ) -> Result<String> {
+        c.rec().networks.insert(n.name.clone(), e.clone());
+        self.save(c)?;
+        let result = async {
+            let gateway = self.networks.bridge_ready(n).await?;
+            let attached = record
+                .networks
+                .iter()
+                .filter(|(name, x)| !x.ip.is_empty() || **name == n.name)
+                .map(|(name, _)| name);
+            let route = (self.way_out(attached) == Some(&n.name)).then_some(gateway);
+            let mac = mac_for(&e.static_mac, ip);
+            crate::network::plumb::attach(&crate::network::plumb::Veth {
+                bridge: &n.bridge,
+                host_name: &e.host_veth,
+                netns: std::path::Path::new(&record.sandbox),
+                interface: &e.interface,
+                mac: crate::network::plumb::parse_mac(&mac)
+                    .ok_or_else(|| Error::invalid(format!("invalid MAC address: {mac}")))?,
+                ip,
+                prefix: e.prefix,
+                gateway: route,
+            })
+            .await?;
+            if n.name != "bridge" {
+                let added = self
+                    .networks
+                    .netavark()?
+                    .dns_add(&crate::network::aardvark::Entry {
+                        network: &n.id,
+                        gateway,
+                        container_id: &record.id,
+                        ip,
+                        names,
+                    })
+                    .await;
+                if let Err(err) = added {
+                    let _ = crate::network::plumb::detach(&e.host_veth).await;
+                    return Err(err);
+                }
+            }
+            Ok(mac)
+        }
+        .await;
+        if result.is_err() {
+            c.rec().networks.remove(&n.name);
+            let _ = self.save(c);
+        }
+        result
     }
 
     /// `POST /networks/{id}/disconnect`.
@@ -765,6 +841,26 @@ impl ContainerService {
                     .await?;
             } else {
                 self.unplumb(&record, &n, &e).await?;
+            }
+            // The default route left with the interface that carried it: the next network
+            // with a way out takes it, as on dockerd.
+            let attached: Vec<&String> = record
+                .networks
+                .iter()
+                .filter(|(_, x)| !x.ip.is_empty())
+                .map(|(name, _)| name)
+                .collect();
+            if self.way_out(attached.iter().copied()) == Some(&n.name)
+                && let Some(next) = self.way_out(attached.into_iter().filter(|k| **k != n.name))
+                && let Ok(gateway) = record.networks[next].gateway.parse()
+                && let Err(err) = crate::network::plumb::route_default_via(
+                    std::path::Path::new(&record.sandbox),
+                    &record.networks[next].interface,
+                    gateway,
+                )
+                .await
+            {
+                tracing::warn!(container = %record.id, "default route not moved: {}", err.message);
             }
             self.networks.release(&n.id, &e.ip);
             self.networks.release(&n.id, &e.ip6);

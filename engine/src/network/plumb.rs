@@ -27,7 +27,8 @@ pub struct Veth<'a> {
     pub mac: [u8; 6],
     pub ip: Ipv4Addr,
     pub prefix: u8,
-    /// The default route's next hop; None on an internal network, which has no way out.
+    /// The default route's next hop, replacing any default route the namespace has; None
+    /// where another network (or none: an internal one) is the way out.
     pub gateway: Option<Ipv4Addr>,
 }
 
@@ -317,19 +318,34 @@ async fn plumb(host: &Handle, v: &Veth<'_>) -> Result<()> {
         .await
         .map_err(|e| netlink_error("adding the address", e))?;
     if let Some(gateway) = v.gateway {
-        inner
-            .route()
-            .add(
-                RouteMessageBuilder::<Ipv4Addr>::new()
-                    .gateway(gateway)
-                    .output_interface(index)
-                    .build(),
-            )
-            .execute()
-            .await
-            .map_err(|e| netlink_error("adding the default route", e))?;
+        default_route(&inner, index, gateway).await?;
     }
     Ok(())
+}
+
+/// Makes the default route of the namespace pinned at `netns` go through `gateway` on its
+/// interface `interface` (after the interface that carried it left).
+pub async fn route_default_via(netns: &Path, interface: &str, gateway: Ipv4Addr) -> Result<()> {
+    let inner = connect_in(netns)?;
+    let index = index_of(&inner, interface)
+        .await?
+        .ok_or_else(|| Error::internal(format!("no {interface} in the container")))?;
+    default_route(&inner, index, gateway).await
+}
+
+async fn default_route(handle: &Handle, index: u32, gateway: Ipv4Addr) -> Result<()> {
+    handle
+        .route()
+        .add(
+            RouteMessageBuilder::<Ipv4Addr>::new()
+                .gateway(gateway)
+                .output_interface(index)
+                .build(),
+        )
+        .replace()
+        .execute()
+        .await
+        .map_err(|e| netlink_error("setting the default route", e))
 }
 
 async fn delete(host: &Handle, name: &str) -> Result<()> {
