@@ -7,6 +7,7 @@
 
 use std::io::Read as _;
 use std::net::UdpSocket;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use compat_tests::{Daemon, daemon, http_get};
@@ -1100,4 +1101,53 @@ fn connect_and_disconnect_move_the_default_route() {
     assert!(out.starts_with("served by "), "{out}");
     c.ok(&["network", "disconnect", &first, &server]);
     assert_eq!(default_via(&c), [gateway(&s_second)]);
+}
+
+/// A network given a bridge device that is already on the host (`-o
+/// com.docker.network.bridge.name=<existing>`) uses it and leaves it there when removed, as
+/// dockerd leaves a bridge it did not create.
+#[test]
+fn a_bridge_the_network_did_not_create_stays_after_network_rm() {
+    let mut c = setup("ownbridge");
+    if c.d
+        .skip_unless_owned("the reference dockerd runs without bridges")
+    {
+        return;
+    }
+    let bridge = format!("bctown{}", std::process::id() % 100_000);
+    let made = Command::new("ip")
+        .args(["link", "add", &bridge, "type", "bridge"])
+        .status()
+        .expect("ip link add");
+    assert!(made.success());
+    let net = format!("{}-net", c.tag);
+    let subnet = format!("10.{}.17.0/24", 40 + std::process::id() % 50);
+    c.ok(&[
+        "network",
+        "create",
+        "--subnet",
+        &subnet,
+        "-o",
+        &format!("com.docker.network.bridge.name={bridge}"),
+        &net,
+    ]);
+    c.networks.push(net.clone());
+    let image = c.image.clone();
+    let out = c.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        &net,
+        &image,
+        "cat",
+        "/sys/class/net/eth0/address",
+    ]);
+    assert!(!out.trim().is_empty());
+    c.ok(&["network", "rm", &net]);
+    c.networks.clear();
+    let stays = std::path::Path::new("/sys/class/net")
+        .join(&bridge)
+        .exists();
+    let _ = Command::new("ip").args(["link", "del", &bridge]).status();
+    assert!(stays, "{bridge} was removed with the network");
 }

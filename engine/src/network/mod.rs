@@ -54,6 +54,10 @@ pub struct Network {
     pub ip_range6: String,
     /// The bridge device.
     pub bridge: String,
+    /// The device was on the host before the network named it (the user's own bridge): it
+    /// stays when the network goes, as dockerd leaves a bridge it did not create.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub bridge_preexisted: bool,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
@@ -273,6 +277,7 @@ impl NetworkStore {
                     gateway6: String::new(),
                     ip_range6: String::new(),
                     bridge: String::new(),
+                    bridge_preexisted: false,
                 })?;
             }
         }
@@ -341,6 +346,7 @@ impl NetworkStore {
             gateway6: String::new(),
             ip_range6: String::new(),
             bridge: device.into(),
+            bridge_preexisted: false,
         })
     }
 
@@ -409,11 +415,15 @@ impl NetworkStore {
     /// the host's routes show the subnet taken from then on. A device that cannot be made
     /// takes the record back out. IPv6 networks get their device from netavark.
     pub async fn create_with_bridge(&self, req: CreateNetwork) -> Result<Network> {
-        let n = self.create(req)?;
-        if n.driver == "bridge"
-            && n.subnet6.is_empty()
-            && let Err(e) = self.bridge_ready(&n).await
-        {
+        let mut n = self.create(req)?;
+        if n.driver != "bridge" || !n.subnet6.is_empty() {
+            return Ok(n);
+        }
+        if Path::new("/sys/class/net").join(&n.bridge).exists() {
+            n.bridge_preexisted = true;
+            self.save(n.clone())?;
+        }
+        if let Err(e) = self.bridge_ready(&n).await {
             let _ = self.remove_with_bridge(&n.id, |_| false).await;
             return Err(e);
         }
@@ -540,6 +550,7 @@ impl NetworkStore {
             gateway6,
             ip_range6,
             bridge,
+            bridge_preexisted: false,
         };
         self.save(network.clone())?;
         self.event("create", &network, &[]);
@@ -601,7 +612,7 @@ impl NetworkStore {
             .unwrap_or_else(|p| p.into_inner())
             .remove(&n.id);
         if n.driver == "bridge"
-            && let Err(e) = plumb::remove_bridge(&n.bridge, &n.subnet).await
+            && let Err(e) = plumb::remove_bridge(&n.bridge, &n.subnet, !n.bridge_preexisted).await
         {
             tracing::warn!(network = %n.id, "bridge not removed: {}", e.message);
         }

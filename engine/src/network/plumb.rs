@@ -150,8 +150,8 @@ pub async fn bridge_rules(bridge: &str, subnet: &str, internal: bool) -> Result<
 }
 
 /// Takes down what [`ensure_bridge`] and [`bridge_rules`] made for a network being
-/// removed: the device, when no interface is on it any more, and the rules.
-pub async fn remove_bridge(bridge: &str, subnet: &str) -> Result<()> {
+/// removed: the rules, and (with `device`) the device, when no interface is on it any more.
+pub async fn remove_bridge(bridge: &str, subnet: &str, device: bool) -> Result<()> {
     let ports = std::path::PathBuf::from("/sys/class/net")
         .join(bridge)
         .join("brif");
@@ -160,6 +160,9 @@ pub async fn remove_bridge(bridge: &str, subnet: &str) -> Result<()> {
     }
     for rule in rule_specs(bridge, subnet) {
         while iptables("-D", &rule).await {}
+    }
+    if !device {
+        return Ok(());
     }
     delete(&connect()?, bridge).await
 }
