@@ -423,8 +423,8 @@ impl ContainerService {
         })
     }
 
-    /// Takes a stopped container off its bridge networks: netavark's teardown, the
-    /// addresses and ports back, the namespace gone.
+    /// Takes a stopped container off its bridge networks: its endpoints undone (by berthd
+    /// or netavark, whichever made them), the addresses and ports back, the namespace gone.
     pub(super) async fn leave_networks(&self, c: &Arc<Container>) {
         self.take_down_sandbox(c, true).await;
     }

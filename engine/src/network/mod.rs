@@ -1,8 +1,9 @@
 //! Networks: the predefined `bridge`, `host` and `none`, user-defined bridge networks with
-//! their address management, and the endpoints of running containers. The bridges, veth
-//! pairs, firewall rules and DNS server are netavark's (with aardvark-dns): berthd makes
-//! each container's network namespace, picks its addresses and ports, and hands netavark
-//! the whole picture. Networks are kept as one JSON file each under `<data-root>/network`.
+//! their address management, and the endpoints of running containers. berthd makes each
+//! container's network namespace and picks its addresses and ports; on IPv4 networks it
+//! makes the bridges, veth pairs and rules itself (`plumb`, `ports`) and feeds aardvark-dns
+//! (`aardvark`); IPv6 networks are handed to netavark (`netavark`). Networks are kept as
+//! one JSON file each under `<data-root>/network`.
 
 pub mod aardvark;
 pub mod ipam;

@@ -1,7 +1,9 @@
 //! Calls to netavark, Podman's network tool, which makes the bridge, the veth pair, the
 //! firewall rules (port forwarding, masquerading, isolation) and runs aardvark-dns for
 //! networks with DNS. berthd hands it a JSON description of the container's networks on
-//! stdin; it answers with the interfaces it made.
+//! stdin; it answers with the interfaces it made. Used where berthd does not plumb an
+//! endpoint itself (IPv6 networks, and connecting a running container that publishes
+//! ports); its lock also orders berthd's own edits of aardvark-dns's files.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -1,8 +1,8 @@
 //! A container's endpoint on a bridge, plumbed in-process over netlink: a veth pair with one
 //! end on the bridge and the other as the container's interface (its MAC, address and default
-//! route), and the namespace's loopback. No process is spawned. Used where netavark would add
-//! no firewall rule for the container (see `ContainerService::join_networks`). Also the
-//! network's bridge device and its once-per-network rules.
+//! route), and the namespace's loopback. No process is spawned. Used for endpoints on IPv4
+//! bridge networks (see `ContainerService::join_networks`). Also the network's bridge device
+//! and its once-per-network rules.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::os::fd::AsRawFd;
