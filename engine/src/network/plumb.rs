@@ -131,13 +131,13 @@ pub async fn bridge_rules(bridge: &str, subnet: &str, internal: bool) -> Result<
     )
     .await;
     for rule in rule_specs(bridge, subnet) {
-        if iptables("-C", &rule).await {
+        if rule.run("-C").await {
             continue;
         }
         let added = if rule.chain == "FORWARD" {
-            iptables("-I", &rule).await
+            rule.run("-I").await
         } else {
-            iptables("-A", &rule).await
+            rule.run("-A").await
         };
         if !added {
             return Err(Error::internal(format!(
@@ -159,7 +159,7 @@ pub async fn remove_bridge(bridge: &str, subnet: &str, device: bool) -> Result<(
         return Ok(());
     }
     for rule in rule_specs(bridge, subnet) {
-        while iptables("-D", &rule).await {}
+        while rule.run("-D").await {}
     }
     if !device {
         return Ok(());
@@ -167,84 +167,58 @@ pub async fn remove_bridge(bridge: &str, subnet: &str, device: bool) -> Result<(
     delete(&connect()?, bridge).await
 }
 
-/// One iptables rule: its table, chain and match/target arguments.
+/// One iptables rule: its table, chain and match/target arguments (words separated by
+/// single spaces; bridge names and subnets have none).
 struct Rule {
     table: &'static str,
     chain: &'static str,
-    spec: Vec<String>,
+    spec: String,
+}
+
+impl Rule {
+    async fn run(&self, op: &str) -> bool {
+        let mut args = vec!["-t", self.table, op, self.chain];
+        args.extend(self.spec.split(' '));
+        iptables(&args).await
+    }
 }
 
 fn rule_specs(bridge: &str, subnet: &str) -> [Rule; 5] {
-    let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let rule = |table, chain, spec: String| Rule { table, chain, spec };
     [
-        Rule {
-            table: "nat",
-            chain: "POSTROUTING",
-            spec: args(&["-s", subnet, "!", "-o", bridge, "-j", "MASQUERADE"]),
-        },
+        rule(
+            "nat",
+            "POSTROUTING",
+            format!("-s {subnet} ! -o {bridge} -j MASQUERADE"),
+        ),
         // A published port (`ports`) reached from the host itself, or from a container of
         // this network (hairpin): the answer must come back through the host to be un-NATed.
-        Rule {
-            table: "nat",
-            chain: "POSTROUTING",
-            spec: args(&[
-                "-o",
-                bridge,
-                "-m",
-                "conntrack",
-                "--ctstate",
-                "DNAT",
-                "-m",
-                "addrtype",
-                "--src-type",
-                "LOCAL",
-                "-j",
-                "MASQUERADE",
-            ]),
-        },
-        Rule {
-            table: "nat",
-            chain: "POSTROUTING",
-            spec: args(&[
-                "-s",
-                subnet,
-                "-o",
-                bridge,
-                "-m",
-                "conntrack",
-                "--ctstate",
-                "DNAT",
-                "-j",
-                "MASQUERADE",
-            ]),
-        },
-        Rule {
-            table: "filter",
-            chain: "FORWARD",
-            spec: args(&["-i", bridge, "-j", "ACCEPT"]),
-        },
-        Rule {
-            table: "filter",
-            chain: "FORWARD",
-            spec: args(&[
-                "-o",
-                bridge,
-                "-m",
-                "conntrack",
-                "--ctstate",
-                "RELATED,ESTABLISHED",
-                "-j",
-                "ACCEPT",
-            ]),
-        },
+        rule(
+            "nat",
+            "POSTROUTING",
+            format!(
+                "-o {bridge} -m conntrack --ctstate DNAT -m addrtype --src-type LOCAL -j MASQUERADE"
+            ),
+        ),
+        rule(
+            "nat",
+            "POSTROUTING",
+            format!("-s {subnet} -o {bridge} -m conntrack --ctstate DNAT -j MASQUERADE"),
+        ),
+        rule("filter", "FORWARD", format!("-i {bridge} -j ACCEPT")),
+        rule(
+            "filter",
+            "FORWARD",
+            format!("-o {bridge} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT"),
+        ),
     ]
 }
 
-/// Runs `iptables -w -t <table> <op> <chain> <spec>`; says whether it succeeded.
-async fn iptables(op: &str, rule: &Rule) -> bool {
+/// Runs `iptables -w <args>`; says whether it succeeded.
+pub(super) async fn iptables(args: &[&str]) -> bool {
     tokio::process::Command::new("iptables")
-        .args(["-w", "-t", rule.table, op, rule.chain])
-        .args(&rule.spec)
+        .arg("-w")
+        .args(args)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .status()

@@ -10,6 +10,7 @@ use std::net::Ipv4Addr;
 use tokio::io::AsyncWriteExt as _;
 
 use super::netavark::PortMapping;
+use super::plumb::iptables;
 use crate::{Error, Result};
 
 const CHAIN: &str = "BERTH-PORTS";
@@ -139,17 +140,6 @@ async fn restore(input: &str) -> Result<()> {
         )));
     }
     Ok(())
-}
-
-async fn iptables(args: &[&str]) -> bool {
-    tokio::process::Command::new("iptables")
-        .arg("-w")
-        .args(args)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .await
-        .is_ok_and(|s| s.success())
 }
 
 #[cfg(test)]
