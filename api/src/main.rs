@@ -174,6 +174,7 @@ async fn run(settings: Settings) -> Result<(), String> {
             experimental: settings.experimental,
         },
         shutdown: stop_rx.clone(),
+        inspect_cache: Default::default(),
     };
     let server = tokio::spawn(listen::serve(
         listeners,

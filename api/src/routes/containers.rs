@@ -115,16 +115,27 @@ pub async fn inspect(
     Extension(version): Extension<ApiVersion>,
     Path(id): Path<String>,
     q: QueryParams,
-) -> Result<Json<ContainerInspect>, ApiError> {
+) -> Result<Response, ApiError> {
     let c = s.engine.containers().get(&id)?;
-    let mut out = crate::types::inspect::inspect(&c, version);
-    out.exec_ids = crate::types::responses::non_empty(s.engine.containers().exec_ids(&c.id));
-    crate::compat::container::short_id_aliases_before_1_45(&mut out, version);
-    crate::compat::container::inspect_trimmed_from_1_52(&mut out, version);
+    let exec_ids = s.engine.containers().exec_ids(&c.id);
+    let render = |exec_ids: Vec<String>| {
+        let mut out = crate::types::inspect::inspect(&c, version);
+        out.exec_ids = crate::types::responses::non_empty(exec_ids);
+        crate::compat::container::short_id_aliases_before_1_45(&mut out, version);
+        crate::compat::container::inspect_trimmed_from_1_52(&mut out, version);
+        out
+    };
     if q.bool("size") {
-        out = out.with_sizes(s.engine.container_size(&c).await);
+        let out = render(exec_ids).with_sizes(s.engine.container_size(&c).await);
+        return Ok(Json(out).into_response());
     }
-    Ok(Json(out))
+    let body = s
+        .inspect_cache
+        .body(&c, version, exec_ids.clone(), || {
+            serde_json::to_vec(&render(exec_ids)).map(Bytes::from)
+        })
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 /// `GET /containers/json`.

@@ -7,6 +7,7 @@ pub mod containers;
 pub mod events;
 pub mod exec;
 pub mod images;
+pub mod inspect_cache;
 pub mod networks;
 pub mod prune;
 pub mod system;
@@ -29,6 +30,7 @@ pub struct AppState {
     pub flags: DaemonFlags,
     /// Turns true when the daemon starts shutting down; endless streams end on it.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
+    pub inspect_cache: Arc<inspect_cache::InspectCache>,
 }
 
 /// Wraps a route with moby's per-route minimum API version.
