@@ -114,7 +114,7 @@ impl ContainerService {
     /// holding its record lock.
     pub(super) fn save(&self, c: &Container) -> Result<()> {
         let _one_writer = c.written.lock().unwrap_or_else(|p| p.into_inner());
-        let current = c.rec().clone();
+        let current = c.rec().snapshot();
         write_record(&self.dir(&current.id), &current)
     }
 
