@@ -1,6 +1,6 @@
 //! A container on its networks: the endpoints it asks for at create, its namespace, addresses
-//! and published ports at start (through netavark, or plumbed by berthd on the default
-//! bridge), and their release when it stops.
+//! and published ports at start (plumbed by berthd, or through netavark where berthd does
+//! not: ports on IPv6 host addresses), and their release when it stops.
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
@@ -229,14 +229,13 @@ impl ContainerService {
                     },
                 );
             }
-            // On IPv4 bridge networks berthd plumbs the veths itself, making each bridge
-            // device and its network's rules first when they are missing, feeds user
-            // networks' resolvers and publishes the ports (on IPv4 host addresses) in one
-            // batch of rules, to the address on the first network with a way out.
+            // On bridge networks berthd plumbs the veths itself, making each bridge device
+            // and its network's rules first when they are missing, feeds user networks'
+            // resolvers and publishes the ports (on IPv4 host addresses) in one batch of
+            // rules, to the address on the first network with a way out.
             let port_network = ports_network(&bridged);
-            let in_process = bridged.iter().all(|(_, n)| n.subnet6.is_empty())
-                && (ports.is_empty()
-                    || (port_network.is_some() && crate::network::ports::supported(&ports)));
+            let in_process = ports.is_empty()
+                || (port_network.is_some() && crate::network::ports::supported(&ports));
             let mut plan = Vec::new();
             if in_process {
                 for (name, n) in &bridged {
@@ -269,13 +268,16 @@ impl ContainerService {
             self.persist(&intent)?;
             if in_process {
                 // The default route goes by the first network (in name order, as dockerd
-                // orders them) that has a way out; an internal network has none.
-                let mut routed = false;
-                for (name, n, gateway, names) in &plan {
+                // orders them) that has a way out; an internal network has none. The same
+                // for IPv6 among the dual-stack networks.
+                let (mut routed, mut routed6) = (false, false);
+                for (name, n, (gateway, gateway6), names) in &plan {
                     let e = &endpoints[*name];
                     let mac = mac_for(&e.static_mac, e.ip.parse().unwrap_or(Ipv4Addr::UNSPECIFIED));
                     let route = (!n.internal && !routed).then_some(*gateway);
                     routed |= route.is_some();
+                    let route6 = gateway6.filter(|_| !n.internal && !routed6);
+                    routed6 |= route6.is_some();
                     crate::network::plumb::attach(&crate::network::plumb::Veth {
                         bridge: &n.bridge,
                         host_name: &e.host_veth,
@@ -286,6 +288,8 @@ impl ContainerService {
                         ip: endpoint_ip(e)?,
                         prefix: e.prefix,
                         gateway: route,
+                        ip6: endpoint_ip6(e)?.map(|a| (a, e.prefix6)),
+                        gateway6: route6,
                     })
                     .await?;
                     if let Some(names) = names {
@@ -294,8 +298,10 @@ impl ContainerService {
                             .dns_add(&crate::network::aardvark::Entry {
                                 network: &n.id,
                                 gateway: *gateway,
+                                gateway6: *gateway6,
                                 container_id: &record.id,
                                 ip: endpoint_ip(e)?,
+                                ip6: endpoint_ip6(e)?,
                                 names,
                             })
                             .await?;
@@ -687,9 +693,9 @@ impl ContainerService {
         e.gateway = n.gateway.clone();
         e.dns_names = dns_names;
         e.interface = format!("eth{index}");
-        // An IPv4 network on a container without published ports is plumbed by berthd,
+        // A network joined by a container without published ports is plumbed by berthd,
         // as at the start; the rest by netavark.
-        let mac = if n.subnet6.is_empty() && record.ports.is_empty() {
+        let mac = if record.ports.is_empty() {
             e.host_veth = format!("veth{}", &e.endpoint_id[..10]);
             self.plumb_connected(c, n, &record, &e, ip, &served).await
         } else {
@@ -748,13 +754,19 @@ impl ContainerService {
         c.rec().networks.insert(n.name.clone(), e.clone());
         self.save(c)?;
         let result = async {
-            let gateway = self.networks.bridge_ready(n).await?;
+            let (gateway, gateway6) = self.networks.bridge_ready(n).await?;
             let attached = record
                 .networks
                 .iter()
                 .filter(|(name, x)| !x.ip.is_empty() || **name == n.name)
                 .map(|(name, _)| name);
             let route = (self.way_out(attached) == Some(&n.name)).then_some(gateway);
+            // IPv6 goes by the first dual-stack network with a way out.
+            let other_ipv6 = record
+                .networks
+                .iter()
+                .any(|(name, x)| *name != n.name && !x.ip6.is_empty());
+            let route6 = gateway6.filter(|_| !n.internal && !other_ipv6);
             let mac = mac_for(&e.static_mac, ip);
             crate::network::plumb::attach(&crate::network::plumb::Veth {
                 bridge: &n.bridge,
@@ -766,6 +778,8 @@ impl ContainerService {
                 ip,
                 prefix: e.prefix,
                 gateway: route,
+                ip6: endpoint_ip6(e)?.map(|a| (a, e.prefix6)),
+                gateway6: route6,
             })
             .await?;
             if n.name != "bridge" {
@@ -775,8 +789,10 @@ impl ContainerService {
                     .dns_add(&crate::network::aardvark::Entry {
                         network: &n.id,
                         gateway,
+                        gateway6,
                         container_id: &record.id,
                         ip,
+                        ip6: endpoint_ip6(e)?,
                         names,
                     })
                     .await;
@@ -857,6 +873,7 @@ impl ContainerService {
                     std::path::Path::new(&record.sandbox),
                     &record.networks[next].interface,
                     gateway,
+                    record.networks[next].gateway6.parse().ok(),
                 )
                 .await
             {
@@ -886,6 +903,17 @@ fn ports_network(
 fn endpoint_ip(e: &Endpoint) -> Result<Ipv4Addr> {
     e.ip.parse()
         .map_err(|_| Error::internal(format!("bad endpoint address {:?}", e.ip)))
+}
+
+/// The endpoint's IPv6 address, on a dual-stack network.
+fn endpoint_ip6(e: &Endpoint) -> Result<Option<std::net::Ipv6Addr>> {
+    if e.ip6.is_empty() {
+        return Ok(None);
+    }
+    e.ip6
+        .parse()
+        .map(Some)
+        .map_err(|_| Error::internal(format!("bad endpoint address {:?}", e.ip6)))
 }
 
 /// The prefix length of a network's IPv6 subnet (0 without IPv6).

@@ -4,7 +4,7 @@
 //! network resolve each other through the one resolver.
 
 use std::io::Write as _;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 
 use crate::{Error, Result};
@@ -13,10 +13,12 @@ use crate::{Error, Result};
 pub struct Entry<'a> {
     /// The network's key in netavark's files (berthd hands netavark the network ID).
     pub network: &'a str,
-    /// Where the resolver listens: the network's gateway.
+    /// Where the resolver listens: the network's gateways.
     pub gateway: Ipv4Addr,
+    pub gateway6: Option<Ipv6Addr>,
     pub container_id: &'a str,
     pub ip: Ipv4Addr,
+    pub ip6: Option<Ipv6Addr>,
     /// Name, aliases, short ID.
     pub names: &'a [String],
 }
@@ -33,9 +35,14 @@ impl Aardvark {
     /// and has the resolver load it, starting the resolver when none runs.
     pub async fn add(&self, e: &Entry<'_>) -> Result<()> {
         let path = self.dir.join(e.network);
-        let header = format!("{}\n", e.gateway);
-        // No IPv6 address: the field is empty, as netavark writes it.
-        let line = format!("{} {}  {}\n", e.container_id, e.ip, e.names.join(","));
+        // As netavark writes them: the gateways joined by commas, and an empty field for a
+        // missing IPv6 address.
+        let header = match e.gateway6 {
+            Some(g6) => format!("{},{g6}\n", e.gateway),
+            None => format!("{}\n", e.gateway),
+        };
+        let ip6 = e.ip6.map(|a| a.to_string()).unwrap_or_default();
+        let line = format!("{} {} {ip6} {}\n", e.container_id, e.ip, e.names.join(","));
         let lock = self.lock_path();
         tokio::task::spawn_blocking(move || -> Result<()> {
             std::fs::create_dir_all(path.parent().unwrap_or(Path::new("/")))?;

@@ -1,9 +1,10 @@
 //! Networks: the predefined `bridge`, `host` and `none`, user-defined bridge networks with
 //! their address management, and the endpoints of running containers. berthd makes each
-//! container's network namespace and picks its addresses and ports; on IPv4 networks it
-//! makes the bridges, veth pairs and rules itself (`plumb`, `ports`) and feeds aardvark-dns
-//! (`aardvark`); IPv6 networks are handed to netavark (`netavark`). Networks are kept as
-//! one JSON file each under `<data-root>/network`.
+//! container's network namespace and picks its addresses and ports; it makes the bridges,
+//! veth pairs and rules itself (`plumb`, `ports`) and feeds aardvark-dns (`aardvark`),
+//! handing to netavark (`netavark`) only the endpoints it does not plumb (ports published
+//! on IPv6 host addresses). Networks are kept as one JSON file each under
+//! `<data-root>/network`.
 
 pub mod aardvark;
 pub mod ipam;
@@ -59,6 +60,13 @@ pub struct Network {
     /// stays when the network goes, as dockerd leaves a bridge it did not create.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub bridge_preexisted: bool,
+}
+
+impl Network {
+    /// The IPv6 subnet of a dual-stack network.
+    pub fn subnet6_if_any(&self) -> Option<&str> {
+        (!self.subnet6.is_empty()).then_some(self.subnet6.as_str())
+    }
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
@@ -411,13 +419,13 @@ impl NetworkStore {
         }
     }
 
-    /// `POST /networks/create`: the record, then (for an IPv4 bridge network) its bridge
-    /// device and rules, as dockerd makes a network's bridge when it creates the network, so
-    /// the host's routes show the subnet taken from then on. A device that cannot be made
-    /// takes the record back out. IPv6 networks get their device from netavark.
+    /// `POST /networks/create`: the record, then (for a bridge network) its bridge device
+    /// and rules, as dockerd makes a network's bridge when it creates the network, so the
+    /// host's routes show the subnet taken from then on. A device that cannot be made takes
+    /// the record back out.
     pub async fn create_with_bridge(&self, req: CreateNetwork) -> Result<Network> {
         let mut n = self.create(req)?;
-        if n.driver != "bridge" || !n.subnet6.is_empty() {
+        if n.driver != "bridge" {
             return Ok(n);
         }
         if Path::new("/sys/class/net").join(&n.bridge).exists() {
@@ -560,28 +568,33 @@ impl NetworkStore {
 
     /// The network's bridge device with its gateway address and the network's rules, made
     /// when missing (the first container on it since boot, or netavark took the device down
-    /// with its last container of its own). Returns the gateway.
-    pub async fn bridge_ready(&self, n: &Network) -> Result<Ipv4Addr> {
+    /// with its last container of its own). Returns the gateway, and the IPv6 one of a
+    /// dual-stack network.
+    pub async fn bridge_ready(&self, n: &Network) -> Result<(Ipv4Addr, Option<Ipv6Addr>)> {
         let subnet = Ipv4Net::parse(&n.subnet)
             .ok_or_else(|| Error::internal(format!("bad subnet {}", n.subnet)))?;
         let gateway: Ipv4Addr = n
             .gateway
             .parse()
             .map_err(|_| Error::internal(format!("bad gateway {}", n.gateway)))?;
-        let made = plumb::ensure_bridge(&n.bridge, gateway, subnet.prefix).await?;
+        let gateway6 = Ipv6Net::parse(&n.subnet6).map(|subnet6| {
+            let gateway6 = n.gateway6.parse().unwrap_or(subnet6.first_host());
+            (gateway6, subnet6.prefix)
+        });
+        let made = plumb::ensure_bridge(&n.bridge, gateway, subnet.prefix, gateway6).await?;
         let checked = self
             .bridges_ready
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .contains(&n.id);
         if made || !checked {
-            plumb::bridge_rules(&n.bridge, &n.subnet, n.internal).await?;
+            plumb::bridge_rules(&n.bridge, &n.subnet, n.subnet6_if_any(), n.internal).await?;
             self.bridges_ready
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .insert(n.id.clone());
         }
-        Ok(gateway)
+        Ok((gateway, gateway6.map(|(g, _)| g)))
     }
 
     /// Publishes a container's ports to its address on `bridge` (see [`ports`]).
@@ -613,7 +626,13 @@ impl NetworkStore {
             .unwrap_or_else(|p| p.into_inner())
             .remove(&n.id);
         if n.driver == "bridge"
-            && let Err(e) = plumb::remove_bridge(&n.bridge, &n.subnet, !n.bridge_preexisted).await
+            && let Err(e) = plumb::remove_bridge(
+                &n.bridge,
+                &n.subnet,
+                n.subnet6_if_any(),
+                !n.bridge_preexisted,
+            )
+            .await
         {
             tracing::warn!(network = %n.id, "bridge not removed: {}", e.message);
         }

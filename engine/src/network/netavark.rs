@@ -2,8 +2,9 @@
 //! firewall rules (port forwarding, masquerading, isolation) and runs aardvark-dns for
 //! networks with DNS. berthd hands it a JSON description of the container's networks on
 //! stdin; it answers with the interfaces it made. Used where berthd does not plumb an
-//! endpoint itself (IPv6 networks, and connecting a running container that publishes
-//! ports); its lock also orders berthd's own edits of aardvark-dns's files.
+//! endpoint itself (ports published on an IPv6 host address, connecting a running
+//! container that publishes ports, and taking down endpoints an earlier berthd had it
+//! make); its lock also orders berthd's own edits of aardvark-dns's files.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -1,14 +1,15 @@
 //! A container's endpoint on a bridge, plumbed in-process over netlink: a veth pair with one
 //! end on the bridge and the other as the container's interface (its MAC, address and default
-//! route), and the namespace's loopback. No process is spawned. Used for endpoints on IPv4
-//! bridge networks (see `ContainerService::join_networks`). Also the network's bridge device
-//! and its once-per-network rules.
+//! route, IPv4 and, on a dual-stack network, IPv6), and the namespace's loopback. No process
+//! is spawned. Used for endpoints on bridge networks (see `ContainerService::join_networks`).
+//! Also the network's bridge device and its once-per-network rules.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::AsRawFd;
 use std::path::Path;
 
 use futures_util::TryStreamExt;
+use rtnetlink::packet_route::address::{AddressAttribute, AddressFlags};
 use rtnetlink::packet_route::link::{InfoData, InfoKind, InfoVeth};
 use rtnetlink::{Handle, LinkMessageBuilder, LinkUnspec, LinkVeth, RouteMessageBuilder};
 
@@ -30,6 +31,10 @@ pub struct Veth<'a> {
     /// The default route's next hop, replacing any default route the namespace has; None
     /// where another network (or none: an internal one) is the way out.
     pub gateway: Option<Ipv4Addr>,
+    /// The IPv6 address and prefix length on a dual-stack network.
+    pub ip6: Option<(Ipv6Addr, u8)>,
+    /// The IPv6 default route's next hop, as `gateway` for IPv4.
+    pub gateway6: Option<Ipv6Addr>,
 }
 
 fn netlink_error(what: &str, e: impl std::fmt::Display) -> Error {
@@ -61,6 +66,24 @@ fn connect_in(netns: &Path) -> Result<Handle> {
     })
 }
 
+/// Turns IPv6 on for `interface` in the namespace pinned at `netns`: a container started
+/// without an IPv6 network has it off for every interface made later, so one joining a
+/// dual-stack network needs it back, as dockerd enables it on such an interface.
+fn enable_ipv6(netns: &Path, interface: &str) -> Result<()> {
+    let ns = std::fs::File::open(netns)?;
+    // `/proc/sys/net` shows the namespace of the thread that opens it.
+    let knob = format!("/proc/sys/net/ipv6/conf/{interface}/disable_ipv6");
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            nix::sched::setns(&ns, nix::sched::CloneFlags::CLONE_NEWNET)
+                .map_err(|e| netlink_error("joining the container's namespace", e))?;
+            std::fs::write(&knob, "0").map_err(|e| Error::internal(format!("{knob}: {e}")))
+        })
+        .join()
+        .map_err(|_| Error::internal("the namespace thread panicked"))?
+    })
+}
+
 async fn index_of(handle: &Handle, name: &str) -> Result<Option<u32>> {
     match handle
         .link()
@@ -76,9 +99,30 @@ async fn index_of(handle: &Handle, name: &str) -> Result<Option<u32>> {
     }
 }
 
-/// Makes the bridge device `name` with the gateway address `gateway/prefix`, up, when it is
-/// not there; says whether it made it. Two starts racing to make it both succeed.
-pub async fn ensure_bridge(name: &str, gateway: Ipv4Addr, prefix: u8) -> Result<bool> {
+/// Adds `ip/prefix` to interface `index`. An IPv6 address skips duplicate address detection,
+/// which would keep it unusable for a second or two: the network's IPAM already made it
+/// unique on the bridge.
+async fn add_address(handle: &Handle, index: u32, ip: IpAddr, prefix: u8) -> Result<()> {
+    let mut add = handle.address().add(index, ip, prefix);
+    if ip.is_ipv6() {
+        add.message_mut()
+            .attributes
+            .push(AddressAttribute::Flags(AddressFlags::Nodad));
+    }
+    add.execute()
+        .await
+        .map_err(|e| netlink_error(&format!("adding the address {ip}"), e))
+}
+
+/// Makes the bridge device `name` with the gateway address `gateway/prefix` (and the IPv6
+/// gateway of a dual-stack network), up, when it is not there; says whether it made it. Two
+/// starts racing to make it both succeed.
+pub async fn ensure_bridge(
+    name: &str,
+    gateway: Ipv4Addr,
+    prefix: u8,
+    gateway6: Option<(Ipv6Addr, u8)>,
+) -> Result<bool> {
     let host = connect()?;
     if index_of(&host, name).await?.is_some() {
         return Ok(false);
@@ -98,11 +142,10 @@ pub async fn ensure_bridge(name: &str, gateway: Ipv4Addr, prefix: u8) -> Result<
     let index = index_of(&host, name)
         .await?
         .ok_or_else(|| Error::internal(format!("bridge {name} vanished")))?;
-    host.address()
-        .add(index, IpAddr::V4(gateway), prefix)
-        .execute()
-        .await
-        .map_err(|e| netlink_error("adding the bridge's address", e))?;
+    add_address(&host, index, IpAddr::V4(gateway), prefix).await?;
+    if let Some((gateway6, prefix6)) = gateway6 {
+        add_address(&host, index, IpAddr::V6(gateway6), prefix6).await?;
+    }
     host.link()
         .set(LinkUnspec::new_with_index(index).up().build())
         .execute()
@@ -113,16 +156,31 @@ pub async fn ensure_bridge(name: &str, gateway: Ipv4Addr, prefix: u8) -> Result<
 
 /// The rules a bridge network needs once, whoever made its device: traffic from and back
 /// to it forwarded, and masquerading of what leaves by another interface (the rules
-/// netavark would add for the network; none per container). An internal network gets none
-/// and its bridge forwards nothing. Each rule is added only when missing.
-pub async fn bridge_rules(bridge: &str, subnet: &str, internal: bool) -> Result<()> {
+/// netavark would add for the network; none per container), for IPv6 too on a dual-stack
+/// network (`subnet6`). An internal network gets none and its bridge forwards nothing. Each
+/// rule is added only when missing.
+pub async fn bridge_rules(
+    bridge: &str,
+    subnet: &str,
+    subnet6: Option<&str>,
+    internal: bool,
+) -> Result<()> {
     if internal {
-        let knob = format!("/proc/sys/net/ipv4/conf/{bridge}/forwarding");
-        return tokio::fs::write(&knob, "0")
-            .await
-            .map_err(|e| Error::internal(format!("{knob}: {e}")));
+        let mut knobs = vec![format!("/proc/sys/net/ipv4/conf/{bridge}/forwarding")];
+        if subnet6.is_some() {
+            knobs.push(format!("/proc/sys/net/ipv6/conf/{bridge}/forwarding"));
+        }
+        for knob in knobs {
+            tokio::fs::write(&knob, "0")
+                .await
+                .map_err(|e| Error::internal(format!("{knob}: {e}")))?;
+        }
+        return Ok(());
     }
     let _ = tokio::fs::write("/proc/sys/net/ipv4/ip_forward", "1").await;
+    if subnet6.is_some() {
+        let _ = tokio::fs::write("/proc/sys/net/ipv6/conf/all/forwarding", "1").await;
+    }
     // A published port reached on 127.0.0.1 is forwarded to the bridge with its loopback
     // source, which the kernel drops as martian unless the bridge allows it.
     let _ = tokio::fs::write(
@@ -130,7 +188,7 @@ pub async fn bridge_rules(bridge: &str, subnet: &str, internal: bool) -> Result<
         "1",
     )
     .await;
-    for rule in rule_specs(bridge, subnet) {
+    for rule in rule_specs(bridge, subnet, subnet6) {
         if rule.run("-C").await {
             continue;
         }
@@ -141,7 +199,8 @@ pub async fn bridge_rules(bridge: &str, subnet: &str, internal: bool) -> Result<
         };
         if !added {
             return Err(Error::internal(format!(
-                "iptables: could not add the {} rule for {bridge}",
+                "{}: could not add the {} rule for {bridge}",
+                rule.binary(),
                 rule.chain
             )));
         }
@@ -151,14 +210,19 @@ pub async fn bridge_rules(bridge: &str, subnet: &str, internal: bool) -> Result<
 
 /// Takes down what [`ensure_bridge`] and [`bridge_rules`] made for a network being
 /// removed: the rules, and (with `device`) the device, when no interface is on it any more.
-pub async fn remove_bridge(bridge: &str, subnet: &str, device: bool) -> Result<()> {
+pub async fn remove_bridge(
+    bridge: &str,
+    subnet: &str,
+    subnet6: Option<&str>,
+    device: bool,
+) -> Result<()> {
     let ports = std::path::PathBuf::from("/sys/class/net")
         .join(bridge)
         .join("brif");
     if std::fs::read_dir(&ports).is_ok_and(|mut d| d.next().is_some()) {
         return Ok(());
     }
-    for rule in rule_specs(bridge, subnet) {
+    for rule in rule_specs(bridge, subnet, subnet6) {
         while rule.run("-D").await {}
     }
     if !device {
@@ -167,25 +231,35 @@ pub async fn remove_bridge(bridge: &str, subnet: &str, device: bool) -> Result<(
     delete(&connect()?, bridge).await
 }
 
-/// One iptables rule: its table, chain and match/target arguments (words separated by
-/// single spaces; bridge names and subnets have none).
+/// One iptables (or, with `v6`, ip6tables) rule: its table, chain and match/target
+/// arguments (words separated by single spaces; bridge names and subnets have none).
 struct Rule {
+    v6: bool,
     table: &'static str,
     chain: &'static str,
     spec: String,
 }
 
 impl Rule {
+    fn binary(&self) -> &'static str {
+        if self.v6 { "ip6tables" } else { "iptables" }
+    }
+
     async fn run(&self, op: &str) -> bool {
         let mut args = vec!["-t", self.table, op, self.chain];
         args.extend(self.spec.split(' '));
-        iptables(&args).await
+        firewall(self.binary(), &args).await
     }
 }
 
-fn rule_specs(bridge: &str, subnet: &str) -> [Rule; 5] {
-    let rule = |table, chain, spec: String| Rule { table, chain, spec };
-    [
+fn rule_specs(bridge: &str, subnet: &str, subnet6: Option<&str>) -> Vec<Rule> {
+    let rule = |table, chain, spec: String| Rule {
+        v6: false,
+        table,
+        chain,
+        spec,
+    };
+    let mut rules = vec![
         rule(
             "nat",
             "POSTROUTING",
@@ -211,12 +285,41 @@ fn rule_specs(bridge: &str, subnet: &str) -> [Rule; 5] {
             "FORWARD",
             format!("-o {bridge} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT"),
         ),
-    ]
+    ];
+    // A dual-stack network's IPv6 traffic is forwarded and masqueraded the same way
+    // (published ports are IPv4 only, so no DNAT rules).
+    if let Some(subnet6) = subnet6 {
+        let v6 = [
+            (
+                "nat",
+                "POSTROUTING",
+                format!("-s {subnet6} ! -o {bridge} -j MASQUERADE"),
+            ),
+            ("filter", "FORWARD", format!("-i {bridge} -j ACCEPT")),
+            (
+                "filter",
+                "FORWARD",
+                format!("-o {bridge} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT"),
+            ),
+        ];
+        rules.extend(v6.into_iter().map(|(table, chain, spec)| Rule {
+            v6: true,
+            table,
+            chain,
+            spec,
+        }));
+    }
+    rules
 }
 
 /// Runs `iptables -w <args>`; says whether it succeeded.
 pub(super) async fn iptables(args: &[&str]) -> bool {
-    tokio::process::Command::new("iptables")
+    firewall("iptables", args).await
+}
+
+/// Runs `<binary> -w <args>` (iptables or ip6tables); says whether it succeeded.
+async fn firewall(binary: &str, args: &[&str]) -> bool {
+    tokio::process::Command::new(binary)
         .arg("-w")
         .args(args)
         .stdout(std::process::Stdio::null())
@@ -288,26 +391,38 @@ async fn plumb(host: &Handle, v: &Veth<'_>) -> Result<()> {
             .await
             .map_err(|e| netlink_error("bringing up loopback", e))?;
     }
-    inner
-        .address()
-        .add(index, IpAddr::V4(v.ip), v.prefix)
-        .execute()
-        .await
-        .map_err(|e| netlink_error("adding the address", e))?;
+    add_address(&inner, index, IpAddr::V4(v.ip), v.prefix).await?;
+    if let Some((ip6, prefix6)) = v.ip6 {
+        enable_ipv6(v.netns, v.interface)?;
+        add_address(&inner, index, IpAddr::V6(ip6), prefix6).await?;
+    }
     if let Some(gateway) = v.gateway {
         default_route(&inner, index, gateway).await?;
+    }
+    if let Some(gateway6) = v.gateway6 {
+        default_route6(&inner, index, gateway6).await?;
     }
     Ok(())
 }
 
-/// Makes the default route of the namespace pinned at `netns` go through `gateway` on its
-/// interface `interface` (after the interface that carried it left).
-pub async fn route_default_via(netns: &Path, interface: &str, gateway: Ipv4Addr) -> Result<()> {
+/// Makes the default route of the namespace pinned at `netns` go through `gateway` (and
+/// `gateway6` for IPv6) on its interface `interface` (after the interface that carried it
+/// left).
+pub async fn route_default_via(
+    netns: &Path,
+    interface: &str,
+    gateway: Ipv4Addr,
+    gateway6: Option<Ipv6Addr>,
+) -> Result<()> {
     let inner = connect_in(netns)?;
     let index = index_of(&inner, interface)
         .await?
         .ok_or_else(|| Error::internal(format!("no {interface} in the container")))?;
-    default_route(&inner, index, gateway).await
+    default_route(&inner, index, gateway).await?;
+    match gateway6 {
+        Some(gateway6) => default_route6(&inner, index, gateway6).await,
+        None => Ok(()),
+    }
 }
 
 async fn default_route(handle: &Handle, index: u32, gateway: Ipv4Addr) -> Result<()> {
@@ -323,6 +438,21 @@ async fn default_route(handle: &Handle, index: u32, gateway: Ipv4Addr) -> Result
         .execute()
         .await
         .map_err(|e| netlink_error("setting the default route", e))
+}
+
+async fn default_route6(handle: &Handle, index: u32, gateway: Ipv6Addr) -> Result<()> {
+    handle
+        .route()
+        .add(
+            RouteMessageBuilder::<Ipv6Addr>::new()
+                .gateway(gateway)
+                .output_interface(index)
+                .build(),
+        )
+        .replace()
+        .execute()
+        .await
+        .map_err(|e| netlink_error("setting the IPv6 default route", e))
 }
 
 async fn delete(host: &Handle, name: &str) -> Result<()> {
