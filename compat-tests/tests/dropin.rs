@@ -1085,6 +1085,117 @@ fn ipv6_networks_give_containers_both_addresses() {
     );
 }
 
+/// A running container started on the default bridge (so with IPv6 off in its namespace)
+/// that joins a dual-stack network gets IPv6 on the new interface: its address, the IPv6
+/// default route through that network, and a peer reached over IPv6 by name.
+#[test]
+fn a_running_container_joins_an_ipv6_network() {
+    let mut c = setup("ipv6-join");
+    let pid = std::process::id();
+    let prefix = format!("fd42:{:x}:{:x}::", pid % 0xffff, 8);
+    let net = format!("bct-dropin-{pid}-ipv6-join");
+    let out = c.d.docker(&[
+        "network",
+        "create",
+        "--ipv6",
+        "--subnet",
+        &format!("{prefix}/64"),
+        &net,
+    ]);
+    assert!(out.success(), "{}", out.describe());
+    c.networks.push(net.clone());
+    let server = c.name("ipv6-server");
+    let out = c.d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        &server,
+        "--network",
+        &net,
+        &c.image,
+        "sleep",
+        "300",
+    ]);
+    assert!(out.success(), "{}", out.describe());
+    let client = c.name("ipv6-client");
+    let out =
+        c.d.docker(&["run", "-d", "--name", &client, &c.image, "sleep", "300"]);
+    assert!(out.success(), "{}", out.describe());
+    let out = c.d.docker(&["network", "connect", &net, &client]);
+    assert!(out.success(), "{}", out.describe());
+
+    let e = &c.inspect(&client)["NetworkSettings"]["Networks"][&net];
+    let address = e["GlobalIPv6Address"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(address.starts_with(&prefix), "{e}");
+    let out = c.d.docker(&[
+        "exec", &client, "busybox", "ip", "-6", "addr", "show", "eth1",
+    ]);
+    assert!(
+        out.stdout.contains(&format!("{address}/64")),
+        "{}",
+        out.describe()
+    );
+    let out =
+        c.d.docker(&["exec", &client, "busybox", "ip", "-6", "route"]);
+    assert!(
+        out.stdout
+            .contains(&format!("default via {prefix}1 dev eth1")),
+        "{}",
+        out.describe()
+    );
+    let peer = c.inspect(&server)["NetworkSettings"]["Networks"][&net]["GlobalIPv6Address"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let out = c.d.docker(&[
+        "exec", &client, "busybox", "ping6", "-c", "1", "-W", "5", &server,
+    ]);
+    assert!(out.success(), "{}", out.describe());
+    assert!(out.stdout.contains(&peer), "{}", out.describe());
+}
+
+/// A running container started on the default bridge (where names do not resolve) that
+/// joins a user-defined network resolves the names on it from then on.
+#[test]
+fn a_default_bridge_container_resolves_names_once_it_joins_a_user_network() {
+    let mut c = setup("dns-join");
+    let net = format!("bct-dropin-{}-dns-join", std::process::id());
+    let out = c.d.docker(&["network", "create", &net]);
+    assert!(out.success(), "{}", out.describe());
+    c.networks.push(net.clone());
+    let server = c.name("dns-server");
+    let out = c.d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        &server,
+        "--network",
+        &net,
+        &c.image,
+        "sleep",
+        "300",
+    ]);
+    assert!(out.success(), "{}", out.describe());
+    let client = c.name("dns-client");
+    let out =
+        c.d.docker(&["run", "-d", "--name", &client, &c.image, "sleep", "300"]);
+    assert!(out.success(), "{}", out.describe());
+    // (No lookup before it joins: that would go to the host's nameserver.)
+    let out = c.d.docker(&["network", "connect", &net, &client]);
+    assert!(out.success(), "{}", out.describe());
+    let peer = c.inspect(&server)["NetworkSettings"]["Networks"][&net]["IPAddress"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let out =
+        c.d.docker(&["exec", &client, "busybox", "nslookup", &server]);
+    assert!(out.success(), "{}", out.describe());
+    assert!(out.stdout.contains(&peer), "{}", out.describe());
+}
+
 /// Network and volume bodies are decoded as Go decodes them: keys ignoring case, unknown
 /// keys dropped, and a wrong JSON type refused with Go's text as a 400 (moby since v23 puts
 /// `invalid JSON: ` before it; dockerd 20.10 sends it bare).

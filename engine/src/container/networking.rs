@@ -733,6 +733,19 @@ impl ContainerService {
             }
         };
         c.rec().networks.insert(n.name.clone(), e);
+        // A container with no network resolver yet (on the default bridge only) resolves
+        // names through this network's from now on, as dockerd then points it at its
+        // embedded DNS. The file is bind-mounted: it is rewritten in place.
+        let had_resolver = record
+            .networks
+            .iter()
+            .any(|(name, x)| name != "bridge" && *name != n.name && !x.ip.is_empty());
+        if n.name != "bridge" && !had_resolver {
+            super::setup::write_file(
+                std::path::Path::new(&record.resolv_conf_path),
+                &super::setup::resolv_conf_with(&n.gateway),
+            )?;
+        }
         self.networks
             .event("connect", n, &[("container", record.id.clone())]);
         Ok(())
