@@ -1196,6 +1196,42 @@ fn a_default_bridge_container_resolves_names_once_it_joins_a_user_network() {
     assert!(out.stdout.contains(&peer), "{}", out.describe());
 }
 
+/// `--dns`, `--dns-search` and `--dns-option` shape the container's resolv.conf as on
+/// dockerd: on the default bridge they replace the host's servers, search and options; on a
+/// user-defined network the network's resolver stays the one nameserver and `ndots:0` is
+/// added unless an ndots option was given.
+#[test]
+fn dns_flags_shape_resolv_conf() {
+    let mut c = setup("dns-flags");
+    let flags = ["--dns-search", "a.test", "--dns-option", "timeout:2"];
+    let mut args = vec!["run", "--rm", "--dns", "10.1.2.3"];
+    args.extend(flags);
+    args.extend([c.image.as_str(), "cat", "/etc/resolv.conf"]);
+    let out = c.d.docker(&args);
+    assert!(out.success(), "{}", out.describe());
+    assert_eq!(
+        out.stdout,
+        "search a.test\nnameserver 10.1.2.3\noptions timeout:2\n",
+        "{}",
+        out.describe()
+    );
+
+    let net = format!("bct-dropin-{}-dns-flags", std::process::id());
+    let out = c.d.docker(&["network", "create", &net]);
+    assert!(out.success(), "{}", out.describe());
+    c.networks.push(net.clone());
+    let mut args = vec!["run", "--rm", "--network", &net];
+    args.extend(flags);
+    args.extend([c.image.as_str(), "cat", "/etc/resolv.conf"]);
+    let out = c.d.docker(&args);
+    assert!(out.success(), "{}", out.describe());
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{}", out.describe());
+    assert_eq!(lines[0], "search a.test", "{}", out.describe());
+    assert!(lines[1].starts_with("nameserver "), "{}", out.describe());
+    assert_eq!(lines[2], "options timeout:2 ndots:0", "{}", out.describe());
+}
+
 /// Network and volume bodies are decoded as Go decodes them: keys ignoring case, unknown
 /// keys dropped, and a wrong JSON type refused with Go's text as a 400 (moby since v23 puts
 /// `invalid JSON: ` before it; dockerd 20.10 sends it bare).

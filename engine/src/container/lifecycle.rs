@@ -211,10 +211,7 @@ impl ContainerService {
                     setup::hosts_file(&hostname, false),
                     j.hosts_extra
                 ),
-                match &j.dns {
-                    Some(server) => setup::resolv_conf_with(server),
-                    None => setup::resolv_conf(),
-                },
+                setup::resolv_conf(j.dns.as_deref(), &record.host_config),
             ),
             None if network == NetworkNamespace::Host => (
                 network,
@@ -222,12 +219,12 @@ impl ContainerService {
                     "{}{added}",
                     std::fs::read_to_string("/etc/hosts").unwrap_or_default()
                 ),
-                setup::resolv_conf(),
+                setup::resolv_conf(None, &record.host_config),
             ),
             None => (
                 network,
                 format!("{}{added}", setup::hosts_file(&hostname, false)),
-                setup::resolv_conf(),
+                setup::resolv_conf(None, &record.host_config),
             ),
         };
         setup::write_file(std::path::Path::new(&record.hosts_path), &hosts)?;

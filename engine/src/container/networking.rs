@@ -743,7 +743,7 @@ impl ContainerService {
         if n.name != "bridge" && !had_resolver {
             super::setup::write_file(
                 std::path::Path::new(&record.resolv_conf_path),
-                &super::setup::resolv_conf_with(&n.gateway),
+                &super::setup::resolv_conf(Some(&n.gateway), &record.host_config),
             )?;
         }
         self.networks

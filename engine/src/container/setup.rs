@@ -18,33 +18,87 @@ pub fn hosts_file(hostname: &str, with_self: bool) -> String {
     s
 }
 
-/// The host's resolv.conf without loopback nameservers (unreachable from a container).
-pub fn resolv_conf() -> String {
+/// A container's resolv.conf, from the host's (`/etc/resolv.conf`), its `--dns`,
+/// `--dns-search` and `--dns-option`, and `resolver`: the network's DNS server on a
+/// user-defined network (aardvark-dns on the gateway, where dockerd puts its embedded DNS).
+pub fn resolv_conf(resolver: Option<&str>, host_config: &HostConfig) -> String {
     let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-    let kept: Vec<&str> = host
-        .lines()
-        .filter(|l| {
-            let mut w = l.split_whitespace();
-            !(w.next() == Some("nameserver")
-                && w.next()
-                    .is_some_and(|ip| ip.starts_with("127.") || ip == "::1"))
-        })
-        .collect();
-    let mut out = kept.join("\n");
-    out.push('\n');
-    out
+    build_resolv_conf(
+        &host,
+        resolver,
+        super::spec::list(&host_config.dns),
+        super::spec::list(&host_config.dns_search),
+        super::spec::list(&host_config.dns_options),
+    )
 }
 
-/// resolv.conf for a container on a network with DNS: that server (aardvark-dns on the
-/// network's gateway), with the host's search domains and options.
-pub fn resolv_conf_with(server: &str) -> String {
-    let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-    let mut out: String = host
-        .lines()
-        .filter(|l| l.starts_with("search") || l.starts_with("options"))
-        .map(|l| format!("{l}\n"))
-        .collect();
-    out.push_str(&format!("nameserver {server}\n"));
+/// See [`resolv_conf`]. As dockerd builds it: with nothing given and no resolver, the
+/// host's file without its loopback nameservers (unreachable from a container); otherwise
+/// `search`, `nameserver` and `options` lines, each part taken from what was given or else
+/// from the host, with the resolver as the only nameserver, and `ndots:0` unless an ndots
+/// option was given.
+pub fn build_resolv_conf(
+    host: &str,
+    resolver: Option<&str>,
+    servers: &[String],
+    search: &[String],
+    options: &[String],
+) -> String {
+    let loopback = |ip: &str| ip.starts_with("127.") || ip == "::1";
+    // The words after `key` on the host's lines that start with it.
+    let words_of = |key: &str| -> Vec<String> {
+        host.lines()
+            .map(|l| l.split_whitespace())
+            .filter_map(|mut w| (w.next() == Some(key)).then_some(w))
+            .flatten()
+            .map(str::to_string)
+            .collect()
+    };
+    if resolver.is_none() && servers.is_empty() && search.is_empty() && options.is_empty() {
+        let kept: Vec<&str> = host
+            .lines()
+            .filter(|l| {
+                let mut w = l.split_whitespace();
+                !(w.next() == Some("nameserver") && w.next().is_some_and(loopback))
+            })
+            .collect();
+        let mut out = kept.join("\n");
+        out.push('\n');
+        return out;
+    }
+    let search = if search.is_empty() {
+        words_of("search")
+    } else if search == ["."] {
+        vec![]
+    } else {
+        search.to_vec()
+    };
+    let servers = match resolver {
+        Some(r) => vec![r.to_string()],
+        None if servers.is_empty() => words_of("nameserver")
+            .into_iter()
+            .filter(|ip| !loopback(ip))
+            .collect(),
+        None => servers.to_vec(),
+    };
+    let mut options = if options.is_empty() {
+        words_of("options")
+    } else {
+        options.to_vec()
+    };
+    if resolver.is_some() && !options.iter().any(|o| o.starts_with("ndots:")) {
+        options.push("ndots:0".into());
+    }
+    let mut out = String::new();
+    if !search.is_empty() {
+        out.push_str(&format!("search {}\n", search.join(" ")));
+    }
+    for server in servers {
+        out.push_str(&format!("nameserver {server}\n"));
+    }
+    if !options.is_empty() {
+        out.push_str(&format!("options {}\n", options.join(" ")));
+    }
     out
 }
 
@@ -349,6 +403,64 @@ mod tests {
     }
 
     use super::*;
+
+    fn strings(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    const HOST: &str = "# generated\nnameserver 127.0.0.53\nnameserver 10.0.0.2\nsearch corp.test\noptions edns0\n";
+
+    #[test]
+    fn resolv_conf_is_the_hosts_without_loopback_when_nothing_is_given() {
+        assert_eq!(
+            build_resolv_conf(HOST, None, &[], &[], &[]),
+            "# generated\nnameserver 10.0.0.2\nsearch corp.test\noptions edns0\n"
+        );
+    }
+
+    #[test]
+    fn resolv_conf_takes_each_given_part_and_the_hosts_for_the_rest() {
+        assert_eq!(
+            build_resolv_conf(
+                HOST,
+                None,
+                &strings(&["10.1.2.3"]),
+                &[],
+                &strings(&["ndots:3"])
+            ),
+            "search corp.test\nnameserver 10.1.2.3\noptions ndots:3\n"
+        );
+        assert_eq!(
+            build_resolv_conf(HOST, None, &[], &strings(&["a.test"]), &[]),
+            "search a.test\nnameserver 10.0.0.2\noptions edns0\n"
+        );
+        assert_eq!(
+            build_resolv_conf(HOST, None, &[], &strings(&["."]), &[]),
+            "nameserver 10.0.0.2\noptions edns0\n"
+        );
+    }
+
+    #[test]
+    fn resolv_conf_on_a_user_network_names_only_its_resolver_with_ndots_0() {
+        assert_eq!(
+            build_resolv_conf("nameserver 10.0.0.2\n", Some("172.18.0.1"), &[], &[], &[]),
+            "nameserver 172.18.0.1\noptions ndots:0\n"
+        );
+        assert_eq!(
+            build_resolv_conf(
+                HOST,
+                Some("172.18.0.1"),
+                &strings(&["10.1.2.3"]),
+                &strings(&["a.test"]),
+                &strings(&["timeout:2"])
+            ),
+            "search a.test\nnameserver 172.18.0.1\noptions timeout:2 ndots:0\n"
+        );
+        assert_eq!(
+            build_resolv_conf(HOST, Some("172.18.0.1"), &[], &[], &strings(&["ndots:2"])),
+            "search corp.test\nnameserver 172.18.0.1\noptions ndots:2\n"
+        );
+    }
 
     #[test]
     fn users_resolve_from_passwd() {
