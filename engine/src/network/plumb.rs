@@ -49,20 +49,28 @@ fn connect() -> Result<Handle> {
     Ok(handle)
 }
 
-/// A handle whose socket lives in the namespace pinned at `netns`: a socket stays in the
-/// namespace it was opened in, so it is opened on a short-lived thread that joins it.
-fn connect_in(netns: &Path) -> Result<Handle> {
+/// Runs `f` on a short-lived thread that joined the network namespace pinned at `netns`:
+/// sockets opened there, and `/proc/sys/net` read or written there, are the namespace's.
+fn in_namespace<T: Send>(netns: &Path, f: impl FnOnce() -> Result<T> + Send) -> Result<T> {
     let ns = std::fs::File::open(netns)?;
-    let runtime = tokio::runtime::Handle::current();
     std::thread::scope(|s| {
         s.spawn(|| {
             nix::sched::setns(&ns, nix::sched::CloneFlags::CLONE_NEWNET)
                 .map_err(|e| netlink_error("joining the container's namespace", e))?;
-            let _entered = runtime.enter();
-            connect()
+            f()
         })
         .join()
-        .map_err(|_| Error::internal("the netlink thread panicked"))?
+        .map_err(|_| Error::internal("the namespace thread panicked"))?
+    })
+}
+
+/// A handle whose socket lives in the namespace pinned at `netns` (a socket stays in the
+/// namespace it was opened in). Its connection runs on the current runtime.
+fn connect_in(netns: &Path) -> Result<Handle> {
+    let runtime = tokio::runtime::Handle::current();
+    in_namespace(netns, || {
+        let _entered = runtime.enter();
+        connect()
     })
 }
 
@@ -70,17 +78,9 @@ fn connect_in(netns: &Path) -> Result<Handle> {
 /// without an IPv6 network has it off for every interface made later, so one joining a
 /// dual-stack network needs it back, as dockerd enables it on such an interface.
 fn enable_ipv6(netns: &Path, interface: &str) -> Result<()> {
-    let ns = std::fs::File::open(netns)?;
-    // `/proc/sys/net` shows the namespace of the thread that opens it.
     let knob = format!("/proc/sys/net/ipv6/conf/{interface}/disable_ipv6");
-    std::thread::scope(|s| {
-        s.spawn(|| {
-            nix::sched::setns(&ns, nix::sched::CloneFlags::CLONE_NEWNET)
-                .map_err(|e| netlink_error("joining the container's namespace", e))?;
-            std::fs::write(&knob, "0").map_err(|e| Error::internal(format!("{knob}: {e}")))
-        })
-        .join()
-        .map_err(|_| Error::internal("the namespace thread panicked"))?
+    in_namespace(netns, || {
+        std::fs::write(&knob, "0").map_err(|e| Error::internal(format!("{knob}: {e}")))
     })
 }
 
