@@ -31,6 +31,32 @@ fn setup(test: &str) -> Ctx {
 }
 
 impl Ctx {
+    /// Runs a server on `net` and a client on the default bridge, then connects the client
+    /// to `net` while it runs; returns their names.
+    fn server_and_joined_client(&mut self, net: &str, tag: &str) -> (String, String) {
+        let server = self.name(&format!("{tag}-server"));
+        let out = self.d.docker(&[
+            "run",
+            "-d",
+            "--name",
+            &server,
+            "--network",
+            net,
+            &self.image,
+            "sleep",
+            "300",
+        ]);
+        assert!(out.success(), "{}", out.describe());
+        let client = self.name(&format!("{tag}-client"));
+        let out = self
+            .d
+            .docker(&["run", "-d", "--name", &client, &self.image, "sleep", "300"]);
+        assert!(out.success(), "{}", out.describe());
+        let out = self.d.docker(&["network", "connect", net, &client]);
+        assert!(out.success(), "{}", out.describe());
+        (server, client)
+    }
+
     /// A container name unique to this test run, removed when the test ends.
     fn name(&mut self, what: &str) -> String {
         let name = format!("bct-dropin-{}-{what}", std::process::id());
@@ -1104,25 +1130,7 @@ fn a_running_container_joins_an_ipv6_network() {
     ]);
     assert!(out.success(), "{}", out.describe());
     c.networks.push(net.clone());
-    let server = c.name("ipv6-server");
-    let out = c.d.docker(&[
-        "run",
-        "-d",
-        "--name",
-        &server,
-        "--network",
-        &net,
-        &c.image,
-        "sleep",
-        "300",
-    ]);
-    assert!(out.success(), "{}", out.describe());
-    let client = c.name("ipv6-client");
-    let out =
-        c.d.docker(&["run", "-d", "--name", &client, &c.image, "sleep", "300"]);
-    assert!(out.success(), "{}", out.describe());
-    let out = c.d.docker(&["network", "connect", &net, &client]);
-    assert!(out.success(), "{}", out.describe());
+    let (server, client) = c.server_and_joined_client(&net, "ipv6");
 
     let e = &c.inspect(&client)["NetworkSettings"]["Networks"][&net];
     let address = e["GlobalIPv6Address"]
@@ -1166,26 +1174,8 @@ fn a_default_bridge_container_resolves_names_once_it_joins_a_user_network() {
     let out = c.d.docker(&["network", "create", &net]);
     assert!(out.success(), "{}", out.describe());
     c.networks.push(net.clone());
-    let server = c.name("dns-server");
-    let out = c.d.docker(&[
-        "run",
-        "-d",
-        "--name",
-        &server,
-        "--network",
-        &net,
-        &c.image,
-        "sleep",
-        "300",
-    ]);
-    assert!(out.success(), "{}", out.describe());
-    let client = c.name("dns-client");
-    let out =
-        c.d.docker(&["run", "-d", "--name", &client, &c.image, "sleep", "300"]);
-    assert!(out.success(), "{}", out.describe());
     // (No lookup before it joins: that would go to the host's nameserver.)
-    let out = c.d.docker(&["network", "connect", &net, &client]);
-    assert!(out.success(), "{}", out.describe());
+    let (server, client) = c.server_and_joined_client(&net, "dns");
     let peer = c.inspect(&server)["NetworkSettings"]["Networks"][&net]["IPAddress"]
         .as_str()
         .unwrap_or_default()
