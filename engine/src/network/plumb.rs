@@ -396,11 +396,9 @@ async fn plumb(host: &Handle, v: &Veth<'_>) -> Result<()> {
         enable_ipv6(v.netns, v.interface)?;
         add_address(&inner, index, IpAddr::V6(ip6), prefix6).await?;
     }
-    if let Some(gateway) = v.gateway {
+    let gateways = [v.gateway.map(IpAddr::V4), v.gateway6.map(IpAddr::V6)];
+    for gateway in gateways.into_iter().flatten() {
         default_route(&inner, index, gateway).await?;
-    }
-    if let Some(gateway6) = v.gateway6 {
-        default_route6(&inner, index, gateway6).await?;
     }
     Ok(())
 }
@@ -418,41 +416,31 @@ pub async fn route_default_via(
     let index = index_of(&inner, interface)
         .await?
         .ok_or_else(|| Error::internal(format!("no {interface} in the container")))?;
-    default_route(&inner, index, gateway).await?;
+    default_route(&inner, index, IpAddr::V4(gateway)).await?;
     match gateway6 {
-        Some(gateway6) => default_route6(&inner, index, gateway6).await,
+        Some(gateway6) => default_route(&inner, index, IpAddr::V6(gateway6)).await,
         None => Ok(()),
     }
 }
 
-async fn default_route(handle: &Handle, index: u32, gateway: Ipv4Addr) -> Result<()> {
+async fn default_route(handle: &Handle, index: u32, gateway: IpAddr) -> Result<()> {
+    let route = match gateway {
+        IpAddr::V4(gateway) => RouteMessageBuilder::<Ipv4Addr>::new()
+            .gateway(gateway)
+            .output_interface(index)
+            .build(),
+        IpAddr::V6(gateway) => RouteMessageBuilder::<Ipv6Addr>::new()
+            .gateway(gateway)
+            .output_interface(index)
+            .build(),
+    };
     handle
         .route()
-        .add(
-            RouteMessageBuilder::<Ipv4Addr>::new()
-                .gateway(gateway)
-                .output_interface(index)
-                .build(),
-        )
+        .add(route)
         .replace()
         .execute()
         .await
-        .map_err(|e| netlink_error("setting the default route", e))
-}
-
-async fn default_route6(handle: &Handle, index: u32, gateway: Ipv6Addr) -> Result<()> {
-    handle
-        .route()
-        .add(
-            RouteMessageBuilder::<Ipv6Addr>::new()
-                .gateway(gateway)
-                .output_interface(index)
-                .build(),
-        )
-        .replace()
-        .execute()
-        .await
-        .map_err(|e| netlink_error("setting the IPv6 default route", e))
+        .map_err(|e| netlink_error(&format!("setting the default route via {gateway}"), e))
 }
 
 async fn delete(host: &Handle, name: &str) -> Result<()> {
