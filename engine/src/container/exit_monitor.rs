@@ -62,7 +62,7 @@ impl ContainerService {
 
     /// A run ended: record the exit at once (inspect and list show it, and a client that
     /// attaches now gets the next run's output, as compose's one-off runs expect), then delete
-    /// the task and leave the networks under the teardown lock, wake waiters, announce it, and
+    /// the task while leaving the networks, under the teardown lock, wake waiters, announce it, and
     /// remove or restart the container as its settings ask.
     pub(super) async fn handle_exit(
         &self,
@@ -96,21 +96,25 @@ impl ContainerService {
             tracing::warn!(container = %id, "cannot persist exit: {}", e.message);
         }
         phases.mark("recorded");
-        let _ = self.containerd.delete_task(&id).await;
-        phases.mark("task_delete");
-        if !record.sandbox.is_empty() {
-            self.leave_networks(c).await;
-            let left = c.rec().clone();
-            if let Err(e) = self.persist(&left) {
-                tracing::warn!(container = %id, "cannot persist exit: {}", e.message);
+        // The task's processes are gone, so its network no longer depends on it: leaving the
+        // networks (the kernel's wait for a veth to go) overlaps containerd reaping the task.
+        let leave = async {
+            if !record.sandbox.is_empty() {
+                self.leave_networks(c).await;
+                let left = c.rec().clone();
+                if let Err(e) = self.persist(&left) {
+                    tracing::warn!(container = %id, "cannot persist exit: {}", e.message);
+                }
             }
-        }
+        };
+        let _ = tokio::join!(self.containerd.delete_task(&id), leave);
+        phases.mark("task_delete_and_networks");
         self.unpin_volumes(&record);
         if oom_killed {
             self.event(&record, "oom", &[]);
         }
         self.event(&record, "die", &[("exitCode", code.to_string())]);
-        phases.mark("network_and_events");
+        phases.mark("events");
         phases.log();
         drop(teardown);
         c.exits.send_modify(|e| {
