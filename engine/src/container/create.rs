@@ -37,6 +37,7 @@ impl ContainerService {
         images: &ImageStore,
         req: CreateRequest,
     ) -> Result<(String, Vec<String>)> {
+        let mut phases = super::phases::Phases::new("create", "");
         let mut config = req.config;
         let host_config = req.host_config;
         let image_name = config.image().to_string();
@@ -48,6 +49,7 @@ impl ContainerService {
         if let Some(from_image) = &image.config.config {
             config.merge_image(ContainerConfig::from_image(from_image)?);
         }
+        phases.mark("image");
         let mut argv = config.entrypoint().to_vec();
         argv.extend_from_slice(config.cmd());
         if argv.is_empty() {
@@ -106,6 +108,8 @@ impl ContainerService {
             config.hostname = Some(id[..12].to_string());
         }
         let dir = self.dir(&id);
+        phases.set_id(&id);
+        phases.mark("checks_and_name");
         let result = self
             .create_parts(
                 &id,
@@ -122,12 +126,15 @@ impl ContainerService {
             .await;
         match result {
             Ok(record) => {
+                phases.mark("record_and_writable_layer");
                 self.event(&record, "create", &[]);
                 let c = Container::new(record);
                 self.containers
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
                     .insert(id.clone(), c);
+                phases.mark("registered");
+                phases.log();
                 Ok((id, vec![]))
             }
             Err(e) => {

@@ -21,6 +21,11 @@ impl Phases {
         }
     }
 
+    /// Names the container once it has an ID (a create learns it after its first phases).
+    pub fn set_id(&mut self, id: &str) {
+        self.id = id[..id.len().min(12)].to_string();
+    }
+
     /// Ends phase `name` (the time since the previous mark).
     pub fn mark(&mut self, name: &'static str) {
         let now = Instant::now();
