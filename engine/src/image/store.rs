@@ -159,6 +159,9 @@ pub struct ImageStore {
     /// The last listing, with the containerd client's image generation it was made under
     /// (see [`Containerd::image_generation`]): good until the records may have changed.
     listing: Mutex<Option<(u64, Arc<Vec<ImageEntry>>)>>,
+    /// Image record targets by full reference, as Images.Get answered them, with the
+    /// generation they were learnt under (a new generation starts the map over).
+    targets: Mutex<(u64, HashMap<String, Descriptor>)>,
     scratch: std::path::PathBuf,
     pub(crate) registries: RegistryPolicy,
 }
@@ -251,6 +254,7 @@ impl ImageStore {
             events,
             resolved: Mutex::new(HashMap::new()),
             listing: Mutex::new(None),
+            targets: Mutex::new((0, HashMap::new())),
             sizes: Mutex::new(HashMap::new()),
             scratch: data_root.join("tmp"),
         }
@@ -564,19 +568,45 @@ impl ImageStore {
         Err(not_found())
     }
 
-    /// What a container needs of its image: the image by reference with one Images.Get
-    /// (the common case, `busybox`), or by any other form through [`find`](Self::find).
+    /// What a container needs of its image: the image by reference (the common case,
+    /// `busybox`) through its record's target, or by any other form through [`find`](Self::find).
     pub async fn resolve_for_container(&self, name: &str) -> Result<ResolvedImage> {
         if let Ok(r) = Reference::parse_normalized(name)
-            && let Some(record) = self
-                .containerd
-                .get_image(&r.with_default_tag().full())
-                .await?
-            && let Some(target) = record.target
+            && let Some(target) = self.target_of(&r.with_default_tag().full()).await?
         {
             return self.resolve(&target).await;
         }
         Ok(self.find(name).await?.resolved)
+    }
+
+    /// The target of the image record named `full`, remembered while no image record may
+    /// have changed: a run of creates from one image asks containerd once.
+    async fn target_of(&self, full: &str) -> Result<Option<Descriptor>> {
+        self.containerd.subscribe_exits_once();
+        let generation = self.containerd.image_generation();
+        {
+            let mut known = self.targets.lock().unwrap_or_else(|p| p.into_inner());
+            if known.0 != generation {
+                *known = (generation, HashMap::new());
+            }
+            if let Some(target) = known.1.get(full) {
+                return Ok(Some(target.clone()));
+            }
+        }
+        let Some(target) = self
+            .containerd
+            .get_image(full)
+            .await?
+            .and_then(|r| r.target)
+        else {
+            return Ok(None);
+        };
+        let mut known = self.targets.lock().unwrap_or_else(|p| p.into_inner());
+        // Learnt under `generation`: kept only if no change was noted meanwhile.
+        if known.0 == generation {
+            known.1.insert(full.to_string(), target.clone());
+        }
+        Ok(Some(target))
     }
 
     /// Loads every image of an unpacked archive, under `lease` (which holds the blobs that
