@@ -61,9 +61,9 @@ impl ContainerService {
     }
 
     /// A run ended: record the exit at once (inspect and list show it, and a client that
-    /// attaches now gets the next run's output, as compose's one-off runs expect), then delete
-    /// the task while leaving the networks, under the teardown lock, wake waiters, announce it, and
-    /// remove or restart the container as its settings ask.
+    /// attaches now gets the next run's output, as compose's one-off runs expect), then,
+    /// under the teardown lock, delete the task while leaving the networks; wake waiters,
+    /// announce it, and remove or restart the container as its settings ask.
     pub(super) async fn handle_exit(
         &self,
         c: &Arc<Container>,
