@@ -406,8 +406,6 @@ impl ImageStore {
     /// Every image, grouped by ID, with all its names; the last listing while no image
     /// record may have changed since.
     pub async fn list(&self) -> Result<Arc<Vec<ImageEntry>>> {
-        // Changes made by other clients are learnt from the event subscription.
-        self.containerd.subscribe_exits_once();
         let generation = self.containerd.image_generation();
         if let Some((made_under, listing)) =
             &*self.listing.lock().unwrap_or_else(|p| p.into_inner())
@@ -582,7 +580,6 @@ impl ImageStore {
     /// The target of the image record named `full`, remembered while no image record may
     /// have changed: a run of creates from one image asks containerd once.
     async fn target_of(&self, full: &str) -> Result<Option<Descriptor>> {
-        self.containerd.subscribe_exits_once();
         let generation = self.containerd.image_generation();
         {
             let mut known = self.targets.lock().unwrap_or_else(|p| p.into_inner());

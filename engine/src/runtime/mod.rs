@@ -59,8 +59,10 @@ impl Containerd {
     }
 
     /// A number that changes whenever the image records may have changed: a listing made
-    /// under one value is still good while the value stays.
+    /// under one value is still good while the value stays. Changes made by other clients
+    /// are learnt from the event subscription, which this starts if it is not running.
     pub fn image_generation(&self) -> u64 {
+        self.subscribe_exits_once();
         self.images_changed
             .load(std::sync::atomic::Ordering::Acquire)
     }
