@@ -223,7 +223,7 @@ impl ContainerService {
             let mut io = exec.io.lock().unwrap_or_else(|p| p.into_inner());
             (io.output.clone(), io.stdin_rx.take())
         };
-        let io_done = io::start_copiers(&fifos, output, LogSink::None)?;
+        let io_done = io::start_copiers(&fifos, output, LogSink::None, io::Run::New)?;
         let stdio = fifos.stdio_paths(c.tty);
         self.container_event(
             &record,

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::sync::{mpsc, oneshot};
 
+use super::spool;
 use crate::Result;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -173,6 +174,11 @@ impl Fifos {
         }
     }
 
+    /// The marks file of the run's logged streams (see `spool`).
+    fn marks_path(&self) -> PathBuf {
+        self.stdout.with_file_name("init-log.marks")
+    }
+
     /// The FIFOs of a container that is already running (after a daemon restart).
     pub fn existing(dir: &Path) -> Fifos {
         let p = |n: &str| Some(dir.join(n)).filter(|p| p.exists());
@@ -196,6 +202,17 @@ pub enum LogSink {
         attrs: BTreeMap<String, String>,
     },
     None,
+}
+
+/// What the json-file log is about to do.
+enum LogStep {
+    /// Write these entries to a log that is `log_len` bytes long.
+    Write {
+        log_len: u64,
+        entries: std::ops::Range<usize>,
+    },
+    /// Rotate (or truncate) the log.
+    Rotate,
 }
 
 /// The open json-file log and its rotation state.
@@ -233,27 +250,41 @@ impl JsonLog {
 
     /// Writes entries with one `write` per run of entries that fit, rotating before an
     /// entry that would not fit (moby rotates per message): a read from the FIFO costs one
-    /// system call, not one per line.
-    fn write_entries(&mut self, entries: &[Vec<u8>]) {
+    /// system call, not one per line. `step` hears of each write and rotation first.
+    fn write_entries(&mut self, entries: &[Vec<u8>], step: &mut dyn FnMut(LogStep)) {
         let mut batch: Vec<u8> = Vec::new();
-        for entry in entries {
+        let mut first = 0;
+        for (i, entry) in entries.iter().enumerate() {
             let would_be = self.size + (batch.len() + entry.len()) as u64;
             if self
                 .max_size
                 .is_some_and(|max| would_be > max && self.size + batch.len() as u64 > 0)
             {
-                self.flush(&mut batch);
+                self.flush(&mut batch, first..i, step);
+                first = i;
+                step(LogStep::Rotate);
                 self.rotate();
             }
             batch.extend_from_slice(entry);
         }
-        self.flush(&mut batch);
+        self.flush(&mut batch, first..entries.len(), step);
     }
 
-    fn flush(&mut self, batch: &mut Vec<u8>) {
+    fn flush(
+        &mut self,
+        batch: &mut Vec<u8>,
+        entries: std::ops::Range<usize>,
+        step: &mut dyn FnMut(LogStep),
+    ) {
         use std::io::Write as _;
-        if !batch.is_empty() && self.file.write_all(batch).is_ok() {
-            self.size += batch.len() as u64;
+        if !batch.is_empty() {
+            step(LogStep::Write {
+                log_len: self.size,
+                entries,
+            });
+            if self.file.write_all(batch).is_ok() {
+                self.size += batch.len() as u64;
+            }
         }
         batch.clear();
     }
@@ -294,12 +325,58 @@ pub fn parse_size(s: &str) -> Option<u64> {
     (n >= 0.0).then_some((n * mult as f64) as u64)
 }
 
+/// The log a run's copiers share, and the marks that make it survive berthd being killed.
+struct LogState {
+    log: JsonLog,
+    /// None when the marks file could not be made: the streams are then read plainly.
+    marks: Option<spool::Marks>,
+}
+
+/// Where a stream's bytes come from: its FIFO, through a spool while it has one (see
+/// `spool`); without one, what is read and not yet logged dies with berthd.
+struct Source {
+    fifo: tokio::net::unix::pipe::Receiver,
+    spool: Option<spool::Spool>,
+    /// The stream's mark in the marks file.
+    slot: usize,
+}
+
+impl Source {
+    /// The next bytes of the stream; `None` at its end.
+    async fn next(&mut self, buf: &mut [u8]) -> Option<Vec<u8>> {
+        while let Some(spool) = self.spool.as_mut() {
+            self.fifo.readable().await.ok()?;
+            match self.fifo.try_io(|| spool.take_from(&self.fifo, buf.len())) {
+                Ok(got) => return got,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) => {
+                    // The container's output must keep flowing, so the FIFO is read as is.
+                    tracing::warn!("log spool: {e}; reading the stream without it");
+                    self.spool = None;
+                }
+            }
+        }
+        match self.fifo.read(buf).await {
+            Ok(0) | Err(_) => None,
+            Ok(n) => Some(buf[..n].to_vec()),
+        }
+    }
+}
+
+/// Whether a run's copiers start afresh or carry on after a berthd that was killed.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Run {
+    New,
+    Resumed,
+}
+
 /// Opens the read ends (before the task exists, so the shim's writers never block) and
 /// starts copying. The returned receiver fires when both streams reached EOF.
 pub fn start_copiers(
     fifos: &Fifos,
     output: OutputHub,
     sink: LogSink,
+    run: Run,
 ) -> Result<oneshot::Receiver<()>> {
     let open = |p: &Path| {
         tokio::net::unix::pipe::OpenOptions::new()
@@ -308,7 +385,7 @@ pub fn start_copiers(
     };
     let stdout = open(&fifos.stdout)?;
     let stderr = fifos.stderr.as_deref().map(open).transpose()?;
-    let log = Arc::new(tokio::sync::Mutex::new(match sink {
+    let log = match sink {
         LogSink::JsonFile {
             path,
             max_size,
@@ -316,7 +393,61 @@ pub fn start_copiers(
             attrs,
         } => JsonLog::open(path, max_size, max_files, attrs),
         LogSink::None => None,
-    }));
+    };
+    let mut state = log.map(|log| {
+        let path = fifos.marks_path();
+        let marks = match run {
+            Run::New => spool::Marks::create(&path),
+            Run::Resumed => spool::Marks::resume(&path),
+        };
+        LogState {
+            log,
+            marks: marks
+                .inspect_err(|e| tracing::warn!("log marks {}: {e}", path.display()))
+                .ok(),
+        }
+    });
+    let mut source = |fifo, slot: usize, path: &Path| -> (Source, Vec<u8>) {
+        let plain = |fifo| {
+            let source = Source {
+                fifo,
+                spool: None,
+                slot,
+            };
+            (source, Vec::new())
+        };
+        let Some(state) = state.as_mut() else {
+            return plain(fifo);
+        };
+        let spooled = match (run, &state.marks) {
+            (_, None) => return plain(fifo),
+            (Run::Resumed, Some(marks)) => {
+                let upto = marks.get(slot).logged_upto(state.log.size);
+                spool::Spool::resume(path, upto)
+            }
+            (Run::New, Some(_)) => spool::Spool::create(path).map(|s| (s, Vec::new())),
+        };
+        match spooled {
+            Ok((spool, unlogged)) => {
+                let source = Source {
+                    fifo,
+                    spool: Some(spool),
+                    slot,
+                };
+                (source, unlogged)
+            }
+            Err(e) => {
+                tracing::warn!("log spool {}: {e}", path.display());
+                plain(fifo)
+            }
+        }
+    };
+    let stdout = source(stdout, 0, &spool_path(&fifos.stdout));
+    let stderr = match (stderr, &fifos.stderr) {
+        (Some(fifo), Some(path)) => Some(source(fifo, 1, &spool_path(path))),
+        _ => None,
+    };
+    let log = Arc::new(tokio::sync::Mutex::new(state));
     let (done_tx, done_rx) = oneshot::channel();
     tokio::spawn(async move {
         let a = copy_stream(stdout, StreamKind::Stdout, output.clone(), log.clone());
@@ -333,27 +464,21 @@ pub fn start_copiers(
     Ok(done_rx)
 }
 
+/// A stream's spool sits beside its FIFO.
+fn spool_path(fifo: &Path) -> PathBuf {
+    fifo.with_extension("spool")
+}
+
+/// Copies one stream to the attached clients and the log. `pending` starts with what a
+/// killed berthd spooled but did not log.
 async fn copy_stream(
-    mut pipe: tokio::net::unix::pipe::Receiver,
+    (mut source, mut pending): (Source, Vec<u8>),
     kind: StreamKind,
     output: OutputHub,
-    log: Arc<tokio::sync::Mutex<Option<JsonLog>>>,
+    log: Arc<tokio::sync::Mutex<Option<LogState>>>,
 ) {
     let mut buf = vec![0u8; 32 * 1024];
-    let mut pending: Vec<u8> = Vec::new();
     loop {
-        let n = match pipe.read(&mut buf).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => n,
-        };
-        let chunk = &buf[..n];
-        output
-            .send(Output {
-                stream: kind,
-                data: Arc::new(chunk.to_vec()),
-            })
-            .await;
-        pending.extend_from_slice(chunk);
         let mut lines = Vec::new();
         while let Some(pos) = pending.iter().position(|b| *b == b'\n') {
             lines.push(pending.drain(..=pos).collect::<Vec<u8>>());
@@ -363,37 +488,78 @@ async fn copy_stream(
             lines.push(std::mem::take(&mut pending));
         }
         if !lines.is_empty() {
-            write_log(&log, kind, &lines).await;
+            write_log(&log, kind, &lines, &mut source).await;
         }
+        let Some(chunk) = source.next(&mut buf).await else {
+            break;
+        };
+        pending.extend_from_slice(&chunk);
+        output
+            .send(Output {
+                stream: kind,
+                data: Arc::new(chunk),
+            })
+            .await;
     }
     if !pending.is_empty() {
-        write_log(&log, kind, &[pending]).await;
+        write_log(&log, kind, &[pending], &mut source).await;
     }
 }
 
+/// Writes lines (each with its newline, if it had one) to the log; for a spooled stream,
+/// each write is marked first and the spool advanced after.
 async fn write_log(
-    log: &Arc<tokio::sync::Mutex<Option<JsonLog>>>,
+    log: &Arc<tokio::sync::Mutex<Option<LogState>>>,
     kind: StreamKind,
     lines: &[Vec<u8>],
+    source: &mut Source,
 ) {
     let mut guard = log.lock().await;
-    let Some(file) = guard.as_mut() else { return };
+    let Some(LogState { log, marks }) = guard.as_mut() else {
+        return;
+    };
     let entries: Vec<Vec<u8>> = lines
         .iter()
-        .filter_map(|line| {
+        .map(|line| {
             // Each line is stamped as it is handled, as moby's copier stamps them.
             let entry = JsonEntry {
                 log: &String::from_utf8_lossy(line),
                 stream: kind.name(),
-                attrs: (!file.attrs.is_empty()).then_some(&file.attrs),
+                attrs: (!log.attrs.is_empty()).then_some(&log.attrs),
                 time: &super::logs::now_rfc3339_nano(),
             };
-            let mut bytes = serde_json::to_vec(&entry).ok()?;
+            let mut bytes = serde_json::to_vec(&entry).unwrap_or_default();
             bytes.push(b'\n');
-            Some(bytes)
+            bytes
         })
         .collect();
-    file.write_entries(&entries);
+    let (Some(spool), Some(marks)) = (source.spool.as_mut(), marks.as_mut()) else {
+        log.write_entries(&entries, &mut |_| {});
+        return;
+    };
+    // Spool offset where each line starts, and where the last ends.
+    let mut ends = vec![spool.logged()];
+    for line in lines {
+        ends.push(ends[ends.len() - 1] + line.len() as u64);
+    }
+    let slot = source.slot;
+    log.write_entries(&entries, &mut |step| {
+        let marked = match step {
+            LogStep::Write { log_len, entries } => marks.set(
+                slot,
+                spool::Mark {
+                    log_len,
+                    from: ends[entries.start],
+                    to: ends[entries.end],
+                },
+            ),
+            LogStep::Rotate => marks.settle(),
+        };
+        if let Err(e) = marked {
+            tracing::warn!("log marks: {e}");
+        }
+    });
+    spool.advance(ends[ends.len() - 1], marks, slot, log.size);
 }
 
 /// One line of a json-file log, in moby's key order.
@@ -458,7 +624,7 @@ mod tests {
         let entries: Vec<Vec<u8>> = (0..5)
             .map(|i| format!("line-{i}-xxxx\n").into_bytes())
             .collect();
-        log.write_entries(&entries);
+        log.write_entries(&entries, &mut |_| {});
         // Each entry is larger than max-size, so each lands in a file of its own.
         let read = |p: String| std::fs::read_to_string(p).unwrap();
         assert!(read(path.display().to_string()).contains("line-4"));
@@ -478,7 +644,7 @@ mod tests {
             .iter()
             .map(|e| e.as_bytes().to_vec())
             .collect();
-        log.write_entries(&entries);
+        log.write_entries(&entries, &mut |_| {});
         let read = |p: String| std::fs::read_to_string(p).unwrap();
         // Four entries of five bytes fill 20; the fifth starts the next file.
         assert_eq!(

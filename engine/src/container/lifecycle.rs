@@ -382,7 +382,7 @@ impl ContainerService {
             (io.output.clone(), io.stdin_rx.take())
         };
         let sink = log_sink(record);
-        let io_done = io::start_copiers(&fifos, output, sink)?;
+        let io_done = io::start_copiers(&fifos, output, sink, io::Run::New)?;
         let stdio = fifos.stdio_paths(tty);
         phases.mark("fifos");
         let pid = self.containerd.create_task(id, mounts, &stdio).await?;

@@ -25,6 +25,7 @@ mod restore;
 mod service;
 pub mod setup;
 pub mod spec;
+mod spool;
 pub mod stats;
 mod store;
 mod streams;

@@ -100,7 +100,7 @@ impl ContainerService {
                             self.networks.claim_port(&p.protocol, p.host_port, &id);
                         }
                     }
-                    let io_done = match io::start_copiers(&fifos, output, sink) {
+                    let io_done = match io::start_copiers(&fifos, output, sink, io::Run::Resumed) {
                         Ok(done) => done,
                         Err(_) => tokio::sync::oneshot::channel().1,
                     };
