@@ -339,14 +339,22 @@ struct Source {
     spool: Option<spool::Spool>,
     /// The stream's mark in the marks file.
     slot: usize,
+    /// Try the FIFO before waiting for it: a resumed stream's shim may have closed it
+    /// already, and a FIFO whose writer left before it was opened never reports that.
+    probe: bool,
 }
 
 impl Source {
     /// The next bytes of the stream; `None` at its end.
     async fn next(&mut self, buf: &mut [u8]) -> Option<Vec<u8>> {
         while let Some(spool) = self.spool.as_mut() {
-            self.fifo.readable().await.ok()?;
-            match self.fifo.try_io(|| spool.take_from(&self.fifo, buf.len())) {
+            let taken = if std::mem::take(&mut self.probe) {
+                spool.take_from(&self.fifo, buf.len())
+            } else {
+                self.fifo.readable().await.ok()?;
+                self.fifo.try_io(|| spool.take_from(&self.fifo, buf.len()))
+            };
+            match taken {
                 Ok(got) => return got,
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
                 Err(e) => {
@@ -413,6 +421,7 @@ pub fn start_copiers(
                 fifo,
                 spool: None,
                 slot,
+                probe: false,
             };
             (source, Vec::new())
         };
@@ -433,6 +442,7 @@ pub fn start_copiers(
                     fifo,
                     spool: Some(spool),
                     slot,
+                    probe: run == Run::Resumed,
                 };
                 (source, unlogged)
             }

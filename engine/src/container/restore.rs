@@ -12,7 +12,37 @@ use super::store::Container;
 use super::streams::log_sink;
 use crate::{Error, ErrorKind, Result};
 
+/// containerd's task states (`task.Status`) that restore tells apart.
+const TASK_RUNNING: i32 = 2;
+const TASK_STOPPED: i32 = 3;
+const TASK_PAUSED: i32 = 4;
+
+/// How long a start-up waits for the last output of a process that ended while berthd was
+/// down, so that a shim that never lets go of a FIFO cannot hold the start-up.
+const FINAL_OUTPUT_WAIT: Duration = Duration::from_secs(5);
+
+/// The run's live output and where it is logged.
+fn output_and_sink(c: &Container) -> (io::OutputHub, io::LogSink) {
+    let io = c.io.lock().unwrap_or_else(|p| p.into_inner());
+    (io.output.clone(), log_sink(&c.rec()))
+}
+
 impl ContainerService {
+    /// A process that ended while berthd was down may have left its last output in the
+    /// shim's pipes, held there by a full FIFO: it goes to the log before the task (and
+    /// with it the shim) is deleted. What fitted in the FIFO was dropped by the kernel when
+    /// the shim closed it; no reader can get that back.
+    async fn drain_final_output(&self, c: &Container, id: &str) {
+        let (output, sink) = output_and_sink(c);
+        let fifos = Fifos::existing(&self.run_dir(id));
+        if matches!(sink, io::LogSink::None) || !fifos.stdout.exists() {
+            return;
+        }
+        if let Ok(done) = io::start_copiers(&fifos, output, sink, io::Run::Resumed) {
+            let _ = tokio::time::timeout(FINAL_OUTPUT_WAIT, done).await;
+        }
+    }
+
     /// Loads containers from the data root and reconciles them with containerd: running
     /// tasks get their output and exit monitor back, tasks that ended meanwhile are recorded.
     pub async fn restore(&self) -> Result<()> {
@@ -70,15 +100,10 @@ impl ContainerService {
                 continue;
             }
             match self.containerd.task_status(&id).await {
-                Ok(Some((pid, status))) if status == 2 || status == 4 => {
+                Ok(Some((pid, status))) if status == TASK_RUNNING || status == TASK_PAUSED => {
                     // Running (or paused): reattach output to the FIFOs the shim still holds.
                     let fifos = Fifos::existing(&self.run_dir(&id));
-                    let (output, sink) = {
-                        let io = c.io.lock().unwrap_or_else(|p| p.into_inner());
-                        let r = c.rec();
-                        let sink = log_sink(&r);
-                        (io.output.clone(), sink)
-                    };
+                    let (output, sink) = output_and_sink(&c);
                     c.rec().state.pid = pid;
                     let pinned: Vec<String> = c
                         .rec()
@@ -112,7 +137,10 @@ impl ContainerService {
                     // Probing carries on where the last daemon left it.
                     self.start_health_monitor(&c);
                 }
-                _ => {
+                status => {
+                    if matches!(status, Ok(Some((_, TASK_STOPPED)))) {
+                        self.drain_final_output(&c, &id).await;
+                    }
                     let code = self
                         .containerd
                         .delete_task(&id)
