@@ -217,11 +217,20 @@ fn a_flood_of_output_loses_no_line_to_a_berthd_crash() {
     flood(&[]);
 }
 
-/// The same with a log that rotates all the while: the lines the rotated files keep (the
-/// kill among them) run on without a gap or a repeat.
+/// The same with a log that rotates as it goes (kept long enough that the kill is among
+/// the lines kept): they run on without a gap or a repeat.
 #[test]
 fn a_flood_into_a_rotating_log_survives_a_berthd_crash() {
-    flood(&["--log-opt", "max-size=64k", "--log-opt", "max-file=100"]);
+    flood(&["--log-opt", "max-size=512k", "--log-opt", "max-file=100"]);
+}
+
+/// Restarts a daemon killed by the test. dockerd's own containerd needs a moment before a
+/// new dockerd can take it over (as in the outage test).
+fn restart_killed(d: &mut Daemon) {
+    if d.is_dockerd() {
+        std::thread::sleep(Duration::from_secs(3));
+    }
+    d.restart_stopped();
 }
 
 fn flood(log_opts: &[&str]) {
@@ -255,23 +264,25 @@ fn flood(log_opts: &[&str]) {
         log_len()
     );
 
-    // The last stdout line logged so far.
-    let last_out = |d: &Daemon| {
-        numbered(&d.docker(&["logs", "flood"]).stdout, "out ")
+    // The last stdout line logged so far, among the last `tail` lines (after a restart
+    // the streams are logged in runs of hundreds of lines each).
+    let last_out = |d: &Daemon, tail: &str| {
+        numbered(&d.docker(&["logs", "--tail", tail, "flood"]).stdout, "out ")
             .last()
             .copied()
             .unwrap_or(0)
     };
-    let before_kill = last_out(&d);
+    let before_kill = last_out(&d, "all");
     d.signal(Signal::SIGKILL);
     assert!(d.wait_exit(Duration::from_secs(10)).is_some());
-    d.restart_stopped();
+    restart_killed(&mut d);
     // The flood goes on through the restarted berthd for a moment, then stops. (Stopped
     // during the outage it could end with its last lines in a FIFO its shim then closes,
     // which the kernel drops: see the test below.)
-    let resumed_at = last_out(&d);
+    let resumed_at = last_out(&d, "4000");
     assert!(
-        wait_until(Duration::from_secs(20), || last_out(&d) > resumed_at + 1000),
+        wait_until(Duration::from_secs(20), || last_out(&d, "4000")
+            > resumed_at + 1000),
         "no output logged after the restart"
     );
     std::fs::write(signals.join("stop"), b"").unwrap();
@@ -284,6 +295,8 @@ fn flood(log_opts: &[&str]) {
     let logs = d.docker(&["logs", "flood"]);
     assert!(logs.success(), "{}", logs.describe());
     let rotating = !log_opts.is_empty();
+    let rotated = std::path::PathBuf::from(format!("{}.1", log_path.display()));
+    assert_eq!(rotated.exists(), rotating, "{}", rotated.display());
     let mut total = 0;
     for (stream, text, prefix) in [
         ("stdout", &logs.stdout, "out "),
@@ -352,7 +365,7 @@ fn the_last_output_of_a_container_that_ends_in_an_outage_is_logged() {
         wait_until(Duration::from_secs(20), || !procfs::alive(pid)),
         "the container did not end in the outage"
     );
-    d.restart_stopped();
+    restart_killed(&mut d);
     assert!(
         wait_until(Duration::from_secs(20), || {
             inspect(&d, "last", "{{.State.Status}} {{.State.ExitCode}}") == "exited 3"
