@@ -224,18 +224,20 @@ fn a_flood_into_a_rotating_log_survives_a_berthd_crash() {
     flood(&["--log-opt", "max-size=512k", "--log-opt", "max-file=100"]);
 }
 
-/// Restarts a daemon killed by the test. dockerd's own containerd needs a moment before a
-/// new dockerd can take it over (as in the outage test).
-fn restart_killed(d: &mut Daemon) {
+/// Skips on dockerd, where these tests pass in some runs and fail in others: in one CI run
+/// dockerd 20.10 lost 806 flood lines at the kill, and in another all 10000 last lines of a
+/// container that ended in the outage (passing on a second try), so they can neither run
+/// there nor be ledgered as failing.
+fn skip_on_dockerd(d: &Daemon) -> bool {
     if d.is_dockerd() {
-        std::thread::sleep(Duration::from_secs(3));
+        compat_tests::skip("dockerd 20.10 loses output at a kill in some runs, not all");
     }
-    d.restart_stopped();
+    d.is_dockerd()
 }
 
 fn flood(log_opts: &[&str]) {
     let mut d = daemon();
-    if d.skip_unless_owned("restarts the daemon") {
+    if d.skip_unless_owned("restarts the daemon") || skip_on_dockerd(&d) {
         return;
     }
     let image = d.load_test_image("live-flood");
@@ -275,7 +277,7 @@ fn flood(log_opts: &[&str]) {
     let before_kill = last_out(&d, "all");
     d.signal(Signal::SIGKILL);
     assert!(d.wait_exit(Duration::from_secs(10)).is_some());
-    restart_killed(&mut d);
+    d.restart_stopped();
     // The flood goes on through the restarted berthd for a moment, then stops. (Stopped
     // during the outage it could end with its last lines in a FIFO its shim then closes,
     // which the kernel drops: see the test below.)
@@ -345,7 +347,7 @@ fn flood(log_opts: &[&str]) {
 #[test]
 fn the_last_output_of_a_container_that_ends_in_an_outage_is_logged() {
     let mut d = daemon();
-    if d.skip_unless_owned("restarts the daemon") {
+    if d.skip_unless_owned("restarts the daemon") || skip_on_dockerd(&d) {
         return;
     }
     let image = d.load_test_image("live-last");
@@ -365,7 +367,7 @@ fn the_last_output_of_a_container_that_ends_in_an_outage_is_logged() {
         wait_until(Duration::from_secs(20), || !procfs::alive(pid)),
         "the container did not end in the outage"
     );
-    restart_killed(&mut d);
+    d.restart_stopped();
     assert!(
         wait_until(Duration::from_secs(20), || {
             inspect(&d, "last", "{{.State.Status}} {{.State.ExitCode}}") == "exited 3"

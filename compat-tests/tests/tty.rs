@@ -14,7 +14,7 @@ struct Session {
 impl Session {
     /// A detached tmux session of `cols` x `rows` running `command`.
     fn start(name: &str, cols: u16, rows: u16, command: &str) -> Session {
-        let ok = Command::new("tmux")
+        let ok = tmux(name)
             .args([
                 "new-session",
                 "-d",
@@ -35,7 +35,7 @@ impl Session {
     }
 
     fn send(&self, keys: &str) {
-        let ok = Command::new("tmux")
+        let ok = tmux(&self.name)
             .args(["send-keys", "-t", &self.name, keys, "Enter"])
             .status()
             .expect("tmux send-keys");
@@ -44,7 +44,7 @@ impl Session {
 
     /// Keys as tmux names them (`C-p`), without a trailing Enter.
     fn keys(&self, keys: &[&str]) {
-        let ok = Command::new("tmux")
+        let ok = tmux(&self.name)
             .args(["send-keys", "-t", &self.name])
             .args(keys)
             .status()
@@ -53,7 +53,7 @@ impl Session {
     }
 
     fn screen(&self) -> String {
-        let out = Command::new("tmux")
+        let out = tmux(&self.name)
             .args(["capture-pane", "-p", "-t", &self.name])
             .output()
             .expect("tmux capture-pane");
@@ -61,7 +61,7 @@ impl Session {
     }
 
     fn alive(&self) -> bool {
-        Command::new("tmux")
+        tmux(&self.name)
             .args(["has-session", "-t", &self.name])
             .status()
             .is_ok_and(|s| s.success())
@@ -74,9 +74,17 @@ impl Session {
     }
 }
 
+/// tmux on a server of the session's own: two tests starting the default server at once
+/// can make one `new-session` fail.
+fn tmux(session: &str) -> Command {
+    let mut cmd = Command::new("tmux");
+    cmd.args(["-L", session]);
+    cmd
+}
+
 impl Drop for Session {
     fn drop(&mut self) {
-        let _ = Command::new("tmux")
+        let _ = tmux(&self.name)
             .args(["kill-session", "-t", &self.name])
             .status();
     }
@@ -144,7 +152,7 @@ fn interactive_run_and_exec_with_a_terminal() {
     );
 
     // Resizing the run terminal reaches the container's TTY.
-    let ok = Command::new("tmux")
+    let ok = tmux(&run.name)
         .args(["resize-window", "-t", &run.name, "-x", "120", "-y", "40"])
         .status()
         .expect("tmux resize-window");
