@@ -13,6 +13,23 @@ use std::path::Path;
 /// holds at most one chunk plus an unfinished line.
 const SPOOL_RESET_LEN: u64 = 32 * 1024;
 
+/// Whether a state file starts empty (a new run) or keeps what a killed berthd left.
+#[derive(Clone, Copy)]
+enum Fresh {
+    Yes,
+    No,
+}
+
+/// Opens (creating if need be) a marks or spool file for reading and writing.
+fn open_state(path: &Path, fresh: Fresh) -> io::Result<File> {
+    File::options()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(matches!(fresh, Fresh::Yes))
+        .open(path)
+}
+
 /// Where one stream stands: its last write put spool bytes `from..to` into a log that was
 /// `log_len` bytes long before it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -64,12 +81,7 @@ pub(super) struct Marks {
 impl Marks {
     /// An empty marks file for a new run.
     pub fn create(path: &Path) -> io::Result<Marks> {
-        let file = File::options()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(path)?;
+        let file = open_state(path, Fresh::Yes)?;
         let marks = Marks {
             file,
             marks: [Mark::default(); 2],
@@ -80,12 +92,7 @@ impl Marks {
 
     /// The marks a previous berthd left (none if it left no file).
     pub fn resume(path: &Path) -> io::Result<Marks> {
-        let file = File::options()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)?;
+        let file = open_state(path, Fresh::No)?;
         let mut buf = [0u8; 2 * Mark::BYTES];
         let n = file.read_at(&mut buf, 0)?;
         let marks = if n == buf.len() {
@@ -137,12 +144,7 @@ pub(super) struct Spool {
 impl Spool {
     /// An empty spool for a new run.
     pub fn create(path: &Path) -> io::Result<Spool> {
-        let file = File::options()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(path)?;
+        let file = open_state(path, Fresh::Yes)?;
         Ok(Spool {
             file,
             len: 0,
@@ -152,12 +154,7 @@ impl Spool {
 
     /// The spool a previous berthd left, and the bytes of it the log does not hold yet.
     pub fn resume(path: &Path, logged_upto: u64) -> io::Result<(Spool, Vec<u8>)> {
-        let file = File::options()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)?;
+        let file = open_state(path, Fresh::No)?;
         let len = file.metadata()?.len();
         let logged = logged_upto.min(len);
         let mut rest = vec![0u8; (len - logged) as usize];
